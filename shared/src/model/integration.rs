@@ -1,0 +1,426 @@
+//! An integration: one Elasticsearch cluster or one Elastic Cloud organization, with the
+//! settings the product documents name (connector secret, rotation and cleanup days, custom
+//! access details, integration and resource owners, selected resources).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::permission::{ResolvedPermission, builtin_es_permission, cloud_role};
+use super::principal::{PrincipalRef, check_principals};
+use crate::validation::{ValidationErrors, check_name};
+
+pub const MAX_CUSTOM_ACCESS_DETAILS: usize = 400;
+pub const DEFAULT_USER_PREFIX: &str = "ejit_";
+pub const DEFAULT_CLOUD_API_URL: &str = "https://api.elastic-cloud.com";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationKind {
+    Elasticsearch,
+    ElasticCloud,
+}
+
+impl IntegrationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Elasticsearch => "elasticsearch",
+            Self::ElasticCloud => "elastic_cloud",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerAttribute {
+    User,
+    Group,
+}
+
+/// The seeds' "Resource Owner": the tag whose value names who approves access to a resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceOwner {
+    pub tag_key: String,
+    pub attribute: OwnerAttribute,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate(s) trusted in addition to the system roots. Verification is always on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<String>,
+}
+
+/// The seeds' "select one or more resources": which discovered resources the integration manages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoverySelection {
+    #[serde(default = "include_everything")]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+fn include_everything() -> Vec<String> {
+    vec!["*".to_string()]
+}
+
+impl Default for DiscoverySelection {
+    fn default() -> Self {
+        Self {
+            include: include_everything(),
+            exclude: Vec::new(),
+        }
+    }
+}
+
+/// A named permission level beyond read/write/manage, e.g. `{"name":"append","privileges":["create_doc"]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomPermission {
+    pub name: String,
+    pub privileges: Vec<String>,
+}
+
+/// What an administrator PUTs to `/integrations/{name}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationSpec {
+    pub kind: IntegrationKind,
+    /// Elasticsearch: the cluster URL. Elastic Cloud: optional API endpoint override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    pub secret_arn: String,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_rotation_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_cleanup_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_access_details: Option<String>,
+    #[serde(default)]
+    pub integration_owners: Vec<PrincipalRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_owner: Option<ResourceOwner>,
+    #[serde(default)]
+    pub discovery: DiscoverySelection,
+    /// Prefix of the Elasticsearch users and roles this integration creates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_permissions: Vec<CustomPermission>,
+}
+
+/// A stored integration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Integration {
+    pub name: String,
+    pub spec: IntegrationSpec,
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_discovery_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_discovery_error: Option<String>,
+}
+
+impl Integration {
+    pub fn kind(&self) -> IntegrationKind {
+        self.spec.kind
+    }
+
+    pub fn user_prefix(&self) -> &str {
+        self.spec.user_prefix.as_deref().unwrap_or(DEFAULT_USER_PREFIX)
+    }
+
+    pub fn cloud_api_url(&self) -> &str {
+        self.spec.url.as_deref().unwrap_or(DEFAULT_CLOUD_API_URL)
+    }
+
+    /// Resolve a permission name as this integration understands it.
+    pub fn resolve_permission(&self, name: &str) -> Option<ResolvedPermission> {
+        self.spec.resolve_permission(name)
+    }
+}
+
+impl IntegrationSpec {
+    pub fn resolve_permission(&self, name: &str) -> Option<ResolvedPermission> {
+        match self.kind {
+            IntegrationKind::Elasticsearch => builtin_es_permission(name)
+                .or_else(|| {
+                    self.custom_permissions
+                        .iter()
+                        .find(|c| c.name == name)
+                        .map(|c| c.privileges.clone())
+                })
+                .map(|privileges| ResolvedPermission::EsIndex { privileges }),
+            IntegrationKind::ElasticCloud => {
+                cloud_role(name).map(|scope| ResolvedPermission::CloudRole {
+                    role_id: name.to_string(),
+                    scope,
+                })
+            }
+        }
+    }
+
+    /// Every rule from the product documents, each with a stable code naming its field.
+    pub fn validate(&self, name: &str) -> Result<(), ValidationErrors> {
+        let mut e = ValidationErrors::default();
+        check_name(&mut e, "name", name);
+        match self.kind {
+            IntegrationKind::Elasticsearch => {
+                match &self.url {
+                    Some(url) => check_url(&mut e, "url", url),
+                    None => e.push(
+                        "missing_url",
+                        "url",
+                        "url is required for an elasticsearch integration",
+                    ),
+                }
+                if self.organization_id.is_some() {
+                    e.push(
+                        "setting_not_supported",
+                        "organization_id",
+                        "organization_id applies only to elastic_cloud integrations",
+                    );
+                }
+                check_days(&mut e, "credential_rotation_days", self.credential_rotation_days);
+                check_days(&mut e, "user_cleanup_days", self.user_cleanup_days);
+                if let Some(prefix) = &self.user_prefix {
+                    check_prefix(&mut e, prefix);
+                }
+                self.check_custom_permissions(&mut e);
+            }
+            IntegrationKind::ElasticCloud => {
+                if let Some(url) = &self.url {
+                    check_url(&mut e, "url", url);
+                }
+                match self.organization_id.as_deref().map(str::trim) {
+                    Some(id) if !id.is_empty() && id.len() <= 128 => {}
+                    _ => e.push(
+                        "missing_organization_id",
+                        "organization_id",
+                        "organization_id is required for an elastic_cloud integration (1 to 128 characters)",
+                    ),
+                }
+                for (field, set) in [
+                    ("credential_rotation_days", self.credential_rotation_days.is_some()),
+                    ("user_cleanup_days", self.user_cleanup_days.is_some()),
+                    ("user_prefix", self.user_prefix.is_some()),
+                    ("custom_permissions", !self.custom_permissions.is_empty()),
+                    ("tls.ca_cert", self.tls.ca_cert.is_some()),
+                ] {
+                    if set {
+                        e.push(
+                            "setting_not_supported",
+                            field,
+                            format!("{field} applies only to elasticsearch integrations"),
+                        );
+                    }
+                }
+            }
+        }
+        check_secret_arn(&mut e, &self.secret_arn);
+        if let Some(pem) = &self.tls.ca_cert {
+            check_ca_cert(&mut e, pem);
+        }
+        if let Some(details) = &self.custom_access_details
+            && details.chars().count() > MAX_CUSTOM_ACCESS_DETAILS
+        {
+            e.push(
+                "custom_access_details_too_long",
+                "custom_access_details",
+                format!(
+                    "custom_access_details may be at most {MAX_CUSTOM_ACCESS_DETAILS} characters (got {})",
+                    details.chars().count()
+                ),
+            );
+        }
+        check_principals(&mut e, "integration_owners", &self.integration_owners);
+        if let Some(owner) = &self.resource_owner {
+            let key = owner.tag_key.trim();
+            if key.is_empty() || key.len() > 128 || key != owner.tag_key {
+                e.push(
+                    "invalid_tag_key",
+                    "resource_owner.tag_key",
+                    "resource_owner.tag_key must be 1 to 128 characters without surrounding spaces",
+                );
+            }
+            if self.integration_owners.is_empty() {
+                e.push(
+                    "resource_owner_requires_integration_owner",
+                    "integration_owners",
+                    "when resource_owner is set, at least one integration owner must be set \
+                     (the fallback approver when a resource has no owner)",
+                );
+            }
+        }
+        check_patterns(&mut e, "discovery.include", &self.discovery.include, true);
+        check_patterns(&mut e, "discovery.exclude", &self.discovery.exclude, false);
+        e.into_result()
+    }
+
+    fn check_custom_permissions(&self, e: &mut ValidationErrors) {
+        for (i, c) in self.custom_permissions.iter().enumerate() {
+            let field = format!("custom_permissions[{i}]");
+            check_name(e, &format!("{field}.name"), &c.name);
+            if builtin_es_permission(&c.name).is_some() {
+                e.push(
+                    "duplicate_permission",
+                    format!("{field}.name"),
+                    format!("{} is a built-in permission and cannot be redefined", c.name),
+                );
+            }
+            if self.custom_permissions[..i].iter().any(|o| o.name == c.name) {
+                e.push(
+                    "duplicate_permission",
+                    format!("{field}.name"),
+                    format!("custom permission {} is defined twice", c.name),
+                );
+            }
+            if c.privileges.is_empty() {
+                e.push(
+                    "empty_privileges",
+                    format!("{field}.privileges"),
+                    "a custom permission needs at least one index privilege",
+                );
+            }
+            for p in &c.privileges {
+                if !super::ES_INDEX_PRIVILEGES.contains(&p.as_str()) {
+                    e.push(
+                        "unknown_privilege",
+                        format!("{field}.privileges"),
+                        format!("{p:?} is not an Elasticsearch index privilege"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn check_days(e: &mut ValidationErrors, field: &str, value: Option<u32>) {
+    if let Some(days) = value
+        && !(1..=3650).contains(&days)
+    {
+        e.push(
+            "invalid_days",
+            field,
+            format!("{field} must be a whole number of days from 1 to 3650 (got {days})"),
+        );
+    }
+}
+
+fn check_url(e: &mut ValidationErrors, field: &str, raw: &str) {
+    let parsed = match url::Url::parse(raw) {
+        Ok(u) => u,
+        Err(err) => {
+            e.push("invalid_url", field, format!("{field} is not a valid URL: {err}"));
+            return;
+        }
+    };
+    if !matches!(parsed.scheme(), "http" | "https") {
+        e.push("invalid_url", field, format!("{field} must use http or https"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        e.push("invalid_url", field, format!("{field} must name a host"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // Credentials belong in the connector secret, where they are rotated and never logged.
+        e.push(
+            "url_has_credentials",
+            field,
+            format!("{field} must not embed credentials; put them in the connector secret"),
+        );
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        e.push("invalid_url", field, format!("{field} must not have a query or fragment"));
+    }
+}
+
+/// `arn:<partition>:secretsmanager:<region>:<12-digit account>:secret:<name>`.
+fn check_secret_arn(e: &mut ValidationErrors, arn: &str) {
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    let ok = parts.len() == 7
+        && parts[0] == "arn"
+        && matches!(parts[1], "aws" | "aws-cn" | "aws-us-gov" | "aws-iso" | "aws-iso-b")
+        && parts[2] == "secretsmanager"
+        && !parts[3].is_empty()
+        && parts[3].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5] == "secret"
+        && !parts[6].is_empty()
+        && parts[6].len() <= 512
+        && parts[6]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c));
+    if !ok {
+        e.push(
+            "invalid_secret_arn",
+            "secret_arn",
+            "secret_arn must be a Secrets Manager secret ARN \
+             (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)",
+        );
+    }
+}
+
+fn check_ca_cert(e: &mut ValidationErrors, pem: &str) {
+    let trimmed = pem.trim();
+    if pem.len() > 64 * 1024
+        || !trimmed.starts_with("-----BEGIN CERTIFICATE-----")
+        || !trimmed.ends_with("-----END CERTIFICATE-----")
+    {
+        e.push(
+            "invalid_ca_cert",
+            "tls.ca_cert",
+            "tls.ca_cert must be one or more PEM certificates (-----BEGIN CERTIFICATE----- …)",
+        );
+    }
+}
+
+fn check_prefix(e: &mut ValidationErrors, prefix: &str) {
+    let ok = (1..=32).contains(&prefix.len())
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if !ok {
+        e.push(
+            "invalid_user_prefix",
+            "user_prefix",
+            "user_prefix must be 1 to 32 characters of letters, digits, '_', '-' or '.'",
+        );
+    }
+}
+
+/// Resource patterns: names with optional `*` wildcards; no commas or spaces (they would
+/// change the meaning of an Elasticsearch index expression).
+pub(crate) fn check_patterns(
+    e: &mut ValidationErrors,
+    field: &str,
+    patterns: &[String],
+    required: bool,
+) {
+    if required && patterns.is_empty() {
+        e.push("empty_patterns", field, format!("{field} needs at least one pattern"));
+    }
+    for (i, p) in patterns.iter().enumerate() {
+        let ok = !p.is_empty()
+            && p.len() <= 255
+            && !p.chars().any(|c| c == ',' || c.is_whitespace() || c.is_control());
+        if !ok {
+            e.push(
+                "invalid_pattern",
+                format!("{field}[{i}]"),
+                format!(
+                    "{field}[{i}] must be a name or wildcard pattern of 1 to 255 characters \
+                     without commas or spaces"
+                ),
+            );
+        }
+    }
+}

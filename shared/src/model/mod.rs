@@ -1,0 +1,28 @@
+//! The domain model: what users configure (integrations, flows), what discovery finds
+//! (resources), what requesters ask for (requests that become grants) and the audit trail.
+
+mod audit;
+mod duration;
+mod flow;
+mod integration;
+mod permission;
+mod principal;
+mod principal_state;
+mod request;
+mod resource;
+
+pub use audit::{AuditEvent, AuditOutcome, AuditSubject};
+pub use duration::{format_duration, parse_duration};
+pub use flow::{AccessFlow, AccessFlowSpec, CredentialMode, DEFAULT_MAX_DURATION};
+pub use integration::{
+    DiscoverySelection, Integration, IntegrationKind, IntegrationSpec, OwnerAttribute,
+    ResourceOwner, TlsConfig, CustomPermission,
+};
+pub use permission::{CLOUD_ROLE_IDS, CloudRoleScope, ES_INDEX_PRIVILEGES, ResolvedPermission};
+pub use principal::{Identity, PrincipalKind, PrincipalRef};
+pub use principal_state::{PRINCIPAL_IDLE, PrincipalState};
+pub use request::{
+    AccessRequest, ApprovalStep, Decision, DecisionKind, RequestStatus, TargetObject,
+    TransitionError,
+};
+pub use resource::{Resource, ResourceKind};

@@ -1,0 +1,79 @@
+//! Permissions a flow can offer and what each means on the target.
+//!
+//! Elasticsearch: `read`, `write`, `manage` and named custom levels defined on the integration,
+//! each a list of index privileges. Elastic Cloud: the organization's role ids.
+
+use serde::{Deserialize, Serialize};
+
+/// Index privilege names Elasticsearch 8.x/9.x accepts (`GET /_security/privilege/_builtin`).
+pub const ES_INDEX_PRIVILEGES: &[&str] = &[
+    "all",
+    "auto_configure",
+    "create",
+    "create_doc",
+    "create_index",
+    "cross_cluster_replication",
+    "cross_cluster_replication_internal",
+    "delete",
+    "delete_index",
+    "index",
+    "maintenance",
+    "manage",
+    "manage_data_stream_lifecycle",
+    "manage_failure_store",
+    "manage_follow_index",
+    "manage_ilm",
+    "manage_leader_index",
+    "monitor",
+    "none",
+    "read",
+    "read_cross_cluster",
+    "read_failure_store",
+    "view_index_metadata",
+    "write",
+];
+
+/// Elastic Cloud role ids, with the scope each applies to.
+pub const CLOUD_ROLE_IDS: &[(&str, CloudRoleScope)] = &[
+    ("organization-admin", CloudRoleScope::Organization),
+    ("billing-admin", CloudRoleScope::Organization),
+    ("deployment-admin", CloudRoleScope::Deployment),
+    ("deployment-editor", CloudRoleScope::Deployment),
+    ("deployment-viewer", CloudRoleScope::Deployment),
+    ("elasticsearch-admin", CloudRoleScope::ElasticsearchProject),
+    ("elasticsearch-developer", CloudRoleScope::ElasticsearchProject),
+    ("elasticsearch-viewer", CloudRoleScope::ElasticsearchProject),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloudRoleScope {
+    Organization,
+    Deployment,
+    ElasticsearchProject,
+}
+
+/// What a permission name resolves to on a given integration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ResolvedPermission {
+    EsIndex { privileges: Vec<String> },
+    CloudRole { role_id: String, scope: CloudRoleScope },
+}
+
+pub(crate) fn builtin_es_permission(name: &str) -> Option<Vec<String>> {
+    let privileges: &[&str] = match name {
+        "read" => &["read", "view_index_metadata"],
+        "write" => &["read", "write", "view_index_metadata"],
+        "manage" => &["all"],
+        _ => return None,
+    };
+    Some(privileges.iter().map(|p| (*p).to_string()).collect())
+}
+
+pub(crate) fn cloud_role(name: &str) -> Option<CloudRoleScope> {
+    CLOUD_ROLE_IDS
+        .iter()
+        .find(|(id, _)| *id == name)
+        .map(|(_, scope)| *scope)
+}

@@ -1,0 +1,360 @@
+//! Access requests and the grants they become, with the one state machine both follow:
+//!
+//! ```text
+//! pending ──▶ approved ──▶ active ──▶ revoked | expired
+//!    │            │           │
+//!    ├▶ rejected  └▶ failed   └▶ revoke_failed ──▶ revoked | expired (retried by cleanup)
+//!    └▶ expired (approval window elapsed)
+//! ```
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::principal::{Identity, PrincipalRef};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    Pending,
+    Approved,
+    Active,
+    Revoked,
+    Expired,
+    Rejected,
+    Failed,
+    RevokeFailed,
+}
+
+impl RequestStatus {
+    pub const ALL: [RequestStatus; 8] = [
+        Self::Pending,
+        Self::Approved,
+        Self::Active,
+        Self::Revoked,
+        Self::Expired,
+        Self::Rejected,
+        Self::Failed,
+        Self::RevokeFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Active => "active",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::Rejected => "rejected",
+            Self::Failed => "failed",
+            Self::RevokeFailed => "revoke_failed",
+        }
+    }
+
+    /// The only transitions the system may make. `revoke_failed → revoke_failed` records
+    /// another failed attempt and moves its next attempt time.
+    pub fn can_become(self, next: RequestStatus) -> bool {
+        use RequestStatus::*;
+        matches!(
+            (self, next),
+            (Pending, Approved | Rejected | Expired)
+                | (Approved, Active | Failed)
+                | (Active, Revoked | Expired | RevokeFailed)
+                | (RevokeFailed, Revoked | Expired | RevokeFailed)
+        )
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Self::Revoked | Self::Expired | Self::Rejected | Self::Failed
+        )
+    }
+}
+
+impl std::fmt::Display for RequestStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a request cannot go from {from} to {to}")]
+pub struct TransitionError {
+    pub from: RequestStatus,
+    pub to: RequestStatus,
+}
+
+/// One set of people whose approval is required. Each distinct owner set must approve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalStep {
+    /// Why this step exists, e.g. `flow approvers`, `owner of logs-2026.11`, `integration owners`.
+    pub label: String,
+    pub approvers: Vec<PrincipalRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    Approve,
+    Reject,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub by: String,
+    pub kind: DecisionKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Something a grant made on the target, recorded so revoke removes exactly that.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TargetObject {
+    EsUser {
+        username: String,
+    },
+    EsRole {
+        name: String,
+    },
+    EsApiKey {
+        id: String,
+        name: String,
+    },
+    CloudRoleAssignment {
+        user_id: String,
+        role_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resource_id: Option<String>,
+    },
+    CloudInvitation {
+        token: String,
+        email: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRequest {
+    pub id: String,
+    pub integration: String,
+    pub flow: String,
+    pub requester: Identity,
+    pub resources: Vec<String>,
+    pub permission: String,
+    pub duration_secs: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    pub status: RequestStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    #[serde(default)]
+    pub approval_steps: Vec<ApprovalStep>,
+    #[serde(default)]
+    pub decisions: Vec<Decision>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When a pending request stops waiting for approvals.
+    pub approval_expires_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub created_objects: Vec<TargetObject>,
+    #[serde(default)]
+    pub revoke_attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Optimistic-concurrency version: every write is conditional on it.
+    pub version: u64,
+}
+
+/// How long an `approved` request may sit before cleanup treats its provisioning as stuck.
+pub const PROVISIONING_GRACE: Duration = Duration::minutes(15);
+
+impl AccessRequest {
+    pub fn duration(&self) -> Duration {
+        Duration::seconds(i64::try_from(self.duration_secs).unwrap_or(i64::MAX))
+    }
+
+    /// Move to `next`, or refuse a transition the state machine does not allow.
+    pub fn transition(
+        &mut self,
+        next: RequestStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        if !self.status.can_become(next) {
+            return Err(TransitionError {
+                from: self.status,
+                to: next,
+            });
+        }
+        self.status = next;
+        self.updated_at = now;
+        if next.is_terminal() && self.ended_at.is_none() {
+            self.ended_at = Some(now);
+        }
+        Ok(())
+    }
+
+    /// When the sweeps must look at this request again, if ever (feeds the due-time index).
+    pub fn due_at(&self) -> Option<DateTime<Utc>> {
+        match self.status {
+            RequestStatus::Pending => Some(self.approval_expires_at),
+            RequestStatus::Approved => Some(self.updated_at + PROVISIONING_GRACE),
+            RequestStatus::Active => self.ends_at,
+            RequestStatus::RevokeFailed => self.next_attempt_at.or(Some(self.updated_at)),
+            _ => None,
+        }
+    }
+
+    pub fn all_steps_approved(&self) -> bool {
+        self.approval_steps.iter().all(|s| s.approved_by.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(super) fn sample(status: RequestStatus) -> AccessRequest {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        AccessRequest {
+            id: "r-1".into(),
+            integration: "prod".into(),
+            flow: "logs".into(),
+            requester: Identity {
+                sub: "u-1".into(),
+                email: Some("dev@example.com".into()),
+                groups: vec![],
+            },
+            resources: vec!["logs-2026.11".into()],
+            permission: "read".into(),
+            duration_secs: 3600,
+            justification: None,
+            status,
+            status_reason: None,
+            approval_steps: vec![],
+            decisions: vec![],
+            created_at: now,
+            updated_at: now,
+            approval_expires_at: now + Duration::hours(24),
+            starts_at: None,
+            ends_at: None,
+            ended_at: None,
+            created_objects: vec![],
+            revoke_attempts: 0,
+            next_attempt_at: None,
+            last_error: None,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn the_full_happy_path_is_allowed() {
+        let mut r = sample(RequestStatus::Pending);
+        let now = r.created_at;
+        for next in [
+            RequestStatus::Approved,
+            RequestStatus::Active,
+            RequestStatus::RevokeFailed,
+            RequestStatus::RevokeFailed,
+            RequestStatus::Revoked,
+        ] {
+            r.transition(next, now).unwrap();
+        }
+        assert_eq!(r.status, RequestStatus::Revoked);
+        assert_eq!(r.ended_at, Some(now));
+        assert_eq!(r.due_at(), None);
+    }
+
+    #[test]
+    fn exactly_eleven_transitions_are_allowed() {
+        let allowed = RequestStatus::ALL
+            .iter()
+            .flat_map(|a| RequestStatus::ALL.iter().map(move |b| (*a, *b)))
+            .filter(|(a, b)| a.can_become(*b))
+            .count();
+        assert_eq!(allowed, 11);
+    }
+
+    /// One test per forbidden transition, so a regression names the exact pair.
+    macro_rules! forbidden {
+        ($($name:ident: $from:ident => $to:ident,)*) => {$(
+            #[test]
+            fn $name() {
+                let mut r = sample(RequestStatus::$from);
+                let err = r.transition(RequestStatus::$to, r.created_at).unwrap_err();
+                assert_eq!(err, TransitionError { from: RequestStatus::$from, to: RequestStatus::$to });
+                assert_eq!(r.status, RequestStatus::$from, "a refused transition changes nothing");
+            }
+        )*};
+    }
+
+    forbidden! {
+        pending_to_pending: Pending => Pending,
+        pending_to_active: Pending => Active,
+        pending_to_revoked: Pending => Revoked,
+        pending_to_failed: Pending => Failed,
+        pending_to_revoke_failed: Pending => RevokeFailed,
+        approved_to_pending: Approved => Pending,
+        approved_to_approved: Approved => Approved,
+        approved_to_revoked: Approved => Revoked,
+        approved_to_expired: Approved => Expired,
+        approved_to_rejected: Approved => Rejected,
+        approved_to_revoke_failed: Approved => RevokeFailed,
+        active_to_pending: Active => Pending,
+        active_to_approved: Active => Approved,
+        active_to_active: Active => Active,
+        active_to_rejected: Active => Rejected,
+        active_to_failed: Active => Failed,
+        revoked_to_pending: Revoked => Pending,
+        revoked_to_approved: Revoked => Approved,
+        revoked_to_active: Revoked => Active,
+        revoked_to_revoked: Revoked => Revoked,
+        revoked_to_expired: Revoked => Expired,
+        revoked_to_rejected: Revoked => Rejected,
+        revoked_to_failed: Revoked => Failed,
+        revoked_to_revoke_failed: Revoked => RevokeFailed,
+        expired_to_pending: Expired => Pending,
+        expired_to_approved: Expired => Approved,
+        expired_to_active: Expired => Active,
+        expired_to_revoked: Expired => Revoked,
+        expired_to_expired: Expired => Expired,
+        expired_to_rejected: Expired => Rejected,
+        expired_to_failed: Expired => Failed,
+        expired_to_revoke_failed: Expired => RevokeFailed,
+        rejected_to_pending: Rejected => Pending,
+        rejected_to_approved: Rejected => Approved,
+        rejected_to_active: Rejected => Active,
+        rejected_to_revoked: Rejected => Revoked,
+        rejected_to_expired: Rejected => Expired,
+        rejected_to_rejected: Rejected => Rejected,
+        rejected_to_failed: Rejected => Failed,
+        rejected_to_revoke_failed: Rejected => RevokeFailed,
+        failed_to_pending: Failed => Pending,
+        failed_to_approved: Failed => Approved,
+        failed_to_active: Failed => Active,
+        failed_to_revoked: Failed => Revoked,
+        failed_to_expired: Failed => Expired,
+        failed_to_rejected: Failed => Rejected,
+        failed_to_failed: Failed => Failed,
+        failed_to_revoke_failed: Failed => RevokeFailed,
+        revoke_failed_to_pending: RevokeFailed => Pending,
+        revoke_failed_to_approved: RevokeFailed => Approved,
+        revoke_failed_to_active: RevokeFailed => Active,
+        revoke_failed_to_rejected: RevokeFailed => Rejected,
+        revoke_failed_to_failed: RevokeFailed => Failed,
+    }
+}

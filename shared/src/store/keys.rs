@@ -1,0 +1,37 @@
+//! Where each kind of record lives in the one table.
+
+use chrono::{DateTime, Utc};
+
+pub const INTEGRATION_PK: &str = "INTEGRATION";
+pub const FLOW_PK: &str = "FLOW";
+pub const REQUEST_SK: &str = "REQUEST";
+
+pub fn resources_pk(integration: &str) -> String {
+    format!("RESOURCES#{integration}")
+}
+
+pub fn request_pk(id: &str) -> String {
+    format!("REQUEST#{id}")
+}
+
+pub fn principals_pk(integration: &str) -> String {
+    format!("PRINCIPAL#{integration}")
+}
+
+pub fn audit_pk(subject_key: &str) -> String {
+    format!("AUDIT#{subject_key}")
+}
+
+pub fn idempotency_pk(requester_sub: &str) -> String {
+    format!("IDEMPOTENCY#{requester_sub}")
+}
+
+/// Sort key for time order: zero-padded epoch milliseconds, then a tiebreaker id.
+pub fn time_key(at: DateTime<Utc>, id: &str) -> String {
+    format!("{:015}#{id}", at.timestamp_millis().max(0))
+}
+
+/// Upper bound for "due at or before `now`": `~` sorts after every id character.
+pub fn time_upper_bound(now: DateTime<Utc>) -> String {
+    format!("{:015}#~", now.timestamp_millis().max(0))
+}

@@ -1,0 +1,232 @@
+//! State in DynamoDB behind narrow traits, one per kind of record, so each handler depends
+//! only on what it uses. Every state change is a conditional write on the record's version
+//! (or on its absence), and an audit event written with a change commits in the same
+//! transaction.
+
+mod cursor;
+mod dynamo;
+mod keys;
+pub mod schema;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use chrono::{DateTime, Utc};
+
+use crate::model::{AccessFlow, AccessRequest, AuditEvent, AuditSubject, Integration, PrincipalState, Resource};
+
+pub use cursor::Cursor;
+pub use dynamo::{DynamoStore, StoreConfig};
+
+/// One page of a list, and where the next one starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{entity} {id} was changed concurrently; reload it and retry")]
+    Conflict { entity: &'static str, id: String },
+    #[error("{entity} {id} already exists")]
+    AlreadyExists { entity: &'static str, id: String },
+    #[error("{entity} {id} does not exist")]
+    NotFound { entity: &'static str, id: String },
+    #[error("the page cursor is not valid for this list")]
+    InvalidCursor,
+    #[error("stored {entity} {id} could not be read: {reason}")]
+    Corrupt {
+        entity: &'static str,
+        id: String,
+        reason: String,
+    },
+    #[error("DynamoDB {op} failed: {code}")]
+    Backend {
+        op: &'static str,
+        code: String,
+        transient: bool,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn backend(op: &'static str, code: impl Into<String>, transient: bool) -> Self {
+        Self::Backend {
+            op,
+            code: code.into(),
+            transient,
+        }
+    }
+
+    pub(crate) fn from_sdk<E: ProvideErrorMetadata>(op: &'static str, err: &E) -> Self {
+        let code = err.code().unwrap_or("dispatch").to_string();
+        let transient = matches!(
+            code.as_str(),
+            "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "InternalServerError"
+                | "ServiceUnavailable"
+                | "dispatch"
+        );
+        Self::backend(op, code, transient)
+    }
+
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Conflict { .. })
+    }
+
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Backend { transient: true, .. })
+    }
+}
+
+/// The result of creating a request under an idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    New(AccessRequest),
+    /// The key was used before: this is the request it created.
+    Existing(AccessRequest),
+}
+
+#[async_trait]
+pub trait IntegrationStore: Send + Sync {
+    async fn get_integration(&self, name: &str) -> Result<Option<Integration>, StoreError>;
+    async fn list_integrations(&self) -> Result<Vec<Integration>, StoreError>;
+    /// `expected_version` `None` creates (fails if it exists); `Some(v)` updates version `v`.
+    /// Returns the stored record with its new version.
+    async fn save_integration(
+        &self,
+        integration: &Integration,
+        expected_version: Option<u64>,
+        audit: &[AuditEvent],
+    ) -> Result<Integration, StoreError>;
+    async fn delete_integration(
+        &self,
+        name: &str,
+        expected_version: u64,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait FlowStore: Send + Sync {
+    async fn get_flow(&self, name: &str) -> Result<Option<AccessFlow>, StoreError>;
+    async fn list_flows(&self) -> Result<Vec<AccessFlow>, StoreError>;
+    async fn save_flow(
+        &self,
+        flow: &AccessFlow,
+        expected_version: Option<u64>,
+        audit: &[AuditEvent],
+    ) -> Result<AccessFlow, StoreError>;
+    async fn delete_flow(
+        &self,
+        name: &str,
+        expected_version: u64,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait ResourceStore: Send + Sync {
+    /// Upsert discovered resources (a snapshot: the newest discovery wins).
+    async fn put_resources(&self, resources: &[Resource]) -> Result<(), StoreError>;
+    async fn list_resources(
+        &self,
+        integration: &str,
+        limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Resource>, StoreError>;
+    /// Every resource of an integration, all pages.
+    async fn all_resources(&self, integration: &str) -> Result<Vec<Resource>, StoreError>;
+    async fn get_resources(
+        &self,
+        integration: &str,
+        names: &[String],
+    ) -> Result<Vec<Resource>, StoreError>;
+    async fn delete_resources(&self, integration: &str, names: &[String]) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait RequestStore: Send + Sync {
+    async fn get_request(&self, id: &str) -> Result<Option<AccessRequest>, StoreError>;
+    /// Create a request; with `idempotency` = (requester sub, key), a second create with the
+    /// same key returns the first request instead.
+    async fn create_request(
+        &self,
+        request: &AccessRequest,
+        idempotency: Option<(&str, &str)>,
+        audit: &[AuditEvent],
+    ) -> Result<Created, StoreError>;
+    /// Write `request` if the stored version is still `expected_version`; returns it with the
+    /// new version. The loser of a race gets [`StoreError::Conflict`].
+    async fn update_request(
+        &self,
+        request: &AccessRequest,
+        expected_version: u64,
+        audit: &[AuditEvent],
+    ) -> Result<AccessRequest, StoreError>;
+    /// A requester's requests, newest first.
+    async fn requests_of(
+        &self,
+        requester_sub: &str,
+        limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<AccessRequest>, StoreError>;
+    /// Requests in `status` whose due time is at or before `now` (`None`: any due time),
+    /// oldest due first. Served by the sparse due-time index: no scan.
+    async fn due_requests(
+        &self,
+        status: &str,
+        now: Option<DateTime<Utc>>,
+        limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<AccessRequest>, StoreError>;
+}
+
+#[async_trait]
+pub trait PrincipalStore: Send + Sync {
+    async fn get_principal(
+        &self,
+        integration: &str,
+        name: &str,
+    ) -> Result<Option<PrincipalState>, StoreError>;
+    async fn save_principal(
+        &self,
+        principal: &PrincipalState,
+        expected_version: Option<u64>,
+        audit: &[AuditEvent],
+    ) -> Result<PrincipalState, StoreError>;
+    async fn delete_principal(
+        &self,
+        integration: &str,
+        name: &str,
+        expected_version: u64,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError>;
+    async fn principals_of(
+        &self,
+        integration: &str,
+        limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<PrincipalState>, StoreError>;
+    /// Idle principals whose cleanup time has come.
+    async fn due_principals(
+        &self,
+        now: DateTime<Utc>,
+        limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<PrincipalState>, StoreError>;
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Append events; an event id is written once and never overwritten.
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+    /// Events about `subject`, oldest first.
+    async fn audit_of(
+        &self,
+        subject: &AuditSubject,
+        limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<AuditEvent>, StoreError>;
+}

@@ -1,0 +1,123 @@
+//! Test harness: an AWS endpoint for tests, isolated per test by unique names.
+//!
+//! By default it starts moto's server from the project's `.venv` on a free loopback port, once
+//! per test process. The server watches its stdin and exits when the test process goes away,
+//! so nothing outlives a run. With `AWS_ENDPOINT_URL` set (e.g. LocalStack) that endpoint is
+//! used instead and nothing is started.
+#![forbid(unsafe_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+
+/// Runs moto's threaded server and exits when stdin closes (i.e. when the test process ends).
+const MOTO_LAUNCHER: &str = r#"
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
+server.start()
+print("ready", flush=True)
+sys.stdin.read()
+server.stop()
+"#;
+
+/// The workspace root (two levels above this crate).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root exists")
+}
+
+/// A free TCP port on 127.0.0.1 (the OS picks it; it is released for the caller to bind).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral loopback port")
+}
+
+/// A name no other test uses: `prefix-<12 hex>`.
+pub fn unique_name(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}-{}", &id[..12])
+}
+
+struct Moto {
+    endpoint: String,
+    _child: Mutex<Child>,
+}
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+
+fn moto_python() -> PathBuf {
+    if let Ok(p) = std::env::var("ELASTIC_JIT_VENV") {
+        return PathBuf::from(p).join("bin/python");
+    }
+    workspace_root().join(".venv/bin/python")
+}
+
+fn start_moto() -> Moto {
+    let python = moto_python();
+    assert!(
+        python.exists(),
+        "moto's server is not installed at {}: run `bash tests/test.sh` once (it creates .venv)",
+        python.display()
+    );
+    let mut last_error = String::new();
+    // Another process may take the port between our probe and moto's bind: try a few.
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = Command::new(&python)
+            .args(["-c", MOTO_LAUNCHER, &port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto's server");
+        let stdout = child.stdout.take().expect("moto stdout");
+        let mut line = String::new();
+        let ready = BufReader::new(stdout).read_line(&mut line).is_ok() && line.trim() == "ready";
+        if ready {
+            return Moto {
+                endpoint: format!("http://127.0.0.1:{port}"),
+                _child: Mutex::new(child),
+            };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        last_error = format!("moto did not become ready on port {port}");
+    }
+    panic!("{last_error}");
+}
+
+/// The AWS endpoint tests talk to: `AWS_ENDPOINT_URL` if set, else this process's moto server.
+pub fn aws_endpoint() -> String {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => MOTO.get_or_init(start_moto).endpoint.clone(),
+    }
+}
+
+/// SDK configuration for the test endpoint: fixed test credentials and region, short timeouts.
+pub async fn aws_config() -> SdkConfig {
+    let endpoint = aws_endpoint();
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test-harness"))
+        .endpoint_url(endpoint)
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .load()
+        .await
+}

@@ -1,0 +1,203 @@
+//! Discovery of indices, data streams and aliases in at most three requests, whatever the
+//! number of indices: `_resolve/index`, then (only when owners are read) `_mapping` and
+//! `_data_stream` shrunk with `filter_path` to the `_meta` objects.
+
+use std::collections::HashMap;
+
+use reqwest::Method;
+use serde::Deserialize;
+use wildmatch::WildMatch;
+
+use super::client::EsClient;
+use crate::driver::DiscoveredResource;
+use crate::driver::error::DriverError;
+use crate::model::{DiscoverySelection, ResourceKind};
+
+#[derive(Deserialize)]
+struct Resolved {
+    #[serde(default)]
+    indices: Vec<ResolvedIndex>,
+    #[serde(default)]
+    aliases: Vec<ResolvedAlias>,
+    #[serde(default)]
+    data_streams: Vec<ResolvedDataStream>,
+}
+
+#[derive(Deserialize)]
+struct ResolvedIndex {
+    name: String,
+    #[serde(default)]
+    attributes: Vec<String>,
+    #[serde(default)]
+    data_stream: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ResolvedAlias {
+    name: String,
+    #[serde(default)]
+    indices: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct ResolvedDataStream {
+    name: String,
+}
+
+/// The integration's selection: include/exclude patterns, with hidden and system resources
+/// only when an include pattern names them explicitly (exactly, or a pattern starting with `.`).
+pub struct Selector {
+    include: Vec<(String, WildMatch)>,
+    exclude: Vec<WildMatch>,
+}
+
+impl Selector {
+    pub fn new(selection: &DiscoverySelection) -> Self {
+        Self {
+            include: selection
+                .include
+                .iter()
+                .map(|p| (p.clone(), WildMatch::new(p)))
+                .collect(),
+            exclude: selection.exclude.iter().map(|p| WildMatch::new(p)).collect(),
+        }
+    }
+
+    pub fn selects(&self, name: &str, hidden: bool) -> bool {
+        if self.exclude.iter().any(|m| m.matches(name)) {
+            return false;
+        }
+        self.include.iter().any(|(p, m)| {
+            m.matches(name) && (!hidden || p == name || (p.starts_with('.') && name.starts_with('.')))
+        })
+    }
+}
+
+pub async fn discover(
+    es: &EsClient,
+    selection: &DiscoverySelection,
+    owner_tag: Option<&str>,
+) -> Result<Vec<DiscoveredResource>, DriverError> {
+    let body = es
+        .json(Method::GET, "/_resolve/index/*?expand_wildcards=all", None, true)
+        .await?;
+    let resolved: Resolved = serde_json::from_value(body).map_err(|e| DriverError::Protocol {
+        target: es.target().into(),
+        operation: "GET /_resolve/index/*".into(),
+        reason: e.to_string(),
+    })?;
+    let selector = Selector::new(selection);
+    let (index_meta, stream_meta) = match owner_tag {
+        Some(tag) => (index_owners(es, tag).await?, stream_owners(es, tag).await?),
+        None => (HashMap::new(), HashMap::new()),
+    };
+
+    let mut out = Vec::new();
+    for i in &resolved.indices {
+        let hidden = i.attributes.iter().any(|a| a == "hidden" || a == "system")
+            || i.name.starts_with('.')
+            || i.data_stream.is_some();
+        if selector.selects(&i.name, hidden) {
+            out.push(DiscoveredResource {
+                name: i.name.clone(),
+                kind: ResourceKind::Index,
+                display_name: None,
+                owner: index_meta.get(&i.name).cloned(),
+            });
+        }
+    }
+    for d in &resolved.data_streams {
+        if selector.selects(&d.name, d.name.starts_with('.')) {
+            out.push(DiscoveredResource {
+                name: d.name.clone(),
+                kind: ResourceKind::DataStream,
+                display_name: None,
+                owner: stream_meta.get(&d.name).cloned(),
+            });
+        }
+    }
+    for a in &resolved.aliases {
+        if selector.selects(&a.name, a.name.starts_with('.')) {
+            // An alias has no _meta of its own: it is owned by its indices' owner when they agree.
+            let mut owners = a.indices.iter().map(|i| index_meta.get(i));
+            let first = owners.next().flatten();
+            let owner = first.filter(|o| owners.all(|x| x == Some(*o))).cloned();
+            out.push(DiscoveredResource {
+                name: a.name.clone(),
+                kind: ResourceKind::Alias,
+                display_name: None,
+                owner,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out.dedup_by(|a, b| a.name == b.name);
+    Ok(out)
+}
+
+fn owner_value(meta: Option<&serde_json::Value>, tag: &str) -> Option<String> {
+    match meta?.get(tag)? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        _ => None,
+    }
+}
+
+async fn index_owners(es: &EsClient, tag: &str) -> Result<HashMap<String, String>, DriverError> {
+    let body = es
+        .json(
+            Method::GET,
+            "/_mapping?expand_wildcards=all&filter_path=*.mappings._meta",
+            None,
+            true,
+        )
+        .await?;
+    let map = body.as_object().cloned().unwrap_or_default();
+    Ok(map
+        .into_iter()
+        .filter_map(|(index, v)| {
+            owner_value(v.get("mappings").and_then(|m| m.get("_meta")), tag).map(|o| (index, o))
+        })
+        .collect())
+}
+
+async fn stream_owners(es: &EsClient, tag: &str) -> Result<HashMap<String, String>, DriverError> {
+    let body = es
+        .json(
+            Method::GET,
+            "/_data_stream/*?expand_wildcards=all&filter_path=data_streams.name,data_streams._meta",
+            None,
+            true,
+        )
+        .await?;
+    let streams = body
+        .get("data_streams")
+        .and_then(|d| d.as_array())
+        .cloned()
+        .unwrap_or_default();
+    Ok(streams
+        .iter()
+        .filter_map(|s| {
+            let name = s.get("name")?.as_str()?.to_string();
+            owner_value(s.get("_meta"), tag).map(|o| (name, o))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_resources_need_an_explicit_include() {
+        let s = Selector::new(&DiscoverySelection {
+            include: vec!["*".into(), ".kibana_task*".into(), "hidden-one".into()],
+            exclude: vec!["secrets-*".into()],
+        });
+        assert!(s.selects("logs-1", false));
+        assert!(!s.selects("secrets-1", false), "excluded");
+        assert!(!s.selects(".security-7", true), "a bare * does not select hidden");
+        assert!(s.selects(".kibana_task_manager", true));
+        assert!(s.selects("hidden-one", true), "exact name");
+        assert!(!s.selects("hidden-two", true));
+    }
+}

@@ -2,11 +2,15 @@
 //! function links. Drivers, policy and the scheduler seam are added beside these modules.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod clock;
+pub mod config;
+pub mod discovery;
 pub mod driver;
 pub mod model;
 pub mod secrets;
 pub mod store;
+pub mod targets;
 pub mod validation;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -202,7 +202,10 @@ impl SecretStore for SecretsManager {
                 .ok_or_else(|| SecretsError::NotAString { id: id.to_string() })?,
         );
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.insert((id.to_string(), stage.to_string()), (Instant::now(), value.clone()));
+        cache.insert(
+            (id.to_string(), stage.to_string()),
+            (Instant::now(), value.clone()),
+        );
         Ok(value)
     }
 
@@ -227,7 +230,10 @@ impl SecretStore for SecretsManager {
                     .build(),
             );
         }
-        let out = req.send().await.map_err(|e| backend("CreateSecret", name, &e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| backend("CreateSecret", name, &e))?;
         out.arn().map(str::to_string).ok_or(SecretsError::Backend {
             op: "CreateSecret",
             code: "missing ARN in response".into(),
@@ -252,7 +258,10 @@ impl SecretStore for SecretsManager {
         for s in stages {
             req = req.version_stages(*s);
         }
-        let out = req.send().await.map_err(|e| backend("PutSecretValue", id, &e));
+        let out = req
+            .send()
+            .await
+            .map_err(|e| backend("PutSecretValue", id, &e));
         self.forget(id);
         Ok(out?.version_id().unwrap_or_default().to_string())
     }

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use shared::secrets::{AWSCURRENT, AWSPENDING, SecretStore, SecretValue, SecretsError, SecretsManager};
+use shared::secrets::{
+    AWSCURRENT, AWSPENDING, SecretStore, SecretValue, SecretsError, SecretsManager,
+};
 
 async fn manager(ttl: Duration) -> SecretsManager {
     let config = test_harness::aws_config().await;
@@ -14,19 +16,36 @@ async fn create_read_write_stage_and_delete() {
     let sm = manager(Duration::from_secs(0)).await;
     let name = test_harness::unique_name("connector");
     let arn = sm
-        .create(&name, &SecretValue::new(r#"{"username":"c","password":"one-1"}"#), "test", &[("managed-by", "elastic-jit")])
+        .create(
+            &name,
+            &SecretValue::new(r#"{"username":"c","password":"one-1"}"#),
+            "test",
+            &[("managed-by", "elastic-jit")],
+        )
         .await
         .unwrap();
     assert!(arn.starts_with("arn:aws:secretsmanager:"));
-    assert_eq!(sm.get(&arn, AWSCURRENT).await.unwrap().expose(), r#"{"username":"c","password":"one-1"}"#);
+    assert_eq!(
+        sm.get(&arn, AWSCURRENT).await.unwrap().expose(),
+        r#"{"username":"c","password":"one-1"}"#
+    );
 
     // A pending version, written idempotently under a token, is readable by its stage only.
     let token = uuid_like();
-    let v2 = sm.put(&arn, &SecretValue::new("two"), Some(&token), &[AWSPENDING]).await.unwrap();
-    let again = sm.put(&arn, &SecretValue::new("two"), Some(&token), &[AWSPENDING]).await.unwrap();
+    let v2 = sm
+        .put(&arn, &SecretValue::new("two"), Some(&token), &[AWSPENDING])
+        .await
+        .unwrap();
+    let again = sm
+        .put(&arn, &SecretValue::new("two"), Some(&token), &[AWSPENDING])
+        .await
+        .unwrap();
     assert_eq!(v2, again);
     assert_eq!(sm.get(&arn, AWSPENDING).await.unwrap().expose(), "two");
-    assert_eq!(sm.get(&arn, AWSCURRENT).await.unwrap().expose(), r#"{"username":"c","password":"one-1"}"#);
+    assert_eq!(
+        sm.get(&arn, AWSCURRENT).await.unwrap().expose(),
+        r#"{"username":"c","password":"one-1"}"#
+    );
 
     let described = sm.describe(&arn).await.unwrap();
     let current = described
@@ -35,12 +54,19 @@ async fn create_read_write_stage_and_delete() {
         .find(|(_, s)| s.iter().any(|s| s == AWSCURRENT))
         .map(|(v, _)| v.clone())
         .unwrap();
-    sm.move_stage(&arn, AWSCURRENT, &v2, Some(&current)).await.unwrap();
+    sm.move_stage(&arn, AWSCURRENT, &v2, Some(&current))
+        .await
+        .unwrap();
     assert_eq!(sm.get(&arn, AWSCURRENT).await.unwrap().expose(), "two");
 
     sm.delete(&arn, true).await.unwrap();
-    assert!(matches!(sm.get(&arn, AWSCURRENT).await, Err(SecretsError::NotFound { .. })));
-    sm.delete(&arn, true).await.expect("deleting what is gone is done");
+    assert!(matches!(
+        sm.get(&arn, AWSCURRENT).await,
+        Err(SecretsError::NotFound { .. })
+    ));
+    sm.delete(&arn, true)
+        .await
+        .expect("deleting what is gone is done");
 }
 
 #[tokio::test]
@@ -49,23 +75,47 @@ async fn reads_are_cached_briefly_and_writes_invalidate() {
     let config = test_harness::aws_config().await;
     let raw = aws_sdk_secretsmanager::Client::new(&config);
     let name = test_harness::unique_name("cached");
-    let arn = sm.create(&name, &SecretValue::new("v1"), "test", &[]).await.unwrap();
+    let arn = sm
+        .create(&name, &SecretValue::new("v1"), "test", &[])
+        .await
+        .unwrap();
     assert_eq!(sm.get(&arn, AWSCURRENT).await.unwrap().expose(), "v1");
     // Changed behind the cache's back: the cached value is served until the TTL passes.
-    raw.put_secret_value().secret_id(&arn).secret_string("v2").send().await.unwrap();
+    raw.put_secret_value()
+        .secret_id(&arn)
+        .secret_string("v2")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(sm.get(&arn, AWSCURRENT).await.unwrap().expose(), "v1");
     // Our own write forgets the cached value at once.
-    sm.put(&arn, &SecretValue::new("v3"), None, &[]).await.unwrap();
+    sm.put(&arn, &SecretValue::new("v3"), None, &[])
+        .await
+        .unwrap();
     assert_eq!(sm.get(&arn, AWSCURRENT).await.unwrap().expose(), "v3");
 }
 
 #[tokio::test]
 async fn missing_secrets_and_bad_json_give_typed_errors_without_values() {
     let sm = manager(Duration::from_secs(30)).await;
-    let err = sm.get("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf", AWSCURRENT).await.unwrap_err();
+    let err = sm
+        .get(
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf",
+            AWSCURRENT,
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, SecretsError::NotFound { .. }), "{err:?}");
     let name = test_harness::unique_name("badjson");
-    let arn = sm.create(&name, &SecretValue::new("{\"password\": \"s3cr3t-value"), "t", &[]).await.unwrap();
+    let arn = sm
+        .create(
+            &name,
+            &SecretValue::new("{\"password\": \"s3cr3t-value"),
+            "t",
+            &[],
+        )
+        .await
+        .unwrap();
     let v = sm.get(&arn, AWSCURRENT).await.unwrap();
     let err = v.parse_json::<serde_json::Value>().unwrap_err();
     assert!(!format!("{err} {err:?} {v:?}").contains("s3cr3t"));
@@ -73,5 +123,9 @@ async fn missing_secrets_and_bad_json_give_typed_errors_without_values() {
 
 fn uuid_like() -> String {
     // Secrets Manager tokens are 32–64 characters.
-    format!("{}{}", test_harness::unique_name("tok"), "0123456789abcdef0123456789")
+    format!(
+        "{}{}",
+        test_harness::unique_name("tok"),
+        "0123456789abcdef0123456789"
+    )
 }

@@ -51,7 +51,11 @@ async fn concurrent_transitions_of_one_request_leave_exactly_one_winner() {
     for round in 0..5 {
         let id = format!("race-{round}");
         let created = match store
-            .create_request(&request(&id, "dev", RequestStatus::Pending, t0()), None, &[])
+            .create_request(
+                &request(&id, "dev", RequestStatus::Pending, t0()),
+                None,
+                &[],
+            )
             .await
             .unwrap()
         {
@@ -61,11 +65,19 @@ async fn concurrent_transitions_of_one_request_leave_exactly_one_winner() {
         assert_eq!(created.version, 1);
         let barrier = Arc::new(tokio::sync::Barrier::new(2));
         let mut tasks = Vec::new();
-        for (who, next) in [("approver-a", RequestStatus::Approved), ("approver-b", RequestStatus::Rejected)] {
+        for (who, next) in [
+            ("approver-a", RequestStatus::Approved),
+            ("approver-b", RequestStatus::Rejected),
+        ] {
             let (store, barrier, mut r) = (store.clone(), barrier.clone(), created.clone());
             tasks.push(tokio::spawn(async move {
                 r.transition(next, t0() + Duration::minutes(1)).unwrap();
-                let audit = AuditEvent::new(t0(), who, "request.decided", AuditSubject::Request(r.id.clone()));
+                let audit = AuditEvent::new(
+                    t0(),
+                    who,
+                    "request.decided",
+                    AuditSubject::Request(r.id.clone()),
+                );
                 barrier.wait().await;
                 store.update_request(&r, 1, &[audit]).await
             }));
@@ -80,7 +92,13 @@ async fn concurrent_transitions_of_one_request_leave_exactly_one_winner() {
         assert_eq!(winners.len(), 1, "round {round}: {results:?}");
         assert_eq!(losers.len(), 1);
         assert!(
-            matches!(losers[0], StoreError::Conflict { entity: "request", .. }),
+            matches!(
+                losers[0],
+                StoreError::Conflict {
+                    entity: "request",
+                    ..
+                }
+            ),
             "the loser gets a typed conflict: {:?}",
             losers[0]
         );
@@ -102,9 +120,18 @@ async fn due_index_returns_exactly_the_due_items_across_pages() {
     let now = t0() + Duration::days(2);
     let mut expected = Vec::new();
     for i in 0..23 {
-        let mut r = request(&format!("g{i:02}"), &format!("u{}", i % 3), RequestStatus::Active, t0());
+        let mut r = request(
+            &format!("g{i:02}"),
+            &format!("u{}", i % 3),
+            RequestStatus::Active,
+            t0(),
+        );
         // Ends spread around `now`: even ones are overdue, odd ones in the future.
-        let offset = Duration::minutes(if i % 2 == 0 { -(i as i64) - 1 } else { i as i64 + 1 });
+        let offset = Duration::minutes(if i % 2 == 0 {
+            -(i as i64) - 1
+        } else {
+            i as i64 + 1
+        });
         r.ends_at = Some(now + offset);
         if i % 2 == 0 {
             expected.push((now + offset, r.id.clone()));
@@ -112,7 +139,12 @@ async fn due_index_returns_exactly_the_due_items_across_pages() {
         store.create_request(&r, None, &[]).await.unwrap();
     }
     // Items in other states, overdue or not, never show up under `active`.
-    let mut pending = request("p-old", "u9", RequestStatus::Pending, t0() - Duration::days(3));
+    let mut pending = request(
+        "p-old",
+        "u9",
+        RequestStatus::Pending,
+        t0() - Duration::days(3),
+    );
     pending.approval_expires_at = t0() - Duration::days(2);
     store.create_request(&pending, None, &[]).await.unwrap();
     let mut done = request("done", "u9", RequestStatus::Revoked, t0());
@@ -135,10 +167,16 @@ async fn due_index_returns_exactly_the_due_items_across_pages() {
         }
     }
     expected.sort();
-    assert_eq!(seen, expected, "exactly the overdue active grants, oldest due first");
+    assert_eq!(
+        seen, expected,
+        "exactly the overdue active grants, oldest due first"
+    );
     assert!(pages >= 3, "the query really paged ({pages} pages)");
 
-    let pending_due = store.due_requests("pending", Some(now), 10, None).await.unwrap();
+    let pending_due = store
+        .due_requests("pending", Some(now), 10, None)
+        .await
+        .unwrap();
     assert_eq!(pending_due.items.len(), 1);
     assert_eq!(pending_due.items[0].id, "p-old");
 }
@@ -147,25 +185,47 @@ async fn due_index_returns_exactly_the_due_items_across_pages() {
 async fn idempotency_key_returns_the_first_request() {
     let (store, _) = fresh_store().await;
     let first = request("first", "dev", RequestStatus::Pending, t0());
-    let Created::New(made) = store.create_request(&first, Some(("dev", "key-1")), &[]).await.unwrap() else {
+    let Created::New(made) = store
+        .create_request(&first, Some(("dev", "key-1")), &[])
+        .await
+        .unwrap()
+    else {
         panic!("first create must be new");
     };
     let second = request("second", "dev", RequestStatus::Pending, t0());
-    match store.create_request(&second, Some(("dev", "key-1")), &[]).await.unwrap() {
+    match store
+        .create_request(&second, Some(("dev", "key-1")), &[])
+        .await
+        .unwrap()
+    {
         Created::Existing(r) => assert_eq!(r, made),
         Created::New(_) => panic!("the retry must return the first request"),
     }
-    assert!(store.get_request("second").await.unwrap().is_none(), "nothing half-stored");
+    assert!(
+        store.get_request("second").await.unwrap().is_none(),
+        "nothing half-stored"
+    );
     // The same key from another requester is a different key.
     let other = request("third", "someone-else", RequestStatus::Pending, t0());
     assert!(matches!(
-        store.create_request(&other, Some(("someone-else", "key-1")), &[]).await.unwrap(),
+        store
+            .create_request(&other, Some(("someone-else", "key-1")), &[])
+            .await
+            .unwrap(),
         Created::New(_)
     ));
     // After the window the key may be reused even though TTL has not removed the item.
-    let later = request("fourth", "dev", RequestStatus::Pending, t0() + Duration::hours(25));
+    let later = request(
+        "fourth",
+        "dev",
+        RequestStatus::Pending,
+        t0() + Duration::hours(25),
+    );
     assert!(matches!(
-        store.create_request(&later, Some(("dev", "key-1")), &[]).await.unwrap(),
+        store
+            .create_request(&later, Some(("dev", "key-1")), &[])
+            .await
+            .unwrap(),
         Created::New(_)
     ));
 }
@@ -173,22 +233,68 @@ async fn idempotency_key_returns_the_first_request() {
 #[tokio::test]
 async fn integrations_and_flows_are_versioned_and_audited_atomically() {
     let (store, _) = fresh_store().await;
-    let audit = |action: &str| AuditEvent::new(t0(), "admin@example.com", action, AuditSubject::Integration("prod".into()));
-    let saved = store.save_integration(&integration("prod"), None, &[audit("integration.registered")]).await.unwrap();
+    let audit = |action: &str| {
+        AuditEvent::new(
+            t0(),
+            "admin@example.com",
+            action,
+            AuditSubject::Integration("prod".into()),
+        )
+    };
+    let saved = store
+        .save_integration(
+            &integration("prod"),
+            None,
+            &[audit("integration.registered")],
+        )
+        .await
+        .unwrap();
     assert_eq!(saved.version, 1);
     assert!(matches!(
-        store.save_integration(&integration("prod"), None, &[]).await,
-        Err(StoreError::AlreadyExists { entity: "integration", .. })
+        store
+            .save_integration(&integration("prod"), None, &[])
+            .await,
+        Err(StoreError::AlreadyExists {
+            entity: "integration",
+            ..
+        })
     ));
-    let updated = store.save_integration(&saved, Some(1), &[audit("integration.updated")]).await.unwrap();
+    let updated = store
+        .save_integration(&saved, Some(1), &[audit("integration.updated")])
+        .await
+        .unwrap();
     assert_eq!(updated.version, 2);
     // A stale writer loses, and its audit event is not written.
-    assert!(store.save_integration(&saved, Some(1), &[audit("integration.stale")]).await.unwrap_err().is_conflict());
-    store.save_integration(&integration("other"), None, &[]).await.unwrap();
-    let names: Vec<_> = store.list_integrations().await.unwrap().into_iter().map(|i| i.name).collect();
+    assert!(
+        store
+            .save_integration(&saved, Some(1), &[audit("integration.stale")])
+            .await
+            .unwrap_err()
+            .is_conflict()
+    );
+    store
+        .save_integration(&integration("other"), None, &[])
+        .await
+        .unwrap();
+    let names: Vec<_> = store
+        .list_integrations()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
     assert_eq!(names, ["other", "prod"]);
-    assert!(store.delete_integration("prod", 1, &[]).await.unwrap_err().is_conflict());
-    store.delete_integration("prod", 2, &[audit("integration.deleted")]).await.unwrap();
+    assert!(
+        store
+            .delete_integration("prod", 1, &[])
+            .await
+            .unwrap_err()
+            .is_conflict()
+    );
+    store
+        .delete_integration("prod", 2, &[audit("integration.deleted")])
+        .await
+        .unwrap();
     assert!(store.get_integration("prod").await.unwrap().is_none());
     let actions: Vec<_> = store
         .audit_of(&AuditSubject::Integration("prod".into()), 50, None)
@@ -245,7 +351,10 @@ async fn resources_page_and_batch_read() {
     let mut names = BTreeSet::new();
     let mut cursor = None;
     loop {
-        let page = store.list_resources("prod", 25, cursor.as_ref()).await.unwrap();
+        let page = store
+            .list_resources("prod", 25, cursor.as_ref())
+            .await
+            .unwrap();
         names.extend(page.items.into_iter().map(|r| r.name));
         match page.next {
             Some(c) => cursor = Some(c),
@@ -254,11 +363,19 @@ async fn resources_page_and_batch_read() {
     }
     assert_eq!(names.len(), 60);
     assert_eq!(store.all_resources("prod").await.unwrap().len(), 60);
-    let wanted: Vec<String> = ["logs-002", "logs-002", "logs-059", "missing"].map(String::from).to_vec();
+    let wanted: Vec<String> = ["logs-002", "logs-002", "logs-059", "missing"]
+        .map(String::from)
+        .to_vec();
     let got = store.get_resources("prod", &wanted).await.unwrap();
-    assert_eq!(got.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["logs-002", "logs-059"]);
+    assert_eq!(
+        got.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ["logs-002", "logs-059"]
+    );
     assert_eq!(got[0].owner.as_deref(), Some("alice"));
-    store.delete_resources("prod", &["logs-002".to_string()]).await.unwrap();
+    store
+        .delete_resources("prod", &["logs-002".to_string()])
+        .await
+        .unwrap();
     assert_eq!(store.all_resources("prod").await.unwrap().len(), 59);
     // A cursor from another list is refused before it reaches DynamoDB.
     let page = store.list_resources("prod", 10, None).await.unwrap();
@@ -268,7 +385,9 @@ async fn resources_page_and_batch_read() {
         Err(StoreError::InvalidCursor)
     ));
     assert!(matches!(
-        store.list_resources("prod", 10, Some(&Cursor::parse("bm9wZQ").unwrap())).await,
+        store
+            .list_resources("prod", 10, Some(&Cursor::parse("bm9wZQ").unwrap()))
+            .await,
         Err(StoreError::InvalidCursor)
     ));
 }
@@ -277,7 +396,9 @@ async fn resources_page_and_batch_read() {
 async fn finished_requests_carry_a_ttl_and_leave_the_due_index() {
     let (store, client) = fresh_store().await;
     let mut r = request("ttl", "dev", RequestStatus::Pending, t0());
-    let Created::New(r1) = store.create_request(&r, None, &[]).await.unwrap() else { panic!() };
+    let Created::New(r1) = store.create_request(&r, None, &[]).await.unwrap() else {
+        panic!()
+    };
     r = r1;
     let raw = |id: &'static str| {
         let client = client.clone();
@@ -298,26 +419,62 @@ async fn finished_requests_carry_a_ttl_and_leave_the_due_index() {
     let item = raw("ttl").await;
     assert_eq!(item["due_status"].as_s().unwrap(), "pending");
     assert!(!item.contains_key("expires_at"));
-    r.transition(RequestStatus::Rejected, t0() + Duration::hours(1)).unwrap();
+    r.transition(RequestStatus::Rejected, t0() + Duration::hours(1))
+        .unwrap();
     store.update_request(&r, 1, &[]).await.unwrap();
     let item = raw("ttl").await;
-    assert!(!item.contains_key("due_status"), "sparse index: finished records leave it");
+    assert!(
+        !item.contains_key("due_status"),
+        "sparse index: finished records leave it"
+    );
     let ttl: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
-    assert_eq!(ttl, (t0() + Duration::hours(1) + Duration::days(90)).timestamp());
+    assert_eq!(
+        ttl,
+        (t0() + Duration::hours(1) + Duration::days(90)).timestamp()
+    );
 }
 
 #[tokio::test]
 async fn requests_of_a_requester_come_newest_first_in_pages() {
     let (store, _) = fresh_store().await;
     for i in 0..7 {
-        let r = request(&format!("m{i}"), "me", RequestStatus::Pending, t0() + Duration::minutes(i));
+        let r = request(
+            &format!("m{i}"),
+            "me",
+            RequestStatus::Pending,
+            t0() + Duration::minutes(i),
+        );
         store.create_request(&r, None, &[]).await.unwrap();
     }
-    store.create_request(&request("x", "you", RequestStatus::Pending, t0()), None, &[]).await.unwrap();
+    store
+        .create_request(
+            &request("x", "you", RequestStatus::Pending, t0()),
+            None,
+            &[],
+        )
+        .await
+        .unwrap();
     let first = store.requests_of("me", 5, None).await.unwrap();
-    assert_eq!(first.items.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["m6", "m5", "m4", "m3", "m2"]);
-    let second = store.requests_of("me", 5, first.next.as_ref()).await.unwrap();
-    assert_eq!(second.items.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["m1", "m0"]);
+    assert_eq!(
+        first
+            .items
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>(),
+        ["m6", "m5", "m4", "m3", "m2"]
+    );
+    let second = store
+        .requests_of("me", 5, first.next.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(
+        second
+            .items
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>(),
+        ["m1", "m0"]
+    );
     assert!(second.next.is_none());
 }
 
@@ -346,17 +503,54 @@ async fn principals_serialize_changes_and_idle_ones_become_due() {
     let mut b = saved.clone();
     b.active_grants.push("g3".into());
     store.save_principal(&a, Some(1), &[]).await.unwrap();
-    assert!(store.save_principal(&b, Some(1), &[]).await.unwrap_err().is_conflict());
+    assert!(
+        store
+            .save_principal(&b, Some(1), &[])
+            .await
+            .unwrap_err()
+            .is_conflict()
+    );
 
-    let mut idle = store.get_principal("prod", "ejit_dev").await.unwrap().unwrap();
+    let mut idle = store
+        .get_principal("prod", "ejit_dev")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(idle.active_grants, ["g1", "g2"]);
     idle.active_grants.clear();
     idle.cleanup_due_at = Some(t0() + Duration::days(7));
     store.save_principal(&idle, Some(2), &[]).await.unwrap();
-    assert!(store.due_principals(t0() + Duration::days(6), 10, None).await.unwrap().items.is_empty());
-    let due = store.due_principals(t0() + Duration::days(7), 10, None).await.unwrap();
+    assert!(
+        store
+            .due_principals(t0() + Duration::days(6), 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let due = store
+        .due_principals(t0() + Duration::days(7), 10, None)
+        .await
+        .unwrap();
     assert_eq!(due.items.len(), 1);
-    assert_eq!(store.principals_of("prod", 10, None).await.unwrap().items.len(), 1);
-    store.delete_principal("prod", "ejit_dev", 3, &[]).await.unwrap();
-    assert!(store.get_principal("prod", "ejit_dev").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .principals_of("prod", 10, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    store
+        .delete_principal("prod", "ejit_dev", 3, &[])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get_principal("prod", "ejit_dev")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

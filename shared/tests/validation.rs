@@ -36,7 +36,11 @@ fn errors(spec: &IntegrationSpec, name: &str) -> Vec<(&'static str, String)> {
 
 fn assert_only(spec: &IntegrationSpec, code: &str, field: &str) {
     let got = errors(spec, "prod");
-    assert_eq!(got, vec![(code_static(code), field.to_string())], "spec: {spec:?}");
+    assert_eq!(
+        got,
+        vec![(code_static(code), field.to_string())],
+        "spec: {spec:?}"
+    );
 }
 
 fn code_static(code: &str) -> &'static str {
@@ -52,7 +56,11 @@ fn minimal_specs_are_valid() {
 #[test]
 fn integration_names_are_letters_digits_dash_underscore_1_to_64() {
     for bad in ["", "has space", "dot.ted", "slash/", "é", &"x".repeat(65)] {
-        assert_eq!(errors(&es(), bad), vec![("invalid_name", "name".to_string())], "{bad:?}");
+        assert_eq!(
+            errors(&es(), bad),
+            vec![("invalid_name", "name".to_string())],
+            "{bad:?}"
+        );
     }
     assert!(es().validate(&"x".repeat(64)).is_ok());
     assert!(es().validate("A-b_9").is_ok());
@@ -140,9 +148,16 @@ fn rotation_and_cleanup_days_are_whole_days_1_to_3650_for_elasticsearch_only() {
 fn custom_access_details_are_at_most_400_characters() {
     let mut s = es();
     s.custom_access_details = Some("é".repeat(400));
-    assert!(s.validate("prod").is_ok(), "400 characters, even multi-byte, are fine");
+    assert!(
+        s.validate("prod").is_ok(),
+        "400 characters, even multi-byte, are fine"
+    );
     s.custom_access_details = Some("a".repeat(401));
-    assert_only(&s, "custom_access_details_too_long", "custom_access_details");
+    assert_only(
+        &s,
+        "custom_access_details_too_long",
+        "custom_access_details",
+    );
 }
 
 #[test]
@@ -152,7 +167,11 @@ fn a_resource_owner_needs_an_integration_owner() {
         tag_key: "owner".into(),
         attribute: OwnerAttribute::Group,
     });
-    assert_only(&s, "resource_owner_requires_integration_owner", "integration_owners");
+    assert_only(
+        &s,
+        "resource_owner_requires_integration_owner",
+        "integration_owners",
+    );
     s.integration_owners = vec![PrincipalRef::group("search-admins")];
     assert!(s.validate("prod").is_ok());
     s.resource_owner.as_mut().unwrap().tag_key = " owner".into();
@@ -162,7 +181,11 @@ fn a_resource_owner_needs_an_integration_owner() {
         tag_key: "team".into(),
         attribute: OwnerAttribute::User,
     });
-    assert_only(&c, "resource_owner_requires_integration_owner", "integration_owners");
+    assert_only(
+        &c,
+        "resource_owner_requires_integration_owner",
+        "integration_owners",
+    );
 }
 
 #[test]
@@ -223,7 +246,12 @@ fn unknown_fields_and_wrong_types_are_refused_by_the_parser() {
     let unknown = serde_json::from_value::<IntegrationSpec>(serde_json::json!({
         "kind": "elasticsearch", "url": "https://x", "secret_arn": ARN, "pasword": "x"
     }));
-    assert!(unknown.unwrap_err().to_string().contains("unknown field `pasword`"));
+    assert!(
+        unknown
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field `pasword`")
+    );
     let wrong = serde_json::from_value::<IntegrationSpec>(serde_json::json!({
         "kind": "mysql", "secret_arn": ARN
     }));
@@ -239,7 +267,12 @@ fn all_problems_are_reported_at_once() {
     let codes: Vec<_> = errors(&s, "bad name").into_iter().map(|(c, _)| c).collect();
     assert_eq!(
         codes,
-        ["invalid_name", "invalid_url", "invalid_secret_arn", "custom_access_details_too_long"]
+        [
+            "invalid_name",
+            "invalid_url",
+            "invalid_secret_arn",
+            "custom_access_details_too_long"
+        ]
     );
 }
 
@@ -283,29 +316,50 @@ fn flows_name_a_known_integration_patterns_and_permissions() {
     let i = integration(es());
     assert!(flow().validate("logs", Some(&i)).is_ok());
     assert_eq!(flow().max_duration().as_secs(), 8 * 3600, "default 8 h");
-    assert_eq!(flow_errors(&flow(), None), vec![("unknown_integration", "integration".into())]);
+    assert_eq!(
+        flow_errors(&flow(), None),
+        vec![("unknown_integration", "integration".into())]
+    );
     let mut f = flow();
     f.resources = vec![];
-    assert_eq!(flow_errors(&f, Some(&i)), vec![("empty_resource_patterns", "resources".into())]);
+    assert_eq!(
+        flow_errors(&f, Some(&i)),
+        vec![("empty_resource_patterns", "resources".into())]
+    );
     let mut f = flow();
     f.permissions = vec!["read".into(), "deployment-viewer".into()];
-    assert_eq!(flow_errors(&f, Some(&i)), vec![("unknown_permission", "permissions[1]".into())]);
+    assert_eq!(
+        flow_errors(&f, Some(&i)),
+        vec![("unknown_permission", "permissions[1]".into())]
+    );
     let mut f = flow();
     f.permissions = vec![];
-    assert_eq!(flow_errors(&f, Some(&i)), vec![("empty_permissions", "permissions".into())]);
+    assert_eq!(
+        flow_errors(&f, Some(&i)),
+        vec![("empty_permissions", "permissions".into())]
+    );
     let mut f = flow();
     f.requesters = vec![];
-    assert_eq!(flow_errors(&f, Some(&i)), vec![("empty_requesters", "requesters".into())]);
+    assert_eq!(
+        flow_errors(&f, Some(&i)),
+        vec![("empty_requesters", "requesters".into())]
+    );
     let mut f = flow();
     f.approvers = vec![PrincipalRef::user(" bob")];
-    assert_eq!(flow_errors(&f, Some(&i)), vec![("invalid_principal", "approvers[0].value".into())]);
+    assert_eq!(
+        flow_errors(&f, Some(&i)),
+        vec![("invalid_principal", "approvers[0].value".into())]
+    );
 
     let c = integration(cloud());
     let mut f = flow();
     f.permissions = vec!["deployment-viewer".into()];
     assert!(f.validate("logs", Some(&c)).is_ok());
     f.credential_mode = CredentialMode::ApiKey;
-    assert_eq!(flow_errors(&f, Some(&c)), vec![("setting_not_supported", "credential_mode".into())]);
+    assert_eq!(
+        flow_errors(&f, Some(&c)),
+        vec![("setting_not_supported", "credential_mode".into())]
+    );
 }
 
 #[test]
@@ -324,12 +378,19 @@ fn max_duration_is_between_5_minutes_and_90_days() {
         if ok {
             assert!(f.validate("logs", Some(&i)).is_ok(), "{d}");
         } else {
-            assert_eq!(flow_errors(&f, Some(&i)), vec![("invalid_max_duration", "max_duration".into())], "{d}");
+            assert_eq!(
+                flow_errors(&f, Some(&i)),
+                vec![("invalid_max_duration", "max_duration".into())],
+                "{d}"
+            );
         }
     }
     let mut f = flow();
     f.approval_window = Some("1m".into());
-    assert_eq!(flow_errors(&f, Some(&i)), vec![("invalid_approval_window", "approval_window".into())]);
+    assert_eq!(
+        flow_errors(&f, Some(&i)),
+        vec![("invalid_approval_window", "approval_window".into())]
+    );
 }
 
 #[test]

@@ -135,7 +135,10 @@ pub async fn send(
         let again = call.idempotent
             && match &outcome {
                 Err(e) => e.is_retryable(),
-                Ok(r) => r.status.as_u16() == 429 || (r.status.is_server_error() && r.status != StatusCode::NOT_IMPLEMENTED),
+                Ok(r) => {
+                    r.status.as_u16() == 429
+                        || (r.status.is_server_error() && r.status != StatusCode::NOT_IMPLEMENTED)
+                }
             };
         if !again {
             return outcome;
@@ -150,7 +153,11 @@ pub async fn send(
     }
 }
 
-async fn send_once(client: &Client, target: &str, call: &Call<'_>) -> Result<JsonResponse, DriverError> {
+async fn send_once(
+    client: &Client,
+    target: &str,
+    call: &Call<'_>,
+) -> Result<JsonResponse, DriverError> {
     let mut req = client
         .request(call.method.clone(), &call.url)
         .header(reqwest::header::AUTHORIZATION, call.auth.clone())
@@ -161,7 +168,10 @@ async fn send_once(client: &Client, target: &str, call: &Call<'_>) -> Result<Jso
     let resp = req.send().await.map_err(|e| transport_error(target, &e))?;
     let status = resp.status();
     let headers = resp.headers().clone();
-    let bytes = resp.bytes().await.map_err(|e| transport_error(target, &e))?;
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| transport_error(target, &e))?;
     let body = if bytes.is_empty() {
         serde_json::Value::Null
     } else {
@@ -199,9 +209,16 @@ fn transport_error(target: &str, e: &reqwest::Error) -> DriverError {
     }
     let text = chain.join(": ");
     let lower = text.to_lowercase();
-    if ["certificate", "tls", "handshake", "unknownissuer"]
-        .iter()
-        .any(|w| lower.contains(w))
+    if [
+        "certificate",
+        "tls",
+        "handshake",
+        "unknownissuer",
+        "corrupt message",
+        "invalidcontenttype",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
     {
         DriverError::Tls {
             target: target.into(),

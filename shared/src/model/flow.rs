@@ -77,7 +77,11 @@ impl AccessFlowSpec {
     }
 
     /// `integration` is the stored integration the flow names, or `None` when there is none.
-    pub fn validate(&self, name: &str, integration: Option<&Integration>) -> Result<(), ValidationErrors> {
+    pub fn validate(
+        &self,
+        name: &str,
+        integration: Option<&Integration>,
+    ) -> Result<(), ValidationErrors> {
         let mut e = ValidationErrors::default();
         check_name(&mut e, "name", name);
         match integration {
@@ -124,7 +128,11 @@ impl AccessFlowSpec {
         }
         check_patterns(&mut e, "resources", &self.resources, false);
         if self.permissions.is_empty() {
-            e.push("empty_permissions", "permissions", "permissions needs at least one permission");
+            e.push(
+                "empty_permissions",
+                "permissions",
+                "permissions needs at least one permission",
+            );
         }
         check_bounded_duration(
             &mut e,
@@ -146,7 +154,11 @@ impl AccessFlowSpec {
         if let Some(d) = &self.description
             && d.chars().count() > 1000
         {
-            e.push("description_too_long", "description", "description may be at most 1000 characters");
+            e.push(
+                "description_too_long",
+                "description",
+                "description may be at most 1000 characters",
+            );
         }
         e.into_result()
     }
@@ -168,7 +180,15 @@ fn check_bounded_duration(
     );
     match parse_duration(text) {
         Ok(d) if d >= min && d <= max => {}
-        Ok(_) => e.push(code, field, format!("{field} must be {bounds} (got {text:?})")),
-        Err(err) => e.push(code, field, format!("{field} is not a duration: {err}; it must be {bounds}")),
+        Ok(_) => e.push(
+            code,
+            field,
+            format!("{field} must be {bounds} (got {text:?})"),
+        ),
+        Err(err) => e.push(
+            code,
+            field,
+            format!("{field} is not a duration: {err}; it must be {bounds}"),
+        ),
     }
 }

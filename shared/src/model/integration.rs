@@ -135,7 +135,10 @@ impl Integration {
     }
 
     pub fn user_prefix(&self) -> &str {
-        self.spec.user_prefix.as_deref().unwrap_or(DEFAULT_USER_PREFIX)
+        self.spec
+            .user_prefix
+            .as_deref()
+            .unwrap_or(DEFAULT_USER_PREFIX)
     }
 
     pub fn cloud_api_url(&self) -> &str {
@@ -189,7 +192,11 @@ impl IntegrationSpec {
                         "organization_id applies only to elastic_cloud integrations",
                     );
                 }
-                check_days(&mut e, "credential_rotation_days", self.credential_rotation_days);
+                check_days(
+                    &mut e,
+                    "credential_rotation_days",
+                    self.credential_rotation_days,
+                );
                 check_days(&mut e, "user_cleanup_days", self.user_cleanup_days);
                 if let Some(prefix) = &self.user_prefix {
                     check_prefix(&mut e, prefix);
@@ -209,7 +216,10 @@ impl IntegrationSpec {
                     ),
                 }
                 for (field, set) in [
-                    ("credential_rotation_days", self.credential_rotation_days.is_some()),
+                    (
+                        "credential_rotation_days",
+                        self.credential_rotation_days.is_some(),
+                    ),
                     ("user_cleanup_days", self.user_cleanup_days.is_some()),
                     ("user_prefix", self.user_prefix.is_some()),
                     ("custom_permissions", !self.custom_permissions.is_empty()),
@@ -273,10 +283,16 @@ impl IntegrationSpec {
                 e.push(
                     "duplicate_permission",
                     format!("{field}.name"),
-                    format!("{} is a built-in permission and cannot be redefined", c.name),
+                    format!(
+                        "{} is a built-in permission and cannot be redefined",
+                        c.name
+                    ),
                 );
             }
-            if self.custom_permissions[..i].iter().any(|o| o.name == c.name) {
+            if self.custom_permissions[..i]
+                .iter()
+                .any(|o| o.name == c.name)
+            {
                 e.push(
                     "duplicate_permission",
                     format!("{field}.name"),
@@ -319,12 +335,20 @@ fn check_url(e: &mut ValidationErrors, field: &str, raw: &str) {
     let parsed = match url::Url::parse(raw) {
         Ok(u) => u,
         Err(err) => {
-            e.push("invalid_url", field, format!("{field} is not a valid URL: {err}"));
+            e.push(
+                "invalid_url",
+                field,
+                format!("{field} is not a valid URL: {err}"),
+            );
             return;
         }
     };
     if !matches!(parsed.scheme(), "http" | "https") {
-        e.push("invalid_url", field, format!("{field} must use http or https"));
+        e.push(
+            "invalid_url",
+            field,
+            format!("{field} must use http or https"),
+        );
     }
     if parsed.host_str().is_none_or(str::is_empty) {
         e.push("invalid_url", field, format!("{field} must name a host"));
@@ -338,7 +362,11 @@ fn check_url(e: &mut ValidationErrors, field: &str, raw: &str) {
         );
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
-        e.push("invalid_url", field, format!("{field} must not have a query or fragment"));
+        e.push(
+            "invalid_url",
+            field,
+            format!("{field} must not have a query or fragment"),
+        );
     }
 }
 
@@ -347,10 +375,15 @@ fn check_secret_arn(e: &mut ValidationErrors, arn: &str) {
     let parts: Vec<&str> = arn.splitn(7, ':').collect();
     let ok = parts.len() == 7
         && parts[0] == "arn"
-        && matches!(parts[1], "aws" | "aws-cn" | "aws-us-gov" | "aws-iso" | "aws-iso-b")
+        && matches!(
+            parts[1],
+            "aws" | "aws-cn" | "aws-us-gov" | "aws-iso" | "aws-iso-b"
+        )
         && parts[2] == "secretsmanager"
         && !parts[3].is_empty()
-        && parts[3].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && parts[3]
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && parts[4].len() == 12
         && parts[4].chars().all(|c| c.is_ascii_digit())
         && parts[5] == "secret"
@@ -406,12 +439,18 @@ pub(crate) fn check_patterns(
     required: bool,
 ) {
     if required && patterns.is_empty() {
-        e.push("empty_patterns", field, format!("{field} needs at least one pattern"));
+        e.push(
+            "empty_patterns",
+            field,
+            format!("{field} needs at least one pattern"),
+        );
     }
     for (i, p) in patterns.iter().enumerate() {
         let ok = !p.is_empty()
             && p.len() <= 255
-            && !p.chars().any(|c| c == ',' || c.is_whitespace() || c.is_control());
+            && !p
+                .chars()
+                .any(|c| c == ',' || c.is_whitespace() || c.is_control());
         if !ok {
             e.push(
                 "invalid_pattern",

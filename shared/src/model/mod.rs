@@ -15,8 +15,8 @@ pub use audit::{AuditEvent, AuditOutcome, AuditSubject};
 pub use duration::{format_duration, parse_duration};
 pub use flow::{AccessFlow, AccessFlowSpec, CredentialMode, DEFAULT_MAX_DURATION};
 pub use integration::{
-    DiscoverySelection, Integration, IntegrationKind, IntegrationSpec, OwnerAttribute,
-    ResourceOwner, TlsConfig, CustomPermission,
+    CustomPermission, DiscoverySelection, Integration, IntegrationKind, IntegrationSpec,
+    OwnerAttribute, ResourceOwner, TlsConfig,
 };
 pub use permission::{CLOUD_ROLE_IDS, CloudRoleScope, ES_INDEX_PRIVILEGES, ResolvedPermission};
 pub use principal::{Identity, PrincipalKind, PrincipalRef};

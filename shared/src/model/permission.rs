@@ -41,7 +41,10 @@ pub const CLOUD_ROLE_IDS: &[(&str, CloudRoleScope)] = &[
     ("deployment-editor", CloudRoleScope::Deployment),
     ("deployment-viewer", CloudRoleScope::Deployment),
     ("elasticsearch-admin", CloudRoleScope::ElasticsearchProject),
-    ("elasticsearch-developer", CloudRoleScope::ElasticsearchProject),
+    (
+        "elasticsearch-developer",
+        CloudRoleScope::ElasticsearchProject,
+    ),
     ("elasticsearch-viewer", CloudRoleScope::ElasticsearchProject),
 ];
 
@@ -57,8 +60,13 @@ pub enum CloudRoleScope {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ResolvedPermission {
-    EsIndex { privileges: Vec<String> },
-    CloudRole { role_id: String, scope: CloudRoleScope },
+    EsIndex {
+        privileges: Vec<String>,
+    },
+    CloudRole {
+        role_id: String,
+        scope: CloudRoleScope,
+    },
 }
 
 pub(crate) fn builtin_es_permission(name: &str) -> Option<Vec<String>> {

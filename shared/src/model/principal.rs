@@ -77,10 +77,8 @@ impl PrincipalRef {
 pub fn check_principals(errors: &mut ValidationErrors, field: &str, list: &[PrincipalRef]) {
     for (i, p) in list.iter().enumerate() {
         let v = &p.value;
-        let ok = !v.is_empty()
-            && v.len() <= 256
-            && v.trim() == v
-            && !v.chars().any(char::is_control);
+        let ok =
+            !v.is_empty() && v.len() <= 256 && v.trim() == v && !v.chars().any(char::is_control);
         if !ok {
             errors.push(
                 "invalid_principal",

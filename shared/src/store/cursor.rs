@@ -75,9 +75,15 @@ mod tests {
         .into();
         let c = Cursor::from_key(&key).unwrap();
         assert_eq!(c.to_key("pk", "REQUEST#1").unwrap(), key);
-        assert!(matches!(c.to_key("pk", "REQUEST#2"), Err(StoreError::InvalidCursor)));
+        assert!(matches!(
+            c.to_key("pk", "REQUEST#2"),
+            Err(StoreError::InvalidCursor)
+        ));
         let garbage = Cursor::parse("not*base64").unwrap();
-        assert!(matches!(garbage.to_key("pk", "x"), Err(StoreError::InvalidCursor)));
+        assert!(matches!(
+            garbage.to_key("pk", "x"),
+            Err(StoreError::InvalidCursor)
+        ));
         assert!(Cursor::parse("").is_err());
     }
 }

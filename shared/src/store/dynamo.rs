@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, PutRequest, DeleteRequest, TransactWriteItem,
+    AttributeValue, Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest, TransactWriteItem,
     WriteRequest,
 };
 use backon::BackoffBuilder;
@@ -19,8 +19,8 @@ use super::keys::{
 };
 use super::schema::{DUE_INDEX, REQUESTER_INDEX, TABLE};
 use super::{
-    AuditStore, Created, Cursor, FlowStore, IntegrationStore, Page, PrincipalStore,
-    RequestStore, ResourceStore, StoreError,
+    AuditStore, Created, Cursor, FlowStore, IntegrationStore, Page, PrincipalStore, RequestStore,
+    ResourceStore, StoreError,
 };
 use crate::model::{
     AccessFlow, AccessRequest, AuditEvent, AuditSubject, Integration, PRINCIPAL_IDLE,
@@ -74,7 +74,9 @@ impl DynamoStore {
     }
 
     fn put(&self, item: Item, expect: Option<&Expect>) -> Result<TransactWriteItem, StoreError> {
-        let mut put = Put::builder().table_name(&self.cfg.table).set_item(Some(item));
+        let mut put = Put::builder()
+            .table_name(&self.cfg.table)
+            .set_item(Some(item));
         put = match expect {
             Some(Expect::Absent) => put.condition_expression("attribute_not_exists(pk)"),
             Some(Expect::Version(v)) => put
@@ -89,7 +91,12 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    fn delete(&self, pk: String, sk: String, version: u64) -> Result<TransactWriteItem, StoreError> {
+    fn delete(
+        &self,
+        pk: String,
+        sk: String,
+        version: u64,
+    ) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
             .table_name(&self.cfg.table)
             .key("pk", AttributeValue::S(pk))
@@ -148,9 +155,15 @@ impl DynamoStore {
                     .unwrap_or(false);
                 if first_failed {
                     Err(if creating {
-                        StoreError::AlreadyExists { entity, id: id.to_string() }
+                        StoreError::AlreadyExists {
+                            entity,
+                            id: id.to_string(),
+                        }
                     } else {
-                        StoreError::Conflict { entity, id: id.to_string() }
+                        StoreError::Conflict {
+                            entity,
+                            id: id.to_string(),
+                        }
                     })
                 } else {
                     Err(StoreError::from_sdk("TransactWriteItems", &err))
@@ -173,7 +186,8 @@ impl DynamoStore {
         };
         let mut writes = vec![self.put(item, Some(&expect))?];
         writes.extend(self.audit_items(audit)?);
-        self.commit(writes, entity, id, expected_version.is_none()).await
+        self.commit(writes, entity, id, expected_version.is_none())
+            .await
     }
 
     async fn get_item(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
@@ -243,7 +257,16 @@ impl DynamoStore {
         let mut cursor = None;
         loop {
             let (items, next) = self
-                .query_page(None, "pk", hash_value, "sk", None, true, 1000, cursor.as_ref())
+                .query_page(
+                    None,
+                    "pk",
+                    hash_value,
+                    "sk",
+                    None,
+                    true,
+                    1000,
+                    cursor.as_ref(),
+                )
                 .await?;
             all.extend(items);
             match next {
@@ -302,7 +325,10 @@ impl DynamoStore {
         item.insert("sk".into(), s(REQUEST_SK));
         item.insert("entity".into(), s("request"));
         item.insert(REQUESTER_INDEX.hash_key.into(), s(&r.requester.sub));
-        item.insert(REQUESTER_INDEX.range_key.into(), s(time_key(r.created_at, &r.id)));
+        item.insert(
+            REQUESTER_INDEX.range_key.into(),
+            s(time_key(r.created_at, &r.id)),
+        );
         if let Some(due) = r.due_at() {
             item.insert(DUE_INDEX.hash_key.into(), s(r.status.as_str()));
             item.insert(DUE_INDEX.range_key.into(), s(time_key(due, &r.id)));
@@ -487,7 +513,16 @@ impl ResourceStore for DynamoStore {
         cursor: Option<&Cursor>,
     ) -> Result<Page<Resource>, StoreError> {
         let (items, next) = self
-            .query_page(None, "pk", &resources_pk(integration), "sk", None, true, limit, cursor)
+            .query_page(
+                None,
+                "pk",
+                &resources_pk(integration),
+                "sk",
+                None,
+                true,
+                limit,
+                cursor,
+            )
             .await?;
         Ok(Page {
             items: items
@@ -543,7 +578,10 @@ impl ResourceStore for DynamoStore {
                         found.push(from_item::<Resource>(item, "resource")?);
                     }
                 }
-                match out.unprocessed_keys.and_then(|mut u| u.remove(&self.cfg.table)) {
+                match out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.cfg.table))
+                {
                     Some(rest) if !rest.keys().is_empty() => match delays.next() {
                         Some(d) => {
                             tokio::time::sleep(d).await;
@@ -565,7 +603,11 @@ impl ResourceStore for DynamoStore {
         Ok(found)
     }
 
-    async fn delete_resources(&self, integration: &str, names: &[String]) -> Result<(), StoreError> {
+    async fn delete_resources(
+        &self,
+        integration: &str,
+        names: &[String],
+    ) -> Result<(), StoreError> {
         let writes = names
             .iter()
             .map(|name| {
@@ -755,7 +797,8 @@ impl PrincipalStore for DynamoStore {
         expected_version: u64,
         audit: &[AuditEvent],
     ) -> Result<(), StoreError> {
-        let mut writes = vec![self.delete(principals_pk(integration), name.into(), expected_version)?];
+        let mut writes =
+            vec![self.delete(principals_pk(integration), name.into(), expected_version)?];
         writes.extend(self.audit_items(audit)?);
         self.commit(writes, "principal", &format!("{integration}/{name}"), false)
             .await
@@ -768,7 +811,16 @@ impl PrincipalStore for DynamoStore {
         cursor: Option<&Cursor>,
     ) -> Result<Page<PrincipalState>, StoreError> {
         let (items, next) = self
-            .query_page(None, "pk", &principals_pk(integration), "sk", None, true, limit, cursor)
+            .query_page(
+                None,
+                "pk",
+                &principals_pk(integration),
+                "sk",
+                None,
+                true,
+                limit,
+                cursor,
+            )
             .await?;
         Ok(Page {
             items: items
@@ -813,7 +865,8 @@ impl AuditStore for DynamoStore {
         // Transactions hold at most 100 writes; each chunk is all-or-nothing.
         let items = self.audit_items(events)?;
         for chunk in items.chunks(100) {
-            self.commit(chunk.to_vec(), "audit event", "batch", true).await?;
+            self.commit(chunk.to_vec(), "audit event", "batch", true)
+                .await?;
         }
         Ok(())
     }
@@ -825,7 +878,16 @@ impl AuditStore for DynamoStore {
         cursor: Option<&Cursor>,
     ) -> Result<Page<AuditEvent>, StoreError> {
         let (items, next) = self
-            .query_page(None, "pk", &audit_pk(&subject.key()), "sk", None, true, limit, cursor)
+            .query_page(
+                None,
+                "pk",
+                &audit_pk(&subject.key()),
+                "sk",
+                None,
+                true,
+                limit,
+                cursor,
+            )
             .await?;
         Ok(Page {
             items: items

@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 
-use crate::model::{AccessFlow, AccessRequest, AuditEvent, AuditSubject, Integration, PrincipalState, Resource};
+use crate::model::{
+    AccessFlow, AccessRequest, AuditEvent, AuditSubject, Integration, PrincipalState, Resource,
+};
 
 pub use cursor::Cursor;
 pub use dynamo::{DynamoStore, StoreConfig};
@@ -76,7 +78,13 @@ impl StoreError {
     }
 
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Backend { transient: true, .. })
+        matches!(
+            self,
+            Self::Backend {
+                transient: true,
+                ..
+            }
+        )
     }
 }
 
@@ -143,7 +151,8 @@ pub trait ResourceStore: Send + Sync {
         integration: &str,
         names: &[String],
     ) -> Result<Vec<Resource>, StoreError>;
-    async fn delete_resources(&self, integration: &str, names: &[String]) -> Result<(), StoreError>;
+    async fn delete_resources(&self, integration: &str, names: &[String])
+    -> Result<(), StoreError>;
 }
 
 #[async_trait]

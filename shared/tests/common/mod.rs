@@ -10,7 +10,9 @@ pub async fn fresh_store() -> (DynamoStore, aws_sdk_dynamodb::Client) {
     let config = test_harness::aws_config().await;
     let client = aws_sdk_dynamodb::Client::new(&config);
     let table = test_harness::unique_name("ejit");
-    schema::create_table(&client, &table).await.expect("create table");
+    schema::create_table(&client, &table)
+        .await
+        .expect("create table");
     (DynamoStore::new(client.clone(), table), client)
 }
 

@@ -111,7 +111,13 @@ pub async fn aws_config() -> SdkConfig {
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test-harness"))
+        .credentials_provider(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "test-harness",
+        ))
         .endpoint_url(endpoint)
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()

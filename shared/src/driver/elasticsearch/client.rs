@@ -10,8 +10,13 @@ use crate::secrets::SecretValue;
 
 /// The connector secret: `{"username","password"}` or `{"api_key"}` (the `encoded` form).
 pub enum ConnectorCredentials {
-    Basic { username: String, password: SecretValue },
-    ApiKey { encoded: SecretValue },
+    Basic {
+        username: String,
+        password: SecretValue,
+    },
+    ApiKey {
+        encoded: SecretValue,
+    },
 }
 
 #[derive(Deserialize)]
@@ -23,9 +28,12 @@ struct RawConnector {
 
 impl ConnectorCredentials {
     pub fn from_secret(secret: &SecretValue) -> Result<Self, DriverError> {
-        let raw: RawConnector = secret.parse_json().map_err(|e| DriverError::BadConnectorSecret {
-            reason: e.to_string(),
-        })?;
+        let raw: RawConnector =
+            secret
+                .parse_json()
+                .map_err(|e| DriverError::BadConnectorSecret {
+                    reason: e.to_string(),
+                })?;
         match (raw.username, raw.password, raw.api_key) {
             (Some(u), Some(p), None) if !u.is_empty() && !p.is_empty() => Ok(Self::Basic {
                 username: u,
@@ -144,8 +152,14 @@ impl EsClient {
     pub fn error(&self, resp: &JsonResponse) -> DriverError {
         let (error_type, reason) = match resp.body.get("error") {
             Some(serde_json::Value::Object(e)) => (
-                e.get("type").and_then(|v| v.as_str()).unwrap_or("unknown").to_string(),
-                e.get("reason").and_then(|v| v.as_str()).unwrap_or("").to_string(),
+                e.get("type")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("unknown")
+                    .to_string(),
+                e.get("reason")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string(),
             ),
             Some(serde_json::Value::String(s)) => ("error".to_string(), s.clone()),
             _ => (

@@ -59,7 +59,11 @@ impl Selector {
                 .iter()
                 .map(|p| (p.clone(), WildMatch::new(p)))
                 .collect(),
-            exclude: selection.exclude.iter().map(|p| WildMatch::new(p)).collect(),
+            exclude: selection
+                .exclude
+                .iter()
+                .map(|p| WildMatch::new(p))
+                .collect(),
         }
     }
 
@@ -68,7 +72,8 @@ impl Selector {
             return false;
         }
         self.include.iter().any(|(p, m)| {
-            m.matches(name) && (!hidden || p == name || (p.starts_with('.') && name.starts_with('.')))
+            m.matches(name)
+                && (!hidden || p == name || (p.starts_with('.') && name.starts_with('.')))
         })
     }
 }
@@ -79,7 +84,12 @@ pub async fn discover(
     owner_tag: Option<&str>,
 ) -> Result<Vec<DiscoveredResource>, DriverError> {
     let body = es
-        .json(Method::GET, "/_resolve/index/*?expand_wildcards=all", None, true)
+        .json(
+            Method::GET,
+            "/_resolve/index/*?expand_wildcards=all",
+            None,
+            true,
+        )
         .await?;
     let resolved: Resolved = serde_json::from_value(body).map_err(|e| DriverError::Protocol {
         target: es.target().into(),
@@ -195,7 +205,10 @@ mod tests {
         });
         assert!(s.selects("logs-1", false));
         assert!(!s.selects("secrets-1", false), "excluded");
-        assert!(!s.selects(".security-7", true), "a bare * does not select hidden");
+        assert!(
+            !s.selects(".security-7", true),
+            "a bare * does not select hidden"
+        );
         assert!(s.selects(".kibana_task_manager", true));
         assert!(s.selects("hidden-one", true), "exact name");
         assert!(!s.selects("hidden-two", true));

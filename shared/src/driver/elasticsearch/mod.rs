@@ -33,9 +33,13 @@ impl EsDriver {
         connector_secret: &SecretValue,
     ) -> Result<Self, DriverError> {
         let creds = ConnectorCredentials::from_secret(connector_secret)?;
-        let url = integration.spec.url.as_deref().ok_or_else(|| DriverError::Refused {
-            reason: "the integration has no URL".into(),
-        })?;
+        let url = integration
+            .spec
+            .url
+            .as_deref()
+            .ok_or_else(|| DriverError::Refused {
+                reason: "the integration has no URL".into(),
+            })?;
         let es = EsClient::new(
             clients,
             url,
@@ -62,7 +66,12 @@ impl Driver for EsDriver {
         });
         let resp = self
             .es
-            .json(Method::POST, "/_security/user/_has_privileges", Some(&body), true)
+            .json(
+                Method::POST,
+                "/_security/user/_has_privileges",
+                Some(&body),
+                true,
+            )
             .await?;
         let mut missing = Vec::new();
         for p in REQUIRED_CLUSTER_PRIVILEGES {
@@ -86,7 +95,11 @@ impl Driver for EsDriver {
         discover::discover(
             &self.es,
             &self.integration.spec.discovery,
-            self.integration.spec.resource_owner.as_ref().map(|o| o.tag_key.as_str()),
+            self.integration
+                .spec
+                .resource_owner
+                .as_ref()
+                .map(|o| o.tag_key.as_str()),
         )
         .await
     }

@@ -1,0 +1,205 @@
+//! Incoming events: API Gateway HTTP API (payload 2.0) requests and schedule events. One
+//! function may receive both, so the shape is told apart here rather than by the runtime.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use base64::Engine;
+use serde::de::DeserializeOwned;
+
+use super::{ApiError, AuthConfig, Caller};
+
+/// Bodies larger than this are refused before parsing.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub enum Incoming {
+    Http(Box<ApiGatewayV2httpRequest>),
+    /// An EventBridge schedule or rule event (`detail-type`, `source`, `detail`).
+    Scheduled(serde_json::Value),
+    /// An EventBridge Scheduler target payload or any other direct invocation payload.
+    Direct(serde_json::Value),
+}
+
+impl Incoming {
+    pub fn classify(event: serde_json::Value) -> Result<Self, serde_json::Error> {
+        let is_http = event.get("requestContext").is_some()
+            && (event.get("rawPath").is_some() || event.get("routeKey").is_some());
+        if is_http {
+            return Ok(Self::Http(Box::new(serde_json::from_value(event)?)));
+        }
+        if event.get("detail-type").is_some() && event.get("source").is_some() {
+            return Ok(Self::Scheduled(event));
+        }
+        Ok(Self::Direct(event))
+    }
+}
+
+/// The parts of an HTTP request the handlers use.
+pub struct ApiRequest {
+    pub method: String,
+    pub path: String,
+    pub query: HashMap<String, String>,
+    pub headers: HashMap<String, String>,
+    body: Option<Vec<u8>>,
+    claims: HashMap<String, String>,
+    pub request_id: Option<String>,
+}
+
+impl ApiRequest {
+    pub fn from_event(e: &ApiGatewayV2httpRequest) -> Result<Self, ApiError> {
+        let body = match &e.body {
+            None => None,
+            Some(b) if e.is_base64_encoded => Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b)
+                    .map_err(|_| {
+                        ApiError::bad_request("invalid_body", "the body is not valid base64")
+                    })?,
+            ),
+            Some(b) => Some(b.clone().into_bytes()),
+        };
+        let query = e
+            .raw_query_string
+            .as_deref()
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let headers = e
+            .headers
+            .iter()
+            .filter_map(|(k, v)| {
+                Some((
+                    k.as_str().to_ascii_lowercase(),
+                    v.to_str().ok()?.to_string(),
+                ))
+            })
+            .collect();
+        let claims = e
+            .request_context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|j| j.claims.clone())
+            .unwrap_or_default();
+        Ok(Self {
+            method: e.request_context.http.method.as_str().to_string(),
+            path: e
+                .raw_path
+                .clone()
+                .or_else(|| e.request_context.http.path.clone())
+                .unwrap_or_default(),
+            query,
+            headers,
+            body,
+            claims,
+            request_id: e.request_context.request_id.clone(),
+        })
+    }
+
+    pub fn caller(&self, cfg: &AuthConfig) -> Result<Caller, ApiError> {
+        Caller::from_claims(&self.claims, cfg)
+    }
+
+    /// Path segments, percent-decoded: `/integrations/prod/discover` → `["integrations","prod","discover"]`.
+    pub fn segments(&self) -> Vec<String> {
+        self.path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_else(|| s.to_string())
+            })
+            .collect()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// Parse the JSON body into `T`, refusing oversize bodies, bad JSON, unknown fields and
+    /// wrong types with distinct codes.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let bytes = self.body.as_deref().unwrap_or_default();
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(ApiError::new(
+                413,
+                "body_too_large",
+                format!(
+                    "the body is {} bytes; the limit is {MAX_BODY_BYTES}",
+                    bytes.len()
+                ),
+            ));
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_request(
+                "missing_body",
+                "a JSON body is required",
+            ));
+        }
+        serde_json::from_slice(bytes).map_err(|e| {
+            let text = e.to_string();
+            let code = if text.starts_with("unknown field") {
+                "unknown_field"
+            } else if e.is_data() {
+                "invalid_field"
+            } else {
+                "invalid_json"
+            };
+            ApiError::bad_request(code, format!("the body could not be read: {text}"))
+        })
+    }
+
+    /// A query parameter as a page size within `1..=max`.
+    pub fn limit(&self, default: i32, max: i32) -> Result<i32, ApiError> {
+        match self.query.get("limit") {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<i32>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_parameter",
+                        format!("limit must be a whole number from 1 to {max}"),
+                    )
+                }),
+        }
+    }
+}
+
+pub fn json_response(status: u16, body: &serde_json::Value) -> ApiGatewayV2httpResponse {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    let mut response = ApiGatewayV2httpResponse::default();
+    response.status_code = i64::from(status);
+    response.headers = headers;
+    response.body = Some(Body::Text(body.to_string()));
+    response
+}
+
+pub fn no_content() -> ApiGatewayV2httpResponse {
+    let mut r = json_response(204, &serde_json::Value::Null);
+    r.body = None;
+    r
+}
+
+impl ApiError {
+    pub fn response(&self) -> ApiGatewayV2httpResponse {
+        json_response(self.status, &self.body())
+    }
+}

@@ -1,0 +1,10 @@
+//! The HTTP API edge shared by every function: events in, JSON out, identity only from the
+//! JWT authorizer's claims, and errors with stable codes that never expose internals.
+
+mod error;
+mod event;
+mod identity;
+
+pub use error::ApiError;
+pub use event::{ApiRequest, Incoming, MAX_BODY_BYTES, json_response, no_content};
+pub use identity::{AuthConfig, Caller};

@@ -1,0 +1,24 @@
+//! Conformance suite: each module follows an Elasticsearch YAML REST test group or one
+//! emulator feature. Every test runs its own emulator on a free port.
+
+#[path = "conformance/common.rs"]
+mod common;
+
+#[path = "conformance/api_key.rs"]
+mod api_key;
+#[path = "conformance/authenticate.rs"]
+mod authenticate;
+#[path = "conformance/authz.rs"]
+mod authz;
+#[path = "conformance/change_password.rs"]
+mod change_password;
+#[path = "conformance/control.rs"]
+mod control;
+#[path = "conformance/data.rs"]
+mod data;
+#[path = "conformance/discovery.rs"]
+mod discovery;
+#[path = "conformance/roles.rs"]
+mod roles;
+#[path = "conformance/users.rs"]
+mod users;

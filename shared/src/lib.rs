@@ -5,9 +5,11 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod credentials;
 pub mod discovery;
 pub mod driver;
 pub mod model;
+pub mod password;
 pub mod secrets;
 pub mod store;
 pub mod targets;

@@ -132,9 +132,14 @@ pub enum TargetObject {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resource_id: Option<String>,
     },
+    /// An invitation carrying the grant's role; once accepted, the invitee is a member with
+    /// that role, which revoke then removes.
     CloudInvitation {
         token: String,
         email: String,
+        role_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resource_id: Option<String>,
     },
 }
 

@@ -88,16 +88,27 @@ impl EsClient {
         ca_pem: Option<&str>,
         auth: HeaderValue,
     ) -> Result<Self, DriverError> {
-        let parsed = url::Url::parse(url).map_err(|e| DriverError::Refused {
-            reason: format!("invalid Elasticsearch URL: {e}"),
-        })?;
-        let target = match parsed.port() {
-            Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or_default()),
-            None => parsed.host_str().unwrap_or_default().to_string(),
-        };
+        Self::from_parts(clients.client(ca_pem)?, clients.retry, url, auth)
+    }
+
+    /// From an existing client, e.g. to authenticate with other credentials.
+    pub fn from_parts(
+        http: Client,
+        retry: RetryPolicy,
+        url: &str,
+        auth: HeaderValue,
+    ) -> Result<Self, DriverError> {
+        let target = url::Url::parse(url)
+            .map(|u| match u.port() {
+                Some(p) => format!("{}:{p}", u.host_str().unwrap_or_default()),
+                None => u.host_str().unwrap_or_default().to_string(),
+            })
+            .map_err(|e| DriverError::Refused {
+                reason: format!("invalid Elasticsearch URL: {e}"),
+            })?;
         Ok(Self {
-            http: clients.client(ca_pem)?,
-            retry: clients.retry,
+            http,
+            retry,
             base: url.trim_end_matches('/').to_string(),
             target,
             auth,

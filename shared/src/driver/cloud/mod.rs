@@ -1,0 +1,1 @@
+//! The Elastic Cloud driver (organization roles, deployments and serverless projects).

@@ -1,0 +1,219 @@
+//! Provisioning and revoking grants on Elasticsearch.
+//!
+//! `user` mode: one role per grant, then the account with its full role list (known from
+//! state, so no read-modify-write): two requests. `api_key` mode adds one request: an API key
+//! granted for the account, limited to the same role descriptor and expiring at the grant's
+//! end, so Elasticsearch expires it even if every revoke fails.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::client::EsClient;
+use crate::driver::{
+    DriverError, GrantPlan, IssuedCredential, MANAGED_BY, ProvisionFailure, Provisioned, RevokePlan,
+};
+use crate::model::{Identity, ResolvedPermission, TargetObject};
+
+/// The role a grant creates: `<prefix>grant_<id>`.
+pub fn role_name(prefix: &str, grant_id: &str) -> String {
+    format!("{prefix}grant_{grant_id}")
+}
+
+pub(crate) fn path_segment(name: &str) -> String {
+    url::form_urlencoded::byte_serialize(name.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+fn role_descriptor(plan: &GrantPlan) -> Result<Value, DriverError> {
+    let ResolvedPermission::EsIndex { privileges } = &plan.permission else {
+        return Err(DriverError::Refused {
+            reason: "an Elasticsearch grant needs index privileges".into(),
+        });
+    };
+    Ok(json!({
+        "cluster": [],
+        "indices": [{"names": plan.resources, "privileges": privileges, "allow_restricted_indices": false}],
+        "metadata": metadata(plan),
+    }))
+}
+
+fn metadata(plan: &GrantPlan) -> Value {
+    json!({
+        "managed_by": MANAGED_BY,
+        "grant_id": plan.grant_id,
+        "integration": plan.integration,
+        "requester": plan.requester.sub,
+    })
+}
+
+/// A user document without a password: a put without one keeps the stored hash but replaces
+/// every other field, so each put carries all of them.
+pub(crate) fn user_body(owner: &Identity, integration: &str, roles: &[String], enabled: bool) -> Value {
+    let mut user = json!({
+        "roles": roles,
+        "enabled": enabled,
+        "full_name": owner.display(),
+        "metadata": {"managed_by": MANAGED_BY, "integration": integration, "requester": owner.sub},
+    });
+    if let Some(email) = &owner.email {
+        user["email"] = json!(email);
+    }
+    user
+}
+
+pub async fn provision(
+    es: &EsClient,
+    prefix: &str,
+    plan: &GrantPlan,
+) -> Result<Provisioned, ProvisionFailure> {
+    let mut created = Vec::new();
+    let fail = |error: DriverError, created: &Vec<TargetObject>| ProvisionFailure {
+        error,
+        created: created.clone(),
+    };
+    let role = role_name(prefix, &plan.grant_id);
+    let descriptor = role_descriptor(plan).map_err(|e| fail(e, &created))?;
+    es.json(
+        Method::PUT,
+        &format!("/_security/role/{}", path_segment(&role)),
+        Some(&descriptor),
+        true,
+    )
+    .await
+    .map_err(|e| fail(e, &created))?;
+    created.push(TargetObject::EsRole { name: role.clone() });
+
+    let p = &plan.principal;
+    let mut user = user_body(&plan.requester, &plan.integration, &p.roles_after, true);
+    if !p.exists {
+        // Only a new account gets a password here: re-putting one would replace it.
+        let password = p.password.as_ref().ok_or_else(|| {
+            fail(
+                DriverError::Refused {
+                    reason: "a new account needs a password".into(),
+                },
+                &created,
+            )
+        })?;
+        user["password"] = json!(password.expose());
+    }
+    let put_user = es
+        .raw(
+            Method::PUT,
+            &format!("/_security/user/{}", path_segment(&p.name)),
+            Some(&user),
+            true,
+        )
+        .await
+        .map_err(|e| fail(e, &created))?;
+    if !put_user.status.is_success() {
+        return Err(fail(es.error(&put_user), &created));
+    }
+    if put_user.body["created"].as_bool() == Some(true) {
+        created.push(TargetObject::EsUser {
+            username: p.name.clone(),
+        });
+    }
+
+    let mut credential = None;
+    if plan.mode == crate::model::CredentialMode::ApiKey {
+        let password = p.password.as_ref().ok_or_else(|| {
+            fail(
+                DriverError::Refused {
+                    reason: "an api_key grant needs the account's password".into(),
+                },
+                &created,
+            )
+        })?;
+        let seconds = (plan.ends_at - plan.now).num_seconds().max(60);
+        let body = json!({
+            "grant_type": "password",
+            "username": p.name,
+            "password": password.expose(),
+            "api_key": {
+                "name": role,
+                "expiration": format!("{seconds}s"),
+                "role_descriptors": {"grant": descriptor},
+                "metadata": metadata(plan),
+            }
+        });
+        // Not idempotent: a retried grant would mint a second key.
+        let key = es
+            .json(Method::POST, "/_security/api_key/grant", Some(&body), false)
+            .await
+            .map_err(|e| fail(e, &created))?;
+        let (Some(id), Some(encoded)) = (key["id"].as_str(), key["encoded"].as_str()) else {
+            return Err(fail(
+                DriverError::Protocol {
+                    target: es.target().into(),
+                    operation: "POST /_security/api_key/grant".into(),
+                    reason: "the response has no id or encoded key".into(),
+                },
+                &created,
+            ));
+        };
+        created.push(TargetObject::EsApiKey {
+            id: id.to_string(),
+            name: role.clone(),
+        });
+        credential = Some(IssuedCredential {
+            id: id.to_string(),
+            encoded: crate::secrets::SecretValue::new(encoded),
+        });
+    }
+    Ok(Provisioned {
+        objects: created,
+        credential,
+    })
+}
+
+/// Invalidate keys first (removing a role does not revoke a key), then take the role off the
+/// account (disabling it when no grant is left), then delete the role.
+pub async fn revoke(es: &EsClient, plan: &RevokePlan) -> Result<(), DriverError> {
+    let keys: Vec<&str> = plan
+        .objects
+        .iter()
+        .filter_map(|o| match o {
+            TargetObject::EsApiKey { id, .. } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !keys.is_empty() {
+        es.json(Method::DELETE, "/_security/api_key", Some(&json!({ "ids": keys })), true)
+            .await?;
+    }
+    if let Some(p) = &plan.principal {
+        let body = user_body(&p.owner, &p.integration, &p.roles_after, !p.disable);
+        let resp = es
+            .raw(
+                Method::PUT,
+                &format!("/_security/user/{}", path_segment(&p.name)),
+                Some(&body),
+                true,
+            )
+            .await?;
+        // 400 "password must be specified unless you are updating an existing user": the
+        // account is already gone, so nothing of the grant is left on it.
+        let gone = resp.status.as_u16() == 400
+            && resp.body["error"]["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("password must be specified"));
+        if !resp.status.is_success() && !gone {
+            return Err(es.error(&resp));
+        }
+    }
+    for o in &plan.objects {
+        if let TargetObject::EsRole { name } = o {
+            match es
+                .json(Method::DELETE, &format!("/_security/role/{}", path_segment(name)), None, true)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}

@@ -11,7 +11,10 @@ pub const DEFAULT_SECRET_PREFIX: &str = "elastic-jit/credentials/";
 /// replaced, and a short digest added when anything was replaced so names stay unique.
 pub fn user_secret_name(prefix: &str, integration: &str, username: &str) -> String {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c);
-    let cleaned: String = username.chars().map(|c| if allowed(c) { c } else { '-' }).collect();
+    let cleaned: String = username
+        .chars()
+        .map(|c| if allowed(c) { c } else { '-' })
+        .collect();
     if cleaned == username {
         format!("{prefix}{integration}/{username}")
     } else {

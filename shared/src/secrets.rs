@@ -127,6 +127,52 @@ pub trait SecretStore: Send + Sync {
         to_version: &str,
         from_version: Option<&str>,
     ) -> Result<(), SecretsError>;
+
+    /// Read one version by id, which must carry `stage` (rotation reads AWSPENDING this way).
+    /// Never cached: rotation must see what is stored now.
+    async fn get_version(
+        &self,
+        id: &str,
+        version_id: &str,
+        stage: &str,
+    ) -> Result<SecretValue, SecretsError> {
+        let _ = (version_id, stage);
+        Err(unsupported("GetSecretValue", id))
+    }
+
+    /// Remove `stage` from `from_version` without moving it anywhere (e.g. AWSPENDING once
+    /// a rotation has been promoted).
+    async fn remove_stage(
+        &self,
+        id: &str,
+        stage: &str,
+        from_version: &str,
+    ) -> Result<(), SecretsError> {
+        let _ = (stage, from_version);
+        Err(unsupported("UpdateSecretVersionStage", id))
+    }
+
+    /// The rotation Lambda configured on the secret, if any (`RotationLambdaARN`).
+    async fn rotation_lambda(&self, id: &str) -> Result<Option<String>, SecretsError> {
+        Err(unsupported("DescribeSecret", id))
+    }
+
+    /// Start a rotation now (`RotateSecret` with `RotateImmediately`), through the rotation
+    /// Lambda already configured on the secret. A secret without one is not rotated.
+    async fn start_rotation(
+        &self,
+        id: &str,
+    ) -> Result<crate::rotation::RotationStart, SecretsError> {
+        Err(unsupported("RotateSecret", id))
+    }
+}
+
+/// What a store that does not implement an optional call answers.
+fn unsupported(op: &'static str, _id: &str) -> SecretsError {
+    SecretsError::Backend {
+        op,
+        code: "NotSupportedByThisStore".into(),
+    }
 }
 
 /// Secrets Manager with a per-process cache keyed by (secret, stage).
@@ -318,6 +364,97 @@ impl SecretStore for SecretsManager {
         self.forget(id);
         out.map(|_| ())
             .map_err(|e| backend("UpdateSecretVersionStage", id, &e))
+    }
+
+    async fn get_version(
+        &self,
+        id: &str,
+        version_id: &str,
+        stage: &str,
+    ) -> Result<SecretValue, SecretsError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(id)
+            .version_id(version_id)
+            .version_stage(stage)
+            .send()
+            .await
+            .map_err(|e| match backend("GetSecretValue", id, &e) {
+                SecretsError::NotFound { id, .. } => SecretsError::NotFound {
+                    id,
+                    stage: stage.to_string(),
+                },
+                other => other,
+            })?;
+        out.secret_string()
+            .map(SecretValue::new)
+            .ok_or_else(|| SecretsError::NotAString { id: id.to_string() })
+    }
+
+    async fn remove_stage(
+        &self,
+        id: &str,
+        stage: &str,
+        from_version: &str,
+    ) -> Result<(), SecretsError> {
+        let out = self
+            .client
+            .update_secret_version_stage()
+            .secret_id(id)
+            .version_stage(stage)
+            .remove_from_version_id(from_version)
+            .send()
+            .await;
+        self.forget(id);
+        out.map(|_| ())
+            .map_err(|e| backend("UpdateSecretVersionStage", id, &e))
+    }
+
+    async fn rotation_lambda(&self, id: &str) -> Result<Option<String>, SecretsError> {
+        let out = self
+            .client
+            .describe_secret()
+            .secret_id(id)
+            .send()
+            .await
+            .map_err(|e| backend("DescribeSecret", id, &e))?;
+        Ok(out
+            .rotation_lambda_arn()
+            .filter(|a| !a.trim().is_empty())
+            .map(str::to_string))
+    }
+
+    /// Checks the configuration first: `RotateSecret` without a configured Lambda fails on AWS
+    /// and, on some emulators, would stage an empty AWSCURRENT.
+    async fn start_rotation(
+        &self,
+        id: &str,
+    ) -> Result<crate::rotation::RotationStart, SecretsError> {
+        use crate::rotation::RotationStart;
+        if self.rotation_lambda(id).await?.is_none() {
+            return Ok(RotationStart::NotConfigured);
+        }
+        let out = self
+            .client
+            .rotate_secret()
+            .secret_id(id)
+            .rotate_immediately(true)
+            .send()
+            .await;
+        self.forget(id);
+        match out {
+            Ok(o) => Ok(RotationStart::Started {
+                version_id: o.version_id().unwrap_or_default().to_string(),
+            }),
+            Err(e) if e.code() == Some("InvalidRequestException") => Ok(RotationStart::Rejected {
+                reason: e
+                    .message()
+                    .unwrap_or("Secrets Manager refused to start a rotation")
+                    .to_string(),
+            }),
+            Err(e) => Err(backend("RotateSecret", id, &e)),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::driver::cloud::CloudDriver;
 use crate::driver::elasticsearch::EsDriver;
 use crate::driver::http::HttpClients;
 use crate::driver::{Driver, DriverError};
@@ -53,10 +54,11 @@ impl DriverFactory for Targets {
             IntegrationKind::Elasticsearch => {
                 Ok(Box::new(EsDriver::new(&self.http, integration, &secret)?))
             }
-            IntegrationKind::ElasticCloud => Err(DriverError::Refused {
-                reason: "Elastic Cloud integrations are not supported by this build yet".into(),
-            }
-            .into()),
+            IntegrationKind::ElasticCloud => Ok(Box::new(CloudDriver::new(
+                &self.http,
+                integration,
+                &secret,
+            )?)),
         }
     }
 }

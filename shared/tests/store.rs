@@ -494,6 +494,10 @@ async fn principals_serialize_changes_and_idle_ones_become_due() {
         last_grant_ended_at: None,
         password_rotated_at: None,
         cleanup_due_at: None,
+        provisioned: true,
+        shared_objects: vec![],
+        lock_owner: None,
+        lock_until: None,
         version: 0,
     };
     let saved = store.save_principal(&p, None, &[]).await.unwrap();

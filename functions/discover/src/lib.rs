@@ -13,14 +13,8 @@ use shared::api::{ApiError, ApiRequest, AuthConfig, Caller, Incoming};
 use shared::clock::{Clock, SystemClock};
 use shared::driver::http::HttpClients;
 use shared::secrets::SecretsManager;
-use shared::store::{
-    AuditStore, DynamoStore, FlowStore, IntegrationStore, RequestStore, ResourceStore,
-};
+use shared::store::{DynamoStore, Store};
 use shared::targets::{DriverFactory, Targets};
-
-/// What the handlers need from the state store.
-pub trait Store: IntegrationStore + FlowStore + ResourceStore + RequestStore + AuditStore {}
-impl<T: IntegrationStore + FlowStore + ResourceStore + RequestStore + AuditStore> Store for T {}
 
 pub struct App {
     pub store: Arc<dyn Store>,
@@ -74,17 +68,7 @@ impl App {
             Ok(caller) => self.dispatch(req, &caller).await,
             Err(e) => Err(e),
         };
-        match result {
-            Ok(r) => r,
-            Err(e) => {
-                if e.status >= 500 {
-                    tracing::error!(code = e.code, request_id = ?req.request_id, "request failed");
-                } else {
-                    tracing::info!(status = e.status, code = e.code, request_id = ?req.request_id, "request refused");
-                }
-                e.response()
-            }
-        }
+        shared::api::respond(result, req)
     }
 
     async fn dispatch(

@@ -203,3 +203,21 @@ impl ApiError {
         json_response(self.status, &self.body())
     }
 }
+
+/// Turn a handler's result into the response, logging refusals and failures (never bodies).
+pub fn respond(
+    result: Result<ApiGatewayV2httpResponse, ApiError>,
+    req: &ApiRequest,
+) -> ApiGatewayV2httpResponse {
+    match result {
+        Ok(r) => r,
+        Err(e) => {
+            if e.status >= 500 {
+                tracing::error!(status = e.status, code = e.code, method = %req.method, path = %req.path, request_id = ?req.request_id, "request failed");
+            } else {
+                tracing::info!(status = e.status, code = e.code, method = %req.method, path = %req.path, request_id = ?req.request_id, "request refused");
+            }
+            e.response()
+        }
+    }
+}

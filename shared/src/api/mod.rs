@@ -6,5 +6,5 @@ mod event;
 mod identity;
 
 pub use error::ApiError;
-pub use event::{ApiRequest, Incoming, MAX_BODY_BYTES, json_response, no_content};
+pub use event::{ApiRequest, Incoming, MAX_BODY_BYTES, json_response, no_content, respond};
 pub use identity::{AuthConfig, Caller};

@@ -20,7 +20,7 @@ pub use integration::{
 };
 pub use permission::{CLOUD_ROLE_IDS, CloudRoleScope, ES_INDEX_PRIVILEGES, ResolvedPermission};
 pub use principal::{Identity, PrincipalKind, PrincipalRef};
-pub use principal_state::{PRINCIPAL_IDLE, PrincipalState};
+pub use principal_state::{PRINCIPAL_IDLE, PrincipalState, SharedObject};
 pub use request::{
     AccessRequest, ApprovalStep, Decision, DecisionKind, RequestStatus, TargetObject,
     TransitionError,

@@ -149,7 +149,11 @@ pub struct AccessRequest {
     pub integration: String,
     pub flow: String,
     pub requester: Identity,
+    /// The concrete resources granted (patterns in the request expanded at request time).
     pub resources: Vec<String>,
+    /// What the requester asked for, patterns included.
+    #[serde(default)]
+    pub requested_resources: Vec<String>,
     pub permission: String,
     pub duration_secs: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,6 +249,7 @@ mod tests {
                 groups: vec![],
             },
             resources: vec!["logs-2026.11".into()],
+            requested_resources: vec!["logs-*".into()],
             permission: "read".into(),
             duration_secs: 3600,
             justification: None,

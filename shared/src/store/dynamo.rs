@@ -1,6 +1,7 @@
 //! The DynamoDB implementation of the store traits.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -28,6 +29,8 @@ use crate::model::{
 };
 
 type Item = HashMap<String, AttributeValue>;
+
+static AUDIT_SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 /// How long finished records are kept before DynamoDB's TTL may remove them.
 #[derive(Debug, Clone)]
@@ -115,7 +118,13 @@ impl DynamoStore {
             .map(|e| {
                 let mut item = to_item(e, "audit", &e.id)?;
                 item.insert("pk".into(), s(audit_pk(&e.subject.key())));
-                item.insert("sk".into(), s(time_key(e.at, &e.id)));
+                // Events of one invocation often share a millisecond: a process-wide sequence
+                // keeps them in the order they happened.
+                let seq = AUDIT_SEQUENCE.fetch_add(1, Ordering::Relaxed);
+                item.insert(
+                    "sk".into(),
+                    s(time_key(e.at, &format!("{seq:012}#{}", e.id))),
+                );
                 item.insert("entity".into(), s("audit"));
                 item.insert(
                     TABLE.ttl_attribute.into(),

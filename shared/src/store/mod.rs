@@ -19,6 +19,16 @@ use crate::model::{
 pub use cursor::Cursor;
 pub use dynamo::{DynamoStore, StoreConfig};
 
+/// Every store trait: what a function that does a bit of everything depends on.
+pub trait Store:
+    IntegrationStore + FlowStore + ResourceStore + RequestStore + PrincipalStore + AuditStore
+{
+}
+impl<T> Store for T where
+    T: IntegrationStore + FlowStore + ResourceStore + RequestStore + PrincipalStore + AuditStore
+{
+}
+
 /// One page of a list, and where the next one starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {

@@ -33,6 +33,7 @@ pub fn request(id: &str, sub: &str, status: RequestStatus, at: DateTime<Utc>) ->
             groups: vec!["dev".into()],
         },
         resources: vec!["logs-2026.11".into()],
+        requested_resources: vec!["logs-*".into()],
         permission: "read".into(),
         duration_secs: 3600,
         justification: Some("incident 42".into()),

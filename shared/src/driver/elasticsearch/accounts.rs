@@ -9,7 +9,11 @@ use crate::driver::{DriverError, MANAGED_BY, ManagedObject};
 use crate::model::TargetObject;
 use crate::secrets::SecretValue;
 
-pub async fn set_password(es: &EsClient, name: &str, password: &SecretValue) -> Result<(), DriverError> {
+pub async fn set_password(
+    es: &EsClient,
+    name: &str,
+    password: &SecretValue,
+) -> Result<(), DriverError> {
     es.json(
         Method::POST,
         &format!("/_security/user/{}/_password", path_segment(name)),
@@ -22,7 +26,12 @@ pub async fn set_password(es: &EsClient, name: &str, password: &SecretValue) -> 
 
 pub async fn delete_user(es: &EsClient, name: &str) -> Result<(), DriverError> {
     match es
-        .json(Method::DELETE, &format!("/_security/user/{}", path_segment(name)), None, true)
+        .json(
+            Method::DELETE,
+            &format!("/_security/user/{}", path_segment(name)),
+            None,
+            true,
+        )
         .await
     {
         Ok(_) => Ok(()),
@@ -47,7 +56,9 @@ pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverErr
     for (name, u) in users.as_object().into_iter().flatten() {
         if managed(&u["metadata"]) {
             out.push(ManagedObject {
-                object: TargetObject::EsUser { username: name.clone() },
+                object: TargetObject::EsUser {
+                    username: name.clone(),
+                },
                 grant_id: None,
             });
         }
@@ -75,7 +86,12 @@ pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverErr
             query["search_after"] = after.clone();
         }
         let page = es
-            .json(Method::POST, "/_security/_query/api_key", Some(&query), true)
+            .json(
+                Method::POST,
+                "/_security/_query/api_key",
+                Some(&query),
+                true,
+            )
             .await?;
         let keys = page["api_keys"].as_array().cloned().unwrap_or_default();
         for k in &keys {

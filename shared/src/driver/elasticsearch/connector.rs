@@ -34,7 +34,11 @@ pub fn next_secret(current: &ConnectorCredentials) -> Result<SecretValue, Driver
 
 /// Change the connector's password as the connector itself. If the current password no longer
 /// works, an earlier attempt may already have set the pending one: accept that.
-pub async fn set(current: &EsClient, pending: &EsClient, pending_secret: &SecretValue) -> Result<(), DriverError> {
+pub async fn set(
+    current: &EsClient,
+    pending: &EsClient,
+    pending_secret: &SecretValue,
+) -> Result<(), DriverError> {
     let creds = ConnectorCredentials::from_secret(pending_secret)?;
     let ConnectorCredentials::Basic { password, .. } = &creds else {
         return Err(DriverError::Refused {
@@ -51,12 +55,10 @@ pub async fn set(current: &EsClient, pending: &EsClient, pending_secret: &Secret
         .await
     {
         Ok(_) => Ok(()),
-        Err(DriverError::Unauthorized { .. }) => {
-            pending
-                .json(Method::GET, "/_security/_authenticate", None, true)
-                .await
-                .map(|_| ())
-        }
+        Err(DriverError::Unauthorized { .. }) => pending
+            .json(Method::GET, "/_security/_authenticate", None, true)
+            .await
+            .map(|_| ()),
         Err(e) => Err(e),
     }
 }

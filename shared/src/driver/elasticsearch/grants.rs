@@ -49,7 +49,12 @@ fn metadata(plan: &GrantPlan) -> Value {
 
 /// A user document without a password: a put without one keeps the stored hash but replaces
 /// every other field, so each put carries all of them.
-pub(crate) fn user_body(owner: &Identity, integration: &str, roles: &[String], enabled: bool) -> Value {
+pub(crate) fn user_body(
+    owner: &Identity,
+    integration: &str,
+    roles: &[String],
+    enabled: bool,
+) -> Value {
     let mut user = json!({
         "roles": roles,
         "enabled": enabled,
@@ -180,8 +185,13 @@ pub async fn revoke(es: &EsClient, plan: &RevokePlan) -> Result<(), DriverError>
         })
         .collect();
     if !keys.is_empty() {
-        es.json(Method::DELETE, "/_security/api_key", Some(&json!({ "ids": keys })), true)
-            .await?;
+        es.json(
+            Method::DELETE,
+            "/_security/api_key",
+            Some(&json!({ "ids": keys })),
+            true,
+        )
+        .await?;
     }
     if let Some(p) = &plan.principal {
         let body = user_body(&p.owner, &p.integration, &p.roles_after, !p.disable);
@@ -206,7 +216,12 @@ pub async fn revoke(es: &EsClient, plan: &RevokePlan) -> Result<(), DriverError>
     for o in &plan.objects {
         if let TargetObject::EsRole { name } = o {
             match es
-                .json(Method::DELETE, &format!("/_security/role/{}", path_segment(name)), None, true)
+                .json(
+                    Method::DELETE,
+                    &format!("/_security/role/{}", path_segment(name)),
+                    None,
+                    true,
+                )
                 .await
             {
                 Ok(_) => {}

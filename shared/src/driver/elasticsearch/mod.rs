@@ -60,13 +60,22 @@ impl EsDriver {
     /// A client for the same cluster authenticating with other credentials.
     fn client_with(&self, secret: &SecretValue) -> Result<EsClient, DriverError> {
         let creds = ConnectorCredentials::from_secret(secret)?;
-        EsClient::from_parts(self.http.clone(), self.retry, self.url()?, creds.authorization()?)
+        EsClient::from_parts(
+            self.http.clone(),
+            self.retry,
+            self.url()?,
+            creds.authorization()?,
+        )
     }
 
     fn url(&self) -> Result<&str, DriverError> {
-        self.integration.spec.url.as_deref().ok_or_else(|| DriverError::Refused {
-            reason: "the integration has no URL".into(),
-        })
+        self.integration
+            .spec
+            .url
+            .as_deref()
+            .ok_or_else(|| DriverError::Refused {
+                reason: "the integration has no URL".into(),
+            })
     }
 }
 
@@ -75,9 +84,13 @@ fn client_for(
     integration: &Integration,
     creds: &ConnectorCredentials,
 ) -> Result<EsClient, DriverError> {
-    let url = integration.spec.url.as_deref().ok_or_else(|| DriverError::Refused {
-        reason: "the integration has no URL".into(),
-    })?;
+    let url = integration
+        .spec
+        .url
+        .as_deref()
+        .ok_or_else(|| DriverError::Refused {
+            reason: "the integration has no URL".into(),
+        })?;
     EsClient::new(
         clients,
         url,
@@ -92,7 +105,12 @@ async fn check_privileges(es: &EsClient) -> Result<(), DriverError> {
         "index": [{"names": ["*"], "privileges": REQUIRED_INDEX_PRIVILEGES}],
     });
     let resp = es
-        .json(Method::POST, "/_security/user/_has_privileges", Some(&body), true)
+        .json(
+            Method::POST,
+            "/_security/user/_has_privileges",
+            Some(&body),
+            true,
+        )
         .await?;
     let mut missing = Vec::new();
     for p in REQUIRED_CLUSTER_PRIVILEGES {
@@ -122,7 +140,11 @@ impl Driver for EsDriver {
         discover::discover(
             &self.es,
             &self.integration.spec.discovery,
-            self.integration.spec.resource_owner.as_ref().map(|o| o.tag_key.as_str()),
+            self.integration
+                .spec
+                .resource_owner
+                .as_ref()
+                .map(|o| o.tag_key.as_str()),
         )
         .await
     }
@@ -135,7 +157,11 @@ impl Driver for EsDriver {
         grants::revoke(&self.es, plan).await
     }
 
-    async fn set_principal_password(&self, name: &str, password: &SecretValue) -> Result<(), DriverError> {
+    async fn set_principal_password(
+        &self,
+        name: &str,
+        password: &SecretValue,
+    ) -> Result<(), DriverError> {
         accounts::set_password(&self.es, name, password).await
     }
 
@@ -163,7 +189,11 @@ impl Driver for EsDriver {
 
     /// A password connector's old password stopped working when the new one was set:
     /// nothing is left to retire.
-    async fn retire_connector_secret(&self, _old: &SecretValue, _new: &SecretValue) -> Result<(), DriverError> {
+    async fn retire_connector_secret(
+        &self,
+        _old: &SecretValue,
+        _new: &SecretValue,
+    ) -> Result<(), DriverError> {
         connector::username_of(&self.creds).map(|_| ())
     }
 }

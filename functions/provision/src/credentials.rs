@@ -1,0 +1,119 @@
+//! `GET /requests/{id}/credentials`: only the requester, only while the grant is active.
+
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use serde_json::{Value, json};
+use shared::api::{ApiError, Caller, json_response};
+use shared::credentials::password_of;
+use shared::grants::{grant_secret_name, principal_name};
+use shared::model::{IntegrationKind, RequestStatus, TargetObject};
+use shared::secrets::{AWSCURRENT, SecretValue};
+
+use crate::App;
+
+pub async fn get(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let r = app
+        .store
+        .get_request(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("request", id))?;
+    if r.requester.sub != caller.identity.sub {
+        return Err(ApiError::forbidden(
+            "only the requester can read a grant's credentials",
+        ));
+    }
+    let now = app.clock.now();
+    if r.status != RequestStatus::Active || r.ends_at.is_none_or(|end| end <= now) {
+        return Err(ApiError::new(
+            409,
+            "grant_not_active",
+            format!(
+                "the request is {}; credentials exist only while its grant is active",
+                r.status
+            ),
+        ));
+    }
+    let integration = app
+        .store
+        .get_integration(&r.integration)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(409, "grant_not_active", "the integration no longer exists")
+        })?;
+    let account = principal_name(&integration, &r.requester)
+        .map_err(|m| ApiError::bad_request("identity_not_mappable", m))?;
+    let mut body = json!({
+        "request_id": r.id,
+        "integration": integration.name,
+        "kind": integration.kind().as_str(),
+        "resources": r.resources,
+        "permission": r.permission,
+        "expires_at": r.ends_at,
+        "custom_access_details": integration.spec.custom_access_details,
+    });
+    match integration.kind() {
+        IntegrationKind::Elasticsearch => {
+            body["url"] = json!(integration.spec.url);
+            let key = r.created_objects.iter().find_map(|o| match o {
+                TargetObject::EsApiKey { id, .. } => Some(id.clone()),
+                _ => None,
+            });
+            if let Some(key_id) = key {
+                let name = grant_secret_name(&app.grants.secret_prefix, &integration.name, &r.id);
+                let secret = read(app, &name).await?;
+                let stored: Value = secret
+                    .parse_json()
+                    .map_err(|e| ApiError::internal("grant secret", &e))?;
+                body["mode"] = json!("api_key");
+                body["api_key_id"] = json!(key_id);
+                body["api_key"] = stored["api_key"].clone();
+                body["authorization_header"] = json!(format!(
+                    "ApiKey {}",
+                    stored["api_key"].as_str().unwrap_or_default()
+                ));
+            } else {
+                let principal = app
+                    .store
+                    .get_principal(&integration.name, &account)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::internal("credentials", &"grant without its account state")
+                    })?;
+                let arn = principal.credential_secret_arn.ok_or_else(|| {
+                    ApiError::internal("credentials", &"account without a credential secret")
+                })?;
+                let secret = read(app, &arn).await?;
+                let password = password_of(&secret)
+                    .map_err(|e| ApiError::internal("credential secret", &e))?;
+                body["mode"] = json!("user");
+                body["username"] = json!(account);
+                body["password"] = json!(password.expose());
+            }
+        }
+        IntegrationKind::ElasticCloud => {
+            body["email"] = json!(account);
+            body["login_url"] = json!("https://cloud.elastic.co/login");
+            let invitation = r
+                .created_objects
+                .iter()
+                .any(|o| matches!(o, TargetObject::CloudInvitation { .. }));
+            body["how"] = json!(if invitation {
+                "accept the Elastic Cloud invitation sent to your email, then log in; the role ends at expires_at"
+            } else {
+                "log in to Elastic Cloud with your usual account; the role is on it until expires_at"
+            });
+        }
+    }
+    tracing::info!(request_id = %r.id, "credentials handed to the requester");
+    Ok(json_response(200, &body))
+}
+
+async fn read(app: &App, id: &str) -> Result<SecretValue, ApiError> {
+    app.secrets
+        .get(id, AWSCURRENT)
+        .await
+        .map_err(|e| ApiError::internal("credential secret", &e))
+}

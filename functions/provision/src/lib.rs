@@ -1,0 +1,129 @@
+//! The provision function: access requests, approvals, provisioning and credentials.
+#![forbid(unsafe_code)]
+
+mod credentials;
+mod requests;
+mod views;
+
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use shared::api::{ApiError, ApiRequest, AuthConfig, Caller, Incoming};
+use shared::clock::{Clock, SystemClock};
+use shared::config::{CommonConfig, optional, required};
+use shared::credentials::DEFAULT_SECRET_PREFIX;
+use shared::driver::http::HttpClients;
+use shared::grants::{GrantConfig, Grants};
+use shared::scheduler::{EventBridgeScheduler, ExpiryScheduler, SchedulerConfig};
+use shared::secrets::{SecretStore, SecretsManager};
+use shared::store::{DynamoStore, Store};
+use shared::targets::{DriverFactory, Targets};
+
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub targets: Arc<dyn DriverFactory>,
+    pub scheduler: Arc<dyn ExpiryScheduler>,
+    pub clock: Arc<dyn Clock>,
+    pub auth: AuthConfig,
+    pub grants: GrantConfig,
+}
+
+impl App {
+    /// Environment: TABLE_NAME, ADMIN_GROUP, GROUPS_CLAIM, CREDENTIAL_SECRET_PREFIX,
+    /// SCHEDULE_GROUP, REVOKE_FUNCTION_ARN, SCHEDULER_ROLE_ARN.
+    pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
+        let cfg = CommonConfig::from_env()?;
+        let scheduler = SchedulerConfig {
+            group: required("SCHEDULE_GROUP")?,
+            target_arn: required("REVOKE_FUNCTION_ARN")?,
+            role_arn: required("SCHEDULER_ROLE_ARN")?,
+        };
+        let aws = aws_config::load_from_env().await;
+        let secrets: Arc<dyn SecretStore> = Arc::new(SecretsManager::new(
+            aws_sdk_secretsmanager::Client::new(&aws),
+        ));
+        Ok(Self {
+            store: Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&aws),
+                cfg.table,
+            )),
+            targets: Arc::new(Targets::new(HttpClients::new()?, secrets.clone())),
+            secrets,
+            scheduler: Arc::new(EventBridgeScheduler::new(
+                aws_sdk_scheduler::Client::new(&aws),
+                scheduler,
+            )),
+            clock: Arc::new(SystemClock),
+            auth: cfg.auth,
+            grants: GrantConfig {
+                secret_prefix: optional("CREDENTIAL_SECRET_PREFIX", DEFAULT_SECRET_PREFIX),
+            },
+        })
+    }
+
+    pub fn grants(&self) -> Grants<'_> {
+        Grants {
+            store: &*self.store,
+            secrets: &*self.secrets,
+            targets: &*self.targets,
+            scheduler: &*self.scheduler,
+            clock: &*self.clock,
+            cfg: &self.grants,
+        }
+    }
+
+    pub async fn handle(
+        &self,
+        event: serde_json::Value,
+    ) -> Result<serde_json::Value, lambda_runtime::Error> {
+        match Incoming::classify(event)? {
+            Incoming::Http(e) => {
+                let response = match ApiRequest::from_event(&e) {
+                    Ok(req) => {
+                        let result = match req.caller(&self.auth) {
+                            Ok(caller) => self.dispatch(&req, &caller).await,
+                            Err(e) => Err(e),
+                        };
+                        shared::api::respond(result, &req)
+                    }
+                    Err(e) => e.response(),
+                };
+                Ok(serde_json::to_value(response)?)
+            }
+            _ => Err("provision accepts API Gateway HTTP API events only".into()),
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        req: &ApiRequest,
+        caller: &Caller,
+    ) -> Result<ApiGatewayV2httpResponse, ApiError> {
+        let segments = req.segments();
+        let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+        match (req.method.as_str(), s.as_slice()) {
+            ("POST", ["requests"]) => requests::create(self, caller, req).await,
+            ("GET", ["requests"]) => requests::list(self, caller, req).await,
+            ("GET", ["requests", id]) => requests::get(self, caller, id).await,
+            ("POST", ["requests", id, "approve"]) => requests::approve(self, caller, id, req).await,
+            ("POST", ["requests", id, "reject"]) => requests::reject(self, caller, id, req).await,
+            ("GET", ["requests", id, "credentials"]) => credentials::get(self, caller, id).await,
+            (
+                _,
+                ["requests"]
+                | ["requests", _]
+                | ["requests", _, "approve" | "reject" | "credentials"],
+            ) => Err(ApiError::new(
+                405,
+                "method_not_allowed",
+                format!("{} is not allowed on {}", req.method, req.path),
+            )),
+            _ => Err(ApiError::new(
+                404,
+                "route_not_found",
+                format!("no route for {} {}", req.method, req.path),
+            )),
+        }
+    }
+}

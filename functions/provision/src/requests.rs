@@ -1,0 +1,367 @@
+//! `/requests` routes: create, list, read, approve, reject.
+
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use serde::Deserialize;
+use serde_json::json;
+use shared::api::{ApiError, ApiRequest, Caller, json_response};
+use shared::grants::principal_name;
+use shared::model::{AccessRequest, AuditEvent, AuditSubject, DecisionKind, RequestStatus};
+use shared::policy::{NewRequest, approval_steps, can_decide, decide, expand, match_flow};
+use shared::store::{Created, Cursor, StoreError};
+
+use crate::{App, views};
+
+const MAX_IDEMPOTENCY_KEY: usize = 128;
+/// Attempts to apply a decision when other decisions race with it.
+const DECISION_ATTEMPTS: usize = 8;
+
+fn idempotency_key(req: &ApiRequest) -> Result<Option<String>, ApiError> {
+    match req.header("idempotency-key") {
+        None => Ok(None),
+        Some(k)
+            if !k.is_empty()
+                && k.len() <= MAX_IDEMPOTENCY_KEY
+                && k.chars().all(|c| c.is_ascii_graphic()) =>
+        {
+            Ok(Some(k.to_string()))
+        }
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            format!(
+                "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"
+            ),
+        )),
+    }
+}
+
+pub async fn create(
+    app: &App,
+    caller: &Caller,
+    req: &ApiRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let body: NewRequest = req.json()?;
+    let key = idempotency_key(req)?;
+    let duration = body.check()?;
+    let integration = app
+        .store
+        .get_integration(&body.integration)
+        .await?
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "unknown_integration",
+                format!("integration {:?} does not exist", body.integration),
+            )
+        })?;
+    if integration.resolve_permission(&body.permission).is_none() {
+        return Err(ApiError::bad_request(
+            "unknown_permission",
+            format!(
+                "integration {:?} offers no permission {:?}",
+                integration.name, body.permission
+            ),
+        ));
+    }
+    let known = if body.resources.iter().any(|r| r.contains('*')) {
+        app.store.all_resources(&integration.name).await?
+    } else {
+        app.store
+            .get_resources(&integration.name, &body.resources)
+            .await?
+    };
+    let resources = expand(&body.resources, &known)?;
+    let flows = app.store.list_flows().await?;
+    let flow = match_flow(&flows, &caller.identity, &body, &resources, duration)?;
+    principal_name(&integration, &caller.identity)
+        .map_err(|m| ApiError::bad_request("identity_not_mappable", m))?;
+    let steps = approval_steps(flow, &integration, &resources, &caller.identity)?;
+
+    let now = app.clock.now();
+    let window = chrono::Duration::from_std(flow.spec.approval_window())
+        .unwrap_or(chrono::Duration::hours(24));
+    let request = AccessRequest {
+        id: uuid::Uuid::new_v4().to_string(),
+        integration: integration.name.clone(),
+        flow: flow.name.clone(),
+        requester: caller.identity.clone(),
+        resources: resources.iter().map(|r| r.name.clone()).collect(),
+        requested_resources: body.resources.clone(),
+        permission: body.permission.clone(),
+        duration_secs: duration.as_secs(),
+        justification: body.justification.clone().filter(|j| !j.trim().is_empty()),
+        status: if flow.spec.auto_approve {
+            RequestStatus::Approved
+        } else {
+            RequestStatus::Pending
+        },
+        status_reason: flow
+            .spec
+            .auto_approve
+            .then(|| format!("approved automatically by flow {}", flow.name)),
+        approval_steps: steps,
+        decisions: vec![],
+        created_at: now,
+        updated_at: now,
+        approval_expires_at: now + window,
+        starts_at: None,
+        ends_at: None,
+        ended_at: None,
+        created_objects: vec![],
+        revoke_attempts: 0,
+        next_attempt_at: None,
+        last_error: None,
+        version: 0,
+    };
+    let audit = AuditEvent::new(
+        now,
+        caller.actor(),
+        "request.created",
+        AuditSubject::Request(request.id.clone()),
+    )
+    .with_integration(&integration.name)
+    .with_details(json!({
+        "flow": flow.name,
+        "resources": request.resources,
+        "requested": request.requested_resources,
+        "permission": request.permission,
+        "duration_secs": request.duration_secs,
+        "justification": request.justification,
+        "auto_approved": flow.spec.auto_approve,
+    }));
+    let created = app
+        .store
+        .create_request(
+            &request,
+            key.as_deref().map(|k| (caller.identity.sub.as_str(), k)),
+            &[audit],
+        )
+        .await?;
+    let stored = match created {
+        Created::Existing(r) => {
+            return Ok(json_response(200, &views::request(&r, &caller.identity)));
+        }
+        Created::New(r) => r,
+    };
+    let result = if stored.status == RequestStatus::Approved {
+        app.grants().provision(stored).await?
+    } else {
+        stored
+    };
+    Ok(json_response(
+        201,
+        &views::request(&result, &caller.identity),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+fn decision_body(req: &ApiRequest, required: bool) -> Result<Option<String>, ApiError> {
+    let body: DecisionBody = match req.json() {
+        Ok(b) => b,
+        Err(e) if e.code == "missing_body" && !required => DecisionBody::default(),
+        Err(e) => return Err(e),
+    };
+    let reason = body
+        .reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    if let Some(r) = &reason
+        && r.chars().count() > 1000
+    {
+        return Err(ApiError::bad_request(
+            "reason_too_long",
+            "reason may be at most 1000 characters",
+        ));
+    }
+    if required && reason.is_none() {
+        return Err(ApiError::bad_request(
+            "reason_required",
+            "a reason is required to reject a request",
+        ));
+    }
+    Ok(reason)
+}
+
+async fn load(app: &App, id: &str) -> Result<AccessRequest, ApiError> {
+    if id.len() > 64 || id.is_empty() {
+        return Err(ApiError::not_found("request", id));
+    }
+    app.store
+        .get_request(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("request", id))
+}
+
+/// Requesters, approvers (current or past) and admins may read a request; others are told it
+/// does not exist.
+fn visible(r: &AccessRequest, caller: &Caller) -> bool {
+    caller.is_admin
+        || r.requester.sub == caller.identity.sub
+        || r.approval_steps
+            .iter()
+            .any(|s| caller.identity.matches_any(&s.approvers))
+        || r.decisions
+            .iter()
+            .any(|d| d.by == caller.identity.display())
+}
+
+pub async fn get(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let r = load(app, id).await?;
+    if !visible(&r, caller) {
+        return Err(ApiError::not_found("request", id));
+    }
+    Ok(json_response(200, &views::request(&r, &caller.identity)))
+}
+
+pub async fn list(
+    app: &App,
+    caller: &Caller,
+    req: &ApiRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let limit = req.limit(50, 200)?;
+    let cursor = req
+        .query
+        .get("cursor")
+        .map(|c| Cursor::parse(c))
+        .transpose()?;
+    let mine = app
+        .store
+        .requests_of(&caller.identity.sub, limit, cursor.as_ref())
+        .await?;
+    // Pending requests come from the due-time index; the ones this caller may decide are kept.
+    let mut to_decide = Vec::new();
+    let mut next: Option<Cursor> = None;
+    loop {
+        let page = app
+            .store
+            .due_requests(RequestStatus::Pending.as_str(), None, 500, next.as_ref())
+            .await?;
+        to_decide.extend(
+            page.items
+                .into_iter()
+                .filter(|r| can_decide(r, &caller.identity)),
+        );
+        match page.next {
+            Some(c) => next = Some(c),
+            None => break,
+        }
+    }
+    Ok(json_response(
+        200,
+        &json!({
+            "requests": mine.items.iter().map(|r| views::request(r, &caller.identity)).collect::<Vec<_>>(),
+            "next_cursor": mine.next.map(|c| c.to_string()),
+            "to_decide": to_decide.iter().map(|r| views::request(r, &caller.identity)).collect::<Vec<_>>(),
+        }),
+    ))
+}
+
+pub async fn approve(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    req: &ApiRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let reason = decision_body(req, false)?;
+    decide_with_retry(app, caller, id, DecisionKind::Approve, reason).await
+}
+
+pub async fn reject(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    req: &ApiRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let reason = decision_body(req, true)?;
+    decide_with_retry(app, caller, id, DecisionKind::Reject, reason).await
+}
+
+/// Apply a decision on the latest version; a concurrent decision makes us re-read and retry,
+/// so exactly one decision moves the request to approved and only it provisions.
+async fn decide_with_retry(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    kind: DecisionKind,
+    reason: Option<String>,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    for _ in 0..DECISION_ATTEMPTS {
+        let current = load(app, id).await?;
+        if !visible(&current, caller) {
+            return Err(ApiError::not_found("request", id));
+        }
+        let now = app.clock.now();
+        let mut next = current.clone();
+        if let Err(e) = decide(&mut next, &caller.identity, kind, reason.clone(), now) {
+            if e.code == "approval_window_elapsed" {
+                expire_pending(app, current).await?;
+            }
+            return Err(e);
+        }
+        let action = match (kind, next.status) {
+            (DecisionKind::Reject, _) => "request.rejected",
+            (DecisionKind::Approve, RequestStatus::Approved) => "request.approved",
+            (DecisionKind::Approve, _) => "request.approval_recorded",
+        };
+        let audit = AuditEvent::new(
+            now,
+            caller.actor(),
+            action,
+            AuditSubject::Request(id.into()),
+        )
+        .with_integration(&next.integration)
+        .with_details(json!({ "reason": reason }));
+        match app
+            .store
+            .update_request(&next, current.version, &[audit])
+            .await
+        {
+            Ok(stored) => {
+                let result = if stored.status == RequestStatus::Approved {
+                    app.grants().provision(stored).await?
+                } else {
+                    stored
+                };
+                return Ok(json_response(
+                    200,
+                    &views::request(&result, &caller.identity),
+                ));
+            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::new(
+        409,
+        "conflict",
+        "the request is changing too quickly; retry",
+    ))
+}
+
+async fn expire_pending(app: &App, mut r: AccessRequest) -> Result<(), ApiError> {
+    let now = app.clock.now();
+    let expected = r.version;
+    if r.transition(RequestStatus::Expired, now).is_ok() {
+        r.status_reason = Some("the approval window elapsed".into());
+        let audit = AuditEvent::new(
+            now,
+            "system:provision",
+            "request.expired",
+            AuditSubject::Request(r.id.clone()),
+        )
+        .with_integration(&r.integration);
+        match app.store.update_request(&r, expected, &[audit]).await {
+            Ok(_) | Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}

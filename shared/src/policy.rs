@@ -1,0 +1,368 @@
+//! Access policy: which flow a request falls under, who must approve it, and whether a caller
+//! may decide it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use wildmatch::WildMatch;
+
+use crate::api::ApiError;
+use crate::model::{
+    AccessFlow, AccessRequest, ApprovalStep, Decision, DecisionKind, Identity, Integration,
+    OwnerAttribute, PrincipalKind, PrincipalRef, RequestStatus, Resource, parse_duration,
+};
+
+pub const MAX_RESOURCES: usize = 100;
+pub const MAX_JUSTIFICATION: usize = 1000;
+const MIN_DURATION: Duration = Duration::from_secs(5 * 60);
+
+/// The body of `POST /requests`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequest {
+    pub integration: String,
+    pub resources: Vec<String>,
+    pub permission: String,
+    pub duration: String,
+    #[serde(default)]
+    pub justification: Option<String>,
+    /// Optional: the flow to use when several could apply.
+    #[serde(default)]
+    pub flow: Option<String>,
+}
+
+impl NewRequest {
+    /// Shape checks that need no state.
+    pub fn check(&self) -> Result<Duration, ApiError> {
+        if self.resources.is_empty() || self.resources.len() > MAX_RESOURCES {
+            return Err(ApiError::bad_request(
+                "invalid_resources",
+                format!("resources must list 1 to {MAX_RESOURCES} resource names"),
+            ));
+        }
+        if self.resources.iter().any(|r| {
+            r.is_empty() || r.len() > 255 || r.contains(',') || r.chars().any(char::is_whitespace)
+        }) {
+            return Err(ApiError::bad_request(
+                "invalid_resources",
+                "resources must be names or `*` patterns of 1 to 255 characters without commas or spaces",
+            ));
+        }
+        if let Some(j) = &self.justification
+            && j.chars().count() > MAX_JUSTIFICATION
+        {
+            return Err(ApiError::bad_request(
+                "justification_too_long",
+                format!("justification may be at most {MAX_JUSTIFICATION} characters"),
+            ));
+        }
+        let d = parse_duration(&self.duration).map_err(|e| {
+            ApiError::bad_request("invalid_duration", format!("duration is not valid: {e}"))
+        })?;
+        if d < MIN_DURATION {
+            return Err(ApiError::bad_request(
+                "invalid_duration",
+                "duration must be at least 5m",
+            ));
+        }
+        Ok(d)
+    }
+
+    fn justified(&self) -> bool {
+        self.justification
+            .as_deref()
+            .is_some_and(|j| !j.trim().is_empty())
+    }
+}
+
+/// The most resources one request may expand to.
+pub const MAX_EXPANDED: usize = 1000;
+
+/// Expand names and `*` patterns to the live discovered resources they denote. A plain name
+/// must exist; a pattern must match at least one. Matching is on name or display name.
+pub fn expand(requested: &[String], known: &[Resource]) -> Result<Vec<Resource>, ApiError> {
+    let mut out: Vec<Resource> = Vec::new();
+    let mut unknown = Vec::new();
+    let mut gone = Vec::new();
+    for r in requested {
+        let m = WildMatch::new(r);
+        let hits: Vec<&Resource> = known
+            .iter()
+            .filter(|k| {
+                m.matches(&k.name) || k.display_name.as_deref().is_some_and(|d| m.matches(d))
+            })
+            .collect();
+        let live: Vec<&Resource> = hits.iter().copied().filter(|k| !k.is_gone()).collect();
+        if live.is_empty() {
+            if hits.is_empty() {
+                unknown.push(r.clone())
+            } else {
+                gone.push(r.clone())
+            }
+        }
+        for k in live {
+            if !out.iter().any(|o| o.name == k.name) {
+                out.push(k.clone());
+            }
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(ApiError::bad_request(
+            "unknown_resource",
+            format!(
+                "not found among the integration's discovered resources: {}",
+                unknown.join(", ")
+            ),
+        )
+        .with_details(json!({ "resources": unknown })));
+    }
+    if !gone.is_empty() {
+        return Err(ApiError::bad_request(
+            "resource_gone",
+            format!("no longer present on the target: {}", gone.join(", ")),
+        )
+        .with_details(json!({ "resources": gone })));
+    }
+    if out.len() > MAX_EXPANDED {
+        return Err(ApiError::bad_request(
+            "too_many_resources",
+            format!(
+                "the request covers {} resources; the limit is {MAX_EXPANDED}",
+                out.len()
+            ),
+        ));
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+fn covers(patterns: &[String], r: &Resource) -> bool {
+    patterns.iter().any(|p| {
+        let m = WildMatch::new(p);
+        m.matches(&r.name) || r.display_name.as_deref().is_some_and(|d| m.matches(d))
+    })
+}
+
+/// The first flow (by name) that allows this request, or why none does.
+pub fn match_flow<'a>(
+    flows: &'a [AccessFlow],
+    who: &Identity,
+    req: &NewRequest,
+    resources: &[Resource],
+    duration: Duration,
+) -> Result<&'a AccessFlow, ApiError> {
+    let mut reasons = Vec::new();
+    let mut only_justification = false;
+    for f in flows.iter().filter(|f| {
+        f.spec.integration == req.integration && req.flow.as_ref().is_none_or(|n| n == &f.name)
+    }) {
+        let s = &f.spec;
+        let reason = if !who.matches_any(&s.requesters) {
+            Some("you are not one of its requesters".to_string())
+        } else if let Some(r) = resources.iter().find(|r| !covers(&s.resources, r)) {
+            Some(format!(
+                "resource {:?} is outside its resource patterns",
+                r.name
+            ))
+        } else if !s.permissions.contains(&req.permission) {
+            Some(format!("it does not offer permission {:?}", req.permission))
+        } else if duration > s.max_duration() {
+            Some(format!(
+                "duration exceeds its maximum of {}",
+                crate::model::format_duration(s.max_duration())
+            ))
+        } else if s.require_justification && !req.justified() {
+            only_justification = true;
+            Some("it requires a justification".to_string())
+        } else {
+            None
+        };
+        match reason {
+            None => return Ok(f),
+            Some(r) => reasons.push(json!({"flow": f.name, "reason": r})),
+        }
+    }
+    if only_justification && reasons.len() == 1 {
+        return Err(ApiError::bad_request(
+            "justification_required",
+            "this access flow requires a justification",
+        ));
+    }
+    Err(ApiError::new(
+        403,
+        "no_matching_flow",
+        "no access flow allows this request",
+    )
+    .with_details(json!({ "flows": reasons })))
+}
+
+/// Who must approve: the flow's approvers; else each resource's owner (its tag value read as a
+/// user or group); else the integration owners. One step per distinct owner set.
+pub fn approval_steps(
+    flow: &AccessFlow,
+    integration: &Integration,
+    resources: &[Resource],
+    requester: &Identity,
+) -> Result<Vec<ApprovalStep>, ApiError> {
+    if flow.spec.auto_approve {
+        return Ok(vec![]);
+    }
+    let step = |label: String, approvers: Vec<PrincipalRef>| ApprovalStep {
+        label,
+        approvers,
+        approved_by: None,
+        approved_at: None,
+    };
+    let mut steps = Vec::new();
+    if !flow.spec.approvers.is_empty() {
+        steps.push(step("flow approvers".into(), flow.spec.approvers.clone()));
+    } else {
+        let mut by_owner: BTreeMap<PrincipalRef, Vec<&str>> = BTreeMap::new();
+        let mut unowned = Vec::new();
+        for r in resources {
+            match (&integration.spec.resource_owner, &r.owner) {
+                (Some(cfg), Some(owner)) => {
+                    let kind = match cfg.attribute {
+                        OwnerAttribute::User => PrincipalKind::User,
+                        OwnerAttribute::Group => PrincipalKind::Group,
+                    };
+                    by_owner
+                        .entry(PrincipalRef {
+                            kind,
+                            value: owner.clone(),
+                        })
+                        .or_default()
+                        .push(&r.name);
+                }
+                _ => unowned.push(r.name.as_str()),
+            }
+        }
+        for (owner, names) in by_owner {
+            steps.push(step(format!("owner of {}", names.join(", ")), vec![owner]));
+        }
+        if !unowned.is_empty() {
+            if integration.spec.integration_owners.is_empty() {
+                return Err(ApiError::new(
+                    409,
+                    "no_approvers",
+                    format!(
+                        "nobody can approve access to {}: they have no owner and the integration has no owners",
+                        unowned.join(", ")
+                    ),
+                ));
+            }
+            steps.push(step(
+                format!("integration owners (for {})", unowned.join(", ")),
+                integration.spec.integration_owners.clone(),
+            ));
+        }
+    }
+    // A step only the requester could approve would wait forever: refuse it now.
+    for s in &steps {
+        if s.approvers
+            .iter()
+            .all(|a| a.kind == PrincipalKind::User && requester.matches(a))
+        {
+            return Err(ApiError::new(
+                409,
+                "no_eligible_approver",
+                format!(
+                    "the only approver for {} is you, and nobody may approve their own request",
+                    s.label
+                ),
+            ));
+        }
+    }
+    Ok(steps)
+}
+
+/// Apply a decision by `who`. Returns whether the request is now fully approved.
+pub fn decide(
+    request: &mut AccessRequest,
+    who: &Identity,
+    kind: DecisionKind,
+    reason: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if request.status != RequestStatus::Pending {
+        return Err(ApiError::new(
+            409,
+            "not_pending",
+            format!("the request is {}, not pending", request.status),
+        ));
+    }
+    if now >= request.approval_expires_at {
+        return Err(ApiError::new(
+            409,
+            "approval_window_elapsed",
+            "the request waited longer than its approval window and has expired",
+        ));
+    }
+    if who.sub == request.requester.sub {
+        return Err(ApiError::forbidden(
+            "nobody may approve or reject their own request",
+        ));
+    }
+    let mine: Vec<usize> = request
+        .approval_steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.approved_by.is_none() && who.matches_any(&s.approvers))
+        .map(|(i, _)| i)
+        .collect();
+    if mine.is_empty() {
+        let already = request
+            .approval_steps
+            .iter()
+            .any(|s| s.approved_by.as_deref() == Some(who.display()));
+        return Err(if already {
+            ApiError::new(
+                409,
+                "already_decided",
+                "you have already approved this request",
+            )
+        } else {
+            ApiError::forbidden("you are not an approver of this request")
+        });
+    }
+    request.decisions.push(Decision {
+        by: who.display().to_string(),
+        kind,
+        reason: reason.clone(),
+        at: now,
+    });
+    match kind {
+        DecisionKind::Approve => {
+            for i in mine {
+                request.approval_steps[i].approved_by = Some(who.display().to_string());
+                request.approval_steps[i].approved_at = Some(now);
+            }
+            request.updated_at = now;
+            if request.all_steps_approved() {
+                request
+                    .transition(RequestStatus::Approved, now)
+                    .map_err(|e| ApiError::new(409, "not_pending", e.to_string()))?;
+            }
+        }
+        DecisionKind::Reject => {
+            request.status_reason = reason;
+            request
+                .transition(RequestStatus::Rejected, now)
+                .map_err(|e| ApiError::new(409, "not_pending", e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+/// May `who` decide this request now?
+pub fn can_decide(request: &AccessRequest, who: &Identity) -> bool {
+    request.status == RequestStatus::Pending
+        && who.sub != request.requester.sub
+        && request
+            .approval_steps
+            .iter()
+            .any(|s| s.approved_by.is_none() && who.matches_any(&s.approvers))
+}

@@ -1,0 +1,531 @@
+//! Connector credential rotation through Secrets Manager's rotation protocol: the secret's
+//! rotation Lambda receives `createSecret`, `setSecret`, `testSecret` and `finishSecret` for one
+//! `ClientRequestToken` (the new version's id), each possibly more than once.
+//!
+//! Before every step the guard of AWS's rotation template runs: rotation must be enabled, the
+//! token must be a version of the secret, a version already AWSCURRENT means the step was done,
+//! and any other version must be AWSPENDING. Then each step is written so a second delivery
+//! changes nothing. Logs carry the secret id, token and step only, never a value.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::driver::{Driver, DriverError};
+use crate::model::{AuditEvent, AuditSubject, Integration};
+use crate::secrets::{AWSCURRENT, AWSPENDING, SecretDescription, SecretStore, SecretsError};
+use crate::store::{AuditStore, StoreError};
+use crate::targets::{DriverFactory, TargetError};
+
+/// The actor recorded in audit events written by the rotation function.
+pub const ROTATE_ACTOR: &str = "system:rotate";
+
+/// One of the four steps Secrets Manager sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Create,
+    Set,
+    Test,
+    Finish,
+}
+
+impl Step {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "createSecret" => Some(Self::Create),
+            "setSecret" => Some(Self::Set),
+            "testSecret" => Some(Self::Test),
+            "finishSecret" => Some(Self::Finish),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "createSecret",
+            Self::Set => "setSecret",
+            Self::Test => "testSecret",
+            Self::Finish => "finishSecret",
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// The step's work was done now.
+    Done,
+    /// Nothing to do: an earlier delivery already did it (pending value present, or the
+    /// version already AWSCURRENT).
+    AlreadyDone,
+    /// `finishSecret` promoted the version but retiring the old credentials failed; the
+    /// rotation is complete, the failure is logged and audited.
+    FinishedRetireFailed,
+}
+
+impl StepOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::AlreadyDone => "already_done",
+            Self::FinishedRetireFailed => "finished_retire_failed",
+        }
+    }
+}
+
+/// The result of asking Secrets Manager to rotate a secret now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotationStart {
+    /// Rotation started; `version_id` is the token the steps will carry.
+    Started { version_id: String },
+    /// The secret has no rotation Lambda configured.
+    NotConfigured,
+    /// Secrets Manager refused (e.g. a previous rotation is still in progress).
+    Rejected { reason: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    #[error(
+        "unknown rotation step {0:?}: expected createSecret, setSecret, testSecret or finishSecret"
+    )]
+    UnknownStep(String),
+    #[error("no integration uses secret {secret}")]
+    UnknownSecret { secret: String },
+    #[error(
+        "secret {secret} is shared by integrations with different targets ({integrations}); rotate it by hand"
+    )]
+    AmbiguousSecret {
+        secret: String,
+        integrations: String,
+    },
+    #[error("rotation is not enabled for secret {secret}")]
+    NotEnabled { secret: String },
+    #[error("secret {secret} has no version {token}")]
+    UnknownToken { secret: String, token: String },
+    #[error("version {token} of secret {secret} is not staged for rotation (AWSPENDING)")]
+    NotPending { secret: String, token: String },
+    #[error("secret {secret} has no AWSCURRENT version")]
+    NoCurrentVersion { secret: String },
+    #[error("Secrets Manager: {0}")]
+    Secrets(#[from] SecretsError),
+    #[error("integration {integration}, step {step}: {source}")]
+    Driver {
+        integration: String,
+        step: Step,
+        source: DriverError,
+    },
+    #[error("state store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl RotationError {
+    /// Can delivering the same step again help? Secrets Manager retries failed steps; an
+    /// error that cannot change by itself (a refused connector, a wrong token) says so.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Secrets(e) => e.is_transient(),
+            Self::Store(e) => e.is_transient(),
+            Self::Driver { source, .. } => match source {
+                DriverError::Refused { .. }
+                | DriverError::BadConnectorSecret { .. }
+                | DriverError::MissingPrivileges { .. } => false,
+                // setSecret/testSecret may fail transiently against a recovering cluster.
+                _ => true,
+            },
+            _ => false,
+        }
+    }
+
+    /// A stable code for logs, audit events and the Lambda error type.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownStep(_) => "unknown_step",
+            Self::UnknownSecret { .. } => "unknown_secret",
+            Self::AmbiguousSecret { .. } => "ambiguous_secret",
+            Self::NotEnabled { .. } => "rotation_not_enabled",
+            Self::UnknownToken { .. } => "unknown_token",
+            Self::NotPending { .. } => "token_not_pending",
+            Self::NoCurrentVersion { .. } => "no_current_version",
+            Self::Secrets(_) => "secrets_error",
+            Self::Driver { source, .. } => source.code(),
+            Self::Store(_) => "state_error",
+        }
+    }
+}
+
+/// Does the integration's `secret_arn` (an ARN, a partial ARN without the random suffix, or a
+/// name) name the described secret?
+pub fn secret_matches(configured: &str, described: &SecretDescription) -> bool {
+    if configured == described.arn || configured == described.name {
+        return true;
+    }
+    // A partial ARN: the full ARN minus Secrets Manager's "-XXXXXX" suffix.
+    configured.starts_with("arn:")
+        && described
+            .arn
+            .strip_prefix(configured)
+            .is_some_and(|rest| rest.len() == 7 && rest.starts_with('-'))
+}
+
+/// The integration whose connector secret is `described`. Several integrations may share a
+/// secret only if they point at the same target.
+pub fn integration_for_secret(
+    integrations: Vec<Integration>,
+    described: &SecretDescription,
+) -> Result<Integration, RotationError> {
+    let mut matching: Vec<Integration> = integrations
+        .into_iter()
+        .filter(|i| secret_matches(&i.spec.secret_arn, described))
+        .collect();
+    let Some(first) = matching.first() else {
+        return Err(RotationError::UnknownSecret {
+            secret: described.arn.clone(),
+        });
+    };
+    let same_target = |i: &Integration| {
+        i.spec.kind == first.spec.kind
+            && i.spec.url == first.spec.url
+            && i.spec.organization_id == first.spec.organization_id
+    };
+    if !matching.iter().all(same_target) {
+        return Err(RotationError::AmbiguousSecret {
+            secret: described.arn.clone(),
+            integrations: matching
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    matching.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(matching.swap_remove(0))
+}
+
+fn has_stage(desc: &SecretDescription, version: &str, stage: &str) -> bool {
+    desc.versions_to_stages
+        .get(version)
+        .is_some_and(|stages| stages.iter().any(|s| s == stage))
+}
+
+fn current_version(desc: &SecretDescription) -> Option<&str> {
+    desc.versions_to_stages
+        .iter()
+        .find(|(_, stages)| stages.iter().any(|s| s == AWSCURRENT))
+        .map(|(v, _)| v.as_str())
+}
+
+/// The rotation template's guard. `Ok(true)`: the token is already AWSCURRENT, nothing to do.
+pub fn guard(desc: &SecretDescription, secret: &str, token: &str) -> Result<bool, RotationError> {
+    if !desc.rotation_enabled {
+        return Err(RotationError::NotEnabled {
+            secret: secret.to_string(),
+        });
+    }
+    if !desc.versions_to_stages.contains_key(token) {
+        return Err(RotationError::UnknownToken {
+            secret: secret.to_string(),
+            token: token.to_string(),
+        });
+    }
+    if has_stage(desc, token, AWSCURRENT) {
+        return Ok(true);
+    }
+    if !has_stage(desc, token, AWSPENDING) {
+        return Err(RotationError::NotPending {
+            secret: secret.to_string(),
+            token: token.to_string(),
+        });
+    }
+    Ok(false)
+}
+
+/// Everything one step needs.
+pub struct StepContext<'a> {
+    pub secrets: &'a dyn SecretStore,
+    pub targets: &'a dyn DriverFactory,
+    pub audit: &'a dyn AuditStore,
+    pub integration: &'a Integration,
+    /// The id used for every Secrets Manager call (the integration's `secret_arn`, so reads
+    /// and cache invalidation agree with the driver factory's).
+    pub secret_id: &'a str,
+    pub token: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+impl StepContext<'_> {
+    fn driver_error(&self, step: Step, source: DriverError) -> RotationError {
+        RotationError::Driver {
+            integration: self.integration.name.clone(),
+            step,
+            source,
+        }
+    }
+
+    async fn driver(&self, step: Step) -> Result<Box<dyn Driver>, RotationError> {
+        self.targets
+            .driver(self.integration)
+            .await
+            .map_err(|e| match e {
+                TargetError::Secret(s) => RotationError::Secrets(s),
+                TargetError::Driver(d) => self.driver_error(step, d),
+            })
+    }
+
+    fn event(&self, action: &str) -> AuditEvent {
+        AuditEvent::new(
+            self.now,
+            ROTATE_ACTOR,
+            action,
+            AuditSubject::Integration(self.integration.name.clone()),
+        )
+        .with_integration(&self.integration.name)
+    }
+
+    async fn record(&self, event: AuditEvent) {
+        if let Err(e) = self.audit.append_audit(&[event]).await {
+            tracing::error!(integration = %self.integration.name, error = %e, "cannot write audit event");
+        }
+    }
+}
+
+/// Run one step (guard included). A failure is logged and audited before it is returned.
+pub async fn run_step(ctx: &StepContext<'_>, step: Step) -> Result<StepOutcome, RotationError> {
+    let result = step_inner(ctx, step).await;
+    match &result {
+        Ok(outcome) => tracing::info!(
+            secret = ctx.secret_id,
+            token = ctx.token,
+            step = step.as_str(),
+            integration = %ctx.integration.name,
+            outcome = outcome.as_str(),
+            "rotation step finished"
+        ),
+        Err(e) => {
+            tracing::warn!(
+                secret = ctx.secret_id,
+                token = ctx.token,
+                step = step.as_str(),
+                integration = %ctx.integration.name,
+                code = e.code(),
+                retryable = e.is_retryable(),
+                error = %e,
+                "rotation step failed"
+            );
+            ctx.record(
+                ctx.event("connector.rotation_failed")
+                    .failed()
+                    .with_details(json!({
+                        "secret_arn": ctx.secret_id,
+                        "token": ctx.token,
+                        "step": step.as_str(),
+                        "code": e.code(),
+                        "retryable": e.is_retryable(),
+                        "error": e.to_string(),
+                    })),
+            )
+            .await;
+        }
+    }
+    result
+}
+
+async fn step_inner(ctx: &StepContext<'_>, step: Step) -> Result<StepOutcome, RotationError> {
+    let desc = ctx.secrets.describe(ctx.secret_id).await?;
+    if guard(&desc, ctx.secret_id, ctx.token)? {
+        return Ok(StepOutcome::AlreadyDone);
+    }
+    match step {
+        Step::Create => create(ctx).await,
+        Step::Set => {
+            let pending = pending_value(ctx).await?;
+            let driver = ctx.driver(step).await?;
+            driver
+                .set_connector_secret(&pending)
+                .await
+                .map_err(|e| ctx.driver_error(step, e))?;
+            Ok(StepOutcome::Done)
+        }
+        Step::Test => {
+            let pending = pending_value(ctx).await?;
+            let driver = ctx.driver(step).await?;
+            driver
+                .test_connector_secret(&pending)
+                .await
+                .map_err(|e| ctx.driver_error(step, e))?;
+            Ok(StepOutcome::Done)
+        }
+        Step::Finish => finish(ctx, &desc).await,
+    }
+}
+
+async fn pending_value(
+    ctx: &StepContext<'_>,
+) -> Result<crate::secrets::SecretValue, RotationError> {
+    Ok(ctx
+        .secrets
+        .get_version(ctx.secret_id, ctx.token, AWSPENDING)
+        .await?)
+}
+
+/// `createSecret`: only when this token has no value yet, ask the driver for the next secret
+/// and store it as the token's AWSPENDING version.
+async fn create(ctx: &StepContext<'_>) -> Result<StepOutcome, RotationError> {
+    // The current version must exist (and the driver is built from it).
+    let driver = ctx.driver(Step::Create).await?;
+    match ctx
+        .secrets
+        .get_version(ctx.secret_id, ctx.token, AWSPENDING)
+        .await
+    {
+        Ok(_) => return Ok(StepOutcome::AlreadyDone),
+        Err(SecretsError::NotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let next = driver
+        .create_connector_secret()
+        .await
+        .map_err(|e| ctx.driver_error(Step::Create, e))?;
+    ctx.secrets
+        .put(ctx.secret_id, &next, Some(ctx.token), &[AWSPENDING])
+        .await?;
+    Ok(StepOutcome::Done)
+}
+
+/// `finishSecret`: move AWSCURRENT to the token's version (removing it from the old one), then
+/// let the driver retire the old credentials. Retiring failing does not undo the rotation.
+async fn finish(
+    ctx: &StepContext<'_>,
+    desc: &SecretDescription,
+) -> Result<StepOutcome, RotationError> {
+    let old_version = current_version(desc).ok_or_else(|| RotationError::NoCurrentVersion {
+        secret: ctx.secret_id.to_string(),
+    })?;
+    // Read both values and build the driver before anything moves.
+    let old = ctx
+        .secrets
+        .get_version(ctx.secret_id, old_version, AWSCURRENT)
+        .await?;
+    let new = pending_value(ctx).await?;
+    let driver = ctx.driver(Step::Finish).await;
+    ctx.secrets
+        .move_stage(ctx.secret_id, AWSCURRENT, ctx.token, Some(old_version))
+        .await?;
+    let retired = match driver {
+        Ok(d) => d
+            .retire_connector_secret(&old, &new)
+            .await
+            .map_err(|e| ctx.driver_error(Step::Finish, e)),
+        Err(e) => Err(e),
+    };
+    let mut event = ctx.event("connector.rotated").with_details(json!({
+        "secret_arn": ctx.secret_id,
+        "token": ctx.token,
+        "previous_version": old_version,
+        "kind": ctx.integration.spec.kind.as_str(),
+    }));
+    let outcome = match retired {
+        Ok(()) => StepOutcome::Done,
+        Err(e) => {
+            tracing::warn!(
+                secret = ctx.secret_id,
+                token = ctx.token,
+                integration = %ctx.integration.name,
+                code = e.code(),
+                error = %e,
+                "rotation finished but the old credentials could not be retired"
+            );
+            event.details["retire_error"] = json!(e.to_string());
+            ctx.record(
+                ctx.event("connector.retire_failed")
+                    .failed()
+                    .with_details(json!({
+                        "secret_arn": ctx.secret_id,
+                        "token": ctx.token,
+                        "code": e.code(),
+                        "error": e.to_string(),
+                    })),
+            )
+            .await;
+            StepOutcome::FinishedRetireFailed
+        }
+    };
+    ctx.record(event).await;
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn desc(enabled: bool, versions: &[(&str, &[&str])]) -> SecretDescription {
+        SecretDescription {
+            arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:conn-AbC123".into(),
+            name: "conn".into(),
+            rotation_enabled: enabled,
+            versions_to_stages: versions
+                .iter()
+                .map(|(v, s)| (v.to_string(), s.iter().map(|x| x.to_string()).collect()))
+                .collect::<HashMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn steps_parse_from_the_protocol_names() {
+        for s in [Step::Create, Step::Set, Step::Test, Step::Finish] {
+            assert_eq!(Step::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Step::parse("CreateSecret"), None);
+    }
+
+    #[test]
+    fn the_guard_follows_the_rotation_template() {
+        let d = desc(
+            true,
+            &[
+                ("old", &["AWSCURRENT"]),
+                ("tok", &["AWSPENDING"]),
+                ("prev", &["AWSPREVIOUS"]),
+            ],
+        );
+        assert!(!guard(&d, "s", "tok").unwrap());
+        assert!(guard(&d, "s", "old").unwrap());
+        assert!(matches!(
+            guard(&d, "s", "nope"),
+            Err(RotationError::UnknownToken { .. })
+        ));
+        assert!(matches!(
+            guard(&d, "s", "prev"),
+            Err(RotationError::NotPending { .. })
+        ));
+        let off = desc(false, &[("tok", &["AWSPENDING"])]);
+        assert!(matches!(
+            guard(&off, "s", "tok"),
+            Err(RotationError::NotEnabled { .. })
+        ));
+        assert!(!RotationError::NotEnabled { secret: "s".into() }.is_retryable());
+    }
+
+    #[test]
+    fn secrets_match_by_arn_partial_arn_or_name() {
+        let d = desc(true, &[]);
+        assert!(secret_matches("conn", &d));
+        assert!(secret_matches(&d.arn, &d));
+        assert!(secret_matches(
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:conn",
+            &d
+        ));
+        assert!(!secret_matches(
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:con",
+            &d
+        ));
+        assert!(!secret_matches("other", &d));
+    }
+}

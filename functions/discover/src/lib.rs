@@ -9,12 +9,57 @@ mod views;
 
 use std::sync::Arc;
 
-use shared::api::{ApiError, ApiRequest, AuthConfig, Caller, Incoming};
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use shared::api::{ApiError, ApiRequest, AuthConfig, Caller, Incoming, Route, match_route};
 use shared::clock::{Clock, SystemClock};
 use shared::driver::http::HttpClients;
 use shared::secrets::SecretsManager;
 use shared::store::{DynamoStore, Store};
 use shared::targets::{DriverFactory, Targets};
+
+/// The HTTP routes this function serves (API Gateway routes them here; the OpenAPI test reads it).
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "GET",
+        path: "/integrations",
+    },
+    Route {
+        method: "PUT",
+        path: "/integrations/{name}",
+    },
+    Route {
+        method: "GET",
+        path: "/integrations/{name}",
+    },
+    Route {
+        method: "DELETE",
+        path: "/integrations/{name}",
+    },
+    Route {
+        method: "POST",
+        path: "/integrations/{name}/discover",
+    },
+    Route {
+        method: "GET",
+        path: "/integrations/{name}/resources",
+    },
+    Route {
+        method: "GET",
+        path: "/flows",
+    },
+    Route {
+        method: "PUT",
+        path: "/flows/{name}",
+    },
+    Route {
+        method: "GET",
+        path: "/flows/{name}",
+    },
+    Route {
+        method: "DELETE",
+        path: "/flows/{name}",
+    },
+];
 
 pub struct App {
     pub store: Arc<dyn Store>,
@@ -63,7 +108,7 @@ impl App {
         }
     }
 
-    async fn route(&self, req: &ApiRequest) -> aws_lambda_events::apigw::ApiGatewayV2httpResponse {
+    async fn route(&self, req: &ApiRequest) -> ApiGatewayV2httpResponse {
         let result = match req.caller(&self.auth) {
             Ok(caller) => self.dispatch(req, &caller).await,
             Err(e) => Err(e),
@@ -75,41 +120,26 @@ impl App {
         &self,
         req: &ApiRequest,
         caller: &Caller,
-    ) -> Result<aws_lambda_events::apigw::ApiGatewayV2httpResponse, ApiError> {
-        let segments = req.segments();
-        let s: Vec<&str> = segments.iter().map(String::as_str).collect();
-        match (req.method.as_str(), s.as_slice()) {
-            ("GET", ["integrations"]) => integrations::list(self, caller).await,
-            ("PUT", ["integrations", name]) => integrations::put(self, caller, name, req).await,
-            ("GET", ["integrations", name]) => integrations::get(self, caller, name).await,
-            ("DELETE", ["integrations", name]) => integrations::delete(self, caller, name).await,
-            ("POST", ["integrations", name, "discover"]) => {
-                integrations::discover_now(self, caller, name).await
+    ) -> Result<ApiGatewayV2httpResponse, ApiError> {
+        let (route, params) = match_route(ROUTES, &req.method, &req.segments())?;
+        let param = || params.first().map(String::as_str).unwrap_or_default();
+        match route.path {
+            "/integrations" => integrations::list(self, caller).await,
+            "/integrations/{name}" => match route.method {
+                "PUT" => integrations::put(self, caller, param(), req).await,
+                "GET" => integrations::get(self, caller, param()).await,
+                _ => integrations::delete(self, caller, param()).await,
+            },
+            "/integrations/{name}/discover" => {
+                integrations::discover_now(self, caller, param()).await
             }
-            ("GET", ["integrations", name, "resources"]) => {
-                integrations::resources(self, name, req).await
-            }
-            ("GET", ["flows"]) => flows::list(self).await,
-            ("PUT", ["flows", name]) => flows::put(self, caller, name, req).await,
-            ("GET", ["flows", name]) => flows::get(self, name).await,
-            ("DELETE", ["flows", name]) => flows::delete(self, caller, name).await,
-            (
-                _,
-                ["integrations"]
-                | ["integrations", _]
-                | ["integrations", _, "discover" | "resources"]
-                | ["flows"]
-                | ["flows", _],
-            ) => Err(ApiError::new(
-                405,
-                "method_not_allowed",
-                format!("{} is not allowed on {}", req.method, req.path),
-            )),
-            _ => Err(ApiError::new(
-                404,
-                "route_not_found",
-                format!("no route for {} {}", req.method, req.path),
-            )),
+            "/integrations/{name}/resources" => integrations::resources(self, param(), req).await,
+            "/flows" => flows::list(self).await,
+            _ => match route.method {
+                "PUT" => flows::put(self, caller, param(), req).await,
+                "GET" => flows::get(self, param()).await,
+                _ => flows::delete(self, caller, param()).await,
+            },
         }
     }
 }

@@ -8,7 +8,7 @@ mod views;
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
-use shared::api::{ApiError, ApiRequest, AuthConfig, Caller, Incoming};
+use shared::api::{ApiError, ApiRequest, AuthConfig, Caller, Incoming, Route, match_route};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{CommonConfig, optional, required};
 use shared::credentials::DEFAULT_SECRET_PREFIX;
@@ -18,6 +18,34 @@ use shared::scheduler::{EventBridgeScheduler, ExpiryScheduler, SchedulerConfig};
 use shared::secrets::{SecretStore, SecretsManager};
 use shared::store::{DynamoStore, Store};
 use shared::targets::{DriverFactory, Targets};
+
+/// The HTTP routes this function serves (API Gateway routes them here; the OpenAPI test reads it).
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "POST",
+        path: "/requests",
+    },
+    Route {
+        method: "GET",
+        path: "/requests",
+    },
+    Route {
+        method: "GET",
+        path: "/requests/{id}",
+    },
+    Route {
+        method: "POST",
+        path: "/requests/{id}/approve",
+    },
+    Route {
+        method: "POST",
+        path: "/requests/{id}/reject",
+    },
+    Route {
+        method: "GET",
+        path: "/requests/{id}/credentials",
+    },
+];
 
 pub struct App {
     pub store: Arc<dyn Store>,
@@ -100,30 +128,15 @@ impl App {
         req: &ApiRequest,
         caller: &Caller,
     ) -> Result<ApiGatewayV2httpResponse, ApiError> {
-        let segments = req.segments();
-        let s: Vec<&str> = segments.iter().map(String::as_str).collect();
-        match (req.method.as_str(), s.as_slice()) {
-            ("POST", ["requests"]) => requests::create(self, caller, req).await,
-            ("GET", ["requests"]) => requests::list(self, caller, req).await,
-            ("GET", ["requests", id]) => requests::get(self, caller, id).await,
-            ("POST", ["requests", id, "approve"]) => requests::approve(self, caller, id, req).await,
-            ("POST", ["requests", id, "reject"]) => requests::reject(self, caller, id, req).await,
-            ("GET", ["requests", id, "credentials"]) => credentials::get(self, caller, id).await,
-            (
-                _,
-                ["requests"]
-                | ["requests", _]
-                | ["requests", _, "approve" | "reject" | "credentials"],
-            ) => Err(ApiError::new(
-                405,
-                "method_not_allowed",
-                format!("{} is not allowed on {}", req.method, req.path),
-            )),
-            _ => Err(ApiError::new(
-                404,
-                "route_not_found",
-                format!("no route for {} {}", req.method, req.path),
-            )),
+        let (route, params) = match_route(ROUTES, &req.method, &req.segments())?;
+        let id = params.first().map(String::as_str).unwrap_or_default();
+        match (route.method, route.path) {
+            ("POST", "/requests") => requests::create(self, caller, req).await,
+            ("GET", "/requests") => requests::list(self, caller, req).await,
+            ("GET", "/requests/{id}") => requests::get(self, caller, id).await,
+            ("POST", "/requests/{id}/approve") => requests::approve(self, caller, id, req).await,
+            ("POST", "/requests/{id}/reject") => requests::reject(self, caller, id, req).await,
+            _ => credentials::get(self, caller, id).await,
         }
     }
 }

@@ -4,7 +4,9 @@
 mod error;
 mod event;
 mod identity;
+mod routes;
 
 pub use error::ApiError;
 pub use event::{ApiRequest, Incoming, MAX_BODY_BYTES, json_response, no_content, respond};
 pub use identity::{AuthConfig, Caller};
+pub use routes::{Route, match_route};

@@ -12,3 +12,30 @@ ensure_moto() {
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 }
+
+# Infrastructure checks (sam validate --lint, cfn-lint, the OpenAPI validator) in their own
+# virtualenv: aws-sam-cli pins boto3 differently from moto. All three run offline.
+SAM_CLI_VERSION="1.170.0"
+CFN_LINT_VERSION="1.58.0"
+OPENAPI_SPEC_VALIDATOR_VERSION="0.9.0"
+
+ensure_infra_tools() {
+    local venv="${ELASTIC_JIT_INFRA_VENV:-$PWD/.venv-infra}"
+    if "$venv/bin/python" - 2>/dev/null <<PY
+from importlib.metadata import version
+assert version("aws-sam-cli") == "$SAM_CLI_VERSION"
+assert version("cfn-lint") == "$CFN_LINT_VERSION"
+assert version("openapi-spec-validator") == "$OPENAPI_SPEC_VALIDATOR_VERSION"
+PY
+    then
+        return 0
+    fi
+    echo "==> installing aws-sam-cli $SAM_CLI_VERSION, cfn-lint $CFN_LINT_VERSION, openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION into $venv"
+    python3 -m venv "$venv"
+    # Keep the virtualenv out of git without touching the repository's .gitignore.
+    echo '*' > "$venv/.gitignore"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check \
+        "aws-sam-cli==$SAM_CLI_VERSION" \
+        "cfn-lint==$CFN_LINT_VERSION" \
+        "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
+}

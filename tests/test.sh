@@ -7,6 +7,16 @@ cd "$(dirname "$0")/.."
 source tests/setup.sh
 
 ensure_moto
+ensure_infra_tools
+
+echo "==> sam validate / cfn-lint / openapi-spec-validator"
+(
+    venv="${ELASTIC_JIT_INFRA_VENV:-$PWD/.venv-infra}"
+    cd infra
+    SAM_CLI_TELEMETRY=0 "$venv/bin/sam" validate --lint --region us-east-1 -t template.yaml
+    "$venv/bin/cfn-lint" template.yaml
+    "$venv/bin/openapi-spec-validator" openapi.yaml
+)
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

@@ -18,6 +18,7 @@ use crate::model::{
     IntegrationKind, PrincipalState, RequestStatus, ResolvedPermission, SharedObject, TargetObject,
 };
 use crate::password::generate_password;
+use crate::requester_rotation;
 use crate::scheduler::ExpiryScheduler;
 use crate::secrets::{AWSCURRENT, SecretStore, SecretValue, SecretsError};
 use crate::store::{Store, StoreError};
@@ -233,6 +234,29 @@ impl Grants<'_> {
         let mut roles_after = principal.roles.clone();
         if es {
             roles_after.push(role_name(integration.user_prefix(), &req.id));
+        }
+        // The seeds' rotation policy: a password due for rotation is replaced at the start of
+        // the next grant, never during active access.
+        if es
+            && principal.provisioned
+            && principal.active_grants.is_empty()
+            && requester_rotation::rotation_due(&principal, integration, now)
+        {
+            match requester_rotation::rotate_principal(
+                self.store,
+                self.secrets,
+                driver,
+                integration,
+                &principal,
+                now,
+            )
+            .await
+            {
+                Ok(rotated) => principal = rotated,
+                Err(e) => {
+                    tracing::warn!(account = %principal.name, error = %e, "password rotation at grant start failed; the current password stays")
+                }
+            }
         }
         let mut password = None;
         if es && !principal.provisioned {

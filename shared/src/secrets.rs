@@ -432,13 +432,16 @@ impl SecretStore for SecretsManager {
         id: &str,
     ) -> Result<crate::rotation::RotationStart, SecretsError> {
         use crate::rotation::RotationStart;
-        if self.rotation_lambda(id).await?.is_none() {
+        let Some(lambda) = self.rotation_lambda(id).await? else {
             return Ok(RotationStart::NotConfigured);
-        }
+        };
+        // Naming the configured Lambda again keeps the configuration as it is (some emulators
+        // drop it when the parameter is omitted).
         let out = self
             .client
             .rotate_secret()
             .secret_id(id)
+            .rotation_lambda_arn(lambda)
             .rotate_immediately(true)
             .send()
             .await;

@@ -109,6 +109,8 @@ pub async fn create(
         revoke_attempts: 0,
         next_attempt_at: None,
         last_error: None,
+        revoke_requested_by: None,
+        history: vec![],
         version: 0,
     };
     let audit = AuditEvent::new(

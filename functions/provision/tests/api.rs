@@ -4,155 +4,27 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use fixtures::{
-    ADMIN, ALICE, Auth, CAROL, DEV, Env, MALLORY, Person, es_seed, event, http, response,
+use fixtures::flows::{
+    approve, ask, auth_of, call, credentials, discover_app, flows, provision_app, register,
 };
+use fixtures::{ALICE, Auth, CAROL, DEV, Env, MALLORY, Person, es_seed, event, http};
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::api::AuthConfig;
-use shared::grants::GrantConfig;
 use shared::model::AuditSubject;
 use shared::store::{AuditStore, PrincipalStore, RequestStore};
 
-fn auth() -> AuthConfig {
-    AuthConfig {
-        admin_group: "jit-admins".into(),
-        groups_claim: "groups".into(),
-    }
-}
-
 fn apps(env: &Env) -> (discover::App, provision::App) {
-    let d = discover::App {
-        store: env.store.clone(),
-        targets: env.targets.clone(),
-        clock: Arc::new(env.clock.clone()),
-        auth: auth(),
-    };
-    let p = provision::App {
-        store: env.store.clone(),
-        secrets: env.secrets.clone(),
-        targets: env.targets.clone(),
-        scheduler: env.scheduler.clone(),
-        clock: Arc::new(env.clock.clone()),
-        auth: auth(),
-        grants: GrantConfig {
-            secret_prefix: format!("{}/", test_harness::unique_name("creds")),
-        },
-    };
-    (d, p)
+    (discover_app(env), provision_app(env))
 }
 
-/// Register `prod-search` (owners from `_meta`, integration owners as fallback) and the named
-/// flows.
+/// Register `prod-search` and the named flows.
 async fn setup(env: &Env, d: &discover::App, wanted: &[&str]) {
-    let arn = env.connector_secret().await;
-    let body = json!({
-        "kind": "elasticsearch", "url": env.es.url(), "secret_arn": arn,
-        "custom_access_details": "Use Kibana at https://kibana.example.internal",
-        "integration_owners": [{"type": "group", "value": "search-platform"}],
-        "resource_owner": {"tag_key": "owner", "attribute": "user"},
-        "user_cleanup_days": 7
-    });
-    let (s, b) = response(
-        d.handle(http(
-            event("discover/put-integration.json"),
-            "/integrations/prod-search",
-            ADMIN,
-            Some(body),
-        ))
-        .await
-        .unwrap(),
-    );
-    assert_eq!(s, 201, "{b}");
-    for (name, spec) in [
-        (
-            "logs-read",
-            json!({"integration": "prod-search", "requesters": [{"type": "group", "value": "developers"}],
-            "resources": ["logs-*"], "permissions": ["read", "write"], "max_duration": "8h", "require_justification": true}),
-        ),
-        (
-            "logs-keys",
-            json!({"integration": "prod-search", "requesters": [{"type": "group", "value": "developers"}],
-            "resources": ["logs-*"], "permissions": ["read"], "credential_mode": "api_key"}),
-        ),
-        (
-            "logs-leads",
-            json!({"integration": "prod-search", "requesters": [{"type": "group", "value": "developers"}],
-            "resources": ["logs-2026.10"], "permissions": ["read"], "approvers": [{"type": "group", "value": "leads"}]}),
-        ),
-        (
-            "logs-auto",
-            json!({"integration": "prod-search", "requesters": [{"type": "group", "value": "developers"}],
-            "resources": ["logs-*"], "permissions": ["read"], "auto_approve": true}),
-        ),
-    ] {
-        if !wanted.contains(&name) {
-            continue;
-        }
-        let (s, b) = response(
-            d.handle(http(
-                event("discover/put-flow.json"),
-                &format!("/flows/{name}"),
-                ADMIN,
-                Some(spec),
-            ))
-            .await
-            .unwrap(),
-        );
-        assert_eq!(s, 201, "{b}");
-    }
-}
-
-async fn call(p: &provision::App, ev: Value) -> (u16, Value) {
-    response(p.handle(ev).await.unwrap())
-}
-
-/// A request without the sample's idempotency key, so each call is a new request.
-async fn ask(p: &provision::App, who: Person, body: Value) -> (u16, Value) {
-    let mut ev = http(
-        event("provision/post-request.json"),
-        "/requests",
-        who,
-        Some(body),
-    );
-    ev["headers"]
-        .as_object_mut()
-        .unwrap()
-        .remove("idempotency-key");
-    call(p, ev).await
-}
-
-async fn approve(p: &provision::App, who: Person, id: &str) -> (u16, Value) {
-    call(
-        p,
-        http(
-            event("provision/approve.json"),
-            &format!("/requests/{id}/approve"),
-            who,
-            None,
-        ),
-    )
-    .await
-}
-
-async fn credentials(p: &provision::App, who: Person, id: &str) -> (u16, Value) {
-    call(
-        p,
-        http(
-            event("provision/get-credentials.json"),
-            &format!("/requests/{id}/credentials"),
-            who,
-            None,
-        ),
-    )
-    .await
+    register(env, d, json!({})).await;
+    flows(d, wanted).await;
 }
 
 fn basic(c: &Value) -> Auth {
-    Auth::Basic(
-        c["username"].as_str().unwrap().into(),
-        c["password"].as_str().unwrap().into(),
-    )
+    auth_of(c)
 }
 
 #[tokio::test]

@@ -24,7 +24,10 @@ pub async fn rotate_now(
         .await?
         .ok_or_else(|| ApiError::not_found("integration", name))?;
     let secret = &integration.spec.secret_arn;
-    let function = app.function_name.as_deref().unwrap_or("the rotate function");
+    let function = app
+        .function_name
+        .as_deref()
+        .unwrap_or("the rotate function");
     let event = |action: &str| {
         AuditEvent::new(
             app.clock.now(),

@@ -35,7 +35,8 @@ pub async fn handle(app: &App, event: &RotationEvent) -> Result<serde_json::Valu
 }
 
 async fn run(app: &App, event: &RotationEvent) -> Result<serde_json::Value, RotationError> {
-    let step = Step::parse(&event.step).ok_or_else(|| RotationError::UnknownStep(event.step.clone()))?;
+    let step =
+        Step::parse(&event.step).ok_or_else(|| RotationError::UnknownStep(event.step.clone()))?;
     let described = app.secrets.describe(&event.secret_id).await?;
     let integrations = app.store.list_integrations().await?;
     let integration = integration_for_secret(integrations, &described)?;

@@ -43,7 +43,11 @@ pub struct HandlerError {
 
 impl HandlerError {
     pub fn new(code: &str, retryable: bool, message: impl Into<String>) -> Self {
-        let kind = if retryable { "Retryable" } else { "NonRetryable" };
+        let kind = if retryable {
+            "Retryable"
+        } else {
+            "NonRetryable"
+        };
         Self {
             error_type: format!("Rotation.{kind}.{code}"),
             message: message.into(),
@@ -64,7 +68,11 @@ impl From<HandlerError> for Diagnostic {
 impl From<serde_json::Error> for HandlerError {
     fn from(e: serde_json::Error) -> Self {
         // serde's messages name fields and types, not values of secrets (events carry none).
-        Self::new("invalid_event", false, format!("the event could not be read: {e}"))
+        Self::new(
+            "invalid_event",
+            false,
+            format!("the event could not be read: {e}"),
+        )
     }
 }
 
@@ -89,7 +97,10 @@ impl App {
         })
     }
 
-    pub async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, HandlerError> {
+    pub async fn handle(
+        &self,
+        event: serde_json::Value,
+    ) -> Result<serde_json::Value, HandlerError> {
         match Incoming::classify(event)? {
             Incoming::Http(req) => {
                 let response = match ApiRequest::from_event(&req) {

@@ -145,9 +145,17 @@ impl Env {
     }
 
     /// A Lambda function registered in moto to stand for the rotate function (moto checks
-    /// that the rotation Lambda exists; it cannot run it).
+    /// that the rotation Lambda exists; it does not run our code).
     async fn rotation_lambda(&self) -> String {
         let endpoint = test_harness::aws_endpoint();
+        // moto would try to run the function in Docker (absent here) each time RotateSecret
+        // invokes it; its Docker-less Lambda answers at once instead. Other emulators ignore this.
+        let _ = self
+            .http
+            .post(format!("{endpoint}/moto-api/config"))
+            .json(&json!({"lambda": {"use_docker": false}}))
+            .send()
+            .await;
         let auth = |service: &str| {
             format!(
                 "AWS4-HMAC-SHA256 Credential=testing/20261123/us-east-1/{service}/aws4_request, \
@@ -167,9 +175,6 @@ impl Env {
             .await
             .unwrap();
         assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
-        // A zip holding one empty file named `bootstrap`.
-        let zip = minimal_zip();
-        use base64::Engine;
         let name = test_harness::unique_name("elastic-jit-rotate");
         let resp = self
             .http
@@ -180,7 +185,7 @@ impl Env {
                 "Runtime": "provided.al2023",
                 "Role": format!("arn:aws:iam::123456789012:role/{role}"),
                 "Handler": "bootstrap",
-                "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip)},
+                "Code": {"ZipFile": BOOTSTRAP_ZIP},
             }))
             .send()
             .await
@@ -211,7 +216,12 @@ impl Env {
             .unwrap();
     }
 
-    async fn step(&self, step: &str, secret: &str, token: &str) -> Result<Value, rotate::HandlerError> {
+    async fn step(
+        &self,
+        step: &str,
+        secret: &str,
+        token: &str,
+    ) -> Result<Value, rotate::HandlerError> {
         let mut ev = event(&format!("{step}.json"));
         assert_eq!(ev["Step"], step);
         ev["SecretId"] = json!(secret);
@@ -249,7 +259,11 @@ impl Env {
     }
 
     async fn stages(&self, secret: &str) -> std::collections::HashMap<String, Vec<String>> {
-        self.secrets.describe(secret).await.unwrap().versions_to_stages
+        self.secrets
+            .describe(secret)
+            .await
+            .unwrap()
+            .versions_to_stages
     }
 
     async fn current(&self, secret: &str) -> Value {
@@ -303,35 +317,8 @@ impl Env {
     }
 }
 
-/// The smallest valid zip archive with one empty file `bootstrap` (stored, CRC 0).
-fn minimal_zip() -> Vec<u8> {
-    let name = b"bootstrap";
-    let mut z = Vec::new();
-    let local = |z: &mut Vec<u8>| {
-        z.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        z.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        z.extend_from_slice(&[0; 12]);
-        z.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        z.extend_from_slice(&0u16.to_le_bytes());
-        z.extend_from_slice(name);
-    };
-    local(&mut z);
-    let central_at = z.len() as u32;
-    z.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-    z.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    z.extend_from_slice(&[0; 12]);
-    z.extend_from_slice(&(name.len() as u16).to_le_bytes());
-    z.extend_from_slice(&[0; 12]);
-    z.extend_from_slice(&0u32.to_le_bytes());
-    z.extend_from_slice(name);
-    let central_len = z.len() as u32 - central_at;
-    z.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    z.extend_from_slice(&[0, 0, 0, 0, 1, 0, 1, 0]);
-    z.extend_from_slice(&central_len.to_le_bytes());
-    z.extend_from_slice(&central_at.to_le_bytes());
-    z.extend_from_slice(&0u16.to_le_bytes());
-    z
-}
+/// A zip archive holding one file, `bootstrap` (moto stores it; it never runs).
+const BOOTSTRAP_ZIP: &str = "UEsDBBQAAAAAAOIid12DFtyMAQAAAAEAAAAJAAAAYm9vdHN0cmFweFBLAQIUAxQAAAAAAOIid12DFtyMAQAAAAEAAAAJAAAAAAAAAAAAAACAAQAAAABib290c3RyYXBQSwUGAAAAAAEAAQA3AAAAKAAAAAAA";
 
 fn connector() -> Value {
     json!({"username": "connector", "password": CONNECTOR_PW})
@@ -354,12 +341,25 @@ async fn four_steps_replace_the_connector_password() {
     let new_pw = current["password"].as_str().unwrap().to_string();
     assert_ne!(new_pw, CONNECTOR_PW);
     assert!(new_pw.len() >= 32);
-    assert_eq!(env.authenticate("connector", CONNECTOR_PW).await, 401, "old password rejected");
-    assert_eq!(env.authenticate("connector", &new_pw).await, 200, "new password accepted");
+    assert_eq!(
+        env.authenticate("connector", CONNECTOR_PW).await,
+        401,
+        "old password rejected"
+    );
+    assert_eq!(
+        env.authenticate("connector", &new_pw).await,
+        200,
+        "new password accepted"
+    );
     assert!(env.stages(&arn).await[TOKEN].contains(&AWSCURRENT.to_string()));
 
     // The new value works for the driver built from AWSCURRENT, as every function builds it.
-    let integration = env.store.get_integration("prod-search").await.unwrap().unwrap();
+    let integration = env
+        .store
+        .get_integration("prod-search")
+        .await
+        .unwrap()
+        .unwrap();
     env.targets
         .driver(&integration)
         .await
@@ -371,7 +371,10 @@ async fn four_steps_replace_the_connector_password() {
     let audit = env
         .audit_actions(AuditSubject::Integration("prod-search".into()))
         .await;
-    assert!(audit.iter().any(|e| e["action"] == "connector.rotated"), "{audit:?}");
+    assert!(
+        audit.iter().any(|e| e["action"] == "connector.rotated"),
+        "{audit:?}"
+    );
     let text = serde_json::to_string(&audit).unwrap();
     assert!(!text.contains(&new_pw) && !text.contains(CONNECTOR_PW));
 }
@@ -389,20 +392,36 @@ async fn every_step_delivered_twice_changes_nothing_the_second_time() {
         let stages = env.stages(&arn).await;
         let pending = env.pending(&arn, TOKEN).await;
         let users = env.password_hashes().await;
-        let audit = env.audit_actions(AuditSubject::Integration("twice".into())).await.len();
+        let audit = env
+            .audit_actions(AuditSubject::Integration("twice".into()))
+            .await
+            .len();
 
         let second = env.step(step, &arn, TOKEN).await;
         assert!(second.is_ok(), "{step} again: {:?}", second.err());
         assert_eq!(env.stages(&arn).await, stages, "{step}: stages changed");
-        assert_eq!(env.pending(&arn, TOKEN).await, pending, "{step}: pending value changed");
-        assert_eq!(env.password_hashes().await, users, "{step}: Elasticsearch changed");
         assert_eq!(
-            env.audit_actions(AuditSubject::Integration("twice".into())).await.len(),
+            env.pending(&arn, TOKEN).await,
+            pending,
+            "{step}: pending value changed"
+        );
+        assert_eq!(
+            env.password_hashes().await,
+            users,
+            "{step}: Elasticsearch changed"
+        );
+        assert_eq!(
+            env.audit_actions(AuditSubject::Integration("twice".into()))
+                .await
+                .len(),
             audit,
             "{step}: audit changed"
         );
     }
-    let new_pw = env.current(&arn).await["password"].as_str().unwrap().to_string();
+    let new_pw = env.current(&arn).await["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(env.authenticate("connector", &new_pw).await, 200);
     assert_eq!(env.authenticate("connector", CONNECTOR_PW).await, 401);
 }
@@ -422,15 +441,26 @@ async fn a_failure_after_set_secret_is_recovered_by_retrying_the_sequence() {
         .await;
     let err = env.step("testSecret", &arn, TOKEN).await.unwrap_err();
     assert!(err.retryable, "{err:?}");
-    assert!(err.error_type.starts_with("Rotation.Retryable."), "{}", err.error_type);
+    assert!(
+        err.error_type.starts_with("Rotation.Retryable."),
+        "{}",
+        err.error_type
+    );
     env.clear_faults().await;
 
     // Secrets Manager retries the rotation with the same token, from the start.
     env.all_steps(&arn, TOKEN).await;
-    let new_pw = env.current(&arn).await["password"].as_str().unwrap().to_string();
+    let new_pw = env.current(&arn).await["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(env.authenticate("connector", &new_pw).await, 200);
-    let audit = env.audit_actions(AuditSubject::Integration("flaky".into())).await;
-    assert!(audit.iter().any(|e| e["action"] == "connector.rotation_failed" && e["details"]["step"] == "testSecret"));
+    let audit = env
+        .audit_actions(AuditSubject::Integration("flaky".into()))
+        .await;
+    assert!(audit.iter().any(
+        |e| e["action"] == "connector.rotation_failed" && e["details"]["step"] == "testSecret"
+    ));
     assert!(audit.iter().any(|e| e["action"] == "connector.rotated"));
 }
 
@@ -464,7 +494,9 @@ async fn a_wrong_token_an_unknown_secret_or_a_disabled_rotation_fails() {
 
     let mut ev = event("createSecret.json");
     ev["ClientRequestToken"] = json!(TOKEN);
-    let other = env.secret(json!({"username": "x", "password": "yyyyyy"})).await;
+    let other = env
+        .secret(json!({"username": "x", "password": "yyyyyy"}))
+        .await;
     ev["SecretId"] = json!(other);
     let err = env.app.handle(ev).await.unwrap_err();
     assert_eq!(err.error_type, "Rotation.NonRetryable.unknown_secret");
@@ -481,26 +513,48 @@ async fn a_wrong_token_an_unknown_secret_or_a_disabled_rotation_fails() {
 #[tokio::test]
 async fn an_api_key_connector_is_refused_clearly() {
     let env = Env::start().await;
-    let arn = env.secret(json!({"api_key": "aWQ6a2V5LXZhbHVlLXNlY3JldA=="})).await;
+    let arn = env
+        .secret(json!({"api_key": "aWQ6a2V5LXZhbHVlLXNlY3JldA=="}))
+        .await;
     env.integration("keyed", &arn, json!({})).await;
     env.begin_rotation(&arn, TOKEN).await;
     let err = env.step("createSecret", &arn, TOKEN).await.unwrap_err();
     assert!(!err.retryable);
     assert_eq!(err.error_type, "Rotation.NonRetryable.operation_refused");
-    assert!(err.message.contains("API key") && err.message.contains("README"), "{}", err.message);
+    assert!(
+        err.message.contains("API key") && err.message.contains("README"),
+        "{}",
+        err.message
+    );
     assert!(!err.message.contains("a2V5LXZhbHVl"));
     assert_eq!(env.pending(&arn, TOKEN).await, None, "nothing staged");
-    let audit = env.audit_actions(AuditSubject::Integration("keyed".into())).await;
-    assert!(audit.iter().any(|e| e["action"] == "connector.rotation_failed" && e["details"]["retryable"] == false));
+    let audit = env
+        .audit_actions(AuditSubject::Integration("keyed".into()))
+        .await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["action"] == "connector.rotation_failed"
+                && e["details"]["retryable"] == false)
+    );
 }
 
 /// Stand in for provisioning: an Elasticsearch user, its credential secret and its record.
-async fn requester(env: &Env, integration: &str, name: &str, password: &str, active: bool, created: DateTime<Utc>) -> PrincipalState {
+async fn requester(
+    env: &Env,
+    integration: &str,
+    name: &str,
+    password: &str,
+    active: bool,
+    created: DateTime<Utc>,
+) -> PrincipalState {
     let r = env
         .http
         .put(format!("{}/_security/user/{name}", env.es.url()))
         .basic_auth("elastic", Some(ELASTIC_PASSWORD))
-        .json(&json!({"password": password, "roles": [], "metadata": {"managed_by": "elastic-jit"}}))
+        .json(
+            &json!({"password": password, "roles": [], "metadata": {"managed_by": "elastic-jit"}}),
+        )
         .send()
         .await
         .unwrap();
@@ -516,7 +570,11 @@ async fn requester(env: &Env, integration: &str, name: &str, password: &str, act
         .await
         .unwrap();
     let mut p = PrincipalState::new(integration, name, &format!("sub-{name}"), created);
-    p.active_grants = if active { vec!["grant-1".into()] } else { vec![] };
+    p.active_grants = if active {
+        vec!["grant-1".into()]
+    } else {
+        vec![]
+    };
     p.enabled = active;
     p.provisioned = true;
     p.credential_secret_arn = Some(arn);
@@ -542,7 +600,15 @@ async fn requester_passwords_rotate_when_due_and_never_while_active() {
     let old = t0() - Duration::days(45);
     let alice = requester(&env, "users", "ejit_alice", "alice-pw-0", false, old).await;
     let bob = requester(&env, "users", "ejit_bob", "bob-pw-00", true, old).await;
-    let carol = requester(&env, "users", "ejit_carol", "carol-pw-0", false, t0() - Duration::days(3)).await;
+    let carol = requester(
+        &env,
+        "users",
+        "ejit_carol",
+        "carol-pw-0",
+        false,
+        t0() - Duration::days(3),
+    )
+    .await;
 
     let report = env.app.handle(event("schedule.json")).await.unwrap();
     assert_eq!(report["rotated"], 1, "{report}");
@@ -554,7 +620,12 @@ async fn requester_passwords_rotate_when_due_and_never_while_active() {
     assert_ne!(new_pw, "alice-pw-0");
     assert_eq!(env.authenticate("ejit_alice", &new_pw).await, 200);
     assert_eq!(env.authenticate("ejit_alice", "alice-pw-0").await, 401);
-    let stored = env.store.get_principal("users", "ejit_alice").await.unwrap().unwrap();
+    let stored = env
+        .store
+        .get_principal("users", "ejit_alice")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.password_rotated_at, Some(t0()));
     assert_eq!(stored.version, alice.version + 1);
     let audit = env
@@ -568,10 +639,28 @@ async fn requester_passwords_rotate_when_due_and_never_while_active() {
     assert_eq!(stored_password(&env, &bob).await, "bob-pw-00");
     assert_eq!(env.authenticate("ejit_bob", "bob-pw-00").await, 200);
     assert_eq!(stored_password(&env, &carol).await, "carol-pw-0");
-    assert_eq!(env.store.get_principal("users", "ejit_bob").await.unwrap().unwrap(), bob);
+    assert_eq!(
+        env.store
+            .get_principal("users", "ejit_bob")
+            .await
+            .unwrap()
+            .unwrap(),
+        bob
+    );
     let driver = env.targets.driver(&integration).await.unwrap();
-    let refused = rotate_principal(env.store.as_ref(), env.secrets.as_ref(), driver.as_ref(), &integration, &bob, t0()).await;
-    assert!(matches!(refused, Err(RequesterRotationError::ActiveGrants { .. })), "{refused:?}");
+    let refused = rotate_principal(
+        env.store.as_ref(),
+        env.secrets.as_ref(),
+        driver.as_ref(),
+        &integration,
+        &bob,
+        t0(),
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(RequesterRotationError::ActiveGrants { .. })),
+        "{refused:?}"
+    );
     assert_eq!(env.authenticate("ejit_bob", "bob-pw-00").await, 200);
 
     // A second run the same day has nothing to do.
@@ -579,14 +668,34 @@ async fn requester_passwords_rotate_when_due_and_never_while_active() {
     assert_eq!(report["rotated"], 0, "{report}");
 
     // When bob's grant has ended, the next grant (provision) rotates first.
-    let mut idle = env.store.get_principal("users", "ejit_bob").await.unwrap().unwrap();
+    let mut idle = env
+        .store
+        .get_principal("users", "ejit_bob")
+        .await
+        .unwrap()
+        .unwrap();
     idle.active_grants.clear();
-    let idle = env.store.save_principal(&idle, Some(idle.version), &[]).await.unwrap();
-    env.clock.advance(Duration::days(1));
-    assert!(shared::requester_rotation::rotation_due(&idle, &integration, t0() + Duration::days(1)));
-    let rotated = rotate_principal(env.store.as_ref(), env.secrets.as_ref(), driver.as_ref(), &integration, &idle, t0() + Duration::days(1))
+    let idle = env
+        .store
+        .save_principal(&idle, Some(idle.version), &[])
         .await
         .unwrap();
+    env.clock.advance(Duration::days(1));
+    assert!(shared::requester_rotation::rotation_due(
+        &idle,
+        &integration,
+        t0() + Duration::days(1)
+    ));
+    let rotated = rotate_principal(
+        env.store.as_ref(),
+        env.secrets.as_ref(),
+        driver.as_ref(),
+        &integration,
+        &idle,
+        t0() + Duration::days(1),
+    )
+    .await
+    .unwrap();
     assert_eq!(rotated.password_rotated_at, Some(t0() + Duration::days(1)));
     let bob_pw = stored_password(&env, &bob).await;
     assert_eq!(env.authenticate("ejit_bob", &bob_pw).await, 200);
@@ -600,7 +709,15 @@ async fn an_interrupted_requester_rotation_is_finished_by_the_next_run() {
     let integration = env
         .integration("resume", &arn, json!({"credential_rotation_days": 7}))
         .await;
-    let dave = requester(&env, "resume", "ejit_dave", "dave-pw-0", false, t0() - Duration::days(8)).await;
+    let dave = requester(
+        &env,
+        "resume",
+        "ejit_dave",
+        "dave-pw-0",
+        false,
+        t0() - Duration::days(8),
+    )
+    .await;
     env.fault(json!({"method": "POST", "path": "/_security/user/ejit_dave/_password", "count": 10, "status": 503}))
         .await;
     let report = env.app.handle(event("schedule.json")).await.unwrap();
@@ -627,7 +744,12 @@ async fn post_rotate_is_for_admins_and_maps_every_answer() {
     let (status, body) = env.call(event("post-rotate.json")).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "rotation_not_configured");
-    assert!(body["error"]["message"].as_str().unwrap().contains("elastic-jit-rotate"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("elastic-jit-rotate")
+    );
 
     // Not an admin: 403.
     let mut ev = event("post-rotate.json");
@@ -640,7 +762,10 @@ async fn post_rotate_is_for_admins_and_maps_every_answer() {
     ev["rawPath"] = json!("/integrations/nope/rotate");
     ev["requestContext"]["http"]["path"] = json!("/integrations/nope/rotate");
     let (status, body) = env.call(ev).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
 
     // Configured: RotateSecret starts a rotation (moto stages the token but cannot run the
     // Lambda), then the steps Secrets Manager would send complete it.
@@ -661,11 +786,22 @@ async fn post_rotate_is_for_admins_and_maps_every_answer() {
     let (status, body) = env.call(event("post-rotate.json")).await;
     assert_eq!(status, 202, "{body}");
     let token = body["version_id"].as_str().unwrap().to_string();
-    assert!(env.stages(&arn).await[&token].contains(&AWSPENDING.to_string()));
+    let stages = env.stages(&arn).await;
+    assert!(
+        stages[&token].contains(&AWSPENDING.to_string()),
+        "{stages:?}"
+    );
     env.all_steps(&arn, &token).await;
-    let new_pw = env.current(&arn).await["password"].as_str().unwrap().to_string();
+    let new_pw = env.current(&arn).await["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(env.authenticate("connector", &new_pw).await, 200);
     assert_eq!(env.authenticate("connector", CONNECTOR_PW).await, 401);
-    let audit = env.audit_actions(AuditSubject::Integration("prod-search".into())).await;
-    assert!(audit.iter().any(|e| e["action"] == "connector.rotation_requested" && e["actor"] == "admin@example.com"));
+    let audit = env
+        .audit_actions(AuditSubject::Integration("prod-search".into()))
+        .await;
+    assert!(audit.iter().any(
+        |e| e["action"] == "connector.rotation_requested" && e["actor"] == "admin@example.com"
+    ));
 }

@@ -102,6 +102,8 @@ pub struct PrincipalAfterRevoke {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManagedObject {
     pub object: TargetObject,
+    /// The integration named in its metadata (several integrations may share a cluster).
+    pub integration: Option<String>,
     /// The grant id in its metadata, if any (accounts are shared by grants and carry none).
     pub grant_id: Option<String>,
 }

@@ -10,6 +10,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::audit::AuditEvent;
 use super::principal::{Identity, PrincipalRef};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -143,7 +144,7 @@ pub enum TargetObject {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccessRequest {
     pub id: String,
     pub integration: String,
@@ -183,6 +184,13 @@ pub struct AccessRequest {
     pub next_attempt_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Who asked for a manual revoke (a retried revoke then ends `revoked`, not `expired`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoke_requested_by: Option<String>,
+    /// The request's audit trail, appended in the same conditional write as each change, so a
+    /// change and its record can never come apart.
+    #[serde(default)]
+    pub history: Vec<AuditEvent>,
     /// Optimistic-concurrency version: every write is conditional on it.
     pub version: u64,
 }
@@ -267,6 +275,8 @@ mod tests {
             revoke_attempts: 0,
             next_attempt_at: None,
             last_error: None,
+            revoke_requested_by: None,
+            history: vec![],
             version: 1,
         }
     }

@@ -199,6 +199,49 @@ impl DynamoStore {
             .await
     }
 
+    /// One conditional PutItem: cheaper than a transaction when nothing else must commit with it.
+    async fn put_single(
+        &self,
+        item: Item,
+        expect: Expect,
+        entity: &'static str,
+        id: &str,
+        creating: bool,
+    ) -> Result<(), StoreError> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.cfg.table)
+            .set_item(Some(item));
+        put = match expect {
+            Expect::Absent => put.condition_expression("attribute_not_exists(pk)"),
+            Expect::Version(v) => put
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(if creating {
+                    StoreError::AlreadyExists {
+                        entity,
+                        id: id.to_string(),
+                    }
+                } else {
+                    StoreError::Conflict {
+                        entity,
+                        id: id.to_string(),
+                    }
+                })
+            }
+            Err(e) => Err(StoreError::from_sdk("PutItem", &e)),
+        }
+    }
+
     async fn get_item(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
@@ -364,6 +407,14 @@ impl DynamoStore {
         }
         Ok(item)
     }
+}
+
+/// A request's own events travel on its item; anything else is written beside it.
+fn split_audit(request_id: &str, audit: &[AuditEvent]) -> (Vec<AuditEvent>, Vec<AuditEvent>) {
+    audit
+        .iter()
+        .cloned()
+        .partition(|e| e.subject == AuditSubject::Request(request_id.to_string()))
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -647,7 +698,17 @@ impl RequestStore for DynamoStore {
         idempotency: Option<(&str, &str)>,
         audit: &[AuditEvent],
     ) -> Result<Created, StoreError> {
-        let stored = with_version(request, |r| r.version = 1);
+        let (own, other) = split_audit(&request.id, audit);
+        let stored = with_version(request, |r| {
+            r.version = 1;
+            r.history.extend(own);
+        });
+        let item = self.request_item(&stored)?;
+        if idempotency.is_none() && other.is_empty() {
+            self.put_single(item, Expect::Absent, "request", &request.id, true)
+                .await?;
+            return Ok(Created::New(stored));
+        }
         let mut writes = Vec::new();
         if let Some((sub, key)) = idempotency {
             let now = request.created_at;
@@ -672,8 +733,8 @@ impl RequestStore for DynamoStore {
                 .map_err(|e| StoreError::backend("TransactWriteItems", e.to_string(), false))?;
             writes.push(TransactWriteItem::builder().put(put).build());
         }
-        writes.push(self.put(self.request_item(&stored)?, Some(&Expect::Absent))?);
-        writes.extend(self.audit_items(audit)?);
+        writes.push(self.put(item, Some(&Expect::Absent))?);
+        writes.extend(self.audit_items(&other)?);
         match self.commit(writes, "request", &request.id, true).await {
             Ok(()) => Ok(Created::New(stored)),
             Err(StoreError::AlreadyExists { .. }) if idempotency.is_some() => {
@@ -706,13 +767,26 @@ impl RequestStore for DynamoStore {
         expected_version: u64,
         audit: &[AuditEvent],
     ) -> Result<AccessRequest, StoreError> {
-        let stored = with_version(request, |r| r.version = expected_version + 1);
-        let mut writes = vec![self.put(
-            self.request_item(&stored)?,
-            Some(&Expect::Version(expected_version)),
-        )?];
-        writes.extend(self.audit_items(audit)?);
-        self.commit(writes, "request", &request.id, false).await?;
+        let (own, other) = split_audit(&request.id, audit);
+        let stored = with_version(request, |r| {
+            r.version = expected_version + 1;
+            r.history.extend(own);
+        });
+        let item = self.request_item(&stored)?;
+        if other.is_empty() {
+            self.put_single(
+                item,
+                Expect::Version(expected_version),
+                "request",
+                &request.id,
+                false,
+            )
+            .await?;
+        } else {
+            let mut writes = vec![self.put(item, Some(&Expect::Version(expected_version)))?];
+            writes.extend(self.audit_items(&other)?);
+            self.commit(writes, "request", &request.id, false).await?;
+        }
         Ok(stored)
     }
 
@@ -886,6 +960,33 @@ impl AuditStore for DynamoStore {
         limit: i32,
         cursor: Option<&Cursor>,
     ) -> Result<Page<AuditEvent>, StoreError> {
+        if let (AuditSubject::Request(id), None) = (subject, cursor) {
+            let mut events = self
+                .get_request(id)
+                .await?
+                .map(|r| r.history)
+                .unwrap_or_default();
+            let (items, _) = self
+                .query_page(
+                    None,
+                    "pk",
+                    &audit_pk(&subject.key()),
+                    "sk",
+                    None,
+                    true,
+                    1000,
+                    None,
+                )
+                .await?;
+            for i in items {
+                events.push(from_item(i, "audit event")?);
+            }
+            events.sort_by_key(|e| e.at);
+            return Ok(Page {
+                items: events,
+                next: None,
+            });
+        }
         let (items, next) = self
             .query_page(
                 None,

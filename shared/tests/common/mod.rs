@@ -51,6 +51,8 @@ pub fn request(id: &str, sub: &str, status: RequestStatus, at: DateTime<Utc>) ->
         revoke_attempts: 0,
         next_attempt_at: None,
         last_error: None,
+        revoke_requested_by: None,
+        history: vec![],
         version: 0,
     }
 }

@@ -17,12 +17,17 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 
 /// Runs moto's threaded server and exits when stdin closes (i.e. when the test process ends).
+/// After "ready" its stdout points at /dev/null: the harness stops reading the pipe, and a
+/// write into a closed pipe would break whichever request made it.
 const MOTO_LAUNCHER: &str = r#"
-import sys
+import os, sys
 from moto.server import ThreadedMotoServer
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
 server.start()
 print("ready", flush=True)
+devnull = os.open(os.devnull, os.O_WRONLY)
+os.dup2(devnull, 1)
+os.dup2(devnull, 2)
 sys.stdin.read()
 server.stop()
 "#;

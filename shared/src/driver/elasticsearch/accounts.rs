@@ -44,6 +44,10 @@ fn managed(metadata: &Value) -> bool {
     metadata["managed_by"].as_str() == Some(MANAGED_BY)
 }
 
+fn integration_of(metadata: &Value) -> Option<String> {
+    metadata["integration"].as_str().map(str::to_string)
+}
+
 fn grant_of(metadata: &Value) -> Option<String> {
     metadata["grant_id"].as_str().map(str::to_string)
 }
@@ -59,6 +63,7 @@ pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverErr
                 object: TargetObject::EsUser {
                     username: name.clone(),
                 },
+                integration: integration_of(&u["metadata"]),
                 grant_id: None,
             });
         }
@@ -68,6 +73,7 @@ pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverErr
         if managed(&r["metadata"]) {
             out.push(ManagedObject {
                 object: TargetObject::EsRole { name: name.clone() },
+                integration: integration_of(&r["metadata"]),
                 grant_id: grant_of(&r["metadata"]),
             });
         }
@@ -101,6 +107,7 @@ pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverErr
                         id: id.to_string(),
                         name: k["name"].as_str().unwrap_or_default().to_string(),
                     },
+                    integration: integration_of(&k["metadata"]),
                     grant_id: grant_of(&k["metadata"]),
                 });
             }

@@ -1,0 +1,161 @@
+//! The cleanup function, every 5 minutes: the expiry backstop, retries of failed revocations,
+//! stale pending and stuck approved requests, idle-account deletion after `user_cleanup_days`,
+//! and removal of orphaned objects marked as managed by elastic-jit. Every phase reads the
+//! due-time index (no Scan), works a few items at a time, and stops before the deadline,
+//! leaving the rest for the next run.
+#![forbid(unsafe_code)]
+
+mod accounts;
+mod orphans;
+mod requests;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use shared::clock::{Clock, SystemClock};
+use shared::config::{optional, required};
+use shared::credentials::DEFAULT_SECRET_PREFIX;
+use shared::driver::Driver;
+use shared::driver::http::HttpClients;
+use shared::grants::{GrantConfig, Grants};
+use shared::model::Integration;
+use shared::revocation::{RevokeRetry, Revoker};
+use shared::scheduler::{EventBridgeScheduler, ExpiryScheduler, SchedulerConfig};
+use shared::secrets::{SecretStore, SecretsManager};
+use shared::store::{DynamoStore, Store};
+use shared::targets::{DriverFactory, TargetError};
+
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub targets: Arc<dyn DriverFactory>,
+    pub scheduler: Arc<dyn ExpiryScheduler>,
+    pub clock: Arc<dyn Clock>,
+    pub grants: GrantConfig,
+    pub retry: RevokeRetry,
+    /// How many items are worked on at once.
+    pub concurrency: usize,
+    /// Stop starting work this long before the deadline.
+    pub margin: Duration,
+}
+
+/// What one run did; `complete` is false when it stopped for the deadline.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub expired: usize,
+    pub retried: usize,
+    pub still_failing: usize,
+    pub pending_expired: usize,
+    pub stuck_failed: usize,
+    pub accounts_deleted: usize,
+    pub orphans_removed: usize,
+    pub errors: usize,
+    pub complete: bool,
+}
+
+/// Shared by the phases of one run.
+pub(crate) struct Run<'a> {
+    pub app: &'a App,
+    pub deadline: Instant,
+    drivers: Mutex<HashMap<String, Arc<dyn Driver>>>,
+}
+
+impl Run<'_> {
+    pub fn out_of_time(&self) -> bool {
+        Instant::now() + self.app.margin >= self.deadline
+    }
+
+    /// One driver per integration per run: the connector secret is read once.
+    pub async fn driver(&self, integration: &Integration) -> Result<Arc<dyn Driver>, TargetError> {
+        if let Some(d) = self
+            .drivers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&integration.name)
+        {
+            return Ok(d.clone());
+        }
+        let d: Arc<dyn Driver> = Arc::from(self.app.targets.driver(integration).await?);
+        self.drivers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(integration.name.clone(), d.clone());
+        Ok(d)
+    }
+}
+
+impl App {
+    /// Environment: TABLE_NAME, CREDENTIAL_SECRET_PREFIX, SCHEDULE_GROUP, CLEANUP_CONCURRENCY.
+    pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
+        let aws = aws_config::load_from_env().await;
+        let secrets: Arc<dyn SecretStore> = Arc::new(SecretsManager::new(
+            aws_sdk_secretsmanager::Client::new(&aws),
+        ));
+        Ok(Self {
+            store: Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&aws),
+                required("TABLE_NAME")?,
+            )),
+            targets: Arc::new(shared::targets::Targets::new(
+                HttpClients::new()?,
+                secrets.clone(),
+            )),
+            secrets,
+            scheduler: Arc::new(EventBridgeScheduler::new(
+                aws_sdk_scheduler::Client::new(&aws),
+                SchedulerConfig {
+                    group: required("SCHEDULE_GROUP")?,
+                    target_arn: String::new(),
+                    role_arn: String::new(),
+                },
+            )),
+            clock: Arc::new(SystemClock),
+            grants: GrantConfig {
+                secret_prefix: optional("CREDENTIAL_SECRET_PREFIX", DEFAULT_SECRET_PREFIX),
+            },
+            retry: RevokeRetry::default(),
+            concurrency: shared::config::number("CLEANUP_CONCURRENCY", 8)?,
+            margin: Duration::from_secs(15),
+        })
+    }
+
+    pub fn revoker(&self) -> Revoker<'_> {
+        Revoker {
+            grants: Grants {
+                store: &*self.store,
+                secrets: &*self.secrets,
+                targets: &*self.targets,
+                scheduler: &*self.scheduler,
+                clock: &*self.clock,
+                cfg: &self.grants,
+            },
+            retry: self.retry,
+            function: "cleanup",
+        }
+    }
+
+    /// One sweep, stopping before `deadline`.
+    pub async fn handle(
+        &self,
+        _event: serde_json::Value,
+        deadline: Instant,
+    ) -> Result<serde_json::Value, lambda_runtime::Error> {
+        let run = Run {
+            app: self,
+            deadline,
+            drivers: Mutex::new(HashMap::new()),
+        };
+        let mut report = Report::default();
+        let finished = requests::expire_active(&run, &mut report).await?
+            && requests::retry_failed(&run, &mut report).await?
+            && requests::expire_pending(&run, &mut report).await?
+            && requests::fail_stuck(&run, &mut report).await?
+            && accounts::delete_idle(&run, &mut report).await?
+            && orphans::remove(&run, &mut report).await?;
+        report.complete = finished;
+        tracing::info!(?report, "sweep finished");
+        Ok(serde_json::to_value(report)?)
+    }
+}

@@ -1,0 +1,18 @@
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::config::init_tracing();
+    let app = cleanup::App::from_env().await?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
+        app.handle(event.payload, Instant::now() + remaining)
+    }))
+    .await
+}

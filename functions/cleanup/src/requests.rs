@@ -1,0 +1,173 @@
+//! Request phases: overdue grants, failed revocations, stale pending and stuck approved ones.
+
+use futures::future::join_all;
+use serde_json::json;
+use shared::model::{AccessRequest, AuditEvent, AuditSubject, RequestStatus};
+use shared::revocation::{Cause, Outcome};
+use shared::store::{Cursor, StoreError};
+
+use crate::{Report, Run};
+
+const PAGE: i32 = 100;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Result1 {
+    Done,
+    Failed,
+    Skipped,
+    Error,
+}
+
+/// Work through the due items of `status`, a chunk at a time, until none are left (`true`) or
+/// the deadline is near (`false`).
+async fn sweep<'a, F, Fut>(
+    run: &Run<'a>,
+    status: RequestStatus,
+    work: F,
+) -> Result<(bool, Vec<Result1>), StoreError>
+where
+    F: Fn(AccessRequest) -> Fut,
+    Fut: std::future::Future<Output = Result1>,
+{
+    let mut results = Vec::new();
+    let mut cursor: Option<Cursor> = None;
+    loop {
+        if run.out_of_time() {
+            return Ok((false, results));
+        }
+        let now = run.app.clock.now();
+        let page = run
+            .app
+            .store
+            .due_requests(status.as_str(), Some(now), PAGE, cursor.as_ref())
+            .await?;
+        for chunk in page.items.chunks(run.app.concurrency.max(1)) {
+            if run.out_of_time() {
+                return Ok((false, results));
+            }
+            results.extend(join_all(chunk.iter().cloned().map(&work)).await);
+        }
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => return Ok((true, results)),
+        }
+    }
+}
+
+fn count(results: &[Result1], which: Result1) -> usize {
+    results.iter().filter(|r| **r == which).count()
+}
+
+async fn revoke(run: &Run<'_>, req: AccessRequest, cause: Cause) -> Result1 {
+    let integration = match run.app.store.get_integration(&req.integration).await {
+        Ok(Some(i)) => Some(i),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(grant_id = %req.id, error = %e, "cannot read the integration");
+            return Result1::Error;
+        }
+    };
+    let driver = match &integration {
+        Some(i) => run.driver(i).await.ok(),
+        None => None,
+    };
+    match run.app.revoker().revoke_request(req, cause, driver).await {
+        Ok(Outcome::Done(_)) => Result1::Done,
+        Ok(Outcome::Failed(_)) => Result1::Failed,
+        Ok(Outcome::Unchanged(_)) => Result1::Skipped,
+        Err(e) => {
+            tracing::warn!(error = %e, "revocation could not be recorded");
+            Result1::Error
+        }
+    }
+}
+
+/// The backstop for expiry schedules that were missing or did not fire.
+pub async fn expire_active(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreError> {
+    let (done, results) = sweep(run, RequestStatus::Active, |r| {
+        revoke(run, r, Cause::Expiry)
+    })
+    .await?;
+    report.expired += count(&results, Result1::Done);
+    report.still_failing += count(&results, Result1::Failed);
+    report.errors += count(&results, Result1::Error);
+    Ok(done)
+}
+
+/// `revoke_failed` grants whose next attempt time has come (exponential backoff).
+pub async fn retry_failed(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreError> {
+    let (done, results) = sweep(run, RequestStatus::RevokeFailed, |r| {
+        revoke(run, r, Cause::Retry)
+    })
+    .await?;
+    report.retried += count(&results, Result1::Done);
+    report.still_failing += count(&results, Result1::Failed);
+    report.errors += count(&results, Result1::Error);
+    Ok(done)
+}
+
+async fn finish(
+    run: &Run<'_>,
+    mut r: AccessRequest,
+    to: RequestStatus,
+    reason: &str,
+    action: &str,
+) -> Result1 {
+    let now = run.app.clock.now();
+    let expected = r.version;
+    if r.transition(to, now).is_err() {
+        return Result1::Skipped;
+    }
+    r.status_reason = Some(reason.to_string());
+    let audit = AuditEvent::new(
+        now,
+        "system:cleanup",
+        action,
+        AuditSubject::Request(r.id.clone()),
+    )
+    .with_integration(&r.integration)
+    .with_details(json!({ "reason": reason, "leftovers": r.created_objects }));
+    match run.app.store.update_request(&r, expected, &[audit]).await {
+        Ok(_) => Result1::Done,
+        Err(StoreError::Conflict { .. }) => Result1::Skipped,
+        Err(e) => {
+            tracing::warn!(request_id = %r.id, error = %e, "cannot update request");
+            Result1::Error
+        }
+    }
+}
+
+/// Pending requests whose approval window has passed.
+pub async fn expire_pending(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreError> {
+    let (done, results) = sweep(run, RequestStatus::Pending, |r| {
+        finish(
+            run,
+            r,
+            RequestStatus::Expired,
+            "the approval window elapsed",
+            "request.expired",
+        )
+    })
+    .await?;
+    report.pending_expired += count(&results, Result1::Done);
+    report.errors += count(&results, Result1::Error);
+    Ok(done)
+}
+
+/// Approved requests whose provisioning never finished (the function died mid-way): failed,
+/// and whatever they made is found by the orphan sweep through its grant id.
+pub async fn fail_stuck(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreError> {
+    let (done, results) = sweep(run, RequestStatus::Approved, |r| {
+        finish(
+            run,
+            r,
+            RequestStatus::Failed,
+            "provisioning did not finish; anything it made is removed by the orphan sweep",
+            "grant.provision_abandoned",
+        )
+    })
+    .await?;
+    report.stuck_failed += count(&results, Result1::Done);
+    report.errors += count(&results, Result1::Error);
+    Ok(done)
+}

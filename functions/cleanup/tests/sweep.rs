@@ -1,0 +1,333 @@
+//! The cleanup sweep against moto's server and the Elasticsearch emulator.
+
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::Duration;
+use fixtures::flows::{
+    auth_of, credentials, discover_app, flows, grant_config, granted, provision_app, register,
+};
+use fixtures::{Auth, DEV, Env, es_seed, event, t0};
+use reqwest::Method;
+use serde_json::{Value, json};
+use shared::clock::Clock;
+use shared::model::{AccessRequest, Identity, RequestStatus, TargetObject};
+use shared::revocation::RevokeRetry;
+use shared::store::{PrincipalStore, RequestStore};
+
+fn cleanup_app(env: &Env) -> cleanup::App {
+    cleanup::App {
+        store: env.store.clone(),
+        secrets: env.secrets.clone(),
+        targets: env.targets.clone(),
+        scheduler: env.scheduler.clone(),
+        clock: Arc::new(env.clock.clone()),
+        grants: grant_config(env),
+        retry: RevokeRetry {
+            attempts: 2,
+            first_delay: StdDuration::from_millis(5),
+        },
+        concurrency: 8,
+        margin: StdDuration::from_millis(500),
+    }
+}
+
+async fn sweep(c: &cleanup::App) -> Value {
+    c.handle(
+        event("cleanup/schedule.json"),
+        Instant::now() + StdDuration::from_secs(120),
+    )
+    .await
+    .unwrap()
+}
+
+async fn status(env: &Env, id: &str) -> String {
+    env.store
+        .get_request(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+        .as_str()
+        .to_string()
+}
+
+#[tokio::test]
+async fn overdue_grants_expire_through_the_sweep() {
+    let env = Env::start(es_seed()).await;
+    let (d, p, c) = (discover_app(&env), provision_app(&env), cleanup_app(&env));
+    register(&env, &d, json!({})).await;
+    flows(&d, &["logs-auto"]).await;
+    let grant = granted(&p, DEV, "logs-auto", &["logs-2026.11"]).await;
+    let id = grant["id"].as_str().unwrap();
+    let (_, creds) = credentials(&p, DEV, id).await;
+    let report = sweep(&c).await;
+    assert_eq!(
+        (report["expired"].as_u64(), report["complete"].as_bool()),
+        (Some(0), Some(true)),
+        "not due yet: {report}"
+    );
+    env.clock.advance(Duration::hours(1) + Duration::seconds(1));
+    let report = sweep(&c).await;
+    assert_eq!(report["expired"], 1, "{report}");
+    assert_eq!(status(&env, id).await, "expired");
+    assert_eq!(
+        env.es_status(Method::GET, "/logs-2026.11/_search", &auth_of(&creds), None)
+            .await,
+        401
+    );
+}
+
+#[tokio::test]
+async fn a_failed_revoke_is_retried_by_the_sweep_once_the_target_recovers() {
+    let env = Env::start(es_seed()).await;
+    let (d, p, c) = (discover_app(&env), provision_app(&env), cleanup_app(&env));
+    register(&env, &d, json!({})).await;
+    flows(&d, &["logs-auto"]).await;
+    let grant = granted(&p, DEV, "logs-auto", &["logs-2026.11"]).await;
+    let id = grant["id"].as_str().unwrap();
+    env.clock.advance(Duration::hours(1) + Duration::seconds(1));
+    env.es_fault("DELETE", "/_security/role/*", 100, 503).await;
+    let report = sweep(&c).await;
+    assert_eq!(report["still_failing"], 1, "{report}");
+    let failed = env.store.get_request(id).await.unwrap().unwrap();
+    assert_eq!(failed.status, RequestStatus::RevokeFailed);
+    assert_eq!(failed.revoke_attempts, 1);
+    assert!(failed.last_error.as_deref().unwrap().contains("503"));
+    let next = failed.next_attempt_at.unwrap();
+    // Not retried before its next attempt time, even though the target is back.
+    env.clear_es_faults().await;
+    assert_eq!(sweep(&c).await["retried"], 0);
+    env.clock.set(next);
+    let report = sweep(&c).await;
+    assert_eq!(report["retried"], 1, "{report}");
+    assert_eq!(status(&env, id).await, "expired");
+    let role = env
+        .es_as(
+            Method::GET,
+            &format!("/_security/role/ejit_grant_{id}"),
+            &Auth::elastic(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(role.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn orphans_marked_as_managed_are_removed_and_nothing_else_is_touched() {
+    let env = Env::start(es_seed()).await;
+    let (d, p, c) = (discover_app(&env), provision_app(&env), cleanup_app(&env));
+    register(&env, &d, json!({})).await;
+    flows(&d, &["logs-auto"]).await;
+    let live = granted(&p, DEV, "logs-auto", &["logs-2026.11"]).await;
+    let admin = Auth::elastic();
+    let managed = json!({"managed_by": "elastic-jit", "integration": "prod-search", "grant_id": "gone-grant"});
+    for (path, body) in [
+        (
+            "/_security/role/ejit_grant_gone-grant",
+            json!({"indices": [{"names": ["logs-*"], "privileges": ["read"]}], "metadata": managed}),
+        ),
+        (
+            "/_security/role/someone_elses_role",
+            json!({"indices": [{"names": ["logs-*"], "privileges": ["read"]}], "metadata": {"managed_by": "terraform"}}),
+        ),
+        (
+            "/_security/user/ejit_leftover",
+            json!({"password": "leftover-pw", "roles": [], "metadata": {"managed_by": "elastic-jit", "integration": "prod-search"}}),
+        ),
+        (
+            "/_security/user/human",
+            json!({"password": "human-pw-1", "roles": []}),
+        ),
+        (
+            "/_security/role/other_integration",
+            json!({"indices": [{"names": ["x"], "privileges": ["read"]}], "metadata": {"managed_by": "elastic-jit", "integration": "another", "grant_id": "zzz"}}),
+        ),
+    ] {
+        assert!(
+            env.es_status(Method::PUT, path, &admin, Some(body)).await < 300,
+            "{path}"
+        );
+    }
+    let report = sweep(&c).await;
+    assert_eq!(report["orphans_removed"], 2, "{report}");
+    let exists = |path: String| {
+        let env = &env;
+        async move {
+            env.es_status(Method::GET, &path, &Auth::elastic(), None)
+                .await
+                == 200
+        }
+    };
+    assert!(!exists("/_security/role/ejit_grant_gone-grant".into()).await);
+    assert!(!exists("/_security/user/ejit_leftover".into()).await);
+    assert!(
+        exists("/_security/role/someone_elses_role".into()).await,
+        "not ours"
+    );
+    assert!(exists("/_security/user/human".into()).await, "not ours");
+    assert!(
+        exists("/_security/role/other_integration".into()).await,
+        "another integration's"
+    );
+    assert!(
+        exists(format!(
+            "/_security/role/ejit_grant_{}",
+            live["id"].as_str().unwrap()
+        ))
+        .await,
+        "a live grant's role stays"
+    );
+    assert!(
+        exists("/_security/user/ejit_dev@example.com".into()).await,
+        "a known account stays"
+    );
+}
+
+#[tokio::test]
+async fn idle_accounts_are_deleted_exactly_when_user_cleanup_days_have_passed() {
+    let env = Env::start(es_seed()).await;
+    let (d, p, c) = (discover_app(&env), provision_app(&env), cleanup_app(&env));
+    register(&env, &d, json!({"user_cleanup_days": 7})).await;
+    flows(&d, &["logs-auto"]).await;
+    let grant = granted(&p, DEV, "logs-auto", &["logs-2026.11"]).await;
+    env.clock.advance(Duration::hours(1));
+    assert_eq!(sweep(&c).await["expired"], 1);
+    let ended = t0() + Duration::hours(1);
+    let secret = env
+        .store
+        .get_principal("prod-search", "ejit_dev@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .credential_secret_arn
+        .unwrap();
+    env.clock
+        .set(ended + Duration::days(7) - Duration::minutes(1));
+    assert_eq!(sweep(&c).await["accounts_deleted"], 0);
+    assert_eq!(
+        env.es_status(
+            Method::GET,
+            "/_security/user/ejit_dev@example.com",
+            &Auth::elastic(),
+            None
+        )
+        .await,
+        200
+    );
+    env.clock.set(ended + Duration::days(7));
+    assert_eq!(sweep(&c).await["accounts_deleted"], 1);
+    assert_eq!(
+        env.es_status(
+            Method::GET,
+            "/_security/user/ejit_dev@example.com",
+            &Auth::elastic(),
+            None
+        )
+        .await,
+        404
+    );
+    assert!(
+        env.store
+            .get_principal("prod-search", "ejit_dev@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let gone = env
+        .secrets_client()
+        .describe_secret()
+        .secret_id(&secret)
+        .send()
+        .await;
+    assert!(gone.is_err(), "the credential secret is deleted");
+    // The request record is untouched by account cleanup.
+    assert_eq!(status(&env, grant["id"].as_str().unwrap()).await, "expired");
+}
+
+fn overdue(id: usize) -> AccessRequest {
+    let at = t0() - Duration::hours(2);
+    AccessRequest {
+        id: format!("bulk-{id:05}"),
+        integration: "prod-search".into(),
+        flow: "logs-auto".into(),
+        requester: Identity {
+            sub: format!("bulk-user-{id}"),
+            email: None,
+            groups: vec![],
+        },
+        resources: vec!["logs-2026.11".into()],
+        requested_resources: vec!["logs-2026.11".into()],
+        permission: "read".into(),
+        duration_secs: 3600,
+        justification: None,
+        status: RequestStatus::Active,
+        status_reason: None,
+        approval_steps: vec![],
+        decisions: vec![],
+        created_at: at,
+        updated_at: at,
+        approval_expires_at: at,
+        starts_at: Some(at),
+        ends_at: Some(at + Duration::hours(1)),
+        ended_at: None,
+        created_objects: vec![TargetObject::EsRole {
+            name: format!("ejit_grant_bulk-{id:05}"),
+        }],
+        revoke_attempts: 0,
+        next_attempt_at: None,
+        last_error: None,
+        revoke_requested_by: None,
+        history: vec![],
+        version: 0,
+    }
+}
+
+#[tokio::test]
+async fn two_thousand_overdue_grants_are_revoked_by_runs_that_each_stop_before_their_deadline() {
+    let env = Env::start(es_seed()).await;
+    let (d, c) = (discover_app(&env), cleanup_app(&env));
+    register(&env, &d, json!({})).await;
+    let store = env.store.clone();
+    use futures::StreamExt;
+    futures::stream::iter(0..2000)
+        .map(|i| {
+            let store = store.clone();
+            async move { store.create_request(&overdue(i), None, &[]).await.unwrap() }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    let mut expired = 0;
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        let budget = StdDuration::from_secs(8);
+        let started = Instant::now();
+        let report = c
+            .handle(event("cleanup/schedule.json"), started + budget)
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() < budget,
+            "run {runs} overran its deadline: {:?}",
+            started.elapsed()
+        );
+        expired += report["expired"].as_u64().unwrap();
+        assert_eq!(report["errors"], 0, "{report}");
+        if report["complete"] == true {
+            break;
+        }
+        assert!(runs < 50, "no progress");
+    }
+    assert_eq!(expired, 2000, "after {runs} run(s)");
+    assert!(
+        env.store
+            .due_requests("active", Some(env.clock.now()), 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}

@@ -1,0 +1,217 @@
+//! The revoke function: `POST /requests/{id}/revoke`, and the one-time EventBridge Scheduler
+//! event sent at a grant's expiry.
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use serde::Deserialize;
+use serde_json::json;
+use shared::api::{
+    ApiError, ApiRequest, AuthConfig, Caller, Incoming, Route, json_response, match_route,
+};
+use shared::clock::{Clock, SystemClock};
+use shared::config::{CommonConfig, optional, required};
+use shared::credentials::DEFAULT_SECRET_PREFIX;
+use shared::driver::http::HttpClients;
+use shared::grants::{GrantConfig, Grants};
+use shared::model::AccessRequest;
+use shared::revocation::{Cause, Outcome, RevokeError, RevokeRetry, Revoker};
+use shared::scheduler::{
+    EXPIRY_SOURCE, EventBridgeScheduler, ExpiryEvent, ExpiryScheduler, SchedulerConfig,
+};
+use shared::secrets::{SecretStore, SecretsManager};
+use shared::store::{DynamoStore, Store};
+use shared::targets::{DriverFactory, Targets};
+
+/// The HTTP routes this function serves.
+pub const ROUTES: &[Route] = &[Route {
+    method: "POST",
+    path: "/requests/{id}/revoke",
+}];
+
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub targets: Arc<dyn DriverFactory>,
+    pub scheduler: Arc<dyn ExpiryScheduler>,
+    pub clock: Arc<dyn Clock>,
+    pub auth: AuthConfig,
+    pub grants: GrantConfig,
+    pub retry: RevokeRetry,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+impl App {
+    /// Environment: TABLE_NAME, ADMIN_GROUP, GROUPS_CLAIM, CREDENTIAL_SECRET_PREFIX, SCHEDULE_GROUP.
+    pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
+        let cfg = CommonConfig::from_env()?;
+        let aws = aws_config::load_from_env().await;
+        let secrets: Arc<dyn SecretStore> = Arc::new(SecretsManager::new(
+            aws_sdk_secretsmanager::Client::new(&aws),
+        ));
+        Ok(Self {
+            store: Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&aws),
+                cfg.table,
+            )),
+            targets: Arc::new(Targets::new(HttpClients::new()?, secrets.clone())),
+            secrets,
+            // Revoke only deletes schedules; target and role are not used.
+            scheduler: Arc::new(EventBridgeScheduler::new(
+                aws_sdk_scheduler::Client::new(&aws),
+                SchedulerConfig {
+                    group: required("SCHEDULE_GROUP")?,
+                    target_arn: String::new(),
+                    role_arn: String::new(),
+                },
+            )),
+            clock: Arc::new(SystemClock),
+            auth: cfg.auth,
+            grants: GrantConfig {
+                secret_prefix: optional("CREDENTIAL_SECRET_PREFIX", DEFAULT_SECRET_PREFIX),
+            },
+            retry: RevokeRetry::default(),
+        })
+    }
+
+    pub fn revoker(&self) -> Revoker<'_> {
+        Revoker {
+            grants: Grants {
+                store: &*self.store,
+                secrets: &*self.secrets,
+                targets: &*self.targets,
+                scheduler: &*self.scheduler,
+                clock: &*self.clock,
+                cfg: &self.grants,
+            },
+            retry: self.retry,
+            function: "revoke",
+        }
+    }
+
+    pub async fn handle(
+        &self,
+        event: serde_json::Value,
+    ) -> Result<serde_json::Value, lambda_runtime::Error> {
+        match Incoming::classify(event)? {
+            Incoming::Http(e) => {
+                let response = match ApiRequest::from_event(&e) {
+                    Ok(req) => {
+                        let result = match req.caller(&self.auth) {
+                            Ok(caller) => self.dispatch(&req, &caller).await,
+                            Err(e) => Err(e),
+                        };
+                        shared::api::respond(result, &req)
+                    }
+                    Err(e) => e.response(),
+                };
+                Ok(serde_json::to_value(response)?)
+            }
+            Incoming::Direct(v) | Incoming::Scheduled(v) => {
+                let expiry: ExpiryEvent = serde_json::from_value(v).map_err(|e| {
+                    format!("revoke accepts API events and expiry events {{source, grant_id}}: {e}")
+                })?;
+                if expiry.source != EXPIRY_SOURCE {
+                    return Err(format!("unexpected event source {:?}", expiry.source).into());
+                }
+                // An error here makes Scheduler retry; the sweep is the backstop either way.
+                let outcome = self.revoker().revoke(&expiry.grant_id, Cause::Expiry).await;
+                match outcome {
+                    Ok(o) => {
+                        Ok(json!({ "grant_id": expiry.grant_id, "outcome": outcome_name(&o) }))
+                    }
+                    Err(RevokeError::NotFound(id)) => {
+                        tracing::warn!(grant_id = %id, "expiry event for an unknown grant");
+                        Ok(json!({ "grant_id": id, "outcome": "unknown_grant" }))
+                    }
+                    Err(e) => Err(e.to_string().into()),
+                }
+            }
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        req: &ApiRequest,
+        caller: &Caller,
+    ) -> Result<ApiGatewayV2httpResponse, ApiError> {
+        let (_, params) = match_route(ROUTES, &req.method, &req.segments())?;
+        let id = params.first().map(String::as_str).unwrap_or_default();
+        let body: RevokeBody = match req.json() {
+            Ok(b) => b,
+            Err(e) if e.code == "missing_body" => RevokeBody::default(),
+            Err(e) => return Err(e),
+        };
+        let reason = body
+            .reason
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
+            return Err(ApiError::bad_request(
+                "reason_too_long",
+                "reason may be at most 1000 characters",
+            ));
+        }
+        let request = self
+            .store
+            .get_request(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("request", id))?;
+        if !may_revoke(&request, caller) {
+            return Err(ApiError::not_found("request", id));
+        }
+        let cause = Cause::Manual {
+            by: caller.actor(),
+            reason,
+        };
+        match self.revoker().revoke_request(request, cause, None).await {
+            Ok(Outcome::Done(r) | Outcome::Unchanged(r)) => Ok(json_response(200, &view(&r))),
+            Ok(Outcome::Failed(r)) => Ok(json_response(202, &view(&r))),
+            Err(RevokeError::NotActive(s)) => Err(ApiError::new(
+                409,
+                "not_active",
+                format!(
+                    "the request is {s}; only active grants can be revoked (reject a pending request instead)"
+                ),
+            )),
+            Err(RevokeError::NotFound(id)) => Err(ApiError::not_found("request", &id)),
+            Err(RevokeError::Store(e)) => Err(e.into()),
+            Err(RevokeError::Grant(e)) => Err(e.into()),
+        }
+    }
+}
+
+/// The requester, an approver of the request, or an admin.
+fn may_revoke(r: &AccessRequest, caller: &Caller) -> bool {
+    caller.is_admin
+        || r.requester.sub == caller.identity.sub
+        || r.approval_steps
+            .iter()
+            .any(|s| caller.identity.matches_any(&s.approvers))
+        || r.decisions
+            .iter()
+            .any(|d| d.by == caller.identity.display())
+}
+
+fn outcome_name(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Done(_) => "revoked",
+        Outcome::Unchanged(_) => "unchanged",
+        Outcome::Failed(_) => "revoke_failed",
+    }
+}
+
+fn view(r: &AccessRequest) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("version");
+    }
+    v
+}

@@ -1,0 +1,422 @@
+//! Revoking a grant: remove exactly what it made, under the account's lease, and record the
+//! outcome. Idempotent (a replay or a revoke of a revoked grant changes nothing), retried with
+//! backoff inside the invocation, and never forgotten: a revoke that keeps failing leaves the
+//! grant `revoke_failed` with its next attempt time for the cleanup sweep.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+use crate::driver::{Driver, DriverError, PrincipalAfterRevoke, RevokePlan};
+use crate::grants::{Grants, grant_secret_name, principal_name};
+use crate::metrics;
+use crate::model::{
+    AccessRequest, AuditEvent, AuditSubject, Integration, IntegrationKind, PrincipalState,
+    RequestStatus, TargetObject,
+};
+use crate::store::StoreError;
+
+/// Why a grant is being revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// `POST /requests/{id}/revoke` by this person.
+    Manual { by: String, reason: Option<String> },
+    /// Its end time came (expiry schedule, or the sweep's backstop).
+    Expiry,
+    /// The sweep retrying an earlier failure.
+    Retry,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The grant's access is gone; the request as stored.
+    Done(Box<AccessRequest>),
+    /// Nothing to do: already revoked or expired (or never active).
+    Unchanged(Box<AccessRequest>),
+    /// The target kept failing: recorded as `revoke_failed`, to be retried at `next_attempt_at`.
+    Failed(Box<AccessRequest>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    #[error("request {0} does not exist")]
+    NotFound(String),
+    #[error("the request is {0}; only active grants can be revoked")]
+    NotActive(RequestStatus),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Grant(#[from] crate::grants::GrantError),
+}
+
+/// Attempts inside one invocation, and the pause before each retry.
+#[derive(Debug, Clone, Copy)]
+pub struct RevokeRetry {
+    pub attempts: u32,
+    pub first_delay: StdDuration,
+}
+
+impl Default for RevokeRetry {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            first_delay: StdDuration::from_millis(500),
+        }
+    }
+}
+
+/// Next attempt after `attempts` failed ones: 1, 2, 4 … minutes, at most an hour.
+pub fn backoff(attempts: u32) -> Duration {
+    Duration::minutes(1i64 << attempts.saturating_sub(1).min(6)).min(Duration::hours(1))
+}
+
+pub struct Revoker<'a> {
+    pub grants: Grants<'a>,
+    pub retry: RevokeRetry,
+    /// Name of the function, for logs and metrics.
+    pub function: &'static str,
+}
+
+impl Revoker<'_> {
+    pub async fn revoke(&self, id: &str, cause: Cause) -> Result<Outcome, RevokeError> {
+        let req = self
+            .grants
+            .store
+            .get_request(id)
+            .await?
+            .ok_or_else(|| RevokeError::NotFound(id.into()))?;
+        self.revoke_request(req, cause, None).await
+    }
+
+    /// Revoke `req` (already loaded, e.g. by a sweep). `driver` may be shared across calls.
+    pub async fn revoke_request(
+        &self,
+        req: AccessRequest,
+        cause: Cause,
+        driver: Option<Arc<dyn Driver>>,
+    ) -> Result<Outcome, RevokeError> {
+        let now = self.grants.clock.now();
+        match req.status {
+            RequestStatus::Revoked | RequestStatus::Expired => {
+                return Ok(Outcome::Unchanged(Box::new(req)));
+            }
+            RequestStatus::Active | RequestStatus::RevokeFailed => {}
+            other if cause == Cause::Expiry || cause == Cause::Retry => {
+                tracing::info!(grant_id = %req.id, status = %other, "nothing to revoke");
+                return Ok(Outcome::Unchanged(Box::new(req)));
+            }
+            other => return Err(RevokeError::NotActive(other)),
+        }
+        // A schedule delivered early (clock skew) or for a grant that is not yet due is ignored;
+        // the real expiry or the sweep comes later.
+        if cause == Cause::Expiry
+            && req
+                .ends_at
+                .is_some_and(|end| end > now + Duration::seconds(60))
+        {
+            tracing::warn!(grant_id = %req.id, "expiry event before the grant's end; ignored");
+            return Ok(Outcome::Unchanged(Box::new(req)));
+        }
+        let Some(integration) = self.grants.store.get_integration(&req.integration).await? else {
+            return self
+                .record_failure(req, "the integration no longer exists".into(), now)
+                .await;
+        };
+        let driver = match driver {
+            Some(d) => d,
+            None => match self.grants.targets.driver(&integration).await {
+                Ok(d) => Arc::from(d),
+                Err(e) => return self.record_failure(req, e.to_string(), now).await,
+            },
+        };
+        let name = principal_name(&integration, &req.requester).ok();
+        // Only an existing account is locked: a revoke never creates one.
+        let principal = match &name {
+            Some(n)
+                if self
+                    .grants
+                    .store
+                    .get_principal(&integration.name, n)
+                    .await?
+                    .is_some() =>
+            {
+                Some(
+                    self.grants
+                        .lock_principal(
+                            &integration.name,
+                            n,
+                            &req.requester.sub,
+                            &format!("revoke-{}", req.id),
+                        )
+                        .await?,
+                )
+            }
+            _ => None,
+        };
+        let (plan, principal_after) = plan(&req, &integration, principal.as_ref(), now);
+        let result = self.remove_with_retry(driver.as_ref(), &plan).await;
+        match result {
+            Ok(()) => {
+                if let Some(p) = principal_after {
+                    self.grants.unlock_principal(p, &[]).await?;
+                }
+                self.finish(req, &integration, cause, now).await
+            }
+            Err(e) => {
+                if let Some(p) = principal {
+                    self.grants.unlock_principal(p, &[]).await?;
+                }
+                let mut req = req;
+                if let Cause::Manual { by, .. } = &cause {
+                    req.revoke_requested_by.get_or_insert(by.clone());
+                }
+                self.record_failure(req, e.to_string(), now).await
+            }
+        }
+    }
+
+    async fn remove_with_retry(
+        &self,
+        driver: &dyn Driver,
+        plan: &RevokePlan,
+    ) -> Result<(), DriverError> {
+        let mut delay = self.retry.first_delay;
+        let mut attempt = 1;
+        loop {
+            match driver.revoke(plan).await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < self.retry.attempts => {
+                    tracing::warn!(grant_id = %plan.grant_id, attempt, error = %e, "revoke attempt failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn finish(
+        &self,
+        mut req: AccessRequest,
+        integration: &Integration,
+        cause: Cause,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, RevokeError> {
+        let expected = req.version;
+        let manual_by = match &cause {
+            Cause::Manual { by, .. } => Some(by.clone()),
+            _ => req.revoke_requested_by.clone(),
+        };
+        let (status, action) = match manual_by {
+            Some(_) => (RequestStatus::Revoked, "grant.revoked"),
+            None => (RequestStatus::Expired, "grant.expired"),
+        };
+        if req.transition(status, now).is_err() {
+            return Ok(Outcome::Unchanged(Box::new(req)));
+        }
+        req.revoke_requested_by = manual_by.clone();
+        req.next_attempt_at = None;
+        req.last_error = None;
+        if let Cause::Manual { reason, .. } = &cause {
+            req.status_reason = reason.clone().or(req.status_reason.take());
+        }
+        let key_secret = req
+            .created_objects
+            .iter()
+            .any(|o| matches!(o, TargetObject::EsApiKey { .. }))
+            .then(|| grant_secret_name(&self.grants.cfg.secret_prefix, &integration.name, &req.id));
+        let audit = AuditEvent::new(
+            now,
+            manual_by.unwrap_or_else(|| format!("system:{}", self.function)),
+            action,
+            AuditSubject::Request(req.id.clone()),
+        )
+        .with_integration(&integration.name)
+        .with_details(json!({ "objects": req.created_objects, "reason": req.status_reason }));
+        match self
+            .grants
+            .store
+            .update_request(&req, expected, &[audit])
+            .await
+        {
+            Ok(stored) => {
+                if let Some(name) = key_secret
+                    && let Err(e) = self.grants.secrets.delete(&name, true).await
+                {
+                    tracing::warn!(grant_id = %stored.id, error = %e, "grant key secret not deleted; the key itself is invalidated");
+                }
+                if let Err(e) = self.grants.scheduler.cancel_expiry(&stored.id).await {
+                    tracing::warn!(grant_id = %stored.id, error = %e, "expiry schedule not deleted");
+                }
+                Ok(Outcome::Done(Box::new(stored)))
+            }
+            // Another revocation (a schedule racing a manual revoke) finished first.
+            Err(StoreError::Conflict { .. }) => {
+                let current = self
+                    .grants
+                    .store
+                    .get_request(&req.id)
+                    .await?
+                    .ok_or_else(|| RevokeError::NotFound(req.id.clone()))?;
+                if current.status.is_terminal() {
+                    Ok(Outcome::Unchanged(Box::new(current)))
+                } else {
+                    Err(StoreError::Conflict {
+                        entity: "request",
+                        id: req.id,
+                    }
+                    .into())
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn record_failure(
+        &self,
+        mut req: AccessRequest,
+        error: String,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, RevokeError> {
+        let expected = req.version;
+        if req.transition(RequestStatus::RevokeFailed, now).is_err() {
+            return Ok(Outcome::Unchanged(Box::new(req)));
+        }
+        req.revoke_attempts += 1;
+        let next = now + backoff(req.revoke_attempts);
+        req.next_attempt_at = Some(next);
+        req.last_error = Some(error.clone());
+        let audit = AuditEvent::new(
+            now,
+            format!("system:{}", self.function),
+            "grant.revoke_failed",
+            AuditSubject::Request(req.id.clone()),
+        )
+        .failed()
+        .with_integration(&req.integration)
+        .with_details(
+            json!({ "error": error, "attempts": req.revoke_attempts, "next_attempt_at": next }),
+        );
+        tracing::error!(grant_id = %req.id, attempts = req.revoke_attempts, error = %error, "revocation failed; will retry");
+        metrics::count("RevokeFailed", self.function, 1);
+        match self
+            .grants
+            .store
+            .update_request(&req, expected, &[audit])
+            .await
+        {
+            Ok(stored) => Ok(Outcome::Failed(Box::new(stored))),
+            Err(StoreError::Conflict { .. }) => {
+                let current = self
+                    .grants
+                    .store
+                    .get_request(&req.id)
+                    .await?
+                    .ok_or_else(|| RevokeError::NotFound(req.id.clone()))?;
+                Ok(Outcome::Unchanged(Box::new(current)))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// What to remove, and the account as it will be once removed.
+fn plan(
+    req: &AccessRequest,
+    integration: &Integration,
+    principal: Option<&PrincipalState>,
+    now: DateTime<Utc>,
+) -> (RevokePlan, Option<PrincipalState>) {
+    let mut objects: Vec<TargetObject> = req
+        .created_objects
+        .iter()
+        .filter(|o| {
+            !matches!(
+                o,
+                TargetObject::EsUser { .. } | TargetObject::CloudRoleAssignment { .. }
+            )
+        })
+        .cloned()
+        .collect();
+    let Some(p) = principal else {
+        // No account state: remove what the grant recorded (assignments included).
+        objects.extend(
+            req.created_objects
+                .iter()
+                .filter(|o| matches!(o, TargetObject::CloudRoleAssignment { .. }))
+                .cloned(),
+        );
+        return (
+            RevokePlan {
+                grant_id: req.id.clone(),
+                objects,
+                principal: None,
+            },
+            None,
+        );
+    };
+    let mut after = p.clone();
+    after.active_grants.retain(|g| g != &req.id);
+    let grant_roles: Vec<String> = req
+        .created_objects
+        .iter()
+        .filter_map(|o| match o {
+            TargetObject::EsRole { name } => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    after.roles.retain(|r| !grant_roles.contains(r));
+    // Cloud assignments go only when no other active grant still needs them.
+    for shared in &mut after.shared_objects {
+        shared.grants.retain(|g| g != &req.id);
+    }
+    let (released, kept): (Vec<_>, Vec<_>) = after
+        .shared_objects
+        .drain(..)
+        .partition(|s| s.grants.is_empty());
+    after.shared_objects = kept;
+    objects.extend(released.into_iter().map(|s| s.object));
+    let idle = after.active_grants.is_empty();
+    if p.active_grants.contains(&req.id) && idle {
+        after.enabled = integration.kind() != IntegrationKind::Elasticsearch;
+        after.last_grant_ended_at = Some(now);
+        after.cleanup_due_at = integration
+            .spec
+            .user_cleanup_days
+            .map(|d| now + Duration::days(i64::from(d)));
+    }
+    let es_account =
+        (integration.kind() == IntegrationKind::Elasticsearch && p.provisioned).then(|| {
+            PrincipalAfterRevoke {
+                name: p.name.clone(),
+                integration: integration.name.clone(),
+                owner: req.requester.clone(),
+                roles_after: after.roles.clone(),
+                disable: idle,
+            }
+        });
+    (
+        RevokePlan {
+            grant_id: req.id.clone(),
+            objects,
+            principal: es_account,
+        },
+        Some(after),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert_eq!(backoff(1), Duration::minutes(1));
+        assert_eq!(backoff(2), Duration::minutes(2));
+        assert_eq!(backoff(4), Duration::minutes(8));
+        assert_eq!(backoff(30), Duration::hours(1));
+    }
+}

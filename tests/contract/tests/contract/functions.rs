@@ -1,0 +1,153 @@
+//! The five functions as the code expects to be run: names, runtime, build, logging, and the
+//! environment each reads at start-up (a missing variable fails every cold start).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::common::{binary_of, resources_of, template};
+
+fn property<'a>(t: &'a Value, function: &'a Value, name: &str) -> &'a Value {
+    match function["Properties"].get(name) {
+        Some(v) => v,
+        None => &t["Globals"]["Function"][name],
+    }
+}
+
+fn environment(t: &Value, function: &Value) -> BTreeSet<String> {
+    let global = t["Globals"]["Function"]["Environment"]["Variables"].as_object();
+    let own = function["Properties"]["Environment"]["Variables"].as_object();
+    global
+        .into_iter()
+        .chain(own)
+        .flat_map(|m| m.keys().cloned())
+        .collect()
+}
+
+#[test]
+fn five_functions_built_with_cargo_lambda_for_arm64() {
+    let t = template();
+    let mut seen = BTreeMap::new();
+    for (id, f) in resources_of(&t, "AWS::Serverless::Function") {
+        let name = binary_of(f);
+        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
+        assert_eq!(
+            f["Properties"]["CodeUri"],
+            format!("../functions/{name}"),
+            "{id}: the function's own package in the workspace"
+        );
+        assert!(
+            crate::common::infra_file(&format!("../functions/{name}/Cargo.toml")).exists(),
+            "{id}: CodeUri is a package of the workspace"
+        );
+        assert_eq!(property(&t, f, "Runtime"), "provided.al2023", "{id}");
+        assert_eq!(property(&t, f, "Handler"), "bootstrap", "{id}");
+        assert_eq!(
+            property(&t, f, "Architectures"),
+            &serde_json::json!(["arm64"]),
+            "{id}"
+        );
+        let logging = &f["Properties"]["LoggingConfig"];
+        assert_eq!(
+            logging["LogFormat"], "JSON",
+            "{id}: AWS_LAMBDA_LOG_FORMAT=JSON"
+        );
+        assert_eq!(
+            logging["ApplicationLogLevel"], "INFO",
+            "{id}: never TRACE (raw events)"
+        );
+        let group = logging["LogGroup"]["Ref"]
+            .as_str()
+            .expect("LoggingConfig.LogGroup");
+        assert_eq!(
+            t["Resources"][group]["Properties"]["RetentionInDays"]["Ref"], "LogRetentionDays",
+            "{id}: its log group has the retention parameter"
+        );
+        let timeout = property(&t, f, "Timeout").as_u64().expect("Timeout");
+        let memory = property(&t, f, "MemorySize").as_u64().expect("MemorySize");
+        seen.insert(name.to_string(), (timeout, memory));
+    }
+    let expected: BTreeMap<String, (u64, u64)> = [
+        ("cleanup", (300, 512)),
+        ("discover", (30, 256)),
+        ("provision", (30, 256)),
+        ("revoke", (30, 256)),
+        ("rotate", (60, 256)),
+    ]
+    .into_iter()
+    .map(|(n, v)| (n.to_string(), v))
+    .collect();
+    assert_eq!(seen, expected, "function -> (timeout, memory)");
+}
+
+#[test]
+fn each_function_gets_the_environment_it_reads() {
+    let t = template();
+    let api = ["TABLE_NAME", "ADMIN_GROUP", "GROUPS_CLAIM"];
+    let expected: BTreeMap<&str, Vec<&str>> = BTreeMap::from([
+        ("discover", api.to_vec()),
+        (
+            "provision",
+            [
+                api.as_slice(),
+                &[
+                    "CREDENTIAL_SECRET_PREFIX",
+                    "SCHEDULE_GROUP",
+                    "REVOKE_FUNCTION_ARN",
+                    "SCHEDULER_ROLE_ARN",
+                ],
+            ]
+            .concat(),
+        ),
+        (
+            "revoke",
+            [
+                api.as_slice(),
+                &["CREDENTIAL_SECRET_PREFIX", "SCHEDULE_GROUP"],
+            ]
+            .concat(),
+        ),
+        (
+            "rotate",
+            [api.as_slice(), &["CREDENTIAL_SECRET_PREFIX"]].concat(),
+        ),
+        (
+            "cleanup",
+            vec!["TABLE_NAME", "CREDENTIAL_SECRET_PREFIX", "SCHEDULE_GROUP"],
+        ),
+    ]);
+    for (id, f) in resources_of(&t, "AWS::Serverless::Function") {
+        let name = binary_of(f);
+        let want: BTreeSet<String> = expected[name].iter().map(|v| (*v).to_string()).collect();
+        assert_eq!(environment(&t, f), want, "{id}: environment variables");
+    }
+}
+
+#[test]
+fn schedules_drive_the_sweep_the_discovery_and_the_requester_rotation() {
+    let t = template();
+    let mut schedules = BTreeMap::new();
+    for (_, f) in resources_of(&t, "AWS::Serverless::Function") {
+        for event in f["Properties"]["Events"]
+            .as_object()
+            .into_iter()
+            .flat_map(|e| e.values())
+        {
+            if event["Type"] == "Schedule" {
+                let expr = event["Properties"]["Schedule"]
+                    .as_str()
+                    .expect("Schedule")
+                    .to_string();
+                schedules.insert(binary_of(f).to_string(), expr);
+            }
+        }
+    }
+    assert_eq!(schedules["cleanup"], "rate(5 minutes)");
+    assert_eq!(schedules["discover"], "rate(1 hour)");
+    assert!(
+        schedules["rotate"].starts_with("cron(") && schedules["rotate"].contains("* * ? *)"),
+        "rotate runs daily: {}",
+        schedules["rotate"]
+    );
+    assert_eq!(schedules.len(), 3);
+}

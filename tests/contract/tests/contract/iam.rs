@@ -1,0 +1,233 @@
+//! Least privilege: every action named, never a wildcard action, never a Scan, and each function's
+//! role allowed exactly the calls that function makes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::common::{binary_of, resources_of, template};
+
+/// Every statement of every policy document in the template, with where it is.
+fn statements(t: &Value) -> Vec<(String, &Value)> {
+    fn walk<'a>(at: String, v: &'a Value, out: &mut Vec<(String, &'a Value)>) {
+        match v {
+            Value::Object(m) => {
+                for (k, child) in m {
+                    if (k == "PolicyDocument" || k == "AssumeRolePolicyDocument")
+                        && let Some(list) = child["Statement"].as_array()
+                    {
+                        for (i, s) in list.iter().enumerate() {
+                            out.push((format!("{at}.{k}.Statement[{i}]"), s));
+                        }
+                    }
+                    walk(format!("{at}.{k}"), child, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(format!("{at}[{i}]"), child, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("Resources".into(), &t["Resources"], &mut out);
+    out
+}
+
+fn actions(statement: &Value) -> Vec<&str> {
+    match &statement["Action"] {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(a) => a
+            .iter()
+            .map(|a| a.as_str().expect("action is a string"))
+            .collect(),
+        other => panic!("Action must be a string or a list, got {other}"),
+    }
+}
+
+#[test]
+fn every_action_is_concrete_and_nothing_scans() {
+    let t = template();
+    let all = statements(&t);
+    assert!(all.len() > 10, "policy statements were found");
+    for (at, s) in &all {
+        assert!(
+            s.get("NotAction").is_none(),
+            "{at}: NotAction grants everything else"
+        );
+        assert!(s.get("NotResource").is_none(), "{at}: NotResource");
+        assert_eq!(
+            s["Effect"], "Allow",
+            "{at}: only Allow statements are expected"
+        );
+        for a in actions(s) {
+            let (service, name) = a
+                .split_once(':')
+                .unwrap_or_else(|| panic!("{at}: {a:?} is not service:Action"));
+            assert!(
+                !service.is_empty()
+                    && service
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !name.is_empty()
+                    && name.chars().all(|c| c.is_ascii_alphanumeric()),
+                "{at}: {a:?} must be one concrete action (no `*`)"
+            );
+            assert_ne!(a, "dynamodb:Scan", "{at}: no Scan on any path");
+            assert_ne!(
+                a, "dynamodb:TransactWriteItems",
+                "{at}: not an IAM action (transactions are authorized per item)"
+            );
+        }
+        // `*` may appear only inside a resource ARN, never as the whole resource.
+        let resources: Vec<&Value> = match &s["Resource"] {
+            Value::Array(list) => list.iter().collect(),
+            Value::Null => vec![],
+            one => vec![one],
+        };
+        for r in resources {
+            assert_ne!(r, "*", "{at}: a wildcard resource");
+        }
+    }
+}
+
+fn policy_actions(role: &Value) -> BTreeSet<String> {
+    role["Properties"]["Policies"]
+        .as_array()
+        .expect("inline policies")
+        .iter()
+        .flat_map(|p| {
+            p["PolicyDocument"]["Statement"]
+                .as_array()
+                .expect("statements")
+        })
+        .flat_map(|s| actions(s).into_iter().map(str::to_string))
+        .collect()
+}
+
+/// The calls each function makes (shared/src/store, secrets, scheduler; see the function crates).
+fn expected_actions() -> BTreeMap<&'static str, BTreeSet<String>> {
+    let logs = ["logs:CreateLogStream", "logs:PutLogEvents"];
+    let state = [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+    ];
+    let per_function: [(&str, &[&str]); 5] = [
+        (
+            "discover",
+            &[
+                "dynamodb:BatchWriteItem",
+                "dynamodb:BatchGetItem",
+                "secretsmanager:GetSecretValue",
+            ],
+        ),
+        (
+            "provision",
+            &[
+                "dynamodb:BatchGetItem",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:CreateSecret",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:TagResource",
+                "scheduler:CreateSchedule",
+                "scheduler:UpdateSchedule",
+                "iam:PassRole",
+            ],
+        ),
+        (
+            "revoke",
+            &[
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:DescribeSecret",
+                "scheduler:DeleteSchedule",
+            ],
+        ),
+        (
+            "cleanup",
+            &[
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:DescribeSecret",
+                "scheduler:DeleteSchedule",
+            ],
+        ),
+        (
+            "rotate",
+            &[
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:UpdateSecretVersionStage",
+                "secretsmanager:RotateSecret",
+            ],
+        ),
+    ];
+    per_function
+        .into_iter()
+        .map(|(f, own)| {
+            let set = logs
+                .iter()
+                .chain(state.iter())
+                .chain(own.iter())
+                .map(|a| (*a).to_string())
+                .collect();
+            (f, set)
+        })
+        .collect()
+}
+
+#[test]
+fn each_function_role_allows_exactly_what_the_function_calls() {
+    let t = template();
+    let mut expected = expected_actions();
+    for (id, function) in resources_of(&t, "AWS::Serverless::Function") {
+        let name = binary_of(function);
+        assert!(
+            function["Properties"].get("Policies").is_none(),
+            "{id}: permissions belong in its own role, not SAM policy templates"
+        );
+        let role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: Role is !GetAtt <its role>.Arn"));
+        let role = &t["Resources"][role_id];
+        assert_eq!(
+            role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
+            "lambda.amazonaws.com",
+            "{role_id}"
+        );
+        let want = expected
+            .remove(name)
+            .unwrap_or_else(|| panic!("{id}: unexpected function {name}"));
+        assert_eq!(policy_actions(role), want, "{role_id} ({name})");
+    }
+    assert!(
+        expected.is_empty(),
+        "functions missing from the template: {:?}",
+        expected.keys()
+    );
+}
+
+#[test]
+fn the_scheduler_role_may_only_invoke_the_revoke_function() {
+    let t = template();
+    let role = &t["Resources"]["SchedulerRole"];
+    assert_eq!(
+        role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
+        "scheduler.amazonaws.com"
+    );
+    assert_eq!(
+        policy_actions(role),
+        BTreeSet::from(["lambda:InvokeFunction".to_string()])
+    );
+    let statement = &role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0];
+    assert_eq!(
+        statement["Resource"],
+        serde_json::json!({ "Fn::GetAtt": ["RevokeFunction", "Arn"] })
+    );
+}

@@ -21,6 +21,12 @@ use shared::targets::{DriverFactory, Targets};
 pub trait Store: IntegrationStore + PrincipalStore + AuditStore {}
 impl<T: IntegrationStore + PrincipalStore + AuditStore> Store for T {}
 
+/// The HTTP routes this function serves.
+pub const ROUTES: &[shared::api::Route] = &[shared::api::Route {
+    method: "POST",
+    path: "/integrations/{name}/rotate",
+}];
+
 pub struct App {
     pub store: Arc<dyn Store>,
     pub secrets: Arc<dyn SecretStore>,
@@ -147,20 +153,8 @@ impl App {
         req: &ApiRequest,
         caller: &Caller,
     ) -> Result<aws_lambda_events::apigw::ApiGatewayV2httpResponse, ApiError> {
-        let segments = req.segments();
-        let s: Vec<&str> = segments.iter().map(String::as_str).collect();
-        match (req.method.as_str(), s.as_slice()) {
-            ("POST", ["integrations", name, "rotate"]) => api::rotate_now(self, caller, name).await,
-            (_, ["integrations", _, "rotate"]) => Err(ApiError::new(
-                405,
-                "method_not_allowed",
-                format!("{} is not allowed on {}", req.method, req.path),
-            )),
-            _ => Err(ApiError::new(
-                404,
-                "route_not_found",
-                format!("no route for {} {}", req.method, req.path),
-            )),
-        }
+        let (_, params) = shared::api::match_route(ROUTES, &req.method, &req.segments())?;
+        let name = params.first().map(String::as_str).unwrap_or_default();
+        api::rotate_now(self, caller, name).await
     }
 }

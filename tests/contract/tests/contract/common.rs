@@ -98,31 +98,13 @@ pub fn binary_of(function: &Value) -> &str {
         .expect("Metadata.BuildProperties.Binary")
 }
 
-/// Routes served by functions whose crates do not export `ROUTES` yet. When `revoke::ROUTES`
-/// and `rotate::ROUTES` exist, add those crates as dev-dependencies, put them in `served()`
-/// and delete this list.
-pub const ROUTES_NOT_YET_EXPORTED: &[(&str, Route)] = &[
-    (
-        "revoke",
-        Route {
-            method: "POST",
-            path: "/requests/{id}/revoke",
-        },
-    ),
-    (
-        "rotate",
-        Route {
-            method: "POST",
-            path: "/integrations/{name}/rotate",
-        },
-    ),
-];
-
 /// Every route the API serves, as (function, method, path).
 pub fn served() -> BTreeSet<(&'static str, &'static str, &'static str)> {
-    let exported: [(&str, &[Route]); 2] = [
+    let exported: [(&str, &[Route]); 4] = [
         ("discover", discover::ROUTES),
         ("provision", provision::ROUTES),
+        ("revoke", revoke::ROUTES),
+        ("rotate", rotate::ROUTES),
     ];
     let mut all = BTreeSet::new();
     for (function, routes) in exported {
@@ -134,9 +116,6 @@ pub fn served() -> BTreeSet<(&'static str, &'static str, &'static str)> {
                 r.path
             );
         }
-    }
-    for (function, r) in ROUTES_NOT_YET_EXPORTED {
-        all.insert((*function, r.method, r.path));
     }
     all
 }

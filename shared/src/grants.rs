@@ -517,7 +517,9 @@ fn target_reason(e: &TargetError) -> String {
 }
 
 /// Record which of the grant's Cloud role assignments elastic-jit holds for it: the ones this
-/// grant added, and ones an earlier grant added that this grant now also needs.
+/// grant added (directly, or carried by an invitation), and ones an earlier grant added that
+/// this grant now also needs. An accepted invitation's roles are on the member like any other
+/// assignment, so a later grant that finds them held shares them too.
 fn share_cloud_objects(
     principal: &mut PrincipalState,
     grant_id: &str,
@@ -528,7 +530,10 @@ fn share_cloud_objects(
         return;
     };
     for o in made {
-        if matches!(o, TargetObject::CloudRoleAssignment { .. }) {
+        if matches!(
+            o,
+            TargetObject::CloudRoleAssignment { .. } | TargetObject::CloudInvitation { .. }
+        ) {
             principal.shared_objects.push(SharedObject {
                 object: o.clone(),
                 grants: vec![grant_id.to_string()],
@@ -537,6 +542,11 @@ fn share_cloud_objects(
     }
     for shared in &mut principal.shared_objects {
         if let TargetObject::CloudRoleAssignment {
+            role_id: r,
+            resource_id,
+            ..
+        }
+        | TargetObject::CloudInvitation {
             role_id: r,
             resource_id,
             ..

@@ -378,7 +378,14 @@ fn plan(
         .drain(..)
         .partition(|s| s.grants.is_empty());
     after.shared_objects = kept;
-    objects.extend(released.into_iter().map(|s| s.object));
+    // An invitation whose roles another active grant still needs stays (once accepted, its
+    // roles are that grant's access too); one no grant needs any more goes.
+    objects.retain(|o| !after.shared_objects.iter().any(|s| &s.object == o));
+    for s in released {
+        if !objects.contains(&s.object) {
+            objects.push(s.object);
+        }
+    }
     let idle = after.active_grants.is_empty();
     if p.active_grants.contains(&req.id) && idle {
         after.enabled = integration.kind() != IntegrationKind::Elasticsearch;

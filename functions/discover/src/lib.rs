@@ -92,13 +92,7 @@ impl App {
         event: serde_json::Value,
     ) -> Result<serde_json::Value, lambda_runtime::Error> {
         match Incoming::classify(event)? {
-            Incoming::Http(req) => {
-                let response = match ApiRequest::from_event(&req) {
-                    Ok(r) => self.route(&r).await,
-                    Err(e) => e.response(),
-                };
-                Ok(serde_json::to_value(response)?)
-            }
+            Incoming::Http(e) => Ok(serde_json::to_value(shared::api::serve(self, &e).await)?),
             Incoming::Scheduled(_) => {
                 Ok(serde_json::to_value(schedule::rediscover_all(self).await)?)
             }
@@ -107,13 +101,12 @@ impl App {
             }
         }
     }
+}
 
-    async fn route(&self, req: &ApiRequest) -> ApiGatewayV2httpResponse {
-        let result = match req.caller(&self.auth) {
-            Ok(caller) => self.dispatch(req, &caller).await,
-            Err(e) => Err(e),
-        };
-        shared::api::respond(result, req)
+#[async_trait::async_trait]
+impl shared::api::Routes for App {
+    fn auth(&self) -> &AuthConfig {
+        &self.auth
     }
 
     async fn dispatch(

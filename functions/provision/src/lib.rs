@@ -106,21 +106,16 @@ impl App {
         event: serde_json::Value,
     ) -> Result<serde_json::Value, lambda_runtime::Error> {
         match Incoming::classify(event)? {
-            Incoming::Http(e) => {
-                let response = match ApiRequest::from_event(&e) {
-                    Ok(req) => {
-                        let result = match req.caller(&self.auth) {
-                            Ok(caller) => self.dispatch(&req, &caller).await,
-                            Err(e) => Err(e),
-                        };
-                        shared::api::respond(result, &req)
-                    }
-                    Err(e) => e.response(),
-                };
-                Ok(serde_json::to_value(response)?)
-            }
+            Incoming::Http(e) => Ok(serde_json::to_value(shared::api::serve(self, &e).await)?),
             _ => Err("provision accepts API Gateway HTTP API events only".into()),
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl shared::api::Routes for App {
+    fn auth(&self) -> &AuthConfig {
+        &self.auth
     }
 
     async fn dispatch(

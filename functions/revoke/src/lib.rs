@@ -101,19 +101,7 @@ impl App {
         event: serde_json::Value,
     ) -> Result<serde_json::Value, lambda_runtime::Error> {
         match Incoming::classify(event)? {
-            Incoming::Http(e) => {
-                let response = match ApiRequest::from_event(&e) {
-                    Ok(req) => {
-                        let result = match req.caller(&self.auth) {
-                            Ok(caller) => self.dispatch(&req, &caller).await,
-                            Err(e) => Err(e),
-                        };
-                        shared::api::respond(result, &req)
-                    }
-                    Err(e) => e.response(),
-                };
-                Ok(serde_json::to_value(response)?)
-            }
+            Incoming::Http(e) => Ok(serde_json::to_value(shared::api::serve(self, &e).await)?),
             Incoming::Direct(v) | Incoming::Scheduled(v) => {
                 let expiry: ExpiryEvent = serde_json::from_value(v).map_err(|e| {
                     format!("revoke accepts API events and expiry events {{source, grant_id}}: {e}")
@@ -135,6 +123,41 @@ impl App {
                 }
             }
         }
+    }
+}
+
+/// The requester, an approver of the request, or an admin.
+fn may_revoke(r: &AccessRequest, caller: &Caller) -> bool {
+    caller.is_admin
+        || r.requester.sub == caller.identity.sub
+        || r.approval_steps
+            .iter()
+            .any(|s| caller.identity.matches_any(&s.approvers))
+        || r.decisions
+            .iter()
+            .any(|d| d.by == caller.identity.display())
+}
+
+fn outcome_name(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Done(_) => "revoked",
+        Outcome::Unchanged(_) => "unchanged",
+        Outcome::Failed(_) => "revoke_failed",
+    }
+}
+
+fn view(r: &AccessRequest) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("version");
+    }
+    v
+}
+
+#[async_trait::async_trait]
+impl shared::api::Routes for App {
+    fn auth(&self) -> &AuthConfig {
+        &self.auth
     }
 
     async fn dispatch(
@@ -186,32 +209,4 @@ impl App {
             Err(RevokeError::Grant(e)) => Err(e.into()),
         }
     }
-}
-
-/// The requester, an approver of the request, or an admin.
-fn may_revoke(r: &AccessRequest, caller: &Caller) -> bool {
-    caller.is_admin
-        || r.requester.sub == caller.identity.sub
-        || r.approval_steps
-            .iter()
-            .any(|s| caller.identity.matches_any(&s.approvers))
-        || r.decisions
-            .iter()
-            .any(|d| d.by == caller.identity.display())
-}
-
-fn outcome_name(o: &Outcome) -> &'static str {
-    match o {
-        Outcome::Done(_) => "revoked",
-        Outcome::Unchanged(_) => "unchanged",
-        Outcome::Failed(_) => "revoke_failed",
-    }
-}
-
-fn view(r: &AccessRequest) -> serde_json::Value {
-    let mut v = serde_json::to_value(r).unwrap_or_default();
-    if let Some(m) = v.as_object_mut() {
-        m.remove("version");
-    }
-    v
 }

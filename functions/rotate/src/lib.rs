@@ -108,13 +108,7 @@ impl App {
         event: serde_json::Value,
     ) -> Result<serde_json::Value, HandlerError> {
         match Incoming::classify(event)? {
-            Incoming::Http(req) => {
-                let response = match ApiRequest::from_event(&req) {
-                    Ok(r) => self.route(&r).await,
-                    Err(e) => e.response(),
-                };
-                Ok(serde_json::to_value(response)?)
-            }
+            Incoming::Http(e) => Ok(serde_json::to_value(shared::api::serve(self, &e).await)?),
             Incoming::Scheduled(_) => Ok(serde_json::to_value(
                 schedule::rotate_requesters(self).await,
             )?),
@@ -129,23 +123,12 @@ impl App {
             )),
         }
     }
+}
 
-    async fn route(&self, req: &ApiRequest) -> aws_lambda_events::apigw::ApiGatewayV2httpResponse {
-        let result = match req.caller(&self.auth) {
-            Ok(caller) => self.dispatch(req, &caller).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(r) => r,
-            Err(e) => {
-                if e.status >= 500 {
-                    tracing::error!(code = e.code, request_id = ?req.request_id, "request failed");
-                } else {
-                    tracing::info!(status = e.status, code = e.code, request_id = ?req.request_id, "request refused");
-                }
-                e.response()
-            }
-        }
+#[async_trait::async_trait]
+impl shared::api::Routes for App {
+    fn auth(&self) -> &AuthConfig {
+        &self.auth
     }
 
     async fn dispatch(

@@ -221,3 +221,31 @@ pub fn respond(
         }
     }
 }
+
+/// A function's HTTP side: where its callers' groups come from, and its route dispatch.
+#[async_trait::async_trait]
+pub trait Routes: Sync {
+    fn auth(&self) -> &AuthConfig;
+    async fn dispatch(
+        &self,
+        req: &ApiRequest,
+        caller: &Caller,
+    ) -> Result<ApiGatewayV2httpResponse, ApiError>;
+}
+
+/// An HTTP API event through `app`: identity from the JWT claims, dispatch, logged response.
+pub async fn serve<R: Routes + ?Sized>(
+    app: &R,
+    event: &ApiGatewayV2httpRequest,
+) -> ApiGatewayV2httpResponse {
+    match ApiRequest::from_event(event) {
+        Ok(req) => {
+            let result = match req.caller(app.auth()) {
+                Ok(caller) => app.dispatch(&req, &caller).await,
+                Err(e) => Err(e),
+            };
+            respond(result, &req)
+        }
+        Err(e) => e.response(),
+    }
+}

@@ -7,6 +7,8 @@ mod identity;
 mod routes;
 
 pub use error::ApiError;
-pub use event::{ApiRequest, Incoming, MAX_BODY_BYTES, json_response, no_content, respond};
+pub use event::{
+    ApiRequest, Incoming, MAX_BODY_BYTES, Routes, json_response, no_content, respond, serve,
+};
 pub use identity::{AuthConfig, Caller};
 pub use routes::{Route, match_route};

@@ -446,6 +446,20 @@ fn from_item<T: DeserializeOwned>(item: Item, entity: &'static str) -> Result<T,
     })
 }
 
+fn typed_page<T: DeserializeOwned>(
+    items: Vec<Item>,
+    next: Option<Cursor>,
+    entity: &'static str,
+) -> Result<Page<T>, StoreError> {
+    Ok(Page {
+        items: items
+            .into_iter()
+            .map(|i| from_item(i, entity))
+            .collect::<Result<_, _>>()?,
+        next,
+    })
+}
+
 fn with_version<T: Clone>(record: &T, set: impl FnOnce(&mut T)) -> T {
     let mut copy = record.clone();
     set(&mut copy);
@@ -584,13 +598,7 @@ impl ResourceStore for DynamoStore {
                 cursor,
             )
             .await?;
-        Ok(Page {
-            items: items
-                .into_iter()
-                .map(|i| from_item(i, "resource"))
-                .collect::<Result<_, _>>()?,
-            next,
-        })
+        typed_page(items, next, "resource")
     }
 
     async fn all_resources(&self, integration: &str) -> Result<Vec<Resource>, StoreError> {
@@ -808,13 +816,7 @@ impl RequestStore for DynamoStore {
                 cursor,
             )
             .await?;
-        Ok(Page {
-            items: items
-                .into_iter()
-                .map(|i| from_item(i, "request"))
-                .collect::<Result<_, _>>()?,
-            next,
-        })
+        typed_page(items, next, "request")
     }
 
     async fn due_requests(
@@ -836,13 +838,7 @@ impl RequestStore for DynamoStore {
                 cursor,
             )
             .await?;
-        Ok(Page {
-            items: items
-                .into_iter()
-                .map(|i| from_item(i, "request"))
-                .collect::<Result<_, _>>()?,
-            next,
-        })
+        typed_page(items, next, "request")
     }
 }
 
@@ -905,13 +901,7 @@ impl PrincipalStore for DynamoStore {
                 cursor,
             )
             .await?;
-        Ok(Page {
-            items: items
-                .into_iter()
-                .map(|i| from_item(i, "principal"))
-                .collect::<Result<_, _>>()?,
-            next,
-        })
+        typed_page(items, next, "principal")
     }
 
     async fn due_principals(
@@ -932,13 +922,7 @@ impl PrincipalStore for DynamoStore {
                 cursor,
             )
             .await?;
-        Ok(Page {
-            items: items
-                .into_iter()
-                .map(|i| from_item(i, "principal"))
-                .collect::<Result<_, _>>()?,
-            next,
-        })
+        typed_page(items, next, "principal")
     }
 }
 
@@ -999,12 +983,6 @@ impl AuditStore for DynamoStore {
                 cursor,
             )
             .await?;
-        Ok(Page {
-            items: items
-                .into_iter()
-                .map(|i| from_item(i, "audit event"))
-                .collect::<Result<_, _>>()?,
-            next,
-        })
+        typed_page(items, next, "audit event")
     }
 }

@@ -13,6 +13,20 @@ ensure_moto() {
     "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 }
 
+# cargo-lambda (and ziglang) from PyPI, into the same virtualenv as moto: the end-to-end test and
+# tests/demo.sh run the function binaries under `cargo lambda watch`.
+CARGO_LAMBDA_VERSION="1.9.2"
+
+ensure_cargo_lambda() {
+    local venv="${ELASTIC_JIT_VENV:-$PWD/.venv}"
+    if "$venv/bin/cargo-lambda" lambda --version 2>/dev/null | grep -q "$CARGO_LAMBDA_VERSION"; then
+        return 0
+    fi
+    echo "==> installing cargo-lambda $CARGO_LAMBDA_VERSION into $venv"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
+}
+
 # Infrastructure checks (sam validate --lint, cfn-lint, the OpenAPI validator) in their own
 # virtualenv: aws-sam-cli pins boto3 differently from moto. All three run offline.
 SAM_CLI_VERSION="1.170.0"

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 source tests/setup.sh
 
 ensure_moto
+ensure_cargo_lambda
 ensure_infra_tools
 
 echo "==> sam validate / cfn-lint / openapi-spec-validator"

@@ -116,6 +116,7 @@ pub struct Grants<'a> {
 
 impl Grants<'_> {
     /// Take the lease on a principal (creating its item if new). Returns the locked state.
+    /// `holder` must be unique to this attempt: a holder finds its own lease free.
     pub async fn lock_principal(
         &self,
         integration: &str,

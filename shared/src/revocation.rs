@@ -148,7 +148,7 @@ impl Revoker<'_> {
                             &integration.name,
                             n,
                             &req.requester.sub,
-                            &format!("revoke-{}", req.id),
+                            &format!("revoke-{}-{}", req.id, uuid::Uuid::new_v4().simple()),
                         )
                         .await?,
                 )

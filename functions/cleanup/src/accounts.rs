@@ -7,8 +7,6 @@ use shared::store::{Cursor, StoreError};
 
 use crate::{Report, Run};
 
-const HOLDER: &str = "cleanup";
-
 async fn delete_one(run: &Run<'_>, p: PrincipalState) -> Result<bool, String> {
     let integration = match run
         .app
@@ -23,7 +21,13 @@ async fn delete_one(run: &Run<'_>, p: PrincipalState) -> Result<bool, String> {
     let revoker = run.app.revoker();
     let grants = &revoker.grants;
     let locked = grants
-        .lock_principal(&p.integration, &p.name, &p.owner_sub, HOLDER)
+        .lock_principal(
+            &p.integration,
+            &p.name,
+            &p.owner_sub,
+            // Unique per attempt: overlapping sweeps must not share a lease.
+            &format!("cleanup-{}", uuid::Uuid::new_v4().simple()),
+        )
         .await
         .map_err(|e| e.to_string())?;
     let now = run.app.clock.now();

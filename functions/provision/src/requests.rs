@@ -61,13 +61,22 @@ pub async fn create(
             ),
         ));
     }
-    let known = if body.resources.iter().any(|r| r.contains('*')) {
-        app.store.all_resources(&integration.name).await?
-    } else {
-        app.store
+    // Exact names are read directly; patterns, and names that are display names (Cloud
+    // deployments are known by id), need the integration's whole list.
+    let mut known = Vec::new();
+    if !body.resources.iter().any(|r| r.contains('*')) {
+        known = app
+            .store
             .get_resources(&integration.name, &body.resources)
-            .await?
-    };
+            .await?;
+    }
+    if body
+        .resources
+        .iter()
+        .any(|r| !known.iter().any(|k| &k.name == r))
+    {
+        known = app.store.all_resources(&integration.name).await?;
+    }
     let resources = expand(&body.resources, &known)?;
     let flows = app.store.list_flows().await?;
     let flow = match_flow(&flows, &caller.identity, &body, &resources, duration)?;

@@ -241,6 +241,10 @@ async fn an_owner_approved_role_reaches_the_member_and_goes_on_revoke() {
     cloud_flows(&d, &["deploy-view"]).await;
     assert!(!env.holds("bob@example.com", VIEWER, PROD).await);
 
+    // A deployment may be asked for by its name; the request records its id.
+    let (s, by_name) = ask_cloud(&p, BOB, "deploy-view", &["prod-search"], VIEWER).await;
+    assert_eq!((s, by_name["resources"].clone()), (201, json!([PROD])), "{by_name}");
+
     // The deployment's owner (its tag) must approve.
     let (s, req) = ask_cloud(&p, BOB, "deploy-view", &[PROD], VIEWER).await;
     assert_eq!((s, req["status"].as_str()), (201, Some("pending")), "{req}");

@@ -1,0 +1,122 @@
+//! The end-to-end story of elastic-jit, run against the real function binaries.
+//!
+//! [`run_story`] builds the five functions and the two emulators, starts moto's server, the
+//! Elasticsearch and Elastic Cloud emulators and `cargo lambda watch -A 127.0.0.1` on free
+//! loopback ports, then walks the whole story through Lambda invocations: register an
+//! integration, discover, define a flow, request, approve, fetch credentials, use them, revoke,
+//! clean up, read the audit trail; then the same for an Elastic Cloud deployment role. Every
+//! process it starts is stopped when it returns, whether the story passed, failed or panicked.
+#![forbid(unsafe_code)]
+
+pub mod events;
+pub mod procs;
+pub mod stack;
+mod story;
+
+use std::io::Write;
+use std::time::Duration;
+
+pub use stack::Stack;
+
+/// Why the story stopped.
+#[derive(Debug)]
+pub enum StoryError {
+    /// Something the story needs could not be built or started.
+    Setup(String),
+    /// A step of the story did not behave as documented.
+    Step { step: String, message: String },
+}
+
+impl StoryError {
+    pub fn setup(message: impl Into<String>) -> Self {
+        Self::Setup(message.into())
+    }
+
+    pub fn step(step: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Step {
+            step: step.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for StoryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Setup(m) => write!(f, "set-up failed: {m}"),
+            Self::Step { step, message } => write!(f, "step \"{step}\" failed: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for StoryError {}
+
+impl From<std::io::Error> for StoryError {
+    fn from(e: std::io::Error) -> Self {
+        Self::setup(format!("writing the story's output: {e}"))
+    }
+}
+
+/// Bounded waits. Each can be overridden (in seconds) from the environment.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// `cargo build` of the functions and emulators (`E2E_BUILD_TIMEOUT`, default 1200 s: a
+    /// cold build on two cores takes a few minutes).
+    pub build: Duration,
+    /// A process becoming ready (`E2E_START_TIMEOUT`, default 60 s).
+    pub start: Duration,
+    /// One Lambda invocation, including a compile on first use if the binary is stale
+    /// (`E2E_INVOKE_TIMEOUT`, default 600 s).
+    pub invoke: Duration,
+}
+
+impl Timeouts {
+    pub fn from_env() -> Self {
+        let secs = |name: &str, default: u64| {
+            Duration::from_secs(
+                std::env::var(name)
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(default),
+            )
+        };
+        Self {
+            build: secs("E2E_BUILD_TIMEOUT", 1200),
+            start: secs("E2E_START_TIMEOUT", 60),
+            invoke: secs("E2E_INVOKE_TIMEOUT", 600),
+        }
+    }
+}
+
+/// Start everything, walk the Elasticsearch and the Elastic Cloud story, stop everything.
+/// The story is written to `out`; on failure the child processes' output follows it.
+pub async fn run_story(out: &mut impl Write) -> Result<(), StoryError> {
+    let timeouts = Timeouts::from_env();
+    writeln!(out, "== Starting the local stack (everything on 127.0.0.1)")?;
+    out.flush()?;
+    let started = Stack::start(timeouts, &mut |line: &str| {
+        // Progress only: a failed write here shows up at the next step's write.
+        let _ = writeln!(out, "   {line}");
+        let _ = out.flush();
+    })
+    .await;
+    let mut stack = match started {
+        Ok(s) => s,
+        Err(e) => {
+            writeln!(out, "\nFAILED: {e}")?;
+            return Err(e);
+        }
+    };
+    out.flush()?;
+    let result = story::run(&mut stack, out).await;
+    if let Err(e) = &result {
+        writeln!(out, "\nFAILED: {e}\n")?;
+        writeln!(out, "Output of the processes the story started:")?;
+        writeln!(out, "{}", stack.logs(40))?;
+    }
+    writeln!(out, "== Stopping every process the story started")?;
+    stack.stop();
+    writeln!(out, "   all stopped; logs kept in {}", stack.log_dir().display())?;
+    out.flush()?;
+    result
+}

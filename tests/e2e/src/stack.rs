@@ -1,0 +1,405 @@
+//! Everything the story runs against, started on loopback: moto's server (or `AWS_ENDPOINT_URL`),
+//! the Elasticsearch and Elastic Cloud emulators, and the five functions under
+//! `cargo lambda watch`. Dropping the stack stops every process it started.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use serde_json::Value;
+
+use crate::procs::{Proc, free_port, run_to_end};
+use crate::{StoryError, Timeouts};
+
+pub const FUNCTIONS: [&str; 5] = ["discover", "provision", "revoke", "rotate", "cleanup"];
+pub const ELASTIC_PASSWORD: &str = "demo-elastic-password";
+pub const CLOUD_ORG: &str = "demo-org";
+pub const CLOUD_API_KEY: &str = "demo-owner-api-key";
+pub const ADMIN_GROUP: &str = "jit-admins";
+pub const REVOKE_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:elastic-jit-revoke";
+pub const SCHEDULER_ROLE: &str = "arn:aws:iam::123456789012:role/elastic-jit-scheduler";
+
+/// Runs moto's threaded server on the given port; exits when stdin closes (i.e. when the story
+/// process goes away, however it ends) or on SIGTERM.
+const MOTO_LAUNCHER: &str = r#"
+import signal, sys, threading
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
+server.start()
+print("moto ready", flush=True)
+done = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: done.set())
+threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+done.wait()
+server.stop()
+"#;
+
+/// The workspace root (two levels above this crate).
+pub fn workspace_root() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    p.canonicalize().unwrap_or(p)
+}
+
+/// The cargo target directory (shared with the rest of the workspace).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| {
+            if p.is_absolute() {
+                p
+            } else {
+                workspace_root().join(p)
+            }
+        })
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn venv() -> PathBuf {
+    std::env::var_os("ELASTIC_JIT_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv"))
+}
+
+fn cargo() -> PathBuf {
+    std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("cargo"))
+}
+
+/// `cargo-lambda` from the project's virtualenv, else from PATH.
+fn cargo_lambda() -> PathBuf {
+    let in_venv = venv().join("bin/cargo-lambda");
+    if in_venv.exists() {
+        in_venv
+    } else {
+        PathBuf::from("cargo-lambda")
+    }
+}
+
+/// PATH with the virtualenv's `bin/` and cargo's directory in front.
+fn path_env() -> std::ffi::OsString {
+    let mut dirs = vec![venv().join("bin")];
+    if let Some(dir) = cargo().parent().filter(|d| !d.as_os_str().is_empty()) {
+        dirs.push(dir.to_path_buf());
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
+/// The names this run gives its AWS resources (unique, so an external endpoint can be shared).
+pub struct Names {
+    pub table: String,
+    pub schedule_group: String,
+    pub secret_prefix: String,
+    pub suffix: String,
+}
+
+impl Names {
+    fn new() -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let suffix = id[..8].to_string();
+        Self {
+            table: format!("elastic-jit-demo-{suffix}"),
+            schedule_group: format!("elastic-jit-demo-{suffix}"),
+            secret_prefix: format!("elastic-jit-demo-{suffix}/"),
+            suffix,
+        }
+    }
+}
+
+pub struct Stack {
+    pub log_dir: PathBuf,
+    pub aws_endpoint: String,
+    pub aws: SdkConfig,
+    pub es_url: String,
+    pub cloud_url: String,
+    pub lambda_url: String,
+    pub names: Names,
+    pub http: reqwest::Client,
+    timeouts: Timeouts,
+    // Stopped in reverse order of start when the stack is dropped.
+    procs: Vec<Proc>,
+}
+
+impl Stack {
+    /// Build the binaries, start every process, create the table, the schedule group.
+    pub async fn start(
+        timeouts: Timeouts,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Self, StoryError> {
+        let root = workspace_root();
+        let run = format!(
+            "{}-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            std::process::id()
+        );
+        let log_dir = target_dir().join("e2e").join(run);
+        std::fs::create_dir_all(&log_dir)
+            .map_err(|e| StoryError::setup(format!("create {}: {e}", log_dir.display())))?;
+        progress(&format!("logs of every process: {}", log_dir.display()));
+
+        // The function binaries, built as `cargo lambda watch` builds them (`cargo run --bin`
+        // in the workspace), so that watch finds them fresh; and the two emulators.
+        let started = Instant::now();
+        let mut build = Command::new(cargo());
+        build.current_dir(&root).env("PATH", path_env()).args(["build", "--bins"]);
+        for p in FUNCTIONS.iter().chain(&["es-emulator", "cloud-emulator"]) {
+            build.args(["-p", p]);
+        }
+        progress("building the function binaries and the emulators (cargo build)");
+        run_to_end("cargo-build", build, &log_dir, timeouts.build).await?;
+        progress(&format!("built in {:.1?}", started.elapsed()));
+
+        let mut stack = Self {
+            log_dir,
+            aws_endpoint: String::new(),
+            aws: aws_config::SdkConfig::builder().build(),
+            es_url: String::new(),
+            cloud_url: String::new(),
+            lambda_url: String::new(),
+            names: Names::new(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .map_err(|e| StoryError::setup(format!("http client: {e}")))?,
+            timeouts,
+            procs: Vec::new(),
+        };
+
+        stack.aws_endpoint = match std::env::var("AWS_ENDPOINT_URL") {
+            Ok(url) if !url.is_empty() => {
+                progress(&format!("AWS endpoint from AWS_ENDPOINT_URL: {url}"));
+                url
+            }
+            _ => stack.start_moto().await?,
+        };
+        stack.aws = aws_config(&stack.aws_endpoint).await;
+        progress(&format!("AWS (moto) at {}", stack.aws_endpoint));
+
+        let debug = target_dir().join("debug");
+        let mut es = Command::new(debug.join("es-emulator"));
+        es.args(["--listen", "127.0.0.1:0", "--elastic-password", ELASTIC_PASSWORD])
+            .arg("--seed")
+            .arg(root.join("tests/es-emulator/seeds/demo.json"));
+        stack.es_url = stack
+            .start_announced("es-emulator", es, "es-emulator listening on")
+            .await?;
+        progress(&format!("Elasticsearch emulator at {}", stack.es_url));
+
+        let mut cloud = Command::new(debug.join("cloud-emulator"));
+        cloud
+            .args(["--listen", "127.0.0.1:0", "--organization-id", CLOUD_ORG])
+            .args(["--api-key", CLOUD_API_KEY])
+            .arg("--seed")
+            .arg(root.join("tests/cloud-emulator/seeds/demo.json"));
+        stack.cloud_url = stack
+            .start_announced("cloud-emulator", cloud, "cloud-emulator listening on")
+            .await?;
+        progress(&format!("Elastic Cloud emulator at {}", stack.cloud_url));
+
+        stack.create_aws_resources().await?;
+        progress(&format!(
+            "DynamoDB table {}, schedule group {}",
+            stack.names.table, stack.names.schedule_group
+        ));
+
+        stack.start_watch().await?;
+        progress(&format!(
+            "cargo lambda watch serving {} at {}",
+            FUNCTIONS.join(", "),
+            stack.lambda_url
+        ));
+        Ok(stack)
+    }
+
+    async fn start_moto(&mut self) -> Result<String, StoryError> {
+        let python = venv().join("bin/python");
+        if !python.exists() {
+            return Err(StoryError::setup(format!(
+                "moto is not installed at {}: run `bash tests/demo.sh` or `bash tests/test.sh` once (they create .venv)",
+                python.display()
+            )));
+        }
+        let port = free_port()?;
+        let mut cmd = Command::new(python);
+        cmd.args(["-c", MOTO_LAUNCHER, &port.to_string()]);
+        let mut p = Proc::spawn("moto", cmd, &self.log_dir, true)?;
+        p.wait_for_line("moto ready", self.timeouts.start).await?;
+        p.wait_for_port(port, self.timeouts.start).await?;
+        self.procs.push(p);
+        Ok(format!("http://127.0.0.1:{port}"))
+    }
+
+    /// Start an emulator on port 0 and read its URL from its ready line.
+    async fn start_announced(
+        &mut self,
+        name: &str,
+        cmd: Command,
+        ready: &str,
+    ) -> Result<String, StoryError> {
+        let mut p = Proc::spawn(name, cmd, &self.log_dir, false)?;
+        let url = p.wait_for_line(ready, self.timeouts.start).await?;
+        self.procs.push(p);
+        if !url.starts_with("http://127.0.0.1:") {
+            return Err(StoryError::setup(format!(
+                "{name} announced {url:?}, not a loopback URL"
+            )));
+        }
+        Ok(url)
+    }
+
+    async fn create_aws_resources(&self) -> Result<(), StoryError> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(&self.aws);
+        shared::store::schema::create_table(&dynamodb, &self.names.table)
+            .await
+            .map_err(|e| StoryError::setup(format!("create table {}: {e}", self.names.table)))?;
+        aws_sdk_scheduler::Client::new(&self.aws)
+            .create_schedule_group()
+            .name(&self.names.schedule_group)
+            .send()
+            .await
+            .map_err(|e| {
+                StoryError::setup(format!(
+                    "create schedule group: {}",
+                    aws_sdk_scheduler::error::DisplayErrorContext(e)
+                ))
+            })?;
+        Ok(())
+    }
+
+    /// `cargo lambda watch` on a free loopback port, the functions' environment on it.
+    async fn start_watch(&mut self) -> Result<(), StoryError> {
+        let mut last = None;
+        // Another process may take the port between the probe and watch's bind: try a few.
+        for _ in 0..3 {
+            let port = free_port()?;
+            let mut cmd = Command::new(cargo_lambda());
+            cmd.current_dir(workspace_root())
+                .args(["lambda", "watch", "--ignore-changes"])
+                .args(["-A", "127.0.0.1", "-P", &port.to_string()])
+                .args(["--timeout", &self.timeouts.invoke.as_secs().to_string()])
+                .env("PATH", path_env())
+                .env("CARGO", cargo())
+                .env_remove("AWS_PROFILE")
+                .env_remove("AWS_SESSION_TOKEN")
+                .env_remove("AWS_LAMBDA_LOG_FORMAT")
+                .env("TABLE_NAME", &self.names.table)
+                .env("ADMIN_GROUP", ADMIN_GROUP)
+                .env("GROUPS_CLAIM", "groups")
+                .env("CREDENTIAL_SECRET_PREFIX", &self.names.secret_prefix)
+                .env("SCHEDULE_GROUP", &self.names.schedule_group)
+                .env("REVOKE_FUNCTION_ARN", REVOKE_ARN)
+                .env("SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
+                .env("AWS_ENDPOINT_URL", &self.aws_endpoint)
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_DEFAULT_REGION", "us-east-1")
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .env("RUST_LOG", "info");
+            let mut p = Proc::spawn("cargo-lambda-watch", cmd, &self.log_dir, false)?;
+            match p.wait_for_port(port, self.timeouts.start).await {
+                Ok(()) => {
+                    self.procs.push(p);
+                    self.lambda_url = format!("http://127.0.0.1:{port}");
+                    return Ok(());
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| StoryError::setup("cargo lambda watch did not start")))
+    }
+
+    /// Invoke `function` with `event` through `cargo lambda watch`; the function's JSON result.
+    pub async fn invoke(&mut self, function: &str, event: &Value) -> Result<Value, String> {
+        let url = format!(
+            "{}/2015-03-31/functions/{function}/invocations",
+            self.lambda_url
+        );
+        let sent = self
+            .http
+            .post(&url)
+            .timeout(self.timeouts.invoke)
+            .json(event)
+            .send()
+            .await;
+        let r = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                let mut msg = format!("invoking {function} through cargo lambda watch failed: {e}");
+                if let Some(w) = self.procs.last_mut()
+                    && let Err(gone) = w.check_running()
+                {
+                    msg = format!("{msg}\n{gone}");
+                }
+                return Err(msg);
+            }
+        };
+        let status = r.status();
+        let text = r.text().await.map_err(|e| format!("{function}: {e}"))?;
+        let value: Value = serde_json::from_str(&text)
+            .map_err(|_| format!("{function} returned {status} with a non-JSON body: {text}"))?;
+        if !status.is_success() || value.get("errorType").is_some() {
+            return Err(format!("{function} failed ({status}): {text}"));
+        }
+        Ok(value)
+    }
+
+    /// The output of every process, for a failure report.
+    pub fn logs(&self, lines: usize) -> String {
+        let mut out = String::new();
+        let build = self.log_dir.join("cargo-build.log");
+        for (name, log) in std::iter::once(("cargo-build".to_string(), build))
+            .chain(self.procs.iter().map(|p| (p.name.clone(), p.log.clone())))
+        {
+            out.push_str(&format!(
+                "--- {name} (last {lines} lines of {}) ---\n{}\n",
+                log.display(),
+                crate::procs::tail(&log, lines)
+            ));
+        }
+        out
+    }
+
+    pub fn log_dir(&self) -> &Path {
+        &self.log_dir
+    }
+
+    /// Stop every process, last started first.
+    pub fn stop(&mut self) {
+        while let Some(mut p) = self.procs.pop() {
+            p.stop();
+        }
+    }
+
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        self.procs.iter().map(|p| (p.name.clone(), p.id())).collect()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// SDK configuration for the endpoint: fixed test credentials and region.
+pub async fn aws_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "e2e"))
+        .endpoint_url(endpoint)
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .load()
+        .await
+}

@@ -1,0 +1,629 @@
+//! The story, step by step, each step checked. Functions are only ever reached through
+//! `cargo lambda watch`; the emulators are used the way a person with the credentials would.
+
+use std::io::Write;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::StoryError;
+use crate::events::{ADMIN, ALICE, BOB, DEV, Person, http, response};
+use crate::stack::{CLOUD_API_KEY, CLOUD_ORG, Stack};
+
+const ES_INTEGRATION: &str = "demo-search";
+const CLOUD_INTEGRATION: &str = "demo-cloud";
+const CONNECTOR_USER: &str = "elastic-jit-connector";
+const CONNECTOR_PASSWORD: &str = "connector-password";
+/// The Cloud seed's deployment owned by alice, and the organization member bob.
+const DEPLOYMENT_NAME: &str = "prod-search";
+const BOB_USER_ID: &str = "bob-1";
+const CLOUD_ROLE: &str = "deployment-viewer";
+
+struct Teller<'a, W: Write> {
+    stack: &'a mut Stack,
+    out: &'a mut W,
+    n: usize,
+    current: String,
+}
+
+impl<'a, W: Write> Teller<'a, W> {
+    fn step(&mut self, title: &str) -> Result<(), StoryError> {
+        self.n += 1;
+        self.current = format!("{}. {title}", self.n);
+        writeln!(self.out, "\n[{:>2}] {title}", self.n)?;
+        self.out.flush()?;
+        Ok(())
+    }
+
+    fn say(&mut self, text: impl AsRef<str>) -> Result<(), StoryError> {
+        for line in text.as_ref().lines() {
+            writeln!(self.out, "     {line}")?;
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+
+    fn fail(&self, message: impl Into<String>) -> StoryError {
+        StoryError::step(self.current.clone(), message)
+    }
+
+    fn section(&mut self, title: &str) -> Result<(), StoryError> {
+        writeln!(self.out, "\n== {title}")?;
+        Ok(())
+    }
+
+    /// Invoke `function` with sample `sample` re-addressed to `path`, as `who`; check the status.
+    async fn api(
+        &mut self,
+        function: &str,
+        sample: &str,
+        method_path: &str,
+        who: Person,
+        body: Option<Value>,
+        want: u16,
+    ) -> Result<Value, StoryError> {
+        let (method, path) = method_path
+            .split_once(' ')
+            .ok_or_else(|| self.fail(format!("bad route {method_path}")))?;
+        let event = http(sample, path, who, body)?;
+        if event["requestContext"]["http"]["method"] != json!(method) {
+            return Err(self.fail(format!("sample {sample} is not a {method} event")));
+        }
+        let started = std::time::Instant::now();
+        let raw = self
+            .stack
+            .invoke(function, &event)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let (status, body) = response(&raw).map_err(|e| self.fail(e))?;
+        self.say(format!(
+            "{} {method_path} as {} -> {status} ({} ms)",
+            function,
+            who.name,
+            started.elapsed().as_millis()
+        ))?;
+        if status != want {
+            return Err(self.fail(format!(
+                "{method} {path} as {} returned {status}, expected {want}: {body}",
+                who.name
+            )));
+        }
+        Ok(body)
+    }
+
+    /// A request to the Elasticsearch emulator with Basic credentials; status and JSON body.
+    async fn es(
+        &mut self,
+        method: Method,
+        path: &str,
+        user: &str,
+        password: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), StoryError> {
+        let mut r = self
+            .stack
+            .http
+            .request(method, format!("{}{path}", self.stack.es_url))
+            .basic_auth(user, Some(password));
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r
+            .send()
+            .await
+            .map_err(|e| self.fail(format!("Elasticsearch emulator: {e}")))?;
+        let status = r.status().as_u16();
+        let body = r.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    /// The Cloud organization's members, as the emulator's owner key sees them.
+    async fn cloud_members(&mut self) -> Result<Vec<Value>, StoryError> {
+        let r = self
+            .stack
+            .http
+            .get(format!(
+                "{}/api/v1/organizations/{CLOUD_ORG}/members",
+                self.stack.cloud_url
+            ))
+            .header("Authorization", format!("ApiKey {CLOUD_API_KEY}"))
+            .send()
+            .await
+            .map_err(|e| self.fail(format!("Elastic Cloud emulator: {e}")))?;
+        if !r.status().is_success() {
+            return Err(self.fail(format!("Cloud members: {}", r.status())));
+        }
+        let body: Value = r
+            .json()
+            .await
+            .map_err(|e| self.fail(format!("Cloud members: {e}")))?;
+        Ok(body["members"].as_array().cloned().unwrap_or_default())
+    }
+
+    async fn create_secret(&mut self, name: &str, value: Value) -> Result<String, StoryError> {
+        let client = aws_sdk_secretsmanager::Client::new(&self.stack.aws);
+        let made = client
+            .create_secret()
+            .name(name)
+            .secret_string(value.to_string())
+            .send()
+            .await
+            .map_err(|e| {
+                self.fail(format!(
+                    "create secret {name}: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                ))
+            })?;
+        made.arn()
+            .map(str::to_string)
+            .ok_or_else(|| self.fail("Secrets Manager returned no ARN"))
+    }
+
+    fn show_history(&mut self, request: &Value) -> Result<usize, StoryError> {
+        let history = request["history"]
+            .as_array()
+            .cloned()
+            .ok_or_else(|| self.fail(format!("no history in {request}")))?;
+        for h in &history {
+            let outcome = match &h["outcome"] {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            self.say(format!(
+                "{}  {:<24} by {:<22} {}",
+                h["at"].as_str().unwrap_or("?"),
+                h["action"].as_str().unwrap_or("?"),
+                h["actor"].as_str().unwrap_or("?"),
+                outcome
+            ))?;
+        }
+        Ok(history.len())
+    }
+}
+
+fn str_of<'v>(v: &'v Value, key: &str) -> &'v str {
+    v[key].as_str().unwrap_or("")
+}
+
+pub async fn run<W: Write>(stack: &mut Stack, out: &mut W) -> Result<(), StoryError> {
+    let mut t = Teller {
+        stack,
+        out,
+        n: 0,
+        current: String::new(),
+    };
+    elasticsearch(&mut t).await?;
+    cloud(&mut t).await?;
+    writeln!(t.out, "\n== The story ran to the end: every step behaved as expected")?;
+    Ok(())
+}
+
+async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
+    t.section("Elasticsearch: just-in-time read access to logs-*")?;
+
+    t.step("admin stores the connector's credentials in Secrets Manager")?;
+    let secret_name = format!("elastic-jit-demo-{}/connector/{ES_INTEGRATION}", t.stack.names.suffix);
+    let arn = t
+        .create_secret(
+            &secret_name,
+            json!({"username": CONNECTOR_USER, "password": CONNECTOR_PASSWORD}),
+        )
+        .await?;
+    t.say(format!("secret {secret_name} (user {CONNECTOR_USER})"))?;
+
+    t.step(&format!("admin registers integration {ES_INTEGRATION}"))?;
+    let es_url = t.stack.es_url.clone();
+    let body = t
+        .api(
+            "discover",
+            "discover/put-integration.json",
+            &format!("PUT /integrations/{ES_INTEGRATION}"),
+            ADMIN,
+            Some(json!({
+                "kind": "elasticsearch",
+                "url": es_url,
+                "secret_arn": arn,
+                "custom_access_details": "Local demo: query the emulator directly.",
+                "integration_owners": [{"type": "group", "value": "search-platform"}],
+                "resource_owner": {"tag_key": "owner", "attribute": "user"},
+                "user_cleanup_days": 7
+            })),
+            201,
+        )
+        .await?;
+    t.say(format!(
+        "registered {} ({} at {})",
+        str_of(&body, "name"),
+        body["spec"]["kind"].as_str().or(body["kind"].as_str()).unwrap_or("elasticsearch"),
+        es_url
+    ))?;
+
+    t.step("admin lists the discovered resources")?;
+    let body = t
+        .api(
+            "discover",
+            "discover/get-resources.json",
+            &format!("GET /integrations/{ES_INTEGRATION}/resources?limit=50"),
+            ADMIN,
+            None,
+            200,
+        )
+        .await?;
+    let resources = body["resources"].as_array().cloned().unwrap_or_default();
+    for r in &resources {
+        t.say(format!(
+            "{:<28} {:<14} owner {}",
+            str_of(r, "name"),
+            str_of(r, "kind"),
+            r["owner"].as_str().unwrap_or("-")
+        ))?;
+    }
+    let logs = resources.iter().find(|r| r["name"] == "logs-2026.11");
+    if logs.is_none_or(|r| r["owner"] != "alice@example.com") {
+        return Err(t.fail(format!(
+            "logs-2026.11 owned by alice@example.com not among the resources: {body}"
+        )));
+    }
+
+    t.step("admin creates flow logs-read: developers may read logs-*, the owner approves")?;
+    t.api(
+        "discover",
+        "discover/put-flow.json",
+        "PUT /flows/logs-read",
+        ADMIN,
+        Some(json!({
+            "integration": ES_INTEGRATION,
+            "requesters": [{"type": "group", "value": "developers"}],
+            "resources": ["logs-*"],
+            "permissions": ["read"],
+            "max_duration": "8h",
+            "require_justification": true
+        })),
+        201,
+    )
+    .await?;
+
+    t.step("dev requests read on logs-* for 1h")?;
+    let body = t
+        .api(
+            "provision",
+            "provision/post-request.json",
+            "POST /requests",
+            DEV,
+            Some(json!({
+                "integration": ES_INTEGRATION,
+                "flow": "logs-read",
+                "resources": ["logs-*"],
+                "permission": "read",
+                "duration": "1h",
+                "justification": "INC-4711: checking login errors"
+            })),
+            201,
+        )
+        .await?;
+    let id = str_of(&body, "id").to_string();
+    t.say(format!("request {id}: {}", str_of(&body, "status")))?;
+    if body["status"] != "pending" {
+        return Err(t.fail(format!("expected a pending request: {body}")));
+    }
+
+    t.step("alice (owner of logs-*) approves")?;
+    let body = t
+        .api(
+            "provision",
+            "provision/approve.json",
+            &format!("POST /requests/{id}/approve"),
+            ALICE,
+            Some(json!({"reason": "looks fine"})),
+            200,
+        )
+        .await?;
+    t.say(format!("request {id}: {}", str_of(&body, "status")))?;
+    if body["status"] != "active" {
+        return Err(t.fail(format!("expected an active grant: {body}")));
+    }
+
+    t.step("dev fetches the credentials")?;
+    let creds = t
+        .api(
+            "provision",
+            "provision/get-credentials.json",
+            &format!("GET /requests/{id}/credentials"),
+            DEV,
+            None,
+            200,
+        )
+        .await?;
+    let user = str_of(&creds, "username").to_string();
+    let password = str_of(&creds, "password").to_string();
+    if user.is_empty() || password.is_empty() {
+        let keys: Vec<&String> = creds.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+        return Err(t.fail(format!("no username/password in the credentials (fields {keys:?})")));
+    }
+    t.say(format!("username {user}, password received (********)"))?;
+
+    t.step("dev searches logs-2026.11 with them")?;
+    let (s, body) = t
+        .es(Method::GET, "/logs-2026.11/_search", &user, &password, None)
+        .await?;
+    t.say(format!("GET /logs-2026.11/_search -> {s}"))?;
+    if s != 200 {
+        return Err(t.fail(format!("expected 200: {body}")));
+    }
+    let hits = body["hits"]["hits"].as_array().cloned().unwrap_or_default();
+    for h in &hits {
+        t.say(format!("  hit: {}", h["_source"]))?;
+    }
+
+    t.step("dev tries secrets-1 (not granted)")?;
+    let (s, body) = t
+        .es(Method::GET, "/secrets-1/_search", &user, &password, None)
+        .await?;
+    t.say(format!("GET /secrets-1/_search -> {s} {}", body["error"]["type"].as_str().unwrap_or("")))?;
+    if s != 403 {
+        return Err(t.fail(format!("expected 403: {body}")));
+    }
+
+    t.step("dev tries to write to logs-2026.11 (read only)")?;
+    let (s, body) = t
+        .es(
+            Method::PUT,
+            "/logs-2026.11/_doc/demo-write",
+            &user,
+            &password,
+            Some(json!({"message": "should be refused"})),
+        )
+        .await?;
+    t.say(format!(
+        "PUT /logs-2026.11/_doc/demo-write -> {s} {}",
+        body["error"]["type"].as_str().unwrap_or("")
+    ))?;
+    if s != 403 {
+        return Err(t.fail(format!("expected 403: {body}")));
+    }
+
+    t.step("dev revokes the grant")?;
+    let body = t
+        .api(
+            "revoke",
+            "revoke/post-revoke.json",
+            &format!("POST /requests/{id}/revoke"),
+            DEV,
+            Some(json!({"reason": "incident closed"})),
+            200,
+        )
+        .await?;
+    t.say(format!("request {id}: {}", str_of(&body, "status")))?;
+
+    t.step("the same credentials no longer work")?;
+    let (s, _) = t
+        .es(Method::GET, "/logs-2026.11/_search", &user, &password, None)
+        .await?;
+    t.say(format!("GET /logs-2026.11/_search -> {s}"))?;
+    if s != 401 && s != 403 {
+        return Err(t.fail(format!("expected 401 or 403 after revoke, got {s}")));
+    }
+
+    t.step("the cleanup sweep runs (scheduled event)")?;
+    let event = crate::events::sample("cleanup/schedule.json")?;
+    let started = std::time::Instant::now();
+    let summary = t
+        .stack
+        .invoke("cleanup", &event)
+        .await
+        .map_err(|e| t.fail(e))?;
+    t.say(format!(
+        "cleanup -> {} ({} ms)",
+        summary,
+        started.elapsed().as_millis()
+    ))?;
+
+    t.step("dev reads the request's audit trail")?;
+    let body = t
+        .api(
+            "provision",
+            "provision/get-request.json",
+            &format!("GET /requests/{id}"),
+            DEV,
+            None,
+            200,
+        )
+        .await?;
+    t.say(format!("request {id}: {}", str_of(&body, "status")))?;
+    let n = t.show_history(&body)?;
+    if n < 3 {
+        return Err(t.fail(format!("expected at least created, approved and revoked in the history: {body}")));
+    }
+    Ok(())
+}
+
+async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
+    t.section("Elastic Cloud: a deployment role for bob")?;
+
+    t.step("admin stores the Cloud API key in Secrets Manager")?;
+    let secret_name = format!("elastic-jit-demo-{}/connector/{CLOUD_INTEGRATION}", t.stack.names.suffix);
+    let arn = t
+        .create_secret(
+            &secret_name,
+            json!({"api_key": CLOUD_API_KEY, "api_key_id": "owner-key"}),
+        )
+        .await?;
+    t.say(format!("secret {secret_name} (key id owner-key)"))?;
+
+    t.step(&format!("admin registers integration {CLOUD_INTEGRATION} (organization {CLOUD_ORG})"))?;
+    let cloud_url = t.stack.cloud_url.clone();
+    t.api(
+        "discover",
+        "discover/put-integration.json",
+        &format!("PUT /integrations/{CLOUD_INTEGRATION}"),
+        ADMIN,
+        Some(json!({
+            "kind": "elastic_cloud",
+            "url": cloud_url,
+            "organization_id": CLOUD_ORG,
+            "secret_arn": arn,
+            "integration_owners": [{"type": "group", "value": "search-platform"}],
+            "resource_owner": {"tag_key": "owner", "attribute": "user"}
+        })),
+        201,
+    )
+    .await?;
+
+    t.step("admin lists the discovered Cloud resources")?;
+    let body = t
+        .api(
+            "discover",
+            "discover/get-resources.json",
+            &format!("GET /integrations/{CLOUD_INTEGRATION}/resources?limit=50"),
+            ADMIN,
+            None,
+            200,
+        )
+        .await?;
+    let resources = body["resources"].as_array().cloned().unwrap_or_default();
+    for r in &resources {
+        t.say(format!(
+            "{:<34} {:<24} {:<18} owner {}",
+            str_of(r, "name"),
+            str_of(r, "kind"),
+            r["display_name"].as_str().unwrap_or("-"),
+            r["owner"].as_str().unwrap_or("-")
+        ))?;
+    }
+    let deployment = resources
+        .iter()
+        .find(|r| r["display_name"] == DEPLOYMENT_NAME)
+        .map(|r| str_of(r, "name").to_string())
+        .ok_or_else(|| t.fail(format!("deployment {DEPLOYMENT_NAME} not discovered: {body}")))?;
+
+    t.step(&format!("admin creates flow cloud-viewers: developers may get {CLOUD_ROLE}"))?;
+    t.api(
+        "discover",
+        "discover/put-flow.json",
+        "PUT /flows/cloud-viewers",
+        ADMIN,
+        Some(json!({
+            "integration": CLOUD_INTEGRATION,
+            "requesters": [{"type": "group", "value": "developers"}],
+            "resources": [deployment],
+            "permissions": [CLOUD_ROLE],
+            "max_duration": "8h"
+        })),
+        201,
+    )
+    .await?;
+
+    t.step(&format!("bob requests {CLOUD_ROLE} on {DEPLOYMENT_NAME}"))?;
+    let body = t
+        .api(
+            "provision",
+            "provision/post-request.json",
+            "POST /requests",
+            BOB,
+            Some(json!({
+                "integration": CLOUD_INTEGRATION,
+                "flow": "cloud-viewers",
+                "resources": [deployment],
+                "permission": CLOUD_ROLE,
+                "duration": "1h",
+                "justification": "INC-4712: slow queries on prod-search"
+            })),
+            201,
+        )
+        .await?;
+    let id = str_of(&body, "id").to_string();
+    t.say(format!("request {id}: {}", str_of(&body, "status")))?;
+    if body["status"] != "pending" {
+        return Err(t.fail(format!("expected a pending request: {body}")));
+    }
+
+    t.step(&format!("alice (owner of {DEPLOYMENT_NAME}) approves"))?;
+    let body = t
+        .api(
+            "provision",
+            "provision/approve.json",
+            &format!("POST /requests/{id}/approve"),
+            ALICE,
+            Some(json!({"reason": "ok for today"})),
+            200,
+        )
+        .await?;
+    t.say(format!("request {id}: {}", str_of(&body, "status")))?;
+    if body["status"] != "active" {
+        return Err(t.fail(format!("expected an active grant: {body}")));
+    }
+
+    t.step("bob's role assignments at Elastic Cloud")?;
+    let held = bob_holds(t, &deployment).await?;
+    if !held {
+        return Err(t.fail(format!("bob does not hold {CLOUD_ROLE} on {deployment}")));
+    }
+
+    t.step("bob revokes the grant")?;
+    let body = t
+        .api(
+            "revoke",
+            "revoke/post-revoke.json",
+            &format!("POST /requests/{id}/revoke"),
+            BOB,
+            Some(json!({"reason": "done"})),
+            200,
+        )
+        .await?;
+    t.say(format!("request {id}: {}", str_of(&body, "status")))?;
+
+    t.step("bob's role assignments at Elastic Cloud, after the revoke")?;
+    let held = bob_holds(t, &deployment).await?;
+    if held {
+        return Err(t.fail(format!("bob still holds {CLOUD_ROLE} on {deployment}")));
+    }
+
+    t.step("bob reads the request's audit trail")?;
+    let body = t
+        .api(
+            "provision",
+            "provision/get-request.json",
+            &format!("GET /requests/{id}"),
+            BOB,
+            None,
+            200,
+        )
+        .await?;
+    t.show_history(&body)?;
+    Ok(())
+}
+
+/// Print bob's deployment role assignments; does he hold the role on `deployment`?
+async fn bob_holds<W: Write>(t: &mut Teller<'_, W>, deployment: &str) -> Result<bool, StoryError> {
+    let members = t.cloud_members().await?;
+    let bob = members
+        .iter()
+        .find(|m| m["user_id"] == BOB_USER_ID)
+        .cloned()
+        .ok_or_else(|| t.fail(format!("{BOB_USER_ID} is not a member")))?;
+    let assignments = bob["role_assignments"]["deployment"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if assignments.is_empty() {
+        t.say(format!("{BOB_USER_ID} ({}): no deployment roles", str_of(&bob, "email")))?;
+    }
+    let mut held = false;
+    for a in &assignments {
+        let ids: Vec<&str> = a["deployment_ids"]
+            .as_array()
+            .map(|v| v.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        t.say(format!(
+            "{BOB_USER_ID} ({}): {} on {}",
+            str_of(&bob, "email"),
+            str_of(a, "role_id"),
+            if a["all"] == true { "all deployments".to_string() } else { ids.join(", ") }
+        ))?;
+        if a["role_id"] == CLOUD_ROLE && (a["all"] == true || ids.contains(&deployment)) {
+            held = true;
+        }
+    }
+    Ok(held)
+}

@@ -104,7 +104,7 @@ async fn the_owner_approves_and_the_credentials_read_exactly_what_was_granted() 
     );
 
     let (s, c) = credentials(&p, DEV, &id).await;
-    assert_eq!(s, 200, "{c}");
+    assert_eq!(s, 200, "{}", fixtures::redacted(&c));
     assert_eq!(
         (c["mode"].as_str(), c["username"].as_str()),
         (Some("user"), Some("ejit_dev@example.com"))
@@ -223,7 +223,12 @@ async fn api_key_mode_costs_one_more_request_and_the_key_is_scoped() {
     assert_eq!(r["status"], "active", "{r}");
     assert_eq!(env.es_requests().await.len(), 3);
     let (s, c) = credentials(&p, DEV, &id).await;
-    assert_eq!((s, c["mode"].as_str()), (200, Some("api_key")), "{c}");
+    assert_eq!(
+        (s, c["mode"].as_str()),
+        (200, Some("api_key")),
+        "{}",
+        fixtures::redacted(&c)
+    );
     let key = Auth::ApiKey(c["api_key"].as_str().unwrap().into());
     assert_eq!(
         env.es_status(Method::GET, "/logs-2026.11/_search", &key, None)

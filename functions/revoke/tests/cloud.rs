@@ -243,7 +243,11 @@ async fn an_owner_approved_role_reaches_the_member_and_goes_on_revoke() {
 
     // A deployment may be asked for by its name; the request records its id.
     let (s, by_name) = ask_cloud(&p, BOB, "deploy-view", &["prod-search"], VIEWER).await;
-    assert_eq!((s, by_name["resources"].clone()), (201, json!([PROD])), "{by_name}");
+    assert_eq!(
+        (s, by_name["resources"].clone()),
+        (201, json!([PROD])),
+        "{by_name}"
+    );
 
     // The deployment's owner (its tag) must approve.
     let (s, req) = ask_cloud(&p, BOB, "deploy-view", &[PROD], VIEWER).await;
@@ -278,7 +282,7 @@ async fn an_owner_approved_role_reaches_the_member_and_goes_on_revoke() {
 
     // The Cloud credentials answer, to bob only.
     let (s, c) = credentials(&p, BOB, &id).await;
-    assert_eq!(s, 200, "{c}");
+    assert_eq!(s, 200, "{}", fixtures::redacted(&c));
     assert_eq!(c["kind"], "elastic_cloud");
     assert_eq!(c["email"], "bob@example.com");
     assert_eq!(c["custom_access_details"], CUSTOM_ACCESS_DETAILS);
@@ -399,9 +403,13 @@ async fn a_non_member_is_invited_and_the_invitation_or_the_accepted_role_goes_at
     assert_eq!(deployment_roles[0]["role_id"], VIEWER, "{pending:?}");
     assert_eq!(deployment_roles[0]["deployment_ids"], json!([PROD]));
     let (s, c) = credentials(&p, DAVE, &first).await;
-    assert_eq!(s, 200, "{c}");
+    assert_eq!(s, 200, "{}", fixtures::redacted(&c));
     assert_eq!(c["email"], "dave@example.com");
-    assert!(c["how"].as_str().unwrap().contains("invitation"), "{c}");
+    assert!(
+        c["how"].as_str().unwrap().contains("invitation"),
+        "{}",
+        fixtures::redacted(&c)
+    );
     assert_eq!(revoke_by(&r, DAVE, &first).await.1["status"], "revoked");
     assert!(env.invitations().await.is_empty(), "the invitation is gone");
     assert!(env.member("dave@example.com").await.is_none());

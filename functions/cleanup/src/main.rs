@@ -1,4 +1,4 @@
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -11,8 +11,8 @@ async fn main() -> Result<(), Error> {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
-        app.handle(event.payload, Instant::now() + remaining)
+        let budget = cleanup::time_left(event.context.deadline, now_ms);
+        app.handle(event.payload, Instant::now() + budget)
     }))
     .await
 }

@@ -52,12 +52,7 @@ pub fn sample(name: &str) -> Result<Value, StoryError> {
 
 /// An API Gateway HTTP API event from sample `name`, re-addressed: path, caller, body.
 /// The sample's idempotency key is dropped so each call is a new request.
-pub fn http(
-    name: &str,
-    path: &str,
-    who: Person,
-    body: Option<Value>,
-) -> Result<Value, StoryError> {
+pub fn http(name: &str, path: &str, who: Person, body: Option<Value>) -> Result<Value, StoryError> {
     let mut ev = sample(name)?;
     let (raw_path, query) = match path.split_once('?') {
         Some((p, q)) => (p, q),

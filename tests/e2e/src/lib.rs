@@ -116,7 +116,11 @@ pub async fn run_story(out: &mut impl Write) -> Result<(), StoryError> {
     }
     writeln!(out, "== Stopping every process the story started")?;
     stack.stop();
-    writeln!(out, "   all stopped; logs kept in {}", stack.log_dir().display())?;
+    writeln!(
+        out,
+        "   all stopped; logs kept in {}",
+        stack.log_dir().display()
+    )?;
     out.flush()?;
     result
 }

@@ -149,7 +149,10 @@ impl Stack {
         // in the workspace), so that watch finds them fresh; and the two emulators.
         let started = Instant::now();
         let mut build = Command::new(cargo());
-        build.current_dir(&root).env("PATH", path_env()).args(["build", "--bins"]);
+        build
+            .current_dir(&root)
+            .env("PATH", path_env())
+            .args(["build", "--locked", "--bins"]);
         for p in FUNCTIONS.iter().chain(&["es-emulator", "cloud-emulator"]) {
             build.args(["-p", p]);
         }
@@ -178,16 +181,25 @@ impl Stack {
                 progress(&format!("AWS endpoint from AWS_ENDPOINT_URL: {url}"));
                 url
             }
-            _ => stack.start_moto().await?,
+            _ => {
+                let url = stack.start_moto().await?;
+                progress("moto server started");
+                url
+            }
         };
         stack.aws = aws_config(&stack.aws_endpoint).await;
-        progress(&format!("AWS (moto) at {}", stack.aws_endpoint));
+        progress(&format!("AWS at {}", stack.aws_endpoint));
 
         let debug = target_dir().join("debug");
         let mut es = Command::new(debug.join("es-emulator"));
-        es.args(["--listen", "127.0.0.1:0", "--elastic-password", ELASTIC_PASSWORD])
-            .arg("--seed")
-            .arg(root.join("tests/es-emulator/seeds/demo.json"));
+        es.args([
+            "--listen",
+            "127.0.0.1:0",
+            "--elastic-password",
+            ELASTIC_PASSWORD,
+        ])
+        .arg("--seed")
+        .arg(root.join("tests/es-emulator/seeds/demo.json"));
         stack.es_url = stack
             .start_announced("es-emulator", es, "es-emulator listening on")
             .await?;
@@ -332,7 +344,14 @@ impl Stack {
         let r = match sent {
             Ok(r) => r,
             Err(e) => {
-                let mut msg = format!("invoking {function} through cargo lambda watch failed: {e}");
+                let mut msg = if e.is_timeout() {
+                    format!(
+                        "invoking {function} through cargo lambda watch timed out after {:?} (E2E_INVOKE_TIMEOUT)",
+                        self.timeouts.invoke
+                    )
+                } else {
+                    format!("invoking {function} through cargo lambda watch failed: {e}")
+                };
                 if let Some(w) = self.procs.last_mut()
                     && let Err(gone) = w.check_running()
                 {
@@ -379,7 +398,10 @@ impl Stack {
     }
 
     pub fn pids(&self) -> Vec<(String, u32)> {
-        self.procs.iter().map(|p| (p.name.clone(), p.id())).collect()
+        self.procs
+            .iter()
+            .map(|p| (p.name.clone(), p.id()))
+            .collect()
     }
 }
 

@@ -195,7 +195,10 @@ pub async fn run<W: Write>(stack: &mut Stack, out: &mut W) -> Result<(), StoryEr
     };
     elasticsearch(&mut t).await?;
     cloud(&mut t).await?;
-    writeln!(t.out, "\n== The story ran to the end: every step behaved as expected")?;
+    writeln!(
+        t.out,
+        "\n== The story ran to the end: every step behaved as expected"
+    )?;
     Ok(())
 }
 
@@ -203,7 +206,10 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
     t.section("Elasticsearch: just-in-time read access to logs-*")?;
 
     t.step("admin stores the connector's credentials in Secrets Manager")?;
-    let secret_name = format!("elastic-jit-demo-{}/connector/{ES_INTEGRATION}", t.stack.names.suffix);
+    let secret_name = format!(
+        "elastic-jit-demo-{}/connector/{ES_INTEGRATION}",
+        t.stack.names.suffix
+    );
     let arn = t
         .create_secret(
             &secret_name,
@@ -235,7 +241,10 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
     t.say(format!(
         "registered {} ({} at {})",
         str_of(&body, "name"),
-        body["spec"]["kind"].as_str().or(body["kind"].as_str()).unwrap_or("elasticsearch"),
+        body["spec"]["kind"]
+            .as_str()
+            .or(body["kind"].as_str())
+            .unwrap_or("elasticsearch"),
         es_url
     ))?;
 
@@ -338,8 +347,13 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
     let user = str_of(&creds, "username").to_string();
     let password = str_of(&creds, "password").to_string();
     if user.is_empty() || password.is_empty() {
-        let keys: Vec<&String> = creds.as_object().map(|o| o.keys().collect()).unwrap_or_default();
-        return Err(t.fail(format!("no username/password in the credentials (fields {keys:?})")));
+        let keys: Vec<&String> = creds
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        return Err(t.fail(format!(
+            "no username/password in the credentials (fields {keys:?})"
+        )));
     }
     t.say(format!("username {user}, password received (********)"))?;
 
@@ -360,7 +374,10 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
     let (s, body) = t
         .es(Method::GET, "/secrets-1/_search", &user, &password, None)
         .await?;
-    t.say(format!("GET /secrets-1/_search -> {s} {}", body["error"]["type"].as_str().unwrap_or("")))?;
+    t.say(format!(
+        "GET /secrets-1/_search -> {s} {}",
+        body["error"]["type"].as_str().unwrap_or("")
+    ))?;
     if s != 403 {
         return Err(t.fail(format!("expected 403: {body}")));
     }
@@ -418,6 +435,9 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
         summary,
         started.elapsed().as_millis()
     ))?;
+    if summary["complete"] != true || summary["errors"] != 0 {
+        return Err(t.fail(format!("the sweep did not finish cleanly: {summary}")));
+    }
 
     t.step("dev reads the request's audit trail")?;
     let body = t
@@ -433,7 +453,9 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
     t.say(format!("request {id}: {}", str_of(&body, "status")))?;
     let n = t.show_history(&body)?;
     if n < 3 {
-        return Err(t.fail(format!("expected at least created, approved and revoked in the history: {body}")));
+        return Err(t.fail(format!(
+            "expected at least created, approved and revoked in the history: {body}"
+        )));
     }
     Ok(())
 }
@@ -442,7 +464,10 @@ async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     t.section("Elastic Cloud: a deployment role for bob")?;
 
     t.step("admin stores the Cloud API key in Secrets Manager")?;
-    let secret_name = format!("elastic-jit-demo-{}/connector/{CLOUD_INTEGRATION}", t.stack.names.suffix);
+    let secret_name = format!(
+        "elastic-jit-demo-{}/connector/{CLOUD_INTEGRATION}",
+        t.stack.names.suffix
+    );
     let arn = t
         .create_secret(
             &secret_name,
@@ -451,7 +476,9 @@ async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
         .await?;
     t.say(format!("secret {secret_name} (key id owner-key)"))?;
 
-    t.step(&format!("admin registers integration {CLOUD_INTEGRATION} (organization {CLOUD_ORG})"))?;
+    t.step(&format!(
+        "admin registers integration {CLOUD_INTEGRATION} (organization {CLOUD_ORG})"
+    ))?;
     let cloud_url = t.stack.cloud_url.clone();
     t.api(
         "discover",
@@ -495,9 +522,15 @@ async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
         .iter()
         .find(|r| r["display_name"] == DEPLOYMENT_NAME)
         .map(|r| str_of(r, "name").to_string())
-        .ok_or_else(|| t.fail(format!("deployment {DEPLOYMENT_NAME} not discovered: {body}")))?;
+        .ok_or_else(|| {
+            t.fail(format!(
+                "deployment {DEPLOYMENT_NAME} not discovered: {body}"
+            ))
+        })?;
 
-    t.step(&format!("admin creates flow cloud-viewers: developers may get {CLOUD_ROLE}"))?;
+    t.step(&format!(
+        "admin creates flow cloud-viewers: developers may get {CLOUD_ROLE}"
+    ))?;
     t.api(
         "discover",
         "discover/put-flow.json",
@@ -607,7 +640,10 @@ async fn bob_holds<W: Write>(t: &mut Teller<'_, W>, deployment: &str) -> Result<
         .cloned()
         .unwrap_or_default();
     if assignments.is_empty() {
-        t.say(format!("{BOB_USER_ID} ({}): no deployment roles", str_of(&bob, "email")))?;
+        t.say(format!(
+            "{BOB_USER_ID} ({}): no deployment roles",
+            str_of(&bob, "email")
+        ))?;
     }
     let mut held = false;
     for a in &assignments {
@@ -619,7 +655,11 @@ async fn bob_holds<W: Write>(t: &mut Teller<'_, W>, deployment: &str) -> Result<
             "{BOB_USER_ID} ({}): {} on {}",
             str_of(&bob, "email"),
             str_of(a, "role_id"),
-            if a["all"] == true { "all deployments".to_string() } else { ids.join(", ") }
+            if a["all"] == true {
+                "all deployments".to_string()
+            } else {
+                ids.join(", ")
+            }
         ))?;
         if a["role_id"] == CLOUD_ROLE && (a["all"] == true || ids.contains(&deployment)) {
             held = true;

@@ -21,21 +21,6 @@ pub const ADMIN_GROUP: &str = "jit-admins";
 pub const REVOKE_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:elastic-jit-revoke";
 pub const SCHEDULER_ROLE: &str = "arn:aws:iam::123456789012:role/elastic-jit-scheduler";
 
-/// Runs moto's threaded server on the given port; exits when stdin closes (i.e. when the story
-/// process goes away, however it ends) or on SIGTERM.
-const MOTO_LAUNCHER: &str = r#"
-import signal, sys, threading
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
-server.start()
-print("moto ready", flush=True)
-done = threading.Event()
-signal.signal(signal.SIGTERM, lambda *_: done.set())
-threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
-done.wait()
-server.stop()
-"#;
-
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -241,9 +226,9 @@ impl Stack {
         }
         let port = free_port()?;
         let mut cmd = Command::new(python);
-        cmd.args(["-c", MOTO_LAUNCHER, &port.to_string()]);
+        cmd.args(["-c", test_harness::MOTO_LAUNCHER, &port.to_string()]);
         let mut p = Proc::spawn("moto", cmd, &self.log_dir, true)?;
-        p.wait_for_line("moto ready", self.timeouts.start).await?;
+        p.wait_for_line("ready", self.timeouts.start).await?;
         p.wait_for_port(port, self.timeouts.start).await?;
         self.procs.push(p);
         Ok(format!("http://127.0.0.1:{port}"))

@@ -16,20 +16,29 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 
-/// Runs moto's threaded server and exits when stdin closes (i.e. when the test process ends).
-/// After "ready" its stdout points at /dev/null: the harness stops reading the pipe, and a
-/// write into a closed pipe would break whichever request made it.
-const MOTO_LAUNCHER: &str = r#"
-import os, sys
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
-server.start()
+/// Runs moto's server on one thread, so each API call is applied whole before the next starts:
+/// moto's conditional writes are not atomic across threads, and DynamoDB's are (a threaded
+/// server let two racing conditional puts both succeed). It answers HTTP/1.0, closing every
+/// connection, so one thread never waits on an idle keep-alive client. It exits when stdin
+/// closes (when the process that started it ends) or on SIGTERM. After "ready" its stdout and
+/// stderr point at /dev/null: the starter stops reading the pipe, and a write into a closed pipe
+/// would break a request. Run as `python -c MOTO_LAUNCHER PORT`.
+pub const MOTO_LAUNCHER: &str = r#"
+import os, signal, sys, threading
+from werkzeug.serving import make_server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+app = DomainDispatcherApplication(create_backend_app)
+server = make_server("127.0.0.1", int(sys.argv[1]), app, threaded=False, request_handler=MotoRequestHandler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
 print("ready", flush=True)
 devnull = os.open(os.devnull, os.O_WRONLY)
 os.dup2(devnull, 1)
 os.dup2(devnull, 2)
-sys.stdin.read()
-server.stop()
+done = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: done.set())
+threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+done.wait()
+server.shutdown()
 "#;
 
 /// The workspace root (two levels above this crate).

@@ -18,6 +18,7 @@ pub mod revocation;
 pub mod rotation;
 pub mod scheduler;
 pub mod secrets;
+pub mod services;
 pub mod store;
 pub mod targets;
 pub mod validation;

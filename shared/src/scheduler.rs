@@ -48,6 +48,17 @@ pub struct SchedulerConfig {
     pub role_arn: String,
 }
 
+impl SchedulerConfig {
+    /// For functions that only delete expiry schedules (revoke, cleanup): no target or role.
+    pub fn deleting_only(group: String) -> Self {
+        Self {
+            group,
+            target_arn: String::new(),
+            role_arn: String::new(),
+        }
+    }
+}
+
 pub struct EventBridgeScheduler {
     client: Client,
     cfg: SchedulerConfig,

@@ -14,26 +14,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use shared::clock::{Clock, SystemClock};
-use shared::config::{optional, required};
-use shared::credentials::DEFAULT_SECRET_PREFIX;
+use shared::config::required;
 use shared::driver::Driver;
-use shared::driver::http::HttpClients;
-use shared::grants::{GrantConfig, Grants};
 use shared::model::Integration;
 use shared::revocation::{RevokeRetry, Revoker};
-use shared::scheduler::{EventBridgeScheduler, ExpiryScheduler, SchedulerConfig};
-use shared::secrets::{SecretStore, SecretsManager};
-use shared::store::{DynamoStore, Store};
-use shared::targets::{DriverFactory, TargetError};
+use shared::scheduler::SchedulerConfig;
+use shared::services::Services;
+use shared::targets::TargetError;
 
 pub struct App {
-    pub store: Arc<dyn Store>,
-    pub secrets: Arc<dyn SecretStore>,
-    pub targets: Arc<dyn DriverFactory>,
-    pub scheduler: Arc<dyn ExpiryScheduler>,
-    pub clock: Arc<dyn Clock>,
-    pub grants: GrantConfig,
+    pub services: Services,
     pub retry: RevokeRetry,
     /// How many items are worked on at once.
     pub concurrency: usize,
@@ -84,6 +74,17 @@ impl Run<'_> {
         Instant::now() + self.app.margin >= self.deadline
     }
 
+    /// Run one chunk of work, cut off halfway through the margin if it is still going, so the
+    /// invocation always answers before its deadline. Cut work is safe to leave: every step is
+    /// idempotent, leases expire, and the next run picks the item up again.
+    pub async fn bounded<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        let hard_stop = self
+            .deadline
+            .checked_sub(self.app.margin / 2)
+            .unwrap_or(self.deadline);
+        tokio::time::timeout_at(hard_stop.into(), work).await.ok()
+    }
+
     /// One driver per integration per run: the connector secret is read once.
     pub async fn driver(&self, integration: &Integration) -> Result<Arc<dyn Driver>, TargetError> {
         if let Some(d) = self
@@ -94,7 +95,7 @@ impl Run<'_> {
         {
             return Ok(d.clone());
         }
-        let d: Arc<dyn Driver> = Arc::from(self.app.targets.driver(integration).await?);
+        let d: Arc<dyn Driver> = Arc::from(self.app.services.targets.driver(integration).await?);
         self.drivers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -106,32 +107,11 @@ impl Run<'_> {
 impl App {
     /// Environment: TABLE_NAME, CREDENTIAL_SECRET_PREFIX, SCHEDULE_GROUP, CLEANUP_CONCURRENCY.
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
-        let aws = aws_config::load_from_env().await;
-        let secrets: Arc<dyn SecretStore> = Arc::new(SecretsManager::new(
-            aws_sdk_secretsmanager::Client::new(&aws),
-        ));
         Ok(Self {
-            store: Arc::new(DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(&aws),
-                required("TABLE_NAME")?,
-            )),
-            targets: Arc::new(shared::targets::Targets::new(
-                HttpClients::new()?,
-                secrets.clone(),
-            )),
-            secrets,
-            scheduler: Arc::new(EventBridgeScheduler::new(
-                aws_sdk_scheduler::Client::new(&aws),
-                SchedulerConfig {
-                    group: required("SCHEDULE_GROUP")?,
-                    target_arn: String::new(),
-                    role_arn: String::new(),
-                },
-            )),
-            clock: Arc::new(SystemClock),
-            grants: GrantConfig {
-                secret_prefix: optional("CREDENTIAL_SECRET_PREFIX", DEFAULT_SECRET_PREFIX),
-            },
+            services: Services::from_env(SchedulerConfig::deleting_only(required(
+                "SCHEDULE_GROUP",
+            )?))
+            .await?,
             retry: RevokeRetry::default(),
             concurrency: shared::config::number("CLEANUP_CONCURRENCY", 8)?,
             margin: Duration::from_secs(15),
@@ -139,18 +119,7 @@ impl App {
     }
 
     pub fn revoker(&self) -> Revoker<'_> {
-        Revoker {
-            grants: Grants {
-                store: &*self.store,
-                secrets: &*self.secrets,
-                targets: &*self.targets,
-                scheduler: &*self.scheduler,
-                clock: &*self.clock,
-                cfg: &self.grants,
-            },
-            retry: self.retry,
-            function: "cleanup",
-        }
+        self.services.revoker(self.retry, "cleanup")
     }
 
     /// One sweep, stopping before `deadline`.

@@ -1,36 +1,17 @@
 //! The cleanup sweep against moto's server and the Elasticsearch emulator.
 
-use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Duration;
 use fixtures::flows::{
-    auth_of, credentials, discover_app, flows, grant_config, granted, provision_app, register,
+    auth_of, cleanup_app, credentials, discover_app, flows, granted, provision_app, register,
 };
 use fixtures::{Auth, DEV, Env, es_seed, event, t0};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::clock::Clock;
 use shared::model::{AccessRequest, Identity, RequestStatus, TargetObject};
-use shared::revocation::RevokeRetry;
 use shared::store::{PrincipalStore, RequestStore};
-
-fn cleanup_app(env: &Env) -> cleanup::App {
-    cleanup::App {
-        store: env.store.clone(),
-        secrets: env.secrets.clone(),
-        targets: env.targets.clone(),
-        scheduler: env.scheduler.clone(),
-        clock: Arc::new(env.clock.clone()),
-        grants: grant_config(env),
-        retry: RevokeRetry {
-            attempts: 2,
-            first_delay: StdDuration::from_millis(5),
-        },
-        concurrency: 8,
-        margin: StdDuration::from_millis(500),
-    }
-}
 
 async fn sweep(c: &cleanup::App) -> Value {
     c.handle(

@@ -16,6 +16,7 @@ pub async fn get(
     id: &str,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let r = app
+        .services
         .store
         .get_request(id)
         .await?
@@ -25,7 +26,7 @@ pub async fn get(
             "only the requester can read a grant's credentials",
         ));
     }
-    let now = app.clock.now();
+    let now = app.services.clock.now();
     if r.status != RequestStatus::Active || r.ends_at.is_none_or(|end| end <= now) {
         return Err(ApiError::new(
             409,
@@ -37,6 +38,7 @@ pub async fn get(
         ));
     }
     let integration = app
+        .services
         .store
         .get_integration(&r.integration)
         .await?
@@ -62,7 +64,8 @@ pub async fn get(
                 _ => None,
             });
             if let Some(key_id) = key {
-                let name = grant_secret_name(&app.grants.secret_prefix, &integration.name, &r.id);
+                let name =
+                    grant_secret_name(&app.services.config.secret_prefix, &integration.name, &r.id);
                 let secret = read(app, &name).await?;
                 let stored: Value = secret
                     .parse_json()
@@ -76,6 +79,7 @@ pub async fn get(
                 ));
             } else {
                 let principal = app
+                    .services
                     .store
                     .get_principal(&integration.name, &account)
                     .await?
@@ -112,7 +116,8 @@ pub async fn get(
 }
 
 async fn read(app: &App, id: &str) -> Result<SecretValue, ApiError> {
-    app.secrets
+    app.services
+        .secrets
         .get(id, AWSCURRENT)
         .await
         .map_err(|e| ApiError::internal("credential secret", &e))

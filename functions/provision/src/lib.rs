@@ -5,19 +5,11 @@ mod credentials;
 mod requests;
 mod views;
 
-use std::sync::Arc;
-
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use shared::api::{ApiError, ApiRequest, AuthConfig, Caller, Incoming, Route, match_route};
-use shared::clock::{Clock, SystemClock};
-use shared::config::{CommonConfig, optional, required};
-use shared::credentials::DEFAULT_SECRET_PREFIX;
-use shared::driver::http::HttpClients;
-use shared::grants::{GrantConfig, Grants};
-use shared::scheduler::{EventBridgeScheduler, ExpiryScheduler, SchedulerConfig};
-use shared::secrets::{SecretStore, SecretsManager};
-use shared::store::{DynamoStore, Store};
-use shared::targets::{DriverFactory, Targets};
+use shared::config::{CommonConfig, required};
+use shared::scheduler::SchedulerConfig;
+use shared::services::Services;
 
 /// The HTTP routes this function serves (API Gateway routes them here; the OpenAPI test reads it).
 pub const ROUTES: &[Route] = &[
@@ -48,13 +40,8 @@ pub const ROUTES: &[Route] = &[
 ];
 
 pub struct App {
-    pub store: Arc<dyn Store>,
-    pub secrets: Arc<dyn SecretStore>,
-    pub targets: Arc<dyn DriverFactory>,
-    pub scheduler: Arc<dyn ExpiryScheduler>,
-    pub clock: Arc<dyn Clock>,
+    pub services: Services,
     pub auth: AuthConfig,
-    pub grants: GrantConfig,
 }
 
 impl App {
@@ -67,38 +54,10 @@ impl App {
             target_arn: required("REVOKE_FUNCTION_ARN")?,
             role_arn: required("SCHEDULER_ROLE_ARN")?,
         };
-        let aws = aws_config::load_from_env().await;
-        let secrets: Arc<dyn SecretStore> = Arc::new(SecretsManager::new(
-            aws_sdk_secretsmanager::Client::new(&aws),
-        ));
         Ok(Self {
-            store: Arc::new(DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(&aws),
-                cfg.table,
-            )),
-            targets: Arc::new(Targets::new(HttpClients::new()?, secrets.clone())),
-            secrets,
-            scheduler: Arc::new(EventBridgeScheduler::new(
-                aws_sdk_scheduler::Client::new(&aws),
-                scheduler,
-            )),
-            clock: Arc::new(SystemClock),
+            services: Services::from_env(scheduler).await?,
             auth: cfg.auth,
-            grants: GrantConfig {
-                secret_prefix: optional("CREDENTIAL_SECRET_PREFIX", DEFAULT_SECRET_PREFIX),
-            },
         })
-    }
-
-    pub fn grants(&self) -> Grants<'_> {
-        Grants {
-            store: &*self.store,
-            secrets: &*self.secrets,
-            targets: &*self.targets,
-            scheduler: &*self.scheduler,
-            clock: &*self.clock,
-            cfg: &self.grants,
-        }
     }
 
     pub async fn handle(

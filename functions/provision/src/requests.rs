@@ -43,6 +43,7 @@ pub async fn create(
     let key = idempotency_key(req)?;
     let duration = body.check()?;
     let integration = app
+        .services
         .store
         .get_integration(&body.integration)
         .await?
@@ -66,6 +67,7 @@ pub async fn create(
     let mut known = Vec::new();
     if !body.resources.iter().any(|r| r.contains('*')) {
         known = app
+            .services
             .store
             .get_resources(&integration.name, &body.resources)
             .await?;
@@ -75,16 +77,16 @@ pub async fn create(
         .iter()
         .any(|r| !known.iter().any(|k| &k.name == r))
     {
-        known = app.store.all_resources(&integration.name).await?;
+        known = app.services.store.all_resources(&integration.name).await?;
     }
     let resources = expand(&body.resources, &known)?;
-    let flows = app.store.list_flows().await?;
+    let flows = app.services.store.list_flows().await?;
     let flow = match_flow(&flows, &caller.identity, &body, &resources, duration)?;
     principal_name(&integration, &caller.identity)
         .map_err(|m| ApiError::bad_request("identity_not_mappable", m))?;
     let steps = approval_steps(flow, &integration, &resources, &caller.identity)?;
 
-    let now = app.clock.now();
+    let now = app.services.clock.now();
     let window = chrono::Duration::from_std(flow.spec.approval_window())
         .unwrap_or(chrono::Duration::hours(24));
     let request = AccessRequest {
@@ -139,6 +141,7 @@ pub async fn create(
         "auto_approved": flow.spec.auto_approve,
     }));
     let created = app
+        .services
         .store
         .create_request(
             &request,
@@ -153,7 +156,7 @@ pub async fn create(
         Created::New(r) => r,
     };
     let result = if stored.status == RequestStatus::Approved {
-        app.grants().provision(stored).await?
+        app.services.grants().provision(stored).await?
     } else {
         stored
     };
@@ -201,7 +204,8 @@ async fn load(app: &App, id: &str) -> Result<AccessRequest, ApiError> {
     if id.len() > 64 || id.is_empty() {
         return Err(ApiError::not_found("request", id));
     }
-    app.store
+    app.services
+        .store
         .get_request(id)
         .await?
         .ok_or_else(|| ApiError::not_found("request", id))
@@ -244,6 +248,7 @@ pub async fn list(
         .map(|c| Cursor::parse(c))
         .transpose()?;
     let mine = app
+        .services
         .store
         .requests_of(&caller.identity.sub, limit, cursor.as_ref())
         .await?;
@@ -252,6 +257,7 @@ pub async fn list(
     let mut next: Option<Cursor> = None;
     loop {
         let page = app
+            .services
             .store
             .due_requests(RequestStatus::Pending.as_str(), None, 500, next.as_ref())
             .await?;
@@ -309,7 +315,7 @@ async fn decide_with_retry(
         if !visible(&current, caller) {
             return Err(ApiError::not_found("request", id));
         }
-        let now = app.clock.now();
+        let now = app.services.clock.now();
         let mut next = current.clone();
         if let Err(e) = decide(&mut next, &caller.identity, kind, reason.clone(), now) {
             if e.code == "approval_window_elapsed" {
@@ -331,13 +337,14 @@ async fn decide_with_retry(
         .with_integration(&next.integration)
         .with_details(json!({ "reason": reason }));
         match app
+            .services
             .store
             .update_request(&next, current.version, &[audit])
             .await
         {
             Ok(stored) => {
                 let result = if stored.status == RequestStatus::Approved {
-                    app.grants().provision(stored).await?
+                    app.services.grants().provision(stored).await?
                 } else {
                     stored
                 };
@@ -358,7 +365,7 @@ async fn decide_with_retry(
 }
 
 async fn expire_pending(app: &App, mut r: AccessRequest) -> Result<(), ApiError> {
-    let now = app.clock.now();
+    let now = app.services.clock.now();
     let expected = r.version;
     if r.transition(RequestStatus::Expired, now).is_ok() {
         r.status_reason = Some("the approval window elapsed".into());
@@ -369,7 +376,12 @@ async fn expire_pending(app: &App, mut r: AccessRequest) -> Result<(), ApiError>
             AuditSubject::Request(r.id.clone()),
         )
         .with_integration(&r.integration);
-        match app.store.update_request(&r, expected, &[audit]).await {
+        match app
+            .services
+            .store
+            .update_request(&r, expected, &[audit])
+            .await
+        {
             Ok(_) | Err(StoreError::Conflict { .. }) => {}
             Err(e) => return Err(e.into()),
         }

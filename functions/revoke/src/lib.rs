@@ -2,27 +2,17 @@
 //! event sent at a grant's expiry.
 #![forbid(unsafe_code)]
 
-use std::sync::Arc;
-
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde::Deserialize;
 use serde_json::json;
 use shared::api::{
     ApiError, ApiRequest, AuthConfig, Caller, Incoming, Route, json_response, match_route,
 };
-use shared::clock::{Clock, SystemClock};
-use shared::config::{CommonConfig, optional, required};
-use shared::credentials::DEFAULT_SECRET_PREFIX;
-use shared::driver::http::HttpClients;
-use shared::grants::{GrantConfig, Grants};
+use shared::config::{CommonConfig, required};
 use shared::model::AccessRequest;
 use shared::revocation::{Cause, Outcome, RevokeError, RevokeRetry, Revoker};
-use shared::scheduler::{
-    EXPIRY_SOURCE, EventBridgeScheduler, ExpiryEvent, ExpiryScheduler, SchedulerConfig,
-};
-use shared::secrets::{SecretStore, SecretsManager};
-use shared::store::{DynamoStore, Store};
-use shared::targets::{DriverFactory, Targets};
+use shared::scheduler::{EXPIRY_SOURCE, ExpiryEvent, SchedulerConfig};
+use shared::services::Services;
 
 /// The HTTP routes this function serves.
 pub const ROUTES: &[Route] = &[Route {
@@ -31,13 +21,8 @@ pub const ROUTES: &[Route] = &[Route {
 }];
 
 pub struct App {
-    pub store: Arc<dyn Store>,
-    pub secrets: Arc<dyn SecretStore>,
-    pub targets: Arc<dyn DriverFactory>,
-    pub scheduler: Arc<dyn ExpiryScheduler>,
-    pub clock: Arc<dyn Clock>,
+    pub services: Services,
     pub auth: AuthConfig,
-    pub grants: GrantConfig,
     pub retry: RevokeRetry,
 }
 
@@ -52,48 +37,18 @@ impl App {
     /// Environment: TABLE_NAME, ADMIN_GROUP, GROUPS_CLAIM, CREDENTIAL_SECRET_PREFIX, SCHEDULE_GROUP.
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         let cfg = CommonConfig::from_env()?;
-        let aws = aws_config::load_from_env().await;
-        let secrets: Arc<dyn SecretStore> = Arc::new(SecretsManager::new(
-            aws_sdk_secretsmanager::Client::new(&aws),
-        ));
         Ok(Self {
-            store: Arc::new(DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(&aws),
-                cfg.table,
-            )),
-            targets: Arc::new(Targets::new(HttpClients::new()?, secrets.clone())),
-            secrets,
-            // Revoke only deletes schedules; target and role are not used.
-            scheduler: Arc::new(EventBridgeScheduler::new(
-                aws_sdk_scheduler::Client::new(&aws),
-                SchedulerConfig {
-                    group: required("SCHEDULE_GROUP")?,
-                    target_arn: String::new(),
-                    role_arn: String::new(),
-                },
-            )),
-            clock: Arc::new(SystemClock),
+            services: Services::from_env(SchedulerConfig::deleting_only(required(
+                "SCHEDULE_GROUP",
+            )?))
+            .await?,
             auth: cfg.auth,
-            grants: GrantConfig {
-                secret_prefix: optional("CREDENTIAL_SECRET_PREFIX", DEFAULT_SECRET_PREFIX),
-            },
             retry: RevokeRetry::default(),
         })
     }
 
     pub fn revoker(&self) -> Revoker<'_> {
-        Revoker {
-            grants: Grants {
-                store: &*self.store,
-                secrets: &*self.secrets,
-                targets: &*self.targets,
-                scheduler: &*self.scheduler,
-                clock: &*self.clock,
-                cfg: &self.grants,
-            },
-            retry: self.retry,
-            function: "revoke",
-        }
+        self.services.revoker(self.retry, "revoke")
     }
 
     pub async fn handle(
@@ -183,6 +138,7 @@ impl shared::api::Routes for App {
             ));
         }
         let request = self
+            .services
             .store
             .get_request(id)
             .await?

@@ -12,50 +12,18 @@ use fixtures::cloud::{
     BOB, CUSTOM_ACCESS_DETAILS, CloudEnv, DAVE, INTEGRATION, ORG, OWNER_KEY, PROD, PROJECT,
     STAGING, VIEWER_KEY, ask_cloud, cloud_flows, cloud_granted,
 };
-use fixtures::flows::{approve, auth, credentials, discover_app, grant_config, provision_app};
+use fixtures::flows::{
+    approve, auth, cleanup_app, credentials, discover_app, provision_app, revoke_app,
+};
 use fixtures::{ALICE, CAROL, Env, MALLORY, Person, event, http, response};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::model::TargetObject;
-use shared::revocation::RevokeRetry;
 use shared::secrets::{AWSCURRENT, SecretStore};
 use shared::store::{PrincipalStore, RequestStore};
 
 const VIEWER: &str = "deployment-viewer";
 const EDITOR: &str = "deployment-editor";
-
-fn revoke_app(env: &Env) -> revoke::App {
-    revoke::App {
-        store: env.store.clone(),
-        secrets: env.secrets.clone(),
-        targets: env.targets.clone(),
-        scheduler: env.scheduler.clone(),
-        clock: Arc::new(env.clock.clone()),
-        auth: auth(),
-        grants: grant_config(env),
-        retry: RevokeRetry {
-            attempts: 2,
-            first_delay: StdDuration::from_millis(5),
-        },
-    }
-}
-
-fn cleanup_app(env: &Env) -> cleanup::App {
-    cleanup::App {
-        store: env.store.clone(),
-        secrets: env.secrets.clone(),
-        targets: env.targets.clone(),
-        scheduler: env.scheduler.clone(),
-        clock: Arc::new(env.clock.clone()),
-        grants: grant_config(env),
-        retry: RevokeRetry {
-            attempts: 2,
-            first_delay: StdDuration::from_millis(5),
-        },
-        concurrency: 8,
-        margin: StdDuration::from_millis(500),
-    }
-}
 
 fn rotate_app(env: &Env) -> rotate::App {
     rotate::App {

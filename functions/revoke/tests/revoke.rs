@@ -1,36 +1,16 @@
 //! The revoke function against moto's server and the Elasticsearch emulator: expiry events,
 //! manual revokes, replays and races.
 
-use std::sync::Arc;
-use std::time::Duration as StdDuration;
-
 use chrono::Duration;
 use fixtures::flows::{
-    approve, ask, auth, auth_of, credentials, discover_app, flows, grant_config, granted,
-    provision_app, register,
+    approve, ask, auth_of, credentials, discover_app, flows, granted, provision_app, register,
+    revoke_app,
 };
 use fixtures::{ADMIN, ALICE, Auth, DEV, Env, MALLORY, Person, es_seed, event, http, response};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::model::AuditSubject;
-use shared::revocation::RevokeRetry;
 use shared::store::{AuditStore, PrincipalStore, RequestStore};
-
-fn revoke_app(env: &Env) -> revoke::App {
-    revoke::App {
-        store: env.store.clone(),
-        secrets: env.secrets.clone(),
-        targets: env.targets.clone(),
-        scheduler: env.scheduler.clone(),
-        clock: Arc::new(env.clock.clone()),
-        auth: auth(),
-        grants: grant_config(env),
-        retry: RevokeRetry {
-            attempts: 2,
-            first_delay: StdDuration::from_millis(5),
-        },
-    }
-}
 
 fn expiry(id: &str) -> Value {
     let mut e = event("revoke/expiry.json");

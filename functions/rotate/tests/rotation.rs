@@ -144,76 +144,16 @@ impl Env {
         self.store.save_integration(&i, None, &[]).await.unwrap()
     }
 
-    /// A Lambda function registered in moto to stand for the rotate function (moto checks
-    /// that the rotation Lambda exists; it does not run our code).
+    /// A Lambda function registered in moto to stand for the rotate function.
     async fn rotation_lambda(&self) -> String {
-        let endpoint = test_harness::aws_endpoint();
-        // moto would try to run the function in Docker (absent here) each time RotateSecret
-        // invokes it; its Docker-less Lambda answers at once instead. Other emulators ignore this.
-        let _ = self
-            .http
-            .post(format!("{endpoint}/moto-api/config"))
-            .json(&json!({"lambda": {"use_docker": false}}))
-            .send()
-            .await;
-        let auth = |service: &str| {
-            format!(
-                "AWS4-HMAC-SHA256 Credential=testing/20261123/us-east-1/{service}/aws4_request, \
-                 SignedHeaders=host, Signature=0"
-            )
-        };
-        let role = test_harness::unique_name("rotate-role");
-        let resp = self
-            .http
-            .post(format!("{endpoint}/"))
-            .header("Authorization", auth("iam"))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(format!(
-                "Action=CreateRole&Version=2010-05-08&RoleName={role}&AssumeRolePolicyDocument=%7B%7D"
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
-        let name = test_harness::unique_name("elastic-jit-rotate");
-        let resp = self
-            .http
-            .post(format!("{endpoint}/2015-03-31/functions"))
-            .header("Authorization", auth("lambda"))
-            .json(&json!({
-                "FunctionName": name,
-                "Runtime": "provided.al2023",
-                "Role": format!("arn:aws:iam::123456789012:role/{role}"),
-                "Handler": "bootstrap",
-                "Code": {"ZipFile": BOOTSTRAP_ZIP},
-            }))
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap();
-        assert!(status.is_success(), "{body}");
-        body["FunctionArn"].as_str().unwrap().to_string()
+        fixtures::rotation::rotation_lambda(&self.http).await
     }
 
     /// What Secrets Manager does before calling createSecret: enable rotation and stage an
     /// AWSPENDING version (without a value) for the token.
     async fn begin_rotation(&self, secret: &str, token: &str) {
         let lambda = self.rotation_lambda().await;
-        self.sm
-            .rotate_secret()
-            .secret_id(secret)
-            .client_request_token(token)
-            .rotation_lambda_arn(lambda)
-            .rotation_rules(
-                aws_sdk_secretsmanager::types::RotationRulesType::builder()
-                    .automatically_after_days(30)
-                    .build(),
-            )
-            .rotate_immediately(true)
-            .send()
-            .await
-            .unwrap();
+        fixtures::rotation::begin_rotation(&self.sm, &lambda, secret, token).await;
     }
 
     async fn step(
@@ -316,9 +256,6 @@ impl Env {
         (status, body)
     }
 }
-
-/// A zip archive holding one file, `bootstrap` (moto stores it; it never runs).
-const BOOTSTRAP_ZIP: &str = "UEsDBBQAAAAAAOIid12DFtyMAQAAAAEAAAAJAAAAYm9vdHN0cmFweFBLAQIUAxQAAAAAAOIid12DFtyMAQAAAAEAAAAJAAAAAAAAAAAAAACAAQAAAABib290c3RyYXBQSwUGAAAAAAEAAQA3AAAAKAAAAAAA";
 
 fn connector() -> Value {
     json!({"username": "connector", "password": CONNECTOR_PW})

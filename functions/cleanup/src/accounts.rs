@@ -10,6 +10,7 @@ use crate::{Report, Run};
 async fn delete_one(run: &Run<'_>, p: PrincipalState) -> Result<bool, String> {
     let integration = match run
         .app
+        .services
         .store
         .get_integration(&p.integration)
         .await
@@ -30,7 +31,7 @@ async fn delete_one(run: &Run<'_>, p: PrincipalState) -> Result<bool, String> {
         )
         .await
         .map_err(|e| e.to_string())?;
-    let now = run.app.clock.now();
+    let now = run.app.services.clock.now();
     // Re-checked under the lease: a grant may have started since the index was read.
     if !locked.active_grants.is_empty() || locked.cleanup_due_at.is_none_or(|due| due > now) {
         grants
@@ -47,6 +48,7 @@ async fn delete_one(run: &Run<'_>, p: PrincipalState) -> Result<bool, String> {
             .map_err(|e| e.to_string())?;
         if let Some(arn) = &locked.credential_secret_arn {
             run.app
+                .services
                 .secrets
                 .delete(arn, true)
                 .await
@@ -73,6 +75,7 @@ async fn delete_one(run: &Run<'_>, p: PrincipalState) -> Result<bool, String> {
         json!({ "account": locked.name, "last_grant_ended_at": locked.last_grant_ended_at }),
     );
     run.app
+        .services
         .store
         .delete_principal(&locked.integration, &locked.name, locked.version, &[audit])
         .await
@@ -88,16 +91,19 @@ pub async fn delete_idle(run: &Run<'_>, report: &mut Report) -> Result<bool, Sto
         }
         let page = run
             .app
+            .services
             .store
-            .due_principals(run.app.clock.now(), 50, cursor.as_ref())
+            .due_principals(run.app.services.clock.now(), 50, cursor.as_ref())
             .await?;
         for chunk in page.items.chunks(run.app.concurrency.max(1)) {
             if run.out_of_time() {
                 return Ok(false);
             }
-            for r in
-                futures::future::join_all(chunk.iter().cloned().map(|p| delete_one(run, p))).await
-            {
+            let work = futures::future::join_all(chunk.iter().cloned().map(|p| delete_one(run, p)));
+            let Some(results) = run.bounded(work).await else {
+                return Ok(false);
+            };
+            for r in results {
                 match r {
                     Ok(true) => report.accounts_deleted += 1,
                     Ok(false) => {}

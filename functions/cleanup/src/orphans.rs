@@ -20,25 +20,32 @@ async fn accounted_for(
     match (&m.object, &m.grant_id) {
         (TargetObject::EsUser { username }, _) => Ok(run
             .app
+            .services
             .store
             .get_principal(&integration.name, username)
             .await?
             .is_some()),
-        (_, Some(grant)) => Ok(run.app.store.get_request(grant).await?.is_some_and(|r| {
-            matches!(
-                r.status,
-                RequestStatus::Pending
-                    | RequestStatus::Approved
-                    | RequestStatus::Active
-                    | RequestStatus::RevokeFailed
-            )
-        })),
+        (_, Some(grant)) => Ok(run
+            .app
+            .services
+            .store
+            .get_request(grant)
+            .await?
+            .is_some_and(|r| {
+                matches!(
+                    r.status,
+                    RequestStatus::Pending
+                        | RequestStatus::Approved
+                        | RequestStatus::Active
+                        | RequestStatus::RevokeFailed
+                )
+            })),
         (_, None) => Ok(false),
     }
 }
 
 pub async fn remove(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreError> {
-    for integration in run.app.store.list_integrations().await? {
+    for integration in run.app.services.store.list_integrations().await? {
         if integration.kind() != IntegrationKind::Elasticsearch {
             continue;
         }
@@ -53,7 +60,10 @@ pub async fn remove(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreErr
                 continue;
             }
         };
-        let managed = match driver.list_managed().await {
+        let Some(listed) = run.bounded(driver.list_managed()).await else {
+            return Ok(false);
+        };
+        let managed = match listed {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(integration = %integration.name, error = %e, "orphan sweep skipped");
@@ -71,30 +81,35 @@ pub async fn remove(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreErr
             if accounted_for(run, &integration, &m).await? {
                 continue;
             }
-            let removed = match &m.object {
-                TargetObject::EsUser { username } => driver.delete_principal(username).await,
-                other => {
-                    driver
-                        .revoke(&RevokePlan {
-                            grant_id: m.grant_id.clone().unwrap_or_default(),
-                            objects: vec![other.clone()],
-                            principal: None,
-                        })
-                        .await
+            let removal = async {
+                match &m.object {
+                    TargetObject::EsUser { username } => driver.delete_principal(username).await,
+                    other => {
+                        driver
+                            .revoke(&RevokePlan {
+                                grant_id: m.grant_id.clone().unwrap_or_default(),
+                                objects: vec![other.clone()],
+                                principal: None,
+                            })
+                            .await
+                    }
                 }
+            };
+            let Some(removed) = run.bounded(removal).await else {
+                return Ok(false);
             };
             match removed {
                 Ok(()) => {
                     report.orphans_removed += 1;
                     let audit = AuditEvent::new(
-                        run.app.clock.now(),
+                        run.app.services.clock.now(),
                         "system:cleanup",
                         "orphan.removed",
                         AuditSubject::Integration(integration.name.clone()),
                     )
                     .with_integration(&integration.name)
                     .with_details(json!({ "object": m.object, "grant_id": m.grant_id }));
-                    run.app.store.append_audit(&[audit]).await?;
+                    run.app.services.store.append_audit(&[audit]).await?;
                 }
                 Err(e) => {
                     tracing::warn!(integration = %integration.name, error = %e, "orphan not removed; retried next run");

@@ -35,9 +35,10 @@ where
         if run.out_of_time() {
             return Ok((false, results));
         }
-        let now = run.app.clock.now();
+        let now = run.app.services.clock.now();
         let page = run
             .app
+            .services
             .store
             .due_requests(status.as_str(), Some(now), PAGE, cursor.as_ref())
             .await?;
@@ -45,7 +46,13 @@ where
             if run.out_of_time() {
                 return Ok((false, results));
             }
-            results.extend(join_all(chunk.iter().cloned().map(&work)).await);
+            match run
+                .bounded(join_all(chunk.iter().cloned().map(&work)))
+                .await
+            {
+                Some(done) => results.extend(done),
+                None => return Ok((false, results)),
+            }
         }
         match page.next {
             Some(c) => cursor = Some(c),
@@ -59,7 +66,13 @@ fn count(results: &[Result1], which: Result1) -> usize {
 }
 
 async fn revoke(run: &Run<'_>, req: AccessRequest, cause: Cause) -> Result1 {
-    let integration = match run.app.store.get_integration(&req.integration).await {
+    let integration = match run
+        .app
+        .services
+        .store
+        .get_integration(&req.integration)
+        .await
+    {
         Ok(Some(i)) => Some(i),
         Ok(None) => None,
         Err(e) => {
@@ -113,7 +126,7 @@ async fn finish(
     reason: &str,
     action: &str,
 ) -> Result1 {
-    let now = run.app.clock.now();
+    let now = run.app.services.clock.now();
     let expected = r.version;
     if r.transition(to, now).is_err() {
         return Result1::Skipped;
@@ -127,7 +140,13 @@ async fn finish(
     )
     .with_integration(&r.integration)
     .with_details(json!({ "reason": reason, "leftovers": r.created_objects }));
-    match run.app.store.update_request(&r, expected, &[audit]).await {
+    match run
+        .app
+        .services
+        .store
+        .update_request(&r, expected, &[audit])
+        .await
+    {
         Ok(_) => Result1::Done,
         Err(StoreError::Conflict { .. }) => Result1::Skipped,
         Err(e) => {

@@ -1,0 +1,53 @@
+//! Integrations: one partition, one item per integration.
+
+use async_trait::async_trait;
+
+use super::{DynamoStore, from_item, next_version, s, to_item, with_version};
+use crate::model::{AuditEvent, Integration};
+use crate::store::keys::INTEGRATION_PK;
+use crate::store::{IntegrationStore, StoreError};
+
+#[async_trait]
+impl IntegrationStore for DynamoStore {
+    async fn get_integration(&self, name: &str) -> Result<Option<Integration>, StoreError> {
+        self.get_item(INTEGRATION_PK.into(), name.into())
+            .await?
+            .map(|i| from_item(i, "integration"))
+            .transpose()
+    }
+
+    async fn list_integrations(&self) -> Result<Vec<Integration>, StoreError> {
+        self.query_all(INTEGRATION_PK)
+            .await?
+            .into_iter()
+            .map(|i| from_item(i, "integration"))
+            .collect()
+    }
+
+    async fn save_integration(
+        &self,
+        integration: &Integration,
+        expected_version: Option<u64>,
+        audit: &[AuditEvent],
+    ) -> Result<Integration, StoreError> {
+        let stored = with_version(integration, |i| i.version = next_version(expected_version));
+        let mut item = to_item(&stored, "integration", &stored.name)?;
+        item.insert("pk".into(), s(INTEGRATION_PK));
+        item.insert("sk".into(), s(&stored.name));
+        item.insert("entity".into(), s("integration"));
+        self.save(item, expected_version, audit, "integration", &stored.name)
+            .await?;
+        Ok(stored)
+    }
+
+    async fn delete_integration(
+        &self,
+        name: &str,
+        expected_version: u64,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError> {
+        let mut writes = vec![self.delete(INTEGRATION_PK.into(), name.into(), expected_version)?];
+        writes.extend(self.audit_items(audit)?);
+        self.commit(writes, "integration", name, false).await
+    }
+}

@@ -1,0 +1,394 @@
+//! The DynamoDB implementation of the store traits: the table plumbing every record kind
+//! shares (conditional writes, transactions, paged queries, batches) lives here; each record
+//! kind's trait implementation lives in its own module.
+
+mod audit;
+mod flows;
+mod integrations;
+mod principals;
+mod requests;
+mod resources;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, WriteRequest};
+use backon::BackoffBuilder;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Cursor, Page, StoreError};
+use crate::model::AuditEvent;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// How long finished records are kept before DynamoDB's TTL may remove them.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub table: String,
+    pub request_retention: Duration,
+    pub audit_retention: Duration,
+    pub idempotency_window: Duration,
+}
+
+impl StoreConfig {
+    pub fn new(table: impl Into<String>) -> Self {
+        Self {
+            table: table.into(),
+            request_retention: Duration::days(90),
+            audit_retention: Duration::days(400),
+            idempotency_window: Duration::hours(24),
+        }
+    }
+}
+
+pub struct DynamoStore {
+    client: Client,
+    cfg: StoreConfig,
+}
+
+/// What must hold for a write to apply.
+enum Expect {
+    Absent,
+    Version(u64),
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self::with_config(client, StoreConfig::new(table))
+    }
+
+    pub fn with_config(client: Client, cfg: StoreConfig) -> Self {
+        Self { client, cfg }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.cfg.table
+    }
+
+    fn put(&self, item: Item, expect: Option<&Expect>) -> Result<TransactWriteItem, StoreError> {
+        let mut put = Put::builder()
+            .table_name(&self.cfg.table)
+            .set_item(Some(item));
+        put = match expect {
+            Some(Expect::Absent) => put.condition_expression("attribute_not_exists(pk)"),
+            Some(Expect::Version(v)) => put
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+            None => put,
+        };
+        let put = put
+            .build()
+            .map_err(|e| StoreError::backend("TransactWriteItems", e.to_string(), false))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn delete(
+        &self,
+        pk: String,
+        sk: String,
+        version: u64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.cfg.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+            .build()
+            .map_err(|e| StoreError::backend("TransactWriteItems", e.to_string(), false))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Commit writes atomically. The first write is the record the caller cares about: if its
+    /// condition fails the result is a conflict (or "already exists" for a create).
+    async fn commit(
+        &self,
+        writes: Vec<TransactWriteItem>,
+        entity: &'static str,
+        id: &str,
+        creating: bool,
+    ) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let first_failed = err
+                    .as_service_error()
+                    .and_then(|e| match e {
+                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                            c.cancellation_reasons().first().map(|r| r.code() == Some("ConditionalCheckFailed"))
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or(false);
+                if first_failed {
+                    Err(if creating {
+                        StoreError::AlreadyExists {
+                            entity,
+                            id: id.to_string(),
+                        }
+                    } else {
+                        StoreError::Conflict {
+                            entity,
+                            id: id.to_string(),
+                        }
+                    })
+                } else {
+                    Err(StoreError::from_sdk("TransactWriteItems", &err))
+                }
+            }
+        }
+    }
+
+    async fn save(
+        &self,
+        item: Item,
+        expected_version: Option<u64>,
+        audit: &[AuditEvent],
+        entity: &'static str,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let expect = match expected_version {
+            None => Expect::Absent,
+            Some(v) => Expect::Version(v),
+        };
+        let mut writes = vec![self.put(item, Some(&expect))?];
+        writes.extend(self.audit_items(audit)?);
+        self.commit(writes, entity, id, expected_version.is_none())
+            .await
+    }
+
+    /// One conditional PutItem: cheaper than a transaction when nothing else must commit with it.
+    async fn put_single(
+        &self,
+        item: Item,
+        expect: Expect,
+        entity: &'static str,
+        id: &str,
+        creating: bool,
+    ) -> Result<(), StoreError> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.cfg.table)
+            .set_item(Some(item));
+        put = match expect {
+            Expect::Absent => put.condition_expression("attribute_not_exists(pk)"),
+            Expect::Version(v) => put
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(if creating {
+                    StoreError::AlreadyExists {
+                        entity,
+                        id: id.to_string(),
+                    }
+                } else {
+                    StoreError::Conflict {
+                        entity,
+                        id: id.to_string(),
+                    }
+                })
+            }
+            Err(e) => Err(StoreError::from_sdk("PutItem", &e)),
+        }
+    }
+
+    async fn get_item(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.cfg.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("GetItem", &e))?;
+        Ok(out.item)
+    }
+
+    /// One page of a query on the table or an index.
+    #[allow(clippy::too_many_arguments)]
+    async fn query_page(
+        &self,
+        index: Option<&str>,
+        hash_attr: &str,
+        hash_value: &str,
+        range_attr: &str,
+        range_upper: Option<String>,
+        forward: bool,
+        limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<(Vec<Item>, Option<Cursor>), StoreError> {
+        let mut req = self
+            .client
+            .query()
+            .table_name(&self.cfg.table)
+            .set_index_name(index.map(str::to_string))
+            .expression_attribute_names("#h", hash_attr)
+            .expression_attribute_values(":h", s(hash_value))
+            .scan_index_forward(forward)
+            .limit(limit.clamp(1, 1000));
+        req = match range_upper {
+            Some(upper) => req
+                .key_condition_expression("#h = :h AND #r <= :r")
+                .expression_attribute_names("#r", range_attr)
+                .expression_attribute_values(":r", s(upper)),
+            None => req.key_condition_expression("#h = :h"),
+        };
+        if let Some(c) = cursor {
+            req = req.set_exclusive_start_key(Some(c.to_key(hash_attr, hash_value)?));
+        }
+        let out = req.send().await.map_err(|e| {
+            if e.as_service_error().map(|s| s.meta().code()) == Some(Some("ValidationException"))
+                && cursor.is_some()
+            {
+                StoreError::InvalidCursor
+            } else {
+                StoreError::from_sdk("Query", &e)
+            }
+        })?;
+        let next = out
+            .last_evaluated_key()
+            .filter(|k| !k.is_empty())
+            .and_then(Cursor::from_key);
+        Ok((out.items.unwrap_or_default(), next))
+    }
+
+    async fn query_all(&self, hash_value: &str) -> Result<Vec<Item>, StoreError> {
+        let mut all = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (items, next) = self
+                .query_page(
+                    None,
+                    "pk",
+                    hash_value,
+                    "sk",
+                    None,
+                    true,
+                    1000,
+                    cursor.as_ref(),
+                )
+                .await?;
+            all.extend(items);
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    async fn batch_write(&self, mut pending: Vec<WriteRequest>) -> Result<(), StoreError> {
+        while !pending.is_empty() {
+            let rest = pending.split_off(pending.len().min(25));
+            let mut chunk = std::mem::replace(&mut pending, rest);
+            let mut delays = backon::ExponentialBuilder::default()
+                .with_jitter()
+                .with_max_times(8)
+                .build();
+            loop {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.cfg.table, chunk)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::from_sdk("BatchWriteItem", &e))?;
+                let unprocessed = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.cfg.table))
+                    .unwrap_or_default();
+                if unprocessed.is_empty() {
+                    break;
+                }
+                match delays.next() {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => {
+                        return Err(StoreError::backend(
+                            "BatchWriteItem",
+                            "items stayed unprocessed after retries",
+                            true,
+                        ));
+                    }
+                }
+                chunk = unprocessed;
+            }
+        }
+        Ok(())
+    }
+
+    fn expires_at(&self, at: DateTime<Utc>, keep: Duration) -> AttributeValue {
+        n((at + keep).timestamp())
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn to_item<T: Serialize>(record: &T, entity: &'static str, id: &str) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(record).map_err(|e| StoreError::Corrupt {
+        entity,
+        id: id.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn from_item<T: DeserializeOwned>(item: Item, entity: &'static str) -> Result<T, StoreError> {
+    let id = ["pk", "sk"]
+        .iter()
+        .filter_map(|k| item.get(*k).and_then(|v| v.as_s().ok()).cloned())
+        .collect::<Vec<_>>()
+        .join("/");
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
+        entity,
+        id,
+        reason: e.to_string(),
+    })
+}
+
+fn typed_page<T: DeserializeOwned>(
+    items: Vec<Item>,
+    next: Option<Cursor>,
+    entity: &'static str,
+) -> Result<Page<T>, StoreError> {
+    Ok(Page {
+        items: items
+            .into_iter()
+            .map(|i| from_item(i, entity))
+            .collect::<Result<_, _>>()?,
+        next,
+    })
+}
+
+fn with_version<T: Clone>(record: &T, set: impl FnOnce(&mut T)) -> T {
+    let mut copy = record.clone();
+    set(&mut copy);
+    copy
+}
+
+fn next_version(expected: Option<u64>) -> u64 {
+    expected.map_or(1, |v| v + 1)
+}

@@ -1,0 +1,143 @@
+//! Discovered resources: one partition per integration, written and read in batches.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
+use backon::BackoffBuilder;
+
+use super::{DynamoStore, from_item, s, to_item, typed_page};
+use crate::model::Resource;
+use crate::store::keys::resources_pk;
+use crate::store::{Cursor, Page, ResourceStore, StoreError};
+
+#[async_trait]
+impl ResourceStore for DynamoStore {
+    async fn put_resources(&self, resources: &[Resource]) -> Result<(), StoreError> {
+        let writes = resources
+            .iter()
+            .map(|r| {
+                let mut item = to_item(r, "resource", &r.name)?;
+                item.insert("pk".into(), s(resources_pk(&r.integration)));
+                item.insert("sk".into(), s(&r.name));
+                item.insert("entity".into(), s("resource"));
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| StoreError::backend("BatchWriteItem", e.to_string(), false))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(writes).await
+    }
+
+    async fn list_resources(
+        &self,
+        integration: &str,
+        limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Resource>, StoreError> {
+        let (items, next) = self
+            .query_page(
+                None,
+                "pk",
+                &resources_pk(integration),
+                "sk",
+                None,
+                true,
+                limit,
+                cursor,
+            )
+            .await?;
+        typed_page(items, next, "resource")
+    }
+
+    async fn all_resources(&self, integration: &str) -> Result<Vec<Resource>, StoreError> {
+        self.query_all(&resources_pk(integration))
+            .await?
+            .into_iter()
+            .map(|i| from_item(i, "resource"))
+            .collect()
+    }
+
+    async fn get_resources(
+        &self,
+        integration: &str,
+        names: &[String],
+    ) -> Result<Vec<Resource>, StoreError> {
+        let mut unique: Vec<&String> = names.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let mut found = Vec::new();
+        for chunk in unique.chunks(100) {
+            let mut keys = KeysAndAttributes::builder().consistent_read(true);
+            for name in chunk {
+                keys = keys.keys(HashMap::from([
+                    ("pk".to_string(), s(resources_pk(integration))),
+                    ("sk".to_string(), s(name.as_str())),
+                ]));
+            }
+            let mut request = keys
+                .build()
+                .map_err(|e| StoreError::backend("BatchGetItem", e.to_string(), false))?;
+            let mut delays = backon::ExponentialBuilder::default()
+                .with_jitter()
+                .with_max_times(8)
+                .build();
+            loop {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.cfg.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::from_sdk("BatchGetItem", &e))?;
+                if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.cfg.table)) {
+                    for item in items {
+                        found.push(from_item::<Resource>(item, "resource")?);
+                    }
+                }
+                match out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.cfg.table))
+                {
+                    Some(rest) if !rest.keys().is_empty() => match delays.next() {
+                        Some(d) => {
+                            tokio::time::sleep(d).await;
+                            request = rest;
+                        }
+                        None => {
+                            return Err(StoreError::backend(
+                                "BatchGetItem",
+                                "keys stayed unprocessed after retries",
+                                true,
+                            ));
+                        }
+                    },
+                    _ => break,
+                }
+            }
+        }
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(found)
+    }
+
+    async fn delete_resources(
+        &self,
+        integration: &str,
+        names: &[String],
+    ) -> Result<(), StoreError> {
+        let writes = names
+            .iter()
+            .map(|name| {
+                let del = DeleteRequest::builder()
+                    .key("pk", s(resources_pk(integration)))
+                    .key("sk", s(name.as_str()))
+                    .build()
+                    .map_err(|e| StoreError::backend("BatchWriteItem", e.to_string(), false))?;
+                Ok(WriteRequest::builder().delete_request(del).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(writes).await
+    }
+}

@@ -48,6 +48,7 @@ pub fn plan(
                 if old.kind == d.kind
                     && old.owner == d.owner
                     && old.display_name == d.display_name
+                    && old.targets == d.targets
                     && !old.is_gone() =>
             {
                 summary.unchanged += 1;
@@ -64,6 +65,7 @@ pub fn plan(
                     kind: d.kind,
                     display_name: d.display_name.clone(),
                     owner: d.owner.clone(),
+                    targets: d.targets.clone(),
                     discovered_at: old.map_or(now, |o| o.discovered_at),
                     gone_since: None,
                 });
@@ -106,6 +108,7 @@ mod tests {
             kind: ResourceKind::Index,
             display_name: None,
             owner: owner.map(String::from),
+            targets: vec![],
         }
     }
 

@@ -10,9 +10,11 @@ use serde_json::json;
 use wildmatch::WildMatch;
 
 use crate::api::ApiError;
+use crate::driver::cloud::roles::{applies_to, kind_label};
 use crate::model::{
-    AccessFlow, AccessRequest, ApprovalStep, Decision, DecisionKind, Identity, Integration,
-    OwnerAttribute, PrincipalKind, PrincipalRef, RequestStatus, Resource, parse_duration,
+    AccessFlow, AccessFlowSpec, AccessRequest, ApprovalStep, Decision, DecisionKind, Identity,
+    Integration, OwnerAttribute, PrincipalKind, PrincipalRef, RequestStatus, ResolvedPermission,
+    Resource, parse_duration,
 };
 
 pub const MAX_RESOURCES: usize = 100;
@@ -82,15 +84,19 @@ impl NewRequest {
 pub const MAX_EXPANDED: usize = 1000;
 
 /// Expand names and `*` patterns to the live discovered resources they denote. A plain name
-/// must exist; a pattern must match at least one. Matching is on name or display name.
+/// must exist; a pattern must match at least one. Matching is on name or display name. A
+/// pattern never picks up an alias: an alias can reach indices the pattern does not, so it is
+/// granted only when named exactly (and then as what it points to, see [`concrete`]).
 pub fn expand(requested: &[String], known: &[Resource]) -> Result<Vec<Resource>, ApiError> {
     let mut out: Vec<Resource> = Vec::new();
     let mut unknown = Vec::new();
     let mut gone = Vec::new();
     for r in requested {
+        let pattern = r.contains('*');
         let m = WildMatch::new(r);
         let hits: Vec<&Resource> = known
             .iter()
+            .filter(|k| !(pattern && k.is_alias()))
             .filter(|k| {
                 m.matches(&k.name) || k.display_name.as_deref().is_some_and(|d| m.matches(d))
             })
@@ -126,17 +132,83 @@ pub fn expand(requested: &[String], known: &[Resource]) -> Result<Vec<Resource>,
         )
         .with_details(json!({ "resources": gone })));
     }
-    if out.len() > MAX_EXPANDED {
-        return Err(ApiError::bad_request(
-            "too_many_resources",
-            format!(
-                "the request covers {} resources; the limit is {MAX_EXPANDED}",
-                out.len()
-            ),
-        ));
-    }
+    check_size(out.len())?;
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+fn check_size(n: usize) -> Result<(), ApiError> {
+    if n > MAX_EXPANDED {
+        return Err(ApiError::bad_request(
+            "too_many_resources",
+            format!("the request covers {n} resources; the limit is {MAX_EXPANDED}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Names behind the aliases among `resources` (to be read before [`concrete`]).
+pub fn alias_targets(resources: &[Resource]) -> Vec<String> {
+    let mut names: Vec<String> = resources
+        .iter()
+        .filter(|r| r.is_alias())
+        .flat_map(|r| r.targets.iter().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// What a grant names: each alias replaced by the indices or data streams it pointed to when
+/// the request was made, so the grant reaches exactly what the flow check and the approvers
+/// saw, even if the alias is re-pointed later. Every target must be a live discovered
+/// resource of the integration (`known`), or the request is refused. Also returns, per alias,
+/// what it was resolved to (for the request's record).
+pub fn concrete(
+    resources: Vec<Resource>,
+    known: &[Resource],
+) -> Result<(Vec<Resource>, BTreeMap<String, Vec<String>>), ApiError> {
+    fn push(out: &mut Vec<Resource>, r: Resource) {
+        if !out.iter().any(|o| o.name == r.name) {
+            out.push(r);
+        }
+    }
+    let mut out: Vec<Resource> = Vec::new();
+    let mut via = BTreeMap::new();
+    let mut unavailable = Vec::new();
+    for r in resources {
+        if !r.is_alias() {
+            push(&mut out, r);
+            continue;
+        }
+        if r.targets.is_empty() {
+            unavailable.push(format!("{} (points to nothing)", r.name));
+        }
+        for t in &r.targets {
+            match known
+                .iter()
+                .find(|k| &k.name == t && !k.is_gone() && !k.is_alias())
+            {
+                Some(k) => push(&mut out, k.clone()),
+                None => unavailable.push(format!("{t} (behind alias {})", r.name)),
+            }
+        }
+        via.insert(r.name.clone(), r.targets.clone());
+    }
+    if !unavailable.is_empty() {
+        return Err(ApiError::bad_request(
+            "alias_target_unavailable",
+            format!(
+                "an alias is granted as the indices behind it, and these are not discovered \
+                 resources of the integration: {}",
+                unavailable.join(", ")
+            ),
+        )
+        .with_details(json!({ "resources": unavailable })));
+    }
+    check_size(out.len())?;
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok((out, via))
 }
 
 fn covers(patterns: &[String], r: &Resource) -> bool {
@@ -144,6 +216,76 @@ fn covers(patterns: &[String], r: &Resource) -> bool {
         let m = WildMatch::new(p);
         m.matches(&r.name) || r.display_name.as_deref().is_some_and(|d| m.matches(d))
     })
+}
+
+/// Does a flow offer this resource? An alias only when the flow covers every index or data
+/// stream behind it (`known` holds them): its own name matching proves nothing.
+pub fn offers(flow: &AccessFlow, r: &Resource, known: &[Resource]) -> bool {
+    if !r.is_alias() {
+        return covers(&flow.spec.resources, r);
+    }
+    !r.targets.is_empty()
+        && r.targets.iter().all(|t| {
+            known
+                .iter()
+                .find(|k| &k.name == t && !k.is_alias())
+                .is_some_and(|k| covers(&flow.spec.resources, k))
+        })
+}
+
+/// An Elastic Cloud role applies to one kind of resource only (see
+/// [`crate::driver::cloud::roles::applies_to`]): refuse the others with a clear 400 before
+/// anything is stored or sent.
+pub fn check_scope(
+    integration: &Integration,
+    permission: &str,
+    resources: &[Resource],
+) -> Result<(), ApiError> {
+    let Some(ResolvedPermission::CloudRole { role_id, scope }) =
+        integration.resolve_permission(permission)
+    else {
+        return Ok(());
+    };
+    let kind = applies_to(scope);
+    let wrong: Vec<&str> = resources
+        .iter()
+        .filter(|r| r.kind != kind)
+        .map(|r| r.name.as_str())
+        .collect();
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(
+        "permission_scope_mismatch",
+        format!(
+            "role {role_id} applies only to {}; not to {}",
+            kind_label(kind),
+            wrong.join(", ")
+        ),
+    )
+    .with_details(json!({ "permission": role_id, "resources": wrong })))
+}
+
+/// Cloud roles a flow offers that none of its resource patterns can ever be used with, given
+/// what discovery found: such a flow is a mistake, refused when it is saved.
+pub fn unusable_roles(
+    flow: &AccessFlowSpec,
+    integration: &Integration,
+    known: &[Resource],
+) -> Vec<String> {
+    flow.permissions
+        .iter()
+        .filter(|p| match integration.resolve_permission(p) {
+            Some(ResolvedPermission::CloudRole { scope, .. }) => {
+                let kind = applies_to(scope);
+                !known
+                    .iter()
+                    .any(|r| r.kind == kind && !r.is_gone() && covers(&flow.resources, r))
+            }
+            _ => false,
+        })
+        .cloned()
+        .collect()
 }
 
 /// The first flow (by name) that allows this request, or why none does.

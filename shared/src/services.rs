@@ -11,7 +11,7 @@ use crate::grants::{GrantConfig, Grants};
 use crate::revocation::{RevokeRetry, Revoker};
 use crate::scheduler::{EventBridgeScheduler, ExpiryScheduler, SchedulerConfig};
 use crate::secrets::{SecretStore, SecretsManager};
-use crate::store::{DynamoStore, Store};
+use crate::store::{DynamoStore, Store, StoreConfig};
 use crate::targets::{DriverFactory, Targets};
 
 pub struct Services {
@@ -24,8 +24,8 @@ pub struct Services {
 }
 
 impl Services {
-    /// Environment: TABLE_NAME, CREDENTIAL_SECRET_PREFIX; the AWS SDK's own variables
-    /// (`AWS_ENDPOINT_URL` included).
+    /// Environment: TABLE_NAME, CREDENTIAL_SECRET_PREFIX, MAX_OPEN_REQUESTS; the AWS SDK's own
+    /// variables (`AWS_ENDPOINT_URL` included).
     pub async fn from_env(
         scheduler: SchedulerConfig,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
@@ -35,7 +35,10 @@ impl Services {
             aws_sdk_secretsmanager::Client::new(&aws),
         ));
         Ok(Self {
-            store: Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table)),
+            store: Arc::new(DynamoStore::with_config(
+                aws_sdk_dynamodb::Client::new(&aws),
+                StoreConfig::from_env(table)?,
+            )),
             targets: Arc::new(Targets::new(HttpClients::new()?, secrets.clone())),
             secrets,
             scheduler: Arc::new(EventBridgeScheduler::new(

@@ -328,6 +328,7 @@ async fn discovery_finds_the_organization_deployments_and_projects_with_owners()
         kind,
         display_name: Some(display.into()),
         owner: owner.map(str::to_string),
+        targets: vec![],
     };
     assert_eq!(
         found,

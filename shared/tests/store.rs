@@ -343,6 +343,7 @@ async fn resources_page_and_batch_read() {
             kind: ResourceKind::Index,
             display_name: None,
             owner: (i % 2 == 0).then(|| "alice".to_string()),
+            targets: vec![],
             discovered_at: t0(),
             gone_since: None,
         })

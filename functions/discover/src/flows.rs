@@ -3,7 +3,10 @@
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde_json::json;
 use shared::api::{ApiError, ApiRequest, Caller, json_response, no_content};
-use shared::model::{AccessFlow, AccessFlowSpec, AuditEvent, AuditSubject};
+use shared::model::{
+    AccessFlow, AccessFlowSpec, AuditEvent, AuditSubject, Integration, IntegrationKind,
+};
+use shared::policy::unusable_roles;
 use shared::validation::{ValidationErrors, check_name};
 
 use crate::{App, views};
@@ -14,22 +17,46 @@ fn checked_name(name: &str) -> Result<(), ApiError> {
     e.into_result().map_err(ApiError::from)
 }
 
-pub async fn list(app: &App) -> Result<ApiGatewayV2httpResponse, ApiError> {
+/// Admins see every flow in full; anyone else only the flows they may request through.
+pub async fn list(app: &App, caller: &Caller) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let flows = app.store.list_flows().await?;
-    Ok(json_response(
-        200,
-        &json!({ "flows": flows.iter().map(views::flow).collect::<Vec<_>>() }),
-    ))
+    let shown: Vec<_> = if caller.is_admin {
+        flows.iter().map(views::flow).collect()
+    } else {
+        flows
+            .iter()
+            .filter(|f| may_use(caller, f))
+            .map(views::flow_for_requester)
+            .collect()
+    };
+    Ok(json_response(200, &json!({ "flows": shown })))
 }
 
-pub async fn get(app: &App, name: &str) -> Result<ApiGatewayV2httpResponse, ApiError> {
+pub async fn get(
+    app: &App,
+    caller: &Caller,
+    name: &str,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
     checked_name(name)?;
     let f = app
         .store
         .get_flow(name)
         .await?
+        .filter(|f| caller.is_admin || may_use(caller, f))
         .ok_or_else(|| ApiError::not_found("flow", name))?;
-    Ok(json_response(200, &views::flow(&f)))
+    Ok(json_response(
+        200,
+        &if caller.is_admin {
+            views::flow(&f)
+        } else {
+            views::flow_for_requester(&f)
+        },
+    ))
+}
+
+/// Whether the caller is one of the flow's requesters.
+pub fn may_use(caller: &Caller, f: &AccessFlow) -> bool {
+    caller.identity.matches_any(&f.spec.requesters)
 }
 
 pub async fn put(
@@ -42,6 +69,9 @@ pub async fn put(
     let spec: AccessFlowSpec = req.json()?;
     let integration = app.store.get_integration(&spec.integration).await?;
     spec.validate(name, integration.as_ref())?;
+    if let Some(i) = &integration {
+        refuse_unusable_roles(app, &spec, i).await?;
+    }
     let existing = app.store.get_flow(name).await?;
     let now = app.clock.now();
     let flow = AccessFlow {
@@ -67,6 +97,33 @@ pub async fn put(
         if existing.is_some() { 200 } else { 201 },
         &views::flow(&stored),
     ))
+}
+
+/// An Elastic Cloud role the flow's patterns can never be used with (a deployment role over
+/// patterns that match only the organization, say) is refused when the flow is saved.
+async fn refuse_unusable_roles(
+    app: &App,
+    spec: &AccessFlowSpec,
+    integration: &Integration,
+) -> Result<(), ApiError> {
+    if integration.kind() != IntegrationKind::ElasticCloud {
+        return Ok(());
+    }
+    let known = app.store.all_resources(&integration.name).await?;
+    let unusable = unusable_roles(spec, integration, &known);
+    if unusable.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(
+        "permission_scope_mismatch",
+        format!(
+            "no resource this flow offers is of the kind {} applies to (deployment roles need \
+             deployments, project roles serverless projects, organization roles the \
+             organization)",
+            unusable.join(", ")
+        ),
+    )
+    .with_details(json!({ "permissions": unusable })))
 }
 
 pub async fn delete(

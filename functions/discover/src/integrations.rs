@@ -1,10 +1,15 @@
 //! `/integrations` routes.
 
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
-use serde_json::json;
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
 use shared::api::{ApiError, ApiRequest, Caller, json_response, no_content};
 use shared::discovery::{DiscoveryError, plan};
-use shared::model::{AuditEvent, AuditSubject, Integration, IntegrationSpec, RequestStatus};
+use shared::model::{
+    AccessFlow, AuditEvent, AuditSubject, Integration, IntegrationSpec, RequestStatus, Resource,
+};
+use shared::policy::offers;
 use shared::store::Cursor;
 use shared::validation::{ValidationErrors, check_name};
 
@@ -32,21 +37,58 @@ async fn load(app: &App, name: &str) -> Result<Integration, ApiError> {
         .ok_or_else(|| ApiError::not_found("integration", name))
 }
 
-pub async fn list(app: &App, _caller: &Caller) -> Result<ApiGatewayV2httpResponse, ApiError> {
+/// Admins see every integration in full; anyone else only the integrations their flows offer,
+/// in the requester's view.
+pub async fn list(app: &App, caller: &Caller) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let all = app.store.list_integrations().await?;
-    Ok(json_response(
-        200,
-        &json!({ "integrations": all.iter().map(views::integration).collect::<Vec<_>>() }),
-    ))
+    if caller.is_admin {
+        return Ok(json_response(
+            200,
+            &json!({ "integrations": all.iter().map(views::integration).collect::<Vec<_>>() }),
+        ));
+    }
+    let flows = app.store.list_flows().await?;
+    let shown: Vec<Value> = all
+        .iter()
+        .filter_map(|i| {
+            let mine = usable_flows(caller, &flows, &i.name);
+            (!mine.is_empty()).then(|| views::integration_for_requester(i, &mine))
+        })
+        .collect();
+    Ok(json_response(200, &json!({ "integrations": shown })))
 }
 
 pub async fn get(
     app: &App,
-    _caller: &Caller,
+    caller: &Caller,
     name: &str,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let i = load(app, name).await?;
-    Ok(json_response(200, &views::integration(&i)))
+    if caller.is_admin {
+        return Ok(json_response(200, &views::integration(&i)));
+    }
+    let flows = app.store.list_flows().await?;
+    let mine = usable_flows(caller, &flows, name);
+    if mine.is_empty() {
+        // Not offered to this caller: as if it did not exist.
+        return Err(ApiError::not_found("integration", name));
+    }
+    Ok(json_response(
+        200,
+        &views::integration_for_requester(&i, &mine),
+    ))
+}
+
+/// The flows of `integration` the caller may request through.
+fn usable_flows<'a>(
+    caller: &Caller,
+    flows: &'a [AccessFlow],
+    integration: &str,
+) -> Vec<&'a AccessFlow> {
+    flows
+        .iter()
+        .filter(|f| f.spec.integration == integration && crate::flows::may_use(caller, f))
+        .collect()
 }
 
 /// Register or update: validate, read the connector secret, check the connector's privileges,
@@ -72,6 +114,9 @@ pub async fn put(
                 spec.kind.as_str()
             ),
         ));
+    }
+    if let Some(old) = &existing {
+        refuse_live_change(app, old, &spec).await?;
     }
     let now = app.clock.now();
     let mut integration = Integration {
@@ -169,15 +214,9 @@ pub async fn delete(
         )
         .with_details(json!({ "flows": flows })));
     }
-    let open = open_grants(app, name).await?;
-    if open > 0 {
-        return Err(ApiError::new(
-            409,
-            "integration_in_use",
-            format!(
-                "integration {name:?} has {open} open request(s) or grant(s); revoke them or wait for them to end"
-            ),
-        ));
+    let live = live_use(app, name, &OPEN_STATUSES).await?;
+    if !live.is_empty() {
+        return Err(live.refusal(name, "deleting it"));
     }
     let names: Vec<String> = app
         .store
@@ -200,28 +239,166 @@ pub async fn delete(
     Ok(no_content())
 }
 
-/// Requests of this integration that are not finished, found through the due-time index.
-async fn open_grants(app: &App, integration: &str) -> Result<usize, ApiError> {
-    let mut count = 0;
-    for status in OPEN_STATUSES {
+/// Statuses in which a grant may hold something on the target.
+const LIVE_STATUSES: [RequestStatus; 3] = [
+    RequestStatus::Approved,
+    RequestStatus::Active,
+    RequestStatus::RevokeFailed,
+];
+
+/// How many ids and names an `integration_in_use` error lists.
+const SHOWN: usize = 5;
+
+/// What an integration still has on its target: grants in `statuses` and accounts (Elasticsearch
+/// users, Cloud members) that cleanup has not removed yet.
+#[derive(Debug, Default)]
+struct LiveUse {
+    grants: BTreeMap<&'static str, Vec<String>>,
+    accounts: Vec<String>,
+    more_accounts: bool,
+}
+
+impl LiveUse {
+    fn is_empty(&self) -> bool {
+        self.grants.is_empty() && self.accounts.is_empty()
+    }
+
+    fn refusal(&self, name: &str, doing: &str) -> ApiError {
+        let mut parts: Vec<String> = self
+            .grants
+            .iter()
+            .map(|(status, ids)| {
+                let shown: Vec<&str> = ids.iter().take(SHOWN).map(String::as_str).collect();
+                format!("{} {status} request(s) ({})", ids.len(), shown.join(", "))
+            })
+            .collect();
+        if !self.accounts.is_empty() {
+            let shown: Vec<&str> = self
+                .accounts
+                .iter()
+                .take(SHOWN)
+                .map(String::as_str)
+                .collect();
+            parts.push(format!(
+                "{}{} account(s) not yet cleaned up ({})",
+                self.accounts.len(),
+                if self.more_accounts { "+" } else { "" },
+                shown.join(", ")
+            ));
+        }
+        let grants: BTreeMap<&str, Value> = self
+            .grants
+            .iter()
+            .map(|(s, ids)| {
+                (
+                    *s,
+                    json!({"count": ids.len(), "ids": ids.iter().take(SHOWN).collect::<Vec<_>>()}),
+                )
+            })
+            .collect();
+        ApiError::new(
+            409,
+            "integration_in_use",
+            format!(
+                "integration {name:?} is in use: {}; {doing} would leave them behind on the \
+                 target. Revoke the grants and let cleanup remove the accounts first",
+                parts.join("; ")
+            ),
+        )
+        .with_details(json!({
+            "grants": grants,
+            "accounts": {
+                "count": self.accounts.len(),
+                "more": self.more_accounts,
+                "names": self.accounts.iter().take(SHOWN).collect::<Vec<_>>(),
+            },
+        }))
+    }
+}
+
+/// Requests of this integration in `statuses` (through the due-time index) and its accounts.
+async fn live_use(
+    app: &App,
+    integration: &str,
+    statuses: &[RequestStatus],
+) -> Result<LiveUse, ApiError> {
+    let mut live = LiveUse::default();
+    for status in statuses {
         let mut cursor: Option<Cursor> = None;
         loop {
             let page = app
                 .store
                 .due_requests(status.as_str(), None, 500, cursor.as_ref())
                 .await?;
-            count += page
+            let ids = page
                 .items
-                .iter()
+                .into_iter()
                 .filter(|r| r.integration == integration)
-                .count();
+                .map(|r| r.id);
+            let entry = live.grants.entry(status.as_str());
+            let list = entry.or_default();
+            list.extend(ids);
+            if list.is_empty() {
+                live.grants.remove(status.as_str());
+            }
             match page.next {
                 Some(c) => cursor = Some(c),
                 None => break,
             }
         }
     }
-    Ok(count)
+    let accounts = app.store.principals_of(integration, 100, None).await?;
+    live.accounts = accounts.items.into_iter().map(|p| p.name).collect();
+    live.more_accounts = accounts.next.is_some();
+    Ok(live)
+}
+
+/// The settings that say which target and which accounts an integration's grants live on.
+/// The connector secret is not one of them: it is how elastic-jit logs in, and a new one is
+/// checked against the same target (prerequisites) before it is stored, so grants made with
+/// the old one are still found and revoked with the new one.
+fn target_changes(old: &IntegrationSpec, new: &IntegrationSpec) -> Vec<&'static str> {
+    let url = |s: &IntegrationSpec| {
+        s.url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/').to_string())
+    };
+    let mut changed = Vec::new();
+    if old.kind != new.kind {
+        changed.push("kind");
+    }
+    if url(old) != url(new) {
+        changed.push("url");
+    }
+    if old.organization_id != new.organization_id {
+        changed.push("organization_id");
+    }
+    if old.user_prefix != new.user_prefix {
+        changed.push("user_prefix");
+    }
+    changed
+}
+
+/// Changing where grants live while any grant is live or any account is not cleaned up would
+/// orphan them (revoke would act on the new target and report success): refuse with 409.
+async fn refuse_live_change(
+    app: &App,
+    old: &Integration,
+    new: &IntegrationSpec,
+) -> Result<(), ApiError> {
+    let changed = target_changes(&old.spec, new);
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let live = live_use(app, &old.name, &LIVE_STATUSES).await?;
+    if live.is_empty() {
+        return Ok(());
+    }
+    let mut err = live.refusal(&old.name, &format!("changing {}", changed.join(", ")));
+    if let Some(d) = err.details.as_mut() {
+        d["changed"] = json!(changed);
+    }
+    Err(err)
 }
 
 pub async fn discover_now(
@@ -252,12 +429,28 @@ pub async fn discover_now(
     ))
 }
 
+/// Admins page through every discovered resource; anyone else sees, page by page, only the
+/// resources the flows they may use offer (an alias only when every index behind it is).
 pub async fn resources(
     app: &App,
+    caller: &Caller,
     name: &str,
     req: &ApiRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     load(app, name).await?;
+    let mine: Vec<AccessFlow> = if caller.is_admin {
+        vec![]
+    } else {
+        let flows = app.store.list_flows().await?;
+        let mine: Vec<AccessFlow> = usable_flows(caller, &flows, name)
+            .into_iter()
+            .cloned()
+            .collect();
+        if mine.is_empty() {
+            return Err(ApiError::not_found("integration", name));
+        }
+        mine
+    };
     let limit = req.limit(100, 1000)?;
     let cursor = req
         .query
@@ -268,10 +461,28 @@ pub async fn resources(
         .store
         .list_resources(name, limit, cursor.as_ref())
         .await?;
+    let shown: Vec<Value> = if caller.is_admin {
+        page.items
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap_or_default())
+            .collect()
+    } else {
+        // Whether an alias is offered depends on what it points to, which may be on any page.
+        let known = if page.items.iter().any(Resource::is_alias) {
+            app.store.all_resources(name).await?
+        } else {
+            vec![]
+        };
+        page.items
+            .iter()
+            .filter(|r| !r.is_gone() && mine.iter().any(|f| offers(f, r, &known)))
+            .map(views::resource_for_requester)
+            .collect()
+    };
     Ok(json_response(
         200,
         &json!({
-            "resources": page.items,
+            "resources": shown,
             "next_cursor": page.next.map(|c| c.to_string()),
         }),
     ))

@@ -126,11 +126,13 @@ impl shared::api::Routes for App {
             "/integrations/{name}/discover" => {
                 integrations::discover_now(self, caller, param()).await
             }
-            "/integrations/{name}/resources" => integrations::resources(self, param(), req).await,
-            "/flows" => flows::list(self).await,
+            "/integrations/{name}/resources" => {
+                integrations::resources(self, caller, param(), req).await
+            }
+            "/flows" => flows::list(self, caller).await,
             _ => match route.method {
                 "PUT" => flows::put(self, caller, param(), req).await,
-                "GET" => flows::get(self, param()).await,
+                "GET" => flows::get(self, caller, param()).await,
                 _ => flows::delete(self, caller, param()).await,
             },
         }

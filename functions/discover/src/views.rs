@@ -1,7 +1,8 @@
-//! JSON shapes returned by the API: the stored spec flattened beside its metadata.
+//! JSON shapes returned by the API: the stored spec flattened beside its metadata for admins,
+//! and the least a requester needs to ask for access for everyone else.
 
 use serde_json::{Value, json};
-use shared::model::{AccessFlow, Integration};
+use shared::model::{AccessFlow, Integration, Resource};
 
 pub fn integration(i: &Integration) -> Value {
     let mut v = serde_json::to_value(&i.spec).unwrap_or_default();
@@ -14,6 +15,27 @@ pub fn integration(i: &Integration) -> Value {
     v
 }
 
+/// An integration as a requester of one of its flows sees it: where the access will be and
+/// what it offers them, not how elastic-jit reaches it (connector secret, TLS), who owns it,
+/// how discovery is set up or what went wrong last time.
+pub fn integration_for_requester(i: &Integration, flows: &[&AccessFlow]) -> Value {
+    let mut permissions: Vec<&str> = flows
+        .iter()
+        .flat_map(|f| f.spec.permissions.iter().map(String::as_str))
+        .collect();
+    permissions.sort_unstable();
+    permissions.dedup();
+    json!({
+        "name": i.name,
+        "kind": i.spec.kind.as_str(),
+        "url": i.spec.url,
+        "organization_id": i.spec.organization_id,
+        "custom_access_details": i.spec.custom_access_details,
+        "flows": flows.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+        "permissions": permissions,
+    })
+}
+
 pub fn flow(f: &AccessFlow) -> Value {
     let mut v = serde_json::to_value(&f.spec).unwrap_or_default();
     v["name"] = json!(f.name);
@@ -23,4 +45,32 @@ pub fn flow(f: &AccessFlow) -> Value {
     v["created_at"] = json!(f.created_at);
     v["updated_at"] = json!(f.updated_at);
     v
+}
+
+/// A flow as one of its requesters sees it: what they may ask for and on what terms; not who
+/// else may use it or the approver list (the request itself shows who must approve it).
+pub fn flow_for_requester(f: &AccessFlow) -> Value {
+    let mut v = flow(f);
+    if let Some(map) = v.as_object_mut() {
+        for field in [
+            "requesters",
+            "approvers",
+            "version",
+            "created_at",
+            "updated_at",
+        ] {
+            map.remove(field);
+        }
+    }
+    v
+}
+
+/// A discovered resource as a requester sees it: no owner (approval steps name approvers)
+/// and no alias internals.
+pub fn resource_for_requester(r: &Resource) -> Value {
+    json!({
+        "name": r.name,
+        "kind": r.kind,
+        "display_name": r.display_name,
+    })
 }

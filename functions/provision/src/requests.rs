@@ -6,12 +6,17 @@ use serde_json::json;
 use shared::api::{ApiError, ApiRequest, Caller, json_response};
 use shared::grants::principal_name;
 use shared::model::{AccessRequest, AuditEvent, AuditSubject, DecisionKind, RequestStatus};
-use shared::policy::{NewRequest, approval_steps, can_decide, decide, expand, match_flow};
+use shared::policy::{
+    NewRequest, alias_targets, approval_steps, can_decide, check_scope, concrete, decide, expand,
+    match_flow,
+};
 use shared::store::{Created, Cursor, StoreError};
 
 use crate::{App, views};
 
 const MAX_IDEMPOTENCY_KEY: usize = 128;
+/// The most requests `to_decide` lists (newest first); `to_decide_truncated` says if more wait.
+const MAX_TO_DECIDE: i32 = 100;
 /// Attempts to apply a decision when other decisions race with it.
 const DECISION_ATTEMPTS: usize = 8;
 
@@ -80,6 +85,21 @@ pub async fn create(
         known = app.services.store.all_resources(&integration.name).await?;
     }
     let resources = expand(&body.resources, &known)?;
+    // An alias is granted as what it points to now: read those resources, then replace it.
+    let behind: Vec<String> = alias_targets(&resources)
+        .into_iter()
+        .filter(|t| !known.iter().any(|k| &k.name == t))
+        .collect();
+    if !behind.is_empty() {
+        known.extend(
+            app.services
+                .store
+                .get_resources(&integration.name, &behind)
+                .await?,
+        );
+    }
+    let (resources, via_aliases) = concrete(resources, &known)?;
+    check_scope(&integration, &body.permission, &resources)?;
     let flows = app.services.store.list_flows().await?;
     let flow = match_flow(&flows, &caller.identity, &body, &resources, duration)?;
     principal_name(&integration, &caller.identity)
@@ -135,6 +155,7 @@ pub async fn create(
         "flow": flow.name,
         "resources": request.resources,
         "requested": request.requested_resources,
+        "via_aliases": via_aliases,
         "permission": request.permission,
         "duration_secs": request.duration_secs,
         "justification": request.justification,
@@ -148,7 +169,18 @@ pub async fn create(
             key.as_deref().map(|k| (caller.identity.sub.as_str(), k)),
             &[audit],
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StoreError::TooManyOpen { limit } => ApiError::new(
+                429,
+                "too_many_open_requests",
+                format!(
+                    "you already have {limit} open requests (pending, approved or active); \
+                     wait until one is decided or ends before asking again"
+                ),
+            ),
+            e => e.into(),
+        })?;
     let stored = match created {
         Created::Existing(r) => {
             return Ok(json_response(200, &views::request(&r, &caller.identity)));
@@ -252,31 +284,24 @@ pub async fn list(
         .store
         .requests_of(&caller.identity.sub, limit, cursor.as_ref())
         .await?;
-    // Pending requests come from the due-time index; the ones this caller may decide are kept.
-    let mut to_decide = Vec::new();
-    let mut next: Option<Cursor> = None;
-    loop {
-        let page = app
-            .services
-            .store
-            .due_requests(RequestStatus::Pending.as_str(), None, 500, next.as_ref())
-            .await?;
-        to_decide.extend(
-            page.items
-                .into_iter()
-                .filter(|r| can_decide(r, &caller.identity)),
-        );
-        match page.next {
-            Some(c) => next = Some(c),
-            None => break,
-        }
-    }
+    // Pending requests come from the approver index: only this caller's own keys are read.
+    let queue = app
+        .services
+        .store
+        .pending_for_approver(&caller.identity, MAX_TO_DECIDE)
+        .await?;
+    let to_decide: Vec<&AccessRequest> = queue
+        .items
+        .iter()
+        .filter(|r| can_decide(r, &caller.identity))
+        .collect();
     Ok(json_response(
         200,
         &json!({
             "requests": mine.items.iter().map(|r| views::request(r, &caller.identity)).collect::<Vec<_>>(),
             "next_cursor": mine.next.map(|c| c.to_string()),
             "to_decide": to_decide.iter().map(|r| views::request(r, &caller.identity)).collect::<Vec<_>>(),
+            "to_decide_truncated": queue.truncated,
         }),
     ))
 }

@@ -17,9 +17,25 @@ pub fn request(r: &AccessRequest, viewer: &Identity) -> Value {
             )),
         );
         map.insert("can_decide".into(), json!(can_decide(r, viewer)));
+        // What the approver approves: the concrete indices, data streams or Cloud objects the
+        // grant names (aliases replaced by what they pointed to when the request was made).
+        map.insert("grant_reaches".into(), json!(r.resources));
+        map.insert("via_aliases".into(), via_aliases(r));
         if r.revoke_attempts > 0 {
             map.insert("revoke_attempts".into(), json!(r.revoke_attempts));
         }
     }
     v
+}
+
+/// Each alias the requester named and the resources it was resolved to, as recorded when the
+/// request was created.
+fn via_aliases(r: &AccessRequest) -> Value {
+    r.history
+        .iter()
+        .find(|e| e.action == "request.created")
+        .and_then(|e| e.details.get("via_aliases"))
+        .filter(|v| v.as_object().is_some_and(|m| !m.is_empty()))
+        .cloned()
+        .unwrap_or_else(|| json!({}))
 }

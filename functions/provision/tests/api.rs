@@ -11,7 +11,7 @@ use fixtures::{ALICE, Auth, CAROL, DEV, Env, MALLORY, Person, es_seed, event, ht
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::model::AuditSubject;
-use shared::store::{AuditStore, PrincipalStore, RequestStore};
+use shared::store::{AuditStore, PrincipalStore, RequestStore, ResourceStore};
 
 fn apps(env: &Env) -> (discover::App, provision::App) {
     (discover_app(env), provision_app(env))
@@ -552,4 +552,350 @@ async fn pending_requests_expire_after_their_approval_window() {
     );
     let stored = env.store.get_request(&id).await.unwrap().unwrap();
     assert_eq!(stored.status.as_str(), "expired");
+}
+
+/// Counts every item DynamoDB hands back to the client it is installed on, so a test can say
+/// how much a handler read, whatever store calls it made.
+#[derive(Debug, Default, Clone)]
+struct ItemsRead(Arc<std::sync::atomic::AtomicUsize>);
+
+impl ItemsRead {
+    fn take(&self) -> usize {
+        self.0.swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for ItemsRead {
+    fn name(&self) -> &'static str {
+        "ItemsRead"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        ctx: &aws_sdk_dynamodb::config::interceptors::AfterDeserializationInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        use aws_sdk_dynamodb::operation::{
+            batch_get_item::BatchGetItemOutput, get_item::GetItemOutput, query::QueryOutput,
+            scan::ScanOutput,
+        };
+        let Ok(out) = ctx.output_or_error() else {
+            return Ok(());
+        };
+        let n = if let Some(o) = out.downcast_ref::<QueryOutput>() {
+            o.items().len()
+        } else if let Some(o) = out.downcast_ref::<ScanOutput>() {
+            o.items().len()
+        } else if let Some(o) = out.downcast_ref::<BatchGetItemOutput>() {
+            o.responses()
+                .map_or(0, |r| r.values().map(Vec::len).sum::<usize>())
+        } else if let Some(o) = out.downcast_ref::<GetItemOutput>() {
+            usize::from(o.item().is_some())
+        } else {
+            0
+        };
+        self.0.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// The test's table through a client that counts what it reads, with an open-request cap.
+fn counted_store(env: &Env, max_open: u32) -> (Arc<shared::store::DynamoStore>, ItemsRead) {
+    let counter = ItemsRead::default();
+    let conf = env
+        .dynamodb
+        .config()
+        .to_builder()
+        .interceptor(counter.clone())
+        .build();
+    let mut cfg = shared::store::StoreConfig::new(env.store.table());
+    cfg.max_open_requests = max_open;
+    let store =
+        shared::store::DynamoStore::with_config(aws_sdk_dynamodb::Client::from_conf(conf), cfg);
+    (Arc::new(store), counter)
+}
+
+/// `count` copies of request `template`'s stored item from Mallory, each waiting for bob,
+/// with bob's approver-index items, as the store writes them.
+async fn flood(env: &Env, template: &str, count: usize) {
+    use aws_sdk_dynamodb::types::{AttributeValue as A, PutRequest, WriteRequest};
+    let table = env.store.table().to_string();
+    let item = env
+        .dynamodb
+        .get_item()
+        .table_name(&table)
+        .key("pk", A::S(format!("REQUEST#{template}")))
+        .key("sk", A::S("REQUEST".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let bob = A::L(vec![A::M(
+        [("type", "user"), ("value", "bob@example.com")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), A::S(v.into())))
+            .collect(),
+    )]);
+    let mut writes = Vec::new();
+    for i in 0..count {
+        let id = format!("flood-{i:04}");
+        let created_key = format!("{:015}#{id}", fixtures::t0().timestamp_millis() + i as i64);
+        let mut r = item.clone();
+        r.insert("pk".into(), A::S(format!("REQUEST#{id}")));
+        r.insert("id".into(), A::S(id.clone()));
+        r.insert("requester_sub".into(), A::S(MALLORY.sub.into()));
+        r.insert("created_key".into(), A::S(created_key.clone()));
+        r.insert("history".into(), A::L(vec![]));
+        if let Some(A::M(who)) = r.get_mut("requester") {
+            who.insert("sub".into(), A::S(MALLORY.sub.into()));
+            who.insert("email".into(), A::S(MALLORY.email.into()));
+        }
+        if let Some(A::L(steps)) = r.get_mut("approval_steps") {
+            for step in steps {
+                if let A::M(step) = step {
+                    step.insert("approvers".into(), bob.clone());
+                }
+            }
+        }
+        let index = [
+            ("pk", A::S("APPROVER#user:bob@example.com".into())),
+            ("sk", A::S(created_key)),
+            ("entity", A::S("approver_index".into())),
+            ("request_id", A::S(id)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        for it in [r, index] {
+            writes.push(
+                WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(it)).build().unwrap())
+                    .build(),
+            );
+        }
+    }
+    for chunk in writes.chunks(25) {
+        let out = env
+            .dynamodb
+            .batch_write_item()
+            .request_items(&table, chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert!(out.unprocessed_items().is_none_or(|u| u.is_empty()));
+    }
+    let pending = env
+        .store
+        .due_requests("pending", None, 1000, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        pending.items.len(),
+        count + 1,
+        "the flood is stored and pending"
+    );
+}
+
+fn list_requests(who: Person) -> Value {
+    http(event("provision/get-requests.json"), "/requests", who, None)
+}
+
+#[tokio::test]
+async fn listing_reads_only_the_callers_own_keys_however_many_others_wait() {
+    let env = Env::start(es_seed()).await;
+    let d = discover_app(&env);
+    setup(&env, &d, &["logs-leads"]).await;
+    let (store, read) = counted_store(&env, 20);
+    let mut p = provision_app(&env);
+    p.services.store = store.clone();
+
+    // One request the group `leads` decides.
+    let (s, mine) = ask(&p, DEV, json!({"integration": "prod-search", "resources": ["logs-2026.10"], "permission": "read", "duration": "1h", "flow": "logs-leads"})).await;
+    assert_eq!(s, 201, "{mine}");
+    let mine_id = mine["id"].as_str().unwrap().to_string();
+
+    // 600 pending requests from someone else, for someone else (bob) to decide. They are
+    // copies of the stored item written in batches: one transaction each would take moto
+    // minutes, and only what the listing reads matters here.
+    flood(&env, &mine_id, 600).await;
+
+    // Carol (group leads) sees exactly the one she may decide, reading a handful of items.
+    read.take();
+    let (s, listing) = call(&p, list_requests(CAROL)).await;
+    assert_eq!(s, 200, "{listing}");
+    let ids: Vec<&str> = listing["to_decide"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [mine_id.as_str()]);
+    assert_eq!(listing["to_decide"][0]["can_decide"], true);
+    assert_eq!(listing["to_decide_truncated"], false);
+    let items = read.take();
+    assert!(items <= 5, "Carol's list read {items} items");
+
+    // The requester's own list is bounded by its page size; the flood is not in it.
+    let (_, own) = call(&p, list_requests(DEV)).await;
+    assert_eq!(own["requests"].as_array().unwrap().len(), 1);
+    assert_eq!(own["to_decide"], json!([]));
+    assert!(read.take() <= 5);
+
+    // Once decided, the request leaves Carol's queue in the same write.
+    let (s, _) = approve(&p, CAROL, &mine_id).await;
+    assert_eq!(s, 200);
+    read.take();
+    let (_, after) = call(&p, list_requests(CAROL)).await;
+    assert_eq!(after["to_decide"], json!([]));
+    assert!(
+        read.take() <= 2,
+        "the decided request left no index item behind"
+    );
+}
+
+#[tokio::test]
+async fn open_requests_are_capped_per_requester() {
+    let env = Env::start(es_seed()).await;
+    let d = discover_app(&env);
+    setup(&env, &d, &["logs-leads"]).await;
+    let (store, _) = counted_store(&env, 2);
+    let mut p = provision_app(&env);
+    p.services.store = store;
+    let body = json!({"integration": "prod-search", "resources": ["logs-2026.10"], "permission": "read", "duration": "1h", "flow": "logs-leads"});
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (s, r) = ask(&p, DEV, body.clone()).await;
+        assert_eq!(s, 201, "{r}");
+        ids.push(r["id"].as_str().unwrap().to_string());
+    }
+    let (s, e) = ask(&p, DEV, body.clone()).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (429, Some("too_many_open_requests")),
+        "{e}"
+    );
+    // Another requester is not affected.
+    let (s, _) = ask(&p, MALLORY, body.clone()).await;
+    assert_eq!(s, 201);
+    // A decided request frees its slot.
+    let reject = http(
+        event("provision/reject.json"),
+        &format!("/requests/{}/reject", ids[0]),
+        CAROL,
+        Some(json!({"reason": "not now"})),
+    );
+    assert_eq!(call(&p, reject).await.0, 200);
+    let (s, r) = ask(&p, DEV, body).await;
+    assert_eq!(s, 201, "{r}");
+}
+
+/// The demo cluster plus an alias `logs-everything` over `logs-2026.11` and bob's `secrets-1`.
+fn seed_with_wide_alias() -> es_emulator::Seed {
+    serde_json::from_value(json!({
+        "indices": [
+            {"name": "logs-2026.11", "mappings": {"_meta": {"owner": "alice@example.com"}}, "aliases": ["logs", "logs-everything"],
+             "documents": [{"id": "1", "source": {"message": "user login"}}]},
+            {"name": "logs-2026.10", "mappings": {"_meta": {"owner": "alice@example.com"}}, "aliases": ["logs"],
+             "documents": [{"id": "1", "source": {"message": "october"}}]},
+            {"name": "secrets-1", "mappings": {"_meta": {"owner": "bob@example.com"}}, "aliases": ["logs-everything"],
+             "documents": [{"id": "1", "source": {"secret": "s3cr3t"}}]}
+        ],
+        "users": [{"username": "connector", "password": fixtures::CONNECTOR_PASSWORD, "roles": ["jit_connector"]}],
+        "roles": {"jit_connector": {"cluster": ["monitor", "manage_security"],
+                                    "indices": [{"names": ["*"], "privileges": ["monitor", "view_index_metadata"]}]}}
+    }))
+    .unwrap()
+}
+
+async fn put_flow(d: &discover::App, name: &str, spec: Value) -> (u16, Value) {
+    fixtures::response(
+        d.handle(http(
+            event("discover/put-flow.json"),
+            &format!("/flows/{name}"),
+            fixtures::ADMIN,
+            Some(spec),
+        ))
+        .await
+        .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn an_alias_never_widens_a_grant() {
+    let env = Env::start(seed_with_wide_alias()).await;
+    let (d, p) = apps(&env);
+    setup(&env, &d, &["logs-read"]).await;
+    let alias = env
+        .store
+        .get_resources("prod-search", &["logs-everything".into()])
+        .await
+        .unwrap();
+    assert_eq!(alias[0].targets, ["logs-2026.11", "secrets-1"]);
+
+    // Through the logs-* flow, the alias is refused: secrets-1 is behind it.
+    let (s, e) = ask(&p, DEV, json!({"integration": "prod-search", "resources": ["logs-everything"], "permission": "read", "duration": "1h", "justification": "incident", "flow": "logs-read"})).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (403, Some("no_matching_flow")),
+        "{e}"
+    );
+    assert!(e.to_string().contains("secrets-1"), "{e}");
+
+    // A logs-* request does not silently pick up the alias.
+    let (s, r) = ask(&p, DEV, json!({"integration": "prod-search", "resources": ["logs-*"], "permission": "read", "duration": "1h", "justification": "incident"})).await;
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(r["resources"], json!(["logs-2026.10", "logs-2026.11"]));
+    assert_eq!(r["grant_reaches"], r["resources"]);
+    let id = r["id"].as_str().unwrap().to_string();
+    assert_eq!(approve(&p, ALICE, &id).await.0, 200);
+    let (_, c) = credentials(&p, DEV, &id).await;
+    let me = basic(&c);
+    assert_eq!(
+        env.es_status(Method::GET, "/logs-2026.11/_search", &me, None)
+            .await,
+        200
+    );
+    for path in [
+        "/secrets-1/_search",
+        "/logs-everything/_search",
+        "/secrets-1/_doc/1",
+    ] {
+        assert_eq!(
+            env.es_status(Method::GET, path, &me, None).await,
+            403,
+            "{path}"
+        );
+    }
+
+    // A flow covering both indices offers the alias, as its indices, and secrets-1's owner
+    // must approve too.
+    let (s, f) = put_flow(&d, "everything", json!({"integration": "prod-search", "requesters": [{"type": "group", "value": "developers"}], "resources": ["logs-*", "secrets-*"], "permissions": ["read"]})).await;
+    assert_eq!(s, 201, "{f}");
+    let (s, r) = ask(&p, MALLORY, json!({"integration": "prod-search", "resources": ["logs-everything"], "permission": "read", "duration": "1h", "flow": "everything"})).await;
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(r["resources"], json!(["logs-2026.11", "secrets-1"]));
+    assert_eq!(r["requested_resources"], json!(["logs-everything"]));
+    assert_eq!(
+        r["via_aliases"],
+        json!({"logs-everything": ["logs-2026.11", "secrets-1"]})
+    );
+    let approvers: Vec<&Value> = r["approval_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["approvers"].as_array().unwrap())
+        .collect();
+    assert!(
+        approvers.contains(&&json!({"type": "user", "value": "bob@example.com"})),
+        "{r}"
+    );
+    let id = r["id"].as_str().unwrap().to_string();
+    let (s, r) = approve(&p, ALICE, &id).await;
+    assert_eq!(
+        (s, r["status"].as_str()),
+        (200, Some("pending")),
+        "alice alone is not enough"
+    );
 }

@@ -25,6 +25,9 @@ pub struct DiscoveredResource {
     pub kind: ResourceKind,
     pub display_name: Option<String>,
     pub owner: Option<String>,
+    /// What the resource stands for: an alias's indices or data streams, a data stream's
+    /// backing indices (empty for everything else).
+    pub targets: Vec<String>,
 }
 
 /// The target-side account a grant is attached to, as the state store knows it.

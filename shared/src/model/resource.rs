@@ -26,6 +26,10 @@ pub struct Resource {
     /// Value of the integration's resource-owner tag, if the resource carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// An alias's indices or data streams, a data stream's backing indices, as last
+    /// discovered. A grant never names an alias: it names these (see `policy::concrete`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     pub discovered_at: DateTime<Utc>,
     /// Set when a later discovery no longer found it; such resources cannot be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,5 +39,9 @@ pub struct Resource {
 impl Resource {
     pub fn is_gone(&self) -> bool {
         self.gone_since.is_some()
+    }
+
+    pub fn is_alias(&self) -> bool {
+        self.kind == ResourceKind::Alias
     }
 }

@@ -35,3 +35,15 @@ pub fn time_key(at: DateTime<Utc>, id: &str) -> String {
 pub fn time_upper_bound(now: DateTime<Utc>) -> String {
     format!("{:015}#~", now.timestamp_millis().max(0))
 }
+
+/// One partition per approver key (see [`approver_key`]): the pending requests it may decide.
+pub fn approver_pk(key: &str) -> String {
+    format!("APPROVER#{key}")
+}
+
+/// The item listing a requester's open requests.
+pub fn open_pk(requester_sub: &str) -> String {
+    format!("OPEN#{requester_sub}")
+}
+
+pub const OPEN_SK: &str = "OPEN";

@@ -13,11 +13,12 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    AccessFlow, AccessRequest, AuditEvent, AuditSubject, Integration, PrincipalState, Resource,
+    AccessFlow, AccessRequest, AuditEvent, AuditSubject, Identity, Integration, PrincipalState,
+    Resource,
 };
 
 pub use cursor::Cursor;
-pub use dynamo::{DynamoStore, StoreConfig};
+pub use dynamo::{DEFAULT_MAX_OPEN_REQUESTS, DynamoStore, MAX_APPROVER_KEYS, StoreConfig, is_open};
 
 /// Every store trait: what a function that does a bit of everything depends on.
 pub trait Store:
@@ -52,6 +53,8 @@ pub enum StoreError {
         id: String,
         reason: String,
     },
+    #[error("at most {limit} requests may be open (pending, approved or active) at once")]
+    TooManyOpen { limit: u32 },
     #[error("DynamoDB {op} failed: {code}")]
     Backend {
         op: &'static str,
@@ -96,6 +99,14 @@ impl StoreError {
             }
         )
     }
+}
+
+/// Pending requests a caller may be asked to decide, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApproverQueue {
+    pub items: Vec<AccessRequest>,
+    /// More were waiting than the limit allowed.
+    pub truncated: bool,
 }
 
 /// The result of creating a request under an idempotency key.
@@ -169,7 +180,8 @@ pub trait ResourceStore: Send + Sync {
 pub trait RequestStore: Send + Sync {
     async fn get_request(&self, id: &str) -> Result<Option<AccessRequest>, StoreError>;
     /// Create a request; with `idempotency` = (requester sub, key), a second create with the
-    /// same key returns the first request instead.
+    /// same key returns the first request instead. A request that would exceed its
+    /// requester's open-request cap is refused with [`StoreError::TooManyOpen`].
     async fn create_request(
         &self,
         request: &AccessRequest,
@@ -191,6 +203,14 @@ pub trait RequestStore: Send + Sync {
         limit: i32,
         cursor: Option<&Cursor>,
     ) -> Result<Page<AccessRequest>, StoreError>;
+    /// Pending requests `who` may be an approver of (by `sub`, email or group), newest first,
+    /// at most `limit`. Reads only the caller's own approver-index partitions and the
+    /// requests they name, never every pending request.
+    async fn pending_for_approver(
+        &self,
+        who: &Identity,
+        limit: i32,
+    ) -> Result<ApproverQueue, StoreError>;
     /// Requests in `status` whose due time is at or before `now` (`None`: any due time),
     /// oldest due first. Served by the sparse due-time index: no scan.
     async fn due_requests(

@@ -121,6 +121,7 @@ pub async fn discover(
             kind: ResourceKind::Organization,
             display_name: org.name,
             owner: None,
+            targets: vec![],
         });
     }
 
@@ -155,6 +156,7 @@ pub async fn discover(
                 kind: ResourceKind::Deployment,
                 display_name: d.name,
                 owner,
+                targets: vec![],
             });
         }
     }
@@ -183,6 +185,7 @@ pub async fn discover(
             kind: ResourceKind::ElasticsearchProject,
             display_name: p.name,
             owner,
+            targets: vec![],
         });
     }
     Ok(out)

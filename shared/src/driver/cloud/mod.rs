@@ -8,7 +8,7 @@ mod client;
 mod connector;
 mod discover;
 mod grants;
-mod roles;
+pub(crate) mod roles;
 
 use async_trait::async_trait;
 

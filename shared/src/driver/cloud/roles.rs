@@ -4,7 +4,31 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::model::{CloudRoleScope, TargetObject};
+use crate::model::{CloudRoleScope, ResourceKind, TargetObject};
+
+/// The one kind of resource a role of `scope` may be assigned on: deployment roles on
+/// deployments, project roles on serverless projects, organization roles on the organization.
+/// Anything else would send the Cloud API an id of the wrong kind (a deployment role "on" the
+/// organization id), so it is refused before a request is stored.
+pub fn applies_to(scope: CloudRoleScope) -> ResourceKind {
+    match scope {
+        CloudRoleScope::Organization => ResourceKind::Organization,
+        CloudRoleScope::Deployment => ResourceKind::Deployment,
+        CloudRoleScope::ElasticsearchProject => ResourceKind::ElasticsearchProject,
+    }
+}
+
+/// How the kind is named in error messages.
+pub fn kind_label(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::Organization => "the organization",
+        ResourceKind::Deployment => "deployments",
+        ResourceKind::ElasticsearchProject => "serverless projects",
+        ResourceKind::Index => "indices",
+        ResourceKind::DataStream => "data streams",
+        ResourceKind::Alias => "aliases",
+    }
+}
 
 /// One role on one scope: what a grant adds and revoke removes, one per resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,6 +249,22 @@ mod tests {
         assert_eq!(
             body(&[p, p2], "org"),
             json!({"project": {"elasticsearch": [{"role_id": "elasticsearch-viewer", "organization_id": "org", "all": false, "project_ids": ["p1", "p2"]}]}})
+        );
+    }
+
+    #[test]
+    fn each_scope_applies_to_exactly_one_kind() {
+        assert_eq!(
+            applies_to(CloudRoleScope::Deployment),
+            ResourceKind::Deployment
+        );
+        assert_eq!(
+            applies_to(CloudRoleScope::Organization),
+            ResourceKind::Organization
+        );
+        assert_eq!(
+            applies_to(CloudRoleScope::ElasticsearchProject),
+            ResourceKind::ElasticsearchProject
         );
     }
 

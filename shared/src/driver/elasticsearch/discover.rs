@@ -1,6 +1,8 @@
 //! Discovery of indices, data streams and aliases in at most three requests, whatever the
 //! number of indices: `_resolve/index`, then (only when owners are read) `_mapping` and
-//! `_data_stream` shrunk with `filter_path` to the `_meta` objects.
+//! `_data_stream` shrunk with `filter_path` to the `_meta` objects. `_resolve/index` also says
+//! what each alias points to and each data stream's backing indices; both are recorded, since
+//! an alias is granted as what it points to (it can be re-pointed after approval).
 
 use std::collections::HashMap;
 
@@ -42,6 +44,8 @@ struct ResolvedAlias {
 #[derive(Deserialize)]
 struct ResolvedDataStream {
     name: String,
+    #[serde(default)]
+    backing_indices: Vec<String>,
 }
 
 /// The integration's selection: include/exclude patterns, with hidden and system resources
@@ -113,6 +117,7 @@ pub async fn discover(
                 kind: ResourceKind::Index,
                 display_name: None,
                 owner: index_meta.get(&i.name).cloned(),
+                targets: vec![],
             });
         }
     }
@@ -123,6 +128,7 @@ pub async fn discover(
                 kind: ResourceKind::DataStream,
                 display_name: None,
                 owner: stream_meta.get(&d.name).cloned(),
+                targets: sorted(&d.backing_indices),
             });
         }
     }
@@ -137,12 +143,21 @@ pub async fn discover(
                 kind: ResourceKind::Alias,
                 display_name: None,
                 owner,
+                // What a request for the alias is granted instead of the alias itself.
+                targets: sorted(&a.indices),
             });
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out.dedup_by(|a, b| a.name == b.name);
     Ok(out)
+}
+
+fn sorted(names: &[String]) -> Vec<String> {
+    let mut v = names.to_vec();
+    v.sort();
+    v.dedup();
+    v
 }
 
 fn owner_value(meta: Option<&serde_json::Value>, tag: &str) -> Option<String> {

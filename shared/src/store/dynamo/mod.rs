@@ -6,13 +6,17 @@ mod audit;
 mod flows;
 mod integrations;
 mod principals;
+mod request_index;
 mod requests;
 mod resources;
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem, WriteRequest,
+};
 use backon::BackoffBuilder;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -23,6 +27,10 @@ use crate::model::AuditEvent;
 
 type Item = HashMap<String, AttributeValue>;
 
+pub use request_index::{MAX_APPROVER_KEYS, is_open};
+
+pub const DEFAULT_MAX_OPEN_REQUESTS: u32 = 20;
+
 /// How long finished records are kept before DynamoDB's TTL may remove them.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -30,15 +38,33 @@ pub struct StoreConfig {
     pub request_retention: Duration,
     pub audit_retention: Duration,
     pub idempotency_window: Duration,
+    /// How many requests one requester may have pending, approved or active at once.
+    pub max_open_requests: u32,
 }
 
 impl StoreConfig {
+    /// `MAX_OPEN_REQUESTS` (default 20, at least 1) beside the defaults of [`Self::new`].
+    pub fn from_env(table: impl Into<String>) -> Result<Self, crate::config::ConfigError> {
+        let max = crate::config::number("MAX_OPEN_REQUESTS", DEFAULT_MAX_OPEN_REQUESTS)?;
+        if max == 0 {
+            return Err(crate::config::ConfigError::Invalid {
+                name: "MAX_OPEN_REQUESTS",
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(Self {
+            max_open_requests: max,
+            ..Self::new(table)
+        })
+    }
+
     pub fn new(table: impl Into<String>) -> Self {
         Self {
             table: table.into(),
             request_retention: Duration::days(90),
             audit_retention: Duration::days(400),
             idempotency_window: Duration::hours(24),
+            max_open_requests: DEFAULT_MAX_OPEN_REQUESTS,
         }
     }
 }
@@ -46,6 +72,13 @@ impl StoreConfig {
 pub struct DynamoStore {
     client: Client,
     cfg: StoreConfig,
+}
+
+/// Why a transaction did not apply.
+enum Cancelled {
+    /// Per write, in order: whether its condition failed.
+    Conditions(Vec<bool>),
+    Other(StoreError),
 }
 
 /// What must hold for a write to apply.
@@ -112,40 +145,54 @@ impl DynamoStore {
         id: &str,
         creating: bool,
     ) -> Result<(), StoreError> {
+        match self.transact(writes).await {
+            Ok(()) => Ok(()),
+            Err(Cancelled::Conditions(failed)) if failed.first() == Some(&true) => {
+                Err(if creating {
+                    StoreError::AlreadyExists {
+                        entity,
+                        id: id.to_string(),
+                    }
+                } else {
+                    StoreError::Conflict {
+                        entity,
+                        id: id.to_string(),
+                    }
+                })
+            }
+            Err(Cancelled::Conditions(_)) => Err(StoreError::backend(
+                "TransactWriteItems",
+                "TransactionCanceledException",
+                true,
+            )),
+            Err(Cancelled::Other(e)) => Err(e),
+        }
+    }
+
+    /// One transaction; when it is cancelled, which writes' conditions failed (by position).
+    async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), Cancelled> {
         let out = self
             .client
             .transact_write_items()
             .set_transact_items(Some(writes))
             .send()
             .await;
-        match out {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                let first_failed = err
-                    .as_service_error()
-                    .and_then(|e| match e {
-                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
-                            c.cancellation_reasons().first().map(|r| r.code() == Some("ConditionalCheckFailed"))
-                        }
-                        _ => None,
-                    })
-                    .unwrap_or(false);
-                if first_failed {
-                    Err(if creating {
-                        StoreError::AlreadyExists {
-                            entity,
-                            id: id.to_string(),
-                        }
-                    } else {
-                        StoreError::Conflict {
-                            entity,
-                            id: id.to_string(),
-                        }
-                    })
-                } else {
-                    Err(StoreError::from_sdk("TransactWriteItems", &err))
-                }
-            }
+        let Err(err) = out else { return Ok(()) };
+        let failed = err.as_service_error().and_then(|e| match e {
+            TransactWriteItemsError::TransactionCanceledException(c) => Some(
+                c.cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        });
+        match failed {
+            Some(f) if f.iter().any(|x| *x) => Err(Cancelled::Conditions(f)),
+            _ => Err(Cancelled::Other(StoreError::from_sdk(
+                "TransactWriteItems",
+                &err,
+            ))),
         }
     }
 
@@ -294,6 +341,61 @@ impl DynamoStore {
                 None => return Ok(all),
             }
         }
+    }
+
+    /// Read items by key (duplicates read once), in any order; missing ones are skipped.
+    async fn batch_get(&self, mut keys: Vec<(String, String)>) -> Result<Vec<Item>, StoreError> {
+        keys.sort();
+        keys.dedup();
+        let mut found = Vec::new();
+        for chunk in keys.chunks(100) {
+            let mut wanted = KeysAndAttributes::builder().consistent_read(true);
+            for (pk, sk) in chunk {
+                wanted = wanted.keys(HashMap::from([
+                    ("pk".to_string(), s(pk.as_str())),
+                    ("sk".to_string(), s(sk.as_str())),
+                ]));
+            }
+            let mut request = wanted
+                .build()
+                .map_err(|e| StoreError::backend("BatchGetItem", e.to_string(), false))?;
+            let mut delays = backon::ExponentialBuilder::default()
+                .with_jitter()
+                .with_max_times(8)
+                .build();
+            loop {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.cfg.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::from_sdk("BatchGetItem", &e))?;
+                if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.cfg.table)) {
+                    found.extend(items);
+                }
+                match out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.cfg.table))
+                {
+                    Some(rest) if !rest.keys().is_empty() => match delays.next() {
+                        Some(d) => {
+                            tokio::time::sleep(d).await;
+                            request = rest;
+                        }
+                        None => {
+                            return Err(StoreError::backend(
+                                "BatchGetItem",
+                                "keys stayed unprocessed after retries",
+                                true,
+                            ));
+                        }
+                    },
+                    _ => break,
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn batch_write(&self, mut pending: Vec<WriteRequest>) -> Result<(), StoreError> {

@@ -7,11 +7,16 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
-use super::{DynamoStore, Expect, Item, from_item, n, s, to_item, typed_page, with_version};
-use crate::model::{AccessRequest, AuditEvent, AuditSubject};
-use crate::store::keys::{REQUEST_SK, idempotency_pk, request_pk, time_key, time_upper_bound};
+use super::request_index::{caller_keys, is_open};
+use super::{
+    Cancelled, DynamoStore, Expect, Item, from_item, n, s, to_item, typed_page, with_version,
+};
+use crate::model::{AccessRequest, AuditEvent, AuditSubject, Identity, RequestStatus};
+use crate::store::keys::{
+    REQUEST_SK, approver_pk, idempotency_pk, request_pk, time_key, time_upper_bound,
+};
 use crate::store::schema::{DUE_INDEX, REQUESTER_INDEX, TABLE};
-use crate::store::{Created, Cursor, Page, RequestStore, StoreError};
+use crate::store::{ApproverQueue, Created, Cursor, Page, RequestStore, StoreError};
 
 impl DynamoStore {
     pub(super) fn request_item(&self, r: &AccessRequest) -> Result<Item, StoreError> {
@@ -68,11 +73,6 @@ impl RequestStore for DynamoStore {
             r.history.extend(own);
         });
         let item = self.request_item(&stored)?;
-        if idempotency.is_none() && other.is_empty() {
-            self.put_single(item, Expect::Absent, "request", &request.id, true)
-                .await?;
-            return Ok(Created::New(stored));
-        }
         let mut writes = Vec::new();
         if let Some((sub, key)) = idempotency {
             let now = request.created_at;
@@ -97,32 +97,57 @@ impl RequestStore for DynamoStore {
                 .map_err(|e| StoreError::backend("TransactWriteItems", e.to_string(), false))?;
             writes.push(TransactWriteItem::builder().put(put).build());
         }
+        let request_at = writes.len();
         writes.push(self.put(item, Some(&Expect::Absent))?);
-        writes.extend(self.audit_items(&other)?);
-        match self.commit(writes, "request", &request.id, true).await {
-            Ok(()) => Ok(Created::New(stored)),
-            Err(StoreError::AlreadyExists { .. }) if idempotency.is_some() => {
-                let (sub, key) = idempotency.unwrap_or_default();
-                let item = self
-                    .get_item(idempotency_pk(sub), key.to_string())
-                    .await?
-                    .ok_or_else(|| StoreError::Conflict {
-                        entity: "idempotency key",
-                        id: key.to_string(),
-                    })?;
-                let id = item
-                    .get("request_id")
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default();
-                let existing = self.get_request(&id).await?.ok_or(StoreError::NotFound {
-                    entity: "request",
-                    id,
-                })?;
-                Ok(Created::Existing(existing))
-            }
-            Err(e) => Err(e),
+        let open_at = is_open(stored.status).then_some(writes.len());
+        if open_at.is_some() {
+            writes.push(self.open_add(&stored)?);
         }
+        if stored.status == RequestStatus::Pending {
+            writes.extend(self.approver_puts(&stored)?);
+        }
+        writes.extend(self.audit_items(&other)?);
+        let failed = match self.transact(writes).await {
+            Ok(()) => return Ok(Created::New(stored)),
+            Err(Cancelled::Other(e)) => return Err(e),
+            Err(Cancelled::Conditions(failed)) => failed,
+        };
+        let failed_at = |i: Option<usize>| i.is_some_and(|i| failed.get(i) == Some(&true));
+        if let Some((sub, key)) = idempotency.filter(|_| failed_at(Some(0))) {
+            let item = self
+                .get_item(idempotency_pk(sub), key.to_string())
+                .await?
+                .ok_or_else(|| StoreError::Conflict {
+                    entity: "idempotency key",
+                    id: key.to_string(),
+                })?;
+            let id = item
+                .get("request_id")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            let existing = self.get_request(&id).await?.ok_or(StoreError::NotFound {
+                entity: "request",
+                id,
+            })?;
+            return Ok(Created::Existing(existing));
+        }
+        if failed_at(Some(request_at)) {
+            return Err(StoreError::AlreadyExists {
+                entity: "request",
+                id: request.id.clone(),
+            });
+        }
+        if failed_at(open_at) {
+            return Err(StoreError::TooManyOpen {
+                limit: self.cfg.max_open_requests,
+            });
+        }
+        Err(StoreError::backend(
+            "TransactWriteItems",
+            "TransactionCanceledException",
+            true,
+        ))
     }
 
     async fn update_request(
@@ -137,7 +162,20 @@ impl RequestStore for DynamoStore {
             r.history.extend(own);
         });
         let item = self.request_item(&stored)?;
-        if other.is_empty() {
+        // Leaving `pending` or the open states updates the indexes in the same transaction,
+        // so an index never names a request that is not there. Repeats are harmless no-ops.
+        let mut side = Vec::new();
+        if !is_open(stored.status) {
+            side.push(self.open_remove(&stored)?);
+        }
+        if matches!(
+            stored.status,
+            RequestStatus::Approved | RequestStatus::Rejected | RequestStatus::Expired
+        ) {
+            side.extend(self.approver_deletes(&stored)?);
+        }
+        side.extend(self.audit_items(&other)?);
+        if side.is_empty() {
             self.put_single(
                 item,
                 Expect::Version(expected_version),
@@ -148,10 +186,62 @@ impl RequestStore for DynamoStore {
             .await?;
         } else {
             let mut writes = vec![self.put(item, Some(&Expect::Version(expected_version)))?];
-            writes.extend(self.audit_items(&other)?);
+            writes.extend(side);
             self.commit(writes, "request", &request.id, false).await?;
         }
         Ok(stored)
+    }
+
+    async fn pending_for_approver(
+        &self,
+        who: &Identity,
+        limit: i32,
+    ) -> Result<ApproverQueue, StoreError> {
+        let limit = limit.clamp(1, 1000);
+        let mut found: Vec<(String, String)> = Vec::new();
+        let mut truncated = false;
+        for key in caller_keys(who) {
+            let (items, next) = self
+                .query_page(
+                    None,
+                    "pk",
+                    &approver_pk(&key),
+                    "sk",
+                    None,
+                    false,
+                    limit,
+                    None,
+                )
+                .await?;
+            truncated |= next.is_some();
+            for item in items {
+                let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned();
+                let id = item.get("request_id").and_then(|v| v.as_s().ok()).cloned();
+                if let (Some(sk), Some(id)) = (sk, id) {
+                    found.push((sk, id));
+                }
+            }
+        }
+        // Newest first across the caller's keys, each request once.
+        found.sort_by(|a, b| b.cmp(a));
+        found.dedup_by(|a, b| a.1 == b.1);
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        truncated |= found.len() > limit;
+        found.truncate(limit);
+        let order: Vec<String> = found.into_iter().map(|(_, id)| id).collect();
+        let keys = order
+            .iter()
+            .map(|id| (request_pk(id), REQUEST_SK.to_string()))
+            .collect();
+        let mut items: Vec<AccessRequest> = self
+            .batch_get(keys)
+            .await?
+            .into_iter()
+            .map(|i| from_item(i, "request"))
+            .collect::<Result<_, _>>()?;
+        items.retain(|r| r.status == RequestStatus::Pending);
+        items.sort_by_key(|r| order.iter().position(|id| id == &r.id));
+        Ok(ApproverQueue { items, truncated })
     }
 
     async fn requests_of(

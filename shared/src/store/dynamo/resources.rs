@@ -1,10 +1,7 @@
 //! Discovered resources: one partition per integration, written and read in batches.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
-use backon::BackoffBuilder;
+use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 
 use super::{DynamoStore, from_item, s, to_item, typed_page};
 use crate::model::Resource;
@@ -65,59 +62,16 @@ impl ResourceStore for DynamoStore {
         integration: &str,
         names: &[String],
     ) -> Result<Vec<Resource>, StoreError> {
-        let mut unique: Vec<&String> = names.iter().collect();
-        unique.sort();
-        unique.dedup();
-        let mut found = Vec::new();
-        for chunk in unique.chunks(100) {
-            let mut keys = KeysAndAttributes::builder().consistent_read(true);
-            for name in chunk {
-                keys = keys.keys(HashMap::from([
-                    ("pk".to_string(), s(resources_pk(integration))),
-                    ("sk".to_string(), s(name.as_str())),
-                ]));
-            }
-            let mut request = keys
-                .build()
-                .map_err(|e| StoreError::backend("BatchGetItem", e.to_string(), false))?;
-            let mut delays = backon::ExponentialBuilder::default()
-                .with_jitter()
-                .with_max_times(8)
-                .build();
-            loop {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.cfg.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::from_sdk("BatchGetItem", &e))?;
-                if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.cfg.table)) {
-                    for item in items {
-                        found.push(from_item::<Resource>(item, "resource")?);
-                    }
-                }
-                match out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.cfg.table))
-                {
-                    Some(rest) if !rest.keys().is_empty() => match delays.next() {
-                        Some(d) => {
-                            tokio::time::sleep(d).await;
-                            request = rest;
-                        }
-                        None => {
-                            return Err(StoreError::backend(
-                                "BatchGetItem",
-                                "keys stayed unprocessed after retries",
-                                true,
-                            ));
-                        }
-                    },
-                    _ => break,
-                }
-            }
-        }
+        let keys = names
+            .iter()
+            .map(|name| (resources_pk(integration), name.clone()))
+            .collect();
+        let mut found = self
+            .batch_get(keys)
+            .await?
+            .into_iter()
+            .map(|i| from_item::<Resource>(i, "resource"))
+            .collect::<Result<Vec<_>, _>>()?;
         found.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(found)
     }

@@ -1,0 +1,161 @@
+//! The two small indexes kept beside each request, written in the same transaction as it:
+//!
+//! - the approver index: one item per (approver key, pending request), so `GET /requests`
+//!   reads only the caller's own partitions instead of every pending request in the system.
+//!   Items are deleted in the transaction that takes the request out of `pending`.
+//! - the open set: per requester, the ids of their pending/approved/active requests, whose
+//!   size caps how many may be open at once (checked in the create transaction, so two
+//!   concurrent creates cannot both pass the last slot).
+
+use std::collections::BTreeSet;
+
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+
+use super::{DynamoStore, Item, n, s};
+use crate::model::{AccessRequest, Identity, PrincipalKind, PrincipalRef, RequestStatus};
+use crate::store::StoreError;
+use crate::store::keys::{OPEN_SK, approver_pk, open_pk, time_key};
+use crate::store::schema::TABLE;
+
+/// Whether a request in `status` counts against its requester's open-request cap.
+pub fn is_open(status: RequestStatus) -> bool {
+    matches!(
+        status,
+        RequestStatus::Pending | RequestStatus::Approved | RequestStatus::Active
+    )
+}
+
+/// The index key of a configured approver. User values match a caller's `sub` or email
+/// case-insensitively, so they are folded; group names are exact.
+fn approver_key(p: &PrincipalRef) -> String {
+    match p.kind {
+        PrincipalKind::User => format!("user:{}", p.value.to_lowercase()),
+        PrincipalKind::Group => format!("group:{}", p.value),
+    }
+}
+
+/// Every approver key of a request, without repeats.
+pub fn request_keys(r: &AccessRequest) -> BTreeSet<String> {
+    r.approval_steps
+        .iter()
+        .flat_map(|s| s.approvers.iter().map(approver_key))
+        .collect()
+}
+
+/// The keys under which a caller may find requests to decide: their `sub`, their email, each
+/// of their groups. A key only narrows the search; whether they may decide is checked on the
+/// request itself.
+pub fn caller_keys(who: &Identity) -> BTreeSet<String> {
+    let mut keys = BTreeSet::from([approver_key(&PrincipalRef::user(&who.sub))]);
+    if let Some(email) = &who.email {
+        keys.insert(approver_key(&PrincipalRef::user(email)));
+    }
+    keys.extend(
+        who.groups
+            .iter()
+            .map(|g| approver_key(&PrincipalRef::group(g))),
+    );
+    keys
+}
+
+/// Requests may need at most this many distinct approvers, so that a request, its index
+/// items and its audit events fit in one transaction (100 writes).
+pub const MAX_APPROVER_KEYS: usize = 64;
+
+impl DynamoStore {
+    pub(super) fn approver_puts(
+        &self,
+        r: &AccessRequest,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let keys = request_keys(r);
+        if keys.len() > MAX_APPROVER_KEYS {
+            return Err(StoreError::backend(
+                "TransactWriteItems",
+                format!("a request may have at most {MAX_APPROVER_KEYS} distinct approvers"),
+                false,
+            ));
+        }
+        keys.iter()
+            .map(|key| {
+                let item: Item = [
+                    ("pk", s(approver_pk(key))),
+                    ("sk", s(time_key(r.created_at, &r.id))),
+                    ("entity", s("approver_index")),
+                    ("request_id", s(&r.id)),
+                    // A backstop only: the item is deleted when the request stops pending.
+                    (
+                        TABLE.ttl_attribute,
+                        n((r.approval_expires_at + chrono::Duration::days(1)).timestamp()),
+                    ),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+                let put = Put::builder()
+                    .table_name(&self.cfg.table)
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| StoreError::backend("TransactWriteItems", e.to_string(), false))?;
+                Ok(TransactWriteItem::builder().put(put).build())
+            })
+            .collect()
+    }
+
+    pub(super) fn approver_deletes(
+        &self,
+        r: &AccessRequest,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        request_keys(r)
+            .iter()
+            .map(|key| {
+                let delete = Delete::builder()
+                    .table_name(&self.cfg.table)
+                    .key("pk", s(approver_pk(key)))
+                    .key("sk", s(time_key(r.created_at, &r.id)))
+                    .build()
+                    .map_err(|e| StoreError::backend("TransactWriteItems", e.to_string(), false))?;
+                Ok(TransactWriteItem::builder().delete(delete).build())
+            })
+            .collect()
+    }
+
+    /// Add the request to its requester's open set, unless the set is already full. A retry
+    /// of the same id always passes (it is already counted).
+    pub(super) fn open_add(&self, r: &AccessRequest) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.cfg.table)
+            .key("pk", s(open_pk(&r.requester.sub)))
+            .key("sk", s(OPEN_SK))
+            .update_expression("ADD #ids :ids SET #entity = :entity")
+            .condition_expression(
+                "attribute_not_exists(#ids) OR size(#ids) < :max OR contains(#ids, :id)",
+            )
+            .expression_attribute_names("#ids", "open_ids")
+            .expression_attribute_names("#entity", "entity")
+            .expression_attribute_values(":ids", ids(&r.id))
+            .expression_attribute_values(":id", s(&r.id))
+            .expression_attribute_values(":entity", s("open_requests"))
+            .expression_attribute_values(":max", n(i64::from(self.cfg.max_open_requests)))
+            .build()
+            .map_err(|e| StoreError::backend("TransactWriteItems", e.to_string(), false))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Take the request out of its requester's open set (a no-op if it is not there).
+    pub(super) fn open_remove(&self, r: &AccessRequest) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.cfg.table)
+            .key("pk", s(open_pk(&r.requester.sub)))
+            .key("sk", s(OPEN_SK))
+            .update_expression("DELETE #ids :ids")
+            .expression_attribute_names("#ids", "open_ids")
+            .expression_attribute_values(":ids", ids(&r.id))
+            .build()
+            .map_err(|e| StoreError::backend("TransactWriteItems", e.to_string(), false))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+}
+
+fn ids(id: &str) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::Ss(vec![id.to_string()])
+}

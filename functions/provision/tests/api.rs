@@ -899,3 +899,195 @@ async fn an_alias_never_widens_a_grant() {
         "alice alone is not enough"
     );
 }
+
+#[tokio::test]
+async fn cloud_roles_apply_only_to_their_own_kind_of_resource() {
+    use fixtures::cloud::{CloudEnv, INTEGRATION, ORG, PROD, PROJECT, ask_cloud, cloud_flows};
+    let env = CloudEnv::start().await;
+    let (d, p) = apps(&env);
+    env.register(&d).await;
+    cloud_flows(&d, &["deploy-auto"]).await;
+
+    // A deployment role through `*` on the organization or a serverless project: refused
+    // before anything is stored or sent to the Cloud API.
+    for target in [ORG, PROJECT] {
+        let (s, e) = ask_cloud(&p, DEV, "deploy-auto", &[target], "deployment-viewer").await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (400, Some("permission_scope_mismatch")),
+            "{e}"
+        );
+    }
+    let (s, r) = ask_cloud(&p, DEV, "deploy-auto", &[PROD], "deployment-viewer").await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("active")), "{r}");
+    let members = env.members().await;
+    assert!(
+        !json!(members).to_string().contains(&format!("\"{ORG}\"]")),
+        "no assignment names the organization id as a deployment"
+    );
+
+    // A flow whose patterns reach only the organization cannot offer a deployment role.
+    let (s, e) = put_flow(
+        &d,
+        "org-deploy",
+        json!({"integration": INTEGRATION, "requesters": [{"type": "group", "value": "developers"}],
+               "resources": [ORG], "permissions": ["deployment-viewer"]}),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("permission_scope_mismatch")),
+        "{e}"
+    );
+}
+
+fn discover_get(path: &str, who: Person) -> Value {
+    http(event("discover/get-integrations.json"), path, who, None)
+}
+
+async fn discover_call(d: &discover::App, ev: Value) -> (u16, Value) {
+    fixtures::response(d.handle(ev).await.unwrap())
+}
+
+#[tokio::test]
+async fn requesters_see_only_what_their_flows_offer() {
+    let env = Env::start(seed_with_wide_alias()).await;
+    let (d, _) = apps(&env);
+    setup(&env, &d, &["logs-read"]).await;
+
+    // A developer (a requester of logs-read) sees the integration without its internals.
+    let (s, list) = discover_call(&d, discover_get("/integrations", DEV)).await;
+    assert_eq!(s, 200, "{list}");
+    let shown = &list["integrations"][0];
+    assert_eq!(shown["name"], "prod-search");
+    assert_eq!(shown["flows"], json!(["logs-read"]));
+    for hidden in [
+        "secret_arn",
+        "integration_owners",
+        "resource_owner",
+        "discovery",
+        "tls",
+        "last_discovery_error",
+    ] {
+        assert!(shown.get(hidden).is_none(), "{hidden} leaked: {shown}");
+    }
+    let (s, one) = discover_call(&d, discover_get("/integrations/prod-search", DEV)).await;
+    assert_eq!((s, one.get("secret_arn")), (200, None), "{one}");
+
+    // Resources: what logs-* offers; not secrets-1, not the alias that reaches it; no owners.
+    let (s, res) =
+        discover_call(&d, discover_get("/integrations/prod-search/resources", DEV)).await;
+    assert_eq!(s, 200, "{res}");
+    let names: Vec<&str> = res["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["logs", "logs-2026.10", "logs-2026.11"], "{res}");
+    assert!(res["resources"][0].get("owner").is_none());
+
+    // Flows: only those the caller may use, without requester or approver lists.
+    let (_, flows) = discover_call(&d, discover_get("/flows", DEV)).await;
+    assert_eq!(flows["flows"][0]["name"], "logs-read");
+    assert!(flows["flows"][0].get("requesters").is_none());
+
+    // Carol is a requester of no flow: she sees nothing, and names are not confirmed.
+    let (_, list) = discover_call(&d, discover_get("/integrations", CAROL)).await;
+    assert_eq!(list["integrations"], json!([]));
+    for path in [
+        "/integrations/prod-search",
+        "/integrations/prod-search/resources",
+        "/flows/logs-read",
+    ] {
+        assert_eq!(
+            discover_call(&d, discover_get(path, CAROL)).await.0,
+            404,
+            "{path}"
+        );
+    }
+    let (_, flows) = discover_call(&d, discover_get("/flows", CAROL)).await;
+    assert_eq!(flows["flows"], json!([]));
+
+    // Admins see everything.
+    let (_, all) = discover_call(&d, discover_get("/integrations", fixtures::ADMIN)).await;
+    assert!(all["integrations"][0]["secret_arn"].is_string());
+    let (_, res) = discover_call(
+        &d,
+        discover_get("/integrations/prod-search/resources", fixtures::ADMIN),
+    )
+    .await;
+    assert_eq!(res["resources"].as_array().unwrap().len(), 5, "{res}");
+}
+
+#[tokio::test]
+async fn a_live_integration_cannot_be_pointed_elsewhere() {
+    let env = Env::start(es_seed()).await;
+    let (d, p) = apps(&env);
+    setup(&env, &d, &["logs-auto"]).await;
+    let grant = fixtures::flows::granted(&p, DEV, "logs-auto", &["logs-2026.11"]).await;
+    let id = grant["id"].as_str().unwrap();
+    let arn = env.connector_secret().await;
+    let put = |body: Value| {
+        let d = &d;
+        async move {
+            discover_call(
+                d,
+                http(
+                    event("discover/put-integration.json"),
+                    "/integrations/prod-search",
+                    fixtures::ADMIN,
+                    Some(body),
+                ),
+            )
+            .await
+        }
+    };
+    let body = |extra: Value| {
+        let mut b = json!({
+            "kind": "elasticsearch", "url": env.es.url(), "secret_arn": arn,
+            "integration_owners": [{"type": "group", "value": "search-platform"}],
+            "resource_owner": {"tag_key": "owner", "attribute": "user"}
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    // A new user prefix (or URL) would make revoke act on accounts that do not exist.
+    for change in [
+        json!({"user_prefix": "other_"}),
+        json!({"url": format!("{}/", env.es.url().replace("127.0.0.1", "localhost"))}),
+    ] {
+        let (s, e) = put(body(change.clone())).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (409, Some("integration_in_use")),
+            "{change}: {e}"
+        );
+        assert!(e["error"]["message"].as_str().unwrap().contains(id), "{e}");
+        assert_eq!(e["error"]["details"]["grants"]["active"]["count"], 1, "{e}");
+        assert_eq!(e["error"]["details"]["accounts"]["count"], 1, "{e}");
+    }
+    // Settings that do not move the grants still change (a new connector secret included).
+    let (s, r) = put(body(json!({"custom_access_details": "Kibana moved"}))).await;
+    assert_eq!(s, 200, "{r}");
+    let stored = env.store.get_request(id).await.unwrap().unwrap();
+    assert_eq!(stored.status.as_str(), "active");
+    // Deleting is refused too, and names the grant.
+    let (s, e) = discover_call(
+        &d,
+        http(
+            event("discover/delete-integration.json"),
+            "/integrations/prod-search",
+            fixtures::ADMIN,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("integration_in_use")),
+        "{e}"
+    );
+}

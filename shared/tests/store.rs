@@ -559,3 +559,99 @@ async fn principals_serialize_changes_and_idle_ones_become_due() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn approvers_find_their_pending_requests_by_key_and_lose_them_once_decided() {
+    use shared::model::{ApprovalStep, Identity};
+    let (store, _) = fresh_store().await;
+    let step = |who: PrincipalRef| ApprovalStep {
+        label: "owner".into(),
+        approvers: vec![who],
+        approved_by: None,
+        approved_at: None,
+    };
+    let mut by_group = request("a", "dev", RequestStatus::Pending, t0());
+    by_group.approval_steps = vec![step(PrincipalRef::group("leads"))];
+    let mut by_email = request(
+        "b",
+        "dev2",
+        RequestStatus::Pending,
+        t0() + Duration::minutes(1),
+    );
+    by_email.approval_steps = vec![step(PrincipalRef::user("Alice@Example.com"))];
+    for r in [&by_group, &by_email] {
+        store.create_request(r, None, &[]).await.unwrap();
+    }
+    let alice = Identity {
+        sub: "alice-sub".into(),
+        email: Some("alice@example.com".into()),
+        groups: vec!["leads".into()],
+    };
+    let queue = store.pending_for_approver(&alice, 10).await.unwrap();
+    let ids: Vec<&str> = queue.items.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        (ids, queue.truncated),
+        (vec!["b", "a"], false),
+        "newest first"
+    );
+    let stranger = Identity {
+        sub: "x".into(),
+        email: Some("x@example.com".into()),
+        groups: vec!["Leads".into()],
+    };
+    assert!(
+        store
+            .pending_for_approver(&stranger, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .pending_for_approver(&alice, 1)
+            .await
+            .unwrap()
+            .truncated
+    );
+
+    // Rejecting removes it from the index in the same write.
+    let mut stored = store.get_request("a").await.unwrap().unwrap();
+    stored.transition(RequestStatus::Rejected, t0()).unwrap();
+    store.update_request(&stored, 1, &[]).await.unwrap();
+    let queue = store.pending_for_approver(&alice, 10).await.unwrap();
+    assert_eq!(queue.items.len(), 1);
+}
+
+#[tokio::test]
+async fn open_requests_are_capped_but_a_replay_still_answers() {
+    let (plain, client) = fresh_store().await;
+    let mut cfg = shared::store::StoreConfig::new(plain.table());
+    cfg.max_open_requests = 2;
+    let store = shared::store::DynamoStore::with_config(client, cfg);
+    for id in ["o1", "o2"] {
+        let r = request(id, "dev", RequestStatus::Pending, t0());
+        store
+            .create_request(&r, Some(("dev", id)), &[])
+            .await
+            .unwrap();
+    }
+    let third = request("o3", "dev", RequestStatus::Pending, t0());
+    let err = store.create_request(&third, None, &[]).await.unwrap_err();
+    assert!(matches!(err, StoreError::TooManyOpen { limit: 2 }), "{err}");
+    // A retry of an earlier create is answered with that request, cap or not.
+    let again = request("o2-retry", "dev", RequestStatus::Pending, t0());
+    match store
+        .create_request(&again, Some(("dev", "o2")), &[])
+        .await
+        .unwrap()
+    {
+        Created::Existing(r) => assert_eq!(r.id, "o2"),
+        Created::New(_) => panic!("the key was used before"),
+    }
+    // Finished requests free their slot.
+    let mut first = store.get_request("o1").await.unwrap().unwrap();
+    first.transition(RequestStatus::Expired, t0()).unwrap();
+    store.update_request(&first, 1, &[]).await.unwrap();
+    store.create_request(&third, None, &[]).await.unwrap();
+}

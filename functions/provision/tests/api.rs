@@ -646,6 +646,7 @@ async fn flood(env: &Env, template: &str, count: usize) {
         r.insert("pk".into(), A::S(format!("REQUEST#{id}")));
         r.insert("id".into(), A::S(id.clone()));
         r.insert("requester_sub".into(), A::S(MALLORY.sub.into()));
+        r.insert("open_requester".into(), A::S(MALLORY.sub.into()));
         r.insert("created_key".into(), A::S(created_key.clone()));
         r.insert("history".into(), A::L(vec![]));
         if let Some(A::M(who)) = r.get_mut("requester") {

@@ -40,10 +40,3 @@ pub fn time_upper_bound(now: DateTime<Utc>) -> String {
 pub fn approver_pk(key: &str) -> String {
     format!("APPROVER#{key}")
 }
-
-/// The item listing a requester's open requests.
-pub fn open_pk(requester_sub: &str) -> String {
-    format!("OPEN#{requester_sub}")
-}
-
-pub const OPEN_SK: &str = "OPEN";

@@ -38,10 +38,18 @@ pub const REQUESTER_INDEX: IndexDef = IndexDef {
     range_key: "created_key",
 };
 
+/// Sparse: only requests that are pending, approved or active carry `open_requester`, so
+/// counting a requester's open requests reads only those.
+pub const OPEN_INDEX: IndexDef = IndexDef {
+    name: "by_open_requester",
+    hash_key: "open_requester",
+    range_key: "created_key",
+};
+
 pub const TABLE: TableDef = TableDef {
     hash_key: "pk",
     range_key: "sk",
-    indexes: &[DUE_INDEX, REQUESTER_INDEX],
+    indexes: &[DUE_INDEX, REQUESTER_INDEX, OPEN_INDEX],
     ttl_attribute: "expires_at",
 };
 

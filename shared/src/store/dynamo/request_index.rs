@@ -1,23 +1,20 @@
-//! The two small indexes kept beside each request, written in the same transaction as it:
-//!
-//! - the approver index: one item per (approver key, pending request), so `GET /requests`
-//!   reads only the caller's own partitions instead of every pending request in the system.
-//!   Items are deleted in the transaction that takes the request out of `pending`.
-//! - the open set: per requester, the ids of their pending/approved/active requests, whose
-//!   size caps how many may be open at once (checked in the create transaction, so two
-//!   concurrent creates cannot both pass the last slot).
+//! The approver index: one item per (approver key, pending request), written in the same
+//! transaction as the request, so `GET /requests` reads only the caller's own partitions
+//! instead of every pending request in the system. Items are deleted in the transaction that
+//! takes the request out of `pending`. (A GSI cannot do this: a request has many approvers.)
 
 use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
 use super::{DynamoStore, Item, n, s};
 use crate::model::{AccessRequest, Identity, PrincipalKind, PrincipalRef, RequestStatus};
 use crate::store::StoreError;
-use crate::store::keys::{OPEN_SK, approver_pk, open_pk, time_key};
+use crate::store::keys::{approver_pk, time_key};
 use crate::store::schema::TABLE;
 
-/// Whether a request in `status` counts against its requester's open-request cap.
+/// Whether a request in `status` counts against its requester's open-request cap (and so
+/// carries the sparse open-requester index key).
 pub fn is_open(status: RequestStatus) -> bool {
     matches!(
         status,
@@ -118,44 +115,4 @@ impl DynamoStore {
             })
             .collect()
     }
-
-    /// Add the request to its requester's open set, unless the set is already full. A retry
-    /// of the same id always passes (it is already counted).
-    pub(super) fn open_add(&self, r: &AccessRequest) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
-            .table_name(&self.cfg.table)
-            .key("pk", s(open_pk(&r.requester.sub)))
-            .key("sk", s(OPEN_SK))
-            .update_expression("ADD #ids :ids SET #entity = :entity")
-            .condition_expression(
-                "attribute_not_exists(#ids) OR size(#ids) < :max OR contains(#ids, :id)",
-            )
-            .expression_attribute_names("#ids", "open_ids")
-            .expression_attribute_names("#entity", "entity")
-            .expression_attribute_values(":ids", ids(&r.id))
-            .expression_attribute_values(":id", s(&r.id))
-            .expression_attribute_values(":entity", s("open_requests"))
-            .expression_attribute_values(":max", n(i64::from(self.cfg.max_open_requests)))
-            .build()
-            .map_err(|e| StoreError::backend("TransactWriteItems", e.to_string(), false))?;
-        Ok(TransactWriteItem::builder().update(update).build())
-    }
-
-    /// Take the request out of its requester's open set (a no-op if it is not there).
-    pub(super) fn open_remove(&self, r: &AccessRequest) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
-            .table_name(&self.cfg.table)
-            .key("pk", s(open_pk(&r.requester.sub)))
-            .key("sk", s(OPEN_SK))
-            .update_expression("DELETE #ids :ids")
-            .expression_attribute_names("#ids", "open_ids")
-            .expression_attribute_values(":ids", ids(&r.id))
-            .build()
-            .map_err(|e| StoreError::backend("TransactWriteItems", e.to_string(), false))?;
-        Ok(TransactWriteItem::builder().update(update).build())
-    }
-}
-
-fn ids(id: &str) -> aws_sdk_dynamodb::types::AttributeValue {
-    aws_sdk_dynamodb::types::AttributeValue::Ss(vec![id.to_string()])
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, Select, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
 use super::request_index::{caller_keys, is_open};
@@ -15,10 +15,86 @@ use crate::model::{AccessRequest, AuditEvent, AuditSubject, Identity, RequestSta
 use crate::store::keys::{
     REQUEST_SK, approver_pk, idempotency_pk, request_pk, time_key, time_upper_bound,
 };
-use crate::store::schema::{DUE_INDEX, REQUESTER_INDEX, TABLE};
+use crate::store::schema::{DUE_INDEX, OPEN_INDEX, REQUESTER_INDEX, TABLE};
 use crate::store::{ApproverQueue, Created, Cursor, Page, RequestStore, StoreError};
 
 impl DynamoStore {
+    /// The request an idempotency key created, if the key is known and its window is open.
+    async fn idempotent_replay(
+        &self,
+        sub: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AccessRequest>, StoreError> {
+        let Some(item) = self.get_item(idempotency_pk(sub), key.to_string()).await? else {
+            return Ok(None);
+        };
+        let live = item
+            .get(TABLE.ttl_attribute)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .is_none_or(|expires| expires >= now.timestamp());
+        let id = item.get("request_id").and_then(|v| v.as_s().ok());
+        match (live, id) {
+            (true, Some(id)) => self.get_request(id).await,
+            _ => Ok(None),
+        }
+    }
+
+    fn idempotency_put(
+        &self,
+        sub: &str,
+        key: &str,
+        request: &AccessRequest,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let now = request.created_at;
+        let item = HashMap::from([
+            ("pk".to_string(), s(idempotency_pk(sub))),
+            ("sk".to_string(), s(key)),
+            ("entity".to_string(), s("idempotency")),
+            ("request_id".to_string(), s(&request.id)),
+            (
+                TABLE.ttl_attribute.to_string(),
+                self.expires_at(now, self.cfg.idempotency_window),
+            ),
+        ]);
+        // A key whose window has passed may be used again even before TTL removes it.
+        let put = Put::builder()
+            .table_name(&self.cfg.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR #e < :now")
+            .expression_attribute_names("#e", TABLE.ttl_attribute)
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .build()
+            .map_err(|e| StoreError::backend("TransactWriteItems", e.to_string(), false))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Refuse a new open request when the requester already has the maximum, counted on the
+    /// sparse open-requester index (which holds only open requests, so this reads at most the
+    /// cap). The index is eventually consistent and two creates can race: the cap is a bound
+    /// on a runaway requester, not an exact quota.
+    async fn check_open_cap(&self, requester_sub: &str) -> Result<(), StoreError> {
+        let limit = self.cfg.max_open_requests;
+        let out = self
+            .client
+            .query()
+            .table_name(&self.cfg.table)
+            .index_name(OPEN_INDEX.name)
+            .key_condition_expression("#h = :h")
+            .expression_attribute_names("#h", OPEN_INDEX.hash_key)
+            .expression_attribute_values(":h", s(requester_sub))
+            .select(Select::Count)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("Query", &e))?;
+        if u32::try_from(out.count()).unwrap_or(u32::MAX) >= limit {
+            return Err(StoreError::TooManyOpen { limit });
+        }
+        Ok(())
+    }
+
     pub(super) fn request_item(&self, r: &AccessRequest) -> Result<Item, StoreError> {
         let mut item = to_item(r, "request", &r.id)?;
         item.insert("pk".into(), s(request_pk(&r.id)));
@@ -29,6 +105,9 @@ impl DynamoStore {
             REQUESTER_INDEX.range_key.into(),
             s(time_key(r.created_at, &r.id)),
         );
+        if is_open(r.status) {
+            item.insert(OPEN_INDEX.hash_key.into(), s(&r.requester.sub));
+        }
         if let Some(due) = r.due_at() {
             item.insert(DUE_INDEX.hash_key.into(), s(r.status.as_str()));
             item.insert(DUE_INDEX.range_key.into(), s(time_key(due, &r.id)));
@@ -72,82 +151,48 @@ impl RequestStore for DynamoStore {
             r.version = 1;
             r.history.extend(own);
         });
-        let item = self.request_item(&stored)?;
-        let mut writes = Vec::new();
-        if let Some((sub, key)) = idempotency {
-            let now = request.created_at;
-            let item = HashMap::from([
-                ("pk".to_string(), s(idempotency_pk(sub))),
-                ("sk".to_string(), s(key)),
-                ("entity".to_string(), s("idempotency")),
-                ("request_id".to_string(), s(&request.id)),
-                (
-                    TABLE.ttl_attribute.to_string(),
-                    self.expires_at(now, self.cfg.idempotency_window),
-                ),
-            ]);
-            // A key whose window has passed may be used again even before TTL removes it.
-            let put = Put::builder()
-                .table_name(&self.cfg.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk) OR #e < :now")
-                .expression_attribute_names("#e", TABLE.ttl_attribute)
-                .expression_attribute_values(":now", n(now.timestamp()))
-                .build()
-                .map_err(|e| StoreError::backend("TransactWriteItems", e.to_string(), false))?;
-            writes.push(TransactWriteItem::builder().put(put).build());
-        }
-        let request_at = writes.len();
-        writes.push(self.put(item, Some(&Expect::Absent))?);
-        let open_at = is_open(stored.status).then_some(writes.len());
-        if open_at.is_some() {
-            writes.push(self.open_add(&stored)?);
-        }
-        if stored.status == RequestStatus::Pending {
-            writes.extend(self.approver_puts(&stored)?);
-        }
-        writes.extend(self.audit_items(&other)?);
-        let failed = match self.transact(writes).await {
-            Ok(()) => return Ok(Created::New(stored)),
-            Err(Cancelled::Other(e)) => return Err(e),
-            Err(Cancelled::Conditions(failed)) => failed,
-        };
-        let failed_at = |i: Option<usize>| i.is_some_and(|i| failed.get(i) == Some(&true));
-        if let Some((sub, key)) = idempotency.filter(|_| failed_at(Some(0))) {
-            let item = self
-                .get_item(idempotency_pk(sub), key.to_string())
-                .await?
-                .ok_or_else(|| StoreError::Conflict {
-                    entity: "idempotency key",
-                    id: key.to_string(),
-                })?;
-            let id = item
-                .get("request_id")
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            let existing = self.get_request(&id).await?.ok_or(StoreError::NotFound {
-                entity: "request",
-                id,
-            })?;
+        // A replay returns the first request, whatever has happened since (the cap included).
+        if let Some((sub, key)) = idempotency
+            && let Some(existing) = self.idempotent_replay(sub, key, request.created_at).await?
+        {
             return Ok(Created::Existing(existing));
         }
-        if failed_at(Some(request_at)) {
-            return Err(StoreError::AlreadyExists {
-                entity: "request",
-                id: request.id.clone(),
-            });
+        if is_open(stored.status) {
+            self.check_open_cap(&stored.requester.sub).await?;
         }
-        if failed_at(open_at) {
-            return Err(StoreError::TooManyOpen {
-                limit: self.cfg.max_open_requests,
-            });
+        let item = self.request_item(&stored)?;
+        let mut side = Vec::new();
+        if let Some((sub, key)) = idempotency {
+            side.push(self.idempotency_put(sub, key, request)?);
         }
-        Err(StoreError::backend(
-            "TransactWriteItems",
-            "TransactionCanceledException",
-            true,
-        ))
+        if stored.status == RequestStatus::Pending {
+            side.extend(self.approver_puts(&stored)?);
+        }
+        side.extend(self.audit_items(&other)?);
+        if side.is_empty() {
+            self.put_single(item, Expect::Absent, "request", &request.id, true)
+                .await?;
+            return Ok(Created::New(stored));
+        }
+        let mut writes = vec![self.put(item, Some(&Expect::Absent))?];
+        writes.extend(side);
+        match self.transact(writes).await {
+            Ok(()) => Ok(Created::New(stored)),
+            Err(Cancelled::Other(e)) => Err(e),
+            Err(Cancelled::Conditions(failed)) => {
+                // The key was taken between the replay check and this write.
+                if let Some((sub, key)) = idempotency.filter(|_| failed.get(1) == Some(&true))
+                    && let Some(existing) =
+                        self.idempotent_replay(sub, key, request.created_at).await?
+                {
+                    return Ok(Created::Existing(existing));
+                }
+                Err(StoreError::AlreadyExists {
+                    entity: "request",
+                    id: request.id.clone(),
+                })
+            }
+        }
     }
 
     async fn update_request(
@@ -162,16 +207,15 @@ impl RequestStore for DynamoStore {
             r.history.extend(own);
         });
         let item = self.request_item(&stored)?;
-        // Leaving `pending` or the open states updates the indexes in the same transaction,
-        // so an index never names a request that is not there. Repeats are harmless no-ops.
+        // Leaving `pending` removes the request's approver-index items in the same transaction.
+        // (`starts_at` is set only once a grant is active, so an active grant's expiry is not a
+        // departure from `pending`; a repeated delete would be a harmless no-op anyway.)
         let mut side = Vec::new();
-        if !is_open(stored.status) {
-            side.push(self.open_remove(&stored)?);
-        }
         if matches!(
             stored.status,
             RequestStatus::Approved | RequestStatus::Rejected | RequestStatus::Expired
-        ) {
+        ) && stored.starts_at.is_none()
+        {
             side.extend(self.approver_deletes(&stored)?);
         }
         side.extend(self.audit_items(&other)?);

@@ -204,7 +204,7 @@ fn minimum_client_errors() -> BTreeMap<(&'static str, &'static str), &'static [u
         (("PUT", "/flows/{name}"), &[400, 401, 403, 409, 413][..]),
         (("GET", "/flows/{name}"), &[400, 401, 404][..]),
         (("DELETE", "/flows/{name}"), &[400, 401, 403, 404, 409][..]),
-        (("POST", "/requests"), &[400, 401, 403, 409, 413][..]),
+        (("POST", "/requests"), &[400, 401, 403, 409, 413, 429][..]),
         (("GET", "/requests"), &[400, 401][..]),
         (("GET", "/requests/{id}"), &[401, 404][..]),
         (

@@ -95,6 +95,7 @@ fn each_function_gets_the_environment_it_reads() {
                     "SCHEDULE_GROUP",
                     "REVOKE_FUNCTION_ARN",
                     "SCHEDULER_ROLE_ARN",
+                    "MAX_OPEN_REQUESTS",
                 ],
             ]
             .concat(),

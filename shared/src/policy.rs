@@ -159,6 +159,9 @@ pub fn alias_targets(resources: &[Resource]) -> Vec<String> {
     names
 }
 
+/// Each alias a request named, and the names it was resolved to.
+pub type ViaAliases = BTreeMap<String, Vec<String>>;
+
 /// What a grant names: each alias replaced by the indices or data streams it pointed to when
 /// the request was made, so the grant reaches exactly what the flow check and the approvers
 /// saw, even if the alias is re-pointed later. Every target must be a live discovered
@@ -167,7 +170,7 @@ pub fn alias_targets(resources: &[Resource]) -> Vec<String> {
 pub fn concrete(
     resources: Vec<Resource>,
     known: &[Resource],
-) -> Result<(Vec<Resource>, BTreeMap<String, Vec<String>>), ApiError> {
+) -> Result<(Vec<Resource>, ViaAliases), ApiError> {
     fn push(out: &mut Vec<Resource>, r: Resource) {
         if !out.iter().any(|o| o.name == r.name) {
             out.push(r);

@@ -405,6 +405,20 @@ pub fn approval_steps(
             ));
         }
     }
+    // Every approver is indexed in the request's own transaction, which has room for so many.
+    let distinct: std::collections::BTreeSet<&PrincipalRef> =
+        steps.iter().flat_map(|s| s.approvers.iter()).collect();
+    if distinct.len() > crate::store::MAX_APPROVER_KEYS {
+        return Err(ApiError::bad_request(
+            "too_many_approvers",
+            format!(
+                "this request would need {} different approvers; at most {} are possible: \
+                 ask for fewer resources at once",
+                distinct.len(),
+                crate::store::MAX_APPROVER_KEYS
+            ),
+        ));
+    }
     // A step only the requester could approve would wait forever: refuse it now.
     for s in &steps {
         if s.approvers

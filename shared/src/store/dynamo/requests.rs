@@ -157,7 +157,12 @@ impl RequestStore for DynamoStore {
         {
             return Ok(Created::Existing(existing));
         }
-        if is_open(stored.status) {
+        // A request is made pending, or approved when its flow approves automatically: that is
+        // when the cap applies. (Records written in other states are imports and test set-ups.)
+        if matches!(
+            stored.status,
+            RequestStatus::Pending | RequestStatus::Approved
+        ) {
             self.check_open_cap(&stored.requester.sub).await?;
         }
         let item = self.request_item(&stored)?;

@@ -223,6 +223,7 @@ fn plan(
             sub: "sub-1".into(),
             email: email.map(str::to_string),
             groups: vec![],
+            ..Identity::default()
         },
         resources: resources.iter().map(|r| r.to_string()).collect(),
         permission: ResolvedPermission::CloudRole {

@@ -485,6 +485,7 @@ async fn principals_serialize_changes_and_idle_ones_become_due() {
         integration: "prod".into(),
         name: "ejit_dev".into(),
         owner_sub: "dev".into(),
+        owner_issuer: None,
         active_grants: vec!["g1".into()],
         roles: vec!["ejit_grant_g1".into()],
         enabled: true,

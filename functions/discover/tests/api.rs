@@ -95,10 +95,7 @@ impl Env {
                 secrets.clone(),
             )),
             clock: Arc::new(clock.clone()),
-            auth: AuthConfig {
-                admin_group: "jit-admins".into(),
-                groups_claim: "groups".into(),
-            },
+            auth: AuthConfig::new("jit-admins", "groups"),
         };
         Self {
             app,

@@ -92,10 +92,7 @@ impl Env {
             secrets: secrets.clone(),
             targets: targets.clone(),
             clock: Arc::new(clock.clone()),
-            auth: AuthConfig {
-                admin_group: "jit-admins".into(),
-                groups_claim: "groups".into(),
-            },
+            auth: AuthConfig::new("jit-admins", "groups"),
             function_name: Some("elastic-jit-rotate".into()),
         };
         Self {
@@ -691,6 +688,7 @@ async fn post_rotate_is_for_admins_and_maps_every_answer() {
     // Not an admin: 403.
     let mut ev = event("post-rotate.json");
     ev["requestContext"]["authorizer"]["jwt"]["claims"]["groups"] = json!("[developers]");
+    fixtures::with_token(&mut ev);
     let (status, _) = env.call(ev).await;
     assert_eq!(status, 403);
 

@@ -19,7 +19,7 @@ pub use integration::{
     OwnerAttribute, ResourceOwner, TlsConfig,
 };
 pub use permission::{CLOUD_ROLE_IDS, CloudRoleScope, ES_INDEX_PRIVILEGES, ResolvedPermission};
-pub use principal::{Identity, PrincipalKind, PrincipalRef};
+pub use principal::{Identity, Person, PrincipalKind, PrincipalRef};
 pub use principal_state::{PRINCIPAL_IDLE, PrincipalState, SharedObject};
 pub use request::{
     AccessRequest, ApprovalStep, Decision, DecisionKind, RequestStatus, TargetObject,

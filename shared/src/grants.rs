@@ -615,6 +615,7 @@ fn target_reason(e: &TargetError) -> String {
     match e {
         TargetError::Secret(s) => format!("the connector secret cannot be read: {s}"),
         TargetError::Driver(d) => d.to_string(),
+        TargetError::NotBound { .. } => format!("connector_secret_not_bound: {e}"),
     }
 }
 

@@ -95,6 +95,7 @@ impl Env {
                 discovery: DiscoverySelection::default(),
                 user_prefix: None,
                 custom_permissions: vec![],
+                allow_insecure_http: true,
             },
             version: 1,
             created_at: Utc::now(),

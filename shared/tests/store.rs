@@ -35,6 +35,7 @@ fn integration(name: &str) -> Integration {
             discovery: Default::default(),
             user_prefix: None,
             custom_permissions: vec![],
+            allow_insecure_http: false,
         },
         version: 0,
         created_at: t0(),

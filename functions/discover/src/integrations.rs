@@ -4,7 +4,9 @@ use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde_json::json;
 use shared::api::{ApiError, ApiRequest, Caller, json_response, no_content};
 use shared::discovery::{DiscoveryError, plan};
-use shared::model::{AuditEvent, AuditSubject, Integration, IntegrationSpec, RequestStatus};
+use shared::model::{
+    AuditEvent, AuditSubject, Integration, IntegrationSpec, RequestStatus, check_secret_binding,
+};
 use shared::store::Cursor;
 use shared::validation::{ValidationErrors, check_name};
 
@@ -60,6 +62,15 @@ pub async fn put(
     caller.require_admin()?;
     let spec: IntegrationSpec = req.json()?;
     spec.validate(name)?;
+    // Before anything is read or sent: the secret must be this integration's own.
+    let mut bound = ValidationErrors::default();
+    check_secret_binding(
+        &mut bound,
+        &spec.secret_arn,
+        name,
+        app.targets.connector_prefix(),
+    );
+    bound.into_result()?;
     let existing = app.store.get_integration(name).await?;
     if let Some(old) = &existing
         && old.spec.kind != spec.kind

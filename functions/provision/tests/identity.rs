@@ -516,3 +516,54 @@ async fn inputs_with_control_characters_unsafe_emails_or_a_reused_key_are_refuse
     ev["headers"]["idempotency-key"] = json!("key-1");
     assert_eq!(call(&p, ev).await.0, 201);
 }
+
+#[tokio::test]
+async fn a_password_rotation_never_touches_an_account_that_changed_owner() {
+    use shared::requester_rotation::{RequesterRotationError, rotate_principal};
+    use shared::store::IntegrationStore;
+    use shared::targets::DriverFactory;
+
+    let env = Env::start(es_seed()).await;
+    let (_, p) = setup(&env, &["logs-auto"]).await;
+    let (s, r) = ask(&p, DEV, logs_auto()).await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("active")), "{r}");
+    let integration = env
+        .store
+        .get_integration("prod-search")
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = env
+        .store
+        .get_principal("prod-search", "ejit_dev@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    // A rotation started for someone else's account of that name (read before the account
+    // changed hands): it must not replace the current owner's password.
+    let mut stale = stored.clone();
+    stale.owner_sub = "someone-else".into();
+    let driver = env.targets.driver(&integration).await.unwrap();
+    let err = rotate_principal(
+        &*env.store,
+        &*env.secrets,
+        driver.as_ref(),
+        &integration,
+        &stale,
+        fixtures::t0(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, RequesterRotationError::OwnerChanged { .. }),
+        "{err}"
+    );
+    assert_eq!(err.code(), "account_owned_by_another_person");
+    let after = env
+        .store
+        .get_principal("prod-search", "ejit_dev@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.version, stored.version, "nothing written");
+}

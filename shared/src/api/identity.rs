@@ -126,7 +126,7 @@ impl Caller {
         };
         // The authorizer's claims say who was verified; the token only adds exactness.
         for name in ["sub", "iss"] {
-            if claims.get(name).is_none_or(|v| v.trim().is_empty()) {
+            if claims.get(name).is_none_or(|v| v.is_empty()) {
                 return Err(no_identity());
             }
         }
@@ -153,8 +153,10 @@ impl Caller {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let sub = present("sub").ok_or_else(no_identity)?;
-        let issuer = present("iss").ok_or_else(no_identity)?;
+        // Exactly as issued: trimming could make two subjects one person.
+        let exact = |name: &str| source.string(name).filter(|v| !v.is_empty());
+        let sub = exact("sub").ok_or_else(no_identity)?;
+        let issuer = exact("iss").ok_or_else(no_identity)?;
         let email_verified = source.flag("email_verified");
         // An unverified email is not the caller's: anyone may type any address into many IdPs.
         let email = present("email").filter(|_| email_verified || cfg.email_authoritative);

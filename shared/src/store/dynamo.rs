@@ -378,7 +378,7 @@ impl DynamoStore {
         item.insert("entity".into(), s("request"));
         item.insert(
             REQUESTER_INDEX.hash_key.into(),
-            s(&r.requester.person_key()),
+            s(r.requester.person_key()),
         );
         item.insert(
             REQUESTER_INDEX.range_key.into(),

@@ -376,10 +376,7 @@ impl DynamoStore {
         item.insert("pk".into(), s(request_pk(&r.id)));
         item.insert("sk".into(), s(REQUEST_SK));
         item.insert("entity".into(), s("request"));
-        item.insert(
-            REQUESTER_INDEX.hash_key.into(),
-            s(r.requester.person_key()),
-        );
+        item.insert(REQUESTER_INDEX.hash_key.into(), s(r.requester.person_key()));
         item.insert(
             REQUESTER_INDEX.range_key.into(),
             s(time_key(r.created_at, &r.id)),

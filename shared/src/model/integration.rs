@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::permission::{ResolvedPermission, builtin_es_permission, cloud_role};
 use super::principal::{PrincipalRef, check_principals};
-use crate::validation::{ValidationErrors, check_name};
+use crate::validation::{TextKind, ValidationErrors, check_name, check_text};
 
 pub const MAX_CUSTOM_ACCESS_DETAILS: usize = 400;
 pub const DEFAULT_USER_PREFIX: &str = "ejit_";
@@ -253,6 +253,21 @@ impl IntegrationSpec {
                     "custom_access_details may be at most {MAX_CUSTOM_ACCESS_DETAILS} characters (got {})",
                     details.chars().count()
                 ),
+            );
+        }
+        // Shown to requesters and approvers, and sent to targets: printable text only.
+        if let Some(details) = &self.custom_access_details {
+            check_text(&mut e, "custom_access_details", details, TextKind::FreeText);
+        }
+        if let Some(org) = &self.organization_id {
+            check_text(&mut e, "organization_id", org, TextKind::Label);
+        }
+        if let Some(owner) = &self.resource_owner {
+            check_text(
+                &mut e,
+                "resource_owner.tag_key",
+                &owner.tag_key,
+                TextKind::Label,
             );
         }
         check_principals(&mut e, "integration_owners", &self.integration_owners);
@@ -524,6 +539,30 @@ mod tests {
 
     fn arn(name: &str) -> String {
         format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}")
+    }
+
+    #[test]
+    fn labels_and_details_refuse_control_characters() {
+        let spec: IntegrationSpec = serde_json::from_value(serde_json::json!({
+            "kind": "elastic_cloud", "organization_id": "org\u{0}", "secret_arn": arn("x-AbC123"),
+            "custom_access_details": "see\u{1b}[2J", "integration_owners": [{"type": "group", "value": "g"}],
+            "resource_owner": {"tag_key": "own\u{7}er", "attribute": "user"}
+        }))
+        .unwrap();
+        let e = spec.validate("x").unwrap_err();
+        let fields: Vec<&str> =
+            e.0.iter()
+                .filter(|f| f.code == "control_character")
+                .map(|f| f.field.as_str())
+                .collect();
+        assert_eq!(
+            fields,
+            [
+                "custom_access_details",
+                "organization_id",
+                "resource_owner.tag_key"
+            ]
+        );
     }
 
     #[test]

@@ -35,8 +35,22 @@ pub fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T,
     }
 }
 
+/// A `true`/`false` variable (unset or empty is `false`).
+pub fn flag(name: &'static str) -> Result<bool, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if v.trim().eq_ignore_ascii_case("true") => Ok(true),
+        Ok(v) if v.trim().is_empty() || v.trim().eq_ignore_ascii_case("false") => Ok(false),
+        Ok(v) => Err(ConfigError::Invalid {
+            name,
+            reason: format!("{v:?} is not true or false"),
+        }),
+        Err(_) => Ok(false),
+    }
+}
+
 /// `TABLE_NAME`: the state table. `ADMIN_GROUP`: who manages integrations and flows.
 /// `GROUPS_CLAIM`: the JWT claim listing the caller's groups (default `groups`).
+/// `IDP_EMAIL_AUTHORITATIVE`: `true` to trust email claims the token does not mark verified.
 #[derive(Debug, Clone)]
 pub struct CommonConfig {
     pub table: String,
@@ -50,28 +64,8 @@ impl CommonConfig {
             auth: AuthConfig {
                 admin_group: required("ADMIN_GROUP")?,
                 groups_claim: optional("GROUPS_CLAIM", "groups"),
+                email_authoritative: flag("IDP_EMAIL_AUTHORITATIVE")?,
             },
         })
-    }
-}
-
-/// JSON logs when `AWS_LAMBDA_LOG_FORMAT=JSON` (as in Lambda), text otherwise; level from
-/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, default INFO (TRACE would log raw events).
-pub fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".into());
-    let filter =
-        EnvFilter::try_new(level.to_lowercase()).unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .without_time();
-    if json {
-        builder.json().init();
-    } else {
-        builder.with_ansi(false).init();
     }
 }

@@ -15,7 +15,8 @@ use crate::driver::elasticsearch::grants::role_name;
 use crate::driver::{Driver, GrantPlan, PrincipalAfterRevoke, PrincipalPlan, RevokePlan};
 use crate::model::{
     AccessRequest, AuditEvent, AuditSubject, CredentialMode, Identity, Integration,
-    IntegrationKind, PrincipalState, RequestStatus, ResolvedPermission, SharedObject, TargetObject,
+    IntegrationKind, Person, PrincipalState, RequestStatus, ResolvedPermission, SharedObject,
+    TargetObject,
 };
 use crate::password::generate_password;
 use crate::requester_rotation;
@@ -45,6 +46,12 @@ pub enum GrantError {
     PrincipalBusy(String),
     #[error("{0}")]
     Identity(String),
+    /// The account the identity maps to belongs to someone else: never shared.
+    #[error(
+        "the account {0} on this integration belongs to another person; ask an administrator \
+         to resolve the clash"
+    )]
+    AccountOwned(String),
 }
 
 impl From<GrantError> for crate::api::ApiError {
@@ -58,30 +65,71 @@ impl From<GrantError> for crate::api::ApiError {
             GrantError::Identity(m) => {
                 crate::api::ApiError::bad_request("identity_not_mappable", m)
             }
+            GrantError::AccountOwned(_) => {
+                crate::api::ApiError::new(409, ACCOUNT_OWNED, e.to_string())
+            }
         }
     }
 }
 
-/// The Elasticsearch username for a requester: the prefix and their email (else `sub`),
-/// lowercased. Elasticsearch allows printable ASCII without surrounding spaces, 1–507 chars;
-/// spaces are refused here too, so names survive shells and URLs.
+/// The stable code of an account clash (API errors and failed requests' reasons).
+pub const ACCOUNT_OWNED: &str = "account_owned_by_another_person";
+
+/// Elasticsearch usernames are at most 507 characters.
+const MAX_ES_USERNAME: usize = 507;
+/// Hex characters of the identity digest in a name derived from issuer and `sub` (128 bits).
+const ID_DIGEST_CHARS: usize = 32;
+
+/// Can `email` (lowercased) be a username as it is? Letters, digits and `._+-` around exactly
+/// one `@`: nothing that changes meaning in a URL path, a comma-separated name list, a
+/// wildcard or a shell.
+fn safe_email(email: &str) -> bool {
+    let mut parts = email.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._+-".contains(c))
+    };
+    ok(local) && ok(domain)
+}
+
+fn unmappable(what: &str, limit: usize) -> String {
+    format!(
+        "your {what} cannot be mapped to an account name: it must be at most {limit} characters \
+         of letters, digits and . _ + - around one @ (no spaces, commas, quotes or other symbols)"
+    )
+}
+
+/// The Elasticsearch username for a requester: the prefix and their trusted email,
+/// lowercased; without a trusted email, the prefix, `id-` and a digest of their issuer and
+/// `sub`. An email always has `@` and a digest never does, so the two kinds never collide,
+/// and a `sub` never stands in for an email. Records written before issuers were recorded keep
+/// the name they had (the email, else the `sub`), so their accounts are still found.
 pub fn es_username(prefix: &str, who: &Identity) -> Result<String, String> {
-    let base = who
-        .email
-        .as_deref()
-        .unwrap_or(&who.sub)
-        .trim()
-        .to_lowercase();
+    if let Some(email) = &who.email {
+        let email = email.trim().to_lowercase();
+        let name = format!("{prefix}{email}");
+        if !safe_email(&email) || name.len() > MAX_ES_USERNAME {
+            return Err(unmappable("email", MAX_ES_USERNAME - prefix.len()));
+        }
+        return Ok(name);
+    }
+    if who.issuer.is_some() {
+        let digest = who.person().digest();
+        return Ok(format!("{prefix}id-{}", &digest[..ID_DIGEST_CHARS]));
+    }
+    let base = who.sub.trim().to_lowercase();
     let name = format!("{prefix}{base}");
-    let ok = !base.is_empty() && name.len() <= 507 && name.chars().all(|c| c.is_ascii_graphic());
+    let ok = !base.is_empty()
+        && name.len() <= MAX_ES_USERNAME
+        && name.chars().all(|c| c.is_ascii_graphic() && c != ',');
     if ok {
         Ok(name)
     } else {
-        Err(format!(
-            "your identity {base:?} cannot be mapped to an Elasticsearch username: it must be \
-             printable ASCII without spaces and at most {} characters",
-            507 - prefix.len()
-        ))
+        Err(unmappable("identity", MAX_ES_USERNAME - prefix.len()))
     }
 }
 
@@ -89,14 +137,20 @@ pub fn es_username(prefix: &str, who: &Identity) -> Result<String, String> {
 pub fn principal_name(integration: &Integration, who: &Identity) -> Result<String, String> {
     match integration.kind() {
         IntegrationKind::Elasticsearch => es_username(integration.user_prefix(), who),
-        IntegrationKind::ElasticCloud => who
-            .email
-            .as_deref()
-            .map(|e| e.trim().to_lowercase())
-            .filter(|e| e.contains('@'))
-            .ok_or_else(|| {
-                "Elastic Cloud access needs an email claim in your identity".to_string()
-            }),
+        IntegrationKind::ElasticCloud => {
+            let email = who
+                .email
+                .as_deref()
+                .map(|e| e.trim().to_lowercase())
+                .ok_or_else(|| {
+                    "Elastic Cloud access needs a verified email claim in your identity".to_string()
+                })?;
+            if safe_email(&email) && email.len() <= 254 {
+                Ok(email)
+            } else {
+                Err(unmappable("email", 254))
+            }
+        }
     }
 }
 
@@ -115,13 +169,49 @@ pub struct Grants<'a> {
 }
 
 impl Grants<'_> {
-    /// Take the lease on a principal (creating its item if new). Returns the locked state.
-    /// `holder` must be unique to this attempt: a holder finds its own lease free.
+    /// Take the lease on an existing principal (revoke, cleanup: they never judge ownership,
+    /// so a clash recorded before ownership was checked can still be revoked). Returns the
+    /// locked state. `holder` must be unique to this attempt: a holder finds its own lease free.
     pub async fn lock_principal(
         &self,
         integration: &str,
         name: &str,
         owner_sub: &str,
+        holder: &str,
+    ) -> Result<PrincipalState, GrantError> {
+        let owner = Person {
+            issuer: None,
+            sub: owner_sub.to_string(),
+        };
+        self.lock(integration, name, &owner, holder).await
+    }
+
+    /// Take the lease on `owner`'s account, creating its item if new. An account that belongs
+    /// to another person is released at once and refused: accounts are never shared.
+    pub async fn lock_principal_of(
+        &self,
+        integration: &str,
+        name: &str,
+        owner: &Person,
+        holder: &str,
+    ) -> Result<PrincipalState, GrantError> {
+        let mut locked = self.lock(integration, name, owner, holder).await?;
+        if !locked.is_owned_by(owner) {
+            self.unlock_principal(locked, &[]).await?;
+            return Err(GrantError::AccountOwned(name.to_string()));
+        }
+        // An account recorded before issuers were: its owner's issuer is now known.
+        if locked.owner_issuer.is_none() {
+            locked.owner_issuer = owner.issuer.clone();
+        }
+        Ok(locked)
+    }
+
+    async fn lock(
+        &self,
+        integration: &str,
+        name: &str,
+        owner: &Person,
         holder: &str,
     ) -> Result<PrincipalState, GrantError> {
         let started = std::time::Instant::now();
@@ -142,7 +232,10 @@ impl Grants<'_> {
                     let v = p.version;
                     (p, Some(v))
                 }
-                None => (PrincipalState::new(integration, name, owner_sub, now), None),
+                None => (
+                    PrincipalState::owned_by(integration, name, owner, now),
+                    None,
+                ),
             };
             next.lock_owner = Some(holder.to_string());
             next.lock_until = Some(now + LEASE);
@@ -195,9 +288,17 @@ impl Grants<'_> {
             Ok(n) => n,
             Err(m) => return self.fail(req, m, vec![]).await,
         };
-        let principal = self
-            .lock_principal(&integration.name, &name, &req.requester.sub, &req.id)
-            .await?;
+        let principal = match self
+            .lock_principal_of(&integration.name, &name, &req.requester.person(), &req.id)
+            .await
+        {
+            Ok(p) => p,
+            Err(e @ GrantError::AccountOwned(_)) => {
+                let reason = format!("{ACCOUNT_OWNED}: {e}");
+                return self.fail(req, reason, vec![]).await;
+            }
+            Err(e) => return Err(e),
+        };
         let outcome = self
             .provision_locked(
                 &mut req,
@@ -514,6 +615,7 @@ fn target_reason(e: &TargetError) -> String {
     match e {
         TargetError::Secret(s) => format!("the connector secret cannot be read: {s}"),
         TargetError::Driver(d) => d.to_string(),
+        TargetError::NotBound { .. } => format!("connector_secret_not_bound: {e}"),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod discovery;
 pub mod driver;
 pub mod grants;
+pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod password;

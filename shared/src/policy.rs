@@ -419,7 +419,8 @@ pub fn approval_steps(
             ),
         ));
     }
-    // A step only the requester could approve would wait forever: refuse it now.
+    // A step only the requester could approve would wait forever: refuse it now. Matching is
+    // by `sub` or trusted email (never a `sub` standing in for an email), like `decide`.
     for s in &steps {
         if s.approvers
             .iter()
@@ -460,7 +461,7 @@ pub fn decide(
             "the request waited longer than its approval window and has expired",
         ));
     }
-    if who.sub == request.requester.sub {
+    if is_own_request(request, who) {
         return Err(ApiError::forbidden(
             "nobody may approve or reject their own request",
         ));
@@ -474,9 +475,9 @@ pub fn decide(
         .collect();
     if mine.is_empty() {
         let already = request
-            .approval_steps
+            .decisions
             .iter()
-            .any(|s| s.approved_by.as_deref() == Some(who.display()));
+            .any(|d| d.kind == DecisionKind::Approve && d.is_by(who));
         return Err(if already {
             ApiError::new(
                 409,
@@ -488,7 +489,8 @@ pub fn decide(
         });
     }
     request.decisions.push(Decision {
-        by: who.display().to_string(),
+        by: who.display(),
+        by_person: Some(who.person_key()),
         kind,
         reason: reason.clone(),
         at: now,
@@ -496,7 +498,7 @@ pub fn decide(
     match kind {
         DecisionKind::Approve => {
             for i in mine {
-                request.approval_steps[i].approved_by = Some(who.display().to_string());
+                request.approval_steps[i].approved_by = Some(who.display());
                 request.approval_steps[i].approved_at = Some(now);
             }
             request.updated_at = now;
@@ -519,9 +521,15 @@ pub fn decide(
 /// May `who` decide this request now?
 pub fn can_decide(request: &AccessRequest, who: &Identity) -> bool {
     request.status == RequestStatus::Pending
-        && who.sub != request.requester.sub
+        && !is_own_request(request, who)
         && request
             .approval_steps
             .iter()
             .any(|s| s.approved_by.is_none() && who.matches_any(&s.approvers))
+}
+
+/// Is `who` the requester, under this identity or another one (the same person, or the same
+/// trusted email)? Nobody decides their own request.
+pub fn is_own_request(request: &AccessRequest, who: &Identity) -> bool {
+    who.may_be_same_human(&request.requester)
 }

@@ -37,6 +37,10 @@ pub enum RequesterRotationError {
     },
     #[error("{integration}/{name} has no credential secret to rotate")]
     NoCredentialSecret { integration: String, name: String },
+    /// The stored account now belongs to another person than the one this rotation was
+    /// started for (it was deleted and re-created meanwhile): leave it to its owner's next run.
+    #[error("{integration}/{name} changed owner since this rotation was started")]
+    OwnerChanged { integration: String, name: String },
     #[error("{integration}/{name} is not known to the state store")]
     UnknownPrincipal { integration: String, name: String },
     #[error("integration {integration} has no requester passwords to rotate")]
@@ -56,6 +60,7 @@ impl RequesterRotationError {
             self,
             Self::ActiveGrants { .. }
                 | Self::Busy { .. }
+                | Self::OwnerChanged { .. }
                 | Self::NoCredentialSecret { .. }
                 | Self::NotSupported { .. }
         )
@@ -65,6 +70,7 @@ impl RequesterRotationError {
         match self {
             Self::ActiveGrants { .. } => "principal_active",
             Self::Busy { .. } => "principal_busy",
+            Self::OwnerChanged { .. } => crate::grants::ACCOUNT_OWNED,
             Self::NoCredentialSecret { .. } => "no_credential_secret",
             Self::UnknownPrincipal { .. } => "unknown_principal",
             Self::NotSupported { .. } => "not_supported",
@@ -173,6 +179,14 @@ where
             integration: principal.integration.clone(),
             name: principal.name.clone(),
         })?;
+    // An account belongs to one person: a password is only ever replaced for the owner the
+    // caller read, never for whoever holds the name now.
+    if !fresh.is_owned_by(&principal.owner()) {
+        return Err(RequesterRotationError::OwnerChanged {
+            integration: fresh.integration.clone(),
+            name: fresh.name.clone(),
+        });
+    }
     if !fresh.active_grants.is_empty() {
         return Err(RequesterRotationError::ActiveGrants {
             integration: fresh.integration.clone(),

@@ -274,6 +274,12 @@ impl StepContext<'_> {
             .map_err(|e| match e {
                 TargetError::Secret(s) => RotationError::Secrets(s),
                 TargetError::Driver(d) => self.driver_error(step, d),
+                e @ TargetError::NotBound { .. } => self.driver_error(
+                    step,
+                    crate::driver::DriverError::Refused {
+                        reason: e.to_string(),
+                    },
+                ),
             })
     }
 

@@ -8,6 +8,7 @@ use crate::config::{optional, required};
 use crate::credentials::DEFAULT_SECRET_PREFIX;
 use crate::driver::http::HttpClients;
 use crate::grants::{GrantConfig, Grants};
+use crate::model::DEFAULT_CONNECTOR_PREFIX;
 use crate::revocation::{RevokeRetry, Revoker};
 use crate::scheduler::{EventBridgeScheduler, ExpiryScheduler, SchedulerConfig};
 use crate::secrets::{SecretStore, SecretsManager};
@@ -24,8 +25,8 @@ pub struct Services {
 }
 
 impl Services {
-    /// Environment: TABLE_NAME, CREDENTIAL_SECRET_PREFIX, MAX_OPEN_REQUESTS; the AWS SDK's own
-    /// variables (`AWS_ENDPOINT_URL` included).
+    /// Environment: TABLE_NAME, CREDENTIAL_SECRET_PREFIX, CONNECTOR_SECRET_PREFIX,
+    /// MAX_OPEN_REQUESTS; the AWS SDK's own variables (`AWS_ENDPOINT_URL` included).
     pub async fn from_env(
         scheduler: SchedulerConfig,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
@@ -39,7 +40,12 @@ impl Services {
                 aws_sdk_dynamodb::Client::new(&aws),
                 StoreConfig::from_env(table)?,
             )),
-            targets: Arc::new(Targets::new(HttpClients::new()?, secrets.clone())),
+            targets: Arc::new(
+                Targets::new(HttpClients::new()?, secrets.clone()).with_connector_prefix(optional(
+                    "CONNECTOR_SECRET_PREFIX",
+                    DEFAULT_CONNECTOR_PREFIX,
+                )),
+            ),
             secrets,
             scheduler: Arc::new(EventBridgeScheduler::new(
                 aws_sdk_scheduler::Client::new(&aws),

@@ -7,7 +7,7 @@ use crate::driver::cloud::CloudDriver;
 use crate::driver::elasticsearch::EsDriver;
 use crate::driver::http::HttpClients;
 use crate::driver::{Driver, DriverError};
-use crate::model::{Integration, IntegrationKind};
+use crate::model::{DEFAULT_CONNECTOR_PREFIX, Integration, IntegrationKind, secret_bound_to};
 use crate::secrets::{AWSCURRENT, SecretStore, SecretsError};
 
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +16,10 @@ pub enum TargetError {
     Secret(#[from] SecretsError),
     #[error(transparent)]
     Driver(#[from] DriverError),
+    /// The integration names a connector secret that is not its own (see
+    /// [`crate::model::secret_bound_to`]); the secret is not read.
+    #[error("integration {integration} names a connector secret that is not bound to it")]
+    NotBound { integration: String },
 }
 
 impl From<TargetError> for crate::api::ApiError {
@@ -23,6 +27,9 @@ impl From<TargetError> for crate::api::ApiError {
         match e {
             TargetError::Secret(s) => s.into(),
             TargetError::Driver(d) => d.into(),
+            TargetError::NotBound { .. } => {
+                crate::api::ApiError::bad_request("connector_secret_not_bound", e.to_string())
+            }
         }
     }
 }
@@ -30,22 +37,56 @@ impl From<TargetError> for crate::api::ApiError {
 #[async_trait::async_trait]
 pub trait DriverFactory: Send + Sync {
     async fn driver(&self, integration: &Integration) -> Result<Box<dyn Driver>, TargetError>;
+
+    /// The name prefix an integration's connector secret must have (registration checks it
+    /// with the same rule [`ensure_bound`] applies before every read).
+    fn connector_prefix(&self) -> &str {
+        DEFAULT_CONNECTOR_PREFIX
+    }
 }
 
 pub struct Targets {
     pub http: HttpClients,
     pub secrets: Arc<dyn SecretStore>,
+    /// Name prefix of connector secrets (`CONNECTOR_SECRET_PREFIX`).
+    pub connector_prefix: String,
 }
 
 impl Targets {
     pub fn new(http: HttpClients, secrets: Arc<dyn SecretStore>) -> Self {
-        Self { http, secrets }
+        Self {
+            http,
+            secrets,
+            connector_prefix: DEFAULT_CONNECTOR_PREFIX.to_string(),
+        }
+    }
+
+    pub fn with_connector_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.connector_prefix = prefix.into();
+        self
+    }
+}
+
+/// Checked before every read of a connector secret: a record edited by hand (or stored before
+/// the binding existed) must not send one integration's credentials to another's URL.
+pub fn ensure_bound(integration: &Integration, prefix: &str) -> Result<(), TargetError> {
+    if secret_bound_to(&integration.spec.secret_arn, &integration.name, prefix) {
+        Ok(())
+    } else {
+        Err(TargetError::NotBound {
+            integration: integration.name.clone(),
+        })
     }
 }
 
 #[async_trait::async_trait]
 impl DriverFactory for Targets {
+    fn connector_prefix(&self) -> &str {
+        &self.connector_prefix
+    }
+
     async fn driver(&self, integration: &Integration) -> Result<Box<dyn Driver>, TargetError> {
+        ensure_bound(integration, &self.connector_prefix)?;
         let secret = self
             .secrets
             .get(&integration.spec.secret_arn, AWSCURRENT)

@@ -78,3 +78,73 @@ pub fn check_name(errors: &mut ValidationErrors, field: &str, value: &str) {
         );
     }
 }
+
+/// What a text field may hold besides printable characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextKind {
+    /// Names, labels, identifiers: printable characters only.
+    Label,
+    /// Justifications and reasons: also line breaks and tabs, since people paste ticket text.
+    /// Carriage returns stay out (they rewrite lines in terminals and text logs).
+    FreeText,
+}
+
+/// The first character `kind` does not allow in `value`: control characters (NUL, escape,
+/// DEL, C1 controls, …) and the bidirectional overrides that make text display as something
+/// other than what it is.
+pub fn forbidden_char(value: &str, kind: TextKind) -> Option<char> {
+    value.chars().find(|&c| {
+        let allowed_control = kind == TextKind::FreeText && (c == '\n' || c == '\t');
+        (c.is_control() && !allowed_control)
+            || ('\u{202A}'..='\u{202E}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    })
+}
+
+/// Push a `control_character` error when `value` holds a character `kind` does not allow.
+pub fn check_text(errors: &mut ValidationErrors, field: &str, value: &str, kind: TextKind) {
+    if let Some(c) = forbidden_char(value, kind) {
+        errors.push(
+            "control_character",
+            field,
+            format!(
+                "{field} contains the control or direction character U+{:04X}; {}",
+                u32::from(c),
+                match kind {
+                    TextKind::Label => "only printable characters are allowed",
+                    TextKind::FreeText =>
+                        "only printable characters, line breaks and tabs are allowed",
+                }
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_and_direction_characters_are_refused() {
+        for bad in [
+            "a\0b",
+            "a\u{1b}[31m",
+            "a\rb",
+            "x\u{7f}",
+            "a\u{85}",
+            "evil\u{202E}txt.exe",
+            "\u{2066}x",
+        ] {
+            for kind in [TextKind::Label, TextKind::FreeText] {
+                let mut e = ValidationErrors::default();
+                check_text(&mut e, "reason", bad, kind);
+                assert_eq!(e.codes(), ["control_character"], "{bad:?} as {kind:?}");
+            }
+        }
+        assert_eq!(
+            forbidden_char("line 1\n\tline 2 – ünïcödé", TextKind::FreeText),
+            None
+        );
+        assert_eq!(forbidden_char("a\nb", TextKind::Label), Some('\n'));
+    }
+}

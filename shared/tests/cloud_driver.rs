@@ -95,6 +95,7 @@ impl Env {
                 discovery: DiscoverySelection::default(),
                 user_prefix: None,
                 custom_permissions: vec![],
+                allow_insecure_http: true,
             },
             version: 1,
             created_at: Utc::now(),
@@ -223,6 +224,7 @@ fn plan(
             sub: "sub-1".into(),
             email: email.map(str::to_string),
             groups: vec![],
+            ..Identity::default()
         },
         resources: resources.iter().map(|r| r.to_string()).collect(),
         permission: ResolvedPermission::CloudRole {

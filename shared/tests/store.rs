@@ -35,6 +35,7 @@ fn integration(name: &str) -> Integration {
             discovery: Default::default(),
             user_prefix: None,
             custom_permissions: vec![],
+            allow_insecure_http: false,
         },
         version: 0,
         created_at: t0(),
@@ -486,6 +487,7 @@ async fn principals_serialize_changes_and_idle_ones_become_due() {
         integration: "prod".into(),
         name: "ejit_dev".into(),
         owner_sub: "dev".into(),
+        owner_issuer: None,
         active_grants: vec!["g1".into()],
         roles: vec!["ejit_grant_g1".into()],
         enabled: true,
@@ -586,6 +588,7 @@ async fn approvers_find_their_pending_requests_by_key_and_lose_them_once_decided
         sub: "alice-sub".into(),
         email: Some("alice@example.com".into()),
         groups: vec!["leads".into()],
+        ..Identity::default()
     };
     let queue = store.pending_for_approver(&alice, 10).await.unwrap();
     let ids: Vec<&str> = queue.items.iter().map(|r| r.id.as_str()).collect();
@@ -598,10 +601,24 @@ async fn approvers_find_their_pending_requests_by_key_and_lose_them_once_decided
         sub: "x".into(),
         email: Some("x@example.com".into()),
         groups: vec!["Leads".into()],
+        ..Identity::default()
     };
     assert!(
         store
             .pending_for_approver(&stranger, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    // A `sub` that looks like an email never stands in for one, not even to find the request.
+    let sub_like_email = Identity {
+        sub: "alice@example.com".into(),
+        ..Identity::default()
+    };
+    assert!(
+        store
+            .pending_for_approver(&sub_like_email, 10)
             .await
             .unwrap()
             .items

@@ -82,7 +82,10 @@ fn url_must_be_http_or_https_with_a_host_and_no_credentials() {
     let mut s = es();
     s.url = None;
     assert_only(&s, "missing_url", "url");
+    // Plain http only with the explicit opt-in (local use).
     s.url = Some("http://127.0.0.1:9200".into());
+    assert_only(&s, "insecure_url", "url");
+    s.allow_insecure_http = true;
     assert!(s.validate("prod").is_ok());
 }
 

@@ -237,6 +237,7 @@ fn overdue(id: usize) -> AccessRequest {
             sub: format!("bulk-user-{id}"),
             email: None,
             groups: vec![],
+            ..Identity::default()
         },
         resources: vec!["logs-2026.11".into()],
         requested_resources: vec!["logs-2026.11".into()],

@@ -8,6 +8,7 @@ use shared::api::{ApiError, ApiRequest, Caller, json_response, no_content};
 use shared::discovery::{DiscoveryError, plan};
 use shared::model::{
     AccessFlow, AuditEvent, AuditSubject, Integration, IntegrationSpec, RequestStatus, Resource,
+    check_secret_binding,
 };
 use shared::policy::offers;
 use shared::store::Cursor;
@@ -102,6 +103,15 @@ pub async fn put(
     caller.require_admin()?;
     let spec: IntegrationSpec = req.json()?;
     spec.validate(name)?;
+    // Before anything is read or sent: the secret must be this integration's own.
+    let mut bound = ValidationErrors::default();
+    check_secret_binding(
+        &mut bound,
+        &spec.secret_arn,
+        name,
+        app.targets.connector_prefix(),
+    );
+    bound.into_result()?;
     let existing = app.store.get_integration(name).await?;
     if let Some(old) = &existing
         && old.spec.kind != spec.kind

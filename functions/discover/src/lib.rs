@@ -81,7 +81,14 @@ impl App {
                 aws_sdk_dynamodb::Client::new(&aws),
                 cfg.table,
             )),
-            targets: Arc::new(Targets::new(HttpClients::new()?, secrets)),
+            targets: Arc::new(
+                Targets::new(HttpClients::new()?, secrets).with_connector_prefix(
+                    shared::config::optional(
+                        "CONNECTOR_SECRET_PREFIX",
+                        shared::model::DEFAULT_CONNECTOR_PREFIX,
+                    ),
+                ),
+            ),
             clock: Arc::new(SystemClock),
             auth: cfg.auth,
         })

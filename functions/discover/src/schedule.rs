@@ -96,6 +96,11 @@ pub async fn discover_one(
     let result = match app.targets.driver(&integration).await {
         Ok(driver) => discover(&*app.store, driver.as_ref(), &integration.name, now).await,
         Err(TargetError::Driver(d)) => Err(d.into()),
+        Err(e @ TargetError::NotBound { .. }) => Err(DiscoveryError::Driver(
+            shared::driver::DriverError::Refused {
+                reason: e.to_string(),
+            },
+        )),
         Err(TargetError::Secret(s)) => Err(DiscoveryError::Driver(
             shared::driver::DriverError::BadConnectorSecret {
                 reason: s.to_string(),

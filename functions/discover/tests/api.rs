@@ -60,6 +60,7 @@ struct Env {
     secrets: Arc<SecretsManager>,
     http: reqwest::Client,
     clock: ManualClock,
+    connector_prefix: String,
 }
 
 impl Env {
@@ -88,17 +89,18 @@ impl Env {
             min_delay: std::time::Duration::from_millis(5),
             max_delay: std::time::Duration::from_millis(20),
         };
+        let connector_prefix = format!("{}/", test_harness::unique_name("connectors"));
         let app = App {
             store: store.clone(),
-            targets: Arc::new(Targets::new(
-                HttpClients::new().unwrap().with_retry(fast),
-                secrets.clone(),
-            )),
+            targets: Arc::new(
+                Targets::new(
+                    HttpClients::new().unwrap().with_retry(fast),
+                    secrets.clone(),
+                )
+                .with_connector_prefix(&connector_prefix),
+            ),
             clock: Arc::new(clock.clone()),
-            auth: AuthConfig {
-                admin_group: "jit-admins".into(),
-                groups_claim: "groups".into(),
-            },
+            auth: AuthConfig::new("jit-admins", "groups"),
         };
         Self {
             app,
@@ -107,13 +109,15 @@ impl Env {
             secrets,
             http: reqwest::Client::new(),
             clock,
+            connector_prefix,
         }
     }
 
-    async fn secret(&self, value: Value) -> String {
+    /// A connector secret bound to `integration`.
+    async fn secret(&self, integration: &str, value: Value) -> String {
         self.secrets
             .create(
-                &test_harness::unique_name("connector"),
+                &test_harness::unique_name(&format!("{}{integration}/s", self.connector_prefix)),
                 &SecretValue::new(value.to_string()),
                 "test",
                 &[],
@@ -138,6 +142,7 @@ impl Env {
         let mut body: Value = serde_json::from_str(ev["body"].as_str().unwrap()).unwrap();
         body["url"] = json!(self.es.url());
         body["secret_arn"] = json!(secret_arn);
+        body["allow_insecure_http"] = json!(true);
         for (k, v) in patch.as_object().unwrap() {
             body[k] = v.clone();
         }
@@ -180,7 +185,7 @@ fn connector() -> Value {
 #[tokio::test]
 async fn register_discover_list_and_manage_flows() {
     let env = Env::start(seed(json!({}))).await;
-    let arn = env.secret(connector()).await;
+    let arn = env.secret("prod-search", connector()).await;
     let include = json!({"discovery": {"include": ["logs", "logs-*", "metrics-*", "secrets-*"], "exclude": ["logs-debug-*"]}});
     let (status, body) = env.put_integration("prod-search", &arn, include).await;
     assert_eq!(status, 201, "{body}");
@@ -315,7 +320,7 @@ async fn register_discover_list_and_manage_flows() {
 #[tokio::test]
 async fn every_registration_failure_has_its_error_and_stores_nothing() {
     let env = Env::start(seed(json!({}))).await;
-    let good = env.secret(connector()).await;
+    let good = env.secret("prod", connector()).await;
 
     let body_case = |body: String| {
         let mut ev = event("put-integration.json");
@@ -368,20 +373,26 @@ async fn every_registration_failure_has_its_error_and_stores_nothing() {
         )
     );
 
-    let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf";
-    let (s, body) = env.put_integration("prod", missing, json!({})).await;
+    let missing = format!(
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:{}prod/missing-AbCdEf",
+        env.connector_prefix
+    );
+    let (s, body) = env.put_integration("prod", &missing, json!({})).await;
     assert_eq!(
         (s, body["error"]["code"].as_str()),
         (400, Some("connector_secret_not_found"))
     );
-    let malformed = env.secret(json!({"user": "connector"})).await;
+    let malformed = env.secret("prod", json!({"user": "connector"})).await;
     let (s, body) = env.put_integration("prod", &malformed, json!({})).await;
     assert_eq!(
         (s, body["error"]["code"].as_str()),
         (400, Some("connector_secret_invalid"))
     );
     let wrong = env
-        .secret(json!({"username": "connector", "password": "wrong-password"}))
+        .secret(
+            "prod",
+            json!({"username": "connector", "password": "wrong-password"}),
+        )
         .await;
     let (s, body) = env.put_integration("prod", &wrong, json!({})).await;
     assert_eq!(
@@ -391,7 +402,10 @@ async fn every_registration_failure_has_its_error_and_stores_nothing() {
     );
     assert!(!body.to_string().contains("wrong-password"));
     let weak = env
-        .secret(json!({"username": "weak", "password": "weak-pw-123"}))
+        .secret(
+            "prod",
+            json!({"username": "weak", "password": "weak-pw-123"}),
+        )
         .await;
     let (s, body) = env.put_integration("prod", &weak, json!({})).await;
     assert_eq!(
@@ -407,7 +421,8 @@ async fn every_registration_failure_has_its_error_and_stores_nothing() {
     let closed_port = test_harness::free_port();
     let mut b: Value = serde_json::from_str(ev["body"].as_str().unwrap()).unwrap();
     b["url"] = json!(format!("http://127.0.0.1:{closed_port}"));
-    b["secret_arn"] = json!(good);
+    b["allow_insecure_http"] = json!(true);
+    b["secret_arn"] = json!(env.secret("prod-search", connector()).await);
     ev["body"] = json!(b.to_string());
     let (s, body) = env.call(ev.clone()).await;
     assert_eq!(
@@ -443,7 +458,7 @@ async fn discovering_ten_thousand_indices_takes_at_most_three_requests() {
         "generated_indices": [{"prefix": "logs-bulk-", "count": 10000, "mappings": {"_meta": {"owner": "carol@example.com"}}}]
     })))
     .await;
-    let arn = env.secret(connector()).await;
+    let arn = env.secret("big", connector()).await;
     let (status, body) = env.put_integration("big", &arn, json!({})).await;
     assert_eq!(status, 201, "{body}");
     assert!(body["discovery"]["total"].as_u64().unwrap() >= 10_000);
@@ -473,10 +488,11 @@ async fn discovering_ten_thousand_indices_takes_at_most_three_requests() {
 #[tokio::test]
 async fn the_schedule_rediscovers_everything_and_survives_a_broken_integration() {
     let env = Env::start(seed(json!({}))).await;
-    let good = env.secret(connector()).await;
-    assert_eq!(env.put_integration("alpha", &good, json!({})).await.0, 201);
-    assert_eq!(env.put_integration("beta", &good, json!({})).await.0, 201);
-    let breakable = env.secret(connector()).await;
+    let alpha = env.secret("alpha", connector()).await;
+    assert_eq!(env.put_integration("alpha", &alpha, json!({})).await.0, 201);
+    let beta = env.secret("beta", connector()).await;
+    assert_eq!(env.put_integration("beta", &beta, json!({})).await.0, 201);
+    let breakable = env.secret("gamma", connector()).await;
     assert_eq!(
         env.put_integration("gamma", &breakable, json!({})).await.0,
         201

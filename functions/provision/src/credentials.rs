@@ -4,7 +4,7 @@ use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde_json::{Value, json};
 use shared::api::{ApiError, Caller, json_response};
 use shared::credentials::password_of;
-use shared::grants::{grant_secret_name, principal_name};
+use shared::grants::{GrantError, grant_secret_name, principal_name};
 use shared::model::{IntegrationKind, RequestStatus, TargetObject};
 use shared::secrets::{AWSCURRENT, SecretValue};
 
@@ -21,7 +21,7 @@ pub async fn get(
         .get_request(id)
         .await?
         .ok_or_else(|| ApiError::not_found("request", id))?;
-    if r.requester.sub != caller.identity.sub {
+    if !r.requester.same_person(&caller.identity) {
         return Err(ApiError::forbidden(
             "only the requester can read a grant's credentials",
         ));
@@ -86,6 +86,11 @@ pub async fn get(
                     .ok_or_else(|| {
                         ApiError::internal("credentials", &"grant without its account state")
                     })?;
+                // The account must be this person's: a name two identities map to is never a
+                // way into someone else's password.
+                if !principal.is_owned_by(&caller.identity.person()) {
+                    return Err(GrantError::AccountOwned(account).into());
+                }
                 let arn = principal.credential_secret_arn.ok_or_else(|| {
                     ApiError::internal("credentials", &"account without a credential secret")
                 })?;

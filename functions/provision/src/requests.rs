@@ -4,13 +4,14 @@ use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde::Deserialize;
 use serde_json::json;
 use shared::api::{ApiError, ApiRequest, Caller, json_response};
-use shared::grants::principal_name;
+use shared::grants::{GrantError, principal_name};
 use shared::model::{AccessRequest, AuditEvent, AuditSubject, DecisionKind, RequestStatus};
 use shared::policy::{
     NewRequest, alias_targets, approval_steps, can_decide, check_scope, concrete, decide, expand,
     match_flow,
 };
 use shared::store::{Created, Cursor, StoreError};
+use shared::validation::{TextKind, ValidationErrors, check_text};
 
 use crate::{App, views};
 
@@ -46,6 +47,7 @@ pub async fn create(
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let body: NewRequest = req.json()?;
     let key = idempotency_key(req)?;
+    check_text_fields(&body)?;
     let duration = body.check()?;
     let integration = app
         .services
@@ -102,8 +104,18 @@ pub async fn create(
     check_scope(&integration, &body.permission, &resources)?;
     let flows = app.services.store.list_flows().await?;
     let flow = match_flow(&flows, &caller.identity, &body, &resources, duration)?;
-    principal_name(&integration, &caller.identity)
+    let account = principal_name(&integration, &caller.identity)
         .map_err(|m| ApiError::bad_request("identity_not_mappable", m))?;
+    // Refused now rather than failed at provisioning (which checks again under the lease).
+    if let Some(p) = app
+        .services
+        .store
+        .get_principal(&integration.name, &account)
+        .await?
+        && !p.is_owned_by(&caller.identity.person())
+    {
+        return Err(GrantError::AccountOwned(account).into());
+    }
     let steps = approval_steps(flow, &integration, &resources, &caller.identity)?;
 
     let now = app.services.clock.now();
@@ -161,12 +173,13 @@ pub async fn create(
         "justification": request.justification,
         "auto_approved": flow.spec.auto_approve,
     }));
+    let person = caller.identity.person_key();
     let created = app
         .services
         .store
         .create_request(
             &request,
-            key.as_deref().map(|k| (caller.identity.sub.as_str(), k)),
+            key.as_deref().map(|k| (person.as_str(), k)),
             &[audit],
         )
         .await
@@ -182,8 +195,15 @@ pub async fn create(
             e => e.into(),
         })?;
     let stored = match created {
-        Created::Existing(r) => {
+        Created::Existing(r) if same_request(&r, &request, &body) => {
             return Ok(json_response(200, &views::request(&r, &caller.identity)));
+        }
+        Created::Existing(_) => {
+            return Err(ApiError::new(
+                422,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used for a different request; use a new key",
+            ));
         }
         Created::New(r) => r,
     };
@@ -196,6 +216,36 @@ pub async fn create(
         201,
         &views::request(&result, &caller.identity),
     ))
+}
+
+/// Free text and every name a requester sends, refused when it holds control characters.
+fn check_text_fields(body: &NewRequest) -> Result<(), ApiError> {
+    let mut e = ValidationErrors::default();
+    check_text(&mut e, "integration", &body.integration, TextKind::Label);
+    check_text(&mut e, "permission", &body.permission, TextKind::Label);
+    check_text(&mut e, "duration", &body.duration, TextKind::Label);
+    for (i, r) in body.resources.iter().enumerate() {
+        check_text(&mut e, &format!("resources[{i}]"), r, TextKind::Label);
+    }
+    if let Some(f) = &body.flow {
+        check_text(&mut e, "flow", f, TextKind::Label);
+    }
+    if let Some(j) = &body.justification {
+        check_text(&mut e, "justification", j, TextKind::FreeText);
+    }
+    e.into_result().map_err(ApiError::from)
+}
+
+/// Is the stored request the one this body (from the same person, with the same
+/// Idempotency-Key) asks for? A retry must not receive the answer to another request.
+fn same_request(stored: &AccessRequest, new: &AccessRequest, body: &NewRequest) -> bool {
+    stored.requester.same_person(&new.requester)
+        && stored.integration == new.integration
+        && stored.requested_resources == new.requested_resources
+        && stored.permission == new.permission
+        && stored.duration_secs == new.duration_secs
+        && stored.justification == new.justification
+        && body.flow.as_ref().is_none_or(|f| *f == stored.flow)
 }
 
 #[derive(Deserialize, Default)]
@@ -215,6 +265,11 @@ fn decision_body(req: &ApiRequest, required: bool) -> Result<Option<String>, Api
         .reason
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
+    if let Some(r) = &reason {
+        let mut e = ValidationErrors::default();
+        check_text(&mut e, "reason", r, TextKind::FreeText);
+        e.into_result().map_err(ApiError::from)?;
+    }
     if let Some(r) = &reason
         && r.chars().count() > 1000
     {
@@ -244,16 +299,14 @@ async fn load(app: &App, id: &str) -> Result<AccessRequest, ApiError> {
 }
 
 /// Requesters, approvers (current or past) and admins may read a request; others are told it
-/// does not exist.
+/// does not exist. The requester and past deciders are recognised by person, never by a label.
 fn visible(r: &AccessRequest, caller: &Caller) -> bool {
     caller.is_admin
-        || r.requester.sub == caller.identity.sub
+        || r.requester.same_person(&caller.identity)
         || r.approval_steps
             .iter()
             .any(|s| caller.identity.matches_any(&s.approvers))
-        || r.decisions
-            .iter()
-            .any(|d| d.by == caller.identity.display())
+        || r.decisions.iter().any(|d| d.is_by(&caller.identity))
 }
 
 pub async fn get(
@@ -282,7 +335,7 @@ pub async fn list(
     let mine = app
         .services
         .store
-        .requests_of(&caller.identity.sub, limit, cursor.as_ref())
+        .requests_of(&caller.identity.person_key(), limit, cursor.as_ref())
         .await?;
     // Pending requests come from the approver index: only this caller's own keys are read.
     let queue = app

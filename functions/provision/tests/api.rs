@@ -638,6 +638,12 @@ async fn flood(env: &Env, template: &str, count: usize) {
             .map(|(k, v)| (k.to_string(), A::S(v.into())))
             .collect(),
     )]);
+    let mallory = shared::model::Identity {
+        sub: MALLORY.sub.into(),
+        issuer: Some("https://idp.example.com".into()),
+        ..Default::default()
+    }
+    .person_key();
     let mut writes = Vec::new();
     for i in 0..count {
         let id = format!("flood-{i:04}");
@@ -645,13 +651,14 @@ async fn flood(env: &Env, template: &str, count: usize) {
         let mut r = item.clone();
         r.insert("pk".into(), A::S(format!("REQUEST#{id}")));
         r.insert("id".into(), A::S(id.clone()));
-        r.insert("requester_sub".into(), A::S(MALLORY.sub.into()));
-        r.insert("open_requester".into(), A::S(MALLORY.sub.into()));
+        r.insert("requester_sub".into(), A::S(mallory.clone()));
+        r.insert("open_requester".into(), A::S(mallory.clone()));
         r.insert("created_key".into(), A::S(created_key.clone()));
         r.insert("history".into(), A::L(vec![]));
         if let Some(A::M(who)) = r.get_mut("requester") {
             who.insert("sub".into(), A::S(MALLORY.sub.into()));
             who.insert("email".into(), A::S(MALLORY.email.into()));
+            who.insert("issuer".into(), A::S("https://idp.example.com".into()));
         }
         if let Some(A::L(steps)) = r.get_mut("approval_steps") {
             for step in steps {
@@ -661,7 +668,7 @@ async fn flood(env: &Env, template: &str, count: usize) {
             }
         }
         let index = [
-            ("pk", A::S("APPROVER#user:bob@example.com".into())),
+            ("pk", A::S("APPROVER#email:bob@example.com".into())),
             ("sk", A::S(created_key)),
             ("entity", A::S("approver_index".into())),
             ("request_id", A::S(id)),

@@ -13,6 +13,7 @@ use shared::model::AccessRequest;
 use shared::revocation::{Cause, Outcome, RevokeError, RevokeRetry, Revoker};
 use shared::scheduler::{EXPIRY_SOURCE, ExpiryEvent, SchedulerConfig};
 use shared::services::Services;
+use shared::validation::{TextKind, ValidationErrors, check_text};
 
 /// The HTTP routes this function serves.
 pub const ROUTES: &[Route] = &[Route {
@@ -81,16 +82,15 @@ impl App {
     }
 }
 
-/// The requester, an approver of the request, or an admin.
+/// The requester, an approver of the request, or an admin. The requester and past deciders
+/// are recognised by person (issuer and `sub`), never by a label two people may share.
 fn may_revoke(r: &AccessRequest, caller: &Caller) -> bool {
     caller.is_admin
-        || r.requester.sub == caller.identity.sub
+        || r.requester.same_person(&caller.identity)
         || r.approval_steps
             .iter()
             .any(|s| caller.identity.matches_any(&s.approvers))
-        || r.decisions
-            .iter()
-            .any(|d| d.by == caller.identity.display())
+        || r.decisions.iter().any(|d| d.is_by(&caller.identity))
 }
 
 fn outcome_name(o: &Outcome) -> &'static str {
@@ -131,6 +131,11 @@ impl shared::api::Routes for App {
             .reason
             .map(|r| r.trim().to_string())
             .filter(|r| !r.is_empty());
+        if let Some(r) = &reason {
+            let mut e = ValidationErrors::default();
+            check_text(&mut e, "reason", r, TextKind::FreeText);
+            e.into_result().map_err(ApiError::from)?;
+        }
         if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
             return Err(ApiError::bad_request(
                 "reason_too_long",

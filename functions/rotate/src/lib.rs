@@ -95,7 +95,14 @@ impl App {
                 aws_sdk_dynamodb::Client::new(&aws),
                 cfg.table,
             )),
-            targets: Arc::new(Targets::new(HttpClients::new()?, secrets.clone())),
+            targets: Arc::new(
+                Targets::new(HttpClients::new()?, secrets.clone()).with_connector_prefix(
+                    shared::config::optional(
+                        "CONNECTOR_SECRET_PREFIX",
+                        shared::model::DEFAULT_CONNECTOR_PREFIX,
+                    ),
+                ),
+            ),
             secrets,
             clock: Arc::new(SystemClock),
             auth: cfg.auth,

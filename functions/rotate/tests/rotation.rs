@@ -92,10 +92,7 @@ impl Env {
             secrets: secrets.clone(),
             targets: targets.clone(),
             clock: Arc::new(clock.clone()),
-            auth: AuthConfig {
-                admin_group: "jit-admins".into(),
-                groups_claim: "groups".into(),
-            },
+            auth: AuthConfig::new("jit-admins", "groups"),
             function_name: Some("elastic-jit-rotate".into()),
         };
         Self {
@@ -110,10 +107,11 @@ impl Env {
         }
     }
 
-    async fn secret(&self, value: Value) -> String {
+    /// A connector secret bound to integration `name`.
+    async fn secret(&self, name: &str, value: Value) -> String {
         self.secrets
             .create(
-                &test_harness::unique_name("elastic-jit/connector"),
+                &test_harness::unique_name(&format!("elastic-jit/connectors/{name}/s")),
                 &SecretValue::new(value.to_string()),
                 "test",
                 &[],
@@ -127,6 +125,7 @@ impl Env {
             "kind": "elasticsearch",
             "url": self.es.url(),
             "secret_arn": secret_arn,
+            "allow_insecure_http": true,
         });
         for (k, v) in extra.as_object().unwrap() {
             spec[k] = v.clone();
@@ -266,7 +265,7 @@ const TOKEN: &str = "8c6f4b2e-3d1a-4f5e-9b7c-2a1d0e9f8c7b";
 #[tokio::test]
 async fn four_steps_replace_the_connector_password() {
     let env = Env::start().await;
-    let arn = env.secret(connector()).await;
+    let arn = env.secret("prod-search", connector()).await;
     env.integration("prod-search", &arn, json!({})).await;
     env.begin_rotation(&arn, TOKEN).await;
     assert_eq!(env.authenticate("connector", CONNECTOR_PW).await, 200);
@@ -319,7 +318,7 @@ async fn four_steps_replace_the_connector_password() {
 #[tokio::test]
 async fn every_step_delivered_twice_changes_nothing_the_second_time() {
     let env = Env::start().await;
-    let arn = env.secret(connector()).await;
+    let arn = env.secret("twice", connector()).await;
     env.integration("twice", &arn, json!({})).await;
     env.begin_rotation(&arn, TOKEN).await;
 
@@ -366,7 +365,7 @@ async fn every_step_delivered_twice_changes_nothing_the_second_time() {
 #[tokio::test]
 async fn a_failure_after_set_secret_is_recovered_by_retrying_the_sequence() {
     let env = Env::start().await;
-    let arn = env.secret(connector()).await;
+    let arn = env.secret("flaky", connector()).await;
     env.integration("flaky", &arn, json!({})).await;
     env.begin_rotation(&arn, TOKEN).await;
 
@@ -404,7 +403,7 @@ async fn a_failure_after_set_secret_is_recovered_by_retrying_the_sequence() {
 #[tokio::test]
 async fn a_wrong_token_an_unknown_secret_or_a_disabled_rotation_fails() {
     let env = Env::start().await;
-    let arn = env.secret(connector()).await;
+    let arn = env.secret("strict", connector()).await;
     env.integration("strict", &arn, json!({})).await;
 
     // Rotation not enabled.
@@ -432,7 +431,7 @@ async fn a_wrong_token_an_unknown_secret_or_a_disabled_rotation_fails() {
     let mut ev = event("createSecret.json");
     ev["ClientRequestToken"] = json!(TOKEN);
     let other = env
-        .secret(json!({"username": "x", "password": "yyyyyy"}))
+        .secret("nobody", json!({"username": "x", "password": "yyyyyy"}))
         .await;
     ev["SecretId"] = json!(other);
     let err = env.app.handle(ev).await.unwrap_err();
@@ -451,7 +450,7 @@ async fn a_wrong_token_an_unknown_secret_or_a_disabled_rotation_fails() {
 async fn an_api_key_connector_is_refused_clearly() {
     let env = Env::start().await;
     let arn = env
-        .secret(json!({"api_key": "aWQ6a2V5LXZhbHVlLXNlY3JldA=="}))
+        .secret("keyed", json!({"api_key": "aWQ6a2V5LXZhbHVlLXNlY3JldA=="}))
         .await;
     env.integration("keyed", &arn, json!({})).await;
     env.begin_rotation(&arn, TOKEN).await;
@@ -530,7 +529,7 @@ async fn stored_password(env: &Env, p: &PrincipalState) -> String {
 #[tokio::test]
 async fn requester_passwords_rotate_when_due_and_never_while_active() {
     let env = Env::start().await;
-    let arn = env.secret(connector()).await;
+    let arn = env.secret("users", connector()).await;
     let integration = env
         .integration("users", &arn, json!({"credential_rotation_days": 30}))
         .await;
@@ -642,7 +641,7 @@ async fn requester_passwords_rotate_when_due_and_never_while_active() {
 #[tokio::test]
 async fn an_interrupted_requester_rotation_is_finished_by_the_next_run() {
     let env = Env::start().await;
-    let arn = env.secret(connector()).await;
+    let arn = env.secret("resume", connector()).await;
     let integration = env
         .integration("resume", &arn, json!({"credential_rotation_days": 7}))
         .await;
@@ -674,7 +673,7 @@ async fn an_interrupted_requester_rotation_is_finished_by_the_next_run() {
 #[tokio::test]
 async fn post_rotate_is_for_admins_and_maps_every_answer() {
     let env = Env::start().await;
-    let arn = env.secret(connector()).await;
+    let arn = env.secret("prod-search", connector()).await;
     env.integration("prod-search", &arn, json!({})).await;
 
     // Rotation not configured on the secret: 409 with how to enable it.
@@ -691,6 +690,7 @@ async fn post_rotate_is_for_admins_and_maps_every_answer() {
     // Not an admin: 403.
     let mut ev = event("post-rotate.json");
     ev["requestContext"]["authorizer"]["jwt"]["claims"]["groups"] = json!("[developers]");
+    fixtures::with_token(&mut ev);
     let (status, _) = env.call(ev).await;
     assert_eq!(status, 403);
 

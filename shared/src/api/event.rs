@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 use super::{ApiError, AuthConfig, Caller};
@@ -22,16 +23,47 @@ pub enum Incoming {
 }
 
 impl Incoming {
-    pub fn classify(event: serde_json::Value) -> Result<Self, serde_json::Error> {
+    pub fn classify(mut event: serde_json::Value) -> Result<Self, serde_json::Error> {
         let is_http = event.get("requestContext").is_some()
             && (event.get("rawPath").is_some() || event.get("routeKey").is_some());
         if is_http {
+            normalize_claims(&mut event);
             return Ok(Self::Http(Box::new(serde_json::from_value(event)?)));
         }
         if event.get("detail-type").is_some() && event.get("source").is_some() {
             return Ok(Self::Scheduled(event));
         }
         Ok(Self::Direct(event))
+    }
+}
+
+/// The typed event wants every JWT claim as a string, but an authorizer (or a test tool) may
+/// hand over JSON arrays, numbers or booleans: render them as API Gateway does (`[a b]`,
+/// `123`, `true`) so such an event is an ordinary request, not a function error. Identity
+/// never relies on this rendering: groups are read from the token itself.
+fn normalize_claims(event: &mut serde_json::Value) {
+    use serde_json::Value;
+    let Some(claims) = event
+        .pointer_mut("/requestContext/authorizer/jwt/claims")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    claims.retain(|_, v| !v.is_null());
+    for v in claims.values_mut() {
+        let text = match &*v {
+            Value::String(_) => continue,
+            Value::Array(items) => format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            other => other.to_string(),
+        };
+        *v = Value::String(text);
     }
 }
 
@@ -43,6 +75,8 @@ pub struct ApiRequest {
     pub headers: HashMap<String, String>,
     body: Option<Vec<u8>>,
     claims: HashMap<String, String>,
+    /// The bearer token, kept out of `headers` so no handler can log or echo it.
+    authorization: Option<SecretString>,
     pub request_id: Option<String>,
 }
 
@@ -68,7 +102,7 @@ impl ApiRequest {
                     .collect()
             })
             .unwrap_or_default();
-        let headers = e
+        let mut headers: HashMap<String, String> = e
             .headers
             .iter()
             .filter_map(|(k, v)| {
@@ -78,6 +112,7 @@ impl ApiRequest {
                 ))
             })
             .collect();
+        let authorization = headers.remove("authorization").map(SecretString::from);
         let claims = e
             .request_context
             .authorizer
@@ -96,12 +131,15 @@ impl ApiRequest {
             headers,
             body,
             claims,
+            authorization,
             request_id: e.request_context.request_id.clone(),
         })
     }
 
+    /// The caller: the authorizer's claims, read exactly from the bearer token they came from.
     pub fn caller(&self, cfg: &AuthConfig) -> Result<Caller, ApiError> {
-        Caller::from_claims(&self.claims, cfg)
+        let token = self.authorization.as_ref().map(ExposeSecret::expose_secret);
+        Caller::from_request(&self.claims, token, cfg)
     }
 
     /// Path segments, percent-decoded: `/integrations/prod/discover` → `["integrations","prod","discover"]`.

@@ -1,10 +1,11 @@
 //! The HTTP API edge shared by every function: events in, JSON out, identity only from the
-//! JWT authorizer's claims, and errors with stable codes that never expose internals.
+//! token the JWT authorizer verified, and errors with stable codes that never expose internals.
 
 mod error;
 mod event;
 mod identity;
 mod routes;
+mod token;
 
 pub use error::ApiError;
 pub use event::{

@@ -1,5 +1,8 @@
-//! Typed driver errors. Each keeps what the target said (status, type, reason) and whether a
-//! retry can help; none carries a credential.
+//! Typed driver errors. Each keeps what the target's answer was (HTTP status and error type
+//! token) and whether a retry can help; none carries a credential, and none carries free text
+//! from the target: an error body may echo what it was sent (the connector's Authorization
+//! header included) or say whatever its operator likes, and these errors reach API responses,
+//! request records and logs.
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DriverError {
@@ -32,7 +35,54 @@ pub enum DriverError {
     Refused { reason: String },
 }
 
+/// The longest error type token kept from a target's answer.
+const MAX_TYPE_TOKEN: usize = 64;
+
+/// A target's error type as a token (`security_exception`, `organization.not_found`), or
+/// `unknown` when it is anything else: lowercase letters, digits, `_` and `.`, 1–64 long.
+pub fn type_token(raw: Option<&str>) -> String {
+    raw.filter(|t| {
+        (1..=MAX_TYPE_TOKEN).contains(&t.len())
+            && t.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+    })
+    .unwrap_or("unknown")
+    .to_string()
+}
+
+/// What an HTTP status means, in our words.
+fn summary(status: u16) -> &'static str {
+    match status {
+        400 => "the target refused the request as invalid",
+        401 => "the target did not accept the credentials",
+        403 => "the target denied the request for lack of privileges",
+        404 => "the target has no such object",
+        409 => "the request conflicts with the target's current state",
+        429 => "the target is throttling requests",
+        500..=599 => "the target failed to handle the request",
+        _ => "the target refused the request",
+    }
+}
+
 impl DriverError {
+    /// A target's non-2xx answer, summarized: the status and the error type token only.
+    pub fn from_answer(target: &str, status: u16, error_type: Option<&str>) -> Self {
+        let error_type = type_token(error_type);
+        if status == 401 {
+            Self::Unauthorized {
+                target: target.into(),
+                reason: format!("HTTP 401 {error_type}"),
+            }
+        } else {
+            Self::Api {
+                target: target.into(),
+                status,
+                error_type,
+                reason: summary(status).into(),
+            }
+        }
+    }
+
     /// Worth trying again later: the target was unreachable, slow, throttling or failing.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -60,5 +110,42 @@ impl DriverError {
             Self::BadConnectorSecret { .. } => "connector_secret_invalid",
             Self::Refused { .. } => "operation_refused",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_keeps_status_and_type_token_only() {
+        let e = DriverError::from_answer("es.example.com:9200", 403, Some("security_exception"));
+        assert_eq!(
+            e.to_string(),
+            "es.example.com:9200 answered 403 security_exception: the target denied the request \
+             for lack of privileges"
+        );
+        for hostile in [
+            "Basic Y29ubmVjdG9yOnB3",
+            "call +1 555 0100",
+            "SECURITY_EXCEPTION",
+            "a\nb",
+            "",
+            &"x".repeat(65),
+        ] {
+            let e = DriverError::from_answer("t", 400, Some(hostile));
+            assert!(
+                matches!(&e, DriverError::Api { error_type, .. } if error_type == "unknown"),
+                "{hostile:?}"
+            );
+        }
+        assert_eq!(
+            type_token(Some("organization.not_found")),
+            "organization.not_found"
+        );
+        assert!(matches!(
+            DriverError::from_answer("t", 401, Some("x")),
+            DriverError::Unauthorized { .. }
+        ));
     }
 }

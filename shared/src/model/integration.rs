@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::permission::{ResolvedPermission, builtin_es_permission, cloud_role};
 use super::principal::{PrincipalRef, check_principals};
-use crate::validation::{ValidationErrors, check_name};
+use crate::validation::{TextKind, ValidationErrors, check_name, check_text};
 
 pub const MAX_CUSTOM_ACCESS_DETAILS: usize = 400;
 pub const DEFAULT_USER_PREFIX: &str = "ejit_";
@@ -113,6 +113,10 @@ pub struct IntegrationSpec {
     pub user_prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_permissions: Vec<CustomPermission>,
+    /// Allow a plain `http://` URL. For local use only (emulators, a cluster on loopback):
+    /// the connector's credentials would cross the network in clear text.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_insecure_http: bool,
 }
 
 /// A stored integration.
@@ -178,7 +182,7 @@ impl IntegrationSpec {
         match self.kind {
             IntegrationKind::Elasticsearch => {
                 match &self.url {
-                    Some(url) => check_url(&mut e, "url", url),
+                    Some(url) => check_url(&mut e, "url", url, self.allow_insecure_http),
                     None => e.push(
                         "missing_url",
                         "url",
@@ -205,7 +209,7 @@ impl IntegrationSpec {
             }
             IntegrationKind::ElasticCloud => {
                 if let Some(url) = &self.url {
-                    check_url(&mut e, "url", url);
+                    check_url(&mut e, "url", url, self.allow_insecure_http);
                 }
                 match self.organization_id.as_deref().map(str::trim) {
                     Some(id) if !id.is_empty() && id.len() <= 128 => {}
@@ -249,6 +253,21 @@ impl IntegrationSpec {
                     "custom_access_details may be at most {MAX_CUSTOM_ACCESS_DETAILS} characters (got {})",
                     details.chars().count()
                 ),
+            );
+        }
+        // Shown to requesters and approvers, and sent to targets: printable text only.
+        if let Some(details) = &self.custom_access_details {
+            check_text(&mut e, "custom_access_details", details, TextKind::FreeText);
+        }
+        if let Some(org) = &self.organization_id {
+            check_text(&mut e, "organization_id", org, TextKind::Label);
+        }
+        if let Some(owner) = &self.resource_owner {
+            check_text(
+                &mut e,
+                "resource_owner.tag_key",
+                &owner.tag_key,
+                TextKind::Label,
             );
         }
         check_principals(&mut e, "integration_owners", &self.integration_owners);
@@ -331,7 +350,7 @@ fn check_days(e: &mut ValidationErrors, field: &str, value: Option<u32>) {
     }
 }
 
-fn check_url(e: &mut ValidationErrors, field: &str, raw: &str) {
+fn check_url(e: &mut ValidationErrors, field: &str, raw: &str, allow_http: bool) {
     let parsed = match url::Url::parse(raw) {
         Ok(u) => u,
         Err(err) => {
@@ -343,12 +362,18 @@ fn check_url(e: &mut ValidationErrors, field: &str, raw: &str) {
             return;
         }
     };
-    if !matches!(parsed.scheme(), "http" | "https") {
-        e.push(
-            "invalid_url",
+    match parsed.scheme() {
+        "https" => {}
+        "http" if allow_http => {}
+        "http" => e.push(
+            "insecure_url",
             field,
-            format!("{field} must use http or https"),
-        );
+            format!(
+                "{field} must use https: plain http sends the connector's credentials in clear \
+                 text (set allow_insecure_http to true for local use only)"
+            ),
+        ),
+        _ => e.push("invalid_url", field, format!("{field} must use https")),
     }
     if parsed.host_str().is_none_or(str::is_empty) {
         e.push("invalid_url", field, format!("{field} must name a host"));
@@ -398,6 +423,48 @@ fn check_secret_arn(e: &mut ValidationErrors, arn: &str) {
             "secret_arn",
             "secret_arn must be a Secrets Manager secret ARN \
              (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)",
+        );
+    }
+}
+
+/// The default name prefix of connector secrets (the stack's `ConnectorSecretPrefix`).
+pub const DEFAULT_CONNECTOR_PREFIX: &str = "elastic-jit/connectors/";
+
+/// The secret's name in a complete Secrets Manager ARN: the resource after `secret:`, less the
+/// `-` and six characters Secrets Manager appends. A partial ARN (without them) is not
+/// accepted: it could name another secret whose own name ends like a suffix.
+pub fn secret_name_of_arn(arn: &str) -> Option<&str> {
+    let (_, resource) = arn.split_once(":secret:")?;
+    let (name, suffix) = resource.rsplit_once('-')?;
+    (suffix.len() == 6 && suffix.chars().all(|c| c.is_ascii_alphanumeric()) && !name.is_empty())
+        .then_some(name)
+}
+
+/// Is `arn` a connector secret of integration `integration`? Its name must be
+/// `<prefix><integration>`, or lie under `<prefix><integration>/` (integration names have no
+/// `/`, so no two integrations can claim one secret). This is what keeps one integration's
+/// credentials from being sent to another integration's URL.
+pub fn secret_bound_to(arn: &str, integration: &str, prefix: &str) -> bool {
+    let Some(rest) = secret_name_of_arn(arn).and_then(|n| n.strip_prefix(prefix)) else {
+        return false;
+    };
+    match rest.strip_prefix(integration) {
+        Some("") => true,
+        Some(sub) => sub.starts_with('/') && sub.len() > 1,
+        None => false,
+    }
+}
+
+/// Push `connector_secret_not_bound` unless `arn` is the connector secret of `integration`.
+pub fn check_secret_binding(e: &mut ValidationErrors, arn: &str, integration: &str, prefix: &str) {
+    if !secret_bound_to(arn, integration, prefix) {
+        e.push(
+            "connector_secret_not_bound",
+            "secret_arn",
+            format!(
+                "secret_arn must be the complete ARN of a secret named {prefix}{integration} (or \
+                 under {prefix}{integration}/): a connector secret belongs to one integration"
+            ),
         );
     }
 }
@@ -461,5 +528,76 @@ pub(crate) fn check_patterns(
                 ),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str = "elastic-jit/connectors/";
+
+    fn arn(name: &str) -> String {
+        format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}")
+    }
+
+    #[test]
+    fn labels_and_details_refuse_control_characters() {
+        let spec: IntegrationSpec = serde_json::from_value(serde_json::json!({
+            "kind": "elastic_cloud", "organization_id": "org\u{0}", "secret_arn": arn("x-AbC123"),
+            "custom_access_details": "see\u{1b}[2J", "integration_owners": [{"type": "group", "value": "g"}],
+            "resource_owner": {"tag_key": "own\u{7}er", "attribute": "user"}
+        }))
+        .unwrap();
+        let e = spec.validate("x").unwrap_err();
+        let fields: Vec<&str> =
+            e.0.iter()
+                .filter(|f| f.code == "control_character")
+                .map(|f| f.field.as_str())
+                .collect();
+        assert_eq!(
+            fields,
+            [
+                "custom_access_details",
+                "organization_id",
+                "resource_owner.tag_key"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_connector_secret_is_bound_to_one_integration_by_name() {
+        assert!(secret_bound_to(
+            &arn("elastic-jit/connectors/prod-AbC123"),
+            "prod",
+            P
+        ));
+        assert!(secret_bound_to(
+            &arn("elastic-jit/connectors/prod/v2-AbC123"),
+            "prod",
+            P
+        ));
+        for (secret, integration) in [
+            // Another integration's secret, or a name that only starts like it.
+            ("elastic-jit/connectors/prod-AbC123", "staging"),
+            ("elastic-jit/connectors/prod-x-AbC123", "prod"),
+            ("elastic-jit/connectors/prod/-AbC123", "prod"),
+            // Outside the prefix, or a partial ARN without Secrets Manager's suffix.
+            ("other/prod-AbC123", "prod"),
+            ("elastic-jit/connectors/prod", "prod"),
+            ("elastic-jit/connectors/prod-abc", "prod"),
+            ("elastic-jit/connectors/prod-AbC12!", "prod"),
+        ] {
+            assert!(
+                !secret_bound_to(&arn(secret), integration, P),
+                "{secret} for {integration}"
+            );
+        }
+        // A partial ARN for integration `prod-AbC123` must not pass as prod's secret either way.
+        assert!(!secret_bound_to(
+            &arn("elastic-jit/connectors/prod-AbC123"),
+            "prod-AbC123",
+            P
+        ));
     }
 }

@@ -15,11 +15,12 @@ pub use audit::{AuditEvent, AuditOutcome, AuditSubject};
 pub use duration::{format_duration, parse_duration};
 pub use flow::{AccessFlow, AccessFlowSpec, CredentialMode, DEFAULT_MAX_DURATION};
 pub use integration::{
-    CustomPermission, DiscoverySelection, Integration, IntegrationKind, IntegrationSpec,
-    OwnerAttribute, ResourceOwner, TlsConfig,
+    CustomPermission, DEFAULT_CONNECTOR_PREFIX, DiscoverySelection, Integration, IntegrationKind,
+    IntegrationSpec, OwnerAttribute, ResourceOwner, TlsConfig, check_secret_binding,
+    secret_bound_to, secret_name_of_arn,
 };
 pub use permission::{CLOUD_ROLE_IDS, CloudRoleScope, ES_INDEX_PRIVILEGES, ResolvedPermission};
-pub use principal::{Identity, PrincipalKind, PrincipalRef};
+pub use principal::{Identity, Person, PrincipalKind, PrincipalRef};
 pub use principal_state::{PRINCIPAL_IDLE, PrincipalState, SharedObject};
 pub use request::{
     AccessRequest, ApprovalStep, Decision, DecisionKind, RequestStatus, TargetObject,

@@ -5,15 +5,18 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::TargetObject;
+use super::{Person, TargetObject};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrincipalState {
     pub integration: String,
     /// Target-side name: the Elasticsearch username or the Elastic Cloud user id / email.
     pub name: String,
-    /// The requester's `sub` this account belongs to.
+    /// The person this account belongs to: the `sub` and issuer of their tokens. Records
+    /// written before the issuer was recorded have only `owner_sub`.
     pub owner_sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_issuer: Option<String>,
     /// Ids of the grants currently active on this account.
     #[serde(default)]
     pub active_grants: Vec<String>,
@@ -63,6 +66,7 @@ impl PrincipalState {
             integration: integration.into(),
             name: name.into(),
             owner_sub: owner_sub.into(),
+            owner_issuer: None,
             active_grants: vec![],
             roles: vec![],
             enabled: false,
@@ -78,6 +82,26 @@ impl PrincipalState {
             lock_until: None,
             version: 0,
         }
+    }
+
+    /// A new account owned by `owner`.
+    pub fn owned_by(integration: &str, name: &str, owner: &Person, now: DateTime<Utc>) -> Self {
+        let mut p = Self::new(integration, name, &owner.sub, now);
+        p.owner_issuer = owner.issuer.clone();
+        p
+    }
+
+    /// The person the account belongs to.
+    pub fn owner(&self) -> Person {
+        Person {
+            issuer: self.owner_issuer.clone(),
+            sub: self.owner_sub.clone(),
+        }
+    }
+
+    /// Is this account `who`'s? An account belongs to exactly one person.
+    pub fn is_owned_by(&self, who: &Person) -> bool {
+        self.owner().same_as(who)
     }
 
     pub fn is_locked_by_other(&self, holder: &str, now: DateTime<Utc>) -> bool {

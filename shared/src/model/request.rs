@@ -106,11 +106,30 @@ pub enum DecisionKind {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
+    /// The decider's label ([`Identity::display`]).
     pub by: String,
+    /// The decider's person key ([`Identity::person_key`]): who decided, as opposed to the
+    /// label, which two people may share. Absent on decisions recorded before it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_person: Option<String>,
     pub kind: DecisionKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub at: DateTime<Utc>,
+}
+
+impl Decision {
+    /// Was this decision made by `who`? Decided by person; a decision recorded before persons
+    /// were is matched only on `who`'s trusted email, never on a `sub`.
+    pub fn is_by(&self, who: &Identity) -> bool {
+        match &self.by_person {
+            Some(p) => *p == who.person_key(),
+            None => who
+                .email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(&self.by)),
+        }
+    }
 }
 
 /// Something a grant made on the target, recorded so revoke removes exactly that.
@@ -253,7 +272,9 @@ mod tests {
             flow: "logs".into(),
             requester: Identity {
                 sub: "u-1".into(),
+                issuer: Some("https://idp.example.com".into()),
                 email: Some("dev@example.com".into()),
+                email_verified: true,
                 groups: vec![],
             },
             resources: vec!["logs-2026.11".into()],

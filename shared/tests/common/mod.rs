@@ -31,6 +31,7 @@ pub fn request(id: &str, sub: &str, status: RequestStatus, at: DateTime<Utc>) ->
             sub: sub.into(),
             email: Some(format!("{sub}@example.com")),
             groups: vec!["dev".into()],
+            ..Identity::default()
         },
         resources: vec!["logs-2026.11".into()],
         requested_resources: vec!["logs-*".into()],

@@ -91,6 +91,7 @@ pub fn http(name: &str, path: &str, who: Person, body: Option<Value>) -> Result<
     let claims = &mut ev["requestContext"]["authorizer"]["jwt"]["claims"];
     claims["sub"] = json!(who.sub);
     claims["email"] = json!(who.email);
+    claims["email_verified"] = json!("true");
     claims["groups"] = json!(who.groups);
     if let Some(h) = ev["headers"].as_object_mut() {
         h.remove("idempotency-key");
@@ -98,7 +99,36 @@ pub fn http(name: &str, path: &str, who: Person, body: Option<Value>) -> Result<
     if let Some(b) = body {
         ev["body"] = json!(b.to_string());
     }
+    with_token(&mut ev);
     Ok(ev)
+}
+
+/// The bearer token the event's claims were verified from, in its `authorization` header (as
+/// API Gateway passes it; the functions read groups exactly from it). The claims map is the
+/// authorizer's flattened copy; the token has lists, numbers and booleans in their JSON types.
+fn with_token(ev: &mut Value) {
+    use base64::Engine;
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let claims = ev["requestContext"]["authorizer"]["jwt"]["claims"].clone();
+    let mut payload = serde_json::Map::new();
+    for (k, v) in claims.as_object().into_iter().flatten() {
+        let s = v.as_str().unwrap_or_default();
+        let value = match k.as_str() {
+            "exp" | "iat" => s.parse::<i64>().map_or_else(|_| json!(s), |n| json!(n)),
+            "email_verified" => json!(s == "true"),
+            _ if s.starts_with('[') && s.ends_with(']') => {
+                json!(s[1..s.len() - 1].split_whitespace().collect::<Vec<_>>())
+            }
+            _ => v.clone(),
+        };
+        payload.insert(k.clone(), value);
+    }
+    let token = format!(
+        "Bearer {}.{}.c2lnbmF0dXJl",
+        b64(&json!({"alg": "RS256", "typ": "JWT", "kid": "test"})),
+        b64(&Value::Object(payload))
+    );
+    ev["headers"]["authorization"] = json!(token);
 }
 
 /// Which path segment the sample's single path parameter is (`name` and `id` are second).

@@ -291,6 +291,11 @@ impl Stack {
                 .env("ADMIN_GROUP", ADMIN_GROUP)
                 .env("GROUPS_CLAIM", "groups")
                 .env("CREDENTIAL_SECRET_PREFIX", &self.names.secret_prefix)
+                // The story names each connector secret <this prefix><integration>.
+                .env(
+                    "CONNECTOR_SECRET_PREFIX",
+                    format!("elastic-jit-demo-{}/connector/", self.names.suffix),
+                )
                 .env("SCHEDULE_GROUP", &self.names.schedule_group)
                 .env("REVOKE_FUNCTION_ARN", REVOKE_ARN)
                 .env("SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)

@@ -233,7 +233,8 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
                 "custom_access_details": "Local demo: query the emulator directly.",
                 "integration_owners": [{"type": "group", "value": "search-platform"}],
                 "resource_owner": {"tag_key": "owner", "attribute": "user"},
-                "user_cleanup_days": 7
+                "user_cleanup_days": 7,
+                "allow_insecure_http": true
             })),
             201,
         )
@@ -491,7 +492,8 @@ async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
             "organization_id": CLOUD_ORG,
             "secret_arn": arn,
             "integration_owners": [{"type": "group", "value": "search-platform"}],
-            "resource_owner": {"tag_key": "owner", "attribute": "user"}
+            "resource_owner": {"tag_key": "owner", "attribute": "user"},
+            "allow_insecure_http": true
         })),
         201,
     )

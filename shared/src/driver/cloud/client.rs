@@ -186,29 +186,8 @@ impl CloudClient {
             })
             .filter(|c| !c.is_empty())
             .unwrap_or_else(|| "unknown".to_string());
-        let messages: Vec<&str> = errors
-            .iter()
-            .filter_map(|e| e.get("message").and_then(Value::as_str))
-            .filter(|m| !m.is_empty())
-            .collect();
-        let reason = if messages.is_empty() {
-            format!("HTTP {status} without an error message")
-        } else {
-            messages.join("; ")
-        };
-        if status == 401 {
-            DriverError::Unauthorized {
-                target: self.target.clone(),
-                reason,
-            }
-        } else {
-            DriverError::Api {
-                target: self.target.clone(),
-                status,
-                error_type: code,
-                reason,
-            }
-        }
+        // The errors' `message` texts are the target's words: never kept.
+        DriverError::from_answer(&self.target, status, Some(&code))
     }
 
     /// A response body that does not have the documented shape.

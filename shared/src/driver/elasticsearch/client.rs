@@ -158,38 +158,14 @@ impl EsClient {
         }
     }
 
-    /// An Elasticsearch error body (`{"error":{type,reason},"status"}` or `{"error":"…"}`) as a
-    /// typed error.
+    /// An Elasticsearch error answer as a typed error: its status and `error.type` token. The
+    /// body's `reason` is never kept (see [`DriverError::from_answer`]).
     pub fn error(&self, resp: &JsonResponse) -> DriverError {
-        let (error_type, reason) = match resp.body.get("error") {
-            Some(serde_json::Value::Object(e)) => (
-                e.get("type")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("unknown")
-                    .to_string(),
-                e.get("reason")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .to_string(),
-            ),
-            Some(serde_json::Value::String(s)) => ("error".to_string(), s.clone()),
-            _ => (
-                "unknown".to_string(),
-                format!("HTTP {} without an error body", resp.status.as_u16()),
-            ),
-        };
-        if resp.status.as_u16() == 401 {
-            DriverError::Unauthorized {
-                target: self.target.clone(),
-                reason,
-            }
-        } else {
-            DriverError::Api {
-                target: self.target.clone(),
-                status: resp.status.as_u16(),
-                error_type,
-                reason,
-            }
-        }
+        let error_type = resp
+            .body
+            .get("error")
+            .and_then(|e| e.get("type"))
+            .and_then(|t| t.as_str());
+        DriverError::from_answer(&self.target, resp.status.as_u16(), error_type)
     }
 }

@@ -22,13 +22,19 @@ pub fn is_open(status: RequestStatus) -> bool {
     )
 }
 
-/// The index key of a configured approver. User values match a caller's `sub` or email
-/// case-insensitively, so they are folded; group names are exact.
+/// The index key of a configured approver, folded as [`Identity::matches`] compares: a user
+/// value with `@` is an email (case-insensitive, matched only by a trusted email), any other
+/// user value is a `sub` (exact), group names are exact.
 fn approver_key(p: &PrincipalRef) -> String {
     match p.kind {
-        PrincipalKind::User => format!("user:{}", p.value.to_lowercase()),
+        PrincipalKind::User if p.value.contains('@') => email_key(&p.value),
+        PrincipalKind::User => format!("sub:{}", p.value),
         PrincipalKind::Group => format!("group:{}", p.value),
     }
+}
+
+fn email_key(email: &str) -> String {
+    format!("email:{}", email.to_lowercase())
 }
 
 /// Every approver key of a request, without repeats.
@@ -39,19 +45,15 @@ pub fn request_keys(r: &AccessRequest) -> BTreeSet<String> {
         .collect()
 }
 
-/// The keys under which a caller may find requests to decide: their `sub`, their email, each
-/// of their groups. A key only narrows the search; whether they may decide is checked on the
-/// request itself.
+/// The keys under which a caller may find requests to decide: their `sub`, their trusted
+/// email (an [`Identity`] carries no other), each of their groups. A key only narrows the
+/// search; whether they may decide is checked on the request itself.
 pub fn caller_keys(who: &Identity) -> BTreeSet<String> {
-    let mut keys = BTreeSet::from([approver_key(&PrincipalRef::user(&who.sub))]);
+    let mut keys = BTreeSet::from([format!("sub:{}", who.sub)]);
     if let Some(email) = &who.email {
-        keys.insert(approver_key(&PrincipalRef::user(email)));
+        keys.insert(email_key(email));
     }
-    keys.extend(
-        who.groups
-            .iter()
-            .map(|g| approver_key(&PrincipalRef::group(g))),
-    );
+    keys.extend(who.groups.iter().map(|g| format!("group:{g}")));
     keys
 }
 

@@ -74,7 +74,7 @@ impl DynamoStore {
     /// sparse open-requester index (which holds only open requests, so this reads at most the
     /// cap). The index is eventually consistent and two creates can race: the cap is a bound
     /// on a runaway requester, not an exact quota.
-    async fn check_open_cap(&self, requester_sub: &str) -> Result<(), StoreError> {
+    async fn check_open_cap(&self, requester: &str) -> Result<(), StoreError> {
         let limit = self.cfg.max_open_requests;
         let out = self
             .client
@@ -83,7 +83,7 @@ impl DynamoStore {
             .index_name(OPEN_INDEX.name)
             .key_condition_expression("#h = :h")
             .expression_attribute_names("#h", OPEN_INDEX.hash_key)
-            .expression_attribute_values(":h", s(requester_sub))
+            .expression_attribute_values(":h", s(requester))
             .select(Select::Count)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .send()
@@ -100,13 +100,13 @@ impl DynamoStore {
         item.insert("pk".into(), s(request_pk(&r.id)));
         item.insert("sk".into(), s(REQUEST_SK));
         item.insert("entity".into(), s("request"));
-        item.insert(REQUESTER_INDEX.hash_key.into(), s(&r.requester.sub));
+        item.insert(REQUESTER_INDEX.hash_key.into(), s(r.requester.person_key()));
         item.insert(
             REQUESTER_INDEX.range_key.into(),
             s(time_key(r.created_at, &r.id)),
         );
         if is_open(r.status) {
-            item.insert(OPEN_INDEX.hash_key.into(), s(&r.requester.sub));
+            item.insert(OPEN_INDEX.hash_key.into(), s(r.requester.person_key()));
         }
         if let Some(due) = r.due_at() {
             item.insert(DUE_INDEX.hash_key.into(), s(r.status.as_str()));
@@ -163,7 +163,7 @@ impl RequestStore for DynamoStore {
             stored.status,
             RequestStatus::Pending | RequestStatus::Approved
         ) {
-            self.check_open_cap(&stored.requester.sub).await?;
+            self.check_open_cap(&stored.requester.person_key()).await?;
         }
         let item = self.request_item(&stored)?;
         let mut side = Vec::new();

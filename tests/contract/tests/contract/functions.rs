@@ -83,7 +83,13 @@ fn five_functions_built_with_cargo_lambda_for_arm64() {
 #[test]
 fn each_function_gets_the_environment_it_reads() {
     let t = template();
-    let api = ["TABLE_NAME", "ADMIN_GROUP", "GROUPS_CLAIM"];
+    let api = [
+        "TABLE_NAME",
+        "CONNECTOR_SECRET_PREFIX",
+        "ADMIN_GROUP",
+        "GROUPS_CLAIM",
+        "IDP_EMAIL_AUTHORITATIVE",
+    ];
     let expected: BTreeMap<&str, Vec<&str>> = BTreeMap::from([
         ("discover", api.to_vec()),
         (
@@ -114,7 +120,12 @@ fn each_function_gets_the_environment_it_reads() {
         ),
         (
             "cleanup",
-            vec!["TABLE_NAME", "CREDENTIAL_SECRET_PREFIX", "SCHEDULE_GROUP"],
+            vec![
+                "TABLE_NAME",
+                "CONNECTOR_SECRET_PREFIX",
+                "CREDENTIAL_SECRET_PREFIX",
+                "SCHEDULE_GROUP",
+            ],
         ),
     ]);
     for (id, f) in resources_of(&t, "AWS::Serverless::Function") {

@@ -144,7 +144,6 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<String>> {
             &[
                 "secretsmanager:GetSecretValue",
                 "secretsmanager:DeleteSecret",
-                "secretsmanager:DescribeSecret",
                 "scheduler:DeleteSchedule",
             ],
         ),
@@ -153,7 +152,6 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<String>> {
             &[
                 "secretsmanager:GetSecretValue",
                 "secretsmanager:DeleteSecret",
-                "secretsmanager:DescribeSecret",
                 "scheduler:DeleteSchedule",
             ],
         ),
@@ -230,4 +228,138 @@ fn the_scheduler_role_may_only_invoke_the_revoke_function() {
         statement["Resource"],
         serde_json::json!({ "Fn::GetAtt": ["RevokeFunction", "Arn"] })
     );
+}
+
+/// `!Sub` ARN text of a statement's resource(s).
+fn resource_texts(statement: &Value) -> Vec<String> {
+    let list: Vec<&Value> = match &statement["Resource"] {
+        Value::Array(l) => l.iter().collect(),
+        Value::Null => vec![],
+        one => vec![one],
+    };
+    list.iter()
+        .map(|r| match r {
+            Value::String(s) => s.clone(),
+            other => other
+                .get("Fn::Sub")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| other.to_string()),
+        })
+        .collect()
+}
+
+const CONNECTOR_SECRETS: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${ConnectorSecretPrefix}*";
+const CREDENTIAL_SECRETS: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${CredentialSecretPrefix}*";
+
+/// Which Secrets Manager calls each function makes on which secrets: connector secrets are
+/// only read (and rotated by rotate); requester credential secrets are written by provision,
+/// rotated by rotate, and only deleted by revoke and cleanup, which never read one.
+#[test]
+fn secrets_manager_calls_are_scoped_to_the_secrets_each_function_handles() {
+    let t = template();
+    let connector_read = ["secretsmanager:GetSecretValue"];
+    let expected: BTreeMap<&str, (Vec<&str>, Vec<&str>)> = BTreeMap::from([
+        ("discover", (connector_read.to_vec(), vec![])),
+        (
+            "provision",
+            (
+                connector_read.to_vec(),
+                vec![
+                    "secretsmanager:CreateSecret",
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:TagResource",
+                ],
+            ),
+        ),
+        (
+            "revoke",
+            (connector_read.to_vec(), vec!["secretsmanager:DeleteSecret"]),
+        ),
+        (
+            "cleanup",
+            (connector_read.to_vec(), vec!["secretsmanager:DeleteSecret"]),
+        ),
+        (
+            "rotate",
+            (
+                vec![
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:RotateSecret",
+                    "secretsmanager:UpdateSecretVersionStage",
+                ],
+                vec![
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:UpdateSecretVersionStage",
+                ],
+            ),
+        ),
+    ]);
+    for (id, function) in resources_of(&t, "AWS::Serverless::Function") {
+        let name = binary_of(function);
+        let role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+            .as_str()
+            .unwrap();
+        let mut on: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for policy in t["Resources"][role_id]["Properties"]["Policies"]
+            .as_array()
+            .unwrap()
+        {
+            for st in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                for a in actions(st)
+                    .into_iter()
+                    .filter(|a| a.starts_with("secretsmanager:"))
+                {
+                    for r in resource_texts(st) {
+                        assert!(
+                            r == CONNECTOR_SECRETS || r == CREDENTIAL_SECRETS,
+                            "{id}: {a} on {r}: secrets calls are scoped to one of the two prefixes"
+                        );
+                        on.entry(r).or_default().insert(a.to_string());
+                    }
+                }
+            }
+        }
+        let (connector, credential) = &expected[name];
+        let set = |v: &Vec<&str>| v.iter().map(|a| a.to_string()).collect::<BTreeSet<_>>();
+        assert_eq!(
+            on.remove(CONNECTOR_SECRETS).unwrap_or_default(),
+            set(connector),
+            "{id}: connector secrets"
+        );
+        assert_eq!(
+            on.remove(CREDENTIAL_SECRETS).unwrap_or_default(),
+            set(credential),
+            "{id}: credential secrets"
+        );
+    }
+}
+
+#[test]
+fn only_connector_secret_rotations_in_this_account_may_invoke_rotate() {
+    let t = template();
+    let perms = resources_of(&t, "AWS::Lambda::Permission");
+    assert!(!perms.is_empty());
+    for (id, p) in perms {
+        let props = &p["Properties"];
+        if props["Principal"] != "secretsmanager.amazonaws.com" {
+            continue;
+        }
+        assert_eq!(
+            props["SourceAccount"],
+            serde_json::json!({"Ref": "AWS::AccountId"}),
+            "{id}"
+        );
+        assert_eq!(
+            props["SourceArn"]["Fn::Sub"].as_str(),
+            Some(CONNECTOR_SECRETS),
+            "{id}: SourceArn limits invocations to rotations of connector secrets"
+        );
+    }
 }

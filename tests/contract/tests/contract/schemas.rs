@@ -131,6 +131,7 @@ fn full_integration_spec() -> IntegrationSpec {
             name: "append".into(),
             privileges: vec!["create_doc".into()],
         }],
+        allow_insecure_http: true,
     }
 }
 

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::clock::Clock;
 use crate::credentials::{self, user_secret_name};
 use crate::driver::elasticsearch::grants::role_name;
+use crate::driver::http::time_left;
 use crate::driver::{Driver, GrantPlan, PrincipalAfterRevoke, PrincipalPlan, RevokePlan};
 use crate::model::{
     AccessRequest, AuditEvent, AuditSubject, CredentialMode, Identity, Integration,
@@ -131,7 +132,9 @@ impl Grants<'_> {
             let current = self.store.get_principal(integration, name).await?;
             let (mut next, expected) = match current {
                 Some(p) if p.is_locked_by_other(holder, now) => {
-                    if started.elapsed() > LEASE_WAIT {
+                    // Waiting past the invocation's deadline would leave nothing recorded.
+                    let no_time = time_left().is_some_and(|left| left < delay * 2);
+                    if started.elapsed() > LEASE_WAIT || no_time {
                         return Err(GrantError::PrincipalBusy(name.into()));
                     }
                     tokio::time::sleep(delay).await;

@@ -42,11 +42,16 @@ pub async fn list(app: &App, _caller: &Caller) -> Result<ApiGatewayV2httpRespons
 
 pub async fn get(
     app: &App,
-    _caller: &Caller,
+    caller: &Caller,
     name: &str,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let i = load(app, name).await?;
-    Ok(json_response(200, &views::integration(&i)))
+    let mut body = views::integration(&i);
+    // Old connector credentials still valid on the target: for the operators who fix it.
+    if caller.is_admin && !i.pending_retires.is_empty() {
+        body["pending_retires"] = json!(i.pending_retires);
+    }
+    Ok(json_response(200, &body))
 }
 
 /// Register or update: validate, read the connector secret, check the connector's privileges,
@@ -82,6 +87,11 @@ pub async fn put(
         updated_at: now,
         last_discovery_at: Some(now),
         last_discovery_error: None,
+        // A rotation's unfinished clean-up outlives any change of settings.
+        pending_retires: existing
+            .as_ref()
+            .map(|e| e.pending_retires.clone())
+            .unwrap_or_default(),
     };
     let driver = app.targets.driver(&integration).await?;
     driver.check_prerequisites().await?;

@@ -16,7 +16,7 @@ pub use duration::{format_duration, parse_duration};
 pub use flow::{AccessFlow, AccessFlowSpec, CredentialMode, DEFAULT_MAX_DURATION};
 pub use integration::{
     CustomPermission, DiscoverySelection, Integration, IntegrationKind, IntegrationSpec,
-    OwnerAttribute, ResourceOwner, TlsConfig,
+    OwnerAttribute, PendingRetire, ResourceOwner, TlsConfig,
 };
 pub use permission::{CLOUD_ROLE_IDS, CloudRoleScope, ES_INDEX_PRIVILEGES, ResolvedPermission};
 pub use principal::{Identity, PrincipalKind, PrincipalRef};

@@ -132,7 +132,11 @@ async fn es_functions_work(
 ) -> String {
     let g = granted(p, DEV, "logs-auto", &["logs-2026.11"]).await;
     let (s, b) = revoke_by(r, DEV, to_revoke).await;
-    assert_eq!((s, b["status"].as_str()), (200, Some("revoked")), "{when}: {b}");
+    assert_eq!(
+        (s, b["status"].as_str()),
+        (200, Some("revoked")),
+        "{when}: {b}"
+    );
     let (s, b) = discover_now(d, ES).await;
     assert_eq!(s, 200, "{when}: {b}");
     let _ = env;
@@ -307,7 +311,11 @@ async fn cloud_functions_work(
 ) -> String {
     let g = cloud_granted(p, BOB, &[fixtures::cloud::PROD], "deployment-viewer").await;
     let (s, b) = revoke_by(r, BOB, to_revoke).await;
-    assert_eq!((s, b["status"].as_str()), (200, Some("revoked")), "{when}: {b}");
+    assert_eq!(
+        (s, b["status"].as_str()),
+        (200, Some("revoked")),
+        "{when}: {b}"
+    );
     let (s, b) = discover_now(d, INTEGRATION).await;
     assert_eq!(s, 200, "{when}: {b}");
     let _ = env;
@@ -327,10 +335,16 @@ async fn elastic_cloud_functions_work_at_every_step_and_warm_ones_after_the_old_
     let arn = env.register(&d).await;
     cloud_flows(&d, &["deploy-auto"]).await;
     let apps = (&d, &p, &r);
-    let mut open = id_of(&cloud_granted(&p, BOB, &[fixtures::cloud::STAGING], "deployment-viewer").await);
-    let warm_one = id_of(&cloud_granted(&p, BOB, &[fixtures::cloud::PROD], "deployment-editor").await);
-    let warm_two = id_of(&cloud_granted(&p, BOB, &[fixtures::cloud::STAGING], "deployment-editor").await);
-    assert_eq!(revoke_by(&warm, BOB, &warm_one).await.1["status"], "revoked");
+    let mut open =
+        id_of(&cloud_granted(&p, BOB, &[fixtures::cloud::STAGING], "deployment-viewer").await);
+    let warm_one =
+        id_of(&cloud_granted(&p, BOB, &[fixtures::cloud::PROD], "deployment-editor").await);
+    let warm_two =
+        id_of(&cloud_granted(&p, BOB, &[fixtures::cloud::STAGING], "deployment-editor").await);
+    assert_eq!(
+        revoke_by(&warm, BOB, &warm_one).await.1["status"],
+        "revoked"
+    );
 
     let token = "2a2b3c4d-0000-4000-8000-00000000000a";
     env.begin_rotation(&arn, token).await;
@@ -339,7 +353,11 @@ async fn elastic_cloud_functions_work_at_every_step_and_warm_ones_after_the_old_
         open = cloud_functions_work(&env, apps, &open, s).await;
     }
     let org = format!("/organizations/{ORG}");
-    assert_eq!(env.cloud_api(Method::GET, &org, OWNER_KEY).await.0, 401, "old key deleted");
+    assert_eq!(
+        env.cloud_api(Method::GET, &org, OWNER_KEY).await.0,
+        401,
+        "old key deleted"
+    );
     let current: Value =
         serde_json::from_str(env.secrets.get(&arn, AWSCURRENT).await.unwrap().expose()).unwrap();
     assert_ne!(current["api_key_id"], OWNER_KEY_ID);
@@ -361,7 +379,8 @@ async fn an_interrupted_cloud_rotation_followed_by_a_new_one_completes() {
     );
     let arn = env.register(&d).await;
     cloud_flows(&d, &["deploy-auto"]).await;
-    let open = id_of(&cloud_granted(&p, BOB, &[fixtures::cloud::STAGING], "deployment-viewer").await);
+    let open =
+        id_of(&cloud_granted(&p, BOB, &[fixtures::cloud::STAGING], "deployment-viewer").await);
     let abandoned = "2a2b3c4d-0000-4000-8000-00000000000b";
     env.begin_rotation(&arn, abandoned).await;
     step(&rot, "createSecret", &arn, abandoned).await;
@@ -382,4 +401,116 @@ async fn an_interrupted_cloud_rotation_followed_by_a_new_one_completes() {
         assert_eq!(out["outcome"], "done", "{s}: {out}");
     }
     cloud_functions_work(&env, (&d, &p, &r), &open, "after recovery").await;
+}
+
+#[tokio::test]
+async fn a_failed_retire_of_the_old_cloud_key_is_retried_by_the_sweep_until_it_is_gone() {
+    let env = CloudEnv::start().await;
+    let (d, rot) = (discover_app(&env), rotate_app(&env));
+    let c = fixtures::flows::cleanup_app(&env);
+    let arn = env.register(&d).await;
+    let (s, b) = env
+        .control(
+            Method::POST,
+            "/faults",
+            Some(json!({"method": "DELETE", "path": "/api/v1/users/auth/keys/*", "status": 503})),
+        )
+        .await;
+    assert!(s < 300, "{b}");
+    let token = "2a2b3c4d-0000-4000-8000-00000000000d";
+    env.begin_rotation(&arn, token).await;
+    let mut last = Value::Null;
+    for s in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+        last = step(&rot, s, &arn, token).await;
+    }
+    assert_eq!(last["outcome"], "finished_retire_failed", "{last}");
+    let org = format!("/organizations/{ORG}");
+    assert_eq!(
+        env.cloud_api(Method::GET, &org, OWNER_KEY).await.0,
+        200,
+        "the old key is still valid"
+    );
+
+    // Visible to admins on the integration, and only to them.
+    let get = |who: Person| {
+        d.handle(http(
+            event("discover/get-integration.json"),
+            &format!("/integrations/{INTEGRATION}"),
+            who,
+            None,
+        ))
+    };
+    let (s, b) = response(get(ADMIN).await.unwrap());
+    assert_eq!(s, 200, "{b}");
+    let pending = &b["pending_retires"][0];
+    assert_eq!(pending["credential_id"], OWNER_KEY_ID, "{b}");
+    assert_eq!(pending["attempts"], 1, "{b}");
+    assert!(!b.to_string().contains(OWNER_KEY), "no key value: {b}");
+    let (_, b) = response(get(BOB).await.unwrap());
+    assert!(b.get("pending_retires").is_none(), "{b}");
+
+    // Not due yet; then due and still failing (backed off, audited); then gone.
+    let sweep = || {
+        c.handle(
+            event("cleanup/schedule.json"),
+            std::time::Instant::now() + StdDuration::from_secs(60),
+        )
+    };
+    let report = sweep().await.unwrap();
+    assert_eq!(report["connector_retires_failing"], 0, "{report}");
+    env.clock.advance(chrono::Duration::seconds(61));
+    let report = sweep().await.unwrap();
+    assert_eq!(report["connector_retires_failing"], 1, "{report}");
+    let stored = env
+        .store
+        .get_integration(INTEGRATION)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.pending_retires[0].attempts, 2);
+    assert_eq!(
+        stored.pending_retires[0].next_attempt_at,
+        shared::clock::Clock::now(&env.clock) + chrono::Duration::minutes(2)
+    );
+    assert_eq!(env.cloud_api(Method::GET, &org, OWNER_KEY).await.0, 200);
+
+    env.control(Method::DELETE, "/faults", None).await;
+    env.clock.advance(chrono::Duration::minutes(2));
+    let report = sweep().await.unwrap();
+    assert_eq!(report["connector_keys_retired"], 1, "{report}");
+    assert_eq!(
+        env.cloud_api(Method::GET, &org, OWNER_KEY).await.0,
+        401,
+        "old key deleted"
+    );
+    let stored = env
+        .store
+        .get_integration(INTEGRATION)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.pending_retires.is_empty());
+    let audit = env
+        .store
+        .audit_of(
+            &shared::model::AuditSubject::Integration(INTEGRATION.into()),
+            100,
+            None,
+        )
+        .await
+        .unwrap();
+    let count = |a: &str| audit.items.iter().filter(|e| e.action == a).count();
+    assert_eq!(
+        (count("connector.retire_failed"), count("connector.retired")),
+        (2, 1)
+    );
+    // Nothing left for the next sweep.
+    let report = sweep().await.unwrap();
+    assert_eq!(
+        (
+            report["connector_keys_retired"].as_u64(),
+            report["connector_retires_failing"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
 }

@@ -501,7 +501,7 @@ impl SecretStore for SecretsManager {
                 _ => break,
             }
         }
-        all.sort_by(|a, b| b.created.cmp(&a.created));
+        all.sort_by_key(|v| std::cmp::Reverse(v.created));
         Ok(all)
     }
 

@@ -566,6 +566,15 @@ async fn finish(
     ctx.secrets
         .move_stage(ctx.secret_id, AWSCURRENT, ctx.token, Some(old_version))
         .await?;
+    // The rotation is over: AWSPENDING leaves the promoted version, so functions stop trying it
+    // and the next rotation can start.
+    if let Err(e) = ctx
+        .secrets
+        .remove_stage(ctx.secret_id, AWSPENDING, ctx.token)
+        .await
+    {
+        tracing::warn!(secret = ctx.secret_id, token = ctx.token, error = %e, "AWSPENDING not removed from the promoted version");
+    }
     let retired = match driver {
         Ok(d) => d
             .retire_connector_secret(&old, &new)

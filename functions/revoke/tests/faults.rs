@@ -220,6 +220,11 @@ async fn settle(env: &Env, r: &revoke::App) {
     }
 }
 
+/// A method and path glob of one target call.
+type Call = (&'static str, &'static str);
+/// Name, flow, whether the account exists first, and the calls to fault.
+type Scenario = (&'static str, &'static str, bool, &'static [Call]);
+
 #[tokio::test]
 async fn provision_faults_at_every_target_call_leave_nothing_behind() {
     let env = Env::start(es_seed()).await;
@@ -231,8 +236,7 @@ async fn provision_faults_at_every_target_call_leave_nothing_behind() {
     );
     register(&env, &d, json!({})).await;
     flows(&d, &["logs-auto", "keys-auto"]).await;
-    // (scenario, flow, whether the account exists first, calls to fault)
-    let scenarios: [(&str, &str, bool, &[(&str, &str)]); 2] = [
+    let scenarios: [Scenario; 2] = [
         (
             "user mode, new account",
             "logs-auto",

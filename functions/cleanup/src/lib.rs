@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use shared::config::required;
 use shared::driver::Driver;
-use shared::driver::http::within_deadline;
 use shared::model::Integration;
 use shared::revocation::{RevokeRetry, Revoker};
 use shared::scheduler::SchedulerConfig;
@@ -124,25 +123,15 @@ impl App {
             drivers: Mutex::new(HashMap::new()),
         };
         let mut report = Report::default();
-        // Target calls end a quarter of the margin before the hard stop of `bounded`, so a slow
-        // call fails and its outcome is recorded (e.g. `revoke_failed`) instead of being cut
-        // off unrecorded.
-        let calls_until = deadline
-            .checked_sub(self.margin * 3 / 4)
-            .unwrap_or(deadline)
-            .into();
-        let finished = within_deadline(calls_until, async {
-            Ok::<_, lambda_runtime::Error>(
-                requests::expire_active(&run, &mut report).await?
-                    && requests::retry_failed(&run, &mut report).await?
-                    && requests::expire_pending(&run, &mut report).await?
-                    && requests::fail_stuck(&run, &mut report).await?
-                    && connectors::retire(&run, &mut report).await?
-                    && accounts::delete_idle(&run, &mut report).await?
-                    && orphans::remove(&run, &mut report).await?,
-            )
-        })
-        .await?;
+        // No invocation-wide target deadline here: `bounded` cuts a chunk short instead, and an
+        // item cut short stays due for the next run rather than counting as a failed attempt.
+        let finished = requests::expire_active(&run, &mut report).await?
+            && requests::retry_failed(&run, &mut report).await?
+            && requests::expire_pending(&run, &mut report).await?
+            && requests::fail_stuck(&run, &mut report).await?
+            && connectors::retire(&run, &mut report).await?
+            && accounts::delete_idle(&run, &mut report).await?
+            && orphans::remove(&run, &mut report).await?;
         report.complete = finished;
         tracing::info!(?report, "sweep finished");
         Ok(serde_json::to_value(report)?)

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::clock::Clock;
 use crate::credentials::{self, user_secret_name};
 use crate::driver::elasticsearch::grants::role_name;
+use crate::driver::http::{current_deadline, time_left, within_deadline};
 use crate::driver::{Driver, GrantPlan, PrincipalAfterRevoke, PrincipalPlan, RevokePlan};
 use crate::model::{
     AccessRequest, AuditEvent, AuditSubject, CredentialMode, Identity, Integration,
@@ -221,7 +222,9 @@ impl Grants<'_> {
             let current = self.store.get_principal(integration, name).await?;
             let (mut next, expected) = match current {
                 Some(p) if p.is_locked_by_other(holder, now) => {
-                    if started.elapsed() > LEASE_WAIT {
+                    // Waiting past the invocation's deadline would leave nothing recorded.
+                    let no_time = time_left().is_some_and(|left| left < delay * 2);
+                    if started.elapsed() > LEASE_WAIT || no_time {
                         return Err(GrantError::PrincipalBusy(name.into()));
                     }
                     tokio::time::sleep(delay).await;
@@ -407,7 +410,7 @@ impl Grants<'_> {
                 password,
             },
         };
-        let made = match driver.provision(&plan).await {
+        let made = match provision_within_budget(driver, &plan).await {
             Ok(made) => made,
             Err(failure) => {
                 let leftovers = self
@@ -604,6 +607,26 @@ impl Grants<'_> {
                 stage: AWSCURRENT.into(),
             })?;
         credentials::password_of(&self.secrets.get(arn, AWSCURRENT).await?)
+    }
+}
+
+/// The most of an invocation's budget kept back from a provision's target calls so that what
+/// they made can still be undone when they fail or run out of time.
+const UNDO_SHARE: StdDuration = StdDuration::from_secs(2);
+
+/// Run the driver's provision on at most two thirds of the time left (and never into the last
+/// [`UNDO_SHARE`]): the rest is for undoing it.
+async fn provision_within_budget(
+    driver: &dyn Driver,
+    plan: &GrantPlan,
+) -> Result<crate::driver::Provisioned, crate::driver::ProvisionFailure> {
+    match current_deadline() {
+        Some(deadline) => {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let keep = (left / 3).min(UNDO_SHARE);
+            within_deadline(deadline - keep, driver.provision(plan)).await
+        }
+        None => driver.provision(plan).await,
     }
 }
 

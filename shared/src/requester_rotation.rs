@@ -317,6 +317,7 @@ mod tests {
             updated_at: t,
             last_discovery_at: None,
             last_discovery_error: None,
+            pending_retires: vec![],
         }
     }
 

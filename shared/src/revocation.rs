@@ -9,8 +9,9 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
+use crate::driver::http::time_left;
 use crate::driver::{Driver, DriverError, PrincipalAfterRevoke, RevokePlan};
-use crate::grants::{Grants, grant_secret_name, principal_name};
+use crate::grants::{GrantError, Grants, grant_secret_name, principal_name};
 use crate::metrics;
 use crate::model::{
     AccessRequest, AuditEvent, AuditSubject, Integration, IntegrationKind, PrincipalState,
@@ -142,16 +143,28 @@ impl Revoker<'_> {
                     .await?
                     .is_some() =>
             {
-                Some(
-                    self.grants
-                        .lock_principal(
-                            &integration.name,
-                            n,
-                            &req.requester.sub,
-                            &format!("revoke-{}-{}", req.id, uuid::Uuid::new_v4().simple()),
-                        )
-                        .await?,
-                )
+                let lock = self
+                    .grants
+                    .lock_principal(
+                        &integration.name,
+                        n,
+                        &req.requester.sub,
+                        &format!("revoke-{}-{}", req.id, uuid::Uuid::new_v4().simple()),
+                    )
+                    .await;
+                match lock {
+                    Ok(p) => Some(p),
+                    // Another change holds the account past our time: recorded, not dropped,
+                    // so the sweep finishes this revocation.
+                    Err(e @ GrantError::PrincipalBusy(_)) => {
+                        let mut req = req;
+                        if let Cause::Manual { by, .. } = &cause {
+                            req.revoke_requested_by.get_or_insert(by.clone());
+                        }
+                        return self.record_failure(req, e.to_string(), now).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             _ => None,
         };
@@ -187,7 +200,12 @@ impl Revoker<'_> {
         loop {
             match driver.revoke(plan).await {
                 Ok(()) => return Ok(()),
-                Err(e) if attempt < self.retry.attempts => {
+                // No retry that could not finish before the invocation's deadline: the failure
+                // is recorded instead and the sweep takes over.
+                Err(e)
+                    if attempt < self.retry.attempts
+                        && time_left().is_none_or(|left| left > delay * 2) =>
+                {
                     tracing::warn!(grant_id = %plan.grant_id, attempt, error = %e, "revoke attempt failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay *= 2;

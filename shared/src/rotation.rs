@@ -11,10 +11,18 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::driver::{Driver, DriverError};
-use crate::model::{AuditEvent, AuditSubject, Integration};
-use crate::secrets::{AWSCURRENT, AWSPENDING, SecretDescription, SecretStore, SecretsError};
-use crate::store::{AuditStore, StoreError};
+use crate::model::{AuditEvent, AuditSubject, Integration, PendingRetire};
+use crate::revocation::backoff;
+use crate::secrets::{
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, SecretDescription, SecretStore, SecretValue, SecretsError,
+};
+use crate::store::{AuditStore, IntegrationStore, StoreError};
 use crate::targets::{DriverFactory, TargetError};
+
+/// How many versions without a stage `setSecret` tries to log in with, newest first.
+const ABANDONED_VERSIONS_TRIED: usize = 5;
+/// Conditional-write attempts when recording a pending retire on the integration.
+const SAVE_ATTEMPTS: usize = 5;
 
 /// The actor recorded in audit events written by the rotation function.
 pub const ROTATE_ACTOR: &str = "system:rotate";
@@ -76,17 +84,6 @@ impl StepOutcome {
             Self::FinishedRetireFailed => "finished_retire_failed",
         }
     }
-}
-
-/// The result of asking Secrets Manager to rotate a secret now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RotationStart {
-    /// Rotation started; `version_id` is the token the steps will carry.
-    Started { version_id: String },
-    /// The secret has no rotation Lambda configured.
-    NotConfigured,
-    /// Secrets Manager refused (e.g. a previous rotation is still in progress).
-    Rejected { reason: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -213,11 +210,15 @@ fn has_stage(desc: &SecretDescription, version: &str, stage: &str) -> bool {
         .is_some_and(|stages| stages.iter().any(|s| s == stage))
 }
 
-fn current_version(desc: &SecretDescription) -> Option<&str> {
+fn version_with<'a>(desc: &'a SecretDescription, stage: &str) -> Option<&'a str> {
     desc.versions_to_stages
         .iter()
-        .find(|(_, stages)| stages.iter().any(|s| s == AWSCURRENT))
+        .find(|(_, stages)| stages.iter().any(|s| s == stage))
         .map(|(v, _)| v.as_str())
+}
+
+fn current_version(desc: &SecretDescription) -> Option<&str> {
+    version_with(desc, AWSCURRENT)
 }
 
 /// The rotation template's guard. `Ok(true)`: the token is already AWSCURRENT, nothing to do.
@@ -250,6 +251,8 @@ pub struct StepContext<'a> {
     pub secrets: &'a dyn SecretStore,
     pub targets: &'a dyn DriverFactory,
     pub audit: &'a dyn AuditStore,
+    /// Where a credential that could not be retired is recorded for the cleanup sweep.
+    pub integrations: &'a dyn IntegrationStore,
     pub integration: &'a Integration,
     /// The id used for every Secrets Manager call (the integration's `secret_arn`, so reads
     /// and cache invalidation agree with the driver factory's).
@@ -348,15 +351,7 @@ async fn step_inner(ctx: &StepContext<'_>, step: Step) -> Result<StepOutcome, Ro
     }
     match step {
         Step::Create => create(ctx).await,
-        Step::Set => {
-            let pending = pending_value(ctx).await?;
-            let driver = ctx.driver(step).await?;
-            driver
-                .set_connector_secret(&pending)
-                .await
-                .map_err(|e| ctx.driver_error(step, e))?;
-            Ok(StepOutcome::Done)
-        }
+        Step::Set => set(ctx, &desc).await,
         Step::Test => {
             let pending = pending_value(ctx).await?;
             let driver = ctx.driver(step).await?;
@@ -366,8 +361,132 @@ async fn step_inner(ctx: &StepContext<'_>, step: Step) -> Result<StepOutcome, Ro
                 .map_err(|e| ctx.driver_error(step, e))?;
             Ok(StepOutcome::Done)
         }
-        Step::Finish => finish(ctx, &desc).await,
+        Step::Finish => match finish(ctx, &desc).await {
+            Ok(outcome) => Ok(outcome),
+            // Secrets Manager delivers at least once: a second delivery racing this one may
+            // have promoted the version between our guard and our move.
+            Err(e) => {
+                let now = ctx.secrets.describe(ctx.secret_id).await?;
+                if has_stage(&now, ctx.token, AWSCURRENT) {
+                    Ok(StepOutcome::AlreadyDone)
+                } else {
+                    Err(e)
+                }
+            }
+        },
     }
+}
+
+/// `setSecret`: make the pending value valid on the target, logging in with whichever stored
+/// version the target still accepts. After an interrupted or cancelled rotation the target may
+/// hold AWSPREVIOUS or a version whose stage was cleared, so those are tried after AWSCURRENT.
+async fn set(
+    ctx: &StepContext<'_>,
+    desc: &SecretDescription,
+) -> Result<StepOutcome, RotationError> {
+    let pending = pending_value(ctx).await?;
+    let mut last: Option<DriverError> = None;
+    for (label, secret) in login_candidates(ctx, desc, &pending).await? {
+        let driver = match ctx
+            .targets
+            .driver_with_secret(ctx.integration, &secret)
+            .await
+        {
+            Ok(d) => d,
+            Err(TargetError::Secret(e)) => return Err(e.into()),
+            // No version may be sent anywhere if the secret is not this integration's own.
+            Err(e @ TargetError::NotBound { .. }) => {
+                return Err(ctx.driver_error(
+                    Step::Set,
+                    DriverError::Refused {
+                        reason: e.to_string(),
+                    },
+                ));
+            }
+            // A version of another shape (e.g. from before the connector changed): skip it.
+            Err(TargetError::Driver(e)) => {
+                last.get_or_insert(e);
+                continue;
+            }
+        };
+        match driver.set_connector_secret(&pending).await {
+            Ok(()) => {
+                if label != AWSCURRENT {
+                    tracing::warn!(
+                        secret = ctx.secret_id,
+                        token = ctx.token,
+                        integration = %ctx.integration.name,
+                        logged_in_with = label,
+                        "AWSCURRENT was rejected; set the pending value logging in with another stored version"
+                    );
+                }
+                return Ok(StepOutcome::Done);
+            }
+            Err(e @ DriverError::Unauthorized { .. }) => last = Some(e),
+            Err(e) => return Err(ctx.driver_error(Step::Set, e)),
+        }
+    }
+    Err(ctx.driver_error(
+        Step::Set,
+        last.unwrap_or_else(|| DriverError::Refused {
+            reason: "no stored version of the connector secret could be read".into(),
+        }),
+    ))
+}
+
+/// What `setSecret` may log in with, in order: AWSCURRENT, AWSPREVIOUS, then versions without a
+/// stage (left by a cancelled rotation), newest first. Each value once; the pending one is
+/// not a login (the driver already accepts it if an earlier attempt set it).
+async fn login_candidates(
+    ctx: &StepContext<'_>,
+    desc: &SecretDescription,
+    pending: &SecretValue,
+) -> Result<Vec<(&'static str, SecretValue)>, RotationError> {
+    let mut out: Vec<(&'static str, SecretValue)> = Vec::new();
+    let mut push = |label: &'static str, v: SecretValue| {
+        if v.expose() != pending.expose() && !out.iter().any(|(_, o)| o.expose() == v.expose()) {
+            out.push((label, v));
+        }
+    };
+    let current = current_version(desc).ok_or_else(|| RotationError::NoCurrentVersion {
+        secret: ctx.secret_id.to_string(),
+    })?;
+    push(
+        AWSCURRENT,
+        ctx.secrets
+            .get_version(ctx.secret_id, current, AWSCURRENT)
+            .await?,
+    );
+    if let Some(previous) = version_with(desc, AWSPREVIOUS) {
+        match ctx
+            .secrets
+            .get_version(ctx.secret_id, previous, AWSPREVIOUS)
+            .await
+        {
+            Ok(v) => push(AWSPREVIOUS, v),
+            Err(e) => tracing::warn!(secret = ctx.secret_id, error = %e, "AWSPREVIOUS unreadable"),
+        }
+    }
+    match ctx.secrets.versions(ctx.secret_id).await {
+        Ok(versions) => {
+            for v in versions
+                .iter()
+                .filter(|v| v.stages.is_empty() && v.id != ctx.token)
+                .take(ABANDONED_VERSIONS_TRIED)
+            {
+                match ctx.secrets.read_version(ctx.secret_id, &v.id).await {
+                    Ok(value) => push("a version without a stage", value),
+                    Err(e) => {
+                        tracing::warn!(secret = ctx.secret_id, version = %v.id, error = %e, "version unreadable")
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(secret = ctx.secret_id, error = %e, "cannot list the secret's versions")
+        }
+    }
+    Ok(out)
 }
 
 async fn pending_value(
@@ -397,10 +516,50 @@ async fn create(ctx: &StepContext<'_>) -> Result<StepOutcome, RotationError> {
         .create_connector_secret()
         .await
         .map_err(|e| ctx.driver_error(Step::Create, e))?;
-    ctx.secrets
+    let put = ctx
+        .secrets
         .put(ctx.secret_id, &next, Some(ctx.token), &[AWSPENDING])
-        .await?;
-    Ok(StepOutcome::Done)
+        .await;
+    // Two deliveries at once may both have made a value: the one stored for the token wins
+    // (Secrets Manager refuses a second value for a token), and the other is discarded.
+    match ctx
+        .secrets
+        .get_version(ctx.secret_id, ctx.token, AWSPENDING)
+        .await
+    {
+        Ok(stored) if stored.expose() == next.expose() => Ok(StepOutcome::Done),
+        Ok(_) => {
+            discard(ctx, driver.as_ref(), &next).await;
+            Ok(StepOutcome::AlreadyDone)
+        }
+        Err(e) => Err(put.err().map_or_else(|| e.into(), RotationError::from)),
+    }
+}
+
+/// Remove a credential this delivery made but lost to a concurrent one (a Cloud API key that
+/// would otherwise stay valid with nobody holding it).
+async fn discard(ctx: &StepContext<'_>, driver: &dyn Driver, unused: &SecretValue) {
+    let result = match ctx.secrets.get(ctx.secret_id, AWSCURRENT).await {
+        Ok(current) => driver
+            .retire_connector_secret(unused, &current)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(error) = result {
+        tracing::warn!(secret = ctx.secret_id, token = ctx.token, error = %error, "a credential made by a replayed createSecret could not be removed");
+        ctx.record(
+            ctx.event("connector.retire_failed")
+                .failed()
+                .with_details(json!({
+                    "secret_arn": ctx.secret_id,
+                    "token": ctx.token,
+                    "step": Step::Create.as_str(),
+                    "error": error,
+                })),
+        )
+        .await;
+    }
 }
 
 /// `finishSecret`: move AWSCURRENT to the token's version (removing it from the old one), then
@@ -422,6 +581,15 @@ async fn finish(
     ctx.secrets
         .move_stage(ctx.secret_id, AWSCURRENT, ctx.token, Some(old_version))
         .await?;
+    // The rotation is over: AWSPENDING leaves the promoted version, so functions stop trying it
+    // and the next rotation can start.
+    if let Err(e) = ctx
+        .secrets
+        .remove_stage(ctx.secret_id, AWSPENDING, ctx.token)
+        .await
+    {
+        tracing::warn!(secret = ctx.secret_id, token = ctx.token, error = %e, "AWSPENDING not removed from the promoted version");
+    }
     let retired = match driver {
         Ok(d) => d
             .retire_connector_secret(&old, &new)
@@ -444,9 +612,18 @@ async fn finish(
                 integration = %ctx.integration.name,
                 code = e.code(),
                 error = %e,
-                "rotation finished but the old credentials could not be retired"
+                "rotation finished but the old credentials could not be retired; the cleanup sweep retries"
             );
             event.details["retire_error"] = json!(e.to_string());
+            let pending = PendingRetire {
+                secret_version: old_version.to_string(),
+                token: ctx.token.to_string(),
+                credential_id: credential_id(&old),
+                since: ctx.now,
+                attempts: 1,
+                next_attempt_at: ctx.now + backoff(1),
+                last_error: e.to_string(),
+            };
             ctx.record(
                 ctx.event("connector.retire_failed")
                     .failed()
@@ -455,14 +632,183 @@ async fn finish(
                         "token": ctx.token,
                         "code": e.code(),
                         "error": e.to_string(),
+                        "attempts": 1,
+                        "next_attempt_at": pending.next_attempt_at,
                     })),
             )
             .await;
+            let version = pending.secret_version.clone();
+            let saved = update_integration(ctx.integrations, &ctx.integration.name, |i| {
+                if !i
+                    .pending_retires
+                    .iter()
+                    .any(|p| p.secret_version == version)
+                {
+                    i.pending_retires.push(pending.clone());
+                }
+            })
+            .await;
+            if let Err(e) = saved {
+                tracing::error!(integration = %ctx.integration.name, error = %e, "cannot record the credential to retire; retire it by hand");
+            }
             StepOutcome::FinishedRetireFailed
         }
     };
     ctx.record(event).await;
     Ok(outcome)
+}
+
+/// The id of a credential, when the target gives it one (`api_key_id`): ids are not secret.
+fn credential_id(secret: &SecretValue) -> Option<String> {
+    secret
+        .parse_json::<serde_json::Value>()
+        .ok()?
+        .get("api_key_id")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Apply `change` to the stored integration with a conditional write, re-reading on conflict.
+async fn update_integration(
+    store: &dyn IntegrationStore,
+    name: &str,
+    change: impl Fn(&mut Integration),
+) -> Result<Option<Integration>, StoreError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let Some(mut i) = store.get_integration(name).await? else {
+            return Ok(None);
+        };
+        let expected = i.version;
+        change(&mut i);
+        match store.save_integration(&i, Some(expected), &[]).await {
+            Ok(saved) => return Ok(Some(saved)),
+            Err(StoreError::Conflict { .. }) if attempt < SAVE_ATTEMPTS => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// What one pass over an integration's pending retires did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RetireReport {
+    pub retired: usize,
+    pub failed: usize,
+}
+
+/// Retry retiring the integration's replaced connector credentials whose next attempt is due.
+/// Each attempt is audited; a success removes the record, a failure backs off (1, 2, 4 …
+/// minutes, at most an hour) and stays visible on the integration.
+pub async fn retry_retires(
+    secrets: &dyn SecretStore,
+    targets: &dyn DriverFactory,
+    integrations: &dyn IntegrationStore,
+    audit: &dyn AuditStore,
+    integration: &Integration,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<RetireReport, StoreError> {
+    let mut report = RetireReport::default();
+    let due: Vec<PendingRetire> = integration
+        .pending_retires
+        .iter()
+        .filter(|p| p.next_attempt_at <= now)
+        .cloned()
+        .collect();
+    if due.is_empty() {
+        return Ok(report);
+    }
+    let secret_id = &integration.spec.secret_arn;
+    for p in due {
+        let result = retire_one(secrets, targets, integration, &p).await;
+        let event = |action: &str| {
+            AuditEvent::new(
+                now,
+                actor,
+                action,
+                AuditSubject::Integration(integration.name.clone()),
+            )
+            .with_integration(&integration.name)
+        };
+        match result {
+            Ok(()) => {
+                report.retired += 1;
+                let version = p.secret_version.clone();
+                update_integration(integrations, &integration.name, |i| {
+                    i.pending_retires.retain(|x| x.secret_version != version)
+                })
+                .await?;
+                audit
+                    .append_audit(&[event("connector.retired").with_details(json!({
+                        "secret_arn": secret_id,
+                        "token": p.token,
+                        "credential_id": p.credential_id,
+                        "attempts": p.attempts + 1,
+                    }))])
+                    .await?;
+                tracing::info!(integration = %integration.name, token = %p.token, "replaced connector credential retired");
+            }
+            Err(error) => {
+                report.failed += 1;
+                let attempts = p.attempts + 1;
+                let next = now + backoff(attempts);
+                let version = p.secret_version.clone();
+                let last = error.clone();
+                update_integration(integrations, &integration.name, |i| {
+                    if let Some(x) = i
+                        .pending_retires
+                        .iter_mut()
+                        .find(|x| x.secret_version == version)
+                    {
+                        x.attempts = attempts;
+                        x.next_attempt_at = next;
+                        x.last_error = last.clone();
+                    }
+                })
+                .await?;
+                audit
+                    .append_audit(&[event("connector.retire_failed").failed().with_details(
+                        json!({
+                            "secret_arn": secret_id,
+                            "token": p.token,
+                            "credential_id": p.credential_id,
+                            "attempts": attempts,
+                            "next_attempt_at": next,
+                            "error": error,
+                        }),
+                    )])
+                    .await?;
+                tracing::warn!(integration = %integration.name, token = %p.token, attempts, error = %error, "replaced connector credential still not retired");
+            }
+        }
+    }
+    Ok(report)
+}
+
+async fn retire_one(
+    secrets: &dyn SecretStore,
+    targets: &dyn DriverFactory,
+    integration: &Integration,
+    p: &PendingRetire,
+) -> Result<(), String> {
+    let id = &integration.spec.secret_arn;
+    let old = secrets
+        .read_version(id, &p.secret_version)
+        .await
+        .map_err(|e| format!("the replaced version cannot be read: {e}"))?;
+    let new = secrets
+        .get(id, AWSCURRENT)
+        .await
+        .map_err(|e| e.to_string())?;
+    let driver = targets
+        .driver(integration)
+        .await
+        .map_err(|e| e.to_string())?;
+    driver
+        .retire_connector_secret(&old, &new)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -85,6 +85,26 @@ impl SecretsError {
     }
 }
 
+/// The result of asking Secrets Manager to rotate a secret now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotationStart {
+    /// Rotation started; `version_id` is the token the steps will carry.
+    Started { version_id: String },
+    /// The secret has no rotation Lambda configured.
+    NotConfigured,
+    /// Secrets Manager refused (e.g. a previous rotation is still in progress).
+    Rejected { reason: String },
+}
+
+/// One version of a secret, as `ListSecretVersionIds` reports it (deprecated ones included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretVersion {
+    pub id: String,
+    pub stages: Vec<String>,
+    /// Seconds since the epoch; orders versions newest first.
+    pub created: i64,
+}
+
 /// What rotation needs from a secret's description.
 #[derive(Debug, Clone, Default)]
 pub struct SecretDescription {
@@ -159,11 +179,26 @@ pub trait SecretStore: Send + Sync {
 
     /// Start a rotation now (`RotateSecret` with `RotateImmediately`), through the rotation
     /// Lambda already configured on the secret. A secret without one is not rotated.
-    async fn start_rotation(
-        &self,
-        id: &str,
-    ) -> Result<crate::rotation::RotationStart, SecretsError> {
+    async fn start_rotation(&self, id: &str) -> Result<RotationStart, SecretsError> {
         Err(unsupported("RotateSecret", id))
+    }
+
+    /// Read one version by id whatever its stages, deprecated ones included (rotation looks
+    /// for the credential an abandoned rotation left on the target). Never cached.
+    async fn read_version(&self, id: &str, version_id: &str) -> Result<SecretValue, SecretsError> {
+        let _ = version_id;
+        Err(unsupported("GetSecretValue", id))
+    }
+
+    /// Every version of the secret, deprecated ones (without a stage) included.
+    async fn versions(&self, id: &str) -> Result<Vec<SecretVersion>, SecretsError> {
+        Err(unsupported("ListSecretVersionIds", id))
+    }
+
+    /// Forget any cached value of the secret: the target rejected it, so the next read must
+    /// see what is stored now (a rotation may have moved the stages since it was cached).
+    fn invalidate(&self, id: &str) {
+        let _ = id;
     }
 }
 
@@ -425,13 +460,58 @@ impl SecretStore for SecretsManager {
             .map(str::to_string))
     }
 
+    async fn read_version(&self, id: &str, version_id: &str) -> Result<SecretValue, SecretsError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(id)
+            .version_id(version_id)
+            .send()
+            .await
+            .map_err(|e| backend("GetSecretValue", id, &e))?;
+        out.secret_string()
+            .map(SecretValue::new)
+            .ok_or_else(|| SecretsError::NotAString { id: id.to_string() })
+    }
+
+    async fn versions(&self, id: &str) -> Result<Vec<SecretVersion>, SecretsError> {
+        let mut all = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_secret_version_ids()
+                .secret_id(id)
+                .include_deprecated(true)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| backend("ListSecretVersionIds", id, &e))?;
+            for v in out.versions() {
+                if let Some(vid) = v.version_id() {
+                    all.push(SecretVersion {
+                        id: vid.to_string(),
+                        stages: v.version_stages().to_vec(),
+                        created: v.created_date().map_or(0, |d| d.secs()),
+                    });
+                }
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        all.sort_by_key(|v| std::cmp::Reverse(v.created));
+        Ok(all)
+    }
+
+    fn invalidate(&self, id: &str) {
+        self.forget(id);
+    }
+
     /// Checks the configuration first: `RotateSecret` without a configured Lambda fails on AWS
     /// and, on some emulators, would stage an empty AWSCURRENT.
-    async fn start_rotation(
-        &self,
-        id: &str,
-    ) -> Result<crate::rotation::RotationStart, SecretsError> {
-        use crate::rotation::RotationStart;
+    async fn start_rotation(&self, id: &str) -> Result<RotationStart, SecretsError> {
         let Some(lambda) = self.rotation_lambda(id).await? else {
             return Ok(RotationStart::NotConfigured);
         };

@@ -2,6 +2,7 @@
 //! built once per process and borrowed into each invocation.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{optional, required};
@@ -75,5 +76,74 @@ impl Services {
             retry,
             function,
         }
+    }
+}
+
+/// Kept back from an invocation's deadline for what must happen after the target calls: the
+/// conditional writes that record the outcome, and the answer.
+pub const RECORD_RESERVE: Duration = Duration::from_secs(3);
+
+/// Epoch milliseconds before this are not a deadline but a duration: local runtimes such as
+/// `cargo lambda watch` send the function timeout itself.
+const EPOCH_2001_MS: u64 = 1_000_000_000_000;
+/// Used when the runtime gives no usable deadline.
+pub const FALLBACK_BUDGET: Duration = Duration::from_secs(60);
+
+/// Time left in this invocation, from the runtime's deadline (epoch milliseconds in Lambda).
+pub fn time_left(deadline_ms: u64, now_ms: u64) -> Duration {
+    if deadline_ms > now_ms {
+        Duration::from_millis(deadline_ms - now_ms)
+    } else if deadline_ms > 0 && deadline_ms < EPOCH_2001_MS {
+        Duration::from_millis(deadline_ms)
+    } else {
+        FALLBACK_BUDGET
+    }
+}
+
+/// The invocation's deadline as an instant, from `LambdaEvent::context.deadline`.
+pub fn invocation_deadline(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Instant::now() + time_left(deadline_ms, now_ms)
+}
+
+/// Until when target calls may run so the outcome is still recorded before `deadline`.
+pub fn target_deadline(deadline: Instant) -> Instant {
+    deadline
+        .checked_sub(RECORD_RESERVE)
+        .filter(|d| *d > Instant::now())
+        .unwrap_or_else(Instant::now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_from_a_deadline_a_timeout_or_nothing() {
+        let now = 1_795_400_000_000;
+        assert_eq!(time_left(now + 300_000, now), Duration::from_secs(300));
+        assert_eq!(
+            time_left(600_000, now),
+            Duration::from_secs(600),
+            "a relative timeout"
+        );
+        assert_eq!(
+            time_left(now - 5, now),
+            FALLBACK_BUDGET,
+            "a deadline already past"
+        );
+        assert_eq!(time_left(0, now), FALLBACK_BUDGET);
+    }
+
+    #[test]
+    fn target_calls_stop_early_enough_to_record_the_outcome() {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let until = target_deadline(deadline);
+        assert!(deadline - until >= RECORD_RESERVE);
+        let soon = Instant::now() + Duration::from_secs(1);
+        assert!(target_deadline(soon) <= Instant::now() + Duration::from_millis(10));
     }
 }

@@ -1,5 +1,13 @@
-//! Builds the driver for an integration: reads its connector secret (AWSCURRENT) and picks
-//! the target kind. HTTP clients are built once per process and shared by every driver.
+//! Builds the driver for an integration: reads its connector secret and picks the target kind.
+//! HTTP clients are built once per process and shared by every driver.
+//!
+//! The driver handed out authenticates with AWSCURRENT and, when the target rejects those
+//! credentials, with whatever AWSCURRENT and AWSPENDING hold now ([`failover`]): during a
+//! connector rotation the target may already hold the pending value, and a warm function's
+//! cached copy may be older than the last `finishSecret`. Every caller gets this by asking for
+//! a driver; none repeats it.
+
+mod failover;
 
 use std::sync::Arc;
 
@@ -7,8 +15,10 @@ use crate::driver::cloud::CloudDriver;
 use crate::driver::elasticsearch::EsDriver;
 use crate::driver::http::HttpClients;
 use crate::driver::{Driver, DriverError};
-use crate::model::{DEFAULT_CONNECTOR_PREFIX, Integration, IntegrationKind, secret_bound_to};
-use crate::secrets::{AWSCURRENT, SecretStore, SecretsError};
+use crate::model::{Integration, IntegrationKind, secret_bound_to};
+use crate::secrets::{AWSCURRENT, SecretStore, SecretValue, SecretsError};
+
+pub use failover::ConnectorDriver;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -36,17 +46,25 @@ impl From<TargetError> for crate::api::ApiError {
 
 #[async_trait::async_trait]
 pub trait DriverFactory: Send + Sync {
+    /// The integration's driver, authenticating with its connector secret (AWSCURRENT, then
+    /// AWSPENDING when the target rejects it).
     async fn driver(&self, integration: &Integration) -> Result<Box<dyn Driver>, TargetError>;
 
     /// The name prefix an integration's connector secret must have (registration checks it
     /// with the same rule [`ensure_bound`] applies before every read).
-    fn connector_prefix(&self) -> &str {
-        DEFAULT_CONNECTOR_PREFIX
-    }
+    fn connector_prefix(&self) -> &str;
+
+    /// A driver authenticating with exactly `secret`, without falling over to another version
+    /// (rotation's `setSecret` chooses which stored version to log in with).
+    async fn driver_with_secret(
+        &self,
+        integration: &Integration,
+        secret: &SecretValue,
+    ) -> Result<Box<dyn Driver>, TargetError>;
 }
 
 pub struct Targets {
-    pub http: HttpClients,
+    pub http: Arc<HttpClients>,
     pub secrets: Arc<dyn SecretStore>,
     /// Name prefix of connector secrets (`CONNECTOR_SECRET_PREFIX`).
     pub connector_prefix: String,
@@ -55,9 +73,9 @@ pub struct Targets {
 impl Targets {
     pub fn new(http: HttpClients, secrets: Arc<dyn SecretStore>) -> Self {
         Self {
-            http,
+            http: Arc::new(http),
             secrets,
-            connector_prefix: DEFAULT_CONNECTOR_PREFIX.to_string(),
+            connector_prefix: crate::model::DEFAULT_CONNECTOR_PREFIX.to_string(),
         }
     }
 
@@ -79,6 +97,18 @@ pub fn ensure_bound(integration: &Integration, prefix: &str) -> Result<(), Targe
     }
 }
 
+/// The target kind's driver for `integration`, authenticating with `secret`.
+pub fn build_driver(
+    http: &HttpClients,
+    integration: &Integration,
+    secret: &SecretValue,
+) -> Result<Box<dyn Driver>, DriverError> {
+    Ok(match integration.kind() {
+        IntegrationKind::Elasticsearch => Box::new(EsDriver::new(http, integration, secret)?),
+        IntegrationKind::ElasticCloud => Box::new(CloudDriver::new(http, integration, secret)?),
+    })
+}
+
 #[async_trait::async_trait]
 impl DriverFactory for Targets {
     fn connector_prefix(&self) -> &str {
@@ -91,15 +121,22 @@ impl DriverFactory for Targets {
             .secrets
             .get(&integration.spec.secret_arn, AWSCURRENT)
             .await?;
-        match integration.kind() {
-            IntegrationKind::Elasticsearch => {
-                Ok(Box::new(EsDriver::new(&self.http, integration, &secret)?))
-            }
-            IntegrationKind::ElasticCloud => Ok(Box::new(CloudDriver::new(
-                &self.http,
-                integration,
-                &secret,
-            )?)),
-        }
+        let first = build_driver(&self.http, integration, &secret)?;
+        Ok(Box::new(ConnectorDriver::new(
+            Arc::from(first),
+            secret,
+            self.http.clone(),
+            self.secrets.clone(),
+            integration.clone(),
+        )))
+    }
+
+    async fn driver_with_secret(
+        &self,
+        integration: &Integration,
+        secret: &SecretValue,
+    ) -> Result<Box<dyn Driver>, TargetError> {
+        ensure_bound(integration, &self.connector_prefix)?;
+        Ok(build_driver(&self.http, integration, secret)?)
     }
 }

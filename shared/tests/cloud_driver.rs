@@ -102,6 +102,7 @@ impl Env {
             updated_at: Utc::now(),
             last_discovery_at: None,
             last_discovery_error: None,
+            pending_retires: vec![],
         }
     }
 

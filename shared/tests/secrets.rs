@@ -96,6 +96,57 @@ async fn reads_are_cached_briefly_and_writes_invalidate() {
 }
 
 #[tokio::test]
+async fn a_rejected_value_is_forgotten_and_stageless_versions_stay_readable() {
+    let sm = manager(Duration::from_secs(300)).await;
+    let config = test_harness::aws_config().await;
+    let raw = aws_sdk_secretsmanager::Client::new(&config);
+    let arn = sm
+        .create(
+            &test_harness::unique_name("window"),
+            &SecretValue::new("v1"),
+            "test",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(sm.get(&arn, AWSCURRENT).await.unwrap().expose(), "v1");
+    // Another process rotates: the cache still serves v1 until the target rejects it.
+    raw.put_secret_value()
+        .secret_id(&arn)
+        .secret_string("v2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sm.get(&arn, AWSCURRENT).await.unwrap().expose(), "v1");
+    sm.invalidate(&arn);
+    assert_eq!(sm.get(&arn, AWSCURRENT).await.unwrap().expose(), "v2");
+
+    // A version whose AWSPENDING was cleared keeps its value, found by listing and by id.
+    let token = uuid_like();
+    sm.put(
+        &arn,
+        &SecretValue::new("abandoned"),
+        Some(&token),
+        &[AWSPENDING],
+    )
+    .await
+    .unwrap();
+    sm.remove_stage(&arn, AWSPENDING, &token).await.unwrap();
+    let versions = sm.versions(&arn).await.unwrap();
+    let stageless = versions.iter().find(|v| v.id == token).expect("listed");
+    assert!(stageless.stages.is_empty(), "{versions:?}");
+    assert!(
+        versions
+            .iter()
+            .any(|v| v.stages.iter().any(|s| s == AWSCURRENT))
+    );
+    assert_eq!(
+        sm.read_version(&arn, &token).await.unwrap().expose(),
+        "abandoned"
+    );
+}
+
+#[tokio::test]
 async fn missing_secrets_and_bad_json_give_typed_errors_without_values() {
     let sm = manager(Duration::from_secs(30)).await;
     let err = sm

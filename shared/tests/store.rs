@@ -42,6 +42,7 @@ fn integration(name: &str) -> Integration {
         updated_at: t0(),
         last_discovery_at: None,
         last_discovery_error: None,
+        pending_retires: vec![],
     }
 }
 

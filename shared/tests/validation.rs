@@ -288,6 +288,7 @@ fn integration(spec: IntegrationSpec) -> Integration {
         updated_at: Utc::now(),
         last_discovery_at: None,
         last_discovery_error: None,
+        pending_retires: vec![],
     }
 }
 

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod connectors;
 mod orphans;
 mod requests;
 
@@ -31,22 +32,7 @@ pub struct App {
     pub margin: Duration,
 }
 
-/// Epoch milliseconds before this are not a deadline but a duration: local runtimes such as
-/// `cargo lambda watch` send the function timeout itself.
-const EPOCH_2001_MS: u64 = 1_000_000_000_000;
-/// Used when the runtime gives no usable deadline.
-const FALLBACK_BUDGET: Duration = Duration::from_secs(60);
-
-/// Time left in this invocation, from the runtime's deadline (epoch milliseconds in Lambda).
-pub fn time_left(deadline_ms: u64, now_ms: u64) -> Duration {
-    if deadline_ms > now_ms {
-        Duration::from_millis(deadline_ms - now_ms)
-    } else if deadline_ms > 0 && deadline_ms < EPOCH_2001_MS {
-        Duration::from_millis(deadline_ms)
-    } else {
-        FALLBACK_BUDGET
-    }
-}
+pub use shared::services::time_left;
 
 /// What one run did; `complete` is false when it stopped for the deadline.
 #[derive(Debug, Default, Serialize)]
@@ -58,6 +44,9 @@ pub struct Report {
     pub stuck_failed: usize,
     pub accounts_deleted: usize,
     pub orphans_removed: usize,
+    /// Replaced connector credentials retired now, and those still failing (retried later).
+    pub connector_keys_retired: usize,
+    pub connector_retires_failing: usize,
     pub errors: usize,
     pub complete: bool,
 }
@@ -134,36 +123,17 @@ impl App {
             drivers: Mutex::new(HashMap::new()),
         };
         let mut report = Report::default();
+        // No invocation-wide target deadline here: `bounded` cuts a chunk short instead, and an
+        // item cut short stays due for the next run rather than counting as a failed attempt.
         let finished = requests::expire_active(&run, &mut report).await?
             && requests::retry_failed(&run, &mut report).await?
             && requests::expire_pending(&run, &mut report).await?
             && requests::fail_stuck(&run, &mut report).await?
+            && connectors::retire(&run, &mut report).await?
             && accounts::delete_idle(&run, &mut report).await?
             && orphans::remove(&run, &mut report).await?;
         report.complete = finished;
         tracing::info!(?report, "sweep finished");
         Ok(serde_json::to_value(report)?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn time_left_from_a_deadline_a_timeout_or_nothing() {
-        let now = 1_795_400_000_000;
-        assert_eq!(time_left(now + 300_000, now), Duration::from_secs(300));
-        assert_eq!(
-            time_left(600_000, now),
-            Duration::from_secs(600),
-            "a relative timeout"
-        );
-        assert_eq!(
-            time_left(now - 5, now),
-            FALLBACK_BUDGET,
-            "a deadline already past"
-        );
-        assert_eq!(time_left(0, now), FALLBACK_BUDGET);
     }
 }

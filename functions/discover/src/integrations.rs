@@ -66,7 +66,12 @@ pub async fn get(
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let i = load(app, name).await?;
     if caller.is_admin {
-        return Ok(json_response(200, &views::integration(&i)));
+        let mut body = views::integration(&i);
+        // Old connector credentials still valid on the target: for the operators who fix it.
+        if !i.pending_retires.is_empty() {
+            body["pending_retires"] = json!(i.pending_retires);
+        }
+        return Ok(json_response(200, &body));
     }
     let flows = app.store.list_flows().await?;
     let mine = usable_flows(caller, &flows, name);
@@ -137,6 +142,11 @@ pub async fn put(
         updated_at: now,
         last_discovery_at: Some(now),
         last_discovery_error: None,
+        // A rotation's unfinished clean-up outlives any change of settings.
+        pending_retires: existing
+            .as_ref()
+            .map(|e| e.pending_retires.clone())
+            .unwrap_or_default(),
     };
     let driver = app.targets.driver(&integration).await?;
     driver.check_prerequisites().await?;

@@ -4,7 +4,7 @@ use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde_json::json;
 use shared::api::{ApiError, Caller, json_response};
 use shared::model::{AuditEvent, AuditSubject};
-use shared::rotation::RotationStart;
+use shared::secrets::RotationStart;
 use shared::validation::{ValidationErrors, check_name};
 
 use crate::App;

@@ -44,6 +44,7 @@ async fn run(app: &App, event: &RotationEvent) -> Result<serde_json::Value, Rota
         secrets: app.secrets.as_ref(),
         targets: app.targets.as_ref(),
         audit: app.store.as_ref(),
+        integrations: app.store.as_ref(),
         integration: &integration,
         secret_id: &integration.spec.secret_arn,
         token: &event.client_request_token,

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use lambda_runtime::Diagnostic;
 use shared::api::{ApiError, ApiRequest, AuthConfig, Caller, Incoming};
 use shared::clock::{Clock, SystemClock};
-use shared::driver::http::HttpClients;
+use shared::driver::http::{HttpClients, within_deadline};
 use shared::secrets::{SecretStore, SecretsManager};
+use shared::services::target_deadline;
 use shared::store::{AuditStore, DynamoStore, IntegrationStore, PrincipalStore};
 use shared::targets::{DriverFactory, Targets};
 
@@ -108,6 +109,17 @@ impl App {
             auth: cfg.auth,
             function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
         })
+    }
+
+    /// Handle `event` so that it answers before `deadline` (the invocation's): target calls
+    /// get what is left minus the time kept for recording, and a step cut short fails as
+    /// retryable for Secrets Manager to deliver again.
+    pub async fn handle_within(
+        &self,
+        event: serde_json::Value,
+        deadline: std::time::Instant,
+    ) -> Result<serde_json::Value, HandlerError> {
+        within_deadline(target_deadline(deadline).into(), self.handle(event)).await
     }
 
     pub async fn handle(

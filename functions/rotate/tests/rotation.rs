@@ -139,6 +139,7 @@ impl Env {
             updated_at: t0(),
             last_discovery_at: None,
             last_discovery_error: None,
+            pending_retires: vec![],
         };
         self.store.save_integration(&i, None, &[]).await.unwrap()
     }

@@ -1,11 +1,18 @@
 //! HTTP for the drivers: clients built once per process (one per distinct CA bundle, since a
 //! custom CA is part of a client's TLS configuration), JSON calls with typed errors, and
 //! bounded retries with backoff and jitter for calls that are safe to repeat.
+//!
+//! Every call also honours the deadline of the work it runs in ([`within_deadline`]): its
+//! timeout is cut to the time left and no retry starts that cannot finish before it, so an
+//! invocation still has time to record what happened before Lambda stops it.
 
 use std::collections::HashMap;
 use std::error::Error as _;
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::header::HeaderValue;
@@ -50,6 +57,33 @@ pub struct HttpClients {
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Less time than this left before the deadline: a call is not started at all.
+const MIN_ATTEMPT: Duration = Duration::from_millis(50);
+
+tokio::task_local! {
+    static DEADLINE: Instant;
+}
+
+/// Run `work` so that every target call inside it ends by `deadline`. A task-local rather than a
+/// parameter: the budget belongs to the invocation, and every driver call under it inherits it
+/// without each `Driver` method carrying it.
+pub async fn within_deadline<F: Future>(deadline: Instant, work: F) -> F::Output {
+    let deadline = match current_deadline() {
+        Some(outer) => outer.min(deadline),
+        None => deadline,
+    };
+    DEADLINE.scope(deadline, work).await
+}
+
+/// The deadline of the current work, if it has one.
+pub fn current_deadline() -> Option<Instant> {
+    DEADLINE.try_with(|d| *d).ok()
+}
+
+/// Time left before the current deadline (`None`: no deadline set).
+pub fn time_left() -> Option<Duration> {
+    current_deadline().map(|d| d.saturating_duration_since(Instant::now()))
+}
 
 fn builder() -> reqwest::ClientBuilder {
     Client::builder()
@@ -131,7 +165,16 @@ pub async fn send(
 ) -> Result<JsonResponse, DriverError> {
     let mut delays = retry.delays();
     loop {
-        let outcome = send_once(client, target, &call).await;
+        let timeout = match time_left() {
+            Some(left) if left < MIN_ATTEMPT => {
+                return Err(DriverError::Timeout {
+                    target: target.into(),
+                });
+            }
+            Some(left) => left.min(REQUEST_TIMEOUT),
+            None => REQUEST_TIMEOUT,
+        };
+        let outcome = send_once(client, target, &call, timeout).await;
         let again = call.idempotent
             && match &outcome {
                 Err(e) => e.is_retryable(),
@@ -144,6 +187,8 @@ pub async fn send(
             return outcome;
         }
         match delays.next() {
+            // A retry that could not finish before the deadline is not started.
+            Some(d) if time_left().is_some_and(|left| left < d + MIN_ATTEMPT) => return outcome,
             Some(d) => {
                 tracing::warn!(target_host = target, method = %call.method, delay_ms = d.as_millis() as u64, "retrying after a transient failure");
                 tokio::time::sleep(d).await;
@@ -157,9 +202,11 @@ async fn send_once(
     client: &Client,
     target: &str,
     call: &Call<'_>,
+    timeout: Duration,
 ) -> Result<JsonResponse, DriverError> {
     let mut req = client
         .request(call.method.clone(), &call.url)
+        .timeout(timeout)
         .header(reqwest::header::AUTHORIZATION, call.auth.clone())
         .header(reqwest::header::ACCEPT, "application/json");
     if let Some(body) = call.body {

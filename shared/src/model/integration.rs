@@ -131,6 +131,27 @@ pub struct Integration {
     pub last_discovery_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_discovery_error: Option<String>,
+    /// Connector credentials a rotation replaced but could not retire on the target yet; the
+    /// cleanup sweep retries each until it is gone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_retires: Vec<PendingRetire>,
+}
+
+/// A replaced connector credential that is still valid on the target (an Elastic Cloud API key
+/// whose deletion failed). Holds only ids: the value stays in its Secrets Manager version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRetire {
+    /// The replaced version of the connector secret (it holds the old credential).
+    pub secret_version: String,
+    /// The rotation that replaced it.
+    pub token: String,
+    /// The old credential's id on the target, when it has one (a Cloud API key id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_id: Option<String>,
+    pub since: DateTime<Utc>,
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: String,
 }
 
 impl Integration {

@@ -16,7 +16,7 @@ pub use duration::{format_duration, parse_duration};
 pub use flow::{AccessFlow, AccessFlowSpec, CredentialMode, DEFAULT_MAX_DURATION};
 pub use integration::{
     CustomPermission, DEFAULT_CONNECTOR_PREFIX, DiscoverySelection, Integration, IntegrationKind,
-    IntegrationSpec, OwnerAttribute, ResourceOwner, TlsConfig, check_secret_binding,
+    IntegrationSpec, OwnerAttribute, PendingRetire, ResourceOwner, TlsConfig, check_secret_binding,
     secret_bound_to, secret_name_of_arn,
 };
 pub use permission::{CLOUD_ROLE_IDS, CloudRoleScope, ES_INDEX_PRIVILEGES, ResolvedPermission};

@@ -163,6 +163,7 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<String>> {
                 "secretsmanager:DescribeSecret",
                 "secretsmanager:UpdateSecretVersionStage",
                 "secretsmanager:RotateSecret",
+                "secretsmanager:ListSecretVersionIds",
             ],
         ),
     ];

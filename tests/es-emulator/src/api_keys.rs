@@ -575,6 +575,44 @@ pub fn invalidate(ctx: &mut Ctx) -> ApiResult {
     })))
 }
 
+/// The fields `_query/api_key` may query and sort by: the public ones other than `id`
+/// (elastic/elasticsearch `x-pack/plugin/security/src/main/java/org/elasticsearch/xpack/security/
+/// support/FieldNameTranslators.java`, `API_KEY_FIELD_NAME_TRANSLATORS`). `metadata` is a
+/// flattened field: itself and any dotted sub-field.
+fn queryable_field(f: &str) -> bool {
+    const FIELDS: [&str; 9] = [
+        "username",
+        "realm_name",
+        "name",
+        "type",
+        "creation",
+        "expiration",
+        "invalidated",
+        "invalidation",
+        "metadata",
+    ];
+    FIELDS.contains(&f) || f.starts_with("metadata.")
+}
+
+/// `FieldNameTranslators.translate`: a pattern, or a field not listed, is refused.
+fn check_queryable(f: &str) -> Result<(), ApiResponse> {
+    if f.contains('*') {
+        return Err(illegal_argument(&format!(
+            "Field name pattern [{f}] is not allowed for querying or aggregation"
+        )));
+    }
+    if queryable_field(f) {
+        Ok(())
+    } else {
+        Err(illegal_argument(&format!(
+            "Field [{f}] is not allowed for querying or aggregation"
+        )))
+    }
+}
+
+/// A sort value for `_doc`: the key's position in the store, as a Lucene doc id would be.
+const DOC_SORT: &str = "_doc";
+
 pub fn query(ctx: &mut Ctx) -> ApiResult {
     ctx.req
         .allow_params(&["with_limited_by", "with_profile_uid", "typed_keys"])?;
@@ -584,13 +622,20 @@ pub fn query(ctx: &mut Ctx) -> ApiResult {
     let mut from = 0usize;
     let mut size = 10usize;
     let mut sort: Vec<(String, bool)> = Vec::new();
+    let mut search_after: Option<Vec<Value>> = None;
     for (k, v) in &body {
         match k.as_str() {
             "query" => query = v.clone(),
             "from" => from = v.as_u64().unwrap_or(0) as usize,
             "size" => size = v.as_u64().unwrap_or(10) as usize,
             "sort" => sort = crate::query::parse_sort(v),
-            "search_after" | "aggs" | "aggregations" => {}
+            "search_after" => {
+                search_after = Some(match v {
+                    Value::Array(a) => a.clone(),
+                    other => vec![other.clone()],
+                })
+            }
+            "aggs" | "aggregations" => {}
             other => {
                 return Err(x_content_parse(&format!(
                     "{} [query_api_key_request] unknown field [{other}]",
@@ -607,28 +652,20 @@ pub fn query(ctx: &mut Ctx) -> ApiResult {
     }
     let p = ctx.principal;
     let scope = api_key_scope(p, A_QUERY).ok_or_else(|| deny_cluster(p, A_QUERY))?;
-    let allowed_fields = [
-        "id",
-        "name",
-        "type",
-        "creation",
-        "expiration",
-        "invalidated",
-        "invalidation",
-        "username",
-        "realm_name",
-        "realm",
-    ];
-    crate::query::check_fields(&query, &|f| {
-        allowed_fields.contains(&f) || f.starts_with("metadata.")
-    })?;
+    crate::query::check_fields(&query, &|f| !f.contains('*') && queryable_field(f))?;
+    // `translateFieldSortBuilders`: `_doc` passes as is, every other field is translated.
+    for (f, _) in &sort {
+        if f != DOC_SORT {
+            check_queryable(f)?;
+        }
+    }
     let mut matched: Vec<(&ApiKey, Value)> = Vec::new();
-    for k in &ctx.state.api_keys {
+    for (position, k) in ctx.state.api_keys.iter().enumerate() {
         if scope == KeyScope::Own && !k.owned_by(p) {
             continue;
         }
         let mut doc = k.query_doc();
-        doc["realm"] = json!(k.realm);
+        doc[DOC_SORT] = json!(position);
         if crate::query::matches(&query, &doc)? {
             matched.push((k, doc));
         }
@@ -638,7 +675,19 @@ pub fn query(ctx: &mut Ctx) -> ApiResult {
     } else {
         matched.sort_by(|a, b| crate::query::compare_docs(&a.1, &b.1, &sort));
     }
+    let sort_values = |doc: &Value| -> Vec<Value> {
+        sort.iter()
+            .map(|(f, _)| crate::query::field(doc, f).cloned().unwrap_or(Value::Null))
+            .collect()
+    };
     let total = matched.len();
+    if let Some(after) = &search_after {
+        // Only what sorts strictly after the previous page's last `_sort`.
+        let after_doc = sort_doc(&sort, after);
+        matched.retain(|(_, doc)| {
+            crate::query::compare_docs(doc, &after_doc, &sort) == std::cmp::Ordering::Greater
+        });
+    }
     let keys: Vec<Value> = matched
         .into_iter()
         .skip(from)
@@ -646,11 +695,7 @@ pub fn query(ctx: &mut Ctx) -> ApiResult {
         .map(|(k, doc)| {
             let mut v = k.to_json(with_limited_by);
             if !sort.is_empty() {
-                let values: Vec<Value> = sort
-                    .iter()
-                    .map(|(f, _)| crate::query::field(&doc, f).cloned().unwrap_or(Value::Null))
-                    .collect();
-                v["_sort"] = Value::Array(values);
+                v["_sort"] = Value::Array(sort_values(&doc));
             }
             v
         })
@@ -658,4 +703,13 @@ pub fn query(ctx: &mut Ctx) -> ApiResult {
     Ok(ApiResponse::ok(
         json!({"total": total, "count": keys.len(), "api_keys": keys}),
     ))
+}
+
+/// A document holding `values` under the sort fields, to compare others against.
+fn sort_doc(sort: &[(String, bool)], values: &[Value]) -> Value {
+    let mut doc = Map::new();
+    for ((f, _), v) in sort.iter().zip(values) {
+        doc.insert(f.clone(), v.clone());
+    }
+    Value::Object(doc)
 }

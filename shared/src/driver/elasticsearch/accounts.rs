@@ -52,6 +52,15 @@ fn grant_of(metadata: &Value) -> Option<String> {
     metadata["grant_id"].as_str().map(str::to_string)
 }
 
+/// API keys are paged by `search_after` over `creation` then `name`. `_query/api_key` sorts and
+/// queries only its public fields other than `id` (elastic/elasticsearch
+/// `x-pack/plugin/security/.../support/FieldNameTranslators.java`, `API_KEY_FIELD_NAME_TRANSLATORS`
+/// and `translate`: anything else is 400 "Field [id] is not allowed for querying or
+/// aggregation"). `name` breaks ties: a managed key is named after its grant's role, so two
+/// managed keys never share both values and no page boundary can skip one.
+const KEY_SORT: [&str; 2] = ["creation", "name"];
+const KEY_PAGE: usize = 1000;
+
 /// Users, roles and live API keys whose metadata says elastic-jit made them: three requests,
 /// however many there are (API keys are paged by `search_after`).
 pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverError> {
@@ -85,8 +94,8 @@ pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverErr
                 {"term": {"metadata.managed_by": MANAGED_BY}},
                 {"term": {"invalidated": false}}
             ]}},
-            "sort": ["creation", "id"],
-            "size": 1000,
+            "sort": KEY_SORT,
+            "size": KEY_PAGE,
         });
         if let Some(after) = &search_after {
             query["search_after"] = after.clone();
@@ -113,7 +122,7 @@ pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverErr
             }
         }
         match keys.last().map(|k| k["_sort"].clone()) {
-            Some(sort) if keys.len() == 1000 && !sort.is_null() => search_after = Some(sort),
+            Some(sort) if keys.len() == KEY_PAGE && !sort.is_null() => search_after = Some(sort),
             _ => break,
         }
     }

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::client::EsClient;
 use super::grants::path_segment;
-use crate::driver::{DriverError, MANAGED_BY, ManagedObject};
+use crate::driver::{DriverError, MANAGED_BY, ManagedAccount, ManagedObject};
 use crate::model::TargetObject;
 use crate::secrets::SecretValue;
 
@@ -62,7 +62,9 @@ const KEY_SORT: [&str; 2] = ["creation", "name"];
 const KEY_PAGE: usize = 1000;
 
 /// Users, roles and live API keys whose metadata says elastic-jit made them: three requests,
-/// however many there are (API keys are paged by `search_after`).
+/// however many there are (API keys are paged by `search_after`). API keys are filtered by the
+/// cluster (`metadata.managed_by`); users and roles are filtered here, since the user query API
+/// cannot see metadata and the role query API is 8.15+ only.
 pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverError> {
     let mut out = Vec::new();
     let users = es.json(Method::GET, "/_security/user", None, true).await?;
@@ -74,6 +76,16 @@ pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverErr
                 },
                 integration: integration_of(&u["metadata"]),
                 grant_id: None,
+                account: Some(ManagedAccount {
+                    enabled: u["enabled"].as_bool().unwrap_or(true),
+                    roles: u["roles"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|r| r.as_str().map(str::to_string))
+                        .collect(),
+                    email: u["email"].as_str().map(str::to_string),
+                }),
             });
         }
     }
@@ -84,6 +96,7 @@ pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverErr
                 object: TargetObject::EsRole { name: name.clone() },
                 integration: integration_of(&r["metadata"]),
                 grant_id: grant_of(&r["metadata"]),
+                account: None,
             });
         }
     }
@@ -118,6 +131,7 @@ pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverErr
                     },
                     integration: integration_of(&k["metadata"]),
                     grant_id: grant_of(&k["metadata"]),
+                    account: None,
                 });
             }
         }

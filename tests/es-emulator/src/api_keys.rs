@@ -146,31 +146,52 @@ impl ApiKey {
     }
 }
 
-/// Elasticsearch `TimeValue` syntax: an integer and a unit (`nanos` … `d`).
+/// Elasticsearch `TimeValue.parseTimeValue` (elastic/elasticsearch
+/// `libs/core/src/main/java/org/elasticsearch/core/TimeValue.java`): units are matched on the
+/// lower-cased value, except `m` (minutes), which is case-sensitive because `M` would mean
+/// months; `-1` and `0` need no unit; fractions and other negatives are refused with their own
+/// messages.
 pub fn parse_duration_millis(field: &str, value: &str) -> Result<i64, ApiResponse> {
-    let units: [(&str, f64); 7] = [
-        ("nanos", 1e-6),
-        ("micros", 1e-3),
-        ("ms", 1.0),
-        ("s", 1000.0),
-        ("m", 60_000.0),
-        ("h", 3_600_000.0),
-        ("d", 86_400_000.0),
-    ];
-    let v = value.trim();
-    for (suffix, factor) in units {
-        if let Some(num) = v.strip_suffix(suffix) {
-            if let Ok(n) = num.trim().parse::<i64>()
-                && n >= 0
-            {
-                return Ok((n as f64 * factor) as i64);
-            }
-            break;
+    let normalized = value.to_lowercase();
+    let normalized = normalized.trim();
+    let unit = |suffix: &str, factor: f64| -> Result<i64, ApiResponse> {
+        let number = normalized[..normalized.len() - suffix.len()].trim();
+        match number.parse::<i64>() {
+            Ok(n) if n < -1 => Err(parse_exception(&format!(
+                "failed to parse setting [{field}] with value [{value}] as a time value: negative durations are not supported"
+            ))),
+            Ok(n) => Ok((n as f64 * factor) as i64),
+            Err(_) if number.parse::<f64>().is_ok() => Err(parse_exception(&format!(
+                "failed to parse [{value}], fractional time values are not supported"
+            ))),
+            Err(_) => Err(parse_exception(&format!("failed to parse [{value}]"))),
         }
+    };
+    if normalized.ends_with("nanos") {
+        unit("nanos", 1e-6)
+    } else if normalized.ends_with("micros") {
+        unit("micros", 1e-3)
+    } else if normalized.ends_with("ms") {
+        unit("ms", 1.0)
+    } else if normalized.ends_with('s') {
+        unit("s", 1000.0)
+    } else if value.ends_with('m') {
+        unit("m", 60_000.0)
+    } else if normalized.ends_with('h') {
+        unit("h", 3_600_000.0)
+    } else if normalized.ends_with('d') {
+        unit("d", 86_400_000.0)
+    } else if normalized.trim_start_matches('-').trim_start_matches('0') == "1"
+        && normalized.starts_with('-')
+    {
+        Ok(-1)
+    } else if !normalized.is_empty() && normalized.bytes().all(|b| b == b'0') {
+        Ok(0)
+    } else {
+        Err(parse_exception(&format!(
+            "failed to parse setting [{field}] with value [{value}] as a time value: unit is missing or unrecognized"
+        )))
     }
-    Err(parse_exception(&format!(
-        "failed to parse setting [{field}] with value [{value}] as a time value: unit is missing or unrecognized"
-    )))
 }
 
 /// The `api_key` request body shared by create and grant.

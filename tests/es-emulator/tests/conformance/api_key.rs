@@ -666,3 +666,50 @@ async fn query_api_keys_pages_with_search_after() {
     }
     assert_eq!(seen, ["k1", "k2", "k3", "k4", "k5"]);
 }
+
+/// Source: elastic/elasticsearch `libs/core/src/main/java/org/elasticsearch/core/TimeValue.java`
+/// (`parseTimeValue`: units matched on the lower-cased value, `m` case-sensitive; "fractional
+/// time values are not supported"; "unit is missing or unrecognized").
+#[tokio::test]
+async fn api_key_expiration_parses_as_a_time_value() {
+    let es = start().await;
+    let user = api_key_user(&es).await;
+    for ok in ["1D", "36H", "90S", "2m", "1500MS"] {
+        let r = es
+            .post(
+                "/_security/api_key",
+                &user,
+                json!({"name": ok, "expiration": ok}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{ok}: {}", r.body);
+    }
+    let r = es
+        .post(
+            "/_security/api_key",
+            &user,
+            json!({"name": "frac", "expiration": "1.5d"}),
+        )
+        .await;
+    assert!(
+        r.body
+            .to_string()
+            .contains("failed to parse [1.5d], fractional time values are not supported"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.status, 400);
+    // `M` is months in date math, never minutes.
+    let r = es
+        .post(
+            "/_security/api_key",
+            &user,
+            json!({"name": "months", "expiration": "2M"}),
+        )
+        .await;
+    assert!(
+        r.body.to_string().contains("failed to parse setting [expiration] with value [2M] as a time value: unit is missing or unrecognized"),
+        "{}",
+        r.body
+    );
+}

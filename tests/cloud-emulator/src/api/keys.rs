@@ -34,7 +34,7 @@ fn key_not_found(id: &str) -> CloudError {
 }
 
 /// Organization owners manage every key; a Workload credentials owner creates keys and sees
-/// or revokes only its own (those of its user).
+/// or revokes only its own: itself and the keys it created.
 fn require_key_manager(caller: &Caller) -> ApiResult<()> {
     if caller.is_organization_admin() || caller.is_workload_credentials_owner() {
         Ok(())
@@ -46,7 +46,9 @@ fn require_key_manager(caller: &Caller) -> ApiResult<()> {
 /// Whether `caller` may see or revoke `key`.
 fn manages(caller: &Caller, key: &ApiKey) -> bool {
     key.organization_id == caller.organization_id
-        && (caller.is_organization_admin() || key.user_id == caller.user_id)
+        && (caller.is_organization_admin()
+            || key.id == caller.key_id
+            || key.created_by.as_deref() == Some(caller.key_id.as_str()))
 }
 
 /// Elastic Cloud key secrets carry the `essu_` prefix; the rest only needs to be unguessable.
@@ -129,6 +131,7 @@ pub async fn create(
     }
     let secret = new_secret();
     let key = ApiKey {
+        created_by: Some(caller.key_id.clone()),
         id: uuid::Uuid::new_v4().simple().to_string(),
         description,
         secret: secret.clone(),

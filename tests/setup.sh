@@ -53,3 +53,17 @@ PY
         "cfn-lint==$CFN_LINT_VERSION" \
         "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
 }
+
+# Elastic's official Python client, into the same virtualenv as moto: a test drives the
+# Elasticsearch emulator through it, so the emulator answers the way real clients expect.
+ELASTICSEARCH_PY_VERSION="9.1.0"
+
+ensure_elasticsearch_client() {
+    local venv="${ELASTIC_JIT_VENV:-$PWD/.venv}"
+    if "$venv/bin/python" -c "import elasticsearch; assert elasticsearch.__versionstr__ == '$ELASTICSEARCH_PY_VERSION'" 2>/dev/null; then
+        return 0
+    fi
+    echo "==> installing elasticsearch (Python client) $ELASTICSEARCH_PY_VERSION into $venv"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "elasticsearch==$ELASTICSEARCH_PY_VERSION"
+}

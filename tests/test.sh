@@ -8,6 +8,7 @@ source tests/setup.sh
 
 ensure_moto
 ensure_cargo_lambda
+ensure_elasticsearch_client
 ensure_infra_tools
 
 echo "==> sam validate / cfn-lint / openapi-spec-validator"

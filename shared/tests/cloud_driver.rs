@@ -7,7 +7,7 @@ use chrono::{TimeDelta, Utc};
 use cloud_emulator::{CloudConfig, OWNER_KEY_ID, RunningCloud, Seed};
 use serde_json::{Value, json};
 
-use shared::driver::cloud::{CloudDriver, MISSING_OWNER_ROLE, OLD_KEY_WITHOUT_ID};
+use shared::driver::cloud::{CloudDriver, KEY_ID_REQUIRED, MISSING_OWNER_ROLE, OLD_KEY_WITHOUT_ID};
 use shared::driver::http::{HttpClients, RetryPolicy};
 use shared::driver::{
     DiscoveredResource, Driver, DriverError, GrantPlan, PrincipalPlan, RevokePlan,
@@ -22,6 +22,7 @@ use shared::secrets::SecretValue;
 const ORG: &str = "org-1";
 const OWNER_KEY: &str = "owner-secret";
 const VIEWER_KEY: &str = "viewer-key-secret";
+const WORKLOAD_KEY: &str = "workload-key-secret";
 const PROD: &str = "prodsearch0000000000000000000001";
 const STAGING: &str = "staginglogs000000000000000000002";
 const LEGACY: &str = "legacyapp00000000000000000000003";
@@ -41,7 +42,10 @@ const SEED: &str = r#"{
   ],
   "api_keys": [
     {"id": "viewer-key", "key": "viewer-key-secret", "user_id": "viewer-1",
-     "description": "not an owner"}
+     "description": "not an owner"},
+    {"id": "workload-key", "key": "workload-key-secret", "user_id": "carol-1",
+     "description": "creates and lists keys, but is no owner",
+     "role_assignments": {"organization": [{"role_id": "workload-credentials-owner"}]}}
   ],
   "deployments": [
     {"id": "prodsearch0000000000000000000001", "name": "prod-search",
@@ -117,8 +121,15 @@ impl Env {
         CloudDriver::new(&clients, integration, secret).expect("driver")
     }
 
+    /// A driver whose secret names the key's own id, as the README asks.
     fn driver_with_key(&self, key: &str) -> CloudDriver {
-        self.driver_for(&self.integration(ORG), &key_secret(key, None))
+        let id = match key {
+            OWNER_KEY => Some(OWNER_KEY_ID),
+            VIEWER_KEY => Some("viewer-key"),
+            WORKLOAD_KEY => Some("workload-key"),
+            _ => None,
+        };
+        self.driver_for(&self.integration(ORG), &key_secret(key, id))
     }
 
     fn driver(&self) -> CloudDriver {
@@ -276,6 +287,69 @@ async fn prerequisites_name_the_missing_owner_role() {
         }
     );
     assert!(err.to_string().contains("organization-admin"));
+}
+
+/// A "Workload credentials owner" key lists keys (so "GET /users/auth/keys answers 200" would
+/// pass it) without being an Organization owner: its own role assignments decide.
+#[tokio::test]
+async fn prerequisites_refuse_a_workload_credentials_owner_key() {
+    let env = Env::start().await;
+    let listed = env
+        .http
+        .get(format!("{}/api/v1/users/auth/keys", env.cloud.url()))
+        .header("Authorization", format!("ApiKey {WORKLOAD_KEY}"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(listed.status().as_u16(), 200, "it can list keys");
+    let err = env
+        .driver_with_key(WORKLOAD_KEY)
+        .check_prerequisites()
+        .await
+        .expect_err("not an owner");
+    assert_eq!(
+        err,
+        DriverError::MissingPrivileges {
+            missing: vec![MISSING_OWNER_ROLE.into()]
+        }
+    );
+    // Naming an owner's key id does not help: the key cannot see it.
+    let borrowed = env.driver_for(
+        &env.integration(ORG),
+        &key_secret(WORKLOAD_KEY, Some(OWNER_KEY_ID)),
+    );
+    let err = borrowed
+        .check_prerequisites()
+        .await
+        .expect_err("not its key");
+    assert!(matches!(err, DriverError::Refused { .. }), "{err:?}");
+    // Nor can it mint itself an owner's key by rotating.
+    let err = env
+        .driver_with_key(WORKLOAD_KEY)
+        .create_connector_secret()
+        .await
+        .expect_err("no owner keys from a workload key");
+    assert!(
+        matches!(err, DriverError::MissingPrivileges { .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn prerequisites_need_the_key_id_to_read_the_keys_own_roles() {
+    let env = Env::start().await;
+    let err = env
+        .driver_for(&env.integration(ORG), &key_secret(OWNER_KEY, None))
+        .check_prerequisites()
+        .await
+        .expect_err("no id");
+    assert_eq!(
+        err,
+        DriverError::BadConnectorSecret {
+            reason: KEY_ID_REQUIRED.into()
+        }
+    );
+    assert!(!err.to_string().contains(OWNER_KEY));
 }
 
 #[tokio::test]
@@ -637,12 +711,14 @@ async fn a_non_member_is_invited_and_revoke_deletes_the_invitation() {
         invitation["role_assignments"]["deployment"][0]["deployment_ids"],
         json!([PROD, STAGING])
     );
-    // The invitation lapses with the grant (one hour), not the default three days.
+    // The one-hour grant's invitation asks for one whole day (`expires_in` is whole days, the
+    // only form Elastic's clients send), not the default three; revoke deletes it on time.
     let expires: chrono::DateTime<Utc> = invitation["expires_at"]
         .as_str()
         .and_then(|t| t.parse().ok())
         .expect("expires_at");
-    assert!(expires <= Utc::now() + TimeDelta::minutes(61));
+    assert!(expires > Utc::now() + TimeDelta::hours(23));
+    assert!(expires <= Utc::now() + TimeDelta::hours(24) + TimeDelta::minutes(1));
 
     driver
         .revoke(&revoke_plan(made.objects.clone()))
@@ -853,7 +929,7 @@ async fn retiring_a_key_without_an_id_is_left_to_the_console() {
         }
     );
     // The old key was not touched, and retiring the key in use is never attempted.
-    current
+    env.driver_with_key(OWNER_KEY)
         .check_prerequisites()
         .await
         .expect("old key still works");

@@ -109,6 +109,17 @@ pub struct ManagedObject {
     pub integration: Option<String>,
     /// The grant id in its metadata, if any (accounts are shared by grants and carry none).
     pub grant_id: Option<String>,
+    /// For an account: what it holds on the target right now.
+    pub account: Option<ManagedAccount>,
+}
+
+/// A managed account as the target reports it, for the orphan sweep to judge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedAccount {
+    pub enabled: bool,
+    pub roles: Vec<String>,
+    /// Kept as it is when the sweep rewrites the account.
+    pub email: Option<String>,
 }
 
 #[async_trait]

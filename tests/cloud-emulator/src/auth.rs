@@ -24,6 +24,11 @@ impl Caller {
         self.role_assignments
             .is_organization_admin(&self.organization_id)
     }
+
+    pub fn is_workload_credentials_owner(&self) -> bool {
+        self.role_assignments
+            .is_workload_credentials_owner(&self.organization_id)
+    }
 }
 
 pub fn authenticate(world: &World, headers: &HeaderMap) -> Result<Caller, CloudError> {

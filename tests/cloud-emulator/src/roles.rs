@@ -4,7 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 /// Role ids accepted per category (from the Terraform provider's schema, the maintained client).
-pub const ORGANIZATION_ROLES: &[&str] = &["organization-admin", "billing-admin"];
+pub const ORGANIZATION_ROLES: &[&str] = &[
+    "organization-admin",
+    "billing-admin",
+    WORKLOAD_CREDENTIALS_OWNER,
+];
 pub const DEPLOYMENT_ROLES: &[&str] =
     &["deployment-admin", "deployment-editor", "deployment-viewer"];
 pub const ELASTICSEARCH_PROJECT_ROLES: &[&str] = &[
@@ -34,6 +38,10 @@ pub const SECURITY_PROJECT_ROLES: &[&str] = &[
 ];
 
 pub const ORGANIZATION_ADMIN: &str = "organization-admin";
+/// Elastic's "Workload credentials owner" organization role (Elastic Cloud docs, 2026): creates
+/// API keys and lists or revokes its own, without being an Organization owner. The role id is
+/// the emulator's own spelling: no public client names it yet.
+pub const WORKLOAD_CREDENTIALS_OWNER: &str = "workload-credentials-owner";
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleAssignments {
@@ -186,6 +194,12 @@ impl RoleAssignments {
         self.organization
             .iter()
             .any(|a| a.role_id == ORGANIZATION_ADMIN && a.organization_id == organization_id)
+    }
+
+    pub fn is_workload_credentials_owner(&self, organization_id: &str) -> bool {
+        self.organization.iter().any(|a| {
+            a.role_id == WORKLOAD_CREDENTIALS_OWNER && a.organization_id == organization_id
+        })
     }
 
     /// Whether these assignments let their holder see a deployment (owners see everything).

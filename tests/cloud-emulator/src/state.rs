@@ -49,6 +49,10 @@ pub struct ApiKey {
     pub creation_date: DateTime<Utc>,
     pub expiration_date: Option<DateTime<Utc>>,
     pub role_assignments: RoleAssignments,
+    /// The key that created this one through the API (none for seeded keys): a Workload
+    /// credentials owner key manages only the keys it created.
+    #[serde(skip)]
+    pub created_by: Option<String>,
 }
 
 impl ApiKey {
@@ -203,6 +207,7 @@ impl World {
         let owner_id = owner.user_id.clone();
         world.users.insert(owner_id.clone(), owner);
         world.keys.push(ApiKey {
+            created_by: None,
             id: OWNER_KEY_ID.to_owned(),
             description: "organization owner key (--api-key)".to_owned(),
             secret: config.api_key.clone(),
@@ -251,6 +256,7 @@ impl World {
                     .unwrap_or_default(),
             };
             world.keys.push(ApiKey {
+                created_by: None,
                 id: k
                     .id
                     .clone()

@@ -182,7 +182,10 @@ pub fn elasticsearch_project(p: &Project, organization_id: &str) -> Value {
             "created_at": timestamp(p.created_at),
             "created_by": p.created_by,
             "organization_id": organization_id,
-            "tags": p.tags,
+            // `ProjectTags` is an object map in the Serverless OpenAPI
+            // (elastic/terraform-provider-ec `ec/internal/gen/serverless/
+            // serverless-project-api-dereferenced.yml`), unlike deployments' `[{key, value}]`.
+            "tags": p.tags.iter().map(|t| (t.key.clone(), json!(t.value))).collect::<serde_json::Map<_, _>>(),
         },
         "cloud_id": format!("{}:{encoded}", p.name),
         "type": "elasticsearch",

@@ -146,31 +146,52 @@ impl ApiKey {
     }
 }
 
-/// Elasticsearch `TimeValue` syntax: an integer and a unit (`nanos` … `d`).
+/// Elasticsearch `TimeValue.parseTimeValue` (elastic/elasticsearch
+/// `libs/core/src/main/java/org/elasticsearch/core/TimeValue.java`): units are matched on the
+/// lower-cased value, except `m` (minutes), which is case-sensitive because `M` would mean
+/// months; `-1` and `0` need no unit; fractions and other negatives are refused with their own
+/// messages.
 pub fn parse_duration_millis(field: &str, value: &str) -> Result<i64, ApiResponse> {
-    let units: [(&str, f64); 7] = [
-        ("nanos", 1e-6),
-        ("micros", 1e-3),
-        ("ms", 1.0),
-        ("s", 1000.0),
-        ("m", 60_000.0),
-        ("h", 3_600_000.0),
-        ("d", 86_400_000.0),
-    ];
-    let v = value.trim();
-    for (suffix, factor) in units {
-        if let Some(num) = v.strip_suffix(suffix) {
-            if let Ok(n) = num.trim().parse::<i64>()
-                && n >= 0
-            {
-                return Ok((n as f64 * factor) as i64);
-            }
-            break;
+    let normalized = value.to_lowercase();
+    let normalized = normalized.trim();
+    let unit = |suffix: &str, factor: f64| -> Result<i64, ApiResponse> {
+        let number = normalized[..normalized.len() - suffix.len()].trim();
+        match number.parse::<i64>() {
+            Ok(n) if n < -1 => Err(parse_exception(&format!(
+                "failed to parse setting [{field}] with value [{value}] as a time value: negative durations are not supported"
+            ))),
+            Ok(n) => Ok((n as f64 * factor) as i64),
+            Err(_) if number.parse::<f64>().is_ok() => Err(parse_exception(&format!(
+                "failed to parse [{value}], fractional time values are not supported"
+            ))),
+            Err(_) => Err(parse_exception(&format!("failed to parse [{value}]"))),
         }
+    };
+    if normalized.ends_with("nanos") {
+        unit("nanos", 1e-6)
+    } else if normalized.ends_with("micros") {
+        unit("micros", 1e-3)
+    } else if normalized.ends_with("ms") {
+        unit("ms", 1.0)
+    } else if normalized.ends_with('s') {
+        unit("s", 1000.0)
+    } else if value.ends_with('m') {
+        unit("m", 60_000.0)
+    } else if normalized.ends_with('h') {
+        unit("h", 3_600_000.0)
+    } else if normalized.ends_with('d') {
+        unit("d", 86_400_000.0)
+    } else if normalized.trim_start_matches('-').trim_start_matches('0') == "1"
+        && normalized.starts_with('-')
+    {
+        Ok(-1)
+    } else if !normalized.is_empty() && normalized.bytes().all(|b| b == b'0') {
+        Ok(0)
+    } else {
+        Err(parse_exception(&format!(
+            "failed to parse setting [{field}] with value [{value}] as a time value: unit is missing or unrecognized"
+        )))
     }
-    Err(parse_exception(&format!(
-        "failed to parse setting [{field}] with value [{value}] as a time value: unit is missing or unrecognized"
-    )))
 }
 
 /// The `api_key` request body shared by create and grant.
@@ -575,6 +596,44 @@ pub fn invalidate(ctx: &mut Ctx) -> ApiResult {
     })))
 }
 
+/// The fields `_query/api_key` may query and sort by: the public ones other than `id`
+/// (elastic/elasticsearch `x-pack/plugin/security/src/main/java/org/elasticsearch/xpack/security/
+/// support/FieldNameTranslators.java`, `API_KEY_FIELD_NAME_TRANSLATORS`). `metadata` is a
+/// flattened field: itself and any dotted sub-field.
+fn queryable_field(f: &str) -> bool {
+    const FIELDS: [&str; 9] = [
+        "username",
+        "realm_name",
+        "name",
+        "type",
+        "creation",
+        "expiration",
+        "invalidated",
+        "invalidation",
+        "metadata",
+    ];
+    FIELDS.contains(&f) || f.starts_with("metadata.")
+}
+
+/// `FieldNameTranslators.translate`: a pattern, or a field not listed, is refused.
+fn check_queryable(f: &str) -> Result<(), ApiResponse> {
+    if f.contains('*') {
+        return Err(illegal_argument(&format!(
+            "Field name pattern [{f}] is not allowed for querying or aggregation"
+        )));
+    }
+    if queryable_field(f) {
+        Ok(())
+    } else {
+        Err(illegal_argument(&format!(
+            "Field [{f}] is not allowed for querying or aggregation"
+        )))
+    }
+}
+
+/// A sort value for `_doc`: the key's position in the store, as a Lucene doc id would be.
+const DOC_SORT: &str = "_doc";
+
 pub fn query(ctx: &mut Ctx) -> ApiResult {
     ctx.req
         .allow_params(&["with_limited_by", "with_profile_uid", "typed_keys"])?;
@@ -584,13 +643,20 @@ pub fn query(ctx: &mut Ctx) -> ApiResult {
     let mut from = 0usize;
     let mut size = 10usize;
     let mut sort: Vec<(String, bool)> = Vec::new();
+    let mut search_after: Option<Vec<Value>> = None;
     for (k, v) in &body {
         match k.as_str() {
             "query" => query = v.clone(),
             "from" => from = v.as_u64().unwrap_or(0) as usize,
             "size" => size = v.as_u64().unwrap_or(10) as usize,
             "sort" => sort = crate::query::parse_sort(v),
-            "search_after" | "aggs" | "aggregations" => {}
+            "search_after" => {
+                search_after = Some(match v {
+                    Value::Array(a) => a.clone(),
+                    other => vec![other.clone()],
+                })
+            }
+            "aggs" | "aggregations" => {}
             other => {
                 return Err(x_content_parse(&format!(
                     "{} [query_api_key_request] unknown field [{other}]",
@@ -607,28 +673,20 @@ pub fn query(ctx: &mut Ctx) -> ApiResult {
     }
     let p = ctx.principal;
     let scope = api_key_scope(p, A_QUERY).ok_or_else(|| deny_cluster(p, A_QUERY))?;
-    let allowed_fields = [
-        "id",
-        "name",
-        "type",
-        "creation",
-        "expiration",
-        "invalidated",
-        "invalidation",
-        "username",
-        "realm_name",
-        "realm",
-    ];
-    crate::query::check_fields(&query, &|f| {
-        allowed_fields.contains(&f) || f.starts_with("metadata.")
-    })?;
+    crate::query::check_fields(&query, &|f| !f.contains('*') && queryable_field(f))?;
+    // `translateFieldSortBuilders`: `_doc` passes as is, every other field is translated.
+    for (f, _) in &sort {
+        if f != DOC_SORT {
+            check_queryable(f)?;
+        }
+    }
     let mut matched: Vec<(&ApiKey, Value)> = Vec::new();
-    for k in &ctx.state.api_keys {
+    for (position, k) in ctx.state.api_keys.iter().enumerate() {
         if scope == KeyScope::Own && !k.owned_by(p) {
             continue;
         }
         let mut doc = k.query_doc();
-        doc["realm"] = json!(k.realm);
+        doc[DOC_SORT] = json!(position);
         if crate::query::matches(&query, &doc)? {
             matched.push((k, doc));
         }
@@ -638,7 +696,19 @@ pub fn query(ctx: &mut Ctx) -> ApiResult {
     } else {
         matched.sort_by(|a, b| crate::query::compare_docs(&a.1, &b.1, &sort));
     }
+    let sort_values = |doc: &Value| -> Vec<Value> {
+        sort.iter()
+            .map(|(f, _)| crate::query::field(doc, f).cloned().unwrap_or(Value::Null))
+            .collect()
+    };
     let total = matched.len();
+    if let Some(after) = &search_after {
+        // Only what sorts strictly after the previous page's last `_sort`.
+        let after_doc = sort_doc(&sort, after);
+        matched.retain(|(_, doc)| {
+            crate::query::compare_docs(doc, &after_doc, &sort) == std::cmp::Ordering::Greater
+        });
+    }
     let keys: Vec<Value> = matched
         .into_iter()
         .skip(from)
@@ -646,11 +716,7 @@ pub fn query(ctx: &mut Ctx) -> ApiResult {
         .map(|(k, doc)| {
             let mut v = k.to_json(with_limited_by);
             if !sort.is_empty() {
-                let values: Vec<Value> = sort
-                    .iter()
-                    .map(|(f, _)| crate::query::field(&doc, f).cloned().unwrap_or(Value::Null))
-                    .collect();
-                v["_sort"] = Value::Array(values);
+                v["_sort"] = Value::Array(sort_values(&doc));
             }
             v
         })
@@ -658,4 +724,13 @@ pub fn query(ctx: &mut Ctx) -> ApiResult {
     Ok(ApiResponse::ok(
         json!({"total": total, "count": keys.len(), "api_keys": keys}),
     ))
+}
+
+/// A document holding `values` under the sort fields, to compare others against.
+fn sort_doc(sort: &[(String, bool)], values: &[Value]) -> Value {
+    let mut doc = Map::new();
+    for ((f, _), v) in sort.iter().zip(values) {
+        doc.insert(f.clone(), v.clone());
+    }
+    Value::Object(doc)
 }

@@ -144,7 +144,12 @@ impl Catalog {
         }
     }
 
-    pub fn add_index(&mut self, index: Index) {
+    pub fn add_index(&mut self, mut index: Index) {
+        // System indices are always `[hidden, open, system]`, whoever creates them.
+        if index.system || is_system_index_name(&index.name) {
+            index.system = true;
+            index.hidden = true;
+        }
         for alias in index.aliases.keys() {
             self.aliases
                 .entry(alias.clone())
@@ -339,6 +344,55 @@ impl Catalog {
 }
 
 /// Elasticsearch's index-name rules (`MetadataCreateIndexService.validateIndexOrAliasName`).
+/// Names Elasticsearch and its stack plugins register as system indices (`SystemIndices`
+/// descriptors: the task results index, Kibana's, security's, Fleet's, async search's).
+pub fn is_system_index_name(name: &str) -> bool {
+    const PREFIXES: [&str; 6] = [
+        ".kibana",
+        ".security",
+        ".fleet-",
+        ".async-search",
+        ".tasks",
+        ".geoip_databases",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// The deprecation warning a REST request that names system indices gets (Elasticsearch's
+/// `IndexNameExpressionResolver`; the text as elastic/elasticsearch's own REST tests expect it,
+/// e.g. "this request accesses system indices: [.security-7], but in a future major version,
+/// direct access to system indices will be prevented by default"), as a `Warning` header value.
+pub fn system_index_warning(names: &[String]) -> String {
+    format!(
+        "299 Elasticsearch-{}-es-emulator \"this request accesses system indices: [{}], but in a future major version, direct access to system indices will be prevented by default\"",
+        crate::account::VERSION,
+        names.join(", ")
+    )
+}
+
+impl Catalog {
+    /// System indices an expression names without a wildcard (directly or through an alias).
+    pub fn named_system_indices(&self, expr: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for part in expr.split(',').map(str::trim) {
+            if part.is_empty() || part.starts_with('-') || crate::glob::has_wildcard(part) {
+                continue;
+            }
+            let targets: Vec<String> = match self.aliases.get(part) {
+                Some(set) => set.iter().cloned().collect(),
+                None => vec![part.to_string()],
+            };
+            for t in targets {
+                if self.indices.get(&t).is_some_and(|ix| ix.system) && !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
 pub fn invalid_index_name(name: &str) -> Option<String> {
     const BAD: &[char] = &['\\', '/', '*', '?', '"', '<', '>', '|', ' ', ',', '#', ':'];
     if name.is_empty() {

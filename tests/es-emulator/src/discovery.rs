@@ -142,7 +142,10 @@ pub fn get_index(ctx: &mut Ctx, expr: &str) -> ApiResult {
     let mut allowed = INDICES_OPTION_PARAMS.to_vec();
     allowed.extend(["flat_settings", "include_defaults", "features"]);
     ctx.req.allow_params(&allowed)?;
-    let opts = IndicesOptions::from_request(ctx.req, "open", false, false)?;
+    // `GetIndexRequest` defaults to `IndicesOptions.strictExpandOpen()` (elastic/elasticsearch
+    // `server/.../action/support/master/info/ClusterInfoRequest.java`): a wildcard that matches
+    // nothing is an empty answer, a missing concrete name is 404.
+    let opts = IndicesOptions::from_request(ctx.req, "open", true, false)?;
     let resolved = resolve_authorized(ctx, expr, "indices:admin/get", opts, true);
     if ctx.req.method == "HEAD" {
         return Ok(match resolved {
@@ -241,6 +244,8 @@ pub fn get_data_streams(ctx: &mut Ctx, expr: Option<&str>) -> ApiResult {
         o.insert("allow_custom_routing".into(), json!(false));
         o.insert("replicated".into(), json!(false));
         o.insert("rollover_on_write".into(), json!(false));
+        // 9.x answers carry the stream's own index settings (empty unless set on the stream).
+        o.insert("settings".into(), json!({}));
         out.push(Value::Object(o));
     }
     out.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));

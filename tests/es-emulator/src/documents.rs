@@ -548,12 +548,20 @@ pub fn search(ctx: &mut Ctx, expr: Option<&str>) -> ApiResult {
         .map(|(h, _)| h)
         .collect();
     let max_score = if total > 0 { json!(1.0) } else { Value::Null };
+    // `rest_total_hits_as_int=true`: `hits.total` is a plain number (elastic/elasticsearch-
+    // specification `specification/_global/search/SearchRequest.ts`, `rest_total_hits_as_int`:
+    // "Indicates whether hits.total should be rendered as an integer or an object").
+    let total_json = if ctx.req.bool_param("rest_total_hits_as_int", false)? {
+        json!(total)
+    } else {
+        json!({"value": total, "relation": "eq"})
+    };
     Ok(ApiResponse::ok(json!({
         "took": 1,
         "timed_out": false,
         "_shards": {"total": concrete.len(), "successful": concrete.len(), "skipped": 0, "failed": 0},
         "hits": {
-            "total": {"value": total, "relation": "eq"},
+            "total": total_json,
             "max_score": max_score,
             "hits": page
         }

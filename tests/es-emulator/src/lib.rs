@@ -15,6 +15,7 @@ mod errors;
 mod filter_path;
 mod glob;
 mod ids;
+mod media;
 mod privileges;
 mod query;
 mod request;

@@ -16,9 +16,21 @@ fn allow(ctx: &Ctx, allowed: &[&str]) -> Result<(), ApiResponse> {
 pub fn dispatch(ctx: &mut Ctx) -> ApiResponse {
     let segments = ctx.req.segments.clone();
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
-    match route(ctx, &s) {
+    let mut resp = match route(ctx, &s) {
         Ok(r) | Err(r) => r,
+    };
+    if resp.status < 300
+        && let Some(expr) = s.first().filter(|e| !e.starts_with('_'))
+    {
+        let named = ctx.state.catalog.named_system_indices(expr);
+        if !named.is_empty() {
+            resp.headers.push((
+                "Warning".into(),
+                crate::catalog::system_index_warning(&named),
+            ));
+        }
     }
+    resp
 }
 
 fn route(ctx: &mut Ctx, s: &[&str]) -> ApiResult {

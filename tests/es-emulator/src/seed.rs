@@ -287,9 +287,9 @@ pub fn add_data_stream(state: &mut State, seed: &SeedDataStream, now: i64) {
             p.entry("@timestamp")
                 .or_insert_with(|| serde_json::json!({"type": "date"}));
         }
-        if let Some(meta) = &seed.meta {
-            mappings.insert("_meta".into(), Value::Object(meta.clone()));
-        }
+        // The stream's `_meta` is its own (copied from its index template's `_meta`), not
+        // part of the backing indices' mappings; those carry a `_meta` only if the seed's
+        // mappings (the template's `template.mappings`) give one.
         let mut ix = new_index(&name, mappings, true, now);
         ix.data_stream = Some(seed.name.clone());
         if g == generations {

@@ -185,6 +185,10 @@ async fn handle(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let (content_type, accept) = (
+        header_text(request.headers(), "content-type"),
+        header_text(request.headers(), "accept"),
+    );
     let body = match axum::body::to_bytes(request.into_body(), MAX_BODY).await {
         Ok(b) => b.to_vec(),
         Err(_) => {
@@ -201,6 +205,12 @@ async fn handle(
         return to_http(&resp, None, false);
     }
 
+    let media =
+        match crate::media::negotiate(content_type.as_deref(), accept.as_deref(), !body.is_empty())
+        {
+            Ok(m) => m,
+            Err(resp) => return to_http(&resp, None, false),
+        };
     let req = Req::new(&method, &path, query.as_deref(), body, authorization);
     let fault = shared.lock().take_fault(&method, &path);
     let mut fault_kind = None;
@@ -252,7 +262,20 @@ async fn handle(
         "request"
     );
     let pretty = req.bool_param("pretty", false).unwrap_or(false);
-    to_http(&resp, req.param("filter_path"), pretty)
+    let mut response = to_http(&resp, req.param("filter_path"), pretty);
+    if !resp.plain_text
+        && let Ok(v) = HeaderValue::from_str(&media.json_content_type())
+    {
+        response.headers_mut().insert("content-type", v);
+    }
+    response
+}
+
+fn header_text(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 fn push_log(

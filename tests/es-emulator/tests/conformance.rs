@@ -18,6 +18,8 @@ mod control;
 mod data;
 #[path = "conformance/discovery.rs"]
 mod discovery;
+#[path = "conformance/media.rs"]
+mod media;
 #[path = "conformance/roles.rs"]
 mod roles;
 #[path = "conformance/users.rs"]

@@ -25,22 +25,64 @@ pub const OLD_KEY_WITHOUT_ID: &str = "the new connector key is in use, but the p
 no \"api_key_id\", so elastic-jit cannot tell which Cloud API key to delete: delete the old key in \
 the Elastic Cloud console (Organization → API keys)";
 
-/// Does the key authenticate, is the organization there and the key's own, and is the key an
-/// Organization owner's?
-pub async fn check(cloud: &CloudClient, organization_id: &str) -> Result<(), DriverError> {
+pub const KEY_ID_REQUIRED: &str = "the connector secret has no \"api_key_id\": elastic-jit \
+reads the key's own role assignments to prove it is an Organization owner's; store \
+{\"api_key\": \"...\", \"api_key_id\": \"<its id from Organization → API keys>\"}";
+
+/// Does the key authenticate, is the organization there and the key's own, and do the key's
+/// own role assignments make it an Organization owner? Being able to list keys proves nothing:
+/// a "Workload credentials owner" key can list and revoke its own keys without being an owner
+/// (Elastic Cloud docs, "Elastic Cloud API keys"), so the key's record
+/// (`GET /users/auth/keys/{api_key_id}`, cloud-sdk-go `api/apidocs-user.json`
+/// `get-api-key` → `ApiKeyResponse.role_assignments`) is read instead.
+pub async fn check(
+    cloud: &CloudClient,
+    organization_id: &str,
+    key_id: Option<&str>,
+) -> Result<(), DriverError> {
     organization(cloud, organization_id).await?;
-    // Listing keys is open to Organization owners only: a read that proves the role without
-    // changing anything.
-    match cloud
-        .json(Method::GET, "/users/auth/keys", None, true)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(DriverError::Api { status: 403, .. }) => Err(DriverError::MissingPrivileges {
+    let Some(key_id) = key_id else {
+        return Err(DriverError::BadConnectorSecret {
+            reason: KEY_ID_REQUIRED.into(),
+        });
+    };
+    let path = format!("/users/auth/keys/{}", segment(key_id));
+    let key = match cloud.json(Method::GET, &path, None, true).await {
+        Ok(key) => key,
+        Err(DriverError::Api { status: 403, .. }) => {
+            return Err(DriverError::MissingPrivileges {
+                missing: vec![MISSING_OWNER_ROLE.into()],
+            });
+        }
+        Err(e) if e.is_not_found() => {
+            return Err(DriverError::Refused {
+                reason: format!(
+                    "the connector secret's api_key_id [{key_id}] is not a key this key can see \
+                     in organization [{organization_id}]; store the id of the key itself"
+                ),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    if is_organization_owner(&key["role_assignments"], organization_id) {
+        Ok(())
+    } else {
+        Err(DriverError::MissingPrivileges {
             missing: vec![MISSING_OWNER_ROLE.into()],
-        }),
-        Err(e) => Err(e),
+        })
     }
+}
+
+/// `RoleAssignments.organization` holds `organization-admin` for this organization.
+fn is_organization_owner(assignments: &serde_json::Value, organization_id: &str) -> bool {
+    assignments["organization"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|a| {
+            a["role_id"].as_str() == Some(REQUIRED_ROLE)
+                && a["organization_id"].as_str() == Some(organization_id)
+        })
 }
 
 /// Read the organization, turning "not found" and "not yours" into errors that name it.
@@ -152,6 +194,25 @@ pub async fn retire(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_organization_admin_on_this_organization_is_an_owner() {
+        let owner =
+            json!({"organization": [{"role_id": "organization-admin", "organization_id": "o1"}]});
+        assert!(is_organization_owner(&owner, "o1"));
+        assert!(
+            !is_organization_owner(&owner, "o2"),
+            "another organization's owner"
+        );
+        for other in [
+            json!({}),
+            json!({"organization": [{"role_id": "workload-credentials-owner", "organization_id": "o1"}]}),
+            json!({"organization": [{"role_id": "billing-admin", "organization_id": "o1"}]}),
+            json!({"deployment": [{"role_id": "deployment-admin", "organization_id": "o1", "all": true}]}),
+        ] {
+            assert!(!is_organization_owner(&other, "o1"), "{other}");
+        }
+    }
 
     #[test]
     fn key_lifetime_covers_two_rotations_within_bounds() {

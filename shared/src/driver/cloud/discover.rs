@@ -78,8 +78,8 @@ struct Project {
     metadata: Option<Value>,
 }
 
-/// A tag's value: tags are `[{key, value}]` (deployments, and projects as the emulator shows
-/// them); a `{key: value}` map is read too, since the serverless API does not fix the shape.
+/// A tag's value: deployments' tags are `[{key, value}]`; serverless projects' are a
+/// `{key: value}` map (`ProjectTags` in the Serverless OpenAPI). Both shapes are read for both.
 fn tag_value(tags: Option<&Value>, key: &str) -> Option<String> {
     let value = match tags? {
         Value::Array(list) => list

@@ -14,9 +14,17 @@ use super::roles::{self, Assignment, Held};
 use crate::driver::{DriverError, GrantPlan, ProvisionFailure, Provisioned, RevokePlan};
 use crate::model::{ResolvedPermission, TargetObject};
 
-/// A floor that keeps `expires_in` a valid positive duration for a grant about to end; the
-/// grant's revoke deletes the invitation anyway.
-const MIN_INVITATION_SECONDS: i64 = 60;
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// An invitation's `expires_in`: whole days, rounded up, at least one. Every public client sends
+/// days (`"7d"` elastic/terraform-provider-ec `ec/ecresource/organizationresource/create.go`,
+/// `"3d"` elastic/cloud-sdk-go's organization tests and Elastic's docs); nothing shows seconds
+/// being accepted. The invitation may so outlive the grant by up to a day: the grant's revoke
+/// deletes it at the grant's end.
+pub fn invitation_expires_in(seconds: i64) -> String {
+    let days = (seconds.max(1) + SECONDS_PER_DAY - 1) / SECONDS_PER_DAY;
+    format!("{days}d")
+}
 
 #[derive(Debug, Deserialize)]
 pub struct Member {
@@ -205,12 +213,9 @@ async fn invite(
     wanted: &[Assignment],
     plan: &GrantPlan,
 ) -> Result<Vec<TargetObject>, DriverError> {
-    let seconds = (plan.ends_at - plan.now)
-        .num_seconds()
-        .max(MIN_INVITATION_SECONDS);
     let body = json!({
         "emails": [email],
-        "expires_in": format!("{seconds}s"),
+        "expires_in": invitation_expires_in((plan.ends_at - plan.now).num_seconds()),
         "role_assignments": roles::body(wanted, organization_id),
     });
     // Not idempotent: a retried create after a lost answer fails on the pending invitation.
@@ -352,5 +357,20 @@ async fn remove_assignment(
             Ok(())
         }
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::invitation_expires_in;
+
+    #[test]
+    fn invitations_expire_in_whole_days_rounded_up() {
+        assert_eq!(invitation_expires_in(3600), "1d");
+        assert_eq!(invitation_expires_in(86_400), "1d");
+        assert_eq!(invitation_expires_in(86_401), "2d");
+        assert_eq!(invitation_expires_in(7 * 86_400), "7d");
+        assert_eq!(invitation_expires_in(0), "1d", "a grant about to end");
+        assert_eq!(invitation_expires_in(-5), "1d");
     }
 }

@@ -13,7 +13,9 @@ pub(crate) mod roles;
 use async_trait::async_trait;
 
 pub use client::{API_BASE_PATH, CloudClient, CloudCredentials};
-pub use connector::{MISSING_OWNER_ROLE, OLD_KEY_WITHOUT_ID, REQUIRED_ROLE, key_lifetime_days};
+pub use connector::{
+    KEY_ID_REQUIRED, MISSING_OWNER_ROLE, OLD_KEY_WITHOUT_ID, REQUIRED_ROLE, key_lifetime_days,
+};
 
 use super::http::HttpClients;
 use super::{
@@ -35,6 +37,8 @@ never created by elastic-jit: there is no account password to set or account to 
 pub struct CloudDriver {
     cloud: CloudClient,
     organization_id: String,
+    /// The connector key's id, to read its own role assignments.
+    key_id: Option<String>,
     integration: Integration,
 }
 
@@ -64,6 +68,7 @@ impl CloudDriver {
         Ok(Self {
             cloud,
             organization_id,
+            key_id: creds.api_key_id.clone(),
             integration: integration.clone(),
         })
     }
@@ -86,7 +91,7 @@ impl CloudDriver {
 #[async_trait]
 impl Driver for CloudDriver {
     async fn check_prerequisites(&self) -> Result<(), DriverError> {
-        connector::check(&self.cloud, &self.organization_id).await
+        connector::check(&self.cloud, &self.organization_id, self.key_id.as_deref()).await
     }
 
     async fn discover(&self) -> Result<Vec<DiscoveredResource>, DriverError> {
@@ -153,7 +158,13 @@ impl Driver for CloudDriver {
     }
 
     async fn test_connector_secret(&self, pending: &SecretValue) -> Result<(), DriverError> {
-        connector::check(&self.client_with(pending)?, &self.organization_id).await
+        let key_id = CloudCredentials::from_secret(pending)?.api_key_id;
+        connector::check(
+            &self.client_with(pending)?,
+            &self.organization_id,
+            key_id.as_deref(),
+        )
+        .await
     }
 
     async fn retire_connector_secret(

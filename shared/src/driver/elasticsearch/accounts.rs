@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::client::EsClient;
 use super::grants::path_segment;
-use crate::driver::{DriverError, MANAGED_BY, ManagedObject};
+use crate::driver::{DriverError, MANAGED_BY, ManagedAccount, ManagedObject};
 use crate::model::TargetObject;
 use crate::secrets::SecretValue;
 
@@ -52,8 +52,19 @@ fn grant_of(metadata: &Value) -> Option<String> {
     metadata["grant_id"].as_str().map(str::to_string)
 }
 
+/// API keys are paged by `search_after` over `creation` then `name`. `_query/api_key` sorts and
+/// queries only its public fields other than `id` (elastic/elasticsearch
+/// `x-pack/plugin/security/.../support/FieldNameTranslators.java`, `API_KEY_FIELD_NAME_TRANSLATORS`
+/// and `translate`: anything else is 400 "Field [id] is not allowed for querying or
+/// aggregation"). `name` breaks ties: a managed key is named after its grant's role, so two
+/// managed keys never share both values and no page boundary can skip one.
+const KEY_SORT: [&str; 2] = ["creation", "name"];
+const KEY_PAGE: usize = 1000;
+
 /// Users, roles and live API keys whose metadata says elastic-jit made them: three requests,
-/// however many there are (API keys are paged by `search_after`).
+/// however many there are (API keys are paged by `search_after`). API keys are filtered by the
+/// cluster (`metadata.managed_by`); users and roles are filtered here, since the user query API
+/// cannot see metadata and the role query API is 8.15+ only.
 pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverError> {
     let mut out = Vec::new();
     let users = es.json(Method::GET, "/_security/user", None, true).await?;
@@ -65,6 +76,16 @@ pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverErr
                 },
                 integration: integration_of(&u["metadata"]),
                 grant_id: None,
+                account: Some(ManagedAccount {
+                    enabled: u["enabled"].as_bool().unwrap_or(true),
+                    roles: u["roles"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|r| r.as_str().map(str::to_string))
+                        .collect(),
+                    email: u["email"].as_str().map(str::to_string),
+                }),
             });
         }
     }
@@ -75,6 +96,7 @@ pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverErr
                 object: TargetObject::EsRole { name: name.clone() },
                 integration: integration_of(&r["metadata"]),
                 grant_id: grant_of(&r["metadata"]),
+                account: None,
             });
         }
     }
@@ -85,8 +107,8 @@ pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverErr
                 {"term": {"metadata.managed_by": MANAGED_BY}},
                 {"term": {"invalidated": false}}
             ]}},
-            "sort": ["creation", "id"],
-            "size": 1000,
+            "sort": KEY_SORT,
+            "size": KEY_PAGE,
         });
         if let Some(after) = &search_after {
             query["search_after"] = after.clone();
@@ -109,11 +131,12 @@ pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverErr
                     },
                     integration: integration_of(&k["metadata"]),
                     grant_id: grant_of(&k["metadata"]),
+                    account: None,
                 });
             }
         }
         match keys.last().map(|k| k["_sort"].clone()) {
-            Some(sort) if keys.len() == 1000 && !sort.is_null() => search_after = Some(sort),
+            Some(sort) if keys.len() == KEY_PAGE && !sort.is_null() => search_after = Some(sort),
             _ => break,
         }
     }

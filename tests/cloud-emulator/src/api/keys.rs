@@ -33,13 +33,22 @@ fn key_not_found(id: &str) -> CloudError {
     )
 }
 
-/// Only organization owners may create and manage Cloud API keys.
-fn require_owner(caller: &Caller) -> ApiResult<()> {
-    if caller.is_organization_admin() {
+/// Organization owners manage every key; a Workload credentials owner creates keys and sees
+/// or revokes only its own: itself and the keys it created.
+fn require_key_manager(caller: &Caller) -> ApiResult<()> {
+    if caller.is_organization_admin() || caller.is_workload_credentials_owner() {
         Ok(())
     } else {
         Err(CloudError::not_organization_owner())
     }
+}
+
+/// Whether `caller` may see or revoke `key`.
+fn manages(caller: &Caller, key: &ApiKey) -> bool {
+    key.organization_id == caller.organization_id
+        && (caller.is_organization_admin()
+            || key.id == caller.key_id
+            || key.created_by.as_deref() == Some(caller.key_id.as_str()))
 }
 
 /// Elastic Cloud key secrets carry the `essu_` prefix; the rest only needs to be unguessable.
@@ -57,14 +66,14 @@ pub async fn list(
     State(app): State<App>,
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Json<Value>> {
-    require_owner(&caller)?;
+    require_key_manager(&caller)?;
     let world = app.world();
     let now = world.now();
     // Expired keys disappear from the list (docs-content #4099).
     let keys: Vec<Value> = world
         .keys
         .iter()
-        .filter(|k| k.organization_id == caller.organization_id && !k.is_expired(now))
+        .filter(|k| manages(&caller, k) && !k.is_expired(now))
         .map(|k| views::api_key(k, None))
         .collect();
     Ok(Json(json!({"keys": keys})))
@@ -85,7 +94,7 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    require_owner(&caller)?;
+    require_key_manager(&caller)?;
     let request: CreateKeyRequest = parse_body(&body).map_err(invalid_input)?;
     let description = request
         .description
@@ -114,8 +123,15 @@ pub async fn create(
             r.normalized(&caller.organization_id)
         }
     };
+    // A Workload credentials owner cannot mint an Organization owner's key.
+    if !caller.is_organization_admin()
+        && role_assignments.is_organization_admin(&caller.organization_id)
+    {
+        return Err(CloudError::not_organization_owner());
+    }
     let secret = new_secret();
     let key = ApiKey {
+        created_by: Some(caller.key_id.clone()),
         id: uuid::Uuid::new_v4().simple().to_string(),
         description,
         secret: secret.clone(),
@@ -141,7 +157,7 @@ pub async fn delete_many(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    require_owner(&caller)?;
+    require_key_manager(&caller)?;
     let request: DeleteKeysRequest = parse_body(&body).map_err(invalid_input)?;
     if request.keys.is_empty() {
         return Err(invalid_input("keys must list at least one API key id."));
@@ -149,9 +165,10 @@ pub async fn delete_many(
     let mut world = app.world();
     let now = world.now();
     if let Some(missing) = request.keys.iter().find(|id| {
-        !world.keys.iter().any(|k| {
-            &&k.id == id && k.organization_id == caller.organization_id && !k.is_expired(now)
-        })
+        !world
+            .keys
+            .iter()
+            .any(|k| &&k.id == id && manages(&caller, k) && !k.is_expired(now))
     }) {
         return Err(key_not_found(missing));
     }
@@ -164,15 +181,13 @@ pub async fn get(
     Extension(caller): Extension<Caller>,
     Path(api_key_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    require_owner(&caller)?;
+    require_key_manager(&caller)?;
     let world = app.world();
     let now = world.now();
     world
         .keys
         .iter()
-        .find(|k| {
-            k.id == api_key_id && k.organization_id == caller.organization_id && !k.is_expired(now)
-        })
+        .find(|k| k.id == api_key_id && manages(&caller, k) && !k.is_expired(now))
         .map(|k| Json(views::api_key(k, None)))
         .ok_or_else(|| key_not_found(&api_key_id))
 }
@@ -182,13 +197,13 @@ pub async fn delete_one(
     Extension(caller): Extension<Caller>,
     Path(api_key_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    require_owner(&caller)?;
+    require_key_manager(&caller)?;
     let mut world = app.world();
     let now = world.now();
     let before = world.keys.len();
-    world.keys.retain(|k| {
-        !(k.id == api_key_id && k.organization_id == caller.organization_id && !k.is_expired(now))
-    });
+    world
+        .keys
+        .retain(|k| !(k.id == api_key_id && manages(&caller, k) && !k.is_expired(now)));
     if world.keys.len() == before {
         return Err(key_not_found(&api_key_id));
     }

@@ -251,3 +251,75 @@ async fn an_expired_key_is_refused_and_no_longer_listed() {
         .await
         .assert_error(404, "api_keys.key_not_found");
 }
+
+/// The "Workload credentials owner" organization role (Elastic Cloud docs, "Elastic Cloud API
+/// keys", 2026): it creates keys and lists or revokes its own without being an Organization
+/// owner, so it may not mint an owner's key, see other keys, or manage members.
+#[tokio::test]
+async fn a_workload_credentials_owner_key_manages_only_its_own_keys() {
+    let cloud = Cloud::start().await;
+    let workload = create(
+        &cloud,
+        &json!({"description": "workload", "role_assignments": {"organization": [{"role_id": "workload-credentials-owner", "organization_id": ORG}]}}),
+    )
+    .await;
+    let key = workload["key"].as_str().expect("key").to_string();
+    // It sees itself, never the owner's or anybody else's keys.
+    let listed = cloud.get(KEYS, &key).await;
+    assert_eq!(
+        listed.assert_ok(200)["keys"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        listed.body
+    );
+    cloud
+        .delete(
+            &format!("{KEYS}/{}", cloud_emulator::OWNER_KEY_ID),
+            &key,
+            None,
+        )
+        .await
+        .assert_error(404, "api_keys.key_not_found");
+    let own = cloud
+        .post(
+            KEYS,
+            &key,
+            &json!({"description": "ci", "role_assignments": {"deployment": [{"role_id": "deployment-viewer", "organization_id": ORG, "all": true}]}}),
+        )
+        .await;
+    let own_id = own.assert_ok(201)["id"].as_str().expect("id").to_string();
+    cloud
+        .post(
+            KEYS,
+            &key,
+            &json!({"description": "escalate", "role_assignments": {"organization": [{"role_id": "organization-admin", "organization_id": ORG}]}}),
+        )
+        .await
+        .assert_error(403, "root.invalid_authentication");
+    cloud
+        .get(&format!("{KEYS}/{own_id}"), &key)
+        .await
+        .assert_ok(200);
+    assert_eq!(
+        cloud.get(KEYS, &key).await.assert_ok(200)["keys"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    cloud
+        .get(&format!("/organizations/{ORG}/invitations"), &key)
+        .await
+        .assert_ok(200);
+    cloud
+        .post(
+            &format!("/organizations/{ORG}/invitations"),
+            &key,
+            &json!({"emails": ["new@example.com"]}),
+        )
+        .await
+        .assert_error(403, "root.invalid_authentication");
+    cloud
+        .delete(&format!("{KEYS}/{own_id}"), &key, None)
+        .await
+        .assert_ok(200);
+}

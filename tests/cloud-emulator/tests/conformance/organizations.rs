@@ -187,14 +187,18 @@ async fn creates_invitations_with_role_assignments() {
     );
 }
 
+/// Sources: elastic/terraform-provider-ec `ec/ecresource/organizationresource/create.go`
+/// (`ExpiresIn: "7d"`), elastic/cloud-sdk-go organization invitation tests (`"3d"`) and the
+/// swagger's "Defaults to three days from now" (`api/apidocs-user.json`,
+/// `OrganizationInvitationRequest.expires_in`): whole days are the only evidenced form.
 #[tokio::test]
-async fn invitation_expiry_defaults_to_three_days_and_accepts_hours() {
+async fn invitation_expiry_defaults_to_three_days_and_takes_whole_days_only() {
     let cloud = Cloud::start().await;
     let path = format!("/organizations/{ORG}/invitations");
     for (body, days) in [
         (json!({"emails": ["a@example.com"]}), 3),
-        (json!({"emails": ["b@example.com"], "expires_in": "72h"}), 3),
         (json!({"emails": ["c@example.com"], "expires_in": "3d"}), 3),
+        (json!({"emails": ["d@example.com"], "expires_in": "7d"}), 7),
     ] {
         let reply = cloud.post(&path, OWNER_KEY, &body).await;
         let inv = &reply.assert_ok(201)["invitations"][0];
@@ -203,6 +207,25 @@ async fn invitation_expiry_defaults_to_three_days_and_accepts_hours() {
         let expires = chrono::DateTime::parse_from_rfc3339(inv["expires_at"].as_str().expect("e"))
             .expect("e");
         assert_eq!(expires - created, chrono::TimeDelta::days(days), "{body}");
+    }
+    for unevidenced in [
+        "3600s",
+        "72h",
+        "90m",
+        "1w",
+        "0d",
+        "-1d",
+        "1.5d",
+        "2026-12-31T00:00:00Z",
+    ] {
+        cloud
+            .post(
+                &path,
+                OWNER_KEY,
+                &json!({"emails": ["e@example.com"], "expires_in": unevidenced}),
+            )
+            .await
+            .assert_error(400, "root.invalid_data");
     }
 }
 

@@ -575,3 +575,141 @@ async fn query_api_keys() {
     let r = es.get("/_security/_query/api_key", &user).await;
     assert_eq!(r.body["total"], json!(3));
 }
+
+/// Source: elastic/elasticsearch
+/// `x-pack/plugin/security/src/main/java/org/elasticsearch/xpack/security/support/FieldNameTranslators.java`,
+/// `API_KEY_FIELD_NAME_TRANSLATORS` (the query-level names: username, realm_name, name, type,
+/// creation, expiration, invalidated, invalidation, metadata), `translateFieldSortBuilders` (only
+/// `_doc` passes untranslated) and `translate` ("Field [..] is not allowed for querying or
+/// aggregation", "Field name pattern [..] ..."): `id` and `realm` are neither queryable nor
+/// sortable.
+#[tokio::test]
+async fn query_api_keys_refuses_id_realm_and_unknown_sort_fields() {
+    let es = start().await;
+    let user = api_key_user(&es).await;
+    es.post("/_security/api_key", &user, json!({"name": "k"}))
+        .await;
+    for (body, field) in [
+        (json!({"sort": ["id"]}), "id"),
+        (json!({"sort": [{"id": {"order": "asc"}}]}), "id"),
+        (json!({"query": {"term": {"id": "x"}}}), "id"),
+        (
+            json!({"query": {"term": {"realm": "default_native"}}}),
+            "realm",
+        ),
+        (json!({"sort": ["realm"]}), "realm"),
+        (
+            json!({"sort": ["creation", "api_key_hash"]}),
+            "api_key_hash",
+        ),
+        (
+            json!({"query": {"bool": {"filter": [{"exists": {"field": "id"}}]}}}),
+            "id",
+        ),
+    ] {
+        let r = es
+            .post("/_security/_query/api_key", &user, body.clone())
+            .await;
+        assert_eq!(
+            error_of(&r, 400, "illegal_argument_exception"),
+            format!("Field [{field}] is not allowed for querying or aggregation"),
+            "{body}"
+        );
+    }
+    let r = es
+        .post("/_security/_query/api_key", &user, json!({"sort": ["na*"]}))
+        .await;
+    assert_eq!(
+        error_of(&r, 400, "illegal_argument_exception"),
+        "Field name pattern [na*] is not allowed for querying or aggregation"
+    );
+    // The allowed names, `realm_name` among them, and `_doc` are accepted.
+    let r = es
+        .post(
+            "/_security/_query/api_key",
+            &user,
+            json!({"query": {"term": {"realm_name": "default_native"}}, "sort": ["creation", "name", "_doc"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["count"], 1);
+}
+
+/// Source: elastic/elasticsearch-specification `specification/security/query_api_keys/QueryApiKeysRequest.ts`
+/// (`search_after`: "Search after definition"; `sort` values come back in each key's `_sort`) and
+/// the Elasticsearch paginate-search-results guide (`search_after` takes the previous page's
+/// last sort values; the total still counts every match).
+#[tokio::test]
+async fn query_api_keys_pages_with_search_after() {
+    let es = start().await;
+    let user = api_key_user(&es).await;
+    for n in ["k1", "k2", "k3", "k4", "k5"] {
+        es.post("/_security/api_key", &user, json!({"name": n}))
+            .await;
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<Value> = None;
+    for _ in 0..10 {
+        let mut body = json!({"size": 2, "sort": ["creation", "name"]});
+        if let Some(a) = &after {
+            body["search_after"] = a.clone();
+        }
+        let r = es.post("/_security/_query/api_key", &user, body).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["total"], 5, "total counts every match");
+        let keys = r.body["api_keys"].as_array().unwrap().clone();
+        seen.extend(keys.iter().map(|k| k["name"].as_str().unwrap().to_string()));
+        if keys.len() < 2 {
+            break;
+        }
+        after = Some(keys.last().unwrap()["_sort"].clone());
+    }
+    assert_eq!(seen, ["k1", "k2", "k3", "k4", "k5"]);
+}
+
+/// Source: elastic/elasticsearch `libs/core/src/main/java/org/elasticsearch/core/TimeValue.java`
+/// (`parseTimeValue`: units matched on the lower-cased value, `m` case-sensitive; "fractional
+/// time values are not supported"; "unit is missing or unrecognized").
+#[tokio::test]
+async fn api_key_expiration_parses_as_a_time_value() {
+    let es = start().await;
+    let user = api_key_user(&es).await;
+    for ok in ["1D", "36H", "90S", "2m", "1500MS"] {
+        let r = es
+            .post(
+                "/_security/api_key",
+                &user,
+                json!({"name": ok, "expiration": ok}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{ok}: {}", r.body);
+    }
+    let r = es
+        .post(
+            "/_security/api_key",
+            &user,
+            json!({"name": "frac", "expiration": "1.5d"}),
+        )
+        .await;
+    assert!(
+        r.body
+            .to_string()
+            .contains("failed to parse [1.5d], fractional time values are not supported"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.status, 400);
+    // `M` is months in date math, never minutes.
+    let r = es
+        .post(
+            "/_security/api_key",
+            &user,
+            json!({"name": "months", "expiration": "2M"}),
+        )
+        .await;
+    assert!(
+        r.body.to_string().contains("failed to parse setting [expiration] with value [2M] as a time value: unit is missing or unrecognized"),
+        "{}",
+        r.body
+    );
+}

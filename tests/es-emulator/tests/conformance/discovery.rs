@@ -149,16 +149,34 @@ async fn mapping_meta_and_filter_path() {
         json!({"mappings": {"_meta": {"owner": "bob@example.com"}}})
     );
     assert!(r.body.get("simple-index2").is_none());
-    let backing = r
+    // Source: elastic/elasticsearch-specification `specification/indices/_types/DataStream.ts`
+    // (`_meta`: "Custom metadata for the stream, copied from the `_meta` object of the stream's
+    // matching index template"): the stream's `_meta` is its own, not its backing indices'
+    // mappings' (those come from the template's `template.mappings`).
+    assert!(
+        !r.body
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with(".ds-simple-data-stream1")),
+        "{}",
+        r.body
+    );
+    let all = es.get("/_mapping?expand_wildcards=all", &elastic()).await;
+    let backing = all
         .body
         .as_object()
         .unwrap()
-        .keys()
-        .find(|k| k.starts_with(".ds-simple-data-stream1"))
-        .cloned()
-        .unwrap();
+        .iter()
+        .find(|(k, _)| k.starts_with(".ds-simple-data-stream1"))
+        .map(|(_, v)| v.clone())
+        .expect("backing index listed");
+    assert!(backing["mappings"].get("_meta").is_none(), "{backing}");
+    let streams = es
+        .get("/_data_stream/simple-data-stream1", &elastic())
+        .await;
     assert_eq!(
-        r.body[&backing]["mappings"]["_meta"],
+        streams.body["data_streams"][0]["_meta"],
         json!({"owner": "ops"})
     );
     let r = es.get("/simple-*/_mapping", &elastic()).await;
@@ -307,4 +325,95 @@ async fn ten_thousand_indices_resolve_fast() {
         .filter(|e| e["principal"] == "conn")
         .collect();
     assert_eq!(discovery.len(), 2);
+}
+
+/// Sources: elastic/elasticsearch `server/src/main/java/org/elasticsearch/indices/SystemIndices.java`
+/// and `server/.../tasks/TaskResultsService.java` (`.tasks` is a system index; system indices
+/// are hidden), `ResolveIndexAction.java` (attributes `hidden`, `open`, `system`, sorted), and the
+/// warning elastic/elasticsearch's own REST tests expect when a request names one
+/// (`x-pack/plugin/security/qa/.../SecurityIndexReadIT`-style `expectWarnings("this request
+/// accesses system indices: [.security-7], but in a future major version, direct access to
+/// system indices will be prevented by default")`).
+#[tokio::test]
+async fn system_indices_are_hidden_and_named_access_warns() {
+    let es = start_with(Some(json!({
+        "indices": [
+            {"name": ".tasks", "documents": [{"id": "t1", "source": {"completed": true}}]},
+            {"name": ".kibana_9.1.0_001"},
+            {"name": "plain"}
+        ]
+    })))
+    .await;
+    let all = es
+        .get("/_resolve/index/*?expand_wildcards=all", &elastic())
+        .await;
+    for name in [".tasks", ".kibana_9.1.0_001", ".security-7"] {
+        let ix = all.body["indices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap_or_else(|| panic!("{name} listed"));
+        assert_eq!(
+            ix["attributes"],
+            json!(["hidden", "open", "system"]),
+            "{name}"
+        );
+    }
+    let open = es.get("/_resolve/index/*", &elastic()).await;
+    assert_eq!(names(&open.body, "indices"), ["plain"]);
+    let r = es.get("/.tasks/_doc/t1", &elastic()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let warning = r
+        .headers
+        .get("warning")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(warning.starts_with("299 Elasticsearch-"), "{warning}");
+    assert!(
+        warning.ends_with("\"this request accesses system indices: [.tasks], but in a future major version, direct access to system indices will be prevented by default\""),
+        "{warning}"
+    );
+    let r = es.get("/plain/_search", &elastic()).await;
+    assert!(r.headers.get("warning").is_none());
+    let r = es
+        .get("/.tas*/_search?expand_wildcards=all", &elastic())
+        .await;
+    assert!(
+        r.headers.get("warning").is_none(),
+        "wildcards do not name it"
+    );
+}
+
+/// Sources: elastic/elasticsearch `server/.../action/support/master/info/ClusterInfoRequest.java`
+/// (`GET /{index}` uses `IndicesOptions.strictExpandOpen()`: no match for a wildcard is an empty
+/// answer), elastic/elasticsearch-specification `specification/_global/search/SearchRequest.ts`
+/// (`rest_total_hits_as_int`) and `specification/indices/_types/DataStream.ts` (`settings`).
+#[tokio::test]
+async fn empty_wildcards_int_totals_and_data_stream_settings() {
+    let es = start_with(Some(seed())).await;
+    let r = es.get("/nothing-matches-*", &elastic()).await;
+    assert_eq!((r.status, r.body.clone()), (200, json!({})));
+    let r = es.get("/nothing-matches", &elastic()).await;
+    error_of(&r, 404, "index_not_found_exception");
+    let r = es
+        .get(
+            "/simple-index1/_search?rest_total_hits_as_int=true",
+            &elastic(),
+        )
+        .await;
+    assert_eq!(r.body["hits"]["total"], json!(0), "{}", r.body);
+    let r = es.get("/simple-index1/_search", &elastic()).await;
+    assert_eq!(
+        r.body["hits"]["total"],
+        json!({"value": 0, "relation": "eq"})
+    );
+    let r = es.get("/_data_stream", &elastic()).await;
+    assert_eq!(
+        r.body["data_streams"][0]["settings"],
+        json!({}),
+        "{}",
+        r.body
+    );
 }

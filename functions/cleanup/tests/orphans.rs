@@ -47,6 +47,8 @@ fn request(id: &str, status: RequestStatus, sub: &str, email: &str) -> AccessReq
             sub: sub.into(),
             email: Some(email.into()),
             groups: vec!["developers".into()],
+            issuer: Some("https://idp.example.com".into()),
+            email_verified: true,
         },
         resources: vec!["logs-2026.11".into()],
         requested_resources: vec!["logs-2026.11".into()],

@@ -38,6 +38,7 @@ fn integration(url: &str, include: &[&str]) -> Integration {
         spec: IntegrationSpec {
             kind: IntegrationKind::Elasticsearch,
             url: Some(url.into()),
+            allow_insecure_http: true,
             organization_id: None,
             secret_arn: "arn:aws:secretsmanager:us-east-1:000000000000:secret:es".into(),
             tls: TlsConfig::default(),
@@ -58,6 +59,7 @@ fn integration(url: &str, include: &[&str]) -> Integration {
         updated_at: Utc::now(),
         last_discovery_at: None,
         last_discovery_error: None,
+        pending_retires: vec![],
     }
 }
 

@@ -9,6 +9,7 @@ source tests/setup.sh
 ensure_moto
 ensure_cargo_lambda
 ensure_infra_tools
+ensure_schemathesis
 
 echo "==> sam validate / cfn-lint / openapi-spec-validator"
 (

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod events;
+pub mod fuzz;
 pub mod gateway;
 pub mod glue;
 pub mod guide;

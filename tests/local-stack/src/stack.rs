@@ -319,6 +319,10 @@ impl Stack {
         Ok(())
     }
 
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
     /// The identity provider's issuer URL.
     pub fn issuer(&self) -> &str {
         self.idp.as_ref().map(RunningIdp::issuer).unwrap_or("")

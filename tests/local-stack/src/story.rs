@@ -93,6 +93,8 @@ impl<'a, W: Write> Teller<'a, W> {
             .stack
             .http
             .request(method.clone(), format!("{}{path}", self.stack.api_url))
+            // A function's first invocation under `cargo lambda watch` may compile it.
+            .timeout(self.stack.timeouts().invoke)
             .bearer_auth(token);
         if let Some(b) = body {
             r = r.json(&b);
@@ -230,6 +232,7 @@ pub async fn run<W: Write>(stack: &mut Stack, out: &mut W) -> Result<(), StoryEr
     let short = elasticsearch(&mut t).await?;
     cloud(&mut t).await?;
     expiry(&mut t, short).await?;
+    rotation(&mut t).await?;
     writeln!(
         t.out,
         "\n== The story ran to the end: every step behaved as expected"
@@ -319,6 +322,88 @@ async fn expiry<W: Write>(t: &mut Teller<'_, W>, g: ShortGrant) -> Result<(), St
     if s != 401 && s != 403 {
         return Err(t.fail(format!("expected 401 or 403 after expiry, got {s}")));
     }
+    Ok(())
+}
+
+/// The connector's password is rotated by the rotate function's four steps, which the glue
+/// delivers when rotation is requested; the integration keeps working with the new password.
+async fn rotation<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
+    t.section("Rotation: the connector's password, by Secrets Manager's four steps")?;
+    let Some(lambda) = t.stack.rotation_lambda_arn.clone() else {
+        t.say("rotation glue is off (no moto Lambda API at this AWS endpoint): skipped")?;
+        return Ok(());
+    };
+    t.step(
+        "admin turns on rotation of the connector secret (rotate function as its rotation Lambda)",
+    )?;
+    let secret = format!(
+        "elastic-jit-demo-{}/connector/{ES_INTEGRATION}",
+        t.stack.names.suffix
+    );
+    let sm = aws_sdk_secretsmanager::Client::new(&t.stack.aws);
+    let started = sm
+        .rotate_secret()
+        .secret_id(&secret)
+        .rotation_lambda_arn(&lambda)
+        .rotation_rules(
+            aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                .automatically_after_days(30)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| {
+            t.fail(format!(
+                "rotate-secret: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            ))
+        })?;
+    let token = started.version_id().unwrap_or_default().to_string();
+    t.say(format!("rotation requested, token {token}"))?;
+    let log = t
+        .stack
+        .glue
+        .as_ref()
+        .map(|g| g.log.clone())
+        .ok_or_else(|| t.fail("the glue is not running"))?;
+    let is_step = |f: &crate::glue::Fired| matches!(&f.trigger, crate::glue::Trigger::Rotation { token: k, .. } if *k == token);
+    let limit = t.stack.timeouts().invoke * 4;
+    let done = log
+        .wait_for(limit, |f| {
+            is_step(f)
+                && (f.outcome.is_err()
+                    || matches!(&f.trigger, crate::glue::Trigger::Rotation { step, .. } if step == "finishSecret"))
+        })
+        .await;
+    for f in log.snapshot().iter().filter(|f| is_step(f)) {
+        t.say(f.to_string())?;
+    }
+    match done {
+        Some(f) if f.outcome.is_ok() => {}
+        _ => return Err(t.fail("the rotation did not complete")),
+    }
+    let (s, _) = t
+        .es(
+            Method::GET,
+            "/_security/_authenticate",
+            CONNECTOR_USER,
+            CONNECTOR_PASSWORD,
+            None,
+        )
+        .await?;
+    t.say(format!("the old connector password -> {s}"))?;
+    if s != 401 {
+        return Err(t.fail(format!("the old password still works ({s})")));
+    }
+
+    t.step("admin re-runs discovery: the integration works with the rotated password")?;
+    t.api(
+        &format!("POST /integrations/{ES_INTEGRATION}/discover"),
+        ADMIN,
+        None,
+        200,
+    )
+    .await?;
     Ok(())
 }
 

@@ -295,6 +295,7 @@ impl Stack {
             rules: template.schedules.clone(),
             speedup: self.speedup,
             rotation_lambda_arn: self.rotation_lambda_arn.clone(),
+            aws_endpoint: Some(self.aws_endpoint.clone()),
             ..GlueConfig::default()
         };
         let rules: Vec<String> = template

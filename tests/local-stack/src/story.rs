@@ -231,8 +231,8 @@ pub async fn run<W: Write>(stack: &mut Stack, out: &mut W) -> Result<(), StoryEr
     identity(&mut t).await?;
     let short = elasticsearch(&mut t).await?;
     cloud(&mut t).await?;
-    expiry(&mut t, short).await?;
     rotation(&mut t).await?;
+    expiry(&mut t, short).await?;
     writeln!(
         t.out,
         "\n== The story ran to the end: every step behaved as expected"
@@ -249,7 +249,8 @@ struct ShortGrant {
     approved: std::time::Instant,
 }
 
-const SHORT_DURATION: std::time::Duration = std::time::Duration::from_secs(120);
+/// The shortest grant the policy allows (`MIN_DURATION` in shared/src/policy.rs is 5 minutes).
+const SHORT_DURATION: std::time::Duration = std::time::Duration::from_secs(300);
 
 async fn identity<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     t.section("Identity: tokens from the identity provider, checked by the HTTP API")?;
@@ -267,9 +268,9 @@ async fn identity<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     Ok(())
 }
 
-/// Bob's 2-minute grant is revoked by its expiry schedule: nobody calls revoke.
+/// Bob's 5-minute grant is revoked by its expiry schedule: nobody calls revoke.
 async fn expiry<W: Write>(t: &mut Teller<'_, W>, g: ShortGrant) -> Result<(), StoryError> {
-    t.section("Expiry: bob's 2-minute grant ends by itself")?;
+    t.section("Expiry: bob's 5-minute grant ends by itself")?;
     t.step("the expiry schedule fires the revoke function (nobody calls revoke)")?;
     let schedule = shared::scheduler::schedule_name(&g.id);
     let left = SHORT_DURATION.saturating_sub(g.approved.elapsed());
@@ -407,9 +408,9 @@ async fn rotation<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     Ok(())
 }
 
-/// Bob asks for 2 minutes of read access; alice approves; his credentials work.
+/// Bob asks for 5 minutes of read access; alice approves; his credentials work.
 async fn short_grant<W: Write>(t: &mut Teller<'_, W>) -> Result<ShortGrant, StoryError> {
-    t.step("bob requests read on logs-* for 2 minutes")?;
+    t.step("bob requests read on logs-* for 5 minutes")?;
     let body = t
         .api(
             "POST /requests",
@@ -419,14 +420,14 @@ async fn short_grant<W: Write>(t: &mut Teller<'_, W>) -> Result<ShortGrant, Stor
                 "flow": "logs-read",
                 "resources": ["logs-*"],
                 "permission": "read",
-                "duration": "2m",
+                "duration": "5m",
                 "justification": "INC-4713: a quick look"
             })),
             201,
         )
         .await?;
     let id = str_of(&body, "id").to_string();
-    t.step("alice approves bob's 2-minute request")?;
+    t.step("alice approves bob's 5-minute request")?;
     let body = t
         .api(
             &format!("POST /requests/{id}/approve"),

@@ -183,7 +183,13 @@ async fn a_failing_delivery_is_retried_a_bounded_number_of_times() {
             ..GlueConfig::default()
         },
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let max = local_stack::glue::one_time::MAX_ATTEMPTS as usize;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while glue.log.snapshot().len() < max && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A few more polls: no attempt beyond the bound.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let fired = glue.log.snapshot();
     assert_eq!(
         fired.len(),
@@ -321,4 +327,81 @@ async fn a_requested_rotation_drives_the_four_steps_then_clears_awspending() {
         !stages.iter().any(|s| s == "AWSPENDING"),
         "AWSPENDING cleared: {stages:?}"
     );
+}
+
+#[tokio::test]
+async fn a_stream_consumer_gets_the_tables_records_in_lambdas_shape() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+        ScalarAttributeType, StreamSpecification, StreamViewType,
+    };
+    let aws = test_harness::aws_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&aws);
+    let table = test_harness::unique_name("streamed");
+    ddb.create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("table with a stream");
+    let rec = Arc::new(Recorder::default());
+    let glue = RunningGlue::start(
+        &aws,
+        rec.clone() as Arc<dyn Invoker>,
+        GlueConfig {
+            poll: Duration::from_millis(200),
+            streams: vec![local_stack::glue::streams::StreamConsumer {
+                table: table.clone(),
+                function: "notify".into(),
+                batch_size: 10,
+            }],
+            aws_endpoint: Some(test_harness::aws_endpoint()),
+            ..GlueConfig::default()
+        },
+    );
+    ddb.put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S("request#1".into()))
+        .item("status", AttributeValue::S("pending".into()))
+        .send()
+        .await
+        .unwrap();
+    glue.log
+        .wait_for(
+            Duration::from_secs(20),
+            |f| matches!(&f.trigger, Trigger::Stream { table: t, .. } if *t == table),
+        )
+        .await
+        .expect("the record was delivered");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let calls = rec.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1, "delivered once: {calls:?}");
+    let (function, ev) = &calls[0];
+    assert_eq!(function, "notify");
+    let r = &ev["Records"][0];
+    assert_eq!(r["eventName"], "INSERT");
+    assert_eq!(r["eventSource"], "aws:dynamodb");
+    assert_eq!(r["dynamodb"]["NewImage"]["status"], json!({"S": "pending"}));
+    assert!(r["eventSourceARN"].as_str().unwrap().contains(&table));
 }

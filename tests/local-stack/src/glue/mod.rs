@@ -12,11 +12,13 @@
 //!
 //! Everything fired is recorded ([`Fired`]) and broadcast, so the demo can show it and tests can
 //! wait for it. Deliveries are at least once, as on AWS: the functions are idempotent.
-//! A DynamoDB stream consumer, when one exists, gets a poller here alongside these.
+//! - [`streams`]: a function subscribed to a table's DynamoDB stream (none in the template yet)
+//!   gets its records in batches, as a Lambda event source mapping delivers them.
 
 pub mod one_time;
 pub mod rotation;
 pub mod rules;
+pub mod streams;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -42,6 +44,8 @@ pub enum Trigger {
         token: String,
         step: String,
     },
+    /// A batch of a table's stream records.
+    Stream { table: String, records: usize },
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +63,9 @@ impl std::fmt::Display for Fired {
             Trigger::OneTime { schedule } => format!("one-time schedule {schedule}"),
             Trigger::Rule { name } => format!("schedule rule {name}"),
             Trigger::Rotation { secret, step, .. } => format!("rotation of {secret}: {step}"),
+            Trigger::Stream { table, records } => {
+                format!("{records} stream record(s) of table {table}")
+            }
         };
         let outcome = match &self.outcome {
             Ok(v) => format!("ok {v}"),
@@ -88,6 +95,9 @@ pub struct GlueConfig {
     /// The rotation Lambda ARN that stands for the rotate function (None: rotation not watched).
     pub rotation_lambda_arn: Option<String>,
     pub rotation_function: String,
+    /// Functions subscribed to DynamoDB streams, and the endpoint that serves the streams.
+    pub streams: Vec<streams::StreamConsumer>,
+    pub aws_endpoint: Option<String>,
 }
 
 impl Default for GlueConfig {
@@ -100,6 +110,8 @@ impl Default for GlueConfig {
             speedup: 1.0,
             rotation_lambda_arn: None,
             rotation_function: "rotate".into(),
+            streams: Vec::new(),
+            aws_endpoint: None,
         }
     }
 }
@@ -178,6 +190,11 @@ impl RunningGlue {
             let mut clock = rules::RuleClock::new(&cfg.rules, cfg.speedup);
             let mut one_time = one_time::OneTime::default();
             let mut rotations = rotation::Rotations::default();
+            let mut streams = streams::Streams::default();
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap_or_default();
             loop {
                 if let Some(group) = &cfg.schedule_group {
                     one_time
@@ -194,6 +211,13 @@ impl RunningGlue {
                             invoker.as_ref(),
                             &task_log,
                         )
+                        .await;
+                }
+                if let Some(endpoint) = cfg.aws_endpoint.as_deref()
+                    && !cfg.streams.is_empty()
+                {
+                    streams
+                        .tick(&http, endpoint, &cfg.streams, invoker.as_ref(), &task_log)
                         .await;
                 }
                 tokio::time::sleep(cfg.poll).await;

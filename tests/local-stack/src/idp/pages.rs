@@ -43,7 +43,12 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert(
         "content-security-policy",
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
+        // The login form's redirect goes to the client's loopback redirect URI: browsers
+        // apply form-action to it, so loopback origins are allowed there.
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; \
+             form-action 'self' http://127.0.0.1:* http://localhost:*; frame-ancestors 'none'",
+        ),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r

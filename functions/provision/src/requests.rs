@@ -8,6 +8,7 @@ use shared::grants::principal_name;
 use shared::model::{AccessRequest, AuditEvent, AuditSubject, DecisionKind, RequestStatus};
 use shared::policy::{NewRequest, approval_steps, can_decide, decide, expand, match_flow};
 use shared::store::{Created, Cursor, StoreError};
+use shared::validation::{ValidationErrors, check_name};
 
 use crate::{App, views};
 
@@ -42,6 +43,10 @@ pub async fn create(
     let body: NewRequest = req.json()?;
     let key = idempotency_key(req)?;
     let duration = body.check()?;
+    // Checked before the lookup: DynamoDB refuses an empty key value (found by API fuzzing).
+    let mut e = ValidationErrors::default();
+    check_name(&mut e, "integration", &body.integration);
+    e.into_result().map_err(ApiError::from)?;
     let integration = app
         .services
         .store

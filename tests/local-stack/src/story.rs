@@ -398,6 +398,10 @@ async fn rotation<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     }
 
     t.step("admin re-runs discovery: the integration works with the rotated password")?;
+    // The functions keep connector credentials in memory for 30 s (functions/rotate/README.md):
+    // one that read the old password just before the rotation is refused until then.
+    t.say("waiting out the functions' 30 s credential cache")?;
+    tokio::time::sleep(std::time::Duration::from_secs(31)).await;
     t.api(
         &format!("POST /integrations/{ES_INTEGRATION}/discover"),
         ADMIN,

@@ -306,3 +306,83 @@ async fn a_failing_function_is_a_500_without_details() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"inferred": true}));
 }
+
+#[tokio::test]
+async fn cors_follows_the_templates_configuration() {
+    let idp = RunningIdp::start(IdpConfig::default()).await.expect("idp");
+    let template = Template::parse(
+        r#"
+Resources:
+  HttpApi:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      CorsConfiguration:
+        AllowOrigins: ["http://127.0.0.1:3000"]
+        AllowMethods: [GET, POST]
+        AllowHeaders: [authorization, content-type]
+        MaxAge: 600
+  ProvisionFunction:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: provision } }
+    Properties:
+      Events:
+        ListRequests: { Type: HttpApi, Properties: { Method: GET, Path: /requests } }
+"#,
+    )
+    .expect("template");
+    let rec = Arc::new(Recorder {
+        calls: Mutex::new(Vec::new()),
+        answer: Mutex::new(Ok(json!({"statusCode": 200, "body": "{}"}))),
+    });
+    let authz = JwtAuthorizer::discover(idp.issuer(), vec![AUDIENCE.into()])
+        .await
+        .unwrap();
+    let gw = RunningGateway::start(Gateway::new(
+        template.routes,
+        template.cors,
+        authz,
+        rec.clone() as Arc<dyn Invoker>,
+    ))
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    // A preflight is answered by the gateway, without a token, for an allowed origin.
+    let r = http
+        .request(reqwest::Method::OPTIONS, format!("{}/requests", gw.url))
+        .header("Origin", "http://127.0.0.1:3000")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let h = r.headers();
+    assert_eq!(h["access-control-allow-origin"], "http://127.0.0.1:3000");
+    assert_eq!(h["access-control-allow-methods"], "GET,POST");
+    assert_eq!(
+        h["access-control-allow-headers"],
+        "authorization,content-type"
+    );
+    assert_eq!(h["access-control-max-age"], "600");
+    // Another origin gets no CORS headers.
+    let r = http
+        .request(reqwest::Method::OPTIONS, format!("{}/requests", gw.url))
+        .header("Origin", "https://evil.example")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    // A real request from the allowed origin carries the header, also on a 401.
+    let r = http
+        .get(format!("{}/requests", gw.url))
+        .header("Origin", "http://127.0.0.1:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:3000"
+    );
+    assert!(rec.calls.lock().unwrap().is_empty());
+}

@@ -67,3 +67,18 @@ ensure_elasticsearch_client() {
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "elasticsearch==$ELASTICSEARCH_PY_VERSION"
 }
+
+# schemathesis (property-based API fuzzing against infra/openapi.yaml), into the same virtualenv:
+# the local stack's fuzz test runs it against the running HTTP API. It only adds packages next
+# to moto (no version of moto's dependencies changes).
+SCHEMATHESIS_VERSION="4.32.5"
+
+ensure_schemathesis() {
+    local venv="${ELASTIC_JIT_VENV:-$PWD/.venv}"
+    if "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+        return 0
+    fi
+    echo "==> installing schemathesis $SCHEMATHESIS_VERSION into $venv"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+}

@@ -10,6 +10,7 @@ ensure_moto
 ensure_cargo_lambda
 ensure_elasticsearch_client
 ensure_infra_tools
+ensure_schemathesis
 
 echo "==> sam validate / cfn-lint / openapi-spec-validator"
 (

@@ -67,6 +67,11 @@ pub async fn put(
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     caller.require_admin()?;
     let spec: AccessFlowSpec = req.json()?;
+    // Checked before the lookup: DynamoDB refuses an empty key value (found by API fuzzing).
+    let mut e = ValidationErrors::default();
+    check_name(&mut e, "name", name);
+    check_name(&mut e, "integration", &spec.integration);
+    e.into_result().map_err(ApiError::from)?;
     let integration = app.store.get_integration(&spec.integration).await?;
     spec.validate(name, integration.as_ref())?;
     if let Some(i) = &integration {

@@ -11,7 +11,7 @@ use shared::policy::{
     match_flow,
 };
 use shared::store::{Created, Cursor, StoreError};
-use shared::validation::{TextKind, ValidationErrors, check_text};
+use shared::validation::{TextKind, ValidationErrors, check_name, check_text};
 
 use crate::{App, views};
 
@@ -49,6 +49,10 @@ pub async fn create(
     let key = idempotency_key(req)?;
     check_text_fields(&body)?;
     let duration = body.check()?;
+    // Checked before the lookup: DynamoDB refuses an empty key value (found by API fuzzing).
+    let mut e = ValidationErrors::default();
+    check_name(&mut e, "integration", &body.integration);
+    e.into_result().map_err(ApiError::from)?;
     let integration = app
         .services
         .store

@@ -1,16 +1,23 @@
 //! Everything the story runs against, started on loopback: moto's server (or `AWS_ENDPOINT_URL`),
-//! the Elasticsearch and Elastic Cloud emulators, and the five functions under
-//! `cargo lambda watch`. Dropping the stack stops every process it started.
+//! the Elasticsearch and Elastic Cloud emulators, the five functions under `cargo lambda watch`,
+//! and in this process the identity provider, the API gateway and the AWS glue. Dropping the
+//! stack stops every process and task it started.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use serde_json::Value;
 
+use crate::gateway::{Gateway, JwtAuthorizer, RunningGateway};
+use crate::glue::{GlueConfig, RunningGlue};
+use crate::idp::{AUDIENCE, IdpConfig, RunningIdp};
+use crate::invoke::{Invoker, WatchInvoker};
 use crate::procs::{Proc, free_port, run_to_end};
+use crate::template::Template;
 use crate::{StoryError, Timeouts};
 
 pub const FUNCTIONS: [&str; 5] = ["discover", "provision", "revoke", "rotate", "cleanup"];
@@ -20,6 +27,15 @@ pub const CLOUD_API_KEY: &str = "demo-owner-api-key";
 pub const ADMIN_GROUP: &str = "jit-admins";
 pub const REVOKE_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:elastic-jit-revoke";
 pub const SCHEDULER_ROLE: &str = "arn:aws:iam::123456789012:role/elastic-jit-scheduler";
+
+/// How much faster the template's rate()/cron() schedules run (`GLUE_SPEEDUP`, default 1).
+fn speedup() -> f64 {
+    std::env::var("GLUE_SPEEDUP")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|f| f.is_finite() && *f >= 1.0)
+        .unwrap_or(1.0)
+}
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {
@@ -105,6 +121,15 @@ pub struct Stack {
     pub lambda_url: String,
     pub names: Names,
     pub http: reqwest::Client,
+    /// The local HTTP API (the gateway), e.g. `http://127.0.0.1:PORT`.
+    pub api_url: String,
+    pub idp: Option<RunningIdp>,
+    pub gateway: Option<RunningGateway>,
+    pub glue: Option<RunningGlue>,
+    pub invoker: Option<Arc<WatchInvoker>>,
+    /// The moto Lambda standing for the rotate function (a secret's rotation Lambda).
+    pub rotation_lambda_arn: Option<String>,
+    pub speedup: f64,
     timeouts: Timeouts,
     // Stopped in reverse order of start when the stack is dropped.
     procs: Vec<Proc>,
@@ -157,6 +182,13 @@ impl Stack {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .map_err(|e| StoryError::setup(format!("http client: {e}")))?,
+            api_url: String::new(),
+            idp: None,
+            gateway: None,
+            glue: None,
+            invoker: None,
+            rotation_lambda_arn: None,
+            speedup: speedup(),
             timeouts,
             procs: Vec::new(),
         };
@@ -213,7 +245,88 @@ impl Stack {
             FUNCTIONS.join(", "),
             stack.lambda_url
         ));
+        stack.start_local(progress).await?;
         Ok(stack)
+    }
+
+    /// The identity provider, the gateway in front of the functions and the glue.
+    async fn start_local(&mut self, progress: &mut dyn FnMut(&str)) -> Result<(), StoryError> {
+        let idp = RunningIdp::start(IdpConfig::from_env())
+            .await
+            .map_err(|e| StoryError::setup(e.to_string()))?;
+        progress(&format!("identity provider at {}", idp.issuer()));
+        let template = Template::load(&workspace_root().join("infra/template.yaml"))
+            .map_err(|e| StoryError::setup(e.to_string()))?;
+        let invoker = Arc::new(WatchInvoker::new(&self.lambda_url, self.timeouts.invoke));
+        let authorizer = JwtAuthorizer::discover(idp.issuer(), vec![AUDIENCE.to_string()])
+            .await
+            .map_err(|e| StoryError::setup(e.to_string()))?;
+        let routes = template.routes.len();
+        let gateway = RunningGateway::start(Gateway::new(
+            template.routes.clone(),
+            template.cors.clone(),
+            authorizer,
+            invoker.clone() as Arc<dyn Invoker>,
+        ))
+        .await
+        .map_err(|e| StoryError::setup(format!("gateway: {e}")))?;
+        self.api_url = gateway.url.clone();
+        progress(&format!(
+            "HTTP API at {} ({routes} routes from infra/template.yaml, JWT authorizer: issuer {}, audience {AUDIENCE})",
+            self.api_url,
+            idp.issuer()
+        ));
+        self.rotation_lambda_arn = match crate::glue::rotation::register_rotation_lambda(
+            &self.http,
+            &self.aws_endpoint,
+            &format!("elastic-jit-rotate-{}", self.names.suffix),
+        )
+        .await
+        {
+            Ok(arn) => Some(arn),
+            Err(e) => {
+                progress(&format!("rotation glue off: {e}"));
+                None
+            }
+        };
+        let cfg = GlueConfig {
+            schedule_group: Some(self.names.schedule_group.clone()),
+            targets: [(REVOKE_ARN.to_string(), "revoke".to_string())].into(),
+            rules: template.schedules.clone(),
+            speedup: self.speedup,
+            rotation_lambda_arn: self.rotation_lambda_arn.clone(),
+            aws_endpoint: Some(self.aws_endpoint.clone()),
+            ..GlueConfig::default()
+        };
+        let rules: Vec<String> = template
+            .schedules
+            .iter()
+            .map(|r| format!("{} {} -> {}", r.name, r.expression, r.function))
+            .collect();
+        self.glue = Some(RunningGlue::start(
+            &self.aws,
+            invoker.clone() as Arc<dyn Invoker>,
+            cfg,
+        ));
+        progress(&format!(
+            "glue: one-time schedules of group {} fire revoke; rules {} (speed-up x{}); rotation requests drive rotate",
+            self.names.schedule_group,
+            rules.join(", "),
+            self.speedup
+        ));
+        self.idp = Some(idp);
+        self.gateway = Some(gateway);
+        self.invoker = Some(invoker);
+        Ok(())
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// The identity provider's issuer URL.
+    pub fn issuer(&self) -> &str {
+        self.idp.as_ref().map(RunningIdp::issuer).unwrap_or("")
     }
 
     async fn start_moto(&mut self) -> Result<String, StoryError> {
@@ -320,44 +433,25 @@ impl Stack {
 
     /// Invoke `function` with `event` through `cargo lambda watch`; the function's JSON result.
     pub async fn invoke(&mut self, function: &str, event: &Value) -> Result<Value, String> {
-        let url = format!(
-            "{}/2015-03-31/functions/{function}/invocations",
-            self.lambda_url
-        );
-        let sent = self
-            .http
-            .post(&url)
-            .timeout(self.timeouts.invoke)
-            .json(event)
-            .send()
-            .await;
-        let r = match sent {
-            Ok(r) => r,
+        let invoker = self
+            .invoker
+            .clone()
+            .unwrap_or_else(|| Arc::new(WatchInvoker::new(&self.lambda_url, self.timeouts.invoke)));
+        match invoker.invoke(function, event).await {
+            Ok(v) => Ok(v),
             Err(e) => {
-                let mut msg = if e.is_timeout() {
-                    format!(
-                        "invoking {function} through cargo lambda watch timed out after {:?} (E2E_INVOKE_TIMEOUT)",
-                        self.timeouts.invoke
-                    )
-                } else {
-                    format!("invoking {function} through cargo lambda watch failed: {e}")
-                };
-                if let Some(w) = self.procs.last_mut()
+                let mut msg = e.to_string();
+                if let Some(w) = self
+                    .procs
+                    .iter_mut()
+                    .find(|p| p.name == "cargo-lambda-watch")
                     && let Err(gone) = w.check_running()
                 {
                     msg = format!("{msg}\n{gone}");
                 }
-                return Err(msg);
+                Err(msg)
             }
-        };
-        let status = r.status();
-        let text = r.text().await.map_err(|e| format!("{function}: {e}"))?;
-        let value: Value = serde_json::from_str(&text)
-            .map_err(|_| format!("{function} returned {status} with a non-JSON body: {text}"))?;
-        if !status.is_success() || value.get("errorType").is_some() {
-            return Err(format!("{function} failed ({status}): {text}"));
         }
-        Ok(value)
     }
 
     /// The output of every process, for a failure report.
@@ -382,6 +476,9 @@ impl Stack {
 
     /// Stop every process, last started first.
     pub fn stop(&mut self) {
+        self.glue = None;
+        self.gateway = None;
+        self.idp = None;
         while let Some(mut p) = self.procs.pop() {
             p.stop();
         }

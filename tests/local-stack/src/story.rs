@@ -7,7 +7,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::StoryError;
-use crate::events::{ADMIN, ALICE, BOB, DEV, Person, http, response};
+use crate::idp::client::IdpClient;
+use crate::idp::identities::{ADMIN, ALICE, BOB, DEV, Identity};
 use crate::stack::{CLOUD_API_KEY, CLOUD_ORG, Stack};
 
 const ES_INTEGRATION: &str = "demo-search";
@@ -24,6 +25,8 @@ struct Teller<'a, W: Write> {
     out: &'a mut W,
     n: usize,
     current: String,
+    /// Access tokens, by login, from the identity provider's authorization-code flow.
+    tokens: std::collections::HashMap<&'static str, String>,
 }
 
 impl<'a, W: Write> Teller<'a, W> {
@@ -52,40 +55,71 @@ impl<'a, W: Write> Teller<'a, W> {
         Ok(())
     }
 
-    /// Invoke `function` with sample `sample` re-addressed to `path`, as `who`; check the status.
+    /// Log in as `who` at the identity provider (authorization code + PKCE): an access token.
+    async fn login(&mut self, who: Identity) -> Result<(), StoryError> {
+        let client = IdpClient::new(self.stack.issuer()).map_err(|e| self.fail(e.to_string()))?;
+        let t = client
+            .login(who.login)
+            .await
+            .map_err(|e| self.fail(format!("login as {}: {e}", who.login)))?;
+        self.say(format!(
+            "{:<6} logged in (code + PKCE): access token for sub {}, groups {:?}, expires in {} s",
+            who.login, who.sub, who.groups, t.expires_in
+        ))?;
+        self.tokens.insert(who.login, t.access_token);
+        Ok(())
+    }
+
+    /// Call the local HTTP API as `who` with their access token; check the status.
     async fn api(
         &mut self,
-        function: &str,
-        sample: &str,
         method_path: &str,
-        who: Person,
+        who: Identity,
         body: Option<Value>,
         want: u16,
     ) -> Result<Value, StoryError> {
         let (method, path) = method_path
             .split_once(' ')
             .ok_or_else(|| self.fail(format!("bad route {method_path}")))?;
-        let event = http(sample, path, who, body)?;
-        if event["requestContext"]["http"]["method"] != json!(method) {
-            return Err(self.fail(format!("sample {sample} is not a {method} event")));
-        }
+        let token = self
+            .tokens
+            .get(who.login)
+            .cloned()
+            .ok_or_else(|| self.fail(format!("{} has not logged in", who.login)))?;
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|_| self.fail(format!("bad method in {method_path}")))?;
         let started = std::time::Instant::now();
-        let raw = self
+        let mut r = self
             .stack
-            .invoke(function, &event)
+            .http
+            .request(method.clone(), format!("{}{path}", self.stack.api_url))
+            // A function's first invocation under `cargo lambda watch` may compile it.
+            .timeout(self.stack.timeouts().invoke)
+            .bearer_auth(token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r
+            .send()
             .await
-            .map_err(|e| self.fail(e))?;
-        let (status, body) = response(&raw).map_err(|e| self.fail(e))?;
+            .map_err(|e| self.fail(format!("HTTP API: {e}")))?;
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        let body: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .map_err(|_| self.fail(format!("body is not JSON: {text}")))?
+        };
         self.say(format!(
-            "{} {method_path} as {} -> {status} ({} ms)",
-            function,
-            who.name,
+            "{method} {path} as {} -> {status} ({} ms)",
+            who.login,
             started.elapsed().as_millis()
         ))?;
         if status != want {
             return Err(self.fail(format!(
                 "{method} {path} as {} returned {status}, expected {want}: {body}",
-                who.name
+                who.login
             )));
         }
         Ok(body)
@@ -192,9 +226,13 @@ pub async fn run<W: Write>(stack: &mut Stack, out: &mut W) -> Result<(), StoryEr
         out,
         n: 0,
         current: String::new(),
+        tokens: Default::default(),
     };
-    elasticsearch(&mut t).await?;
+    identity(&mut t).await?;
+    let short = elasticsearch(&mut t).await?;
     cloud(&mut t).await?;
+    rotation(&mut t).await?;
+    expiry(&mut t, short).await?;
     writeln!(
         t.out,
         "\n== The story ran to the end: every step behaved as expected"
@@ -202,7 +240,234 @@ pub async fn run<W: Write>(stack: &mut Stack, out: &mut W) -> Result<(), StoryEr
     Ok(())
 }
 
-async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
+/// A grant that expires by itself: its id, its holder's Elasticsearch credentials, and when it
+/// was approved.
+struct ShortGrant {
+    id: String,
+    user: String,
+    password: String,
+    approved: std::time::Instant,
+}
+
+/// The shortest grant the policy allows (`MIN_DURATION` in shared/src/policy.rs is 5 minutes).
+const SHORT_DURATION: std::time::Duration = std::time::Duration::from_secs(300);
+
+async fn identity<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
+    t.section("Identity: tokens from the identity provider, checked by the HTTP API")?;
+    t.step("the gateway refuses requests without a valid token")?;
+    let lines = crate::guide::refusals(t.stack)
+        .await
+        .map_err(|e| t.fail(e))?;
+    for line in lines {
+        t.say(line)?;
+    }
+    t.step("admin, alice, dev and bob log in at the identity provider")?;
+    for who in [ADMIN, ALICE, DEV, BOB] {
+        t.login(who).await?;
+    }
+    Ok(())
+}
+
+/// Bob's 5-minute grant is revoked by its expiry schedule: nobody calls revoke.
+async fn expiry<W: Write>(t: &mut Teller<'_, W>, g: ShortGrant) -> Result<(), StoryError> {
+    t.section("Expiry: bob's 5-minute grant ends by itself")?;
+    t.step("the expiry schedule fires the revoke function (nobody calls revoke)")?;
+    let schedule = shared::scheduler::schedule_name(&g.id);
+    let left = SHORT_DURATION.saturating_sub(g.approved.elapsed());
+    t.say(format!(
+        "waiting for schedule {schedule} (about {} s left of the grant)",
+        left.as_secs()
+    ))?;
+    let log = t
+        .stack
+        .glue
+        .as_ref()
+        .map(|g| g.log.clone())
+        .ok_or_else(|| t.fail("the glue is not running"))?;
+    let want = crate::glue::Trigger::OneTime {
+        schedule: schedule.clone(),
+    };
+    // Bounded: the grant's end, plus the time the glue and the revoke function need.
+    let fired = log
+        .wait_for(left + std::time::Duration::from_secs(90), |f| {
+            f.trigger == want && f.outcome.is_ok()
+        })
+        .await
+        .ok_or_else(|| {
+            t.fail(format!(
+                "schedule {schedule} did not fire successfully: {:?}",
+                log.snapshot()
+            ))
+        })?;
+    t.say(fired.to_string())?;
+
+    t.step("bob's request is expired; his credentials no longer work")?;
+    let body = t
+        .api(&format!("GET /requests/{}", g.id), BOB, None, 200)
+        .await?;
+    t.say(format!("request {}: {}", g.id, str_of(&body, "status")))?;
+    if body["status"] != "expired" {
+        return Err(t.fail(format!("expected an expired request: {body}")));
+    }
+    t.show_history(&body)?;
+    let (s, _) = t
+        .es(
+            Method::GET,
+            "/logs-2026.11/_search",
+            &g.user,
+            &g.password,
+            None,
+        )
+        .await?;
+    t.say(format!("GET /logs-2026.11/_search as {} -> {s}", g.user))?;
+    if s != 401 && s != 403 {
+        return Err(t.fail(format!("expected 401 or 403 after expiry, got {s}")));
+    }
+    Ok(())
+}
+
+/// The connector's password is rotated by the rotate function's four steps, which the glue
+/// delivers when rotation is requested; the integration keeps working with the new password.
+async fn rotation<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
+    t.section("Rotation: the connector's password, by Secrets Manager's four steps")?;
+    let Some(lambda) = t.stack.rotation_lambda_arn.clone() else {
+        t.say("rotation glue is off (no moto Lambda API at this AWS endpoint): skipped")?;
+        return Ok(());
+    };
+    t.step(
+        "admin turns on rotation of the connector secret (rotate function as its rotation Lambda)",
+    )?;
+    let secret = format!(
+        "elastic-jit-demo-{}/connector/{ES_INTEGRATION}",
+        t.stack.names.suffix
+    );
+    let sm = aws_sdk_secretsmanager::Client::new(&t.stack.aws);
+    let started = sm
+        .rotate_secret()
+        .secret_id(&secret)
+        .rotation_lambda_arn(&lambda)
+        .rotation_rules(
+            aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                .automatically_after_days(30)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| {
+            t.fail(format!(
+                "rotate-secret: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            ))
+        })?;
+    let token = started.version_id().unwrap_or_default().to_string();
+    t.say(format!("rotation requested, token {token}"))?;
+    let log = t
+        .stack
+        .glue
+        .as_ref()
+        .map(|g| g.log.clone())
+        .ok_or_else(|| t.fail("the glue is not running"))?;
+    let is_step = |f: &crate::glue::Fired| matches!(&f.trigger, crate::glue::Trigger::Rotation { token: k, .. } if *k == token);
+    let limit = t.stack.timeouts().invoke * 4;
+    let done = log
+        .wait_for(limit, |f| {
+            is_step(f)
+                && (f.outcome.is_err()
+                    || matches!(&f.trigger, crate::glue::Trigger::Rotation { step, .. } if step == "finishSecret"))
+        })
+        .await;
+    for f in log.snapshot().iter().filter(|f| is_step(f)) {
+        t.say(f.to_string())?;
+    }
+    match done {
+        Some(f) if f.outcome.is_ok() => {}
+        _ => return Err(t.fail("the rotation did not complete")),
+    }
+    let (s, _) = t
+        .es(
+            Method::GET,
+            "/_security/_authenticate",
+            CONNECTOR_USER,
+            CONNECTOR_PASSWORD,
+            None,
+        )
+        .await?;
+    t.say(format!("the old connector password -> {s}"))?;
+    if s != 401 {
+        return Err(t.fail(format!("the old password still works ({s})")));
+    }
+
+    t.step("admin re-runs discovery: the integration works with the rotated password")?;
+    // The functions keep connector credentials in memory for 30 s (functions/rotate/README.md):
+    // one that read the old password just before the rotation is refused until then.
+    t.say("waiting out the functions' 30 s credential cache")?;
+    tokio::time::sleep(std::time::Duration::from_secs(31)).await;
+    t.api(
+        &format!("POST /integrations/{ES_INTEGRATION}/discover"),
+        ADMIN,
+        None,
+        200,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Bob asks for 5 minutes of read access; alice approves; his credentials work.
+async fn short_grant<W: Write>(t: &mut Teller<'_, W>) -> Result<ShortGrant, StoryError> {
+    t.step("bob requests read on logs-* for 5 minutes")?;
+    let body = t
+        .api(
+            "POST /requests",
+            BOB,
+            Some(json!({
+                "integration": ES_INTEGRATION,
+                "flow": "logs-read",
+                "resources": ["logs-*"],
+                "permission": "read",
+                "duration": "5m",
+                "justification": "INC-4713: a quick look"
+            })),
+            201,
+        )
+        .await?;
+    let id = str_of(&body, "id").to_string();
+    t.step("alice approves bob's 5-minute request")?;
+    let body = t
+        .api(
+            &format!("POST /requests/{id}/approve"),
+            ALICE,
+            Some(json!({"reason": "short and sweet"})),
+            200,
+        )
+        .await?;
+    let approved = std::time::Instant::now();
+    t.say(format!("request {id}: {}", str_of(&body, "status")))?;
+    if body["status"] != "active" {
+        return Err(t.fail(format!("expected an active grant: {body}")));
+    }
+    let creds = t
+        .api(&format!("GET /requests/{id}/credentials"), BOB, None, 200)
+        .await?;
+    let user = str_of(&creds, "username").to_string();
+    let password = str_of(&creds, "password").to_string();
+    let (s, _) = t
+        .es(Method::GET, "/logs-2026.11/_search", &user, &password, None)
+        .await?;
+    t.say(format!("GET /logs-2026.11/_search as {user} -> {s}"))?;
+    if s != 200 {
+        return Err(t.fail(format!(
+            "expected 200 with bob's fresh credentials, got {s}"
+        )));
+    }
+    Ok(ShortGrant {
+        id,
+        user,
+        password,
+        approved,
+    })
+}
+
+async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<ShortGrant, StoryError> {
     t.section("Elasticsearch: just-in-time read access to logs-*")?;
 
     t.step("admin stores the connector's credentials in Secrets Manager")?;
@@ -222,8 +487,6 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
     let es_url = t.stack.es_url.clone();
     let body = t
         .api(
-            "discover",
-            "discover/put-integration.json",
             &format!("PUT /integrations/{ES_INTEGRATION}"),
             ADMIN,
             Some(json!({
@@ -252,8 +515,6 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
     t.step("admin lists the discovered resources")?;
     let body = t
         .api(
-            "discover",
-            "discover/get-resources.json",
             &format!("GET /integrations/{ES_INTEGRATION}/resources?limit=50"),
             ADMIN,
             None,
@@ -278,8 +539,6 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
 
     t.step("admin creates flow logs-read: developers may read logs-*, the owner approves")?;
     t.api(
-        "discover",
-        "discover/put-flow.json",
         "PUT /flows/logs-read",
         ADMIN,
         Some(json!({
@@ -294,11 +553,11 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
     )
     .await?;
 
+    let short = short_grant(t).await?;
+
     t.step("dev requests read on logs-* for 1h")?;
     let body = t
         .api(
-            "provision",
-            "provision/post-request.json",
             "POST /requests",
             DEV,
             Some(json!({
@@ -321,8 +580,6 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
     t.step("alice (owner of logs-*) approves")?;
     let body = t
         .api(
-            "provision",
-            "provision/approve.json",
             &format!("POST /requests/{id}/approve"),
             ALICE,
             Some(json!({"reason": "looks fine"})),
@@ -336,14 +593,7 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
 
     t.step("dev fetches the credentials")?;
     let creds = t
-        .api(
-            "provision",
-            "provision/get-credentials.json",
-            &format!("GET /requests/{id}/credentials"),
-            DEV,
-            None,
-            200,
-        )
+        .api(&format!("GET /requests/{id}/credentials"), DEV, None, 200)
         .await?;
     let user = str_of(&creds, "username").to_string();
     let password = str_of(&creds, "password").to_string();
@@ -404,8 +654,6 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
     t.step("dev revokes the grant")?;
     let body = t
         .api(
-            "revoke",
-            "revoke/post-revoke.json",
             &format!("POST /requests/{id}/revoke"),
             DEV,
             Some(json!({"reason": "incident closed"})),
@@ -442,14 +690,7 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
 
     t.step("dev reads the request's audit trail")?;
     let body = t
-        .api(
-            "provision",
-            "provision/get-request.json",
-            &format!("GET /requests/{id}"),
-            DEV,
-            None,
-            200,
-        )
+        .api(&format!("GET /requests/{id}"), DEV, None, 200)
         .await?;
     t.say(format!("request {id}: {}", str_of(&body, "status")))?;
     let n = t.show_history(&body)?;
@@ -458,7 +699,7 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
             "expected at least created, approved and revoked in the history: {body}"
         )));
     }
-    Ok(())
+    Ok(short)
 }
 
 async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
@@ -482,8 +723,6 @@ async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     ))?;
     let cloud_url = t.stack.cloud_url.clone();
     t.api(
-        "discover",
-        "discover/put-integration.json",
         &format!("PUT /integrations/{CLOUD_INTEGRATION}"),
         ADMIN,
         Some(json!({
@@ -502,8 +741,6 @@ async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     t.step("admin lists the discovered Cloud resources")?;
     let body = t
         .api(
-            "discover",
-            "discover/get-resources.json",
             &format!("GET /integrations/{CLOUD_INTEGRATION}/resources?limit=50"),
             ADMIN,
             None,
@@ -534,8 +771,6 @@ async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
         "admin creates flow cloud-viewers: developers may get {CLOUD_ROLE}"
     ))?;
     t.api(
-        "discover",
-        "discover/put-flow.json",
         "PUT /flows/cloud-viewers",
         ADMIN,
         Some(json!({
@@ -552,8 +787,6 @@ async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     t.step(&format!("bob requests {CLOUD_ROLE} on {DEPLOYMENT_NAME}"))?;
     let body = t
         .api(
-            "provision",
-            "provision/post-request.json",
             "POST /requests",
             BOB,
             Some(json!({
@@ -576,8 +809,6 @@ async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     t.step(&format!("alice (owner of {DEPLOYMENT_NAME}) approves"))?;
     let body = t
         .api(
-            "provision",
-            "provision/approve.json",
             &format!("POST /requests/{id}/approve"),
             ALICE,
             Some(json!({"reason": "ok for today"})),
@@ -598,8 +829,6 @@ async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     t.step("bob revokes the grant")?;
     let body = t
         .api(
-            "revoke",
-            "revoke/post-revoke.json",
             &format!("POST /requests/{id}/revoke"),
             BOB,
             Some(json!({"reason": "done"})),
@@ -616,14 +845,7 @@ async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
 
     t.step("bob reads the request's audit trail")?;
     let body = t
-        .api(
-            "provision",
-            "provision/get-request.json",
-            &format!("GET /requests/{id}"),
-            BOB,
-            None,
-            200,
-        )
+        .api(&format!("GET /requests/{id}"), BOB, None, 200)
         .await?;
     t.show_history(&body)?;
     Ok(())

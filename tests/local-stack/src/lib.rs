@@ -1,17 +1,26 @@
-//! The end-to-end story of elastic-jit, run against the real function binaries.
+//! The local stack of elastic-jit, and the end-to-end story that runs on it.
 //!
-//! [`run_story`] builds the five functions and the two emulators, starts moto's server, the
-//! Elasticsearch and Elastic Cloud emulators and `cargo lambda watch -A 127.0.0.1` on free
-//! loopback ports, then walks the whole story through Lambda invocations: register an
-//! integration, discover, define a flow, request, approve, fetch credentials, use them, revoke,
-//! clean up, read the audit trail; then the same for an Elastic Cloud deployment role. Every
-//! process it starts is stopped when it returns, whether the story passed, failed or panicked.
+//! [`Stack::start`] builds the five functions and the two emulators and starts, on free loopback
+//! ports: moto's server, the Elasticsearch and Elastic Cloud emulators, `cargo lambda watch`
+//! serving the functions, and in this process a development OpenID Connect provider ([`idp`]),
+//! an HTTP API gateway with the template's JWT authorizer ([`gateway`]) and the AWS glue moto
+//! does not run ([`glue`]: Scheduler one-time schedules, the template's rate()/cron() rules,
+//! Secrets Manager rotation steps). [`run_story`] walks the whole story through the HTTP API
+//! with real tokens. Every process and task it starts is stopped when the stack is dropped,
+//! whether the story passed, failed or panicked.
 #![forbid(unsafe_code)]
 
 pub mod events;
+pub mod fuzz;
+pub mod gateway;
+pub mod glue;
+pub mod guide;
+pub mod idp;
+pub mod invoke;
 pub mod procs;
 pub mod stack;
 mod story;
+pub mod template;
 
 use std::io::Write;
 use std::time::Duration;
@@ -88,9 +97,8 @@ impl Timeouts {
     }
 }
 
-/// Start everything, walk the Elasticsearch and the Elastic Cloud story, stop everything.
-/// The story is written to `out`; on failure the child processes' output follows it.
-pub async fn run_story(out: &mut impl Write) -> Result<(), StoryError> {
+/// Start the stack, reporting progress to `out`.
+pub async fn start_stack(out: &mut impl Write) -> Result<Stack, StoryError> {
     let timeouts = Timeouts::from_env();
     writeln!(out, "== Starting the local stack (everything on 127.0.0.1)")?;
     out.flush()?;
@@ -100,20 +108,32 @@ pub async fn run_story(out: &mut impl Write) -> Result<(), StoryError> {
         let _ = out.flush();
     })
     .await;
-    let mut stack = match started {
-        Ok(s) => s,
+    match started {
+        Ok(s) => Ok(s),
         Err(e) => {
             writeln!(out, "\nFAILED: {e}")?;
-            return Err(e);
+            Err(e)
         }
-    };
-    out.flush()?;
-    let result = story::run(&mut stack, out).await;
+    }
+}
+
+/// Walk the story on a started stack; on failure the child processes' output follows.
+pub async fn story_on(stack: &mut Stack, out: &mut impl Write) -> Result<(), StoryError> {
+    let result = story::run(stack, out).await;
     if let Err(e) = &result {
         writeln!(out, "\nFAILED: {e}\n")?;
         writeln!(out, "Output of the processes the story started:")?;
         writeln!(out, "{}", stack.logs(40))?;
     }
+    out.flush()?;
+    result
+}
+
+/// Start everything, walk the Elasticsearch and the Elastic Cloud story, stop everything.
+/// The story is written to `out`; on failure the child processes' output follows it.
+pub async fn run_story(out: &mut impl Write) -> Result<(), StoryError> {
+    let mut stack = start_stack(out).await?;
+    let result = story_on(&mut stack, out).await;
     writeln!(out, "== Stopping every process the story started")?;
     stack.stop();
     writeln!(

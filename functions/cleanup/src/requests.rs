@@ -1,6 +1,7 @@
 //! Request phases: overdue grants, failed revocations, stale pending and stuck approved ones.
 
-use futures::future::join_all;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use serde_json::json;
 use shared::model::{AccessRequest, AuditEvent, AuditSubject, RequestStatus};
 use shared::revocation::{Cause, Outcome};
@@ -46,12 +47,15 @@ where
             if run.out_of_time() {
                 return Ok((false, results));
             }
-            match run
-                .bounded(join_all(chunk.iter().cloned().map(&work)))
-                .await
-            {
-                Some(done) => results.extend(done),
-                None => return Ok((false, results)),
+            // Items finished before a cut still count: they were revoked (or failed) for real.
+            let mut running: FuturesUnordered<Fut> = chunk.iter().cloned().map(&work).collect();
+            let collect = async {
+                while let Some(r) = running.next().await {
+                    results.push(r);
+                }
+            };
+            if run.bounded(collect).await.is_none() {
+                return Ok((false, results));
             }
         }
         match page.next {

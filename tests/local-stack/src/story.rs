@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::StoryError;
 use crate::idp::client::IdpClient;
-use crate::idp::identities::{ADMIN, ALICE, BOB, DEV, Identity};
+use crate::idp::identities::{ADMIN, ALICE, BOB, CAROL, DEV, EVE, Identity};
 use crate::stack::{CLOUD_API_KEY, CLOUD_ORG, Stack};
 
 const ES_INTEGRATION: &str = "demo-search";
@@ -261,10 +261,26 @@ async fn identity<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     for line in lines {
         t.say(line)?;
     }
-    t.step("admin, alice, dev and bob log in at the identity provider")?;
-    for who in [ADMIN, ALICE, DEV, BOB] {
+    t.step("admin, alice, dev, bob, eve and carol log in at the identity provider")?;
+    for who in [ADMIN, ALICE, DEV, BOB, EVE, CAROL] {
         t.login(who).await?;
     }
+
+    t.step("carol's one group \"developers jit-admins\" does not make her an admin")?;
+    let body = t.api("GET /integrations", CAROL, None, 200).await?;
+    let seen = body["integrations"].as_array().map_or(0, Vec::len);
+    t.say(format!(
+        "carol sees {seen} integrations (only those offered to her)"
+    ))?;
+    let body = t
+        .api(
+            "PUT /integrations/carols-own",
+            CAROL,
+            Some(json!({"kind": "elasticsearch", "url": "https://127.0.0.1:9"})),
+            403,
+        )
+        .await?;
+    t.say(format!("refused: {}", str_of(&body, "code")))?;
     Ok(())
 }
 
@@ -576,6 +592,20 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<ShortGrant, St
     if body["status"] != "pending" {
         return Err(t.fail(format!("expected a pending request: {body}")));
     }
+
+    t.step("eve, whose token claims alice's email unverified, cannot approve it")?;
+    let body = t
+        .api(
+            &format!("POST /requests/{id}/approve"),
+            EVE,
+            Some(json!({"reason": "I am alice"})),
+            404,
+        )
+        .await?;
+    t.say(format!(
+        "refused: {} (an unverified email counts for nothing)",
+        str_of(&body, "code")
+    ))?;
 
     t.step("alice (owner of logs-*) approves")?;
     let body = t

@@ -178,7 +178,7 @@ async fn a_provision_that_cannot_get_the_account_in_time_is_left_approved_and_fa
     );
     let mine = env
         .store
-        .requests_of(DEV.sub, 10, None)
+        .requests_of(&DEV.key(), 10, None)
         .await
         .unwrap()
         .items;

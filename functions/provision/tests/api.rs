@@ -638,12 +638,7 @@ async fn flood(env: &Env, template: &str, count: usize) {
             .map(|(k, v)| (k.to_string(), A::S(v.into())))
             .collect(),
     )]);
-    let mallory = shared::model::Identity {
-        sub: MALLORY.sub.into(),
-        issuer: Some("https://idp.example.com".into()),
-        ..Default::default()
-    }
-    .person_key();
+    let mallory = MALLORY.key();
     let mut writes = Vec::new();
     for i in 0..count {
         let id = format!("flood-{i:04}");
@@ -658,7 +653,7 @@ async fn flood(env: &Env, template: &str, count: usize) {
         if let Some(A::M(who)) = r.get_mut("requester") {
             who.insert("sub".into(), A::S(MALLORY.sub.into()));
             who.insert("email".into(), A::S(MALLORY.email.into()));
-            who.insert("issuer".into(), A::S("https://idp.example.com".into()));
+            who.insert("issuer".into(), A::S(fixtures::ISSUER.into()));
         }
         if let Some(A::L(steps)) = r.get_mut("approval_steps") {
             for step in steps {

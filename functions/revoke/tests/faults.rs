@@ -199,7 +199,7 @@ async fn invariants(env: &Env, d: &discover::App, case: &str) {
 async fn settle(env: &Env, r: &revoke::App) {
     for req in env
         .store
-        .requests_of(DEV.sub, 100, None)
+        .requests_of(&DEV.key(), 100, None)
         .await
         .unwrap()
         .items

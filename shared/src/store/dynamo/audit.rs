@@ -66,16 +66,7 @@ impl AuditStore for DynamoStore {
                 .map(|r| r.history)
                 .unwrap_or_default();
             let (items, _) = self
-                .query_page(
-                    None,
-                    "pk",
-                    &audit_pk(&subject.key()),
-                    "sk",
-                    None,
-                    true,
-                    1000,
-                    None,
-                )
+                .partition(&audit_pk(&subject.key()), 1000, None)
                 .await?;
             for i in items {
                 events.push(from_item(i, "audit event")?);
@@ -87,16 +78,7 @@ impl AuditStore for DynamoStore {
             });
         }
         let (items, next) = self
-            .query_page(
-                None,
-                "pk",
-                &audit_pk(&subject.key()),
-                "sk",
-                None,
-                true,
-                limit,
-                cursor,
-            )
+            .partition(&audit_pk(&subject.key()), limit, cursor)
             .await?;
         typed_page(items, next, "audit event")
     }

@@ -271,6 +271,17 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// One page of a table partition, in sort-key order.
+    async fn partition(
+        &self,
+        pk: &str,
+        limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<(Vec<Item>, Option<Cursor>), StoreError> {
+        self.query_page(None, "pk", pk, "sk", None, true, limit, cursor)
+            .await
+    }
+
     /// One page of a query on the table or an index.
     #[allow(clippy::too_many_arguments)]
     async fn query_page(
@@ -323,18 +334,7 @@ impl DynamoStore {
         let mut all = Vec::new();
         let mut cursor = None;
         loop {
-            let (items, next) = self
-                .query_page(
-                    None,
-                    "pk",
-                    hash_value,
-                    "sk",
-                    None,
-                    true,
-                    1000,
-                    cursor.as_ref(),
-                )
-                .await?;
+            let (items, next) = self.partition(hash_value, 1000, cursor.as_ref()).await?;
             all.extend(items);
             match next {
                 Some(c) => cursor = Some(c),

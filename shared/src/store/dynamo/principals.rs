@@ -73,16 +73,7 @@ impl PrincipalStore for DynamoStore {
         cursor: Option<&Cursor>,
     ) -> Result<Page<PrincipalState>, StoreError> {
         let (items, next) = self
-            .query_page(
-                None,
-                "pk",
-                &principals_pk(integration),
-                "sk",
-                None,
-                true,
-                limit,
-                cursor,
-            )
+            .partition(&principals_pk(integration), limit, cursor)
             .await?;
         typed_page(items, next, "principal")
     }

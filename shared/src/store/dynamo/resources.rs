@@ -35,16 +35,7 @@ impl ResourceStore for DynamoStore {
         cursor: Option<&Cursor>,
     ) -> Result<Page<Resource>, StoreError> {
         let (items, next) = self
-            .query_page(
-                None,
-                "pk",
-                &resources_pk(integration),
-                "sk",
-                None,
-                true,
-                limit,
-                cursor,
-            )
+            .partition(&resources_pk(integration), limit, cursor)
             .await?;
         typed_page(items, next, "resource")
     }

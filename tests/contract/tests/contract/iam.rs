@@ -289,6 +289,8 @@ fn secrets_manager_calls_are_scoped_to_the_secrets_each_function_handles() {
                 vec![
                     "secretsmanager:DescribeSecret",
                     "secretsmanager:GetSecretValue",
+                    // setSecret looks for the version an interrupted rotation left on the target.
+                    "secretsmanager:ListSecretVersionIds",
                     "secretsmanager:PutSecretValue",
                     "secretsmanager:RotateSecret",
                     "secretsmanager:UpdateSecretVersionStage",

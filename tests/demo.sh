@@ -6,7 +6,7 @@
 # development OpenID Connect provider, an HTTP API gateway with the template's JWT authorizer, and
 # the glue that fires schedules and rotations. It walks the whole story through the HTTP API with
 # real tokens (refusals of bad tokens, register, discover, flow, request, approve, credentials,
-# use, revoke, cleanup, audit trail, an Elastic Cloud deployment role, a 5-minute grant that
+# use, revoke, cleanup, audit trail, an Elastic Cloud deployment role, a 2-minute grant that
 # expires by itself), prints the API's URL, the login page and the demo identities, and keeps
 # serving until Ctrl-C.
 #

@@ -19,7 +19,10 @@ use crate::model::{
 
 pub const MAX_RESOURCES: usize = 100;
 pub const MAX_JUSTIFICATION: usize = 1000;
-const MIN_DURATION: Duration = Duration::from_secs(5 * 60);
+/// The shortest grant a request may ask for. Short break-glass grants are safe: the grant's
+/// expiry schedule fires at its end, exact to the minute, and the 5-minute cleanup sweep is the
+/// backstop, so access never outlives its grant by more than the sweep's interval.
+pub const MIN_DURATION: Duration = Duration::from_secs(60);
 
 /// The body of `POST /requests`.
 #[derive(Debug, Clone, Deserialize)]
@@ -67,7 +70,7 @@ impl NewRequest {
         if d < MIN_DURATION {
             return Err(ApiError::bad_request(
                 "invalid_duration",
-                "duration must be at least 5m",
+                "duration must be at least 1m",
             ));
         }
         Ok(d)
@@ -532,4 +535,36 @@ pub fn can_decide(request: &AccessRequest, who: &Identity) -> bool {
 /// trusted email)? Nobody decides their own request.
 pub fn is_own_request(request: &AccessRequest, who: &Identity) -> bool {
     who.may_be_same_human(&request.requester)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asking_for(duration: &str) -> NewRequest {
+        NewRequest {
+            integration: "prod".into(),
+            resources: vec!["logs-*".into()],
+            permission: "read".into(),
+            duration: duration.into(),
+            justification: None,
+            flow: None,
+        }
+    }
+
+    #[test]
+    fn a_grant_may_be_as_short_as_one_minute() {
+        for ok in ["1m", "60s", "2m", "5m", "8h"] {
+            assert!(asking_for(ok).check().is_ok(), "{ok}");
+        }
+        assert_eq!(
+            asking_for("2m").check().ok(),
+            Some(Duration::from_secs(120))
+        );
+        for short in ["59s", "1s"] {
+            let e = asking_for(short).check().expect_err(short);
+            assert_eq!((e.status, e.code), (400, "invalid_duration"), "{short}");
+            assert!(e.message.contains("at least 1m"), "{}", e.message);
+        }
+    }
 }

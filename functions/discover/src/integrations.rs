@@ -66,12 +66,7 @@ pub async fn get(
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let i = load(app, name).await?;
     if caller.is_admin {
-        let mut body = views::integration(&i);
-        // Old connector credentials still valid on the target: for the operators who fix it.
-        if !i.pending_retires.is_empty() {
-            body["pending_retires"] = json!(i.pending_retires);
-        }
-        return Ok(json_response(200, &body));
+        return Ok(json_response(200, &views::integration_for_admin(&i)));
     }
     let flows = app.store.list_flows().await?;
     let mine = usable_flows(caller, &flows, name);
@@ -182,9 +177,10 @@ pub async fn put(
         Ok(stored) => {
             integration = stored;
             let status = if existing.is_some() { 200 } else { 201 };
-            let mut body = views::integration(&integration);
-            body["discovery"] = json!(summary);
-            Ok(json_response(status, &body))
+            Ok(json_response(
+                status,
+                &views::integration_saved(&integration, &summary),
+            ))
         }
         Err(e) => {
             // Lost a race with another writer: take back resources written for a record that
@@ -482,10 +478,7 @@ pub async fn resources(
         .list_resources(name, limit, cursor.as_ref())
         .await?;
     let shown: Vec<Value> = if caller.is_admin {
-        page.items
-            .iter()
-            .map(|r| serde_json::to_value(r).unwrap_or_default())
-            .collect()
+        page.items.iter().map(views::resource).collect()
     } else {
         // Whether an alias is offered depends on what it points to, which may be on any page.
         let known = if page.items.iter().any(Resource::is_alias) {

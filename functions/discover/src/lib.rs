@@ -5,7 +5,8 @@
 mod flows;
 mod integrations;
 mod schedule;
-mod views;
+/// The JSON bodies the routes answer (the contract test checks them against infra/openapi.yaml).
+pub mod views;
 
 use std::sync::Arc;
 

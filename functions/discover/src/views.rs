@@ -2,6 +2,7 @@
 //! and the least a requester needs to ask for access for everyone else.
 
 use serde_json::{Value, json};
+use shared::discovery::DiscoverySummary;
 use shared::model::{AccessFlow, Integration, Resource};
 
 pub fn integration(i: &Integration) -> Value {
@@ -13,6 +14,24 @@ pub fn integration(i: &Integration) -> Value {
     v["last_discovery_at"] = json!(i.last_discovery_at);
     v["last_discovery_error"] = json!(i.last_discovery_error);
     v
+}
+
+/// `GET /integrations/{name}` for an administrator: old connector credentials still valid on
+/// the target are shown, for the operators who fix it.
+pub fn integration_for_admin(i: &Integration) -> Value {
+    let mut body = integration(i);
+    if !i.pending_retires.is_empty() {
+        body["pending_retires"] = json!(i.pending_retires);
+    }
+    body
+}
+
+/// The answer to `PUT /integrations/{name}`: `discovery` is the summary of the discovery just
+/// run, in place of the selection.
+pub fn integration_saved(i: &Integration, summary: &DiscoverySummary) -> Value {
+    let mut body = integration(i);
+    body["discovery"] = json!(summary);
+    body
 }
 
 /// An integration as a requester of one of its flows sees it: where the access will be and
@@ -63,6 +82,11 @@ pub fn flow_for_requester(f: &AccessFlow) -> Value {
         }
     }
     v
+}
+
+/// A discovered resource as an administrator sees it: the stored record.
+pub fn resource(r: &Resource) -> Value {
+    serde_json::to_value(r).unwrap_or_default()
 }
 
 /// A discovered resource as a requester sees it: no owner (approval steps name approvers)

@@ -3,7 +3,8 @@
 
 mod credentials;
 mod requests;
-mod views;
+/// The JSON bodies the routes answer (the contract test checks them against infra/openapi.yaml).
+pub mod views;
 
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use shared::api::{ApiError, ApiRequest, AuthConfig, Caller, Incoming, Route, match_route};

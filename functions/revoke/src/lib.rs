@@ -113,7 +113,9 @@ fn outcome_name(o: &Outcome) -> &'static str {
     }
 }
 
-fn view(r: &AccessRequest) -> serde_json::Value {
+/// The request as the revoke route answers it (the contract test checks it against
+/// infra/openapi.yaml): the record without its concurrency version.
+pub fn view(r: &AccessRequest) -> serde_json::Value {
     let mut v = serde_json::to_value(r).unwrap_or_default();
     if let Some(m) = v.as_object_mut() {
         m.remove("version");

@@ -155,11 +155,11 @@ pub fn print(stack: &Stack, out: &mut impl Write) -> std::io::Result<()> {
     )?;
     writeln!(
         out,
-        "       -d '{{\"integration\":\"demo-search\",\"flow\":\"logs-read\",\"resources\":[\"logs-*\"],\"permission\":\"read\",\"duration\":\"5m\",\"justification\":\"trying it out\"}}'"
+        "       -d '{{\"integration\":\"demo-search\",\"flow\":\"logs-read\",\"resources\":[\"logs-*\"],\"permission\":\"read\",\"duration\":\"2m\",\"justification\":\"trying it out\"}}'"
     )?;
     writeln!(
         out,
-        "   A 5-minute grant (the shortest the policy allows), once approved (log in as alice), is revoked by its schedule by itself."
+        "   A 2-minute grant (grants may be as short as 1 minute), once approved (log in as alice), is revoked by its schedule by itself."
     )?;
     writeln!(
         out,

@@ -249,8 +249,9 @@ struct ShortGrant {
     approved: std::time::Instant,
 }
 
-/// The shortest grant the policy allows (`MIN_DURATION` in shared/src/policy.rs is 5 minutes).
-const SHORT_DURATION: std::time::Duration = std::time::Duration::from_secs(300);
+/// A short break-glass grant (the policy's `MIN_DURATION` is 1 minute): its expiry schedule
+/// revokes it while the story goes on (the 5-minute cleanup sweep is only the backstop).
+const SHORT_DURATION: std::time::Duration = std::time::Duration::from_secs(120);
 
 async fn identity<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     t.section("Identity: tokens from the identity provider, checked by the HTTP API")?;
@@ -284,9 +285,9 @@ async fn identity<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     Ok(())
 }
 
-/// Bob's 5-minute grant is revoked by its expiry schedule: nobody calls revoke.
+/// Bob's 2-minute grant is revoked by its expiry schedule: nobody calls revoke.
 async fn expiry<W: Write>(t: &mut Teller<'_, W>, g: ShortGrant) -> Result<(), StoryError> {
-    t.section("Expiry: bob's 5-minute grant ends by itself")?;
+    t.section("Expiry: bob's 2-minute grant ends by itself")?;
     t.step("the expiry schedule fires the revoke function (nobody calls revoke)")?;
     let schedule = shared::scheduler::schedule_name(&g.id);
     let left = SHORT_DURATION.saturating_sub(g.approved.elapsed());
@@ -428,9 +429,9 @@ async fn rotation<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     Ok(())
 }
 
-/// Bob asks for 5 minutes of read access; alice approves; his credentials work.
+/// Bob asks for 2 minutes of read access; alice approves; his credentials work.
 async fn short_grant<W: Write>(t: &mut Teller<'_, W>) -> Result<ShortGrant, StoryError> {
-    t.step("bob requests read on logs-* for 5 minutes")?;
+    t.step("bob requests read on logs-* for 2 minutes")?;
     let body = t
         .api(
             "POST /requests",
@@ -440,14 +441,14 @@ async fn short_grant<W: Write>(t: &mut Teller<'_, W>) -> Result<ShortGrant, Stor
                 "flow": "logs-read",
                 "resources": ["logs-*"],
                 "permission": "read",
-                "duration": "5m",
+                "duration": "2m",
                 "justification": "INC-4713: a quick look"
             })),
             201,
         )
         .await?;
     let id = str_of(&body, "id").to_string();
-    t.step("alice approves bob's 5-minute request")?;
+    t.step("alice approves bob's 2-minute request")?;
     let body = t
         .api(
             &format!("POST /requests/{id}/approve"),

@@ -100,7 +100,7 @@ fn sample_errors() -> Vec<ApiError> {
         ApiError::new(404, "not_found", "integration \"prod\" does not exist"),
         ApiError::not_found("request", "r-1"),
         ApiError::forbidden("only administrators may change integrations"),
-        ApiError::bad_request("invalid_duration", "duration must be at least 5m"),
+        ApiError::bad_request("invalid_duration", "duration must be at least 1m"),
         ApiError::from(validation),
         ApiError::new(409, "integration_in_use", "delete the flows first")
             .with_details(json!({ "flows": ["logs"] })),

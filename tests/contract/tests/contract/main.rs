@@ -9,3 +9,4 @@ mod iam;
 mod routes;
 mod schemas;
 mod table;
+mod views;

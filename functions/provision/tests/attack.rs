@@ -4,9 +4,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use fixtures::flows::{discover_app, register};
-use fixtures::{ADMIN, Env, es_seed, event, http, response};
-use serde_json::json;
+use fixtures::flows::{ask, auth_of, credentials, discover_app, flows, provision_app, register};
+use fixtures::{ADMIN, DEV, Env, Person, es_seed, event, http, response};
+use reqwest::Method;
+use serde_json::{Value, json};
 use shared::secrets::{SecretStore, SecretValue};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -88,5 +89,107 @@ async fn a_partial_arn_of_another_integrations_secret_is_never_read() {
         (s, b["error"]["code"].as_str()),
         (400, Some("connector_secret_not_bound")),
         "{b}"
+    );
+}
+
+/// Dev's second identity: another person (`sub`), carrying dev's verified email in capitals.
+const TWIN: Person = Person {
+    sub: "7e7e7e7e-twin",
+    email: "DEV@Example.COM",
+    groups: "[developers]",
+};
+
+async fn put_as_admin(d: &discover::App, path: &str, body: Value) -> (u16, Value) {
+    let ev = if path.starts_with("/flows/") {
+        event("discover/put-flow.json")
+    } else {
+        event("discover/put-integration.json")
+    };
+    response(
+        d.handle(http(ev, path, ADMIN, Some(body)))
+            .await
+            .expect("handler"),
+    )
+}
+
+/// Two integrations on one cluster with the default user prefix name the same Elasticsearch
+/// user for the same email. Accounts were owned per integration, so the twin (refused with 409
+/// on `prod-search`, where dev owns the account) got a fresh account on `prod-search-2`: the
+/// provision re-put the existing user with a new password and handed it to the twin, dev's
+/// password stopped working, and dev's next grant on `prod-search` put dev's roles back on the
+/// user whose password the twin holds.
+#[tokio::test]
+async fn a_second_integration_on_the_same_cluster_never_takes_over_an_existing_user() {
+    let env = Env::start(es_seed()).await;
+    let d = discover_app(&env);
+    register(&env, &d, json!({})).await;
+    flows(&d, &["logs-auto"]).await;
+    let arn = env
+        .secret_for(
+            "prod-search-2",
+            json!({"username": "connector", "password": fixtures::CONNECTOR_PASSWORD}),
+        )
+        .await;
+    let (s, b) = put_as_admin(
+        &d,
+        "/integrations/prod-search-2",
+        json!({"kind": "elasticsearch", "url": env.es.url(), "secret_arn": arn,
+               "allow_insecure_http": true,
+               "integration_owners": [{"type": "group", "value": "search-platform"}]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let mut spec = fixtures::flows::flow_spec("logs-auto");
+    spec["integration"] = json!("prod-search-2");
+    spec["requesters"] = json!([{"type": "group", "value": "developers"}]);
+    let (s, b) = put_as_admin(&d, "/flows/logs-auto-2", spec).await;
+    assert_eq!(s, 201, "{b}");
+    let p = provision_app(&env);
+
+    let (s, mine) = ask(
+        &p,
+        DEV,
+        json!({"integration": "prod-search", "resources": ["logs-*"], "permission": "read",
+               "duration": "1h", "flow": "logs-auto"}),
+    )
+    .await;
+    assert_eq!(
+        (s, mine["status"].as_str()),
+        (201, Some("active")),
+        "{mine}"
+    );
+    let (s, dev_creds) = credentials(&p, DEV, mine["id"].as_str().unwrap()).await;
+    assert_eq!(s, 200);
+    assert_eq!(dev_creds["username"], "ejit_dev@example.com");
+
+    let (s, r) = ask(
+        &p,
+        TWIN,
+        json!({"integration": "prod-search-2", "resources": ["logs-*"], "permission": "read",
+               "duration": "1h", "flow": "logs-auto-2"}),
+    )
+    .await;
+    assert_ne!(
+        r["status"].as_str(),
+        Some("active"),
+        "the twin was given the Elasticsearch user dev's grants live on (HTTP {s})"
+    );
+    assert_eq!((s, r["status"].as_str()), (201, Some("failed")), "{r}");
+    assert!(
+        r["status_reason"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("account_exists_on_target")),
+        "{r}"
+    );
+    assert_eq!(
+        env.es_status(
+            Method::GET,
+            "/_security/_authenticate",
+            &auth_of(&dev_creds),
+            None
+        )
+        .await,
+        200,
+        "dev's password was replaced by another integration's provision"
     );
 }

@@ -178,7 +178,7 @@ async fn a_provision_that_cannot_get_the_account_in_time_is_left_approved_and_fa
     );
     let mine = env
         .store
-        .requests_of(DEV.sub, 10, None)
+        .requests_of(&dev_key(), 10, None)
         .await
         .unwrap()
         .items;
@@ -213,4 +213,13 @@ async fn a_provision_that_cannot_get_the_account_in_time_is_left_approved_and_fa
         "{:?}",
         trail.items
     );
+}
+
+/// Dev's requests are listed under their person (issuer and `sub`), not the bare `sub`.
+fn dev_key() -> String {
+    shared::model::Person {
+        issuer: Some("https://idp.example.com".into()),
+        sub: DEV.sub.into(),
+    }
+    .key()
 }

@@ -1055,7 +1055,8 @@ async fn a_live_integration_cannot_be_pointed_elsewhere() {
         let mut b = json!({
             "kind": "elasticsearch", "url": env.es.url(), "secret_arn": arn,
             "integration_owners": [{"type": "group", "value": "search-platform"}],
-            "resource_owner": {"tag_key": "owner", "attribute": "user"}
+            "resource_owner": {"tag_key": "owner", "attribute": "user"},
+            "allow_insecure_http": true
         });
         for (k, v) in extra.as_object().unwrap() {
             b[k] = v.clone();

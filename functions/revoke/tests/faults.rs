@@ -199,7 +199,7 @@ async fn invariants(env: &Env, d: &discover::App, case: &str) {
 async fn settle(env: &Env, r: &revoke::App) {
     for req in env
         .store
-        .requests_of(DEV.sub, 100, None)
+        .requests_of(&dev_key(), 100, None)
         .await
         .unwrap()
         .items
@@ -438,4 +438,13 @@ async fn connector_rotation_faults_are_recovered_by_redelivery() {
             invariants(&env, &d, &case).await;
         }
     }
+}
+
+/// Dev's requests are listed under their person (issuer and `sub`), not the bare `sub`.
+fn dev_key() -> String {
+    shared::model::Person {
+        issuer: Some("https://idp.example.com".into()),
+        sub: DEV.sub.into(),
+    }
+    .key()
 }

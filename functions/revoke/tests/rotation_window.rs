@@ -46,10 +46,13 @@ fn warm_revoke_app(env: &Env) -> revoke::App {
     let base = services(env);
     revoke::App {
         services: Services {
-            targets: Arc::new(Targets::new(
-                HttpClients::new().expect("http").with_retry(fast),
-                secrets.clone(),
-            )),
+            targets: Arc::new(
+                Targets::new(
+                    HttpClients::new().expect("http").with_retry(fast),
+                    secrets.clone(),
+                )
+                .with_connector_prefix(&env.connector_prefix),
+            ),
             secrets,
             ..base
         },

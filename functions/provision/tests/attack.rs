@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use fixtures::flows::{ask, auth_of, credentials, discover_app, flows, provision_app, register};
-use fixtures::{ADMIN, DEV, Env, Person, es_seed, event, http, response};
+use fixtures::{ADMIN, Auth, DEV, Env, MALLORY, Person, es_seed, event, http, response};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::secrets::{SecretStore, SecretValue};
@@ -191,5 +191,31 @@ async fn a_second_integration_on_the_same_cluster_never_takes_over_an_existing_u
         .await,
         200,
         "dev's password was replaced by another integration's provision"
+    );
+
+    // A user the operator made by hand under the same name is not taken over either.
+    let status = env
+        .es_status(
+            Method::PUT,
+            "/_security/user/ejit_mallory@example.com",
+            &Auth::elastic(),
+            Some(json!({"password": "operator-set-pw", "roles": []})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (s, r) = ask(
+        &p,
+        MALLORY,
+        json!({"integration": "prod-search", "resources": ["logs-*"], "permission": "read",
+               "duration": "1h", "flow": "logs-auto"}),
+    )
+    .await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("failed")), "{r}");
+    let own = Auth::Basic("ejit_mallory@example.com".into(), "operator-set-pw".into());
+    assert_eq!(
+        env.es_status(Method::GET, "/_security/_authenticate", &own, None)
+            .await,
+        200,
+        "the operator's user was re-put with a new password"
     );
 }

@@ -69,9 +69,9 @@ pub(crate) fn user_body(
 
 /// A new account must not take over an existing user that is not this integration's: its
 /// PUT would reset the password, replace the roles and hand both to the requester. Such a user
-/// is another integration's account on the same cluster (same user prefix, same email) or one
-/// elastic-jit never made. A user this integration made (left by a provision that was cut
-/// short) is taken back.
+/// is another integration's account on the same cluster (same user prefix, same email), one
+/// elastic-jit never made, or another requester's whose record is gone. A user this
+/// integration made for this requester (left by a provision that was cut short) is taken back.
 async fn ensure_not_taken(es: &EsClient, plan: &GrantPlan) -> Result<(), DriverError> {
     let name = &plan.principal.name;
     let path = format!("/_security/user/{}", path_segment(name));
@@ -86,15 +86,16 @@ async fn ensure_not_taken(es: &EsClient, plan: &GrantPlan) -> Result<(), DriverE
     let meta = &user["metadata"];
     if meta["managed_by"].as_str() == Some(MANAGED_BY)
         && meta["integration"].as_str() == Some(plan.integration.as_str())
+        && meta["requester"].as_str() == Some(plan.requester.sub.as_str())
     {
         return Ok(());
     }
     Err(DriverError::Refused {
         reason: format!(
             "account_exists_on_target: an Elasticsearch user named [{name}] already exists and \
-             is not an account of integration [{}] (another integration on the same cluster \
-             with the same user_prefix, or a user elastic-jit did not create); give each \
-             integration of a cluster its own user_prefix",
+             is not this requester's account of integration [{}] (another integration on the \
+             same cluster with the same user_prefix, a user elastic-jit did not create, or \
+             another requester's); give each integration of a cluster its own user_prefix",
             plan.integration
         ),
     })

@@ -1,9 +1,12 @@
 //! Attacks on identity that need no target: each worked on the code the identity branches
 //! merged.
 
+use std::time::Duration;
+
 use serde_json::json;
 use shared::grants::{es_username, principal_name};
-use shared::model::{Identity, Integration};
+use shared::model::{Identity, Integration, secret_bound_to};
+use shared::secrets::{AWSCURRENT, SecretStore, SecretValue, SecretsError, SecretsManager};
 
 const ISS: &str = "https://idp.example.com";
 
@@ -59,4 +62,35 @@ fn an_email_that_folds_to_anothers_only_under_unicode_rules_is_not_their_account
     );
     // They are not the same human either: no confusion in self-approval checks.
     assert!(!kate.may_be_same_human(&squatter));
+}
+
+/// The partial ARN of secret `<prefix>prod-search` passes the name binding of an integration
+/// called `prod` (it reads as `<prefix>prod` plus the suffix `search`), and Secrets Manager
+/// resolves it to prod-search's secret: the read must refuse it, whatever the binding said.
+#[tokio::test]
+async fn a_partial_arn_is_never_read_as_the_secret_it_seems_to_name() {
+    let config = test_harness::aws_config().await;
+    let sm = SecretsManager::with_ttl(
+        aws_sdk_secretsmanager::Client::new(&config),
+        Duration::from_secs(0),
+    );
+    let prefix = format!("{}/", test_harness::unique_name("connectors"));
+    let full = sm
+        .create(
+            &format!("{prefix}prod-search"),
+            &SecretValue::new(r#"{"username":"connector","password":"prod-search-pw"}"#),
+            "test",
+            &[],
+        )
+        .await
+        .unwrap();
+    let partial = &full[..full.len() - 7];
+    assert!(secret_bound_to(partial, "prod", &prefix), "the premise");
+    match sm.get(partial, AWSCURRENT).await {
+        Err(SecretsError::NotExactArn { id }) => assert_eq!(id, partial),
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("prod-search's secret was read through a partial ARN"),
+    }
+    // The complete ARN still reads.
+    assert!(sm.get(&full, AWSCURRENT).await.is_ok());
 }

@@ -111,7 +111,9 @@ fn unmappable(what: &str, limit: usize) -> String {
 /// the name they had (the email, else the `sub`), so their accounts are still found.
 pub fn es_username(prefix: &str, who: &Identity) -> Result<String, String> {
     if let Some(email) = &who.email {
-        let email = email.trim().to_lowercase();
+        // ASCII folding only: Unicode lowercasing maps some other characters to ASCII letters
+        // (KELVIN SIGN to `k`), which would give another mailbox this person's account name.
+        let email = email.trim().to_ascii_lowercase();
         let name = format!("{prefix}{email}");
         if !safe_email(&email) || name.len() > MAX_ES_USERNAME {
             return Err(unmappable("email", MAX_ES_USERNAME - prefix.len()));
@@ -142,7 +144,7 @@ pub fn principal_name(integration: &Integration, who: &Identity) -> Result<Strin
             let email = who
                 .email
                 .as_deref()
-                .map(|e| e.trim().to_lowercase())
+                .map(|e| e.trim().to_ascii_lowercase())
                 .ok_or_else(|| {
                     "Elastic Cloud access needs a verified email claim in your identity".to_string()
                 })?;

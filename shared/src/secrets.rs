@@ -75,6 +75,14 @@ pub enum SecretsError {
     Malformed { reason: String },
     #[error("Secrets Manager call {op} failed: {code}")]
     Backend { op: &'static str, code: String },
+    /// `id` looks like an ARN but is not the complete ARN of the secret Secrets Manager found
+    /// for it: a partial ARN (without the `-XXXXXX` suffix) of a secret whose name merely
+    /// extends the one the ARN seems to carry. The value is not used.
+    #[error(
+        "secret {id} is not the complete ARN of a secret (Secrets Manager resolved it as a \
+         partial ARN of another secret)"
+    )]
+    NotExactArn { id: String },
 }
 
 impl SecretsError {
@@ -278,6 +286,12 @@ impl SecretStore for SecretsManager {
                 },
                 other => other,
             })?;
+        // Secrets Manager also resolves partial ARNs, so `…:secret:conn/prod-search` (another
+        // secret's partial ARN) passes for secret `conn/prod` with the suffix `search`: only
+        // the ARN Secrets Manager answers with says which secret was read.
+        if id.starts_with("arn:") && out.arn() != Some(id) {
+            return Err(SecretsError::NotExactArn { id: id.to_string() });
+        }
         let value = SecretValue::new(
             out.secret_string()
                 .ok_or_else(|| SecretsError::NotAString { id: id.to_string() })?,

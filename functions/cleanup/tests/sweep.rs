@@ -303,7 +303,32 @@ async fn two_thousand_overdue_grants_are_revoked_by_runs_that_each_stop_before_t
         }
         assert!(runs < 50, "no progress");
     }
-    assert_eq!(expired, 2000, "after {runs} run(s)");
+    // A chunk cut at a deadline may have finished an item whose answer was then dropped: the
+    // item is expired (the records say so) but that run could not count it.
+    let cut_at_most = runs as u64 * c.concurrency as u64;
+    assert!(
+        (2000 - cut_at_most..=2000).contains(&expired),
+        "after {runs} run(s): {expired} counted"
+    );
+    let statuses = futures::stream::iter(0..2000)
+        .map(|i| {
+            let store = store.clone();
+            async move {
+                store
+                    .get_request(&format!("bulk-{i:05}"))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .status
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    assert!(
+        statuses.iter().all(|s| *s == RequestStatus::Expired),
+        "every grant is expired"
+    );
     assert!(
         env.store
             .due_requests("active", Some(env.clock.now()), 10, None)

@@ -111,6 +111,9 @@ impl From<SecretsError> for ApiError {
             SecretsError::AccessDenied { .. } => {
                 Self::bad_request("connector_secret_access_denied", e.to_string())
             }
+            SecretsError::NotExactArn { .. } => {
+                Self::bad_request("connector_secret_not_bound", e.to_string())
+            }
             SecretsError::NotAString { .. } | SecretsError::Malformed { .. } => {
                 Self::bad_request("connector_secret_invalid", e.to_string())
             }

@@ -464,7 +464,10 @@ pub fn secret_name_of_arn(arn: &str) -> Option<&str> {
 /// Is `arn` a connector secret of integration `integration`? Its name must be
 /// `<prefix><integration>`, or lie under `<prefix><integration>/` (integration names have no
 /// `/`, so no two integrations can claim one secret). This is what keeps one integration's
-/// credentials from being sent to another integration's URL.
+/// credentials from being sent to another integration's URL. The name alone cannot tell a
+/// complete ARN from another secret's partial one (`…/prod-search` is both `prod` with suffix
+/// `search` and `prod-search` without a suffix): reads check that Secrets Manager answers with
+/// exactly this ARN ([`crate::secrets::SecretsError::NotExactArn`]).
 pub fn secret_bound_to(arn: &str, integration: &str, prefix: &str) -> bool {
     let Some(rest) = secret_name_of_arn(arn).and_then(|n| n.strip_prefix(prefix)) else {
         return false;

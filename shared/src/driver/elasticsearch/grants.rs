@@ -67,6 +67,40 @@ pub(crate) fn user_body(
     user
 }
 
+/// A new account must not take over an existing user that is not this integration's: its
+/// PUT would reset the password, replace the roles and hand both to the requester. Such a user
+/// is another integration's account on the same cluster (same user prefix, same email), one
+/// elastic-jit never made, or another requester's whose record is gone. A user this
+/// integration made for this requester (left by a provision that was cut short) is taken back.
+async fn ensure_not_taken(es: &EsClient, plan: &GrantPlan) -> Result<(), DriverError> {
+    let name = &plan.principal.name;
+    let path = format!("/_security/user/{}", path_segment(name));
+    let users = match es.json(Method::GET, &path, None, true).await {
+        Ok(users) => users,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let Some(user) = users.get(name.as_str()) else {
+        return Ok(());
+    };
+    let meta = &user["metadata"];
+    if meta["managed_by"].as_str() == Some(MANAGED_BY)
+        && meta["integration"].as_str() == Some(plan.integration.as_str())
+        && meta["requester"].as_str() == Some(plan.requester.sub.as_str())
+    {
+        return Ok(());
+    }
+    Err(DriverError::Refused {
+        reason: format!(
+            "account_exists_on_target: an Elasticsearch user named [{name}] already exists and \
+             is not this requester's account of integration [{}] (another integration on the \
+             same cluster with the same user_prefix, a user elastic-jit did not create, or \
+             another requester's); give each integration of a cluster its own user_prefix",
+            plan.integration
+        ),
+    })
+}
+
 pub async fn provision(
     es: &EsClient,
     prefix: &str,
@@ -79,6 +113,11 @@ pub async fn provision(
     };
     let role = role_name(prefix, &plan.grant_id);
     let descriptor = role_descriptor(plan).map_err(|e| fail(e, &created))?;
+    if !plan.principal.exists {
+        ensure_not_taken(es, plan)
+            .await
+            .map_err(|e| fail(e, &created))?;
+    }
     es.json(
         Method::PUT,
         &format!("/_security/role/{}", path_segment(&role)),

@@ -494,16 +494,25 @@ impl Grants<'_> {
             "ends_at": ends_at,
             "objects": req.created_objects,
         }));
-        self.store
-            .update_request(req, expected, &[audit])
-            .await
-            .map_err(|e| {
-                (
+        match self.store.update_request(req, expected, &[audit]).await {
+            Ok(stored) => Ok(stored),
+            Err(e) => {
+                // The grant is not recorded as active: its key secret must not outlive it
+                // (what it made on the target is recorded as leftovers for the sweep).
+                if made.credential.is_some() {
+                    let name =
+                        grant_secret_name(&self.cfg.secret_prefix, &integration.name, &req.id);
+                    if let Err(e) = self.secrets.delete(&name, true).await {
+                        tracing::warn!(grant_id = %req.id, error = %e, "grant key secret not deleted after its record failed; the key itself is invalidated by the sweep");
+                    }
+                }
+                Err((
                     format!("grant made but its record could not be saved: {e}"),
                     objects_of(req),
                     None,
-                )
-            })
+                ))
+            }
+        }
     }
 
     /// Remove what a failed provision made; returns what could not be removed.

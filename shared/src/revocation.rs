@@ -17,6 +17,7 @@ use crate::model::{
     AccessRequest, AuditEvent, AuditSubject, Integration, IntegrationKind, PrincipalState,
     RequestStatus, TargetObject,
 };
+use crate::secrets::SecretsError;
 use crate::store::StoreError;
 
 /// Why a grant is being revoked.
@@ -94,7 +95,7 @@ impl Revoker<'_> {
     /// Revoke `req` (already loaded, e.g. by a sweep). `driver` may be shared across calls.
     pub async fn revoke_request(
         &self,
-        req: AccessRequest,
+        mut req: AccessRequest,
         cause: Cause,
         driver: Option<Arc<dyn Driver>>,
     ) -> Result<Outcome, RevokeError> {
@@ -119,6 +120,11 @@ impl Revoker<'_> {
         {
             tracing::warn!(grant_id = %req.id, "expiry event before the grant's end; ignored");
             return Ok(Outcome::Unchanged(Box::new(req)));
+        }
+        // Whatever fails from here is recorded for the sweep, which must still finish it as a
+        // manual revoke (`revoked`, by whom), not as an expiry.
+        if let Cause::Manual { by, .. } = &cause {
+            req.revoke_requested_by.get_or_insert(by.clone());
         }
         let Some(integration) = self.grants.store.get_integration(&req.integration).await? else {
             return self
@@ -157,10 +163,6 @@ impl Revoker<'_> {
                     // Another change holds the account past our time: recorded, not dropped,
                     // so the sweep finishes this revocation.
                     Err(e @ GrantError::PrincipalBusy(_)) => {
-                        let mut req = req;
-                        if let Cause::Manual { by, .. } = &cause {
-                            req.revoke_requested_by.get_or_insert(by.clone());
-                        }
                         return self.record_failure(req, e.to_string(), now).await;
                     }
                     Err(e) => return Err(e.into()),
@@ -180,10 +182,6 @@ impl Revoker<'_> {
             Err(e) => {
                 if let Some(p) = principal {
                     self.grants.unlock_principal(p, &[]).await?;
-                }
-                let mut req = req;
-                if let Cause::Manual { by, .. } = &cause {
-                    req.revoke_requested_by.get_or_insert(by.clone());
                 }
                 self.record_failure(req, e.to_string(), now).await
             }
@@ -223,6 +221,23 @@ impl Revoker<'_> {
         cause: Cause,
         now: DateTime<Utc>,
     ) -> Result<Outcome, RevokeError> {
+        // The grant's key secret goes before the record says the grant ended: a secret left
+        // behind by a failed delete would be a credential no record accounts for, so the
+        // failure is recorded and the sweep retries the (idempotent) revoke until it is gone.
+        let key_secret = req
+            .created_objects
+            .iter()
+            .any(|o| matches!(o, TargetObject::EsApiKey { .. }))
+            .then(|| grant_secret_name(&self.grants.cfg.secret_prefix, &integration.name, &req.id));
+        if let Some(name) = &key_secret {
+            match self.grants.secrets.delete(name, true).await {
+                Ok(()) | Err(SecretsError::NotFound { .. }) => {}
+                Err(e) => {
+                    let error = format!("the grant's key secret could not be deleted: {e}");
+                    return self.record_failure(req, error, now).await;
+                }
+            }
+        }
         let expected = req.version;
         let manual_by = match &cause {
             Cause::Manual { by, .. } => Some(by.clone()),
@@ -241,11 +256,6 @@ impl Revoker<'_> {
         if let Cause::Manual { reason, .. } = &cause {
             req.status_reason = reason.clone().or(req.status_reason.take());
         }
-        let key_secret = req
-            .created_objects
-            .iter()
-            .any(|o| matches!(o, TargetObject::EsApiKey { .. }))
-            .then(|| grant_secret_name(&self.grants.cfg.secret_prefix, &integration.name, &req.id));
         let audit = AuditEvent::new(
             now,
             manual_by.unwrap_or_else(|| format!("system:{}", self.function)),
@@ -261,11 +271,6 @@ impl Revoker<'_> {
             .await
         {
             Ok(stored) => {
-                if let Some(name) = key_secret
-                    && let Err(e) = self.grants.secrets.delete(&name, true).await
-                {
-                    tracing::warn!(grant_id = %stored.id, error = %e, "grant key secret not deleted; the key itself is invalidated");
-                }
                 if let Err(e) = self.grants.scheduler.cancel_expiry(&stored.id).await {
                     tracing::warn!(grant_id = %stored.id, error = %e, "expiry schedule not deleted");
                 }

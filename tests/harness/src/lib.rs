@@ -13,7 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+pub use aws_config::SdkConfig;
+use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 
 /// Runs moto's server on one thread, so each API call is applied whole before the next starts:
@@ -121,9 +122,22 @@ pub fn aws_endpoint() -> String {
 
 /// SDK configuration for the test endpoint: fixed test credentials and region, short timeouts.
 pub async fn aws_config() -> SdkConfig {
-    let endpoint = aws_endpoint();
+    aws_config_at(&aws_endpoint(), false).await
+}
+
+/// SDK configuration for `endpoint`; with `fast_retries`, two attempts 10 ms apart (fault
+/// tests, where the SDK's default backoff of up to seconds per call would dominate).
+pub async fn aws_config_at(endpoint: &str, fast_retries: bool) -> SdkConfig {
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
-    aws_config::defaults(BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if fast_retries {
+        loader = loader.retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(Duration::from_millis(10)),
+        );
+    }
+    loader
         .region(Region::new(region))
         .credentials_provider(Credentials::new(
             "testing",

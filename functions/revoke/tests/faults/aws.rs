@@ -1,0 +1,191 @@
+//! The AWS side of the matrix: the functions' AWS clients go through a loopback fault proxy
+//! in front of moto, which answers 500, `ThrottlingException` or drops the connection for one
+//! chosen call: Secrets Manager (the account's credential secret create, the connector and
+//! password reads, the grant key secret's create and delete), Scheduler (the expiry schedule's
+//! create and delete) and DynamoDB (the final record write). After the sweep (and the caller's
+//! retry of a revoke that failed to answer), the Elasticsearch invariants hold and nothing is
+//! half-applied: no grant key secret outlives its grant, no grant is active without its record.
+
+use fixtures::aws_faults::{AwsFault, AwsFaultProxy, AwsKind};
+use fixtures::flows::{
+    auth_of, cleanup_app, credentials, discover_app, flows, granted, provision_app, register,
+    revoke_app,
+};
+use fixtures::{DEV, Env, es_seed, event, http, response};
+use reqwest::Method;
+use shared::model::RequestStatus;
+
+use crate::common::{ask, invariants, settle, status_of, sweep};
+
+const KINDS: [AwsKind; 3] = [AwsKind::ServerError, AwsKind::Throttled, AwsKind::Dropped];
+
+/// The call names the proxy matches, with an optional body text.
+type Call = (&'static str, Option<&'static str>);
+
+const FINAL_ACTIVE: Call = ("DynamoDB_20120810.", Some(r#""status":{"S":"active"}"#));
+const FINAL_REVOKED: Call = ("DynamoDB_20120810.", Some(r#""status":{"S":"revoked"}"#));
+
+fn fault((call, body): Call, kind: AwsKind) -> AwsFault {
+    let f = AwsFault::new(call, kind);
+    match body {
+        Some(b) => f.with_body(b),
+        None => f,
+    }
+}
+
+/// No grant key secret for a grant that is not active.
+async fn secrets_invariant(env: &Env, case: &str) {
+    let prefix = format!("{}prod-search/grants/", env.secret_prefix);
+    let listed = env.secrets_client().list_secrets().send().await.unwrap();
+    for s in listed.secret_list() {
+        let name = s.name().unwrap_or_default();
+        let Some(id) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        if s.deleted_date().is_some() {
+            continue;
+        }
+        assert_eq!(
+            status_of(env, id).await,
+            Some(RequestStatus::Active),
+            "{case}: the key secret of {id} outlives its grant"
+        );
+    }
+}
+
+async fn proxied() -> (AwsFaultProxy, Env) {
+    let proxy = AwsFaultProxy::start(&test_harness::aws_endpoint()).await;
+    let env = Env::start_via(es_seed(), proxy.url()).await;
+    (proxy, env)
+}
+
+#[tokio::test]
+async fn aws_faults_during_provision_leave_nothing_half_applied() {
+    let (proxy, env) = proxied().await;
+    let (d, p, r, c) = (
+        discover_app(&env),
+        provision_app(&env),
+        revoke_app(&env),
+        cleanup_app(&env),
+    );
+    register(&env, &d, serde_json::json!({})).await;
+    flows(&d, &["logs-auto", "keys-auto"]).await;
+    let scenarios: [(&str, &str, bool, &[Call]); 2] = [
+        (
+            "user mode, new account",
+            "logs-auto",
+            false,
+            &[
+                ("secretsmanager.CreateSecret", None),
+                ("secretsmanager.GetSecretValue", None),
+                ("POST /schedules/", None),
+                FINAL_ACTIVE,
+            ],
+        ),
+        (
+            "api_key mode, existing account",
+            "keys-auto",
+            true,
+            &[
+                ("secretsmanager.GetSecretValue", None),
+                ("secretsmanager.CreateSecret", None),
+                ("POST /schedules/", None),
+                FINAL_ACTIVE,
+            ],
+        ),
+    ];
+    for (scenario, flow, existing, calls) in scenarios {
+        for call in calls {
+            for kind in KINDS {
+                let case = format!("{scenario}: {kind:?} at {} {:?}", call.0, call.1);
+                if existing {
+                    granted(&p, DEV, flow, &["logs-2026.10"]).await;
+                    settle(&env, &r).await;
+                } else {
+                    crate::es::reset_account(&env).await;
+                }
+                proxy.arm(fault(*call, kind));
+                let (s, b) = response(p.handle(ask(flow, "logs-2026.11")).await.unwrap());
+                let hits = proxy.clear();
+                assert!(hits > 0, "{case}: the call was never made");
+                assert!(
+                    s == 201 || s >= 500,
+                    "{case}: answered {s} {}",
+                    fixtures::redacted(&b)
+                );
+                sweep(&env, &c).await;
+                invariants(&env, &d, &case).await;
+                secrets_invariant(&env, &case).await;
+                settle(&env, &r).await;
+                secrets_invariant(&env, &case).await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn aws_faults_during_revoke_are_finished_by_a_retry_or_the_sweep() {
+    let (proxy, env) = proxied().await;
+    let (d, p, r, c) = (
+        discover_app(&env),
+        provision_app(&env),
+        revoke_app(&env),
+        cleanup_app(&env),
+    );
+    register(&env, &d, serde_json::json!({})).await;
+    flows(&d, &["keys-auto"]).await;
+    let calls: [Call; 4] = [
+        ("secretsmanager.GetSecretValue", None),
+        ("DELETE /schedules/", None),
+        ("secretsmanager.DeleteSecret", None),
+        FINAL_REVOKED,
+    ];
+    for call in calls {
+        for kind in KINDS {
+            let case = format!("revoke: {kind:?} at {} {:?}", call.0, call.1);
+            let grant = granted(&p, DEV, "keys-auto", &["logs-2026.11"]).await;
+            let id = grant["id"].as_str().unwrap().to_string();
+            let (_, creds) = credentials(&p, DEV, &id).await;
+            let ev = http(
+                event("revoke/post-revoke.json"),
+                &format!("/requests/{id}/revoke"),
+                DEV,
+                None,
+            );
+            proxy.arm(fault(call, kind));
+            let out = r.handle(ev.clone()).await;
+            let hits = proxy.clear();
+            assert!(hits > 0, "{case}: the call was never made");
+            let answered = out.ok().map(response);
+            let done = matches!(
+                answered.as_ref().map(|(s, b)| (*s, b["status"].as_str())),
+                Some((200, Some("revoked")) | (202, Some("revoke_failed")))
+            );
+            if !done {
+                // Nothing recorded: the caller sees an error and asks again.
+                let (s, b) = response(r.handle(ev).await.unwrap());
+                assert!(
+                    matches!(
+                        (s, b["status"].as_str()),
+                        (200, Some("revoked")) | (202, Some("revoke_failed"))
+                    ),
+                    "{case}: the retry answered {s} {b} (first: {answered:?})"
+                );
+            }
+            sweep(&env, &c).await;
+            assert_eq!(
+                status_of(&env, &id).await,
+                Some(RequestStatus::Revoked),
+                "{case}"
+            );
+            assert_eq!(
+                env.es_status(Method::GET, "/logs-2026.11/_search", &auth_of(&creds), None)
+                    .await,
+                401,
+                "{case}: the key still works"
+            );
+            invariants(&env, &d, &case).await;
+            secrets_invariant(&env, &case).await;
+        }
+    }
+}

@@ -69,3 +69,18 @@ impl CommonConfig {
         })
     }
 }
+
+/// The AWS SDK configuration every function builds its clients from: the SDK's own environment
+/// (`AWS_ENDPOINT_URL` included), with every call bounded. The SDK sets no operation timeout of
+/// its own, so one stalled DynamoDB or Secrets Manager call would hold an invocation until
+/// Lambda kills it, with nothing recorded; bounded, it fails and the outcome is recorded (or
+/// the sweep takes over) well inside the functions' 30 s timeouts.
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    use std::time::Duration;
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(4))
+        .operation_timeout(Duration::from_secs(10))
+        .build();
+    aws_config::from_env().timeout_config(timeouts).load().await
+}

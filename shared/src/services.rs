@@ -32,7 +32,7 @@ impl Services {
         scheduler: SchedulerConfig,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let table = required("TABLE_NAME")?;
-        let aws = aws_config::load_from_env().await;
+        let aws = crate::config::aws_sdk_config().await;
         let secrets: Arc<dyn SecretStore> = Arc::new(SecretsManager::new(
             aws_sdk_secretsmanager::Client::new(&aws),
         ));

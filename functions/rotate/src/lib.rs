@@ -87,7 +87,7 @@ impl App {
     /// Clients are built once per process and shared by every invocation.
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         let cfg = shared::config::CommonConfig::from_env()?;
-        let aws = aws_config::load_from_env().await;
+        let aws = shared::config::aws_sdk_config().await;
         let secrets: Arc<dyn SecretStore> = Arc::new(SecretsManager::new(
             aws_sdk_secretsmanager::Client::new(&aws),
         ));

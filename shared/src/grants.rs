@@ -17,7 +17,7 @@ use crate::driver::{Driver, GrantPlan, PrincipalAfterRevoke, PrincipalPlan, Revo
 use crate::model::{
     AccessRequest, AuditEvent, AuditSubject, CredentialMode, Identity, Integration,
     IntegrationKind, Person, PrincipalState, RequestStatus, ResolvedPermission, SharedObject,
-    TargetObject,
+    TargetObject, fold_email,
 };
 use crate::password::generate_password;
 use crate::requester_rotation;
@@ -111,9 +111,7 @@ fn unmappable(what: &str, limit: usize) -> String {
 /// the name they had (the email, else the `sub`), so their accounts are still found.
 pub fn es_username(prefix: &str, who: &Identity) -> Result<String, String> {
     if let Some(email) = &who.email {
-        // ASCII folding only: Unicode lowercasing maps some other characters to ASCII letters
-        // (KELVIN SIGN to `k`), which would give another mailbox this person's account name.
-        let email = email.trim().to_ascii_lowercase();
+        let email = fold_email(email);
         let name = format!("{prefix}{email}");
         if !safe_email(&email) || name.len() > MAX_ES_USERNAME {
             return Err(unmappable("email", MAX_ES_USERNAME - prefix.len()));
@@ -141,13 +139,9 @@ pub fn principal_name(integration: &Integration, who: &Identity) -> Result<Strin
     match integration.kind() {
         IntegrationKind::Elasticsearch => es_username(integration.user_prefix(), who),
         IntegrationKind::ElasticCloud => {
-            let email = who
-                .email
-                .as_deref()
-                .map(|e| e.trim().to_ascii_lowercase())
-                .ok_or_else(|| {
-                    "Elastic Cloud access needs a verified email claim in your identity".to_string()
-                })?;
+            let email = who.email.as_deref().map(fold_email).ok_or_else(|| {
+                "Elastic Cloud access needs a verified email claim in your identity".to_string()
+            })?;
             if safe_email(&email) && email.len() <= 254 {
                 Ok(email)
             } else {

@@ -109,6 +109,13 @@ pub fn invocation_deadline(deadline_ms: u64) -> Instant {
     Instant::now() + time_left(deadline_ms, now_ms)
 }
 
+/// Run an invocation's `work` so that its answer, and the record of what happened, come before
+/// `deadline` (the invocation's): target calls get what is left minus [`RECORD_RESERVE`], and
+/// whatever they could not finish is left in a state the sweep completes.
+pub async fn within_invocation<F: std::future::Future>(deadline: Instant, work: F) -> F::Output {
+    crate::driver::http::within_deadline(target_deadline(deadline).into(), work).await
+}
+
 /// Until when target calls may run so the outcome is still recorded before `deadline`.
 pub fn target_deadline(deadline: Instant) -> Instant {
     deadline

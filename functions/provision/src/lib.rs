@@ -9,9 +9,8 @@ pub mod views;
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use shared::api::{ApiError, ApiRequest, AuthConfig, Caller, Incoming, Route, match_route};
 use shared::config::{CommonConfig, required};
-use shared::driver::http::within_deadline;
 use shared::scheduler::SchedulerConfig;
-use shared::services::{Services, target_deadline};
+use shared::services::Services;
 
 /// The HTTP routes this function serves (API Gateway routes them here; the OpenAPI test reads it).
 pub const ROUTES: &[Route] = &[
@@ -62,15 +61,13 @@ impl App {
         })
     }
 
-    /// Handle `event` so that the answer, and the record of what happened, come before
-    /// `deadline` (the invocation's): target calls get what is left minus the time kept for
-    /// recording, and whatever they could not finish is left in a state the sweep completes.
+    /// Handle `event` within the invocation's `deadline` (see [`shared::services::within_invocation`]).
     pub async fn handle_within(
         &self,
         event: serde_json::Value,
         deadline: std::time::Instant,
     ) -> Result<serde_json::Value, lambda_runtime::Error> {
-        within_deadline(target_deadline(deadline).into(), self.handle(event)).await
+        shared::services::within_invocation(deadline, self.handle(event)).await
     }
 
     pub async fn handle(

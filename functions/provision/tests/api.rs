@@ -812,19 +812,6 @@ fn seed_with_wide_alias() -> es_emulator::Seed {
     .unwrap()
 }
 
-async fn put_flow(d: &discover::App, name: &str, spec: Value) -> (u16, Value) {
-    fixtures::response(
-        d.handle(http(
-            event("discover/put-flow.json"),
-            &format!("/flows/{name}"),
-            fixtures::ADMIN,
-            Some(spec),
-        ))
-        .await
-        .unwrap(),
-    )
-}
-
 #[tokio::test]
 async fn an_alias_never_widens_a_grant() {
     let env = Env::start(seed_with_wide_alias()).await;
@@ -874,7 +861,7 @@ async fn an_alias_never_widens_a_grant() {
 
     // A flow covering both indices offers the alias, as its indices, and secrets-1's owner
     // must approve too.
-    let (s, f) = put_flow(&d, "everything", json!({"integration": "prod-search", "requesters": [{"type": "group", "value": "developers"}], "resources": ["logs-*", "secrets-*"], "permissions": ["read"]})).await;
+    let (s, f) = fixtures::flows::put_flow(&d, "everything", json!({"integration": "prod-search", "requesters": [{"type": "group", "value": "developers"}], "resources": ["logs-*", "secrets-*"], "permissions": ["read"]})).await;
     assert_eq!(s, 201, "{f}");
     let (s, r) = ask(&p, MALLORY, json!({"integration": "prod-search", "resources": ["logs-everything"], "permission": "read", "duration": "1h", "flow": "everything"})).await;
     assert_eq!(s, 201, "{r}");
@@ -930,7 +917,7 @@ async fn cloud_roles_apply_only_to_their_own_kind_of_resource() {
     );
 
     // A flow whose patterns reach only the organization cannot offer a deployment role.
-    let (s, e) = put_flow(
+    let (s, e) = fixtures::flows::put_flow(
         &d,
         "org-deploy",
         json!({"integration": INTEGRATION, "requesters": [{"type": "group", "value": "developers"}],
@@ -1031,21 +1018,7 @@ async fn a_live_integration_cannot_be_pointed_elsewhere() {
     let grant = fixtures::flows::granted(&p, DEV, "logs-auto", &["logs-2026.11"]).await;
     let id = grant["id"].as_str().unwrap();
     let arn = env.connector_secret().await;
-    let put = |body: Value| {
-        let d = &d;
-        async move {
-            discover_call(
-                d,
-                http(
-                    event("discover/put-integration.json"),
-                    "/integrations/prod-search",
-                    fixtures::ADMIN,
-                    Some(body),
-                ),
-            )
-            .await
-        }
-    };
+    let put = |body: Value| fixtures::flows::put_integration(&d, "prod-search", body);
     let body = |extra: Value| {
         let mut b = json!({
             "kind": "elasticsearch", "url": env.es.url(), "secret_arn": arn,

@@ -4,10 +4,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use fixtures::flows::{ask, auth_of, credentials, discover_app, flows, provision_app, register};
-use fixtures::{ADMIN, Auth, DEV, Env, MALLORY, Person, es_seed, event, http, response};
+use fixtures::flows::{
+    ask, auth_of, credentials, discover_app, flows, provision_app, put_flow, put_integration,
+    register,
+};
+use fixtures::{Auth, DEV, Env, MALLORY, Person, es_seed};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::secrets::{SecretStore, SecretValue};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -68,16 +71,7 @@ async fn a_partial_arn_of_another_integrations_secret_is_never_read() {
     let body = json!({"kind": "elasticsearch", "url": url, "secret_arn": partial,
                       "allow_insecure_http": true,
                       "integration_owners": [{"type": "group", "value": "search-platform"}]});
-    let (s, b) = response(
-        d.handle(http(
-            event("discover/put-integration.json"),
-            "/integrations/prod",
-            ADMIN,
-            Some(body),
-        ))
-        .await
-        .expect("handler"),
-    );
+    let (s, b) = put_integration(&d, "prod", body).await;
     let sent = seen.lock().unwrap().clone();
     assert!(
         sent.is_empty(),
@@ -99,19 +93,6 @@ const TWIN: Person = Person {
     groups: "[developers]",
 };
 
-async fn put_as_admin(d: &discover::App, path: &str, body: Value) -> (u16, Value) {
-    let ev = if path.starts_with("/flows/") {
-        event("discover/put-flow.json")
-    } else {
-        event("discover/put-integration.json")
-    };
-    response(
-        d.handle(http(ev, path, ADMIN, Some(body)))
-            .await
-            .expect("handler"),
-    )
-}
-
 /// Two integrations on one cluster with the default user prefix name the same Elasticsearch
 /// user for the same email. Accounts were owned per integration, so the twin (refused with 409
 /// on `prod-search`, where dev owns the account) got a fresh account on `prod-search-2`: the
@@ -130,9 +111,9 @@ async fn a_second_integration_on_the_same_cluster_never_takes_over_an_existing_u
             json!({"username": "connector", "password": fixtures::CONNECTOR_PASSWORD}),
         )
         .await;
-    let (s, b) = put_as_admin(
+    let (s, b) = put_integration(
         &d,
-        "/integrations/prod-search-2",
+        "prod-search-2",
         json!({"kind": "elasticsearch", "url": env.es.url(), "secret_arn": arn,
                "allow_insecure_http": true,
                "integration_owners": [{"type": "group", "value": "search-platform"}]}),
@@ -142,7 +123,7 @@ async fn a_second_integration_on_the_same_cluster_never_takes_over_an_existing_u
     let mut spec = fixtures::flows::flow_spec("logs-auto");
     spec["integration"] = json!("prod-search-2");
     spec["requesters"] = json!([{"type": "group", "value": "developers"}]);
-    let (s, b) = put_as_admin(&d, "/flows/logs-auto-2", spec).await;
+    let (s, b) = put_flow(&d, "logs-auto-2", spec).await;
     assert_eq!(s, 201, "{b}");
     let p = provision_app(&env);
 

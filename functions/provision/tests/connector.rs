@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use fixtures::flows::{discover_app, flows, register};
+use fixtures::flows::{discover_app, flows, put_integration, register};
 use fixtures::{ADMIN, Env, es_seed, event, http, response};
 use serde_json::{Value, json};
 use shared::model::Integration;
@@ -50,19 +50,6 @@ impl Capture {
     }
 }
 
-async fn put(d: &discover::App, name: &str, body: Value) -> (u16, Value) {
-    response(
-        d.handle(http(
-            event("discover/put-integration.json"),
-            &format!("/integrations/{name}"),
-            ADMIN,
-            Some(body),
-        ))
-        .await
-        .expect("handler"),
-    )
-}
-
 fn es_body(url: &str, secret_arn: &str) -> Value {
     json!({"kind": "elasticsearch", "url": url, "secret_arn": secret_arn,
            "allow_insecure_http": true,
@@ -92,7 +79,7 @@ async fn another_integrations_secret_is_refused_before_any_request_is_sent() {
     let capture = Capture::start(200, "{}").await;
 
     // Registering a new integration at a capture server with prod-search's secret.
-    let (s, b) = put(&d, "evil", es_body(&capture.url, &prod.spec.secret_arn)).await;
+    let (s, b) = put_integration(&d, "evil", es_body(&capture.url, &prod.spec.secret_arn)).await;
     assert_eq!(
         (s, b["error"]["code"].as_str()),
         (400, Some("validation_failed")),
@@ -101,7 +88,7 @@ async fn another_integrations_secret_is_refused_before_any_request_is_sent() {
     assert_eq!(field_codes(&b), ["connector_secret_not_bound"], "{b}");
     // Also when pointed at the real cluster: nothing reaches it either.
     env.clear_es_log().await;
-    let (s, _) = put(&d, "evil", es_body(&env.es.url(), &prod.spec.secret_arn)).await;
+    let (s, _) = put_integration(&d, "evil", es_body(&env.es.url(), &prod.spec.secret_arn)).await;
     assert_eq!(s, 400);
     assert!(env.es_requests().await.is_empty());
     assert!(env.store.get_integration("evil").await.unwrap().is_none());
@@ -141,7 +128,7 @@ async fn plain_http_needs_an_explicit_opt_in() {
         .await;
     let mut body = es_body(&capture.url, &arn);
     body.as_object_mut().unwrap().remove("allow_insecure_http");
-    let (s, b) = put(&d, "plain", body).await;
+    let (s, b) = put_integration(&d, "plain", body).await;
     assert_eq!(s, 400, "{b}");
     assert_eq!(field_codes(&b), ["insecure_url"], "{b}");
     assert!(capture.requests().is_empty());
@@ -183,7 +170,7 @@ async fn a_targets_error_text_is_summarized_never_echoed() {
                 json!({"username": "connector", "password": "connector-pw"}),
             )
             .await;
-        let (s, b) = put(&d, &name, es_body(&capture.url, &arn)).await;
+        let (s, b) = put_integration(&d, &name, es_body(&capture.url, &arn)).await;
         assert!(s >= 400, "{b}");
         assert_eq!(b["error"]["code"].as_str(), Some(code), "{b}");
         let text = b.to_string();

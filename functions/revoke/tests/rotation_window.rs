@@ -128,7 +128,6 @@ async fn connector_status(env: &Env, password: &str) -> u16 {
 
 /// Provision one grant, revoke the one given, and rediscover: all must work now.
 async fn es_functions_work(
-    env: &Env,
     (d, p, r): (&discover::App, &provision::App, &revoke::App),
     to_revoke: &str,
     when: &str,
@@ -142,7 +141,6 @@ async fn es_functions_work(
     );
     let (s, b) = discover_now(d, ES).await;
     assert_eq!(s, 200, "{when}: {b}");
-    let _ = env;
     id_of(&g)
 }
 
@@ -164,7 +162,7 @@ async fn elasticsearch_functions_work_at_every_step_of_a_connector_rotation() {
     let token = "1a2b3c4d-0000-4000-8000-00000000000a";
     env.begin_rotation(&arn, token).await;
     step(&rot, "createSecret", &arn, token).await;
-    open = es_functions_work(&env, apps, &open, "after createSecret").await;
+    open = es_functions_work(apps, &open, "after createSecret").await;
 
     let old = connector_password(&env, &arn).await;
     step(&rot, "setSecret", &arn, token).await;
@@ -173,12 +171,12 @@ async fn elasticsearch_functions_work_at_every_step_of_a_connector_rotation() {
         401,
         "the cluster holds the pending password while AWSCURRENT is the old one"
     );
-    open = es_functions_work(&env, apps, &open, "after setSecret").await;
+    open = es_functions_work(apps, &open, "after setSecret").await;
 
     step(&rot, "testSecret", &arn, token).await;
-    open = es_functions_work(&env, apps, &open, "after testSecret").await;
+    open = es_functions_work(apps, &open, "after testSecret").await;
     step(&rot, "finishSecret", &arn, token).await;
-    open = es_functions_work(&env, apps, &open, "after finishSecret").await;
+    open = es_functions_work(apps, &open, "after finishSecret").await;
     assert_eq!(revoke_by(&r, DEV, &open).await.1["status"], "revoked");
     let new = connector_password(&env, &arn).await;
     assert_eq!(connector_status(&env, &new).await, 200);
@@ -251,7 +249,7 @@ async fn a_cleared_rotation_followed_by_a_new_one_recovers_the_connector() {
     }
     let new = connector_password(&env, &arn).await;
     assert_eq!(connector_status(&env, &new).await, 200);
-    es_functions_work(&env, (&d, &p, &r), &open, "after recovery").await;
+    es_functions_work((&d, &p, &r), &open, "after recovery").await;
 }
 
 #[tokio::test]
@@ -307,7 +305,6 @@ async fn two_identical_deliveries_of_a_step_at_once_both_succeed() {
 // ---- Elastic Cloud ----
 
 async fn cloud_functions_work(
-    env: &CloudEnv,
     (d, p, r): (&discover::App, &provision::App, &revoke::App),
     to_revoke: &str,
     when: &str,
@@ -321,7 +318,6 @@ async fn cloud_functions_work(
     );
     let (s, b) = discover_now(d, INTEGRATION).await;
     assert_eq!(s, 200, "{when}: {b}");
-    let _ = env;
     id_of(&g)
 }
 
@@ -353,7 +349,7 @@ async fn elastic_cloud_functions_work_at_every_step_and_warm_ones_after_the_old_
     env.begin_rotation(&arn, token).await;
     for s in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
         step(&rot, s, &arn, token).await;
-        open = cloud_functions_work(&env, apps, &open, s).await;
+        open = cloud_functions_work(apps, &open, s).await;
     }
     let org = format!("/organizations/{ORG}");
     assert_eq!(
@@ -403,7 +399,7 @@ async fn an_interrupted_cloud_rotation_followed_by_a_new_one_completes() {
         let out = step(&rot, s, &arn, token).await;
         assert_eq!(out["outcome"], "done", "{s}: {out}");
     }
-    cloud_functions_work(&env, (&d, &p, &r), &open, "after recovery").await;
+    cloud_functions_work((&d, &p, &r), &open, "after recovery").await;
 }
 
 #[tokio::test]

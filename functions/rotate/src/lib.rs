@@ -12,9 +12,8 @@ use std::sync::Arc;
 use lambda_runtime::Diagnostic;
 use shared::api::{ApiError, ApiRequest, AuthConfig, Caller, Incoming};
 use shared::clock::{Clock, SystemClock};
-use shared::driver::http::{HttpClients, within_deadline};
+use shared::driver::http::HttpClients;
 use shared::secrets::{SecretStore, SecretsManager};
-use shared::services::target_deadline;
 use shared::store::{AuditStore, DynamoStore, IntegrationStore, PrincipalStore};
 use shared::targets::{DriverFactory, Targets};
 
@@ -119,7 +118,7 @@ impl App {
         event: serde_json::Value,
         deadline: std::time::Instant,
     ) -> Result<serde_json::Value, HandlerError> {
-        within_deadline(target_deadline(deadline).into(), self.handle(event)).await
+        shared::services::within_invocation(deadline, self.handle(event)).await
     }
 
     pub async fn handle(

@@ -20,7 +20,7 @@ pub use integration::{
     secret_bound_to, secret_name_of_arn,
 };
 pub use permission::{CLOUD_ROLE_IDS, CloudRoleScope, ES_INDEX_PRIVILEGES, ResolvedPermission};
-pub use principal::{Identity, Person, PrincipalKind, PrincipalRef};
+pub use principal::{Identity, Person, PrincipalKind, PrincipalRef, fold_email};
 pub use principal_state::{PRINCIPAL_IDLE, PrincipalState, SharedObject};
 pub use request::{
     AccessRequest, ApprovalStep, Decision, DecisionKind, RequestStatus, TargetObject,

@@ -52,6 +52,13 @@ impl Person {
     }
 }
 
+/// An email as every comparison and account name uses it: trimmed and folded with ASCII rules
+/// only (Unicode lowercasing maps other characters, such as KELVIN SIGN, onto ASCII letters,
+/// which would give another mailbox this person's name).
+pub fn fold_email(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
+}
+
 /// The caller as the API Gateway JWT authorizer verified them. Never built from request bodies.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
@@ -92,7 +99,7 @@ impl Identity {
     /// (case-insensitively). Used to refuse self-approval under a second identity.
     pub fn may_be_same_human(&self, other: &Identity) -> bool {
         self.same_person(other)
-            || matches!((&self.email, &other.email), (Some(a), Some(b)) if a.trim().eq_ignore_ascii_case(b.trim()))
+            || matches!((&self.email, &other.email), (Some(a), Some(b)) if fold_email(a) == fold_email(b))
     }
 
     /// Does this identity match a configured user or group?

@@ -174,6 +174,74 @@ impl<'a, W: Write> Teller<'a, W> {
         Ok(body["members"].as_array().cloned().unwrap_or_default())
     }
 
+    /// `POST /requests` as `who`; the new request's id, after checking it is `want`.
+    async fn ask(&mut self, who: Identity, body: Value, want: &str) -> Result<String, StoryError> {
+        let body = self.api("POST /requests", who, Some(body), 201).await?;
+        let id = str_of(&body, "id").to_string();
+        self.expect_status(&body, want)?;
+        Ok(id)
+    }
+
+    /// `POST /requests/{id}/{action}` as `who` with `reason`; checks the request is then `want`.
+    async fn decide(
+        &mut self,
+        who: Identity,
+        id: &str,
+        action: &str,
+        reason: &str,
+        want: &str,
+    ) -> Result<Value, StoryError> {
+        let body = self
+            .api(
+                &format!("POST /requests/{id}/{action}"),
+                who,
+                Some(json!({ "reason": reason })),
+                200,
+            )
+            .await?;
+        self.expect_status(&body, want)?;
+        Ok(body)
+    }
+
+    fn expect_status(&mut self, request: &Value, want: &str) -> Result<(), StoryError> {
+        self.say(format!(
+            "request {}: {}",
+            str_of(request, "id"),
+            str_of(request, "status")
+        ))?;
+        if request["status"] != want {
+            return Err(self.fail(format!("expected a {want} request: {request}")));
+        }
+        Ok(())
+    }
+
+    /// The discovered resources of `integration`, as the admin sees them.
+    async fn resources(&mut self, integration: &str) -> Result<Vec<Value>, StoryError> {
+        let body = self
+            .api(
+                &format!("GET /integrations/{integration}/resources?limit=50"),
+                ADMIN,
+                None,
+                200,
+            )
+            .await?;
+        Ok(body["resources"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Store `integration`'s connector secret under the name the integration is bound to.
+    async fn connector_secret(
+        &mut self,
+        integration: &str,
+        value: Value,
+    ) -> Result<(String, String), StoryError> {
+        let name = format!(
+            "elastic-jit-demo-{}/connector/{integration}",
+            self.stack.names.suffix
+        );
+        let arn = self.create_secret(&name, value).await?;
+        Ok((name, arn))
+    }
+
     async fn create_secret(&mut self, name: &str, value: Value) -> Result<String, StoryError> {
         let client = aws_sdk_secretsmanager::Client::new(&self.stack.aws);
         let made = client
@@ -432,36 +500,24 @@ async fn rotation<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
 /// Bob asks for 2 minutes of read access; alice approves; his credentials work.
 async fn short_grant<W: Write>(t: &mut Teller<'_, W>) -> Result<ShortGrant, StoryError> {
     t.step("bob requests read on logs-* for 2 minutes")?;
-    let body = t
-        .api(
-            "POST /requests",
+    let id = t
+        .ask(
             BOB,
-            Some(json!({
+            json!({
                 "integration": ES_INTEGRATION,
                 "flow": "logs-read",
                 "resources": ["logs-*"],
                 "permission": "read",
                 "duration": "2m",
                 "justification": "INC-4713: a quick look"
-            })),
-            201,
+            }),
+            "pending",
         )
         .await?;
-    let id = str_of(&body, "id").to_string();
     t.step("alice approves bob's 2-minute request")?;
-    let body = t
-        .api(
-            &format!("POST /requests/{id}/approve"),
-            ALICE,
-            Some(json!({"reason": "short and sweet"})),
-            200,
-        )
+    t.decide(ALICE, &id, "approve", "short and sweet", "active")
         .await?;
     let approved = std::time::Instant::now();
-    t.say(format!("request {id}: {}", str_of(&body, "status")))?;
-    if body["status"] != "active" {
-        return Err(t.fail(format!("expected an active grant: {body}")));
-    }
     let creds = t
         .api(&format!("GET /requests/{id}/credentials"), BOB, None, 200)
         .await?;
@@ -488,13 +544,9 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<ShortGrant, St
     t.section("Elasticsearch: just-in-time read access to logs-*")?;
 
     t.step("admin stores the connector's credentials in Secrets Manager")?;
-    let secret_name = format!(
-        "elastic-jit-demo-{}/connector/{ES_INTEGRATION}",
-        t.stack.names.suffix
-    );
-    let arn = t
-        .create_secret(
-            &secret_name,
+    let (secret_name, arn) = t
+        .connector_secret(
+            ES_INTEGRATION,
             json!({"username": CONNECTOR_USER, "password": CONNECTOR_PASSWORD}),
         )
         .await?;
@@ -530,15 +582,7 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<ShortGrant, St
     ))?;
 
     t.step("admin lists the discovered resources")?;
-    let body = t
-        .api(
-            &format!("GET /integrations/{ES_INTEGRATION}/resources?limit=50"),
-            ADMIN,
-            None,
-            200,
-        )
-        .await?;
-    let resources = body["resources"].as_array().cloned().unwrap_or_default();
+    let resources = t.resources(ES_INTEGRATION).await?;
     for r in &resources {
         t.say(format!(
             "{:<28} {:<14} owner {}",
@@ -550,7 +594,7 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<ShortGrant, St
     let logs = resources.iter().find(|r| r["name"] == "logs-2026.11");
     if logs.is_none_or(|r| r["owner"] != "alice@example.com") {
         return Err(t.fail(format!(
-            "logs-2026.11 owned by alice@example.com not among the resources: {body}"
+            "logs-2026.11 owned by alice@example.com not among the resources: {resources:?}"
         )));
     }
 
@@ -573,26 +617,20 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<ShortGrant, St
     let short = short_grant(t).await?;
 
     t.step("dev requests read on logs-* for 1h")?;
-    let body = t
-        .api(
-            "POST /requests",
+    let id = t
+        .ask(
             DEV,
-            Some(json!({
+            json!({
                 "integration": ES_INTEGRATION,
                 "flow": "logs-read",
                 "resources": ["logs-*"],
                 "permission": "read",
                 "duration": "1h",
                 "justification": "INC-4711: checking login errors"
-            })),
-            201,
+            }),
+            "pending",
         )
         .await?;
-    let id = str_of(&body, "id").to_string();
-    t.say(format!("request {id}: {}", str_of(&body, "status")))?;
-    if body["status"] != "pending" {
-        return Err(t.fail(format!("expected a pending request: {body}")));
-    }
 
     t.step("eve, whose token claims alice's email unverified, cannot approve it")?;
     let body = t
@@ -609,18 +647,8 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<ShortGrant, St
     ))?;
 
     t.step("alice (owner of logs-*) approves")?;
-    let body = t
-        .api(
-            &format!("POST /requests/{id}/approve"),
-            ALICE,
-            Some(json!({"reason": "looks fine"})),
-            200,
-        )
+    t.decide(ALICE, &id, "approve", "looks fine", "active")
         .await?;
-    t.say(format!("request {id}: {}", str_of(&body, "status")))?;
-    if body["status"] != "active" {
-        return Err(t.fail(format!("expected an active grant: {body}")));
-    }
 
     t.step("dev fetches the credentials")?;
     let creds = t
@@ -683,15 +711,8 @@ async fn elasticsearch<W: Write>(t: &mut Teller<'_, W>) -> Result<ShortGrant, St
     }
 
     t.step("dev revokes the grant")?;
-    let body = t
-        .api(
-            &format!("POST /requests/{id}/revoke"),
-            DEV,
-            Some(json!({"reason": "incident closed"})),
-            200,
-        )
+    t.decide(DEV, &id, "revoke", "incident closed", "revoked")
         .await?;
-    t.say(format!("request {id}: {}", str_of(&body, "status")))?;
 
     t.step("the same credentials no longer work")?;
     let (s, _) = t
@@ -737,13 +758,9 @@ async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     t.section("Elastic Cloud: a deployment role for bob")?;
 
     t.step("admin stores the Cloud API key in Secrets Manager")?;
-    let secret_name = format!(
-        "elastic-jit-demo-{}/connector/{CLOUD_INTEGRATION}",
-        t.stack.names.suffix
-    );
-    let arn = t
-        .create_secret(
-            &secret_name,
+    let (secret_name, arn) = t
+        .connector_secret(
+            CLOUD_INTEGRATION,
             json!({"api_key": CLOUD_API_KEY, "api_key_id": "owner-key"}),
         )
         .await?;
@@ -770,15 +787,7 @@ async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     .await?;
 
     t.step("admin lists the discovered Cloud resources")?;
-    let body = t
-        .api(
-            &format!("GET /integrations/{CLOUD_INTEGRATION}/resources?limit=50"),
-            ADMIN,
-            None,
-            200,
-        )
-        .await?;
-    let resources = body["resources"].as_array().cloned().unwrap_or_default();
+    let resources = t.resources(CLOUD_INTEGRATION).await?;
     for r in &resources {
         t.say(format!(
             "{:<34} {:<24} {:<18} owner {}",
@@ -794,7 +803,7 @@ async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
         .map(|r| str_of(r, "name").to_string())
         .ok_or_else(|| {
             t.fail(format!(
-                "deployment {DEPLOYMENT_NAME} not discovered: {body}"
+                "deployment {DEPLOYMENT_NAME} not discovered: {resources:?}"
             ))
         })?;
 
@@ -816,40 +825,24 @@ async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     .await?;
 
     t.step(&format!("bob requests {CLOUD_ROLE} on {DEPLOYMENT_NAME}"))?;
-    let body = t
-        .api(
-            "POST /requests",
+    let id = t
+        .ask(
             BOB,
-            Some(json!({
+            json!({
                 "integration": CLOUD_INTEGRATION,
                 "flow": "cloud-viewers",
                 "resources": [deployment],
                 "permission": CLOUD_ROLE,
                 "duration": "1h",
                 "justification": "INC-4712: slow queries on prod-search"
-            })),
-            201,
+            }),
+            "pending",
         )
         .await?;
-    let id = str_of(&body, "id").to_string();
-    t.say(format!("request {id}: {}", str_of(&body, "status")))?;
-    if body["status"] != "pending" {
-        return Err(t.fail(format!("expected a pending request: {body}")));
-    }
 
     t.step(&format!("alice (owner of {DEPLOYMENT_NAME}) approves"))?;
-    let body = t
-        .api(
-            &format!("POST /requests/{id}/approve"),
-            ALICE,
-            Some(json!({"reason": "ok for today"})),
-            200,
-        )
+    t.decide(ALICE, &id, "approve", "ok for today", "active")
         .await?;
-    t.say(format!("request {id}: {}", str_of(&body, "status")))?;
-    if body["status"] != "active" {
-        return Err(t.fail(format!("expected an active grant: {body}")));
-    }
 
     t.step("bob's role assignments at Elastic Cloud")?;
     let held = bob_holds(t, &deployment).await?;
@@ -858,15 +851,7 @@ async fn cloud<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     }
 
     t.step("bob revokes the grant")?;
-    let body = t
-        .api(
-            &format!("POST /requests/{id}/revoke"),
-            BOB,
-            Some(json!({"reason": "done"})),
-            200,
-        )
-        .await?;
-    t.say(format!("request {id}: {}", str_of(&body, "status")))?;
+    t.decide(BOB, &id, "revoke", "done", "revoked").await?;
 
     t.step("bob's role assignments at Elastic Cloud, after the revoke")?;
     let held = bob_holds(t, &deployment).await?;

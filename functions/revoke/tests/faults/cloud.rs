@@ -18,7 +18,7 @@ use shared::model::{RequestStatus, TargetObject};
 use shared::secrets::{AWSCURRENT, SecretStore};
 use shared::store::RequestStore;
 
-use crate::common::{BUDGET, KINDS, Kind, status_of};
+use crate::common::{BUDGET, KINDS, Kind, assert_revoke_recorded, end_event, ended_as, status_of};
 use shared::services::RECORD_RESERVE;
 
 const VIEWER: &str = "deployment-viewer";
@@ -269,14 +269,7 @@ async fn cloud_revoke_faults_at_every_call_are_finished_by_the_sweep() {
                     "{case}: {g}"
                 );
                 let id = g["id"].as_str().unwrap().to_string();
-                let ev = if cause == "manual" {
-                    revoke_event(&id, who)
-                } else {
-                    env.clock.advance(Duration::hours(1));
-                    let mut e = event("revoke/expiry.json");
-                    e["grant_id"] = json!(id);
-                    e
-                };
+                let ev = end_event(&env, cause, &id, who);
                 inject(&env, kind, method, path).await;
                 let d_line = deadline();
                 let out = r.handle_within(ev, d_line).await.unwrap();
@@ -285,28 +278,9 @@ async fn cloud_revoke_faults_at_every_call_are_finished_by_the_sweep() {
                     "{case}: answered after its deadline"
                 );
                 heal(&env, kind).await;
-                if cause == "manual" {
-                    let (s, b) = response(out);
-                    assert!(
-                        matches!(
-                            (s, b["status"].as_str()),
-                            (202, Some("revoke_failed")) | (200, Some("revoked"))
-                        ),
-                        "{case}: {s} {b}"
-                    );
-                } else {
-                    assert!(
-                        matches!(out["outcome"].as_str(), Some("revoke_failed" | "revoked")),
-                        "{case}: {out}"
-                    );
-                }
+                assert_revoke_recorded(cause, out, &case);
                 sweep(&env, &c).await;
-                let want = if cause == "manual" {
-                    RequestStatus::Revoked
-                } else {
-                    RequestStatus::Expired
-                };
-                assert_eq!(status_of(&env, &id).await, Some(want), "{case}");
+                assert_eq!(status_of(&env, &id).await, Some(ended_as(cause)), "{case}");
                 assert!(
                     !env.holds(who.email, VIEWER, PROD).await,
                     "{case}: still held"

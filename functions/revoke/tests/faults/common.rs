@@ -207,3 +207,50 @@ pub async fn settle(env: &Env, r: &revoke::App) {
         }
     }
 }
+
+/// The event that ends grant `id`: `who` revoking it (`cause` "manual"), or its expiry
+/// schedule firing once the clock has passed the grant's hour ("expiry").
+pub fn end_event(env: &Env, cause: &str, id: &str, who: fixtures::Person) -> Value {
+    if cause == "manual" {
+        http(
+            event("revoke/post-revoke.json"),
+            &format!("/requests/{id}/revoke"),
+            who,
+            None,
+        )
+    } else {
+        env.clock.advance(Duration::hours(1));
+        let mut e = event("revoke/expiry.json");
+        e["grant_id"] = json!(id);
+        e
+    }
+}
+
+/// A faulted revoke either finished or recorded its failure for the sweep, as the caller
+/// (manual: the HTTP answer) or Scheduler (expiry: the outcome) sees it.
+pub fn assert_revoke_recorded(cause: &str, out: Value, case: &str) {
+    if cause == "manual" {
+        let (s, b) = response(out);
+        assert!(
+            matches!(
+                (s, b["status"].as_str()),
+                (202, Some("revoke_failed")) | (200, Some("revoked"))
+            ),
+            "{case}: {s} {b}"
+        );
+    } else {
+        assert!(
+            matches!(out["outcome"].as_str(), Some("revoke_failed" | "revoked")),
+            "{case}: {out}"
+        );
+    }
+}
+
+/// What a grant ended by `cause` is once the sweep has finished it.
+pub fn ended_as(cause: &str) -> RequestStatus {
+    if cause == "manual" {
+        RequestStatus::Revoked
+    } else {
+        RequestStatus::Expired
+    }
+}

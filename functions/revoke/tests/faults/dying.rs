@@ -6,7 +6,6 @@
 use std::future::Future;
 use std::time::Duration as StdDuration;
 
-use chrono::Duration;
 use fixtures::cloud::{BOB, CloudEnv, DAVE, INTEGRATION, PROD, cloud_flows};
 use fixtures::flows::{
     auth_of, cleanup_app, credentials, discover_app, flows, granted, provision_app, register,
@@ -17,7 +16,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use shared::model::RequestStatus;
 
-use crate::common::{ask, invariants, settle, status_of, sweep};
+use crate::common::{ask, end_event, ended_as, invariants, settle, status_of, sweep};
 
 /// Long enough that the answer never comes within a test.
 const HANG_MS: u64 = 600_000;
@@ -117,19 +116,7 @@ async fn es_revoke_killed_at_each_target_call_is_finished_by_redelivery_and_the_
             let grant = granted(&p, DEV, "keys-auto", &["logs-2026.11"]).await;
             let id = grant["id"].as_str().unwrap().to_string();
             let (_, creds) = credentials(&p, DEV, &id).await;
-            let ev = if cause == "manual" {
-                http(
-                    event("revoke/post-revoke.json"),
-                    &format!("/requests/{id}/revoke"),
-                    DEV,
-                    None,
-                )
-            } else {
-                env.clock.advance(Duration::hours(1));
-                let mut e = event("revoke/expiry.json");
-                e["grant_id"] = json!(id);
-                e
-            };
+            let ev = end_event(&env, cause, &id, DEV);
             die_at(&env.http, &env.es.url(), method, path, r.handle(ev.clone())).await;
             // Whatever the dead revoke left is either still the live grant's or swept.
             sweep(&env, &c).await;
@@ -137,12 +124,7 @@ async fn es_revoke_killed_at_each_target_call_is_finished_by_redelivery_and_the_
             // The caller (or Scheduler) delivers again; the grant ends for good.
             r.handle(ev).await.unwrap();
             sweep(&env, &c).await;
-            let want = if cause == "manual" {
-                RequestStatus::Revoked
-            } else {
-                RequestStatus::Expired
-            };
-            assert_eq!(status_of(&env, &id).await, Some(want), "{case}");
+            assert_eq!(status_of(&env, &id).await, Some(ended_as(cause)), "{case}");
             assert_eq!(
                 env.es_status(Method::GET, "/logs-2026.11/_search", &auth_of(&creds), None)
                     .await,

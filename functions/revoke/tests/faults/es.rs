@@ -8,15 +8,13 @@
 //! answer slower than the invocation's budget. Sized for CI: one environment per scenario, the
 //! cases run in turn inside it (about 40 cases).
 
-use chrono::Duration;
 use fixtures::flows::{
     auth_of, cleanup_app, credentials, discover_app, flows, granted, provision_app, register,
     revoke_app,
 };
-use fixtures::{DEV, Env, es_seed, event, http, response};
+use fixtures::{DEV, Env, es_seed, event, response};
 use reqwest::Method;
 use serde_json::json;
-use shared::model::RequestStatus;
 use shared::store::IntegrationStore;
 
 use crate::common::*;
@@ -126,44 +124,13 @@ async fn revoke_faults_at_every_target_call_are_finished_by_the_sweep() {
                 let grant = granted(&p, DEV, "keys-auto", &["logs-2026.11"]).await;
                 let id = grant["id"].as_str().unwrap().to_string();
                 let (_, creds) = credentials(&p, DEV, &id).await;
-                let ev = if cause == "manual" {
-                    http(
-                        event("revoke/post-revoke.json"),
-                        &format!("/requests/{id}/revoke"),
-                        DEV,
-                        None,
-                    )
-                } else {
-                    env.clock.advance(Duration::hours(1));
-                    let mut e = event("revoke/expiry.json");
-                    e["grant_id"] = json!(id);
-                    e
-                };
+                let ev = end_event(&env, cause, &id, DEV);
                 inject(&env, kind, method, path).await;
                 let out = invoke_revoke(&r, kind, ev).await;
                 heal(&env, kind).await;
-                if cause == "manual" {
-                    let (s, b) = response(out);
-                    assert!(
-                        matches!(
-                            (s, b["status"].as_str()),
-                            (202, Some("revoke_failed")) | (200, Some("revoked"))
-                        ),
-                        "{case}: {s} {b}"
-                    );
-                } else {
-                    assert!(
-                        matches!(out["outcome"].as_str(), Some("revoke_failed" | "revoked")),
-                        "{case}: {out}"
-                    );
-                }
+                assert_revoke_recorded(cause, out, &case);
                 sweep(&env, &c).await;
-                let want = if cause == "manual" {
-                    RequestStatus::Revoked
-                } else {
-                    RequestStatus::Expired
-                };
-                assert_eq!(status_of(&env, &id).await, Some(want), "{case}");
+                assert_eq!(status_of(&env, &id).await, Some(ended_as(cause)), "{case}");
                 assert_eq!(
                     env.es_status(Method::GET, "/logs-2026.11/_search", &auth_of(&creds), None)
                         .await,

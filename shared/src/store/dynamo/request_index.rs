@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
 use super::{DynamoStore, Item, n, s};
-use crate::model::{AccessRequest, Identity, PrincipalKind, PrincipalRef, RequestStatus};
+use crate::model::{
+    AccessRequest, Identity, PrincipalKind, PrincipalRef, RequestStatus, fold_email,
+};
 use crate::store::StoreError;
 use crate::store::keys::{approver_pk, time_key};
 use crate::store::schema::TABLE;
@@ -34,7 +36,7 @@ fn approver_key(p: &PrincipalRef) -> String {
 }
 
 fn email_key(email: &str) -> String {
-    format!("email:{}", email.to_lowercase())
+    format!("email:{}", fold_email(email))
 }
 
 /// Every approver key of a request, without repeats.

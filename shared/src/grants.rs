@@ -423,6 +423,8 @@ impl Grants<'_> {
         };
         let objects = made.objects.clone();
         if let Some(key) = &made.credential {
+            // Recorded with the failure if this goes wrong (see `key_secret_unsettled`).
+            req.key_secret_unsettled = true;
             let name = grant_secret_name(&self.cfg.secret_prefix, &integration.name, &req.id);
             let value = SecretValue::new(
                 json!({"api_key": key.encoded.expose(), "id": key.id}).to_string(),
@@ -463,6 +465,9 @@ impl Grants<'_> {
             tracing::error!(grant_id = %req.id, error = %e, "principal state not saved after provisioning");
         }
         let expected = req.version;
+        // What the failure path records if the write below does not land.
+        let approved = req.clone();
+        req.key_secret_unsettled = false;
         req.starts_at = Some(now);
         req.ends_at = Some(ends_at);
         req.created_objects = made.objects;
@@ -491,18 +496,22 @@ impl Grants<'_> {
         match self.store.update_request(req, expected, &[audit]).await {
             Ok(stored) => Ok(stored),
             Err(e) => {
-                // The grant is not recorded as active: its key secret must not outlive it
-                // (what it made on the target is recorded as leftovers for the sweep).
-                if made.credential.is_some() {
-                    let name =
-                        grant_secret_name(&self.cfg.secret_prefix, &integration.name, &req.id);
-                    if let Err(e) = self.secrets.delete(&name, true).await {
-                        tracing::warn!(grant_id = %req.id, error = %e, "grant key secret not deleted after its record failed; the key itself is invalidated by the sweep");
-                    }
+                // A write that timed out may still have landed: then the grant is active, with
+                // its key secret, and is answered as such.
+                if let Ok(Some(current)) = self.store.get_request(&req.id).await
+                    && current.status == RequestStatus::Active
+                {
+                    return Ok(current);
                 }
+                // Otherwise it is recorded as failed from the approved copy: what it made on the
+                // target as leftovers for the sweep, and its key secret (which this function
+                // may not delete) flagged for the sweep.
+                let leftovers = objects_of(req);
+                *req = approved;
+                req.key_secret_unsettled = made.credential.is_some();
                 Err((
                     format!("grant made but its record could not be saved: {e}"),
-                    objects_of(req),
+                    leftovers,
                     None,
                 ))
             }

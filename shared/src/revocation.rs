@@ -70,6 +70,9 @@ impl Default for RevokeRetry {
 }
 
 /// Next attempt after `attempts` failed ones: 1, 2, 4 … minutes, at most an hour.
+/// How long a revoke waits for its expiry schedule's delete before recording the end anyway.
+const CANCEL_SCHEDULE_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub fn backoff(attempts: u32) -> Duration {
     Duration::minutes(1i64 << attempts.saturating_sub(1).min(6)).min(Duration::hours(1))
 }
@@ -238,6 +241,25 @@ impl Revoker<'_> {
                 }
             }
         }
+        // The expiry schedule too, before the record: a revoke killed after recording would
+        // otherwise leave it (a redelivery finds the grant ended and does nothing). A schedule
+        // that cannot be deleted only fires a revoke that finds nothing to do, then deletes
+        // itself (ActionAfterCompletion DELETE).
+        // Bounded: the access is already removed, and the record must still be written.
+        match tokio::time::timeout(
+            CANCEL_SCHEDULE_BUDGET,
+            self.grants.scheduler.cancel_expiry(&req.id),
+        )
+        .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(grant_id = %req.id, error = %e, "expiry schedule not deleted");
+            }
+            Err(_) => {
+                tracing::warn!(grant_id = %req.id, "expiry schedule delete too slow; left to fire once and delete itself")
+            }
+        }
         let expected = req.version;
         let manual_by = match &cause {
             Cause::Manual { by, .. } => Some(by.clone()),
@@ -270,12 +292,7 @@ impl Revoker<'_> {
             .update_request(&req, expected, &[audit])
             .await
         {
-            Ok(stored) => {
-                if let Err(e) = self.grants.scheduler.cancel_expiry(&stored.id).await {
-                    tracing::warn!(grant_id = %stored.id, error = %e, "expiry schedule not deleted");
-                }
-                Ok(Outcome::Done(Box::new(stored)))
-            }
+            Ok(stored) => Ok(Outcome::Done(Box::new(stored))),
             // Another revocation (a schedule racing a manual revoke) finished first.
             Err(StoreError::Conflict { .. }) => {
                 let current = self

@@ -42,6 +42,8 @@ pub struct Report {
     pub still_failing: usize,
     pub pending_expired: usize,
     pub stuck_failed: usize,
+    /// Failed provisions whose key secret (if their create landed) is now deleted.
+    pub key_secrets_settled: usize,
     pub accounts_deleted: usize,
     pub orphans_removed: usize,
     /// Replaced connector credentials retired now, and those still failing (retried later).
@@ -129,6 +131,7 @@ impl App {
             && requests::retry_failed(&run, &mut report).await?
             && requests::expire_pending(&run, &mut report).await?
             && requests::fail_stuck(&run, &mut report).await?
+            && requests::settle_failed(&run, &mut report).await?
             && connectors::retire(&run, &mut report).await?
             && accounts::delete_idle(&run, &mut report).await?
             && orphans::remove(&run, &mut report).await?;

@@ -3,8 +3,9 @@
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use serde_json::json;
+use shared::grants::grant_secret_name;
 use shared::model::{AccessRequest, AuditEvent, AuditSubject, RequestStatus};
-use shared::revocation::{Cause, Outcome};
+use shared::revocation::{Cause, Outcome, backoff};
 use shared::store::{Cursor, StoreError};
 
 use crate::{Report, Run};
@@ -178,9 +179,23 @@ pub async fn expire_pending(run: &Run<'_>, report: &mut Report) -> Result<bool, 
 }
 
 /// Approved requests whose provisioning never finished (the function died mid-way): failed,
-/// and whatever they made is found by the orphan sweep through its grant id.
+/// and whatever they made is found by the orphan sweep through its grant id. The grant's key
+/// secret (named by the grant id, so found without listing secrets) is deleted first; if that
+/// fails, the failed request is flagged and `settle_failed` keeps trying. A provision cannot
+/// still be running: the request is overdue by far more than the function's timeout.
 pub async fn fail_stuck(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreError> {
-    let (done, results) = sweep(run, RequestStatus::Approved, |r| {
+    let (done, results) = sweep(run, RequestStatus::Approved, |mut r| async move {
+        let services = &run.app.services;
+        let name = grant_secret_name(&services.config.secret_prefix, &r.integration, &r.id);
+        if let Err(e) = services.secrets.delete(&name, true).await {
+            tracing::warn!(grant_id = %r.id, error = %e, "cannot delete an abandoned grant's key secret; retried later");
+            r.key_secret_unsettled = true;
+        }
+        // Best effort: a schedule left behind fires once, finds nothing to revoke, and deletes
+        // itself.
+        if let Err(e) = services.scheduler.cancel_expiry(&r.id).await {
+            tracing::warn!(grant_id = %r.id, error = %e, "cannot delete an abandoned grant's expiry schedule");
+        }
         finish(
             run,
             r,
@@ -188,9 +203,61 @@ pub async fn fail_stuck(run: &Run<'_>, report: &mut Report) -> Result<bool, Stor
             "provisioning did not finish; anything it made is removed by the orphan sweep",
             "grant.provision_abandoned",
         )
+        .await
     })
     .await?;
     report.stuck_failed += count(&results, Result1::Done);
     report.errors += count(&results, Result1::Error);
     Ok(done)
+}
+
+/// Failed provisions that may have left their grant's key secret (a create that timed out can
+/// land after the provision gave up): deleted once nothing can land any more, then the request
+/// stops asking for it. A delete that fails is tried again with backoff.
+pub async fn settle_failed(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreError> {
+    let (done, results) = sweep(run, RequestStatus::Failed, |r| settle(run, r)).await?;
+    report.key_secrets_settled += count(&results, Result1::Done);
+    report.still_failing += count(&results, Result1::Failed);
+    report.errors += count(&results, Result1::Error);
+    Ok(done)
+}
+
+async fn settle(run: &Run<'_>, mut r: AccessRequest) -> Result1 {
+    if !r.key_secret_unsettled {
+        return Result1::Skipped;
+    }
+    let services = &run.app.services;
+    let now = services.clock.now();
+    let expected = r.version;
+    let name = grant_secret_name(&services.config.secret_prefix, &r.integration, &r.id);
+    let (outcome, audit) = match services.secrets.delete(&name, true).await {
+        Ok(()) => {
+            r.key_secret_unsettled = false;
+            r.next_attempt_at = None;
+            let audit = AuditEvent::new(
+                now,
+                "system:cleanup",
+                "grant.key_secret_settled",
+                AuditSubject::Request(r.id.clone()),
+            )
+            .with_integration(&r.integration);
+            (Result1::Done, vec![audit])
+        }
+        Err(e) => {
+            tracing::warn!(grant_id = %r.id, error = %e, "cannot delete a failed grant's key secret; retried with backoff");
+            r.revoke_attempts += 1;
+            r.next_attempt_at = Some(now + backoff(r.revoke_attempts));
+            r.last_error = Some(format!("the grant's key secret could not be deleted: {e}"));
+            (Result1::Failed, vec![])
+        }
+    };
+    r.updated_at = now;
+    match services.store.update_request(&r, expected, &audit).await {
+        Ok(_) => outcome,
+        Err(StoreError::Conflict { .. }) => Result1::Skipped,
+        Err(e) => {
+            tracing::warn!(grant_id = %r.id, error = %e, "cannot update request");
+            Result1::Error
+        }
+    }
 }

@@ -70,6 +70,7 @@ fn request(id: &str, status: RequestStatus, sub: &str, email: &str) -> AccessReq
         next_attempt_at: None,
         last_error: None,
         revoke_requested_by: None,
+        key_secret_unsettled: false,
         history: vec![],
         version: 0,
     }

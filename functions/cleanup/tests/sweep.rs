@@ -261,6 +261,7 @@ fn overdue(id: usize) -> AccessRequest {
         next_attempt_at: None,
         last_error: None,
         revoke_requested_by: None,
+        key_secret_unsettled: false,
         history: vec![],
         version: 0,
     }

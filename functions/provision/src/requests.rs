@@ -157,6 +157,7 @@ pub async fn create(
         next_attempt_at: None,
         last_error: None,
         revoke_requested_by: None,
+        key_secret_unsettled: false,
         history: vec![],
         version: 0,
     };

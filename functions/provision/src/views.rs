@@ -10,6 +10,7 @@ pub fn request(r: &AccessRequest, viewer: &Identity) -> Value {
         // Internal bookkeeping of the sweeps, not part of the API.
         map.remove("version");
         map.remove("revoke_attempts");
+        map.remove("key_secret_unsettled");
         map.insert(
             "duration".into(),
             json!(shared::model::format_duration(

@@ -206,6 +206,11 @@ pub struct AccessRequest {
     /// Who asked for a manual revoke (a retried revoke then ends `revoked`, not `expired`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoke_requested_by: Option<String>,
+    /// A provision that failed may have created the grant's key secret anyway (a create that
+    /// timed out can still land seconds later): the sweep deletes it once that can no longer
+    /// happen, then clears this.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub key_secret_unsettled: bool,
     /// The request's audit trail, appended in the same conditional write as each change, so a
     /// change and its record can never come apart.
     #[serde(default)]
@@ -216,6 +221,9 @@ pub struct AccessRequest {
 
 /// How long an `approved` request may sit before cleanup treats its provisioning as stuck.
 pub const PROVISIONING_GRACE: Duration = Duration::minutes(15);
+/// After this, no AWS call a failed provision made can still land (the SDK gives up on a call
+/// after 10 s), so what it may have left can be removed for good.
+pub const SETTLE_AFTER_FAILURE: Duration = Duration::minutes(2);
 
 impl AccessRequest {
     pub fn duration(&self) -> Duration {
@@ -249,6 +257,9 @@ impl AccessRequest {
             RequestStatus::Approved => Some(self.updated_at + PROVISIONING_GRACE),
             RequestStatus::Active => self.ends_at,
             RequestStatus::RevokeFailed => self.next_attempt_at.or(Some(self.updated_at)),
+            RequestStatus::Failed if self.key_secret_unsettled => self
+                .next_attempt_at
+                .or(Some(self.updated_at + SETTLE_AFTER_FAILURE)),
             _ => None,
         }
     }
@@ -297,6 +308,7 @@ mod tests {
             next_attempt_at: None,
             last_error: None,
             revoke_requested_by: None,
+            key_secret_unsettled: false,
             history: vec![],
             version: 1,
         }
@@ -397,5 +409,24 @@ mod tests {
         revoke_failed_to_active: RevokeFailed => Active,
         revoke_failed_to_rejected: RevokeFailed => Rejected,
         revoke_failed_to_failed: RevokeFailed => Failed,
+    }
+
+    #[test]
+    fn a_failed_request_is_due_only_while_its_key_secret_is_unsettled() {
+        let mut r = sample(RequestStatus::Failed);
+        assert_eq!(r.due_at(), None);
+        r.key_secret_unsettled = true;
+        assert_eq!(r.due_at(), Some(r.updated_at + SETTLE_AFTER_FAILURE));
+        let later = r.updated_at + Duration::hours(1);
+        r.next_attempt_at = Some(later);
+        assert_eq!(r.due_at(), Some(later), "a failed delete backs off");
+        let stored = serde_json::to_value(&r).unwrap();
+        assert_eq!(stored["key_secret_unsettled"], true);
+        r.key_secret_unsettled = false;
+        let stored = serde_json::to_value(&r).unwrap();
+        assert!(
+            stored.get("key_secret_unsettled").is_none(),
+            "absent unless set"
+        );
     }
 }

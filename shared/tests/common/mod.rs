@@ -53,6 +53,7 @@ pub fn request(id: &str, sub: &str, status: RequestStatus, at: DateTime<Utc>) ->
         next_attempt_at: None,
         last_error: None,
         revoke_requested_by: None,
+        key_secret_unsettled: false,
         history: vec![],
         version: 0,
     }

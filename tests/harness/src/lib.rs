@@ -125,17 +125,27 @@ pub async fn aws_config() -> SdkConfig {
     aws_config_at(&aws_endpoint(), false).await
 }
 
-/// SDK configuration for `endpoint`; with `fast_retries`, two attempts 10 ms apart (fault
-/// tests, where the SDK's default backoff of up to seconds per call would dominate).
+/// Under fault tests, an AWS call attempt slower than this times out (production:
+/// `shared::config::aws_sdk_config`'s 4 s, scaled down so a slow-call case costs seconds).
+pub const FAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2000);
+
+/// SDK configuration for `endpoint`; with `fast_retries`, two attempts 10 ms apart, each
+/// bounded by [`FAULT_ATTEMPT_TIMEOUT`] (fault tests, where the SDK's default backoff of up to
+/// seconds per call would dominate).
 pub async fn aws_config_at(endpoint: &str, fast_retries: bool) -> SdkConfig {
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut timeouts =
+        aws_config::timeout::TimeoutConfig::builder().operation_timeout(Duration::from_secs(30));
     if fast_retries {
         loader = loader.retry_config(
             aws_config::retry::RetryConfig::standard()
                 .with_max_attempts(2)
                 .with_initial_backoff(Duration::from_millis(10)),
         );
+        timeouts = timeouts
+            .operation_attempt_timeout(FAULT_ATTEMPT_TIMEOUT)
+            .operation_timeout(FAULT_ATTEMPT_TIMEOUT * 3);
     }
     loader
         .region(Region::new(region))
@@ -147,11 +157,7 @@ pub async fn aws_config_at(endpoint: &str, fast_retries: bool) -> SdkConfig {
             "test-harness",
         ))
         .endpoint_url(endpoint)
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .operation_timeout(Duration::from_secs(30))
-                .build(),
-        )
+        .timeout_config(timeouts.build())
         .load()
         .await
 }

@@ -1,10 +1,14 @@
 //! The AWS side of the matrix: the functions' AWS clients go through a loopback fault proxy
-//! in front of moto, which answers 500, `ThrottlingException` or drops the connection for one
-//! chosen call: Secrets Manager (the account's credential secret create, the connector and
+//! in front of moto, which answers 500, `ThrottlingException`, drops the connection, answers
+//! later than the SDK's attempt timeout (the call still lands), or holds the call while the
+//! handler is dropped (the function killed while waiting on AWS), for one chosen call: Secrets Manager (the account's credential secret create, the connector and
 //! password reads, the grant key secret's create and delete), Scheduler (the expiry schedule's
 //! create and delete) and DynamoDB (the final record write). After the sweep (and the caller's
 //! retry of a revoke that failed to answer), the Elasticsearch invariants hold and nothing is
 //! half-applied: no grant key secret outlives its grant, no grant is active without its record.
+
+use std::future::Future;
+use std::time::Duration as StdDuration;
 
 use fixtures::aws_faults::{AwsFault, AwsFaultProxy, AwsKind};
 use fixtures::flows::{
@@ -17,13 +21,33 @@ use shared::model::RequestStatus;
 
 use crate::common::{ask, invariants, settle, status_of, sweep};
 
-const KINDS: [AwsKind; 3] = [AwsKind::ServerError, AwsKind::Throttled, AwsKind::Dropped];
+/// Past the attempt timeout, so every attempt of the call times out (and lands later).
+const SLOW: StdDuration =
+    StdDuration::from_millis(test_harness::FAULT_ATTEMPT_TIMEOUT.as_millis() as u64 + 500);
+
+const KINDS: [AwsKind; 4] = [
+    AwsKind::ServerError,
+    AwsKind::Throttled,
+    AwsKind::Dropped,
+    AwsKind::Latency(SLOW),
+];
+
+/// Forward everything again; a slow call the SDK gave up on may still land, so wait until it
+/// has before judging what is left.
+async fn heal(proxy: &AwsFaultProxy, kind: AwsKind) -> usize {
+    let hits = proxy.clear();
+    if let AwsKind::Latency(d) = kind {
+        tokio::time::sleep(d + StdDuration::from_millis(300)).await;
+    }
+    hits
+}
 
 /// The call names the proxy matches, with an optional body text.
 type Call = (&'static str, Option<&'static str>);
 
 const FINAL_ACTIVE: Call = ("DynamoDB_20120810.", Some(r#""status":{"S":"active"}"#));
 const FINAL_REVOKED: Call = ("DynamoDB_20120810.", Some(r#""status":{"S":"revoked"}"#));
+const FINAL_EXPIRED: Call = ("DynamoDB_20120810.", Some(r#""status":{"S":"expired"}"#));
 
 fn fault((call, body): Call, kind: AwsKind) -> AwsFault {
     let f = AwsFault::new(call, kind);
@@ -106,13 +130,30 @@ async fn aws_faults_during_provision_leave_nothing_half_applied() {
                 }
                 proxy.arm(fault(*call, kind));
                 let (s, b) = response(p.handle(ask(flow, "logs-2026.11")).await.unwrap());
-                let hits = proxy.clear();
+                let hits = heal(&proxy, kind).await;
                 assert!(hits > 0, "{case}: the call was never made");
                 assert!(
                     s == 201 || s >= 500,
                     "{case}: answered {s} {}",
                     fixtures::redacted(&b)
                 );
+                if b["status"] == "active" {
+                    // Answered as granted: it is, with credentials that work.
+                    let id = b["id"].as_str().unwrap();
+                    let (cs, creds) = credentials(&p, DEV, id).await;
+                    assert_eq!(
+                        cs,
+                        200,
+                        "{case}: a granted request without credentials: {}",
+                        fixtures::redacted(&creds)
+                    );
+                    assert_eq!(
+                        env.es_status(Method::GET, "/logs-2026.11/_search", &auth_of(&creds), None)
+                            .await,
+                        200,
+                        "{case}: the credentials do not work"
+                    );
+                }
                 sweep(&env, &c).await;
                 invariants(&env, &d, &case).await;
                 secrets_invariant(&env, &case).await;
@@ -154,7 +195,7 @@ async fn aws_faults_during_revoke_are_finished_by_a_retry_or_the_sweep() {
             );
             proxy.arm(fault(call, kind));
             let out = r.handle(ev.clone()).await;
-            let hits = proxy.clear();
+            let hits = heal(&proxy, kind).await;
             assert!(hits > 0, "{case}: the call was never made");
             let answered = out.ok().map(response);
             let done = matches!(
@@ -186,6 +227,134 @@ async fn aws_faults_during_revoke_are_finished_by_a_retry_or_the_sweep() {
             );
             invariants(&env, &d, &case).await;
             secrets_invariant(&env, &case).await;
+        }
+    }
+}
+
+/// No expiry schedule for a grant that is not active.
+async fn schedules_invariant(env: &Env, case: &str) {
+    let listed = env
+        .scheduler_client
+        .list_schedules()
+        .group_name(&env.schedule_group)
+        .send()
+        .await
+        .unwrap();
+    for s in listed.schedules() {
+        let Some(id) = s.name().and_then(|n| n.strip_prefix("ejit-")) else {
+            continue;
+        };
+        assert_eq!(
+            status_of(env, id).await,
+            Some(RequestStatus::Active),
+            "{case}: the expiry schedule of {id} outlives its grant"
+        );
+    }
+}
+
+/// Hold `call` at the proxy and run `work` until the proxy has taken it; then drop `work`, as
+/// Lambda does when it kills an invocation. Panics if `work` finishes without making the call.
+async fn die_at<F: Future>(proxy: &AwsFaultProxy, call: Call, work: F) {
+    proxy.arm(fault(call, AwsKind::Hang));
+    let taken = async {
+        while proxy.hits() == 0 {
+            tokio::time::sleep(StdDuration::from_millis(10)).await;
+        }
+    };
+    tokio::select! {
+        _ = work => panic!("the handler finished without reaching {} {:?}", call.0, call.1),
+        () = taken => {}
+    }
+    proxy.clear();
+}
+
+#[tokio::test]
+async fn provision_killed_at_each_aws_call_leaves_nothing_usable() {
+    let (proxy, env) = proxied().await;
+    let (d, p, r, c) = (
+        discover_app(&env),
+        provision_app(&env),
+        revoke_app(&env),
+        cleanup_app(&env),
+    );
+    register(&env, &d, serde_json::json!({})).await;
+    flows(&d, &["logs-auto", "keys-auto"]).await;
+    let cases: [(&str, Call); 6] = [
+        ("logs-auto", ("secretsmanager.CreateSecret", None)),
+        ("logs-auto", ("POST /schedules/", None)),
+        ("logs-auto", FINAL_ACTIVE),
+        ("keys-auto", ("secretsmanager.CreateSecret", None)),
+        ("keys-auto", ("POST /schedules/", None)),
+        ("keys-auto", FINAL_ACTIVE),
+    ];
+    for (flow, call) in cases {
+        let case = format!("provision ({flow}) killed at {} {:?}", call.0, call.1);
+        if flow == "logs-auto" {
+            crate::es::reset_account(&env).await;
+        }
+        die_at(&proxy, call, p.handle(ask(flow, "logs-2026.11"))).await;
+        let report = sweep(&env, &c).await;
+        assert_eq!(report["stuck_failed"], 1, "{case}: {report}");
+        invariants(&env, &d, &case).await;
+        secrets_invariant(&env, &case).await;
+        schedules_invariant(&env, &case).await;
+        // The account is usable again: a new grant works and ends cleanly.
+        granted(&p, DEV, flow, &["logs-2026.10"]).await;
+        settle(&env, &r).await;
+        invariants(&env, &d, &case).await;
+        secrets_invariant(&env, &case).await;
+        schedules_invariant(&env, &case).await;
+    }
+}
+
+#[tokio::test]
+async fn revoke_killed_at_each_aws_call_is_finished_by_redelivery_and_the_sweep() {
+    let (proxy, env) = proxied().await;
+    let (d, p, r, c) = (
+        discover_app(&env),
+        provision_app(&env),
+        revoke_app(&env),
+        cleanup_app(&env),
+    );
+    register(&env, &d, serde_json::json!({})).await;
+    flows(&d, &["keys-auto"]).await;
+    for cause in ["manual", "expiry"] {
+        let last = if cause == "manual" {
+            FINAL_REVOKED
+        } else {
+            FINAL_EXPIRED
+        };
+        let calls: [Call; 3] = [
+            ("DELETE /schedules/", None),
+            ("secretsmanager.DeleteSecret", None),
+            last,
+        ];
+        for call in calls {
+            let case = format!("{cause} revoke killed at {} {:?}", call.0, call.1);
+            let grant = granted(&p, DEV, "keys-auto", &["logs-2026.11"]).await;
+            let id = grant["id"].as_str().unwrap().to_string();
+            let (_, creds) = credentials(&p, DEV, &id).await;
+            let ev = crate::common::end_event(&env, cause, &id, DEV);
+            die_at(&proxy, call, r.handle(ev.clone())).await;
+            sweep(&env, &c).await;
+            invariants(&env, &d, &case).await;
+            // The caller (or Scheduler) delivers again; the grant ends for good.
+            r.handle(ev).await.unwrap();
+            sweep(&env, &c).await;
+            assert_eq!(
+                status_of(&env, &id).await,
+                Some(crate::common::ended_as(cause)),
+                "{case}"
+            );
+            assert_eq!(
+                env.es_status(Method::GET, "/logs-2026.11/_search", &auth_of(&creds), None)
+                    .await,
+                401,
+                "{case}: the key still works"
+            );
+            invariants(&env, &d, &case).await;
+            secrets_invariant(&env, &case).await;
+            schedules_invariant(&env, &case).await;
         }
     }
 }

@@ -315,6 +315,7 @@ fn requests() -> [AccessRequest; 2] {
         next_attempt_at: Some(at(8)),
         last_error: Some("target answered 503".into()),
         revoke_requested_by: Some("bob@example.com".into()),
+        key_secret_unsettled: false,
         history: vec![created, failed],
         version: 7,
     };
@@ -343,6 +344,7 @@ fn requests() -> [AccessRequest; 2] {
         next_attempt_at: None,
         last_error: None,
         revoke_requested_by: None,
+        key_secret_unsettled: false,
         history: vec![],
         version: 0,
     };

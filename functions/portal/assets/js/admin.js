@@ -1,0 +1,254 @@
+// Admin pages: integrations (every setting, with a live Preview of the custom access details
+// exactly as requesters see them), discovery and resources, and the access flows.
+
+import { get, put, post, all, enc } from './api.js';
+import {
+  h, clear, field, errorBox, showErrors, clearErrors, paginate, when, principal, lines,
+} from './ui.js';
+import { renderAccessDetails } from './access-details.js';
+
+const MAX_DETAILS = 400;
+
+export function adminNav() {
+  return h('p', { class: 'actions' },
+    h('a', { href: '#/admin' }, 'Integrations'), ' ',
+    h('a', { href: '#/admin/new' }, 'New integration'), ' ',
+    h('a', { href: '#/admin/flows' }, 'Access flows'));
+}
+
+export async function integrations(main) {
+  main.append(h('h1', {}, 'Integrations'), adminNav());
+  const list = (await get('/integrations')).integrations || [];
+  if (!list.length) {
+    main.append(h('p', {}, 'No integration yet. ', h('a', { href: '#/admin/new' }, 'Register one')));
+    return;
+  }
+  main.append(h('table', {},
+    h('thead', {}, h('tr', {}, ['Name', 'Kind', 'Target', 'Last discovery', 'Problem'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, list.map((i) => h('tr', {},
+      h('td', { 'data-label': 'Name' }, h('a', { href: `#/admin/integrations/${enc(i.name)}`, 'data-integration': i.name }, i.name)),
+      h('td', { 'data-label': 'Kind' }, i.kind === 'elastic_cloud' ? 'Elastic Cloud' : 'Elasticsearch'),
+      h('td', { 'data-label': 'Target' }, i.url || i.organization_id || '—'),
+      h('td', { 'data-label': 'Last discovery' }, when(i.last_discovery_at)),
+      h('td', { 'data-label': 'Problem' }, i.last_discovery_error || (i.pending_retires && i.pending_retires.length ? 'old connector credentials not yet retired' : '—')))))));
+}
+
+function principals(text) {
+  return lines(text).map((l) => {
+    const m = l.match(/^(user|group)\s*[: ]\s*(.+)$/i);
+    return m ? { type: m[1].toLowerCase(), value: m[2].trim() } : { type: 'user', value: l };
+  });
+}
+
+function permissionsFromText(text) {
+  return String(text || '').split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
+    const [name, privs] = l.split(':');
+    return { name: (name || '').trim(), privileges: lines(privs || '') };
+  });
+}
+
+/** The settings form; `existing` is the stored integration (admin view) or null for a new one. */
+export async function editIntegration(main, name) {
+  const existing = name ? await get(`/integrations/${enc(name)}`) : null;
+  main.append(h('h1', {}, existing ? `Integration ${existing.name}` : 'New integration'), adminNav());
+  const v = existing || { kind: 'elasticsearch', tls: {}, integration_owners: [], discovery: { include: ['*'], exclude: [] } };
+  const inp = (props) => h('input', { type: 'text', ...props });
+  const num = (value) => h('input', { type: 'number', min: '1', max: '3650', value: value == null ? '' : String(value) });
+  const x = {
+    name: inp({ value: v.name || '', required: true, readonly: Boolean(existing), pattern: '[A-Za-z0-9_-]{1,64}' }),
+    kind: h('select', {}, h('option', { value: 'elasticsearch' }, 'Elasticsearch'), h('option', { value: 'elastic_cloud' }, 'Elastic Cloud')),
+    url: inp({ value: v.url || '', placeholder: 'https://es.example.com:9200' }),
+    organization_id: inp({ value: v.organization_id || '' }),
+    secret_arn: inp({ value: v.secret_arn || '', placeholder: 'arn:aws:secretsmanager:…' }),
+    allow_insecure_http: h('input', { type: 'checkbox', checked: Boolean(v.allow_insecure_http) }),
+    ca_cert: h('textarea', { value: (v.tls && v.tls.ca_cert) || '', placeholder: '-----BEGIN CERTIFICATE-----' }),
+    credential_rotation_days: num(v.credential_rotation_days),
+    user_cleanup_days: num(v.user_cleanup_days),
+    user_prefix: inp({ value: v.user_prefix || '', placeholder: 'ejit_' }),
+    custom_access_details: h('textarea', { value: v.custom_access_details || '', 'data-testid': 'custom-access-details' }),
+    integration_owners: h('textarea', { value: (v.integration_owners || []).map((p) => `${p.type}:${p.value}`).join('\n') }),
+    tag_key: inp({ value: (v.resource_owner && v.resource_owner.tag_key) || '' }),
+    attribute: h('select', {}, h('option', { value: 'user' }, 'user'), h('option', { value: 'group' }, 'group')),
+    include: inp({ value: ((v.discovery && v.discovery.include) || ['*']).join(', ') }),
+    exclude: inp({ value: ((v.discovery && v.discovery.exclude) || []).join(', ') }),
+    custom_permissions: h('textarea', { value: (v.custom_permissions || []).map((p) => `${p.name}: ${p.privileges.join(', ')}`).join('\n') }),
+  };
+  x.kind.value = v.kind;
+  x.kind.disabled = Boolean(existing);
+  x.attribute.value = (v.resource_owner && v.resource_owner.attribute) || 'user';
+
+  const counter = h('p', { class: 'counter', 'aria-live': 'polite', 'data-counter': '' });
+  const preview = h('div', { 'data-preview': '' });
+  const updatePreview = () => {
+    const n = [...x.custom_access_details.value].length;
+    counter.textContent = `${n} / ${MAX_DETAILS} characters`;
+    counter.classList.toggle('over', n > MAX_DETAILS);
+    clear(preview).append(renderAccessDetails(x.custom_access_details.value));
+  };
+  x.custom_access_details.addEventListener('input', updatePreview);
+  updatePreview();
+
+  const esOnly = (el) => { el.dataset.es = ''; return el; };
+  const cloudOnly = (el) => { el.dataset.cloud = ''; return el; };
+  const box = h('div', { tabindex: '-1' });
+  const result = h('div', { role: 'status' });
+  const save = h('button', { type: 'submit' }, existing ? 'Save' : 'Register');
+  const f = h('form', { novalidate: true },
+    field('Name', x.name, 'Letters, digits, - and _; 1 to 64. Cannot change later.'),
+    field('Kind', x.kind),
+    esOnly(field('Elasticsearch URL', x.url)),
+    esOnly(h('div', { class: 'field' }, h('label', {}, x.allow_insecure_http, ' Allow a plain http:// URL (local use only)'))),
+    cloudOnly(field('Organization ID', x.organization_id)),
+    field('Connector secret (Secrets Manager ARN)', x.secret_arn, 'The secret must be named <connector prefix><integration name>. Its value never reaches this page.'),
+    esOnly(field('Trusted CA certificate (PEM, optional)', x.ca_cert)),
+    esOnly(field('Credential rotation (days)', x.credential_rotation_days, 'Rotate each requester\'s password this often; never during active access.')),
+    esOnly(field('User cleanup (days)', x.user_cleanup_days, 'Delete an idle account this long after its last access ended.')),
+    esOnly(field('Account name prefix', x.user_prefix)),
+    field('Custom access details', x.custom_access_details, `Shown to requesters with their credentials; at most ${MAX_DETAILS} characters.`),
+    counter,
+    h('h2', {}, 'Preview'),
+    h('p', { class: 'hint' }, 'As it appears to requesters in the portal:'),
+    preview,
+    field('Integration owners', x.integration_owners, 'One per line: group:name or user:email. They approve what has no resource owner.'),
+    field('Resource owner tag key (optional)', x.tag_key, 'The tag (index _meta or deployment tag) naming each resource\'s owner. Needs at least one integration owner.'),
+    field('The tag names a', x.attribute),
+    field('Discovery: include', x.include, 'Patterns, comma-separated; * for everything.'),
+    field('Discovery: exclude', x.exclude),
+    esOnly(field('Custom permission levels', x.custom_permissions, 'One per line: name: privilege, privilege')),
+    box,
+    h('div', { class: 'actions' }, save),
+    result);
+  const showKind = () => {
+    const cloud = x.kind.value === 'elastic_cloud';
+    for (const el of f.querySelectorAll('[data-es]')) el.hidden = cloud;
+    for (const el of f.querySelectorAll('[data-cloud]')) el.hidden = !cloud;
+  };
+  x.kind.addEventListener('change', showKind);
+  showKind();
+  main.append(f);
+
+  const fields = {
+    name: x.name, url: x.url, insecure_url: x.url, organization_id: x.organization_id,
+    secret_arn: x.secret_arn, connector_secret_not_bound: x.secret_arn, connector_secret_not_found: x.secret_arn,
+    connector_secret_access_denied: x.secret_arn, connector_secret_invalid: x.secret_arn,
+    'tls.ca_cert': x.ca_cert, tls: x.ca_cert, credential_rotation_days: x.credential_rotation_days,
+    user_cleanup_days: x.user_cleanup_days, user_prefix: x.user_prefix,
+    custom_access_details: x.custom_access_details, integration_owners: x.integration_owners,
+    resource_owner: x.tag_key, 'resource_owner.tag_key': x.tag_key, 'resource_owner.attribute': x.attribute,
+    discovery: x.include, 'discovery.include': x.include, 'discovery.exclude': x.exclude,
+    custom_permissions: x.custom_permissions,
+  };
+
+  f.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearErrors(f, box);
+    clear(result);
+    const name = x.name.value.trim();
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+      showErrors(f, box, { code: 'name', message: 'Use 1 to 64 letters, digits, - or _.' }, fields);
+      return;
+    }
+    if ([...x.custom_access_details.value].length > MAX_DETAILS) {
+      showErrors(f, box, { code: 'custom_access_details', message: `At most ${MAX_DETAILS} characters.` }, fields);
+      return;
+    }
+    const owners = principals(x.integration_owners.value);
+    if (x.tag_key.value.trim() && !owners.length) {
+      showErrors(f, box, { code: 'resource_owner', message: 'A resource owner tag needs at least one integration owner (who approves what has no owner).' }, fields);
+      return;
+    }
+    const cloud = x.kind.value === 'elastic_cloud';
+    const spec = { kind: x.kind.value, secret_arn: x.secret_arn.value.trim(), integration_owners: owners,
+      discovery: { include: lines(x.include.value), exclude: lines(x.exclude.value) } };
+    if (!spec.discovery.include.length) spec.discovery.include = ['*'];
+    const setNum = (k) => { if (x[k].value.trim()) spec[k] = Number(x[k].value); };
+    if (cloud) {
+      if (x.organization_id.value.trim()) spec.organization_id = x.organization_id.value.trim();
+    } else {
+      if (x.url.value.trim()) spec.url = x.url.value.trim();
+      if (x.allow_insecure_http.checked) spec.allow_insecure_http = true;
+      if (x.ca_cert.value.trim()) spec.tls = { ca_cert: x.ca_cert.value.trim() };
+      setNum('credential_rotation_days');
+      setNum('user_cleanup_days');
+      if (x.user_prefix.value.trim()) spec.user_prefix = x.user_prefix.value.trim();
+      const perms = permissionsFromText(x.custom_permissions.value);
+      if (perms.length) spec.custom_permissions = perms;
+    }
+    if (x.custom_access_details.value.trim()) spec.custom_access_details = x.custom_access_details.value;
+    if (x.tag_key.value.trim()) spec.resource_owner = { tag_key: x.tag_key.value.trim(), attribute: x.attribute.value };
+    save.disabled = true;
+    try {
+      const saved = await put(`/integrations/${enc(name)}`, spec);
+      const d = saved.discovery || {};
+      result.append(h('p', { class: 'notice', 'data-saved': '' },
+        `Saved. The prerequisite check passed: the connector may do what elastic-jit needs. Discovery found ${d.total ?? '?'} resources (${d.added ?? 0} new, ${d.gone ?? 0} gone).`));
+      if (!existing) location.hash = `#/admin/integrations/${enc(name)}`;
+    } catch (err) {
+      if (err.details && Array.isArray(err.details.missing)) {
+        err.message = `The prerequisite check failed: the connector's account lacks privileges. ${err.message}`;
+      }
+      showErrors(f, box, err, fields);
+    } finally {
+      save.disabled = false;
+    }
+  });
+
+  if (existing) {
+    const res = h('div', {});
+    const summary = h('div', { role: 'status' });
+    const discover = h('button', { type: 'button', class: 'secondary', on: { click: async () => {
+      discover.disabled = true;
+      clear(summary);
+      try {
+        const s = await post(`/integrations/${enc(existing.name)}/discover`);
+        summary.append(h('p', { class: 'notice' }, `Discovery found ${s.total} resources: ${s.added} new, ${s.updated} changed, ${s.gone} gone.`));
+        await drawResources();
+      } catch (err) {
+        summary.append(errorBox(err));
+      } finally {
+        discover.disabled = false;
+      }
+    } } }, 'Discover now');
+    const drawResources = async () => {
+      clear(res);
+      try {
+        const got = await all(`/integrations/${enc(existing.name)}/resources?limit=1000`, 'resources');
+        res.append(got.items.length ? paginate(got.items, 25, (page) => h('table', {},
+          h('thead', {}, h('tr', {}, ['Resource', 'Kind', 'Owner', 'Points to', 'Seen'].map((t) => h('th', { scope: 'col' }, t)))),
+          h('tbody', {}, page.map((r) => h('tr', {},
+            h('td', { 'data-label': 'Resource' }, r.name),
+            h('td', { 'data-label': 'Kind' }, r.kind),
+            h('td', { 'data-label': 'Owner' }, r.owner || '—'),
+            h('td', { 'data-label': 'Points to' }, (r.targets || []).join(', ') || '—'),
+            h('td', { 'data-label': 'Seen' }, r.gone_since ? `gone since ${when(r.gone_since)}` : when(r.discovered_at)))))), 'resources')
+          : h('p', {}, 'No resources discovered.'));
+      } catch (err) {
+        res.append(errorBox(err));
+      }
+    };
+    main.append(h('h2', {}, 'Discovered resources'),
+      h('p', {}, `Last discovery ${when(existing.last_discovery_at)}${existing.last_discovery_error ? `: ${existing.last_discovery_error}` : ''}.`),
+      h('div', { class: 'actions' }, discover), summary, res);
+    await drawResources();
+  }
+}
+
+export async function flows(main) {
+  main.append(h('h1', {}, 'Access flows'), adminNav());
+  const list = (await get('/flows')).flows || [];
+  if (!list.length) {
+    main.append(h('p', {}, 'No access flow yet.'));
+    return;
+  }
+  main.append(paginate(list, 25, (page) => h('table', {},
+    h('thead', {}, h('tr', {}, ['Flow', 'Integration', 'Who may request', 'Resources', 'Permissions', 'At most', 'Approval'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, page.map((f) => h('tr', {},
+      h('td', { 'data-label': 'Flow' }, f.name, f.description ? h('div', { class: 'hint' }, f.description) : null),
+      h('td', { 'data-label': 'Integration' }, f.integration),
+      h('td', { 'data-label': 'Who may request' }, (f.requesters || []).map(principal).join(', ') || '—'),
+      h('td', { 'data-label': 'Resources' }, f.resources.join(', ')),
+      h('td', { 'data-label': 'Permissions' }, f.permissions.join(', ')),
+      h('td', { 'data-label': 'At most' }, f.max_duration),
+      h('td', { 'data-label': 'Approval' }, f.auto_approve ? 'automatic'
+        : (f.approvers && f.approvers.length ? f.approvers.map(principal).join(', ') : 'resource owners, else integration owners')))))), 'flows'));
+}

@@ -166,6 +166,23 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_events_get_the_page_and_a_file() {
+        let app = app();
+        let page: Value =
+            serde_json::from_str(include_str!("../../../events/portal/get-page.json")).unwrap();
+        assert!(page["requestContext"].get("authorizer").is_none());
+        let r = app.handle(&page);
+        assert_eq!(r["statusCode"], 200);
+        assert_eq!(r["headers"]["content-type"], "text/html; charset=utf-8");
+        assert!(r["body"].as_str().unwrap().contains("/portal/js/app.js"));
+        let file: Value =
+            serde_json::from_str(include_str!("../../../events/portal/get-file.json")).unwrap();
+        let r = app.handle(&file);
+        assert_eq!(r["statusCode"], 200);
+        assert!(r["body"].as_str().unwrap().contains("import"));
+    }
+
+    #[test]
     fn config_json_is_built_from_the_settings() {
         let r = get(&app(), "/portal/config.json");
         let c: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();

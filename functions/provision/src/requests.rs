@@ -363,6 +363,39 @@ pub async fn list(
     ))
 }
 
+/// Grants whose revocation failed, for administrators (the portal's admin page): read from the
+/// sparse due-time index, oldest retry first. A retry now is `POST /requests/{id}/revoke`.
+pub async fn failed_revocations(
+    app: &App,
+    caller: &Caller,
+    req: &ApiRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    caller.require_admin()?;
+    let limit = req.limit(50, 200)?;
+    let cursor = req
+        .query
+        .get("cursor")
+        .map(|c| Cursor::parse(c))
+        .transpose()?;
+    let page = app
+        .services
+        .store
+        .due_requests(
+            RequestStatus::RevokeFailed.as_str(),
+            None,
+            limit,
+            cursor.as_ref(),
+        )
+        .await?;
+    Ok(json_response(
+        200,
+        &json!({
+            "requests": page.items.iter().map(|r| views::request(r, &caller.identity)).collect::<Vec<_>>(),
+            "next_cursor": page.next.map(|c| c.to_string()),
+        }),
+    ))
+}
+
 pub async fn approve(
     app: &App,
     caller: &Caller,

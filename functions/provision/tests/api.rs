@@ -1068,3 +1068,62 @@ async fn a_live_integration_cannot_be_pointed_elsewhere() {
         "{e}"
     );
 }
+
+fn failed_revocations(who: Person) -> Value {
+    http(
+        event("provision/get-failed-revocations.json"),
+        "/failed-revocations",
+        who,
+        None,
+    )
+}
+
+#[tokio::test]
+async fn only_admins_list_failed_revocations_and_see_each_one() {
+    let env = Env::start(es_seed()).await;
+    let (d, p) = apps(&env);
+    setup(&env, &d, &["logs-read"]).await;
+    let (s, r) = ask(&p, DEV, json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "read", "duration": "1h", "justification": "INC-1", "flow": "logs-read"})).await;
+    assert_eq!(s, 201, "{r}");
+    let id = r["id"].as_str().unwrap().to_string();
+    assert_eq!(approve(&p, ALICE, &id).await.0, 200);
+
+    // Nothing failed yet: an empty page.
+    let (s, body) = call(&p, failed_revocations(fixtures::ADMIN)).await;
+    assert_eq!((s, &body["requests"]), (200, &json!([])), "{body}");
+
+    // The grant's revocation failed (as revoke records it when the target is unreachable).
+    let mut stored = env.store.get_request(&id).await.unwrap().unwrap();
+    let version = stored.version;
+    stored
+        .transition(
+            shared::model::RequestStatus::RevokeFailed,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    stored.revoke_attempts = 1;
+    stored.next_attempt_at = Some(chrono::Utc::now() + Duration::minutes(5));
+    env.store
+        .update_request(&stored, version, &[])
+        .await
+        .unwrap();
+
+    let (s, body) = call(&p, failed_revocations(fixtures::ADMIN)).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["requests"][0]["id"], json!(id));
+    assert_eq!(body["requests"][0]["status"], "revoke_failed");
+    assert_eq!(body["requests"].as_array().unwrap().len(), 1);
+    assert!(body["next_cursor"].is_null());
+
+    // The requester, the approver and a stranger may not list them.
+    for who in [DEV, ALICE, MALLORY] {
+        let (s, body) = call(&p, failed_revocations(who)).await;
+        assert_eq!(s, 403, "{body}");
+        assert_eq!(body["error"]["code"], "forbidden");
+    }
+    // A bad page size is a clear 400.
+    let mut ev = failed_revocations(fixtures::ADMIN);
+    ev["queryStringParameters"] = json!({"limit": "0"});
+    ev["rawQueryString"] = json!("limit=0");
+    assert_eq!(call(&p, ev).await.0, 400);
+}

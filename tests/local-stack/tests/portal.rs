@@ -133,10 +133,13 @@ async fn until(c: &Client, what: &str, condition: &str) -> Res<()> {
     let deadline = Instant::now() + WAIT;
     loop {
         let v = c
-            .execute(&format!("return Boolean({condition});"), vec![])
-            .await
-            .map_err(e(what))?;
-        if v == Value::Bool(true) {
+            // Mid-navigation the page may be the IdP's or half loaded: not yet, not an error.
+            .execute(
+                &format!("try {{ return Boolean({condition}); }} catch (_) {{ return false; }}"),
+                vec![],
+            )
+            .await;
+        if matches!(v, Ok(Value::Bool(true))) {
             return Ok(());
         }
         if Instant::now() > deadline {
@@ -416,6 +419,13 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
         "document.querySelector('[data-saved]')",
     )
     .await?;
+    owner
+        .execute(
+            "document.querySelector('[data-testid=custom-access-details]').closest('.field').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .map_err(e("scroll"))?;
     shot(&owner, "4-admin-preview").await?;
     let preview_html = owner
         .execute(
@@ -424,6 +434,18 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
         )
         .await
         .map_err(e("preview"))?;
+
+    // The failed revocations page answers from the API (none have failed here).
+    owner
+        .goto(&format!("{portal}#/admin/failed"))
+        .await
+        .map_err(e("failed revocations"))?;
+    until(
+        &owner,
+        "the failed revocations page",
+        "document.querySelector('main .notice') && document.querySelector('main .notice').textContent.includes('No failed revocation')",
+    )
+    .await?;
 
     // The requester's page turns active by itself; the credentials are shown once, copied,
     // and work against Elasticsearch.
@@ -435,10 +457,13 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
     let password = value_of(&dev, "[data-credential=password]").await?;
     let es_url = value_of(&dev, "[data-credential=url]").await?;
     click(&dev, "[data-copy=password]").await?;
-    let copied = text_of(&dev, "[data-copy=password]").await?;
-    if copied != "Copied" {
-        return Err(format!("the copy button says {copied:?}"));
-    }
+    // The clipboard write is asynchronous: the button says so once it is done.
+    until(
+        &dev,
+        "the password copied",
+        "document.querySelector('[data-copy=password]').textContent === 'Copied'",
+    )
+    .await?;
     let shown = dev
         .execute(
             "return document.querySelector('[data-credentials] [data-access-details]').outerHTML",

@@ -13,7 +13,8 @@ export function adminNav() {
   return h('p', { class: 'actions' },
     h('a', { href: '#/admin' }, 'Integrations'), ' ',
     h('a', { href: '#/admin/new' }, 'New integration'), ' ',
-    h('a', { href: '#/admin/flows' }, 'Access flows'));
+    h('a', { href: '#/admin/flows' }, 'Access flows'), ' ',
+    h('a', { href: '#/admin/failed' }, 'Failed revocations'));
 }
 
 export async function integrations(main) {
@@ -251,4 +252,51 @@ export async function flows(main) {
       h('td', { 'data-label': 'At most' }, f.max_duration),
       h('td', { 'data-label': 'Approval' }, f.auto_approve ? 'automatic'
         : (f.approvers && f.approvers.length ? f.approvers.map(principal).join(', ') : 'resource owners, else integration owners')))))), 'flows'));
+}
+
+/** Grants whose revocation failed: the sweep retries them; an admin can retry one now. */
+export async function failedRevocations(main) {
+  main.append(h('h1', {}, 'Failed revocations'), adminNav(),
+    h('p', {}, 'Access that could not be removed from its target. The cleanup sweep retries each one; retry now once the target is reachable again.'));
+  const box = h('div', {});
+  main.append(box);
+  const draw = async () => {
+    clear(box);
+    let got;
+    try {
+      got = await all('/failed-revocations?limit=200', 'requests', 2000);
+    } catch (err) {
+      box.append(errorBox(err));
+      return;
+    }
+    if (!got.items.length) {
+      box.append(h('p', { class: 'notice' }, 'No failed revocation: every ended grant was removed from its target.'));
+      return;
+    }
+    box.append(paginate(got.items, 25, (page) => h('table', {},
+      h('thead', {}, h('tr', {}, ['Request', 'Requester', 'Integration', 'Attempts', 'Next retry', 'Last error', ''].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, page.map((r) => {
+        const cell = h('td', {});
+        const retry = h('button', { type: 'button', class: 'secondary', 'data-retry': r.id, on: { click: async () => {
+          retry.disabled = true;
+          try {
+            const after = await post(`/requests/${enc(r.id)}/revoke`, { reason: 'retried from the portal' });
+            clear(cell).append(h('span', { role: 'status' }, after.status === 'revoked' ? 'Revoked.' : `Still failing: ${after.last_error || after.status}.`));
+          } catch (err) {
+            cell.append(errorBox(err));
+            retry.disabled = false;
+          }
+        } } }, 'Retry now');
+        cell.append(retry);
+        return h('tr', {},
+          h('td', { 'data-label': 'Request' }, h('a', { href: `#/requests/${enc(r.id)}` }, r.id.slice(0, 8))),
+          h('td', { 'data-label': 'Requester' }, r.requester.email || `sub ${r.requester.sub}`),
+          h('td', { 'data-label': 'Integration' }, r.integration),
+          h('td', { 'data-label': 'Attempts' }, String(r.revoke_attempts || 0)),
+          h('td', { 'data-label': 'Next retry' }, when(r.next_attempt_at)),
+          h('td', { 'data-label': 'Last error' }, r.last_error || '—'),
+          cell);
+      }))), 'failed revocations'));
+  };
+  await draw();
 }

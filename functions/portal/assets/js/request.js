@@ -291,7 +291,7 @@ export async function detail(main, id) {
   const body = h('div', {});
   const actions = h('div', {});
   const credBox = h('div', {});
-  main.append(body, credBox, actions);
+  main.append(credBox, body, actions);
   let last = null;
   const draw = async () => {
     let r;

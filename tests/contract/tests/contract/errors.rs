@@ -223,6 +223,7 @@ fn minimum_client_errors() -> BTreeMap<(&'static str, &'static str), &'static [u
             ("POST", "/requests/{id}/revoke"),
             &[400, 401, 403, 404, 409][..],
         ),
+        (("GET", "/failed-revocations"), &[400, 401, 403][..]),
     ])
 }
 

@@ -306,6 +306,8 @@ fn secrets_manager_calls_are_scoped_to_the_secrets_each_function_handles() {
                 ],
             ),
         ),
+        // The portal reads no secret at all.
+        ("portal", (vec![], vec![])),
     ]);
     for (id, function) in resources_of(&t, "AWS::Serverless::Function") {
         let name = binary_of(function);

@@ -447,6 +447,41 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
     )
     .await?;
 
+    // The flow's settings: a longest grant beyond the 90-day limit is refused in words next to
+    // the field; a valid one is saved.
+    owner
+        .goto(&format!("{portal}#/admin/flows"))
+        .await
+        .map_err(e("flows"))?;
+    click(&owner, &format!("[data-flow-link=\"{FLOW}\"]")).await?;
+    type_into(&owner, "input[name=max_duration]", "100d").await?;
+    click(&owner, "form button[type=submit]").await?;
+    until(
+        &owner,
+        "the refused duration",
+        "document.querySelector('.field-error, .error')",
+    )
+    .await?;
+    let refusal = owner
+        .execute(
+            "return document.querySelector('.field-error, .error').textContent",
+            vec![],
+        )
+        .await
+        .map_err(e("refusal"))?;
+    let refusal = refusal.as_str().unwrap_or_default();
+    if refusal.is_empty() || refusal.contains('{') {
+        return Err(format!("the flow's refusal is not in words: {refusal:?}"));
+    }
+    type_into(&owner, "input[name=max_duration]", "8h").await?;
+    click(&owner, "form button[type=submit]").await?;
+    until(
+        &owner,
+        "the saved flow",
+        "document.querySelector('[data-saved]')",
+    )
+    .await?;
+
     // The requester's page turns active by itself; the credentials are shown once, copied,
     // and work against Elasticsearch.
     dev.goto(&format!("{portal}#/requests/{id}"))

@@ -14,6 +14,7 @@ export function adminNav() {
     h('a', { href: '#/admin' }, 'Integrations'), ' ',
     h('a', { href: '#/admin/new' }, 'New integration'), ' ',
     h('a', { href: '#/admin/flows' }, 'Access flows'), ' ',
+    h('a', { href: '#/admin/new-flow' }, 'New flow'), ' ',
     h('a', { href: '#/admin/failed' }, 'Failed revocations'));
 }
 
@@ -74,6 +75,7 @@ export async function editIntegration(main, name) {
     exclude: inp({ value: ((v.discovery && v.discovery.exclude) || []).join(', ') }),
     custom_permissions: h('textarea', { value: (v.custom_permissions || []).map((p) => `${p.name}: ${p.privileges.join(', ')}`).join('\n') }),
   };
+  for (const [k, el] of Object.entries(x)) el.name = k;
   x.kind.value = v.kind;
   x.kind.disabled = Boolean(existing);
   x.attribute.value = (v.resource_owner && v.resource_owner.attribute) || 'user';
@@ -244,7 +246,7 @@ export async function flows(main) {
   main.append(paginate(list, 25, (page) => h('table', {},
     h('thead', {}, h('tr', {}, ['Flow', 'Integration', 'Who may request', 'Resources', 'Permissions', 'At most', 'Approval'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, page.map((f) => h('tr', {},
-      h('td', { 'data-label': 'Flow' }, f.name, f.description ? h('div', { class: 'hint' }, f.description) : null),
+      h('td', { 'data-label': 'Flow' }, h('a', { href: `#/admin/flows/${enc(f.name)}`, 'data-flow-link': f.name }, f.name), f.description ? h('div', { class: 'hint' }, f.description) : null),
       h('td', { 'data-label': 'Integration' }, f.integration),
       h('td', { 'data-label': 'Who may request' }, (f.requesters || []).map(principal).join(', ') || '—'),
       h('td', { 'data-label': 'Resources' }, f.resources.join(', ')),
@@ -299,4 +301,87 @@ export async function failedRevocations(main) {
       }))), 'failed revocations'));
   };
   await draw();
+}
+
+/** An access flow's settings; `name` null for a new one. */
+export async function editFlow(main, name) {
+  const [existing, ints] = await Promise.all([
+    name ? get(`/flows/${enc(name)}`) : Promise.resolve(null),
+    get('/integrations'),
+  ]);
+  main.append(h('h1', {}, existing ? `Access flow ${existing.name}` : 'New access flow'), adminNav());
+  const v = existing || { requesters: [], resources: [], permissions: ['read'], approvers: [], max_duration: '8h',
+    approval_window: '24h', credential_mode: 'user', auto_approve: false, require_justification: true };
+  const inp = (value, props = {}) => h('input', { type: 'text', value: value || '', ...props });
+  const x = {
+    name: inp(v.name, { readonly: Boolean(existing) }),
+    integration: h('select', {}, (ints.integrations || []).map((i) => h('option', { value: i.name }, i.name))),
+    requesters: h('textarea', { value: (v.requesters || []).map((p) => `${p.type}:${p.value}`).join('\n') }),
+    resources: inp((v.resources || []).join(', ')),
+    permissions: inp((v.permissions || []).join(', ')),
+    max_duration: inp(v.max_duration),
+    approval_window: inp(v.approval_window),
+    auto_approve: h('input', { type: 'checkbox', checked: Boolean(v.auto_approve) }),
+    require_justification: h('input', { type: 'checkbox', checked: Boolean(v.require_justification) }),
+    approvers: h('textarea', { value: (v.approvers || []).map((p) => `${p.type}:${p.value}`).join('\n') }),
+    credential_mode: h('select', {}, h('option', { value: 'user' }, 'user (an Elasticsearch user: works for Kibana)'),
+      h('option', { value: 'api_key' }, 'api_key (expires by itself in Elasticsearch)')),
+    description: inp(v.description),
+  };
+  for (const [k, el] of Object.entries(x)) el.name = k;
+  if (v.integration) x.integration.value = v.integration;
+  x.credential_mode.value = v.credential_mode || 'user';
+  const check = (el, text) => h('div', { class: 'field' }, h('label', {}, el, ' ', text));
+  const box = h('div', { tabindex: '-1' });
+  const result = h('div', { role: 'status' });
+  const save = h('button', { type: 'submit' }, existing ? 'Save' : 'Create');
+  const f = h('form', { novalidate: true },
+    field('Name', x.name, 'Letters, digits, - and _; cannot change later.'),
+    field('Integration', x.integration),
+    field('Who may request', x.requesters, 'One per line: group:name or user:email.'),
+    field('Resources', x.resources, 'Names or * patterns, comma-separated; an alias counts only when every index behind it does.'),
+    field('Permissions', x.permissions, 'read, write, manage, the integration\'s custom levels, or Elastic Cloud role ids.'),
+    field('Longest grant', x.max_duration, '5m to 90d, e.g. 8h.'),
+    field('Approval window', x.approval_window, 'How long a request may wait for approval, e.g. 24h.'),
+    check(x.auto_approve, 'Approve automatically'),
+    check(x.require_justification, 'Require a justification'),
+    field('Approvers (optional)', x.approvers, 'One per line. Empty: each resource\'s owner, else the integration owners.'),
+    field('Credentials (Elasticsearch)', x.credential_mode),
+    field('Description (optional)', x.description),
+    box, h('div', { class: 'actions' }, save), result);
+  main.append(f);
+  const fields = {
+    name: x.name, integration: x.integration, requesters: x.requesters, resources: x.resources,
+    permissions: x.permissions, max_duration: x.max_duration, approval_window: x.approval_window,
+    approvers: x.approvers, credential_mode: x.credential_mode, description: x.description,
+  };
+  f.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearErrors(f, box);
+    clear(result);
+    const flowName = x.name.value.trim();
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(flowName)) {
+      showErrors(f, box, { code: 'name', message: 'Use 1 to 64 letters, digits, - or _.' }, fields);
+      return;
+    }
+    const spec = {
+      integration: x.integration.value, requesters: principals(x.requesters.value),
+      resources: lines(x.resources.value), permissions: lines(x.permissions.value),
+      auto_approve: x.auto_approve.checked, require_justification: x.require_justification.checked,
+      approvers: principals(x.approvers.value), credential_mode: x.credential_mode.value,
+    };
+    for (const k of ['max_duration', 'approval_window', 'description']) {
+      if (x[k].value.trim()) spec[k] = x[k].value.trim();
+    }
+    save.disabled = true;
+    try {
+      await put(`/flows/${enc(flowName)}`, spec);
+      result.append(h('p', { class: 'notice', 'data-saved': '' }, 'Saved.'));
+      if (!existing) location.hash = `#/admin/flows/${enc(flowName)}`;
+    } catch (err) {
+      showErrors(f, box, err, fields);
+    } finally {
+      save.disabled = false;
+    }
+  });
 }

@@ -5,7 +5,7 @@ import { setBase, get, ApiError } from './api.js';
 import { h, clear, errorBox, stopTimers } from './ui.js';
 import { catalog, form, mine, detail } from './request.js';
 import { queue } from './approve.js';
-import { integrations, editIntegration, flows, failedRevocations } from './admin.js';
+import { integrations, editIntegration, flows, editFlow, failedRevocations } from './admin.js';
 
 const main = document.getElementById('main');
 
@@ -28,6 +28,8 @@ const routes = [
   [/^#\/approve$/, () => queue(main), 'approve'],
   [/^#\/admin\/integrations\/(.+)$/, (m) => editIntegration(main, decodeURIComponent(m[1])), 'admin'],
   [/^#\/admin\/new$/, () => editIntegration(main, null), 'admin'],
+  [/^#\/admin\/flows\/(.+)$/, (m) => editFlow(main, decodeURIComponent(m[1])), 'admin'],
+  [/^#\/admin\/new-flow$/, () => editFlow(main, null), 'admin'],
   [/^#\/admin\/flows$/, () => flows(main), 'admin'],
   [/^#\/admin\/failed$/, () => failedRevocations(main), 'admin'],
   [/^#\/admin$/, () => integrations(main), 'admin'],

@@ -6,11 +6,12 @@
 const RETURN_KEY = 'ejit.return';
 let manager = null;
 let user = null;
-// Called before leaving for the IdP, so forms can save what the user typed.
-const beforeLeave = [];
+// Called before leaving for the IdP, so the form on screen can save what the user typed. One
+// per page: a page drawn again replaces its own.
+const beforeLeave = new Map();
 
-export function onBeforeLeave(fn) {
-  beforeLeave.push(fn);
+export function onBeforeLeave(key, fn) {
+  beforeLeave.set(key, fn);
 }
 
 export async function init(config) {
@@ -58,7 +59,7 @@ export function me() {
 }
 
 export async function login() {
-  for (const fn of beforeLeave) {
+  for (const fn of beforeLeave.values()) {
     try { fn(); } catch (_) { /* a draft that cannot be saved must not block the login */ }
   }
   sessionStorage.setItem(RETURN_KEY, location.hash || '#/request');

@@ -139,7 +139,7 @@ export async function form(main, flowName) {
     h('div', { class: 'actions' }, send));
   main.append(f);
   const draft = keepDraft(`request.${flow.name}`, f);
-  onBeforeLeave(draft.save);
+  onBeforeLeave('request-form', draft.save);
   drawChips();
   draft.restore();
 

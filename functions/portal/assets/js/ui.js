@@ -210,6 +210,8 @@ export function lines(text) {
 export function keepDraft(key, form) {
   const storeKey = 'ejit.draft.' + key;
   const save = () => {
+    // A form no longer on screen (sent, or left) has nothing to keep.
+    if (!form.isConnected) return;
     const data = {};
     for (const el of form.querySelectorAll('[data-draft]')) {
       data[el.dataset.draft] = el.type === 'checkbox' ? el.checked : el.value;

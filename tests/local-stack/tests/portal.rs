@@ -21,6 +21,8 @@ use serde_json::{Value, json};
 const INTEGRATION: &str = "portal-search";
 const FLOW: &str = "portal-logs-read";
 const WAIT: Duration = Duration::from_secs(30);
+/// With markup in it: it must reach the approver as text.
+const JUSTIFICATION: &str = "INC-4711: login errors <img src=x>";
 
 type Res<T> = Result<T, String>;
 
@@ -291,12 +293,7 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
     if !err.contains("requires a justification") {
         return Err(format!("missing justification: {err}"));
     }
-    type_into(
-        &dev,
-        "textarea[name=justification]",
-        "INC-4711: login errors",
-    )
-    .await?;
+    type_into(&dev, "textarea[name=justification]", JUSTIFICATION).await?;
     // An API refusal (a duration beyond the flow's 8h) is shown next to the duration, not as JSON.
     type_into(&dev, "input[name=duration]", "9h").await?;
     click(&dev, "form button[type=submit]").await?;
@@ -322,7 +319,7 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
     dev.refresh().await.map_err(e("reload"))?;
     click(&dev, "#login").await?;
     click(&dev, "#login-dev").await?;
-    until(&dev, "the draft after logging in again", "document.querySelector('textarea[name=justification]') && document.querySelector('textarea[name=justification]').value === 'INC-4711: login errors'").await?;
+    until(&dev, "the draft after logging in again", &format!("document.querySelector('textarea[name=justification]') && document.querySelector('textarea[name=justification]').value === {}", json!(JUSTIFICATION))).await?;
     no_token_stored(&dev).await?;
     type_into(&dev, "input[name=duration]", "1h").await?;
     shot(&dev, "2-request-form").await?;
@@ -367,7 +364,7 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
     let card = text_of(&owner, &format!("[data-decide=\"{id}\"]")).await?;
     for want in [
         "dev@example.com",
-        "INC-4711",
+        JUSTIFICATION,
         "logs-2026.11",
         "owner of logs-2026.11",
         "read, view_index_metadata",
@@ -375,6 +372,17 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
         if !card.contains(want) {
             return Err(format!("the approver's card lacks {want:?}: {card}"));
         }
+    }
+    // Markup typed by a requester stays text on the approver's page.
+    let injected = owner
+        .execute(
+            "return document.querySelectorAll('main img, main script:not([src])').length",
+            vec![],
+        )
+        .await
+        .map_err(e("markup"))?;
+    if injected != json!(0) {
+        return Err("the requester's justification became markup".into());
     }
     shot(&owner, "3-approver-queue").await?;
     type_into(

@@ -68,30 +68,21 @@ impl App {
             .and_then(Value::as_str)
             .unwrap_or("");
         let path = event.get("rawPath").and_then(Value::as_str).unwrap_or("");
-        if method != "GET" && method != "HEAD" {
+        if method != "GET" {
             return self.respond(405, "text/plain; charset=utf-8", "method not allowed", true);
         }
-        let head = method == "HEAD";
-        let answer = match path.strip_prefix(BASE) {
+        match path.strip_prefix(BASE) {
             Some("") | Some("/") | Some("/index.html") => {
                 let i = &assets::INDEX;
                 self.respond(200, i.content_type, i.body, true)
             }
-            Some("/config.json") => {
-                self.respond(200, "application/json", &self.config_json.clone(), true)
-            }
+            Some("/config.json") => self.respond(200, "application/json", &self.config_json, true),
             Some(rest) => match rest.strip_prefix('/').and_then(assets::find) {
                 Some(a) => self.respond(200, a.content_type, a.body, false),
                 None => self.respond(404, "text/plain; charset=utf-8", "not found", true),
             },
             None => self.respond(404, "text/plain; charset=utf-8", "not found", true),
-        };
-        if head {
-            let mut a = answer;
-            a["body"] = json!("");
-            return a;
         }
-        answer
     }
 
     fn respond(&self, status: u16, content_type: &str, body: &str, no_store: bool) -> Value {

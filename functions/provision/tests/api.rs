@@ -1127,3 +1127,79 @@ async fn only_admins_list_failed_revocations_and_see_each_one() {
     ev["rawQueryString"] = json!("limit=0");
     assert_eq!(call(&p, ev).await.0, 400);
 }
+
+async fn preview(p: &provision::App, who: Person, body: Value) -> (u16, Value) {
+    call(
+        p,
+        http(
+            event("provision/preview-request.json"),
+            "/requests/preview",
+            who,
+            Some(body),
+        ),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_preview_says_who_would_approve_and_stores_nothing() {
+    let env = Env::start(es_seed()).await;
+    let (d, p) = apps(&env);
+    setup(&env, &d, &["logs-read"]).await;
+
+    // The sample event: read on logs-* for 2 h. No justification yet: still previewed.
+    let (s, r) = call(
+        &p,
+        http(
+            event("provision/preview-request.json"),
+            "/requests/preview",
+            DEV,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["resources"], json!(["logs-2026.10", "logs-2026.11"]));
+    assert_eq!(r["flow"], "logs-read");
+    assert_eq!(r["auto_approve"], false);
+    assert_eq!(
+        r["approval_steps"][0]["approvers"],
+        json!([{"type": "user", "value": "alice@example.com"}])
+    );
+    let (s, r) = preview(&p, DEV, json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "read", "duration": "1h"})).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["resources"], json!(["logs-2026.11"]));
+
+    // Nothing was stored: no request, nothing for alice to decide.
+    let (s, mine) = call(&p, list_requests(DEV)).await;
+    assert_eq!((s, &mine["requests"]), (200, &json!([])), "{mine}");
+    let (_, queue) = call(&p, list_requests(ALICE)).await;
+    assert_eq!(queue["to_decide"], json!([]));
+    let pending = env
+        .store
+        .due_requests("pending", None, 10, None)
+        .await
+        .unwrap();
+    assert!(pending.items.is_empty());
+
+    // The checks of a create apply: an unknown resource, a duration beyond the flow, and a
+    // flow that does not exist are refused as a create would refuse them.
+    let (s, r) = preview(&p, DEV, json!({"integration": "prod-search", "resources": ["nope-*"], "permission": "read", "duration": "1h"})).await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (400, Some("unknown_resource")),
+        "{r}"
+    );
+    let (s, r) = preview(&p, DEV, json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "read", "duration": "30d"})).await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (403, Some("no_matching_flow")),
+        "{r}"
+    );
+    let (s, r) = preview(&p, DEV, json!({"integration": "prod-search", "flow": "no-such-flow", "resources": ["logs-2026.11"], "permission": "read", "duration": "1h"})).await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (403, Some("no_matching_flow")),
+        "{r}"
+    );
+}

@@ -283,10 +283,13 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
     // The form: search the resources, pick one, see who approves.
     type_into(&dev, "[data-testid=resource-search]", "2026.11").await?;
     click(&dev, "input[data-resource=\"logs-2026.11\"]").await?;
-    let approvers = text_of(&dev, "[data-approvers]").await?;
-    if !approvers.contains("owner of each resource") {
-        return Err(format!("the form does not say who approves: {approvers}"));
-    }
+    // Who must approve, computed by the API's preview before anything is sent.
+    until(
+        &dev,
+        "the approvers before sending",
+        "document.querySelector('[data-approvers]').textContent.includes('owner of logs-2026.11: user alice@example.com')",
+    )
+    .await?;
     // The justification is required: said next to the field, in words, before anything is sent.
     click(&dev, "form button[type=submit]").await?;
     let err = text_of(&dev, "textarea[name=justification] + .field-error").await?;
@@ -322,7 +325,16 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
     until(&dev, "the draft after logging in again", &format!("document.querySelector('textarea[name=justification]') && document.querySelector('textarea[name=justification]').value === {}", json!(JUSTIFICATION))).await?;
     no_token_stored(&dev).await?;
     type_into(&dev, "input[name=duration]", "1h").await?;
+    // Tall enough to show the whole form, who must approve included.
+    dev.set_window_size(1280, 1500).await.map_err(e("resize"))?;
+    until(
+        &dev,
+        "the approvers after the reload",
+        "document.querySelector('[data-approvers]').textContent.includes('alice@example.com')",
+    )
+    .await?;
     shot(&dev, "2-request-form").await?;
+    dev.set_window_size(1280, 1000).await.map_err(e("resize"))?;
     click(&dev, "form button[type=submit]").await?;
     until(
         &dev,

@@ -5,7 +5,7 @@ import { get, post, all, enc } from './api.js';
 import { me, onBeforeLeave } from './auth.js';
 import {
   h, clear, field, errorBox, showErrors, clearErrors, paginate, status, when, countdown, every,
-  copyable, principal, keepDraft,
+  copyable, principal, keepDraft, describe,
 } from './ui.js';
 import { renderAccessDetails } from './access-details.js';
 
@@ -28,6 +28,16 @@ export function approvalPreview(flow, integration) {
     ? ` (${integration.integration_owners.map(principal).join(', ')})` : '';
   return 'The owner of each resource you pick (its owner tag); resources without an owner go to '
     + `the integration's owners${owners}. You cannot approve your own request.`;
+}
+
+/** The API's preview of this request: who would approve, what the grant would reach. */
+function previewed(p) {
+  const reach = h('p', {}, `The grant would reach: ${p.resources.join(', ')}.`);
+  if (p.auto_approve || !p.approval_steps.length) {
+    return [h('p', {}, 'Nobody: this flow approves automatically. Access starts as soon as you send the request.'), reach];
+  }
+  return [h('ul', {}, p.approval_steps.map((s) => h('li', {}, h('strong', {}, s.label), ': ',
+    s.approvers.map(principal).join(' or ')))), reach];
 }
 
 export async function catalog(main) {
@@ -83,6 +93,7 @@ export async function form(main, flowName) {
         on: { click: () => { selected.delete(r); drawChips(); drawResources(); } } }, '×')));
     }
     if (!selected.size) chips.append(h('li', { class: 'hint' }, 'none chosen yet'));
+    refreshPreview();
   };
   resourcesHidden.addEventListener('input', () => {
     selected.clear();
@@ -124,6 +135,29 @@ export async function form(main, flowName) {
   const justification = h('textarea', { 'data-draft': 'justification', name: 'justification', maxlength: '1000', required: flow.require_justification });
   const formBox = h('div', { tabindex: '-1' });
   const send = h('button', { type: 'submit' }, 'Send request');
+  // Computed by the API (POST /requests/preview) from what is chosen so far; before that, and
+  // when the choice is not valid yet, what the flow says.
+  const approversBox = h('div', { 'data-approvers': '', 'aria-live': 'polite' }, h('p', {}, approvalPreview(flow, integration)));
+  let previewTimer = null;
+  const refreshPreview = () => {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(async () => {
+      const fallback = h('p', {}, approvalPreview(flow, integration));
+      if (!selected.size || !duration.value.trim()) {
+        clear(approversBox).append(fallback);
+        return;
+      }
+      try {
+        const p = await post('/requests/preview', {
+          integration: flow.integration, flow: flow.name, resources: [...selected],
+          permission: permission.value, duration: duration.value.trim(),
+        });
+        clear(approversBox).append(...previewed(p));
+      } catch (err) {
+        clear(approversBox).append(fallback, h('p', { class: 'hint' }, `Not a valid request yet: ${describe(err)}`));
+      }
+    }, 300);
+  };
   const f = h('form', { novalidate: true },
     field('Resources', h('div', {}, chips, resourcesHidden), 'Pick from the list or add a pattern the flow allows.'),
     field('Filter resources', search),
@@ -134,10 +168,12 @@ export async function form(main, flowName) {
     field('Duration', duration, `How long access lasts, e.g. 30m, 2h or 1d; at most ${flow.max_duration}.`),
     field(flow.require_justification ? 'Justification (required)' : 'Justification (optional)', justification, 'Why you need it: a ticket or incident helps the approver.'),
     h('h2', {}, 'Who must approve'),
-    h('p', { 'data-approvers': '' }, approvalPreview(flow, integration)),
+    approversBox,
     formBox,
     h('div', { class: 'actions' }, send));
   main.append(f);
+  permission.addEventListener('change', refreshPreview);
+  duration.addEventListener('input', refreshPreview);
   const draft = keepDraft(`request.${flow.name}`, f);
   onBeforeLeave('request-form', draft.save);
   drawChips();

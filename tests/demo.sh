@@ -23,7 +23,7 @@ ensure_moto
 ensure_cargo_lambda
 
 echo "==> cargo build (the functions, the emulators and the local stack)"
-cargo build --bins -p discover -p provision -p revoke -p rotate -p cleanup -p es-emulator -p cloud-emulator
+cargo build --bins -p discover -p provision -p revoke -p rotate -p cleanup -p portal -p es-emulator -p cloud-emulator
 cargo build -p local-stack --bin local-stack
 
 echo "==> demo"

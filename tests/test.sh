@@ -11,6 +11,7 @@ ensure_cargo_lambda
 ensure_elasticsearch_client
 ensure_infra_tools
 ensure_schemathesis
+ensure_chromium
 
 echo "==> sam validate / cfn-lint / openapi-spec-validator"
 (

@@ -38,6 +38,14 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/requests/{id}/credentials",
     },
+    Route {
+        method: "GET",
+        path: "/failed-revocations",
+    },
+    Route {
+        method: "POST",
+        path: "/requests/preview",
+    },
 ];
 
 pub struct App {
@@ -100,6 +108,8 @@ impl shared::api::Routes for App {
             ("GET", "/requests/{id}") => requests::get(self, caller, id).await,
             ("POST", "/requests/{id}/approve") => requests::approve(self, caller, id, req).await,
             ("POST", "/requests/{id}/reject") => requests::reject(self, caller, id, req).await,
+            ("GET", "/failed-revocations") => requests::failed_revocations(self, caller, req).await,
+            ("POST", "/requests/preview") => requests::preview(self, caller, req).await,
             _ => credentials::get(self, caller, id).await,
         }
     }

@@ -5,10 +5,13 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::api::{ApiError, ApiRequest, Caller, json_response};
 use shared::grants::{GrantError, principal_name};
-use shared::model::{AccessRequest, AuditEvent, AuditSubject, DecisionKind, RequestStatus};
+use shared::model::{
+    AccessFlow, AccessRequest, ApprovalStep, AuditEvent, AuditSubject, DecisionKind, Integration,
+    RequestStatus, Resource,
+};
 use shared::policy::{
-    NewRequest, alias_targets, approval_steps, can_decide, check_scope, concrete, decide, expand,
-    match_flow,
+    NewRequest, ViaAliases, alias_targets, approval_steps, can_decide, check_scope, concrete,
+    decide, expand, match_flow,
 };
 use shared::store::{Created, Cursor, StoreError};
 use shared::validation::{TextKind, ValidationErrors, check_name, check_text};
@@ -40,14 +43,20 @@ fn idempotency_key(req: &ApiRequest) -> Result<Option<String>, ApiError> {
     }
 }
 
-pub async fn create(
-    app: &App,
-    caller: &Caller,
-    req: &ApiRequest,
-) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    let body: NewRequest = req.json()?;
-    let key = idempotency_key(req)?;
-    check_text_fields(&body)?;
+/// What `POST /requests` decides before it writes anything: the checks, the concrete resources
+/// (patterns expanded, aliases replaced), the flow, and who must approve. A preview answers with
+/// it; a create stores it.
+struct Plan {
+    integration: Integration,
+    flow: AccessFlow,
+    resources: Vec<Resource>,
+    via_aliases: ViaAliases,
+    steps: Vec<ApprovalStep>,
+    duration: std::time::Duration,
+}
+
+async fn plan(app: &App, caller: &Caller, body: &NewRequest) -> Result<Plan, ApiError> {
+    check_text_fields(body)?;
     let duration = body.check()?;
     // Checked before the lookup: DynamoDB refuses an empty key value (found by API fuzzing).
     let mut e = ValidationErrors::default();
@@ -107,7 +116,7 @@ pub async fn create(
     let (resources, via_aliases) = concrete(resources, &known)?;
     check_scope(&integration, &body.permission, &resources)?;
     let flows = app.services.store.list_flows().await?;
-    let flow = match_flow(&flows, &caller.identity, &body, &resources, duration)?;
+    let flow = match_flow(&flows, &caller.identity, body, &resources, duration)?;
     let account = principal_name(&integration, &caller.identity)
         .map_err(|m| ApiError::bad_request("identity_not_mappable", m))?;
     // Refused now rather than failed at provisioning (which checks again under the lease).
@@ -121,6 +130,63 @@ pub async fn create(
         return Err(GrantError::AccountOwned(account).into());
     }
     let steps = approval_steps(flow, &integration, &resources, &caller.identity)?;
+    Ok(Plan {
+        flow: flow.clone(),
+        integration,
+        resources,
+        via_aliases,
+        steps,
+        duration,
+    })
+}
+
+/// `POST /requests/preview`: what `POST /requests` with this body would decide (the concrete
+/// resources, the flow and who must approve) with nothing stored, so a form can say who will
+/// approve before it is sent. Every check of a create applies, except that a missing
+/// justification is not refused: it does not change the approvers, and the create checks it.
+pub async fn preview(
+    app: &App,
+    caller: &Caller,
+    req: &ApiRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let mut body: NewRequest = req.json()?;
+    if body
+        .justification
+        .as_deref()
+        .is_none_or(|j| j.trim().is_empty())
+    {
+        body.justification = Some("(not checked by a preview)".into());
+    }
+    let plan = plan(app, caller, &body).await?;
+    Ok(json_response(
+        200,
+        &json!({
+            "integration": plan.integration.name,
+            "flow": plan.flow.name,
+            "resources": plan.resources.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+            "via_aliases": plan.via_aliases,
+            "duration": shared::model::format_duration(plan.duration),
+            "auto_approve": plan.flow.spec.auto_approve,
+            "approval_steps": plan.steps,
+        }),
+    ))
+}
+
+pub async fn create(
+    app: &App,
+    caller: &Caller,
+    req: &ApiRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let body: NewRequest = req.json()?;
+    let key = idempotency_key(req)?;
+    let Plan {
+        integration,
+        flow,
+        resources,
+        via_aliases,
+        steps,
+        duration,
+    } = plan(app, caller, &body).await?;
 
     let now = app.services.clock.now();
     let window = chrono::Duration::from_std(flow.spec.approval_window())
@@ -360,6 +426,39 @@ pub async fn list(
             "next_cursor": mine.next.map(|c| c.to_string()),
             "to_decide": to_decide.iter().map(|r| views::request(r, &caller.identity)).collect::<Vec<_>>(),
             "to_decide_truncated": queue.truncated,
+        }),
+    ))
+}
+
+/// Grants whose revocation failed, for administrators (the portal's admin page): read from the
+/// sparse due-time index, oldest retry first. A retry now is `POST /requests/{id}/revoke`.
+pub async fn failed_revocations(
+    app: &App,
+    caller: &Caller,
+    req: &ApiRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    caller.require_admin()?;
+    let limit = req.limit(50, 200)?;
+    let cursor = req
+        .query
+        .get("cursor")
+        .map(|c| Cursor::parse(c))
+        .transpose()?;
+    let page = app
+        .services
+        .store
+        .due_requests(
+            RequestStatus::RevokeFailed.as_str(),
+            None,
+            limit,
+            cursor.as_ref(),
+        )
+        .await?;
+    Ok(json_response(
+        200,
+        &json!({
+            "requests": page.items.iter().map(|r| views::request(r, &caller.identity)).collect::<Vec<_>>(),
+            "next_cursor": page.next.map(|c| c.to_string()),
         }),
     ))
 }

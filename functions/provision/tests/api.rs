@@ -1068,3 +1068,138 @@ async fn a_live_integration_cannot_be_pointed_elsewhere() {
         "{e}"
     );
 }
+
+fn failed_revocations(who: Person) -> Value {
+    http(
+        event("provision/get-failed-revocations.json"),
+        "/failed-revocations",
+        who,
+        None,
+    )
+}
+
+#[tokio::test]
+async fn only_admins_list_failed_revocations_and_see_each_one() {
+    let env = Env::start(es_seed()).await;
+    let (d, p) = apps(&env);
+    setup(&env, &d, &["logs-read"]).await;
+    let (s, r) = ask(&p, DEV, json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "read", "duration": "1h", "justification": "INC-1", "flow": "logs-read"})).await;
+    assert_eq!(s, 201, "{r}");
+    let id = r["id"].as_str().unwrap().to_string();
+    assert_eq!(approve(&p, ALICE, &id).await.0, 200);
+
+    // Nothing failed yet: an empty page.
+    let (s, body) = call(&p, failed_revocations(fixtures::ADMIN)).await;
+    assert_eq!((s, &body["requests"]), (200, &json!([])), "{body}");
+
+    // The grant's revocation failed (as revoke records it when the target is unreachable).
+    let mut stored = env.store.get_request(&id).await.unwrap().unwrap();
+    let version = stored.version;
+    stored
+        .transition(
+            shared::model::RequestStatus::RevokeFailed,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    stored.revoke_attempts = 1;
+    stored.next_attempt_at = Some(chrono::Utc::now() + Duration::minutes(5));
+    env.store
+        .update_request(&stored, version, &[])
+        .await
+        .unwrap();
+
+    let (s, body) = call(&p, failed_revocations(fixtures::ADMIN)).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["requests"][0]["id"], json!(id));
+    assert_eq!(body["requests"][0]["status"], "revoke_failed");
+    assert_eq!(body["requests"].as_array().unwrap().len(), 1);
+    assert!(body["next_cursor"].is_null());
+
+    // The requester, the approver and a stranger may not list them.
+    for who in [DEV, ALICE, MALLORY] {
+        let (s, body) = call(&p, failed_revocations(who)).await;
+        assert_eq!(s, 403, "{body}");
+        assert_eq!(body["error"]["code"], "forbidden");
+    }
+    // A bad page size is a clear 400.
+    let mut ev = failed_revocations(fixtures::ADMIN);
+    ev["queryStringParameters"] = json!({"limit": "0"});
+    ev["rawQueryString"] = json!("limit=0");
+    assert_eq!(call(&p, ev).await.0, 400);
+}
+
+async fn preview(p: &provision::App, who: Person, body: Value) -> (u16, Value) {
+    call(
+        p,
+        http(
+            event("provision/preview-request.json"),
+            "/requests/preview",
+            who,
+            Some(body),
+        ),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_preview_says_who_would_approve_and_stores_nothing() {
+    let env = Env::start(es_seed()).await;
+    let (d, p) = apps(&env);
+    setup(&env, &d, &["logs-read"]).await;
+
+    // The sample event: read on logs-* for 2 h. No justification yet: still previewed.
+    let (s, r) = call(
+        &p,
+        http(
+            event("provision/preview-request.json"),
+            "/requests/preview",
+            DEV,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["resources"], json!(["logs-2026.10", "logs-2026.11"]));
+    assert_eq!(r["flow"], "logs-read");
+    assert_eq!(r["auto_approve"], false);
+    assert_eq!(
+        r["approval_steps"][0]["approvers"],
+        json!([{"type": "user", "value": "alice@example.com"}])
+    );
+    let (s, r) = preview(&p, DEV, json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "read", "duration": "1h"})).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["resources"], json!(["logs-2026.11"]));
+
+    // Nothing was stored: no request, nothing for alice to decide.
+    let (s, mine) = call(&p, list_requests(DEV)).await;
+    assert_eq!((s, &mine["requests"]), (200, &json!([])), "{mine}");
+    let (_, queue) = call(&p, list_requests(ALICE)).await;
+    assert_eq!(queue["to_decide"], json!([]));
+    let pending = env
+        .store
+        .due_requests("pending", None, 10, None)
+        .await
+        .unwrap();
+    assert!(pending.items.is_empty());
+
+    // The checks of a create apply: an unknown resource, a duration beyond the flow, and a
+    // flow that does not exist are refused as a create would refuse them.
+    let (s, r) = preview(&p, DEV, json!({"integration": "prod-search", "resources": ["nope-*"], "permission": "read", "duration": "1h"})).await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (400, Some("unknown_resource")),
+        "{r}"
+    );
+    let (s, r) = preview(&p, DEV, json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "read", "duration": "30d"})).await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (403, Some("no_matching_flow")),
+        "{r}"
+    );
+    let (s, r) = preview(&p, DEV, json!({"integration": "prod-search", "flow": "no-such-flow", "resources": ["logs-2026.11"], "permission": "read", "duration": "1h"})).await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (403, Some("no_matching_flow")),
+        "{r}"
+    );
+}

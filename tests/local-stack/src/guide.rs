@@ -110,6 +110,10 @@ pub fn print(stack: &Stack, out: &mut impl Write) -> std::io::Result<()> {
         out,
         "\n== The local stack keeps running (Ctrl-C stops everything)"
     )?;
+    writeln!(
+        out,
+        "   portal: {api}/portal   (log in as any demo identity below)"
+    )?;
     writeln!(out, "   HTTP API (JWT authorizer):  {api}")?;
     writeln!(out, "   identity provider login:    {idp}/login")?;
     writeln!(

@@ -20,7 +20,14 @@ use crate::procs::{Proc, free_port, run_to_end};
 use crate::template::Template;
 use crate::{StoryError, Timeouts};
 
-pub const FUNCTIONS: [&str; 5] = ["discover", "provision", "revoke", "rotate", "cleanup"];
+pub const FUNCTIONS: [&str; 6] = [
+    "discover",
+    "provision",
+    "revoke",
+    "rotate",
+    "cleanup",
+    "portal",
+];
 pub const ELASTIC_PASSWORD: &str = "demo-elastic-password";
 pub const CLOUD_ORG: &str = "demo-org";
 pub const CLOUD_API_KEY: &str = "demo-owner-api-key";
@@ -239,6 +246,13 @@ impl Stack {
             stack.names.table, stack.names.schedule_group
         ));
 
+        // The identity provider first: the portal function is configured with its issuer.
+        let idp = RunningIdp::start(IdpConfig::from_env())
+            .await
+            .map_err(|e| StoryError::setup(e.to_string()))?;
+        progress(&format!("identity provider at {}", idp.issuer()));
+        stack.idp = Some(idp);
+
         stack.start_watch().await?;
         progress(&format!(
             "cargo lambda watch serving {} at {}",
@@ -251,10 +265,10 @@ impl Stack {
 
     /// The identity provider, the gateway in front of the functions and the glue.
     async fn start_local(&mut self, progress: &mut dyn FnMut(&str)) -> Result<(), StoryError> {
-        let idp = RunningIdp::start(IdpConfig::from_env())
-            .await
-            .map_err(|e| StoryError::setup(e.to_string()))?;
-        progress(&format!("identity provider at {}", idp.issuer()));
+        let idp = self
+            .idp
+            .take()
+            .ok_or_else(|| StoryError::setup("the identity provider is not running"))?;
         let template = Template::load(&workspace_root().join("infra/template.yaml"))
             .map_err(|e| StoryError::setup(e.to_string()))?;
         let invoker = Arc::new(WatchInvoker::new(&self.lambda_url, self.timeouts.invoke));
@@ -417,7 +431,11 @@ impl Stack {
                 .env("AWS_DEFAULT_REGION", "us-east-1")
                 .env("AWS_ACCESS_KEY_ID", "testing")
                 .env("AWS_SECRET_ACCESS_KEY", "testing")
-                .env("RUST_LOG", "info");
+                .env("RUST_LOG", "info")
+                // The portal: the template's JwtIssuer, PortalClientId and PortalScopes.
+                .env("OIDC_ISSUER", self.issuer())
+                .env("OIDC_CLIENT_ID", crate::idp::CLIENT_ID)
+                .env("OIDC_SCOPES", "openid email profile");
             let mut p = Proc::spawn("cargo-lambda-watch", cmd, &self.log_dir, false)?;
             match p.wait_for_port(port, self.timeouts.start).await {
                 Ok(()) => {

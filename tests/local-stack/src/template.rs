@@ -26,6 +26,9 @@ pub struct Route {
     /// The binary `cargo lambda watch` serves (the function's `BuildProperties.Binary`).
     pub function: String,
     pub payload_format: String,
+    /// Whether the JWT authorizer guards the route: every route but those whose event says
+    /// `Auth: { Authorizer: NONE }` (the portal's pages).
+    pub authorized: bool,
 }
 
 impl Route {
@@ -138,6 +141,11 @@ impl Template {
                                     function: function.clone(),
                                     payload_format: prop("PayloadFormatVersion")
                                         .unwrap_or_else(|| "2.0".into()),
+                                    authorized: props
+                                        .and_then(|p| p.get("Auth"))
+                                        .and_then(|a| a.get("Authorizer"))
+                                        .and_then(Value::as_str)
+                                        != Some("NONE"),
                                 });
                             }
                             Some("Schedule") | Some("ScheduleV2") => {
@@ -210,6 +218,17 @@ mod tests {
             .expect("revoke route");
         assert_eq!(revoke.function, "revoke");
         assert!(t.routes.iter().all(|r| r.payload_format == "2.0"));
+        // Only the portal's pages are served without a token.
+        let open: Vec<String> = t
+            .routes
+            .iter()
+            .filter(|r| !r.authorized)
+            .map(|r| format!("{} -> {}", r.key(), r.function))
+            .collect();
+        assert_eq!(
+            open,
+            ["GET /portal -> portal", "GET /portal/{proxy+} -> portal"]
+        );
         let sweep = t
             .schedules
             .iter()

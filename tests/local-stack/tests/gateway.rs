@@ -386,3 +386,50 @@ Resources:
     );
     assert!(rec.calls.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_portal_pages_need_no_token_and_the_api_still_does() {
+    let s = setup().await;
+    *s.rec.answer.lock().unwrap() = Ok(json!({
+        "statusCode": 200,
+        "headers": {"content-type": "text/html"},
+        "body": "<!doctype html>",
+        "isBase64Encoded": false
+    }));
+    for path in ["/portal", "/portal/js/app.js", "/portal/vendor/x/y.js"] {
+        let r = s
+            .http
+            .get(format!("{}{path}", s.gw.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+    }
+    let calls = s.rec.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 3);
+    for (function, ev) in &calls {
+        assert_eq!(function, "portal");
+        // No authorizer ran: the event carries no identity at all.
+        assert!(ev["requestContext"].get("authorizer").is_none(), "{ev}");
+    }
+    assert_eq!(calls[1].1["routeKey"], "GET /portal/{proxy+}");
+    assert_eq!(calls[1].1["pathParameters"]["proxy"], "js/app.js");
+    // A token-less caller gets the pages only: the API, a POST to the portal, and paths beside
+    // it stay behind the authorizer or unrouted.
+    let (st, _, _) = get(&s, "/requests", None).await;
+    assert_eq!(st, 401);
+    for (method, path, want) in [
+        ("POST", "/portal", 404),
+        ("GET", "/portal/", 404),
+        ("GET", "/portalx", 404),
+    ] {
+        let r = s
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", s.gw.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), want, "{method} {path}");
+    }
+    assert_eq!(s.rec.calls.lock().unwrap().len(), 3);
+}

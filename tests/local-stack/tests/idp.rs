@@ -267,3 +267,51 @@ async fn a_denied_device_gets_access_denied() {
     let e = client.device_poll(device_code).await.expect_err("denied");
     assert_eq!(refused(&e), "access_denied", "{e}");
 }
+
+/// The portal (a browser page on the gateway's loopback origin) reads discovery and posts to the
+/// token endpoint cross-origin; nothing else is opened to other origins.
+#[tokio::test]
+async fn browser_clients_on_loopback_origins_may_read_discovery_and_tokens_and_no_one_else() {
+    let (idp, _) = idp().await;
+    let http = reqwest::Client::new();
+    let acao = |r: &reqwest::Response| {
+        r.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let portal = "http://127.0.0.1:4321";
+    let discovery = format!("{}/.well-known/openid-configuration", idp.issuer());
+    let r = http
+        .get(&discovery)
+        .header("origin", portal)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acao(&r).as_deref(), Some(portal));
+    // A token request from the page: refused (no such code) but readable by it.
+    let r = http
+        .post(format!("{}/token", idp.issuer()))
+        .header("origin", portal)
+        .form(&[("grant_type", "authorization_code"), ("code", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acao(&r).as_deref(), Some(portal));
+    assert_eq!(r.status().as_u16(), 400);
+    // Another site's page, or the login page, gets no CORS answer.
+    for (origin, path) in [
+        ("https://evil.example", "/.well-known/openid-configuration"),
+        ("http://127.0.0.1.evil.example", "/token"),
+        ("null", "/jwks.json"),
+        (portal, "/login"),
+        (portal, "/authorize"),
+    ] {
+        let r = http
+            .get(format!("{}{path}", idp.issuer()))
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(acao(&r), None, "{origin} {path}");
+    }
+}

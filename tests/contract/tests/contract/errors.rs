@@ -223,6 +223,11 @@ fn minimum_client_errors() -> BTreeMap<(&'static str, &'static str), &'static [u
             ("POST", "/requests/{id}/revoke"),
             &[400, 401, 403, 404, 409][..],
         ),
+        (("GET", "/failed-revocations"), &[400, 401, 403][..]),
+        (
+            ("POST", "/requests/preview"),
+            &[400, 401, 403, 409, 413][..],
+        ),
     ])
 }
 

@@ -73,6 +73,7 @@ fn five_functions_built_with_cargo_lambda_for_arm64() {
         ("provision", (30, 256)),
         ("revoke", (30, 256)),
         ("rotate", (60, 256)),
+        ("portal", (10, 128)),
     ]
     .into_iter()
     .map(|(n, v)| (n.to_string(), v))
@@ -125,6 +126,17 @@ fn each_function_gets_the_environment_it_reads() {
                 "CONNECTOR_SECRET_PREFIX",
                 "CREDENTIAL_SECRET_PREFIX",
                 "SCHEDULE_GROUP",
+            ],
+        ),
+        // The globals reach it too; it reads only its OIDC settings (portal::Config).
+        (
+            "portal",
+            vec![
+                "TABLE_NAME",
+                "CONNECTOR_SECRET_PREFIX",
+                "OIDC_ISSUER",
+                "OIDC_CLIENT_ID",
+                "OIDC_SCOPES",
             ],
         ),
     ]);

@@ -28,6 +28,7 @@ fn openapi_documents_exactly_the_routes_the_functions_serve() {
 fn template_routes_each_route_to_the_function_that_serves_it() {
     let t = template();
     let mut routed = BTreeSet::new();
+    let mut portal_routed = BTreeSet::new();
     for (id, function) in resources_of(&t, "AWS::Serverless::Function") {
         let name = binary_of(function);
         let Some(events) = function["Properties"]["Events"].as_object() else {
@@ -38,6 +39,22 @@ fn template_routes_each_route_to_the_function_that_serves_it() {
                 continue;
             }
             let p = &event["Properties"];
+            if name == "portal" {
+                // The portal's pages are fetched before anyone has a token: its routes, and
+                // only its routes, opt out of the authorizer (checked below).
+                portal_routed.insert((
+                    p["Method"].as_str().expect("Method").to_uppercase(),
+                    p["Path"].as_str().expect("Path").to_string(),
+                ));
+                assert_eq!(
+                    p["Auth"],
+                    serde_json::json!({ "Authorizer": "NONE" }),
+                    "{id}.{event_id}: the portal's pages are served without the authorizer"
+                );
+                assert_eq!(p["ApiId"], reference("HttpApi"), "{id}.{event_id}");
+                assert_eq!(p["PayloadFormatVersion"], "2.0", "{id}.{event_id}");
+                continue;
+            }
             assert_eq!(
                 p["ApiId"],
                 reference("HttpApi"),
@@ -69,6 +86,15 @@ fn template_routes_each_route_to_the_function_that_serves_it() {
         missing.is_empty() && extra.is_empty(),
         "(function, method, path) served but not routed: {missing:?}; routed but not served there: {extra:?}"
     );
+    let portal: BTreeSet<(String, String)> = portal::ROUTES
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_string()))
+        .collect();
+    assert_eq!(portal_routed, portal, "the portal's routes");
+    // No API path can be reached through the portal's greedy route.
+    for (_, path) in crate::common::served_routes() {
+        assert!(!path.starts_with("/portal"), "{path} is under /portal");
+    }
 }
 
 #[test]

@@ -37,6 +37,24 @@ pub struct Gateway {
 fn match_path(template: &str, path: &str) -> Option<BTreeMap<String, String>> {
     let t: Vec<&str> = template.trim_matches('/').split('/').collect();
     let p: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // A greedy last segment (`{proxy+}`) takes one or more whole segments, as API Gateway's.
+    if let Some(name) = t
+        .last()
+        .and_then(|s| s.strip_prefix('{'))
+        .and_then(|s| s.strip_suffix("+}"))
+    {
+        let fixed = t.len() - 1;
+        let rest = p.get(fixed..).map(|r| r.join("/")).unwrap_or_default();
+        if p.len() <= fixed || rest.is_empty() || path.ends_with('/') {
+            return None;
+        }
+        let mut params = match_path(
+            &format!("/{}", t[..fixed].join("/")),
+            &format!("/{}", p[..fixed].join("/")),
+        )?;
+        params.insert(name.to_string(), rest);
+        return Some(params);
+    }
     if t.len() != p.len() || (path.len() > 1 && path.ends_with('/')) {
         return None;
     }
@@ -174,7 +192,13 @@ impl Gateway {
         let auth = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let claims = match self.authorizer.authorize(auth).await {
+        let verdict = if route.authorized {
+            self.authorizer.authorize(auth).await.map(Some)
+        } else {
+            // `Authorizer: NONE`: API Gateway neither checks nor passes any identity.
+            Ok(None)
+        };
+        let claims = match verdict {
             Ok(c) => c,
             Err(denied) => {
                 let mut r = message(StatusCode::UNAUTHORIZED, "Unauthorized");
@@ -200,7 +224,12 @@ impl Gateway {
             host,
             request_id,
         };
-        let ev = event::build(&incoming, route, &params, &claims);
+        let mut ev = event::build(&incoming, route, &params, &claims.unwrap_or_default());
+        if !route.authorized
+            && let Some(ctx) = ev.get_mut("requestContext").and_then(|c| c.as_object_mut())
+        {
+            ctx.remove("authorizer");
+        }
         let result = match self.invoker.invoke(&route.function, &ev).await {
             Ok(v) => v,
             Err(e) => {
@@ -288,5 +317,11 @@ mod tests {
         assert!(match_path("/requests/{id}", "/requests/").is_none());
         assert!(match_path("/requests/{id}", "/requests/a/b").is_none());
         assert!(match_path("/integrations/{name}", "/flows/x").is_none());
+        let p = match_path("/portal/{proxy+}", "/portal/js/app.js").unwrap();
+        assert_eq!(p["proxy"], "js/app.js");
+        assert!(match_path("/portal/{proxy+}", "/portal").is_none());
+        assert!(match_path("/portal/{proxy+}", "/portal/").is_none());
+        assert!(match_path("/portal/{proxy+}", "/portalx/a").is_none());
+        assert!(match_path("/portal", "/portal").is_some());
     }
 }

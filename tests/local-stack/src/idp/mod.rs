@@ -13,6 +13,7 @@
 //! a development provider, and why it only ever binds 127.0.0.1.
 
 pub mod client;
+mod cors;
 pub mod identities;
 mod keys;
 mod pages;
@@ -169,6 +170,7 @@ impl Idp {
                 "/device",
                 get(pages::device_page).post(pages::device_submit),
             )
+            .layer(axum::middleware::from_fn(cors::for_browser_clients))
             .with_state(self)
     }
 }

@@ -183,7 +183,7 @@ pub async fn authorize_page(Query(q): Query<HashMap<String, String>>) -> Respons
     let mut buttons = String::new();
     for i in IDENTITIES {
         buttons.push_str(&format!(
-            "<li><button type=\"submit\" name=\"identity\" value=\"{l}\">Log in as {l}</button> {r}</li>",
+            "<li><button type=\"submit\" id=\"login-{l}\" name=\"identity\" value=\"{l}\">Log in as {l}</button> {r}</li>",
             l = esc(i.login),
             r = esc(i.role)
         ));

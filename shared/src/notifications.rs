@@ -242,7 +242,7 @@ pub fn request_link(public_url: &str, id: &str) -> String {
 /// Who asks for what, how long and why: the line every message about a request carries.
 pub fn summary(r: &AccessRequest) -> String {
     let secs = r.duration_secs;
-    let how_long = if secs % 3600 == 0 {
+    let how_long = if secs.is_multiple_of(3600) {
         format!("{}h", secs / 3600)
     } else {
         format!("{}m", secs / 60)

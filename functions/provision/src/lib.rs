@@ -42,6 +42,13 @@ pub const ROUTES: &[Route] = &[
     },
 ];
 
+/// Routes served without the JWT authorizer: each verifies its caller itself (Slack's
+/// request signature).
+pub const PUBLIC_ROUTES: &[Route] = &[Route {
+    method: "POST",
+    path: slack::PATH,
+}];
+
 pub struct App {
     pub services: Services,
     pub auth: AuthConfig,

@@ -214,7 +214,7 @@ async fn method(
                 return fail("channel_not_found");
             };
             let text = arg("text");
-            if text.is_empty() && a.get("blocks").is_none() {
+            if text.is_empty() && !a.contains_key("blocks") {
                 return fail("no_text");
             }
             let mut w = app.world();

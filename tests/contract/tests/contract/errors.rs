@@ -223,6 +223,8 @@ fn minimum_client_errors() -> BTreeMap<(&'static str, &'static str), &'static [u
             ("POST", "/requests/{id}/revoke"),
             &[400, 401, 403, 404, 409][..],
         ),
+        // 401: a missing, wrong or stale Slack signature (no JWT on this route).
+        (("POST", "/slack/interactions"), &[400, 401, 404][..]),
     ])
 }
 

@@ -629,3 +629,39 @@ async fn a_slack_outage_or_429_is_retried_and_never_blocks_an_approval() {
         "created x2, approved, active"
     );
 }
+
+#[tokio::test]
+async fn notification_targets_are_checked_on_save_and_hidden_from_requesters() {
+    let env = Env::start(es_seed()).await;
+    let d = discover_app(&env);
+    register(&env, &d, json!({})).await;
+    let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:elastic-jit/notify/siem-AbCdEf";
+    // An administrator's typo or a hostile admin: webhooks to the metadata service, a private
+    // address or plain http elsewhere are refused, each named.
+    for (url, why) in [
+        ("http://169.254.169.254/latest/meta-data/iam/", "metadata"),
+        ("https://10.1.2.3/hook", "private"),
+        ("http://hooks.example.com/hook", "cleartext"),
+        ("https://user:pw@hooks.example.com/", "credentials"),
+    ] {
+        let mut spec = flows::flow_spec("logs-read");
+        spec["notifications"] = json!({"webhooks": [{"url": url, "secret_arn": arn}]});
+        let (s, b) = flows::put_flow(&d, "logs-read", spec).await;
+        assert_eq!(s, 400, "{why}: {b}");
+        assert!(b.to_string().contains("invalid_webhook_url"), "{why}: {b}");
+    }
+    let mut spec = flows::flow_spec("logs-read");
+    spec["notifications"] = json!({"slack_channel": "#jit", "emails": ["team@example.com"],
+                                   "webhooks": [{"url": "https://hooks.example.com/jit", "secret_arn": arn}]});
+    let (s, b) = flows::put_flow(&d, "logs-read", spec).await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["notifications"]["slack_channel"], json!("#jit"));
+    // A requester reads the flow without where its notifications go.
+    let (s, b) = response(
+        d.handle(fixtures::http(event("discover/get-flow.json"), "/flows/logs-read", DEV, None))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(s, 200, "{b}");
+    assert!(b.get("notifications").is_none(), "{b}");
+}

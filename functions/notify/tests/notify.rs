@@ -658,9 +658,14 @@ async fn notification_targets_are_checked_on_save_and_hidden_from_requesters() {
     assert_eq!(b["notifications"]["slack_channel"], json!("#jit"));
     // A requester reads the flow without where its notifications go.
     let (s, b) = response(
-        d.handle(fixtures::http(event("discover/get-flow.json"), "/flows/logs-read", DEV, None))
-            .await
-            .unwrap(),
+        d.handle(fixtures::http(
+            event("discover/get-flow.json"),
+            "/flows/logs-read",
+            DEV,
+            None,
+        ))
+        .await
+        .unwrap(),
     );
     assert_eq!(s, 200, "{b}");
     assert!(b.get("notifications").is_none(), "{b}");

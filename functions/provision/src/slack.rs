@@ -57,7 +57,15 @@ pub async fn from_env(
     else {
         return Ok(None);
     };
-    let secret = shared::slack::client::slack_secret(secrets, &arn).await?;
+    // A Slack misconfiguration must not take the API down with it: without its secret the
+    // route answers 404 and everything else works.
+    let secret = match shared::slack::client::slack_secret(secrets, &arn).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "reading the Slack app's secret; Slack decisions are off");
+            return Ok(None);
+        }
+    };
     Ok(Some(SlackInteractions {
         client: SlackClient::with_default_http(
             &optional("SLACK_API_URL", shared::slack::client::DEFAULT_API_URL),

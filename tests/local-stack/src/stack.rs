@@ -20,7 +20,14 @@ use crate::procs::{Proc, free_port, run_to_end};
 use crate::template::Template;
 use crate::{StoryError, Timeouts};
 
-pub const FUNCTIONS: [&str; 5] = ["discover", "provision", "revoke", "rotate", "cleanup"];
+pub const FUNCTIONS: [&str; 6] = [
+    "discover",
+    "provision",
+    "revoke",
+    "rotate",
+    "cleanup",
+    "notify",
+];
 pub const ELASTIC_PASSWORD: &str = "demo-elastic-password";
 pub const CLOUD_ORG: &str = "demo-org";
 pub const CLOUD_API_KEY: &str = "demo-owner-api-key";
@@ -130,6 +137,10 @@ pub struct Stack {
     /// The moto Lambda standing for the rotate function (a secret's rotation Lambda).
     pub rotation_lambda_arn: Option<String>,
     pub speedup: f64,
+    /// The Slack emulator and the Slack app's secret (notifications and Slack approvals).
+    pub slack: Option<crate::notify::LocalSlack>,
+    /// Where the gateway will listen: the functions' `PUBLIC_URL` (links in messages).
+    gateway_addr: String,
     timeouts: Timeouts,
     // Stopped in reverse order of start when the stack is dropped.
     procs: Vec<Proc>,
@@ -189,6 +200,8 @@ impl Stack {
             invoker: None,
             rotation_lambda_arn: None,
             speedup: speedup(),
+            slack: None,
+            gateway_addr: String::new(),
             timeouts,
             procs: Vec::new(),
         };
@@ -239,6 +252,23 @@ impl Stack {
             stack.names.table, stack.names.schedule_group
         ));
 
+        stack.slack = Some(
+            crate::notify::start(
+                &stack.aws,
+                &format!("elastic-jit-demo-{}/notify/", stack.names.suffix),
+            )
+            .await?,
+        );
+        stack.gateway_addr = format!("127.0.0.1:{}", free_port()?);
+        progress(&format!(
+            "Slack emulator at {} (notify's messages; approvals from its buttons)",
+            stack
+                .slack
+                .as_ref()
+                .map(|s| s.emulator.url())
+                .unwrap_or_default()
+        ));
+
         stack.start_watch().await?;
         progress(&format!(
             "cargo lambda watch serving {} at {}",
@@ -262,12 +292,15 @@ impl Stack {
             .await
             .map_err(|e| StoryError::setup(e.to_string()))?;
         let routes = template.routes.len();
-        let gateway = RunningGateway::start(Gateway::new(
-            template.routes.clone(),
-            template.cors.clone(),
-            authorizer,
-            invoker.clone() as Arc<dyn Invoker>,
-        ))
+        let gateway = RunningGateway::start_on(
+            Gateway::new(
+                template.routes.clone(),
+                template.cors.clone(),
+                authorizer,
+                invoker.clone() as Arc<dyn Invoker>,
+            ),
+            &self.gateway_addr,
+        )
         .await
         .map_err(|e| StoryError::setup(format!("gateway: {e}")))?;
         self.api_url = gateway.url.clone();
@@ -296,6 +329,16 @@ impl Stack {
             speedup: self.speedup,
             rotation_lambda_arn: self.rotation_lambda_arn.clone(),
             aws_endpoint: Some(self.aws_endpoint.clone()),
+            // The template's stream subscribers (notify) get the table's changes.
+            streams: template
+                .streams
+                .iter()
+                .map(|f| crate::glue::streams::StreamConsumer {
+                    table: self.names.table.clone(),
+                    function: f.clone(),
+                    batch_size: 25,
+                })
+                .collect(),
             ..GlueConfig::default()
         };
         let rules: Vec<String> = template
@@ -370,6 +413,20 @@ impl Stack {
         shared::store::schema::create_table(&dynamodb, &self.names.table)
             .await
             .map_err(|e| StoryError::setup(format!("create table {}: {e}", self.names.table)))?;
+        // As the template's table: its stream feeds the notify function.
+        dynamodb
+            .update_table()
+            .table_name(&self.names.table)
+            .stream_specification(
+                aws_sdk_dynamodb::types::StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewAndOldImages)
+                    .build()
+                    .map_err(|e| StoryError::setup(format!("stream spec: {e}")))?,
+            )
+            .send()
+            .await
+            .map_err(|e| StoryError::setup(format!("enable the table's stream: {e}")))?;
         aws_sdk_scheduler::Client::new(&self.aws)
             .create_schedule_group()
             .name(&self.names.schedule_group)
@@ -418,6 +475,12 @@ impl Stack {
                 .env("AWS_ACCESS_KEY_ID", "testing")
                 .env("AWS_SECRET_ACCESS_KEY", "testing")
                 .env("RUST_LOG", "info");
+            if let Some(slack) = &self.slack {
+                cmd.envs(crate::notify::env(
+                    slack,
+                    &format!("http://{}", self.gateway_addr),
+                ));
+            }
             let mut p = Proc::spawn("cargo-lambda-watch", cmd, &self.log_dir, false)?;
             match p.wait_for_port(port, self.timeouts.start).await {
                 Ok(()) => {

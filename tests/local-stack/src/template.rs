@@ -26,6 +26,8 @@ pub struct Route {
     /// The binary `cargo lambda watch` serves (the function's `BuildProperties.Binary`).
     pub function: String,
     pub payload_format: String,
+    /// `Auth: {Authorizer: NONE}`: no JWT; the function verifies its caller itself.
+    pub public: bool,
 }
 
 impl Route {
@@ -60,6 +62,8 @@ pub struct Template {
     pub routes: Vec<Route>,
     pub schedules: Vec<ScheduleRule>,
     pub cors: Option<Cors>,
+    /// Functions subscribed to the table's stream (`Type: DynamoDB` events).
+    pub streams: Vec<String>,
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -138,8 +142,14 @@ impl Template {
                                     function: function.clone(),
                                     payload_format: prop("PayloadFormatVersion")
                                         .unwrap_or_else(|| "2.0".into()),
+                                    public: props
+                                        .and_then(|p| p.get("Auth"))
+                                        .and_then(|a| a.get("Authorizer"))
+                                        .and_then(Value::as_str)
+                                        == Some("NONE"),
                                 });
                             }
+                            Some("DynamoDB") => out.streams.push(function.clone()),
                             Some("Schedule") | Some("ScheduleV2") => {
                                 let expression = prop("Schedule")
                                     .or_else(|| prop("ScheduleExpression"))

@@ -302,6 +302,7 @@ mod tests {
             path: "/requests/{id}".into(),
             function: "provision".into(),
             payload_format: "2.0".into(),
+            public: false,
         };
         let params = BTreeMap::from([("id".to_string(), "r%201".to_string())]);
         let claims = json!({"sub": "s", "groups": ["a b", "c"], "email_verified": true});
@@ -347,6 +348,7 @@ mod tests {
             path: "/requests".into(),
             function: "provision".into(),
             payload_format: "2.0".into(),
+            public: false,
         };
         let ev = build(&req, &route, &BTreeMap::new(), &Map::new());
         assert_eq!(ev["isBase64Encoded"], true);

@@ -26,7 +26,7 @@ use shared::store::deliveries::{Claim, DeliveryKey, DeliveryStore};
 use shared::store::{DynamoStore, FlowStore, IntegrationStore, StoreConfig};
 
 use crate::channels::{Email, SendError, Slack, Webhooks};
-use crate::events::Event;
+use crate::events::{Event, Kind};
 use crate::plan::{Channels, Delivery, Target};
 
 /// What this function reads and writes in the table.
@@ -209,7 +209,58 @@ impl App {
                 ok &= !f.transient;
             }
         }
+        if matches!(
+            event.kind,
+            Kind::Approved | Kind::Rejected | Kind::ApprovalExpired
+        ) {
+            self.close_buttons(event, flow.as_ref(), integration.as_ref())
+                .await;
+        }
         ok
+    }
+
+    /// Once a request is decided (from Slack, the portal or the API) or expires, the Slack
+    /// messages that asked for a decision are updated in place to say so, buttons gone. Best
+    /// effort: a click on a stale button is refused harmlessly anyway.
+    async fn close_buttons(
+        &self,
+        event: &Event,
+        flow: Option<&shared::model::AccessFlow>,
+        integration: Option<&shared::model::Integration>,
+    ) {
+        let (Some(slack), Some(r)) = (&self.slack, &event.request) else {
+            return;
+        };
+        let asked = Event {
+            id: format!("request:{}:{}", r.id, Kind::Created.as_str()),
+            kind: Kind::Created,
+            ..event.clone()
+        };
+        let outcome = shared::slack::interactions::outcome_message(r, &self.cfg.public_url);
+        let text = outcome["text"].as_str().unwrap_or_default();
+        for d in plan::deliveries(&asked, flow, integration, &self.channels()) {
+            if d.target.channel() != "slack" {
+                continue;
+            }
+            let key = DeliveryKey {
+                event: asked.id.clone(),
+                channel: "slack",
+                recipient: d.target.recipient(),
+            };
+            let Ok(Some(detail)) = self.store.sent_detail(&key).await else {
+                continue;
+            };
+            let Some((channel, ts)) = detail.split_once(' ') else {
+                continue;
+            };
+            if let Err(e) = slack
+                .client
+                .update_message(channel, ts, text, &outcome["blocks"])
+                .await
+            {
+                tracing::warn!(error = %e, "updating a decided request's Slack message");
+            }
+        }
     }
 
     async fn deliver(&self, event: &Event, d: &Delivery) -> Result<(), Failed> {

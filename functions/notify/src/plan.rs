@@ -231,3 +231,78 @@ pub fn deliveries(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Kind;
+    use shared::model::{AccessRequest, ApprovalStep, PrincipalRef};
+
+    fn request() -> AccessRequest {
+        serde_json::from_value(serde_json::json!({
+            "id": "r-1", "integration": "prod", "flow": "logs",
+            "requester": {"sub": "s-dev", "issuer": "https://idp", "email": "dev@example.com", "email_verified": true},
+            "resources": ["logs-1"], "permission": "read", "duration_secs": 3600, "status": "pending",
+            "created_at": "2026-11-23T10:00:00Z", "updated_at": "2026-11-23T10:00:00Z",
+            "approval_expires_at": "2026-11-24T10:00:00Z", "version": 1
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn approvers_hear_why_once_each_never_the_requester_and_groups_only_through_channels() {
+        let mut r = request();
+        r.approval_steps = vec![
+            ApprovalStep {
+                label: "flow approvers".into(),
+                approvers: vec![
+                    PrincipalRef::user("Carol@Example.com"),
+                    PrincipalRef::group("leads"),
+                    PrincipalRef::user("DEV@example.com"),
+                    PrincipalRef::user("a-bare-sub"),
+                ],
+                approved_by: None,
+                approved_at: None,
+            },
+            ApprovalStep {
+                label: "owner of logs-1".into(),
+                approvers: vec![PrincipalRef::user("carol@example.com")],
+                approved_by: None,
+                approved_at: None,
+            },
+        ];
+        let event = Event {
+            id: "request:r-1:request.created".into(),
+            kind: Kind::Created,
+            integration: "prod".into(),
+            request: Some(r),
+            audit: None,
+        };
+        let ch = Channels {
+            slack: true,
+            email: true,
+            ..Default::default()
+        };
+        let out = deliveries(&event, None, None, &ch);
+        let why = Role::Approver {
+            why: vec!["flow approvers".into(), "owner of logs-1".into()],
+        };
+        assert_eq!(
+            out,
+            vec![
+                Delivery {
+                    target: Target::SlackPerson {
+                        email: "carol@example.com".into()
+                    },
+                    role: why.clone()
+                },
+                Delivery {
+                    target: Target::Email {
+                        address: "carol@example.com".into()
+                    },
+                    role: why
+                },
+            ]
+        );
+    }
+}

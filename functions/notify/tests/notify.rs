@@ -571,9 +571,27 @@ async fn a_request_reaches_each_channel_once_and_its_approver_approves_from_slac
     assert_eq!(r["status"], json!(200), "{r}");
     assert_eq!(w.status(&id).await, "active");
 
-    // The next batch: the requester hears of the approval (with who) and the credentials.
+    // The next batch: the requester hears of the approval (with who) and the credentials, and
+    // the approvals channel's message no longer offers buttons.
     let (_, out) = w.deliver().await;
     assert_eq!(failures(&out), 0, "{out}");
+    let channel_now = w
+        .messages()
+        .await
+        .into_iter()
+        .find(|m| m["channel"] == json!("C0APPROVALS"))
+        .unwrap();
+    assert!(
+        channel_now["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Approved by {}", CAROL.email)),
+        "{channel_now}"
+    );
+    assert!(
+        !channel_now["blocks"].to_string().contains("\"approve\""),
+        "{channel_now}"
+    );
     let dev = texts_to(&w.messages().await, "DU0DEV");
     assert_eq!(dev.len(), 2, "{dev:?}");
     assert!(

@@ -58,10 +58,11 @@ pub struct Answer {
     pub message: Option<Value>,
 }
 
-fn refuse(status: u16, code: &str, message: &str) -> Answer {
+/// A refusal in the API's error shape (`{"error": {"code", "message"}}`).
+fn refuse(status: u16, code: &'static str, message: &str) -> Answer {
     Answer {
         status,
-        body: json!({"code": code, "message": message}),
+        body: ApiError::new(status, code, message).body(),
         message: None,
     }
 }

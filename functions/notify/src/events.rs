@@ -156,6 +156,23 @@ mod tests {
     use RequestStatus::*;
 
     #[test]
+    fn the_sample_stream_event_is_a_new_request_waiting_for_approval() {
+        let batch: aws_lambda_events::dynamodb::Event = serde_json::from_str(include_str!(
+            "../../../events/notify/stream-request-created.json"
+        ))
+        .unwrap();
+        let events = from_record(&batch.records[0]).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, Kind::Created);
+        assert_eq!(
+            events[0].id,
+            "request:3f6c2a1e-8d4b-4c7a-9e2f-5b1d0c9a8e7f:request.created"
+        );
+        let r = events[0].request.as_ref().unwrap();
+        assert_eq!(r.approval_steps[0].label, "owner of logs-2026.11");
+    }
+
+    #[test]
     fn each_change_people_hear_about_is_one_event() {
         assert_eq!(transition(None, Pending), Some(Kind::Created));
         assert_eq!(

@@ -39,7 +39,11 @@ fn members() -> Vec<User> {
 }
 
 /// Start the emulator, store the Slack app's secret (under `prefix`) and verify the SES sender.
-pub async fn start(aws: &SdkConfig, prefix: &str) -> Result<LocalSlack, StoryError> {
+pub async fn start(
+    aws: &SdkConfig,
+    ses_endpoint: &str,
+    prefix: &str,
+) -> Result<LocalSlack, StoryError> {
     let emulator = RunningSlack::start(
         SlackConfig {
             bot_token: BOT_TOKEN.into(),
@@ -66,7 +70,7 @@ pub async fn start(aws: &SdkConfig, prefix: &str) -> Result<LocalSlack, StoryErr
     let secret_arn = secret
         .arn
         .ok_or_else(|| StoryError::setup("the slack secret has no ARN"))?;
-    verify_sender(aws).await?;
+    verify_sender(aws, ses_endpoint).await?;
     Ok(LocalSlack {
         emulator,
         secret_arn,
@@ -74,8 +78,11 @@ pub async fn start(aws: &SdkConfig, prefix: &str) -> Result<LocalSlack, StoryErr
 }
 
 /// moto's SES sends only from verified identities, as SES in its sandbox.
-async fn verify_sender(aws: &SdkConfig) -> Result<(), StoryError> {
-    aws_sdk_sesv2::Client::new(aws)
+async fn verify_sender(aws: &SdkConfig, ses_endpoint: &str) -> Result<(), StoryError> {
+    let config = aws_sdk_sesv2::config::Builder::from(aws)
+        .endpoint_url(ses_endpoint)
+        .build();
+    aws_sdk_sesv2::Client::from_conf(config)
         .create_email_identity()
         .email_identity(EMAIL_FROM)
         .send()
@@ -132,16 +139,18 @@ pub async fn slack_messages(
         .collect())
 }
 
-/// The emails moto's SES accepted from the stack's sender, one line each.
-pub async fn emails(http: &reqwest::Client, aws_endpoint: &str) -> Result<Vec<String>, String> {
-    let v: Value = http
-        .get(format!("{aws_endpoint}/moto-api/data.json"))
+/// The emails moto's SES (at `ses_endpoint`) accepted from the stack's sender, one line each.
+pub async fn emails(http: &reqwest::Client, ses_endpoint: &str) -> Result<Vec<String>, String> {
+    let text = http
+        .get(format!("{ses_endpoint}/moto-api/data.json"))
         .send()
         .await
         .map_err(|e| e.to_string())?
-        .json()
+        .text()
         .await
         .map_err(|e| e.to_string())?;
+    let v: Value =
+        serde_json::from_str(&text).map_err(|e| format!("moto's model data is not JSON: {e}"))?;
     Ok(v["ses"]["Message"]
         .as_array()
         .into_iter()

@@ -141,6 +141,8 @@ pub struct Stack {
     pub slack: Option<crate::notify::LocalSlack>,
     /// Where the gateway will listen: the functions' `PUBLIC_URL` (links in messages).
     gateway_addr: String,
+    /// The AWS endpoint the functions send email through (SES), read back by the demo.
+    pub ses_endpoint: String,
     timeouts: Timeouts,
     // Stopped in reverse order of start when the stack is dropped.
     procs: Vec<Proc>,
@@ -202,6 +204,7 @@ impl Stack {
             speedup: speedup(),
             slack: None,
             gateway_addr: String::new(),
+            ses_endpoint: String::new(),
             timeouts,
             procs: Vec::new(),
         };
@@ -218,6 +221,11 @@ impl Stack {
             }
         };
         stack.aws = aws_config(&stack.aws_endpoint).await;
+        stack.ses_endpoint = if std::env::var("AWS_ENDPOINT_URL").is_ok_and(|u| !u.is_empty()) {
+            stack.aws_endpoint.clone()
+        } else {
+            stack.start_moto_named("moto-ses").await?
+        };
         progress(&format!("AWS at {}", stack.aws_endpoint));
 
         let debug = target_dir().join("debug");
@@ -255,6 +263,7 @@ impl Stack {
         stack.slack = Some(
             crate::notify::start(
                 &stack.aws,
+                &stack.ses_endpoint,
                 &format!("elastic-jit-demo-{}/notify/", stack.names.suffix),
             )
             .await?,
@@ -373,6 +382,12 @@ impl Stack {
     }
 
     async fn start_moto(&mut self) -> Result<String, StoryError> {
+        self.start_moto_named("moto").await
+    }
+
+    /// A moto server of its own for SES: moto's model dump (the only way to read sent mail
+    /// back) fails once a Lambda function exists without Docker, as the rotation stand-in does.
+    async fn start_moto_named(&mut self, name: &str) -> Result<String, StoryError> {
         let python = venv().join("bin/python");
         if !python.exists() {
             return Err(StoryError::setup(format!(
@@ -383,7 +398,7 @@ impl Stack {
         let port = free_port()?;
         let mut cmd = Command::new(python);
         cmd.args(["-c", test_harness::MOTO_LAUNCHER, &port.to_string()]);
-        let mut p = Proc::spawn("moto", cmd, &self.log_dir, true)?;
+        let mut p = Proc::spawn(name, cmd, &self.log_dir, true)?;
         p.wait_for_line("ready", self.timeouts.start).await?;
         p.wait_for_port(port, self.timeouts.start).await?;
         self.procs.push(p);
@@ -479,7 +494,8 @@ impl Stack {
                 cmd.envs(crate::notify::env(
                     slack,
                     &format!("http://{}", self.gateway_addr),
-                ));
+                ))
+                .env("AWS_ENDPOINT_URL_SESV2", &self.ses_endpoint);
             }
             let mut p = Proc::spawn("cargo-lambda-watch", cmd, &self.log_dir, false)?;
             match p.wait_for_port(port, self.timeouts.start).await {

@@ -923,7 +923,7 @@ async fn notifications<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError
         let m = crate::notify::slack_messages(&t.stack.http, slack)
             .await
             .map_err(|e| t.fail(e))?;
-        let e = crate::notify::emails(&t.stack.http, &t.stack.aws_endpoint)
+        let e = crate::notify::emails(&t.stack.http, &t.stack.ses_endpoint)
             .await
             .map_err(|e| t.fail(e))?;
         if (m.iter().any(|l| l.contains("credentials are ready")) && !e.is_empty())

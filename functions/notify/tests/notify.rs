@@ -187,6 +187,11 @@ impl StreamReader {
 }
 
 async fn start() -> World {
+    start_trusting(true).await
+}
+
+/// `trust`: the stack setting that lets a Slack profile email identify a person.
+async fn start_trusting(trust: bool) -> World {
     let env = Env::start(es_seed()).await;
     let endpoint = test_harness::aws_endpoint();
     let aws = test_harness::aws_config().await;
@@ -257,7 +262,7 @@ async fn start() -> World {
             client: slack_client(&slack),
             cfg: InteractionConfig {
                 signing_secret: SIGNING_SECRET.to_string().into(),
-                trust_slack_email: true,
+                trust_slack_email: trust,
                 public_url: PUBLIC_URL.into(),
                 team_id: Some("T0JIT".into()),
             },
@@ -687,4 +692,41 @@ async fn notification_targets_are_checked_on_save_and_hidden_from_requesters() {
     );
     assert_eq!(s, 200, "{b}");
     assert!(b.get("notifications").is_none(), "{b}");
+}
+
+#[tokio::test]
+async fn without_the_trusted_email_setting_a_button_only_leads_to_the_portal() {
+    let mut w = start_trusting(false).await;
+    let id = w.ask().await;
+    let (_, out) = w.deliver().await;
+    assert_eq!(failures(&out), 0, "{out}");
+    let dm = w
+        .messages()
+        .await
+        .into_iter()
+        .find(|m| m["channel"] == json!("DU0CAROL"))
+        .unwrap();
+    let r = w.click("U0CAROL", "approve", &dm, 0).await;
+    assert_eq!(r["status"], json!(200), "{r}");
+    assert_eq!(
+        w.status(&id).await,
+        "pending",
+        "no decision from an unverified identity"
+    );
+    let responses: Value = w
+        .http
+        .get(format!("{}/_emulator/responses", w.slack.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let said = responses["responses"][0]["body"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        said.contains("turned off") && said.contains(&format!("/portal/#/requests/{id}")),
+        "{said}"
+    );
 }

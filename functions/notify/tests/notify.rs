@@ -49,6 +49,7 @@ fn slack_config() -> SlackConfig {
         email: email.into(),
         deleted: false,
         is_bot: false,
+        team_id: None,
     };
     SlackConfig {
         bot_token: BOT_TOKEN.into(),
@@ -58,6 +59,11 @@ fn slack_config() -> SlackConfig {
             user("U0CAROL", CAROL.email),
             user("U0DEV", DEV.email),
             user("U0MALLORY", MALLORY.email),
+            // Carol's address, claimed by a member of another organization in a shared channel.
+            User {
+                team_id: Some("T0ELSEWHERE".into()),
+                ..user("W0EXTERNAL", CAROL.email)
+            },
         ],
         channels: vec!["C0APPROVALS".into()],
     }
@@ -521,6 +527,9 @@ async fn a_request_reaches_each_channel_once_and_its_approver_approves_from_slac
         .clone();
     let r = w.click("U0MALLORY", "approve", &channel_msg, 0).await;
     assert_eq!(r["status"], json!(200), "{r}");
+    // Nor a member of another organization (Slack Connect) showing an approver's email.
+    let r = w.click("W0EXTERNAL", "approve", &channel_msg, 0).await;
+    assert_eq!(r["status"], json!(200), "{r}");
     // The requester cannot approve their own request from Slack either.
     let r = w.click("U0DEV", "approve", &channel_msg, 0).await;
     assert_eq!(r["status"], json!(200), "{r}");
@@ -541,7 +550,8 @@ async fn a_request_reaches_each_channel_once_and_its_approver_approves_from_slac
         .map(|r| r["body"]["text"].as_str().unwrap_or_default())
         .collect();
     assert!(said[0].contains("not named as an approver"), "{said:?}");
-    assert!(said[1].contains("their own request"), "{said:?}");
+    assert!(said[1].contains("other Slack organizations"), "{said:?}");
+    assert!(said[2].contains("their own request"), "{said:?}");
     assert_eq!(
         responses["responses"][0]["body"]["replace_original"],
         json!(false)

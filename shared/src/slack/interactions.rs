@@ -233,6 +233,15 @@ async fn decide_click(
             "Your Slack profile has no email elastic-jit can use: decide in the portal: {link}"
         ));
     };
+    // A member of another organization in a shared (Slack Connect) channel has an email their
+    // own organization vouches for, not this workspace: never enough to decide here.
+    if let (Some(home), Some(theirs)) = (&click.team, &user.team_id)
+        && home != theirs
+    {
+        return ephemeral(format!(
+            "Members of other Slack organizations cannot decide here: decide in the portal: {link}"
+        ));
+    }
     let team = click.team.clone().or(user.team_id).unwrap_or_default();
     let who = Identity {
         sub: format!("slack:{team}:{}", click.user),

@@ -34,6 +34,7 @@ fn members() -> Vec<User> {
         email: email.into(),
         deleted: false,
         is_bot: false,
+        team_id: None,
     })
     .collect()
 }

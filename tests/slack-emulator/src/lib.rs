@@ -36,6 +36,9 @@ pub struct User {
     pub deleted: bool,
     #[serde(default)]
     pub is_bot: bool,
+    /// Another organization's member (Slack Connect): their own team id.
+    #[serde(default)]
+    pub team_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,7 +133,7 @@ fn args(
 }
 
 fn user_json(u: &User, team: &str) -> Value {
-    json!({"id": u.id, "team_id": team, "deleted": u.deleted, "is_bot": u.is_bot,
+    json!({"id": u.id, "team_id": u.team_id.as_deref().unwrap_or(team), "deleted": u.deleted, "is_bot": u.is_bot,
            "profile": {"email": u.email}})
 }
 

@@ -100,6 +100,7 @@ impl Env {
                 user_prefix: None,
                 custom_permissions: vec![],
                 allow_insecure_http: true,
+                notifications: None,
             },
             version: 1,
             created_at: Utc::now(),

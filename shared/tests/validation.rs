@@ -305,6 +305,7 @@ fn flow() -> AccessFlowSpec {
         credential_mode: CredentialMode::User,
         approval_window: None,
         description: None,
+        notifications: None,
     }
 }
 

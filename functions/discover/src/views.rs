@@ -74,6 +74,9 @@ pub fn flow_for_requester(f: &AccessFlow) -> Value {
         for field in [
             "requesters",
             "approvers",
+            // Where the flow's notifications go (channels, addresses, webhook URLs) is the
+            // administrators' business.
+            "notifications",
             "version",
             "created_at",
             "updated_at",

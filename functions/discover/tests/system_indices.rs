@@ -39,6 +39,7 @@ fn integration(url: &str, include: &[&str]) -> Integration {
             kind: IntegrationKind::Elasticsearch,
             url: Some(url.into()),
             allow_insecure_http: true,
+            notifications: None,
             organization_id: None,
             secret_arn: "arn:aws:secretsmanager:us-east-1:000000000000:secret:es".into(),
             tls: TlsConfig::default(),

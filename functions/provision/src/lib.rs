@@ -3,6 +3,8 @@
 
 mod credentials;
 mod requests;
+/// `POST /slack/interactions` (approve and reject buttons in Slack).
+pub mod slack;
 /// The JSON bodies the routes answer (the contract test checks them against infra/openapi.yaml).
 pub mod views;
 
@@ -48,9 +50,18 @@ pub const ROUTES: &[Route] = &[
     },
 ];
 
+/// Routes served without the JWT authorizer: each verifies its caller itself (Slack's
+/// request signature).
+pub const PUBLIC_ROUTES: &[Route] = &[Route {
+    method: "POST",
+    path: slack::PATH,
+}];
+
 pub struct App {
     pub services: Services,
     pub auth: AuthConfig,
+    /// Decisions from Slack buttons, when the stack has a Slack app (`SLACK_SECRET_ARN`).
+    pub slack: Option<slack::SlackInteractions>,
 }
 
 impl App {
@@ -63,9 +74,12 @@ impl App {
             target_arn: required("REVOKE_FUNCTION_ARN")?,
             role_arn: required("SCHEDULER_ROLE_ARN")?,
         };
+        let services = Services::from_env(scheduler).await?;
+        let slack = slack::from_env(services.secrets.as_ref()).await?;
         Ok(Self {
-            services: Services::from_env(scheduler).await?,
+            services,
             auth: cfg.auth,
+            slack,
         })
     }
 
@@ -83,7 +97,10 @@ impl App {
         event: serde_json::Value,
     ) -> Result<serde_json::Value, lambda_runtime::Error> {
         match Incoming::classify(event)? {
-            Incoming::Http(e) => Ok(serde_json::to_value(shared::api::serve(self, &e).await)?),
+            Incoming::Http(e) => match slack::route(self, &e).await {
+                Some(answer) => Ok(serde_json::to_value(answer)?),
+                None => Ok(serde_json::to_value(shared::api::serve(self, &e).await)?),
+            },
             _ => Err("provision accepts API Gateway HTTP API events only".into()),
         }
     }

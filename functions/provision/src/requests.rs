@@ -358,7 +358,7 @@ fn decision_body(req: &ApiRequest, required: bool) -> Result<Option<String>, Api
     Ok(reason)
 }
 
-async fn load(app: &App, id: &str) -> Result<AccessRequest, ApiError> {
+pub(crate) async fn load(app: &App, id: &str) -> Result<AccessRequest, ApiError> {
     if id.len() > 64 || id.is_empty() {
         return Err(ApiError::not_found("request", id));
     }
@@ -483,8 +483,6 @@ pub async fn reject(
     decide_with_retry(app, caller, id, DecisionKind::Reject, reason).await
 }
 
-/// Apply a decision on the latest version; a concurrent decision makes us re-read and retry,
-/// so exactly one decision moves the request to approved and only it provisions.
 async fn decide_with_retry(
     app: &App,
     caller: &Caller,
@@ -492,6 +490,23 @@ async fn decide_with_retry(
     kind: DecisionKind,
     reason: Option<String>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let result = decide_as(app, caller, id, kind, reason).await?;
+    Ok(json_response(
+        200,
+        &views::request(&result, &caller.identity),
+    ))
+}
+
+/// Apply a decision on the latest version; a concurrent decision makes us re-read and retry,
+/// so exactly one decision moves the request to approved and only it provisions. Every door
+/// (the API, Slack buttons) decides through here.
+pub(crate) async fn decide_as(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    kind: DecisionKind,
+    reason: Option<String>,
+) -> Result<AccessRequest, ApiError> {
     for _ in 0..DECISION_ATTEMPTS {
         let current = load(app, id).await?;
         if !visible(&current, caller) {
@@ -525,15 +540,11 @@ async fn decide_with_retry(
             .await
         {
             Ok(stored) => {
-                let result = if stored.status == RequestStatus::Approved {
-                    app.services.grants().provision(stored).await?
+                return if stored.status == RequestStatus::Approved {
+                    Ok(app.services.grants().provision(stored).await?)
                 } else {
-                    stored
+                    Ok(stored)
                 };
-                return Ok(json_response(
-                    200,
-                    &views::request(&result, &caller.identity),
-                ));
             }
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),

@@ -195,6 +195,11 @@ impl ApiRequest {
         })
     }
 
+    /// The body exactly as received (a signature is checked over these bytes).
+    pub fn raw_body(&self) -> &[u8] {
+        self.body.as_deref().unwrap_or_default()
+    }
+
     /// A query parameter as a page size within `1..=max`.
     pub fn limit(&self, default: i32, max: i32) -> Result<i32, ApiError> {
         match self.query.get("limit") {

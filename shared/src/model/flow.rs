@@ -50,6 +50,9 @@ pub struct AccessFlowSpec {
     pub approval_window: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Who else hears about this flow's requests (Slack channel, addresses, webhooks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<crate::notifications::NotificationSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +154,9 @@ impl AccessFlowSpec {
             "invalid_approval_window",
         );
         check_principals(&mut e, "approvers", &self.approvers);
+        if let Some(n) = &self.notifications {
+            n.validate(&mut e, "notifications");
+        }
         if let Some(d) = &self.description
             && d.chars().count() > 1000
         {

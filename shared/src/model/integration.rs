@@ -117,6 +117,9 @@ pub struct IntegrationSpec {
     /// the connector's credentials would cross the network in clear text.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_insecure_http: bool,
+    /// Who else hears about this integration's requests, revoke failures and rotation failures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<crate::notifications::NotificationSettings>,
 }
 
 /// A stored integration.
@@ -312,6 +315,9 @@ impl IntegrationSpec {
         }
         check_patterns(&mut e, "discovery.include", &self.discovery.include, true);
         check_patterns(&mut e, "discovery.exclude", &self.discovery.exclude, false);
+        if let Some(n) = &self.notifications {
+            n.validate(&mut e, "notifications");
+        }
         e.into_result()
     }
 

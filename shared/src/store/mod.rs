@@ -4,6 +4,7 @@
 //! transaction.
 
 mod cursor;
+pub mod deliveries;
 mod dynamo;
 mod keys;
 pub mod schema;

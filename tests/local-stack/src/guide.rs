@@ -128,6 +128,30 @@ pub fn print(stack: &Stack, out: &mut impl Write) -> std::io::Result<()> {
     )?;
     writeln!(out, "   Elastic Cloud emulator:     {}", stack.cloud_url)?;
     writeln!(out, "   AWS (moto):                 {}", stack.aws_endpoint)?;
+    if let Some(slack) = &stack.slack {
+        let url = slack.emulator.url();
+        writeln!(
+            out,
+            "   Slack emulator:             {url}/_emulator/messages (what notify posted)"
+        )?;
+        writeln!(
+            out,
+            "     approve as alice from her message's button (the emulator signs as Slack does):"
+        )?;
+        writeln!(
+            out,
+            "     curl -s {url}/_emulator/interactions -H 'Content-Type: application/json' \\"
+        )?;
+        writeln!(
+            out,
+            "       -d '{{\"url\":\"{api}/slack/interactions\",\"user\":\"U0ALICE\",\"action\":\"approve\",\"channel\":\"DU0ALICE\",\"ts\":\"<ts>\"}}'"
+        )?;
+        writeln!(
+            out,
+            "   Emails (moto's SES):        {}/moto-api/data.json (ses.Message)",
+            stack.ses_endpoint
+        )?;
+    }
     writeln!(out, "\n   Demo identities (client id {CLIENT_ID}):")?;
     for i in IDENTITIES {
         writeln!(out, "     {:<6} {}", i.login, i.role)?;

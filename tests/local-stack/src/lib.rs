@@ -17,6 +17,7 @@ pub mod glue;
 pub mod guide;
 pub mod idp;
 pub mod invoke;
+pub mod notify;
 pub mod procs;
 pub mod stack;
 mod story;

@@ -20,13 +20,14 @@ use crate::procs::{Proc, free_port, run_to_end};
 use crate::template::Template;
 use crate::{StoryError, Timeouts};
 
-pub const FUNCTIONS: [&str; 6] = [
+pub const FUNCTIONS: [&str; 7] = [
     "discover",
     "provision",
     "revoke",
     "rotate",
     "cleanup",
     "portal",
+    "notify",
 ];
 pub const ELASTIC_PASSWORD: &str = "demo-elastic-password";
 pub const CLOUD_ORG: &str = "demo-org";
@@ -137,6 +138,12 @@ pub struct Stack {
     /// The moto Lambda standing for the rotate function (a secret's rotation Lambda).
     pub rotation_lambda_arn: Option<String>,
     pub speedup: f64,
+    /// The Slack emulator and the Slack app's secret (notifications and Slack approvals).
+    pub slack: Option<crate::notify::LocalSlack>,
+    /// Where the gateway will listen: the functions' `PUBLIC_URL` (links in messages).
+    gateway_addr: String,
+    /// The AWS endpoint the functions send email through (SES), read back by the demo.
+    pub ses_endpoint: String,
     timeouts: Timeouts,
     // Stopped in reverse order of start when the stack is dropped.
     procs: Vec<Proc>,
@@ -196,6 +203,9 @@ impl Stack {
             invoker: None,
             rotation_lambda_arn: None,
             speedup: speedup(),
+            slack: None,
+            gateway_addr: String::new(),
+            ses_endpoint: String::new(),
             timeouts,
             procs: Vec::new(),
         };
@@ -212,6 +222,11 @@ impl Stack {
             }
         };
         stack.aws = aws_config(&stack.aws_endpoint).await;
+        stack.ses_endpoint = if std::env::var("AWS_ENDPOINT_URL").is_ok_and(|u| !u.is_empty()) {
+            stack.aws_endpoint.clone()
+        } else {
+            stack.start_moto_named("moto-ses").await?
+        };
         progress(&format!("AWS at {}", stack.aws_endpoint));
 
         let debug = target_dir().join("debug");
@@ -252,6 +267,23 @@ impl Stack {
             .map_err(|e| StoryError::setup(e.to_string()))?;
         progress(&format!("identity provider at {}", idp.issuer()));
         stack.idp = Some(idp);
+        stack.slack = Some(
+            crate::notify::start(
+                &stack.aws,
+                &stack.ses_endpoint,
+                &format!("elastic-jit-demo-{}/notify/", stack.names.suffix),
+            )
+            .await?,
+        );
+        stack.gateway_addr = format!("127.0.0.1:{}", free_port()?);
+        progress(&format!(
+            "Slack emulator at {} (notify's messages; approvals from its buttons)",
+            stack
+                .slack
+                .as_ref()
+                .map(|s| s.emulator.url())
+                .unwrap_or_default()
+        ));
 
         stack.start_watch().await?;
         progress(&format!(
@@ -276,12 +308,15 @@ impl Stack {
             .await
             .map_err(|e| StoryError::setup(e.to_string()))?;
         let routes = template.routes.len();
-        let gateway = RunningGateway::start(Gateway::new(
-            template.routes.clone(),
-            template.cors.clone(),
-            authorizer,
-            invoker.clone() as Arc<dyn Invoker>,
-        ))
+        let gateway = RunningGateway::start_on(
+            Gateway::new(
+                template.routes.clone(),
+                template.cors.clone(),
+                authorizer,
+                invoker.clone() as Arc<dyn Invoker>,
+            ),
+            &self.gateway_addr,
+        )
         .await
         .map_err(|e| StoryError::setup(format!("gateway: {e}")))?;
         self.api_url = gateway.url.clone();
@@ -310,6 +345,16 @@ impl Stack {
             speedup: self.speedup,
             rotation_lambda_arn: self.rotation_lambda_arn.clone(),
             aws_endpoint: Some(self.aws_endpoint.clone()),
+            // The template's stream subscribers (notify) get the table's changes.
+            streams: template
+                .streams
+                .iter()
+                .map(|f| crate::glue::streams::StreamConsumer {
+                    table: self.names.table.clone(),
+                    function: f.clone(),
+                    batch_size: 25,
+                })
+                .collect(),
             ..GlueConfig::default()
         };
         let rules: Vec<String> = template
@@ -344,6 +389,12 @@ impl Stack {
     }
 
     async fn start_moto(&mut self) -> Result<String, StoryError> {
+        self.start_moto_named("moto").await
+    }
+
+    /// A moto server of its own for SES: moto's model dump (the only way to read sent mail
+    /// back) fails once a Lambda function exists without Docker, as the rotation stand-in does.
+    async fn start_moto_named(&mut self, name: &str) -> Result<String, StoryError> {
         let python = venv().join("bin/python");
         if !python.exists() {
             return Err(StoryError::setup(format!(
@@ -354,7 +405,7 @@ impl Stack {
         let port = free_port()?;
         let mut cmd = Command::new(python);
         cmd.args(["-c", test_harness::MOTO_LAUNCHER, &port.to_string()]);
-        let mut p = Proc::spawn("moto", cmd, &self.log_dir, true)?;
+        let mut p = Proc::spawn(name, cmd, &self.log_dir, true)?;
         p.wait_for_line("ready", self.timeouts.start).await?;
         p.wait_for_port(port, self.timeouts.start).await?;
         self.procs.push(p);
@@ -384,6 +435,20 @@ impl Stack {
         shared::store::schema::create_table(&dynamodb, &self.names.table)
             .await
             .map_err(|e| StoryError::setup(format!("create table {}: {e}", self.names.table)))?;
+        // As the template's table: its stream feeds the notify function.
+        dynamodb
+            .update_table()
+            .table_name(&self.names.table)
+            .stream_specification(
+                aws_sdk_dynamodb::types::StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewAndOldImages)
+                    .build()
+                    .map_err(|e| StoryError::setup(format!("stream spec: {e}")))?,
+            )
+            .send()
+            .await
+            .map_err(|e| StoryError::setup(format!("enable the table's stream: {e}")))?;
         aws_sdk_scheduler::Client::new(&self.aws)
             .create_schedule_group()
             .name(&self.names.schedule_group)
@@ -436,6 +501,13 @@ impl Stack {
                 .env("OIDC_ISSUER", self.issuer())
                 .env("OIDC_CLIENT_ID", crate::idp::CLIENT_ID)
                 .env("OIDC_SCOPES", "openid email profile");
+            if let Some(slack) = &self.slack {
+                cmd.envs(crate::notify::env(
+                    slack,
+                    &format!("http://{}", self.gateway_addr),
+                ))
+                .env("AWS_ENDPOINT_URL_SESV2", &self.ses_endpoint);
+            }
             let mut p = Proc::spawn("cargo-lambda-watch", cmd, &self.log_dir, false)?;
             match p.wait_for_port(port, self.timeouts.start).await {
                 Ok(()) => {

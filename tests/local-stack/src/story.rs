@@ -301,6 +301,7 @@ pub async fn run<W: Write>(stack: &mut Stack, out: &mut W) -> Result<(), StoryEr
     cloud(&mut t).await?;
     rotation(&mut t).await?;
     expiry(&mut t, short).await?;
+    notifications(&mut t).await?;
     writeln!(
         t.out,
         "\n== The story ran to the end: every step behaved as expected"
@@ -906,4 +907,41 @@ async fn bob_holds<W: Write>(t: &mut Teller<'_, W>, deployment: &str) -> Result<
         }
     }
     Ok(held)
+}
+
+/// What the notify function told people along the way: it is fed by the glue's poller of the
+/// table's stream, as the template's event source mapping feeds it on AWS.
+async fn notifications<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
+    t.section("Notifications: Slack messages and emails sent from the table's stream")?;
+    t.step("the Slack messages (from the Slack emulator) and the emails (from moto's SES)")?;
+    let Some(slack) = t.stack.slack.as_ref() else {
+        return Err(t.fail("the stack has no Slack emulator"));
+    };
+    // The poller runs every half second; the last changes may still be on their way.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (messages, emails) = loop {
+        let m = crate::notify::slack_messages(&t.stack.http, slack)
+            .await
+            .map_err(|e| t.fail(e))?;
+        let e = crate::notify::emails(&t.stack.http, &t.stack.ses_endpoint)
+            .await
+            .map_err(|e| t.fail(e))?;
+        if (m.iter().any(|l| l.contains("credentials are ready")) && !e.is_empty())
+            || std::time::Instant::now() >= deadline
+        {
+            break (m, e);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    if messages.is_empty() || emails.is_empty() {
+        return Err(t.fail(format!(
+            "expected Slack messages and emails; got {} and {}",
+            messages.len(),
+            emails.len()
+        )));
+    }
+    for line in messages.iter().chain(&emails) {
+        t.say(line)?;
+    }
+    Ok(())
 }

@@ -63,6 +63,8 @@ pub struct Template {
     pub routes: Vec<Route>,
     pub schedules: Vec<ScheduleRule>,
     pub cors: Option<Cors>,
+    /// Functions subscribed to the table's stream (`Type: DynamoDB` events).
+    pub streams: Vec<String>,
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -148,6 +150,7 @@ impl Template {
                                         != Some("NONE"),
                                 });
                             }
+                            Some("DynamoDB") => out.streams.push(function.clone()),
                             Some("Schedule") | Some("ScheduleV2") => {
                                 let expression = prop("Schedule")
                                     .or_else(|| prop("ScheduleExpression"))
@@ -218,7 +221,8 @@ mod tests {
             .expect("revoke route");
         assert_eq!(revoke.function, "revoke");
         assert!(t.routes.iter().all(|r| r.payload_format == "2.0"));
-        // Only the portal's pages are served without a token.
+        // Only the portal's pages and Slack's signed interactivity requests are served without
+        // a token.
         let open: Vec<String> = t
             .routes
             .iter()
@@ -227,7 +231,11 @@ mod tests {
             .collect();
         assert_eq!(
             open,
-            ["GET /portal -> portal", "GET /portal/{proxy+} -> portal"]
+            [
+                "POST /slack/interactions -> provision",
+                "GET /portal -> portal",
+                "GET /portal/{proxy+} -> portal",
+            ]
         );
         let sweep = t
             .schedules

@@ -100,9 +100,10 @@ pub fn binary_of(function: &Value) -> &str {
 
 /// Every route the API serves, as (function, method, path).
 pub fn served() -> BTreeSet<(&'static str, &'static str, &'static str)> {
-    let exported: [(&str, &[Route]); 4] = [
+    let exported: [(&str, &[Route]); 5] = [
         ("discover", discover::ROUTES),
         ("provision", provision::ROUTES),
+        ("provision", provision::PUBLIC_ROUTES),
         ("revoke", revoke::ROUTES),
         ("rotate", rotate::ROUTES),
     ];

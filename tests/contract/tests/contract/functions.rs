@@ -25,7 +25,7 @@ fn environment(t: &Value, function: &Value) -> BTreeSet<String> {
 }
 
 #[test]
-fn five_functions_built_with_cargo_lambda_for_arm64() {
+fn every_function_built_with_cargo_lambda_for_arm64() {
     let t = template();
     let mut seen = BTreeMap::new();
     for (id, f) in resources_of(&t, "AWS::Serverless::Function") {
@@ -70,6 +70,7 @@ fn five_functions_built_with_cargo_lambda_for_arm64() {
     let expected: BTreeMap<String, (u64, u64)> = [
         ("cleanup", (300, 512)),
         ("discover", (30, 256)),
+        ("notify", (60, 256)),
         ("provision", (30, 256)),
         ("revoke", (30, 256)),
         ("rotate", (60, 256)),
@@ -103,6 +104,10 @@ fn each_function_gets_the_environment_it_reads() {
                     "REVOKE_FUNCTION_ARN",
                     "SCHEDULER_ROLE_ARN",
                     "MAX_OPEN_REQUESTS",
+                    "SLACK_SECRET_ARN",
+                    "SLACK_TRUST_EMAIL",
+                    "SLACK_TEAM_ID",
+                    "PUBLIC_URL",
                 ],
             ]
             .concat(),
@@ -118,6 +123,19 @@ fn each_function_gets_the_environment_it_reads() {
         (
             "rotate",
             [api.as_slice(), &["CREDENTIAL_SECRET_PREFIX"]].concat(),
+        ),
+        (
+            "notify",
+            vec![
+                "TABLE_NAME",
+                "CONNECTOR_SECRET_PREFIX",
+                "PUBLIC_URL",
+                "SLACK_SECRET_ARN",
+                "SLACK_BUTTONS",
+                "EMAIL_FROM",
+                "OPS_SLACK_CHANNEL",
+                "OPS_EMAILS",
+            ],
         ),
         (
             "cleanup",

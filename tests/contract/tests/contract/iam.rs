@@ -167,6 +167,24 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<String>> {
             ],
         ),
     ];
+    let notify: BTreeSet<String> = [
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+        "sqs:SendMessage",
+        "secretsmanager:GetSecretValue",
+        "ses:SendEmail",
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .collect();
     let mut out: BTreeMap<&'static str, BTreeSet<String>> = per_function
         .into_iter()
         .map(|(f, own)| {
@@ -178,6 +196,7 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<String>> {
                 .collect();
             (f, set)
         })
+        .chain(std::iter::once(("notify", notify)))
         .collect();
     // The portal serves embedded files: it touches nothing of AWS but its logs.
     out.insert("portal", logs.iter().map(|a| (*a).to_string()).collect());
@@ -255,6 +274,10 @@ fn resource_texts(statement: &Value) -> Vec<String> {
 
 const CONNECTOR_SECRETS: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${ConnectorSecretPrefix}*";
 const CREDENTIAL_SECRETS: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${CredentialSecretPrefix}*";
+/// The Slack app's secret and the webhooks' HMAC keys (notify reads them all).
+const NOTIFY_SECRETS: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${NotifySecretPrefix}*";
+/// The Slack app's secret alone (provision, for the Slack interactions route).
+const SLACK_SECRET: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${NotifySecretPrefix}slack-*";
 
 /// Which Secrets Manager calls each function makes on which secrets: connector secrets are
 /// only read (and rotated by rotate); requester credential secrets are written by provision,
@@ -282,6 +305,7 @@ fn secrets_manager_calls_are_scoped_to_the_secrets_each_function_handles() {
             "revoke",
             (connector_read.to_vec(), vec!["secretsmanager:DeleteSecret"]),
         ),
+        ("notify", (vec![], vec![])),
         (
             "cleanup",
             (connector_read.to_vec(), vec!["secretsmanager:DeleteSecret"]),
@@ -326,8 +350,14 @@ fn secrets_manager_calls_are_scoped_to_the_secrets_each_function_handles() {
                 {
                     for r in resource_texts(st) {
                         assert!(
-                            r == CONNECTOR_SECRETS || r == CREDENTIAL_SECRETS,
-                            "{id}: {a} on {r}: secrets calls are scoped to one of the two prefixes"
+                            [
+                                CONNECTOR_SECRETS,
+                                CREDENTIAL_SECRETS,
+                                NOTIFY_SECRETS,
+                                SLACK_SECRET
+                            ]
+                            .contains(&r.as_str()),
+                            "{id}: {a} on {r}: secrets calls are scoped to one of the prefixes"
                         );
                         on.entry(r).or_default().insert(a.to_string());
                     }
@@ -345,6 +375,23 @@ fn secrets_manager_calls_are_scoped_to_the_secrets_each_function_handles() {
             on.remove(CREDENTIAL_SECRETS).unwrap_or_default(),
             set(credential),
             "{id}: credential secrets"
+        );
+        // Slack's and the webhooks' secrets are read only by the two functions that use them.
+        let read = set(&vec!["secretsmanager:GetSecretValue"]);
+        let (notify_secrets, slack_secret) = match name {
+            "notify" => (read.clone(), BTreeSet::new()),
+            "provision" => (BTreeSet::new(), read.clone()),
+            _ => (BTreeSet::new(), BTreeSet::new()),
+        };
+        assert_eq!(
+            on.remove(NOTIFY_SECRETS).unwrap_or_default(),
+            notify_secrets,
+            "{id}: notify secrets"
+        );
+        assert_eq!(
+            on.remove(SLACK_SECRET).unwrap_or_default(),
+            slack_secret,
+            "{id}: the Slack secret"
         );
     }
 }

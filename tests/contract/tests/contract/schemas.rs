@@ -132,6 +132,21 @@ fn full_integration_spec() -> IntegrationSpec {
             privileges: vec!["create_doc".into()],
         }],
         allow_insecure_http: true,
+        notifications: Some(full_notifications()),
+    }
+}
+
+/// Every notification setting set, so each must be documented.
+fn full_notifications() -> shared::notifications::NotificationSettings {
+    shared::notifications::NotificationSettings {
+        slack_channel: Some("#jit-approvals".into()),
+        slack_direct: false,
+        email_people: false,
+        emails: vec!["team@example.com".into()],
+        webhooks: vec![shared::notifications::Webhook {
+            url: "https://hooks.example.com/jit".into(),
+            secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:elastic-jit/notify/siem-AbCdEf".into(),
+        }],
     }
 }
 
@@ -148,6 +163,7 @@ fn full_flow_spec() -> AccessFlowSpec {
         credential_mode: CredentialMode::ApiKey,
         approval_window: Some("1d".into()),
         description: Some("d".into()),
+        notifications: Some(full_notifications()),
     }
 }
 

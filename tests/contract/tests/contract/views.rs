@@ -119,6 +119,7 @@ fn full_spec(kind: IntegrationKind) -> IntegrationSpec {
             privileges: vec!["create_doc".into()],
         }],
         allow_insecure_http: true,
+        notifications: None,
     }
 }
 
@@ -173,6 +174,7 @@ fn flows() -> [AccessFlow; 2] {
             credential_mode: CredentialMode::ApiKey,
             approval_window: Some("2d".into()),
             description: Some("Read the logs".into()),
+            notifications: None,
         },
         version: 2,
         created_at: at(0),

@@ -281,7 +281,12 @@ pub struct RunningGateway {
 
 impl RunningGateway {
     pub async fn start(gateway: Gateway) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_on(gateway, "127.0.0.1:0").await
+    }
+
+    /// On a given loopback address (the stack's public URL is known before it starts).
+    pub async fn start_on(gateway: Gateway, addr: &str) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
         let url = format!("http://{}", listener.local_addr()?);
         let gateway = Arc::new(gateway);
         // Bodies up to the payload limit reach the handler, which answers 413 above it.

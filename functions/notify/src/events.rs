@@ -1,0 +1,212 @@
+//! What happened, read from one stream record: a request's status change (old and new image)
+//! or an audit event that needs people (a failed connector rotation). Each event has an id
+//! that a replayed record reproduces exactly, so delivery markers can recognise it.
+
+use aws_lambda_events::dynamodb::EventRecord;
+use serde_dynamo::Item;
+use shared::model::{AccessRequest, AuditEvent, RequestStatus};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A request waits for approvals.
+    Created,
+    Approved,
+    Rejected,
+    /// Nobody decided within the approval window.
+    ApprovalExpired,
+    /// Credentials are ready.
+    Active,
+    Revoked,
+    Expired,
+    /// Approved, but provisioning failed.
+    ProvisionFailed,
+    /// Revoking failed; cleanup retries it, but access may outlive its grant.
+    RevokeFailed,
+    /// A connector secret rotation failed.
+    RotationFailed,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "request.created",
+            Self::Approved => "request.approved",
+            Self::Rejected => "request.rejected",
+            Self::ApprovalExpired => "request.approval_expired",
+            Self::Active => "grant.active",
+            Self::Revoked => "grant.revoked",
+            Self::Expired => "grant.expired",
+            Self::ProvisionFailed => "grant.provision_failed",
+            Self::RevokeFailed => "grant.revoke_failed",
+            Self::RotationFailed => "connector.rotation_failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Stable across replays of the same record.
+    pub id: String,
+    pub kind: Kind,
+    pub integration: String,
+    pub request: Option<AccessRequest>,
+    /// For rotation failures: the audit event.
+    pub audit: Option<AuditEvent>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("stream record {event_id} could not be read as a {entity}: {reason}")]
+pub struct DecodeError {
+    pub event_id: String,
+    pub entity: String,
+    pub reason: String,
+}
+
+fn entity(item: &Item) -> Option<String> {
+    match item.get("entity") {
+        Some(serde_dynamo::AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    record: &EventRecord,
+    item: &Item,
+    what: &str,
+) -> Result<Option<T>, DecodeError> {
+    if item.is_empty() {
+        return Ok(None);
+    }
+    serde_dynamo::from_item(item.clone())
+        .map(Some)
+        .map_err(|e| DecodeError {
+            event_id: record.event_id.clone(),
+            entity: what.into(),
+            reason: e.to_string(),
+        })
+}
+
+/// The events one record stands for (none for most records: other kinds of item, a partial
+/// approval, a retried revoke that failed again).
+pub fn from_record(record: &EventRecord) -> Result<Vec<Event>, DecodeError> {
+    let new = &record.change.new_image;
+    let old = &record.change.old_image;
+    let kind_of = entity(new).or_else(|| entity(old));
+    match kind_of.as_deref() {
+        Some("request") => {
+            let Some(r) = decode::<AccessRequest>(record, new, "request")? else {
+                return Ok(vec![]);
+            };
+            let before = decode::<AccessRequest>(record, old, "request")?.map(|o| o.status);
+            Ok(transition(before, r.status)
+                .map(|kind| Event {
+                    id: format!("request:{}:{}", r.id, kind.as_str()),
+                    kind,
+                    integration: r.integration.clone(),
+                    request: Some(r),
+                    audit: None,
+                })
+                .into_iter()
+                .collect())
+        }
+        Some("audit") if record.event_name == "INSERT" => {
+            let Some(a) = decode::<AuditEvent>(record, new, "audit event")? else {
+                return Ok(vec![]);
+            };
+            if a.action != "connector.rotation_failed" {
+                return Ok(vec![]);
+            }
+            Ok(vec![Event {
+                id: format!("audit:{}", a.id),
+                kind: Kind::RotationFailed,
+                integration: a.integration.clone().unwrap_or_default(),
+                request: None,
+                audit: Some(a),
+            }])
+        }
+        _ => Ok(vec![]),
+    }
+}
+
+/// The event a status change is, if it is one people hear about. Each of these happens at most
+/// once per request (the state machine never returns to a state it left), so the request id and
+/// the event name identify it.
+pub fn transition(before: Option<RequestStatus>, after: RequestStatus) -> Option<Kind> {
+    use RequestStatus::*;
+    if before == Some(after) {
+        return None;
+    }
+    match (before, after) {
+        (None, Pending) => Some(Kind::Created),
+        (_, Approved) if before == Some(Pending) => Some(Kind::Approved),
+        (_, Rejected) => Some(Kind::Rejected),
+        (Some(Pending), Expired) => Some(Kind::ApprovalExpired),
+        (_, Active) => Some(Kind::Active),
+        (_, Revoked) => Some(Kind::Revoked),
+        (Some(Active | RevokeFailed), Expired) => Some(Kind::Expired),
+        (_, Failed) => Some(Kind::ProvisionFailed),
+        (_, RevokeFailed) => Some(Kind::RevokeFailed),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RequestStatus::*;
+
+    #[test]
+    fn the_sample_stream_event_is_a_new_request_waiting_for_approval() {
+        let batch: aws_lambda_events::dynamodb::Event = serde_json::from_str(include_str!(
+            "../../../events/notify/stream-request-created.json"
+        ))
+        .unwrap();
+        let events = from_record(&batch.records[0]).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, Kind::Created);
+        assert_eq!(
+            events[0].id,
+            "request:3f6c2a1e-8d4b-4c7a-9e2f-5b1d0c9a8e7f:request.created"
+        );
+        let r = events[0].request.as_ref().unwrap();
+        assert_eq!(r.approval_steps[0].label, "owner of logs-2026.11");
+    }
+
+    #[test]
+    fn each_change_people_hear_about_is_one_event() {
+        assert_eq!(transition(None, Pending), Some(Kind::Created));
+        assert_eq!(
+            transition(Some(Pending), Pending),
+            None,
+            "a partial approval"
+        );
+        assert_eq!(transition(Some(Pending), Approved), Some(Kind::Approved));
+        assert_eq!(
+            transition(None, Approved),
+            None,
+            "auto-approved: active follows"
+        );
+        assert_eq!(transition(Some(Pending), Rejected), Some(Kind::Rejected));
+        assert_eq!(
+            transition(Some(Pending), Expired),
+            Some(Kind::ApprovalExpired)
+        );
+        assert_eq!(transition(Some(Approved), Active), Some(Kind::Active));
+        assert_eq!(transition(None, Active), Some(Kind::Active));
+        assert_eq!(transition(Some(Active), Expired), Some(Kind::Expired));
+        assert_eq!(transition(Some(RevokeFailed), Revoked), Some(Kind::Revoked));
+        assert_eq!(
+            transition(Some(Active), RevokeFailed),
+            Some(Kind::RevokeFailed)
+        );
+        assert_eq!(
+            transition(Some(RevokeFailed), RevokeFailed),
+            None,
+            "a retry failing again"
+        );
+        assert_eq!(
+            transition(Some(Approved), Failed),
+            Some(Kind::ProvisionFailed)
+        );
+    }
+}

@@ -1,0 +1,282 @@
+//! Approve and reject buttons: the interactivity request Slack sends when someone clicks one.
+//!
+//! The route has no JWT authorizer, so everything rests on three checks, in this order: the
+//! request is Slack's (v0 signature with the signing secret, five-minute window), the clicking
+//! Slack user is a person (their Slack profile email, trusted only because the operator said
+//! Slack verifies it: `SLACK_TRUST_EMAIL`), and that person may decide (the same decision code,
+//! policy and conditional writes as `POST /requests/{id}/approve`). A person gets no more from
+//! a button than from the API: the Slack identity carries only the verified email and no
+//! groups, so an approver named by email decides in one click, and one who approves through a
+//! group is sent to the portal's decision page to sign in (step-up) instead.
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+use super::client::SlackClient;
+use super::signature;
+use crate::api::ApiError;
+use crate::model::{AccessRequest, DecisionKind, Identity, RequestStatus};
+use crate::notifications::{request_link, summary};
+use crate::policy::is_own_request;
+
+/// The issuer recorded for identities proven by Slack (they are not IdP identities).
+pub const SLACK_ISSUER: &str = "https://slack.com";
+/// The reason recorded for a one-click rejection (the API requires one).
+pub const SLACK_REJECT_REASON: &str = "rejected from Slack";
+
+pub struct InteractionConfig {
+    pub signing_secret: SecretString,
+    /// Whether a Slack profile email counts as verified. Off: nobody decides in one click.
+    pub trust_slack_email: bool,
+    /// The stack's public URL (the portal is at `/portal/`).
+    pub public_url: String,
+    /// The only Slack workspace whose members may click (None: the bot's own, from the payload).
+    pub team_id: Option<String>,
+}
+
+/// The decision code of the API, called as the person a Slack user was mapped to.
+#[async_trait]
+pub trait Decider: Send + Sync {
+    async fn decide(
+        &self,
+        who: &Identity,
+        id: &str,
+        kind: DecisionKind,
+        reason: Option<String>,
+    ) -> Result<AccessRequest, ApiError>;
+    async fn load(&self, id: &str) -> Result<Option<AccessRequest>, ApiError>;
+}
+
+/// What the route answers Slack (Slack wants a 200 within three seconds; the message itself
+/// is changed through the interaction's `response_url`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    /// What was sent to the response URL (for logs and tests), if anything.
+    pub message: Option<Value>,
+}
+
+/// A refusal in the API's error shape (`{"error": {"code", "message"}}`).
+fn refuse(status: u16, code: &'static str, message: &str) -> Answer {
+    Answer {
+        status,
+        body: ApiError::new(status, code, message).body(),
+        message: None,
+    }
+}
+
+struct Click {
+    user: String,
+    team: Option<String>,
+    kind: DecisionKind,
+    request_id: String,
+    response_url: Option<String>,
+}
+
+fn parse(body: &[u8]) -> Result<Option<Click>, &'static str> {
+    let payload = url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == "payload")
+        .map(|(_, v)| v.into_owned())
+        .ok_or("the body has no payload field")?;
+    let p: Value = serde_json::from_str(&payload).map_err(|_| "the payload is not JSON")?;
+    if p["type"].as_str() != Some("block_actions") {
+        return Ok(None);
+    }
+    let Some(action) = p["actions"].as_array().and_then(|a| a.first()) else {
+        return Ok(None);
+    };
+    let kind = match action["action_id"].as_str() {
+        Some("approve") => DecisionKind::Approve,
+        Some("reject") => DecisionKind::Reject,
+        // Link buttons (open in the portal) also send an action: nothing to do.
+        _ => return Ok(None),
+    };
+    let request_id = action["value"]
+        .as_str()
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .ok_or("the action carries no request id")?
+        .to_string();
+    let user = p["user"]["id"]
+        .as_str()
+        .ok_or("the payload names no user")?
+        .to_string();
+    Ok(Some(Click {
+        user,
+        team: p["team"]["id"]
+            .as_str()
+            .or(p["user"]["team_id"].as_str())
+            .map(str::to_string),
+        kind,
+        request_id,
+        response_url: p["response_url"].as_str().map(str::to_string),
+    }))
+}
+
+fn ephemeral(text: String) -> Value {
+    json!({"response_type": "ephemeral", "replace_original": false, "text": text})
+}
+
+/// The message after a decision, replacing the one with the buttons.
+pub fn outcome_message(r: &AccessRequest, public_url: &str) -> Value {
+    let what = summary(r);
+    let decided = r.decisions.last();
+    let text = match (r.status, decided) {
+        (RequestStatus::Rejected, Some(d)) => format!(
+            "Rejected by {}: {}\n{what}",
+            d.by,
+            d.reason.as_deref().unwrap_or("no reason given")
+        ),
+        (RequestStatus::Pending, _) => {
+            let waiting: Vec<&str> = r
+                .approval_steps
+                .iter()
+                .filter(|s| s.approved_by.is_none())
+                .map(|s| s.label.as_str())
+                .collect();
+            format!(
+                "Approval recorded; still waiting for: {}\n{what}",
+                waiting.join(", ")
+            )
+        }
+        (status, Some(d)) if d.kind == DecisionKind::Approve => {
+            format!("Approved by {} (now {status})\n{what}", d.by)
+        }
+        (status, _) => format!("This request is {status}\n{what}"),
+    };
+    let link = request_link(public_url, &r.id);
+    json!({
+        "replace_original": true,
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("<{link}|Open in the portal>")}]}
+        ]
+    })
+}
+
+/// Handle one interactivity request. `timestamp` and `signature` are Slack's headers, `body`
+/// the raw form body as received, `now` Unix seconds.
+pub async fn handle(
+    cfg: &InteractionConfig,
+    slack: &SlackClient,
+    decider: &dyn Decider,
+    timestamp: Option<&str>,
+    signature_header: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Answer {
+    if let Err(e) = signature::verify(
+        cfg.signing_secret.expose_secret().as_bytes(),
+        timestamp,
+        signature_header,
+        body,
+        now,
+    ) {
+        tracing::warn!(reason = %e, "refused a Slack interaction");
+        return refuse(401, "invalid_slack_signature", &e.to_string());
+    }
+    let click = match parse(body) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return Answer {
+                status: 200,
+                body: json!({}),
+                message: None,
+            };
+        }
+        Err(m) => return refuse(400, "invalid_slack_payload", m),
+    };
+    let reply = decide_click(cfg, slack, decider, &click).await;
+    if let Some(url) = &click.response_url
+        && let Err(e) = slack.respond(url, &reply).await
+    {
+        // The decision stands either way; only the message did not change.
+        tracing::warn!(error = %e, "updating the Slack message");
+    }
+    Answer {
+        status: 200,
+        body: json!({}),
+        message: Some(reply),
+    }
+}
+
+async fn decide_click(
+    cfg: &InteractionConfig,
+    slack: &SlackClient,
+    decider: &dyn Decider,
+    click: &Click,
+) -> Value {
+    let link = request_link(&cfg.public_url, &click.request_id);
+    if let (Some(want), Some(got)) = (&cfg.team_id, &click.team)
+        && want != got
+    {
+        return ephemeral("This Slack workspace may not decide elastic-jit requests.".into());
+    }
+    if !cfg.trust_slack_email {
+        return ephemeral(format!(
+            "Decisions from Slack are turned off here: decide in the portal: {link}"
+        ));
+    }
+    let user = match slack.user_info(&click.user).await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!(error = %e, "users.info for a Slack interaction");
+            return ephemeral(format!(
+                "Slack could not tell who you are right now; try again, or decide in the portal: {link}"
+            ));
+        }
+    };
+    let Some(email) = user.email.filter(|_| !user.deleted && !user.is_bot) else {
+        return ephemeral(format!(
+            "Your Slack profile has no email elastic-jit can use: decide in the portal: {link}"
+        ));
+    };
+    // A member of another organization in a shared (Slack Connect) channel has an email their
+    // own organization vouches for, not this workspace: never enough to decide here.
+    if let (Some(home), Some(theirs)) = (&click.team, &user.team_id)
+        && home != theirs
+    {
+        return ephemeral(format!(
+            "Members of other Slack organizations cannot decide here: decide in the portal: {link}"
+        ));
+    }
+    let team = click.team.clone().or(user.team_id).unwrap_or_default();
+    let who = Identity {
+        sub: format!("slack:{team}:{}", click.user),
+        issuer: Some(SLACK_ISSUER.into()),
+        email: Some(email),
+        email_verified: true,
+        groups: vec![],
+    };
+    let reason = match click.kind {
+        DecisionKind::Approve => None,
+        DecisionKind::Reject => Some(SLACK_REJECT_REASON.to_string()),
+    };
+    // Own requests are refused by the decision code too; checked first for a clear message.
+    if let Ok(Some(r)) = decider.load(&click.request_id).await
+        && is_own_request(&r, &who)
+    {
+        return ephemeral("Nobody may approve or reject their own request.".into());
+    }
+    match decider
+        .decide(&who, &click.request_id, click.kind, reason)
+        .await
+    {
+        Ok(r) => outcome_message(&r, &cfg.public_url),
+        Err(e) if e.status == 409 && e.code == "not_pending" => {
+            // A second click, or someone was faster: show where the request stands.
+            match decider.load(&click.request_id).await {
+                Ok(Some(r)) => outcome_message(&r, &cfg.public_url),
+                _ => ephemeral(e.message),
+            }
+        }
+        Err(e) if e.status == 403 || e.status == 404 => ephemeral(format!(
+            "You are not named as an approver of this request by your email ({}). If you \
+             approve through a group, sign in and decide in the portal: {link}",
+            who.display()
+        )),
+        Err(e) => ephemeral(format!("{} ({link})", e.message)),
+    }
+}

@@ -203,13 +203,16 @@ impl Denial {
     }
 }
 
-/// `{"error":{"root_cause":[{"type":T,"reason":R}],"type":T,"reason":R},"status":S}`.
+/// `{"error":{"root_cause":[{"type":T,"reason":R}],"type":T,"reason":R},"status":S}`, keys in
+/// ES's order (serde_json's map would sort them).
 pub(crate) fn error_body(kind: &str, reason: &str, status: u16) -> String {
-    serde_json::json!({
-        "error": {"root_cause": [{"type": kind, "reason": reason}], "type": kind, "reason": reason},
-        "status": status,
-    })
-    .to_string()
+    let (kind, reason) = (
+        serde_json::Value::from(kind),
+        serde_json::Value::from(reason),
+    );
+    format!(
+        r#"{{"error":{{"root_cause":[{{"type":{kind},"reason":{reason}}}],"type":{kind},"reason":{reason}}},"status":{status}}}"#
+    )
 }
 
 fn deny(grant: &Grant, action: &str, indices: Vec<String>) -> Decision {

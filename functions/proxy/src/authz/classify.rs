@@ -128,12 +128,30 @@ fn segments(path: &str) -> Result<Vec<String>, Refusal> {
             if seg == "." || seg == ".." {
                 return Err(malformed("has a relative segment"));
             }
-            if seg.contains(['/', '\\']) || seg.chars().any(char::is_control) {
+            if !slashes_only_in_date_math(&seg)
+                || seg.contains('\\')
+                || seg.chars().any(char::is_control)
+            {
                 return Err(malformed("has an encoded slash or control character"));
             }
             Ok(seg.into_owned())
         })
         .collect()
+}
+
+/// Date math needs its `/` encoded (`%3Clogs-%7Bnow%2Fd%7D%3E`); any other decoded slash would
+/// let the proxy and the cluster split the path differently.
+fn slashes_only_in_date_math(seg: &str) -> bool {
+    let mut depth = 0usize;
+    for c in seg.chars() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            '/' if depth == 0 => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// The query parameters the engine interprets; all others are forwarded untouched (`pretty`,
@@ -298,7 +316,7 @@ fn route(m: Method, s: &[&str], p: &Params, b: &[u8]) -> Result<Request, Refusal
         ["_cat", "count"] if m == Get => one(SEARCH, all(), p),
         ["_cat", "count", e] if m == Get => one(SEARCH, parse(e)?, p),
 
-        [api, ..] if api.starts_with('_') => return Err(not_permitted(s)),
+        [api, ..] if api.starts_with('_') && *api != "_all" => return Err(not_permitted(s)),
 
         // Index-scoped APIs.
         [e] => match m {
@@ -404,6 +422,8 @@ fn not_permitted(s: &[&str]) -> Refusal {
             "cluster-level APIs"
         }
         "_ingest" => "ingest pipeline APIs",
+        // Alias changes can point a granted name at any index.
+        "_alias" | "_aliases" => "alias write APIs",
         "_cat" => "cluster-level _cat APIs",
         "_index_template" | "_template" | "_component_template" | "_ilm" => {
             "template and lifecycle APIs"

@@ -134,6 +134,8 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, &'static str, Strin
         ("R", "GET", "/remote:logs-app/_search", "", n(), Refuse(RefusalCode::Malformed)),
         ("R", "GET", "/logs-app::failures/_search", "", n(), Refuse(RefusalCode::Malformed)),
         ("R", "GET", "/logs-app/_search", "source=%7B%7D&source_content_type=application/json", n(), Refuse(RefusalCode::NotPermitted)),
+        ("R", "GET", "/logs-app/_search", "%73ource=%7B%7D", n(), Refuse(RefusalCode::NotPermitted)),
+        ("W", "POST", "/logs-app/_doc", "%70ipeline=reroute", b("{}"), Refuse(RefusalCode::NotPermitted)),
         ("R", "GET", "/_search", "expand_wildcards=open&expand_wildcards=all", n(), Refuse(RefusalCode::Malformed)),
         ("R", "PATCH", "/logs-app/_search", "", n(), Refuse(RefusalCode::Unrecognised)),
         ("R", "OPTIONS", "/", "", n(), Refuse(RefusalCode::Unrecognised)),
@@ -233,6 +235,16 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, &'static str, Strin
         ("W", "POST", "/_bulk", "", b("{\"index\":{\"_index\":\"logs-app\"}}\n"), Refuse(RefusalCode::Malformed)),
         ("W", "POST", "/_bulk", "", b("{\"index\":{\"_index\":\"logs-app\"},\"delete\":{\"_index\":\"secrets\"}}\n{}\n"), Refuse(RefusalCode::Malformed)),
         ("W", "POST", "/_bulk", "", b("not json\n"), Refuse(RefusalCode::Malformed)),
+        // repeated keys: ES refuses them; the proxy never picks one reading of its own
+        ("W", "POST", "/_bulk", "", b("{\"index\":{\"_index\":\"logs-app\",\"_index\":\"secrets\"}}\n{}\n"), Refuse(RefusalCode::Malformed)),
+        ("W", "POST", "/_bulk", "", b("{\"index\":{\"_index\":\"secrets\",\"_index\":\"logs-app\"}}\n{}\n"), Refuse(RefusalCode::Malformed)),
+        ("W", "POST", "/_bulk", "", b("{\"index\":{\"_index\":\"logs-app\"},\"index\":{\"_index\":\"secrets\"}}\n{}\n"), Refuse(RefusalCode::Malformed)),
+        ("R", "POST", "/_msearch", "", b("{\"index\":\"secrets\",\"index\":\"logs-app\"}\n{}\n"), Refuse(RefusalCode::Malformed)),
+        ("R", "POST", "/_mget", "", b(r#"{"docs":[{"_index":"secrets","_index":"logs-app","_id":"1"}]}"#), Refuse(RefusalCode::Malformed)),
+        ("R", "POST", "/logs-app/_search", "", b(r#"{"query":{"terms":{"u":{"index":"secrets","index":"logs-app","id":"1","path":"f"}}}}"#), Refuse(RefusalCode::Malformed)),
+        // a bulk body sent as a JSON array or with a trailing object on the action line
+        ("W", "POST", "/_bulk", "", b("{\"index\":{\"_index\":\"logs-app\"}} {\"index\":{\"_index\":\"secrets\"}}\n{}\n"), Refuse(RefusalCode::Malformed)),
+        ("W", "POST", "/_bulk", "", b("[{\"index\":{\"_index\":\"secrets\"}}]\n{}\n"), Refuse(RefusalCode::Malformed)),
         ("W", "POST", "/_bulk", "", n(), Refuse(RefusalCode::Malformed)),
         ("W", "POST", "/logs-*/_bulk", "", b("{\"index\":{}}\n{}\n"), Refuse(RefusalCode::Malformed)),
         // a document whose source looks like an action line stays a source line

@@ -6,6 +6,7 @@
 //! source line except for `delete`; msearch lines alternate header, body. Unknown keys are refused,
 //! as ES refuses them, so the proxy and the cluster never read a body differently.
 
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::classify::{Origin, Request, Target};
@@ -25,10 +26,76 @@ fn lines(b: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
         .map(|(i, l)| (i + 1, l))
 }
 
+/// Parses JSON refusing duplicate keys. ES's parser refuses them too
+/// (`STRICT_DUPLICATE_DETECTION`), but a proxy that kept the last `_index` while a cluster kept
+/// the first would authorize one index and write another: never let the two readings differ.
+pub(crate) fn strict(b: &[u8]) -> Option<Value> {
+    serde_json::from_slice::<Strict>(b).ok().map(|s| s.0)
+}
+
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Strict(v)) = a.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = a.next_key::<String>()? {
+            let Strict(v) = a.next_value()?;
+            if out.contains_key(&k) {
+                return Err(de::Error::custom(format_args!("duplicate key [{k}]")));
+            }
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 fn object(line: &[u8], n: usize) -> Result<Map<String, Value>, Refusal> {
-    match serde_json::from_slice(line) {
-        Ok(Value::Object(o)) => Ok(o),
-        _ => Err(malformed(format!("line [{n}] is not a JSON object"))),
+    match strict(line) {
+        Some(Value::Object(o)) => Ok(o),
+        _ => Err(malformed(format!(
+            "line [{n}] is not a JSON object (or repeats a key)"
+        ))),
     }
 }
 
@@ -235,9 +302,13 @@ pub(crate) fn mget(
     b: &[u8],
     action: &'static str,
 ) -> Result<Request, Refusal> {
-    let body: Map<String, Value> = match serde_json::from_slice(b) {
-        Ok(Value::Object(o)) => o,
-        _ => return Err(malformed("multi-get body must be a JSON object")),
+    let body: Map<String, Value> = match strict(b) {
+        Some(Value::Object(o)) => o,
+        _ => {
+            return Err(malformed(
+                "multi-get body must be a JSON object without repeated keys",
+            ));
+        }
     };
     let mut targets = Vec::new();
     for (k, v) in &body {
@@ -300,8 +371,8 @@ pub(crate) fn lookups(b: &[u8], out: &mut Vec<Target>) -> Result<(), Refusal> {
     if b.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
-    let v: Value =
-        serde_json::from_slice(b).map_err(|_| malformed("request body is not valid JSON"))?;
+    let v =
+        strict(b).ok_or_else(|| malformed("request body is not valid JSON (or repeats a key)"))?;
     walk(&v, out, 0)
 }
 

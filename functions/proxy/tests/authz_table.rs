@@ -499,3 +499,44 @@ fn stays_fast() {
         "100 authorizations took {took:?}"
     );
 }
+
+/// The catalog is read from `_resolve/index/*?expand_wildcards=all`; hidden indices (by
+/// attribute, not only by a leading dot) stay out of wildcards.
+#[test]
+fn catalog_from_resolve_index() {
+    use proxy::authz::CatalogError;
+    let body = serde_json::json!({
+        "indices": [
+            {"name": "logs-app", "aliases": ["logs-view"], "attributes": ["open"]},
+            {"name": "logs-hidden", "attributes": ["open", "hidden"]},
+            {"name": ".ds-logs-ds-2026.03.07-000001", "attributes": ["open", "hidden"], "data_stream": "logs-ds"}
+        ],
+        "aliases": [{"name": "logs-view", "indices": ["logs-app"]}],
+        "data_streams": [{"name": "logs-ds", "backing_indices": [".ds-logs-ds-2026.03.07-000001"], "timestamp_field": "@timestamp"}]
+    });
+    let cluster = IndexCatalog::from_resolve_index(&body, Utc::now()).unwrap();
+    let req = classify("GET", "/logs-*/_search", "", b"").unwrap();
+    let Decision::Allow(a) = authorize(&req, &grant("R"), &cluster) else {
+        panic!("expected allow")
+    };
+    assert_eq!(a.targets[0].indices, ["logs-app", "logs-view", "logs-ds"]);
+    let req = classify(
+        "GET",
+        "/logs-*/_search",
+        "expand_wildcards=open,hidden",
+        b"",
+    )
+    .unwrap();
+    let Decision::Allow(a) = authorize(&req, &grant("R"), &cluster) else {
+        panic!("expected allow")
+    };
+    assert_eq!(
+        a.targets[0].indices,
+        ["logs-app", "logs-hidden", "logs-view", "logs-ds"]
+    );
+    let bad = serde_json::json!({"indices": [{"name": 1}], "aliases": [], "data_streams": []});
+    assert_eq!(
+        IndexCatalog::from_resolve_index(&bad, Utc::now()).err(),
+        Some(CatalogError("indices[].name"))
+    );
+}

@@ -91,7 +91,15 @@ pub struct IndexCatalog {
     pub aliases: Vec<AliasInfo>,
     /// Data stream name and its backing index names.
     pub data_streams: Vec<(String, Vec<String>)>,
+    /// Names marked hidden (`index.hidden`) that do not start with `.`; dot names are always
+    /// treated as hidden.
+    pub hidden: Vec<String>,
 }
+
+/// A `_resolve/index` answer that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unexpected _resolve/index response: {0}")]
+pub struct CatalogError(pub &'static str);
 
 impl IndexCatalog {
     pub fn new(now: DateTime<Utc>) -> Self {
@@ -100,7 +108,58 @@ impl IndexCatalog {
             indices: Vec::new(),
             aliases: Vec::new(),
             data_streams: Vec::new(),
+            hidden: Vec::new(),
         }
+    }
+
+    /// Reads the answer of `GET /_resolve/index/*?expand_wildcards=all` (ES's "Resolve index
+    /// API": `indices[].name/attributes`, `aliases[].name/indices`,
+    /// `data_streams[].name/backing_indices`), made with the connector's credentials.
+    pub fn from_resolve_index(
+        body: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<Self, CatalogError> {
+        fn names(v: &serde_json::Value, what: &'static str) -> Result<Vec<String>, CatalogError> {
+            v.as_array()
+                .ok_or(CatalogError(what))?
+                .iter()
+                .map(|n| n.as_str().map(str::to_owned).ok_or(CatalogError(what)))
+                .collect()
+        }
+        let list = |key: &'static str| body[key].as_array().ok_or(CatalogError(key));
+        let name = |v: &serde_json::Value, what: &'static str| {
+            v["name"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or(CatalogError(what))
+        };
+        let mut catalog = Self::new(now);
+        for i in list("indices")? {
+            let n = name(i, "indices[].name")?;
+            let attrs = names(&i["attributes"], "indices[].attributes")?;
+            if attrs.iter().any(|a| a == "hidden") && !n.starts_with('.') {
+                catalog.hidden.push(n.clone());
+            }
+            catalog.indices.push(n);
+        }
+        for a in list("aliases")? {
+            let alias = AliasInfo {
+                name: name(a, "aliases[].name")?,
+                indices: names(&a["indices"], "aliases[].indices")?,
+            };
+            catalog.aliases.push(alias);
+        }
+        for d in list("data_streams")? {
+            let backing = names(&d["backing_indices"], "data_streams[].backing_indices")?;
+            catalog
+                .data_streams
+                .push((name(d, "data_streams[].name")?, backing));
+        }
+        Ok(catalog)
+    }
+
+    fn is_hidden(&self, name: &str) -> bool {
+        name.starts_with('.') || self.hidden.iter().any(|h| h == name)
     }
 
     pub fn index(mut self, name: &str) -> Self {
@@ -335,11 +394,14 @@ fn expand(
 ) {
     let m = WildMatch::new(pattern);
     let hidden = hidden || pattern.starts_with('.');
+    // Catalog names are unique, so only names from earlier expressions can repeat: the common
+    // single-wildcard request stays linear in the catalog.
+    let earlier = out.len();
     for name in cluster.names() {
-        if (hidden || !name.starts_with('.'))
+        if (hidden || !cluster.is_hidden(name))
             && m.matches(name)
+            && !out[..earlier].iter().any(|o| o == name)
             && ok(name)
-            && !out.iter().any(|o| o == name)
         {
             out.push(name.to_owned());
         }

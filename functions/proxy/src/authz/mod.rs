@@ -13,8 +13,8 @@ mod privilege;
 mod refusal;
 
 pub use authorize::{
-    AliasInfo, Allowed, Decision, Denial, Grant, GrantEntry, GrantError, IndexCatalog,
-    ResolvedTarget, authorize,
+    AliasInfo, Allowed, CatalogError, Decision, Denial, Grant, GrantEntry, GrantError,
+    IndexCatalog, ResolvedTarget, authorize,
 };
 pub use classify::{MAX_BODY_BYTES, Origin, Request, Target, classify};
 pub use expr::{ExprError, IndexExpr};

@@ -42,6 +42,7 @@ fn grant(kind: &str) -> Grant {
     Grant {
         user: "alice@example.com".into(),
         roles: vec!["jit-g1".into()],
+        api_key_id: None,
         entries,
     }
 }
@@ -415,6 +416,18 @@ fn denial_body_is_elasticsearch_security_exception() {
     for (g, m, p, b, want) in cases {
         assert_eq!(deny(g, m, p, b).reason, want, "{m} {p}");
     }
+
+    // Authenticated with the grant's API-key-style token: ES names the key, not roles.
+    let mut keyed = grant("R");
+    keyed.api_key_id = Some("k-123".into());
+    let req = classify("GET", "/secrets/_search", "", b"").unwrap();
+    let Decision::Deny(d) = authorize(&req, &keyed, &cluster) else {
+        panic!("expected a denial")
+    };
+    assert_eq!(
+        d.reason,
+        "action [indices:data/read/search] is unauthorized for API key id [k-123] of user [alice@example.com] on indices [secrets], this action is granted by the index privileges [read,all]"
+    );
 }
 
 /// Refusals answer with a stable status and an ES-shaped body naming the request, not secrets.
@@ -440,7 +453,7 @@ fn refusals_have_status_and_body() {
         "POST",
         "/_bulk",
         "",
-        b"{\"index\":{\"_index\":\"logs-app\"}}\n\xff\xfe\n{\"index\":1}\n",
+        b"{\"index\":{\"_index\":\"logs-app\"}}\n{}\n\xff\xfe{\"index\":{}}\n{}\n",
     )
     .unwrap_err();
     assert_eq!((r.code, r.status()), (RefusalCode::Malformed, 400));

@@ -74,6 +74,9 @@ impl GrantEntry {
 pub struct Grant {
     pub user: String,
     pub roles: Vec<String>,
+    /// Set when the caller authenticated with the grant's API-key-style token: ES then names the
+    /// key and prints no roles (`AuthorizationDenialMessages.authenticatedUserDescription`).
+    pub api_key_id: Option<String>,
     pub entries: Vec<GrantEntry>,
 }
 
@@ -275,13 +278,21 @@ pub(crate) fn error_body(kind: &str, reason: &str, status: u16) -> String {
 }
 
 fn deny(grant: &Grant, action: &str, indices: Vec<String>) -> Decision {
-    let mut roles: Vec<&str> = grant.roles.iter().map(String::as_str).collect();
-    roles.sort_unstable();
-    let mut reason = format!(
-        "action [{action}] is unauthorized for user [{}] with effective roles [{}]",
-        grant.user,
-        roles.join(",")
-    );
+    let mut reason = match &grant.api_key_id {
+        Some(id) => format!(
+            "action [{action}] is unauthorized for API key id [{id}] of user [{}]",
+            grant.user
+        ),
+        None => {
+            let mut roles: Vec<&str> = grant.roles.iter().map(String::as_str).collect();
+            roles.sort_unstable();
+            format!(
+                "action [{action}] is unauthorized for user [{}] with effective roles [{}]",
+                grant.user,
+                roles.join(",")
+            )
+        }
+    };
     if !indices.is_empty() {
         reason.push_str(&format!(" on indices [{}]", indices.join(",")));
     }

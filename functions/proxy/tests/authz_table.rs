@@ -57,6 +57,7 @@ fn catalog() -> IndexCatalog {
         .index("metrics-1")
         .index("team-a")
         .index("ingest-1")
+        .closed_index("logs-closed")
         // Named like the grant's pattern, points elsewhere: ES authorizes aliases by name.
         .alias("logs-view", &["secrets"])
         // Points at a granted index, but its own name is not granted.
@@ -96,7 +97,15 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, &'static str, Strin
         ("R", "GET", "/logs-*,secrets/_search", "", n(), Deny(SEARCH, "secrets")),
         ("R", "GET", "/-secrets/_search", "", n(), Refuse(RefusalCode::Malformed)),
         // hidden indices: only with expand_wildcards=hidden/all or a dot pattern
-        ("R", "GET", "/_search", "expand_wildcards=all", n(), Allow(SEARCH, &["indices:data/read/search=logs-2026.03.06,logs-2026.03.07,logs-app,.ds-logs-ds-2026.03.07-000001,logs-view,logs-ds"])),
+        ("R", "GET", "/_search", "expand_wildcards=all", n(), Allow(SEARCH, &["indices:data/read/search=logs-2026.03.06,logs-2026.03.07,logs-app,logs-closed,.ds-logs-ds-2026.03.07-000001,logs-view,logs-ds"])),
+        // closed indices: only when asked for (naming one makes ES fail the search)
+        ("R", "GET", "/logs-*/_search", "expand_wildcards=open,closed", n(), Allow(SEARCH, &["indices:data/read/search=logs-2026.03.06,logs-2026.03.07,logs-app,logs-closed,logs-view,logs-ds"])),
+        ("R", "GET", "/logs-c*/_search", "", n(), Allow(SEARCH, &["indices:data/read/search=*,-*"])),
+        ("R", "GET", "/logs-closed/_search", "", n(), Allow(SEARCH, &["indices:data/read/search=logs-closed"])),
+        ("R", "GET", "/logs-*/_search", "expand_wildcards=none", n(), Allow(SEARCH, &["indices:data/read/search=*,-*"])),
+        ("R", "GET", "/logs-*/_search", "expand_wildcards=everything", n(), Refuse(RefusalCode::Malformed)),
+        ("R", "POST", "/_msearch", "", b("{\"index\":\"logs-c*\",\"expand_wildcards\":\"closed\"}\n{}\n"), Allow("indices:data/read/msearch", &["indices:data/read/search=logs-closed"])),
+        ("R", "POST", "/_msearch", "", b("{\"index\":\"logs-*\",\"expand_wildcards\":1}\n{}\n"), Refuse(RefusalCode::Malformed)),
         ("R", "GET", "/.*/_search", "", n(), Allow(SEARCH, &["indices:data/read/search=.ds-logs-ds-2026.03.07-000001"])),
         ("R", "GET", "/.logs-internal/_search", "", n(), Deny(SEARCH, ".logs-internal")),
         // --- aliases: authorized by their own name only
@@ -522,6 +531,7 @@ fn catalog_from_resolve_index() {
         "indices": [
             {"name": "logs-app", "aliases": ["logs-view"], "attributes": ["open"]},
             {"name": "logs-hidden", "attributes": ["open", "hidden"]},
+            {"name": "logs-old", "attributes": ["closed"]},
             {"name": ".ds-logs-ds-2026.03.07-000001", "attributes": ["open", "hidden"], "data_stream": "logs-ds"}
         ],
         "aliases": [{"name": "logs-view", "indices": ["logs-app"]}],

@@ -8,13 +8,14 @@
 //! - an explicit name the grant does not cover is a 403 naming it, even if it does not exist;
 //! - an alias is authorized by its own name only, never by the indices behind it;
 //! - a data stream's backing indices (`.ds-<name>-*`) are authorized when the stream is;
-//! - hidden names (leading `.`) match wildcards only with `expand_wildcards=hidden|all` or a
-//!   pattern that itself starts with `.`.
+//! - hidden names (leading `.` or the `hidden` attribute) match wildcards only with
+//!   `expand_wildcards=hidden|all` or a pattern that itself starts with `.`; closed indices only
+//!   with `closed|all`; `none` matches nothing.
 
 use chrono::{DateTime, Utc};
 use wildmatch::WildMatch;
 
-use super::classify::{CLEAR_SCROLL, MAIN, Origin, Request, SCROLL};
+use super::classify::{CLEAR_SCROLL, Expand, MAIN, Origin, Request, SCROLL};
 use super::expr::{self, IndexExpr};
 use super::privilege::{self, Compiled};
 use super::refusal::{Refusal, RefusalCode};
@@ -97,6 +98,9 @@ pub struct IndexCatalog {
     /// Names marked hidden (`index.hidden`) that do not start with `.`; dot names are always
     /// treated as hidden.
     pub hidden: Vec<String>,
+    /// Closed indices: wildcards skip them unless `expand_wildcards` asks for closed ones, since
+    /// naming a closed index explicitly makes a search fail.
+    pub closed: Vec<String>,
 }
 
 /// A `_resolve/index` answer that cannot be read.
@@ -112,6 +116,7 @@ impl IndexCatalog {
             aliases: Vec::new(),
             data_streams: Vec::new(),
             hidden: Vec::new(),
+            closed: Vec::new(),
         }
     }
 
@@ -143,6 +148,9 @@ impl IndexCatalog {
             if attrs.iter().any(|a| a == "hidden") && !n.starts_with('.') {
                 catalog.hidden.push(n.clone());
             }
+            if attrs.iter().any(|a| a == "closed") {
+                catalog.closed.push(n.clone());
+            }
             catalog.indices.push(n);
         }
         for a in list("aliases")? {
@@ -168,6 +176,11 @@ impl IndexCatalog {
     pub fn index(mut self, name: &str) -> Self {
         self.indices.push(name.to_owned());
         self
+    }
+
+    pub fn closed_index(mut self, name: &str) -> Self {
+        self.closed.push(name.to_owned());
+        self.index(name)
     }
 
     pub fn alias(mut self, name: &str, indices: &[&str]) -> Self {
@@ -342,8 +355,8 @@ pub fn authorize(req: &Request, grant: &Grant, cluster: &IndexCatalog) -> Decisi
         let mut denied: Vec<String> = Vec::new();
         for e in &t.indices {
             match e {
-                IndexExpr::All => expand(cluster, "*", t.include_hidden, &ok, &mut out),
-                IndexExpr::Wildcard(p) => expand(cluster, p, t.include_hidden, &ok, &mut out),
+                IndexExpr::All => expand(cluster, "*", t.expand, &ok, &mut out),
+                IndexExpr::Wildcard(p) => expand(cluster, p, t.expand, &ok, &mut out),
                 IndexExpr::Exclude(p) => {
                     let m = WildMatch::new(p);
                     out.retain(|n| !m.matches(n));
@@ -399,17 +412,23 @@ fn explicit(
 fn expand(
     cluster: &IndexCatalog,
     pattern: &str,
-    hidden: bool,
+    e: Expand,
     ok: &impl Fn(&str) -> bool,
     out: &mut Vec<String>,
 ) {
     let m = WildMatch::new(pattern);
-    let hidden = hidden || pattern.starts_with('.');
+    let hidden = e.hidden || pattern.starts_with('.');
     // Catalog names are unique, so only names from earlier expressions can repeat: the common
     // single-wildcard request stays linear in the catalog.
     let earlier = out.len();
     for name in cluster.names() {
-        if (hidden || !cluster.is_hidden(name))
+        let state = if cluster.closed.iter().any(|c| c == name) {
+            e.closed
+        } else {
+            e.open
+        };
+        if state
+            && (hidden || !cluster.is_hidden(name))
             && m.matches(name)
             && !out[..earlier].iter().any(|o| o == name)
             && ok(name)

@@ -9,7 +9,7 @@
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::classify::{Origin, Request, Target};
+use super::classify::{Expand, Origin, Request, Target};
 use super::expr::{self, IndexExpr};
 use super::refusal::{Refusal, RefusalCode};
 
@@ -181,7 +181,7 @@ pub(crate) fn bulk(default: Option<Vec<IndexExpr>>, b: &[u8]) -> Result<Request,
             action: "indices:data/write/bulk[s]",
             item_action: Some(item_action),
             indices,
-            include_hidden: false,
+            expand: Expand::default(),
             origin: Origin::Line(n),
         });
         if op != "delete" && it.next().is_none() {
@@ -215,7 +215,7 @@ const MSEARCH_HEADER: &[&str] = &[
 /// `_msearch`: one search target per header, plus any lookups in each search body.
 pub(crate) fn msearch(
     default: Option<Vec<IndexExpr>>,
-    hidden: bool,
+    expand: Expand,
     b: &[u8],
 ) -> Result<Request, Refusal> {
     let mut targets = Vec::new();
@@ -227,7 +227,7 @@ pub(crate) fn msearch(
     while let Some((n, line)) = it.next() {
         let header = object(line, n)?;
         let mut indices = None;
-        let mut include_hidden = hidden;
+        let mut item_expand = expand;
         for (k, v) in &header {
             if !MSEARCH_HEADER.contains(&k.as_str()) {
                 return Err(malformed(format!(
@@ -244,8 +244,11 @@ pub(crate) fn msearch(
                     indices = Some(header_indices(v, n)?);
                 }
                 "expand_wildcards" => {
-                    let s = v.as_str().unwrap_or_default();
-                    include_hidden = s.split(',').any(|w| w == "hidden" || w == "all");
+                    item_expand = v.as_str().and_then(Expand::parse).ok_or_else(|| {
+                        malformed(format!(
+                            "msearch header line [{n}] has an invalid expand_wildcards"
+                        ))
+                    })?;
                 }
                 _ => {}
             }
@@ -257,7 +260,7 @@ pub(crate) fn msearch(
             action: "indices:data/read/search",
             item_action: None,
             indices,
-            include_hidden,
+            expand: item_expand,
             origin: Origin::Line(n),
         });
         let (_, search) = it
@@ -331,7 +334,7 @@ pub(crate) fn mget(
                         action,
                         item_action: None,
                         indices,
-                        include_hidden: false,
+                        expand: Expand::default(),
                         origin: Origin::Doc(i),
                     });
                 }
@@ -344,7 +347,7 @@ pub(crate) fn mget(
                     action,
                     item_action: None,
                     indices: d,
-                    include_hidden: false,
+                    expand: Expand::default(),
                     origin: Origin::Path,
                 });
             }
@@ -391,7 +394,7 @@ fn walk(v: &Value, out: &mut Vec<Target>, depth: usize) -> Result<(), Refusal> {
                     action: "indices:data/read/get",
                     item_action: None,
                     indices: index_name(name, "lookup index")?,
-                    include_hidden: false,
+                    expand: Expand::default(),
                     origin: Origin::Lookup,
                 });
             }

@@ -47,8 +47,8 @@ pub struct Target {
     /// `indices:data/write/update`, ...).
     pub item_action: Option<&'static str>,
     pub indices: Vec<IndexExpr>,
-    /// Wildcards also match hidden indices (`expand_wildcards=hidden|all`).
-    pub include_hidden: bool,
+    /// Which names wildcards match (`expand_wildcards`).
+    pub expand: Expand,
     pub origin: Origin,
 }
 
@@ -59,6 +59,53 @@ pub struct Request {
     /// `cluster:monitor/main`).
     pub action: &'static str,
     pub targets: Vec<Target>,
+}
+
+/// `expand_wildcards` (multi-target syntax): which states a wildcard matches. The default is
+/// `open`, as for search; aliases and data streams count as open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expand {
+    pub open: bool,
+    pub closed: bool,
+    pub hidden: bool,
+}
+
+impl Default for Expand {
+    fn default() -> Self {
+        Self {
+            open: true,
+            closed: false,
+            hidden: false,
+        }
+    }
+}
+
+impl Expand {
+    /// `None` for a value ES would refuse.
+    pub fn parse(v: &str) -> Option<Self> {
+        let mut e = Self {
+            open: false,
+            closed: false,
+            hidden: false,
+        };
+        for w in v.split(',') {
+            match w {
+                "all" => {
+                    e = Self {
+                        open: true,
+                        closed: true,
+                        hidden: true,
+                    }
+                }
+                "open" => e.open = true,
+                "closed" => e.closed = true,
+                "hidden" => e.hidden = true,
+                "none" => {}
+                _ => return None,
+            }
+        }
+        Some(e)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -157,14 +204,14 @@ fn slashes_only_in_date_math(seg: &str) -> bool {
 /// The query parameters the engine interprets; all others are forwarded untouched (`pretty`,
 /// `filter_path`, `routing`, `size`, ...: none of them changes which indices are touched).
 struct Params {
-    include_hidden: bool,
+    expand: Expand,
     op_type_create: bool,
 }
 
 impl Params {
     fn parse(query: &str) -> Result<Self, Refusal> {
         let mut p = Self {
-            include_hidden: false,
+            expand: Expand::default(),
             op_type_create: false,
         };
         let mut seen_expand = false;
@@ -186,7 +233,12 @@ impl Params {
                     if std::mem::replace(&mut seen_expand, true) {
                         return Err(duplicate(&k));
                     }
-                    p.include_hidden = v.split(',').any(|w| w == "hidden" || w == "all");
+                    p.expand = Expand::parse(&v).ok_or_else(|| {
+                        Refusal::new(
+                            RefusalCode::Malformed,
+                            format!("invalid expand_wildcards [{v}]"),
+                        )
+                    })?;
                 }
                 "op_type" => {
                     if std::mem::replace(&mut seen_op, true) {
@@ -222,7 +274,7 @@ fn target(action: &'static str, indices: Vec<IndexExpr>, p: &Params) -> Target {
         action,
         item_action: None,
         indices,
-        include_hidden: p.include_hidden,
+        expand: p.expand,
         origin: Origin::Path,
     }
 }
@@ -282,7 +334,7 @@ fn route(m: Method, s: &[&str], p: &Params, b: &[u8]) -> Result<Request, Refusal
 
         // APIs without an index in the path: they default to all indices.
         ["_search"] | ["_count"] if read => read_with_body(SEARCH, all(), p, b)?,
-        ["_msearch"] if read => body::msearch(None, p.include_hidden, b)?,
+        ["_msearch"] if read => body::msearch(None, p.expand, b)?,
         ["_bulk"] if matches!(m, Post | Put) => body::bulk(None, b)?,
         ["_mget"] if read => body::mget(None, b, "indices:data/read/mget")?,
         ["_mtermvectors"] if read => body::mget(None, b, "indices:data/read/mtv")?,
@@ -327,7 +379,7 @@ fn route(m: Method, s: &[&str], p: &Params, b: &[u8]) -> Result<Request, Refusal
             Post => return Err(unrecognised(s)),
         },
         [e, "_search"] | [e, "_count"] if read => read_with_body(SEARCH, parse(e)?, p, b)?,
-        [e, "_msearch"] if read => body::msearch(Some(parse(e)?), p.include_hidden, b)?,
+        [e, "_msearch"] if read => body::msearch(Some(parse(e)?), p.expand, b)?,
         [e, "_bulk"] if matches!(m, Post | Put) => body::bulk(Some(single(e)?), b)?,
         [e, "_mget"] if read => body::mget(Some(single(e)?), b, "indices:data/read/mget")?,
         [e, "_mtermvectors"] if read => body::mget(Some(single(e)?), b, "indices:data/read/mtv")?,
@@ -406,7 +458,7 @@ fn doc_write(indices: Vec<IndexExpr>, create: bool) -> Request {
             action: "indices:data/write/index",
             item_action: Some(item),
             indices,
-            include_hidden: false,
+            expand: Expand::default(),
             origin: Origin::Path,
         }],
     }

@@ -16,6 +16,6 @@ pub use authorize::{
     AliasInfo, Allowed, CatalogError, Decision, Denial, Grant, GrantEntry, GrantError,
     IndexCatalog, ResolvedTarget, authorize,
 };
-pub use classify::{MAX_BODY_BYTES, Origin, Request, Target, classify};
+pub use classify::{Expand, MAX_BODY_BYTES, Origin, Request, Target, classify};
 pub use expr::{ExprError, IndexExpr};
 pub use refusal::{Refusal, RefusalCode};

@@ -28,29 +28,43 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"
 cargo test --workspace --locked --no-run
-# The local stack's story spends most of its time waiting (for its 2-minute grant to expire,
-# for the template's schedules to fire), so it runs beside the rest of the suite rather than
-# after it; its output is printed when it ends.
+# Three streams run side by side, each with its own moto and emulators, so the machine's cores
+# are used while one stream waits: the local stack's story (it mostly waits for its 2-minute
+# grant to expire and the template's schedules to fire), the revoke and cleanup packages (the
+# fault matrix and the 2,000-grant sweep, each bound by its own moto), and everything else.
+# The side streams' output is printed when they end.
 mkdir -p target
 story_log="target/story-test.log"
+sweeps_log="target/revoke-cleanup-test.log"
 cargo test -p local-stack --test story --locked >"$story_log" 2>&1 &
 story=$!
-# Interrupted (Ctrl-C, a CI timeout, a failing step): stop the story too, and show what it did.
-stop_story() {
-    if kill -0 "$story" 2>/dev/null; then
-        kill "$story" 2>/dev/null || true
-        echo "==> the story was stopped; its output so far:"
-        cat "$story_log"
-    fi
+cargo test -p revoke -p cleanup --locked --no-fail-fast >"$sweeps_log" 2>&1 &
+sweeps=$!
+# Interrupted (Ctrl-C, a CI timeout, a failing step): stop the side streams too, and show what
+# they did.
+stop_side_streams() {
+    for pid in "$story" "$sweeps"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null || true
+            echo "==> a side stream was stopped; its output so far:"
+        fi
+    done
+    cat "$story_log" "$sweeps_log" 2>/dev/null || true
 }
-trap stop_story EXIT
+trap stop_side_streams EXIT
 rest=0
-cargo test --workspace --locked --no-fail-fast -- --skip the_story_through_the_local_http_api || rest=$?
+cargo test --workspace --exclude revoke --exclude cleanup --locked --no-fail-fast \
+    -- --skip the_story_through_the_local_http_api || rest=$?
+sweeps_rc=0
+wait "$sweeps" || sweeps_rc=$?
 story_rc=0
 wait "$story" || story_rc=$?
+trap - EXIT
+echo "==> revoke and cleanup (run beside the rest)"
+cat "$sweeps_log"
 echo "==> the local stack's story (run beside the rest)"
 cat "$story_log"
-if [ "$rest" -ne 0 ] || [ "$story_rc" -ne 0 ]; then
-    echo "==> FAILED (suite: exit $rest, story: exit $story_rc)"
+if [ "$rest" -ne 0 ] || [ "$sweeps_rc" -ne 0 ] || [ "$story_rc" -ne 0 ]; then
+    echo "==> FAILED (rest: exit $rest, revoke and cleanup: exit $sweeps_rc, story: exit $story_rc)"
     exit 1
 fi

@@ -127,7 +127,7 @@ pub async fn aws_config() -> SdkConfig {
 
 /// Under fault tests, an AWS call attempt slower than this times out (production:
 /// `shared::config::aws_sdk_config`'s 4 s, scaled down so a slow-call case costs seconds).
-pub const FAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2000);
+pub const FAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(3000);
 
 /// SDK configuration for `endpoint`; with `fast_retries`, two attempts 10 ms apart, each
 /// bounded by [`FAULT_ATTEMPT_TIMEOUT`] (fault tests, where the SDK's default backoff of up to

@@ -77,23 +77,32 @@ async fn secrets_invariant(env: &Env, case: &str) {
     }
 }
 
-async fn proxied() -> (AwsFaultProxy, Env) {
+struct Apps {
+    d: discover::App,
+    p: provision::App,
+    r: revoke::App,
+    c: cleanup::App,
+}
+
+/// An environment whose AWS calls go through the fault proxy, `prod-search` registered with
+/// the given flows.
+async fn proxied(with_flows: &[&str]) -> (AwsFaultProxy, Env, Apps) {
     let proxy = AwsFaultProxy::start(&test_harness::aws_endpoint()).await;
     let env = Env::start_via(es_seed(), proxy.url()).await;
-    (proxy, env)
+    let apps = Apps {
+        d: discover_app(&env),
+        p: provision_app(&env),
+        r: revoke_app(&env),
+        c: cleanup_app(&env),
+    };
+    register(&env, &apps.d, serde_json::json!({})).await;
+    flows(&apps.d, with_flows).await;
+    (proxy, env, apps)
 }
 
 #[tokio::test]
 async fn aws_faults_during_provision_leave_nothing_half_applied() {
-    let (proxy, env) = proxied().await;
-    let (d, p, r, c) = (
-        discover_app(&env),
-        provision_app(&env),
-        revoke_app(&env),
-        cleanup_app(&env),
-    );
-    register(&env, &d, serde_json::json!({})).await;
-    flows(&d, &["logs-auto", "keys-auto"]).await;
+    let (proxy, env, Apps { d, p, r, c }) = proxied(&["logs-auto", "keys-auto"]).await;
     let scenarios: [(&str, &str, bool, &[Call]); 2] = [
         (
             "user mode, new account",
@@ -166,15 +175,7 @@ async fn aws_faults_during_provision_leave_nothing_half_applied() {
 
 #[tokio::test]
 async fn aws_faults_during_revoke_are_finished_by_a_retry_or_the_sweep() {
-    let (proxy, env) = proxied().await;
-    let (d, p, r, c) = (
-        discover_app(&env),
-        provision_app(&env),
-        revoke_app(&env),
-        cleanup_app(&env),
-    );
-    register(&env, &d, serde_json::json!({})).await;
-    flows(&d, &["keys-auto"]).await;
+    let (proxy, env, Apps { d, p, r, c }) = proxied(&["keys-auto"]).await;
     let calls: [Call; 4] = [
         ("secretsmanager.GetSecretValue", None),
         ("DELETE /schedules/", None),
@@ -270,15 +271,7 @@ async fn die_at<F: Future>(proxy: &AwsFaultProxy, call: Call, work: F) {
 
 #[tokio::test]
 async fn provision_killed_at_each_aws_call_leaves_nothing_usable() {
-    let (proxy, env) = proxied().await;
-    let (d, p, r, c) = (
-        discover_app(&env),
-        provision_app(&env),
-        revoke_app(&env),
-        cleanup_app(&env),
-    );
-    register(&env, &d, serde_json::json!({})).await;
-    flows(&d, &["logs-auto", "keys-auto"]).await;
+    let (proxy, env, Apps { d, p, r, c }) = proxied(&["logs-auto", "keys-auto"]).await;
     let cases: [(&str, Call); 6] = [
         ("logs-auto", ("secretsmanager.CreateSecret", None)),
         ("logs-auto", ("POST /schedules/", None)),
@@ -309,15 +302,7 @@ async fn provision_killed_at_each_aws_call_leaves_nothing_usable() {
 
 #[tokio::test]
 async fn revoke_killed_at_each_aws_call_is_finished_by_redelivery_and_the_sweep() {
-    let (proxy, env) = proxied().await;
-    let (d, p, r, c) = (
-        discover_app(&env),
-        provision_app(&env),
-        revoke_app(&env),
-        cleanup_app(&env),
-    );
-    register(&env, &d, serde_json::json!({})).await;
-    flows(&d, &["keys-auto"]).await;
+    let (proxy, env, Apps { d, p, r, c }) = proxied(&["keys-auto"]).await;
     for cause in ["manual", "expiry"] {
         let last = if cause == "manual" {
             FINAL_REVOKED

@@ -468,11 +468,7 @@ pub async fn resources(
         mine
     };
     let limit = req.limit(100, 1000)?;
-    let cursor = req
-        .query
-        .get("cursor")
-        .map(|c| Cursor::parse(c))
-        .transpose()?;
+    let cursor = req.cursor()?;
     let page = app
         .store
         .list_resources(name, limit, cursor.as_ref())

@@ -13,7 +13,7 @@ use shared::policy::{
     NewRequest, ViaAliases, alias_targets, approval_steps, can_decide, check_scope, concrete,
     decide, expand, match_flow,
 };
-use shared::store::{Created, Cursor, StoreError};
+use shared::store::{Created, StoreError};
 use shared::validation::{TextKind, ValidationErrors, check_name, check_text};
 
 use crate::{App, views};
@@ -398,11 +398,7 @@ pub async fn list(
     req: &ApiRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let limit = req.limit(50, 200)?;
-    let cursor = req
-        .query
-        .get("cursor")
-        .map(|c| Cursor::parse(c))
-        .transpose()?;
+    let cursor = req.cursor()?;
     let mine = app
         .services
         .store
@@ -439,11 +435,7 @@ pub async fn failed_revocations(
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     caller.require_admin()?;
     let limit = req.limit(50, 200)?;
-    let cursor = req
-        .query
-        .get("cursor")
-        .map(|c| Cursor::parse(c))
-        .transpose()?;
+    let cursor = req.cursor()?;
     let page = app
         .services
         .store

@@ -200,6 +200,15 @@ impl ApiRequest {
         self.body.as_deref().unwrap_or_default()
     }
 
+    /// The `cursor` query parameter of a paged listing, if given.
+    pub fn cursor(&self) -> Result<Option<crate::store::Cursor>, ApiError> {
+        Ok(self
+            .query
+            .get("cursor")
+            .map(|c| crate::store::Cursor::parse(c))
+            .transpose()?)
+    }
+
     /// A query parameter as a page size within `1..=max`.
     pub fn limit(&self, default: i32, max: i32) -> Result<i32, ApiError> {
         match self.query.get("limit") {

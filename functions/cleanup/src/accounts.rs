@@ -89,12 +89,14 @@ pub async fn delete_idle(run: &Run<'_>, report: &mut Report) -> Result<bool, Sto
         if run.out_of_time() {
             return Ok(false);
         }
-        let page = run
-            .app
-            .services
-            .store
-            .due_principals(run.app.services.clock.now(), 50, cursor.as_ref())
-            .await?;
+        let read = run.app.services.store.due_principals(
+            run.app.services.clock.now(),
+            50,
+            cursor.as_ref(),
+        );
+        let Some(page) = run.listing(read).await? else {
+            return Ok(false);
+        };
         for chunk in page.items.chunks(run.app.concurrency.max(1)) {
             if run.out_of_time() {
                 return Ok(false);

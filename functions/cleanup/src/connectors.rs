@@ -9,7 +9,10 @@ use crate::{Report, Run};
 /// Integrations are few and read with one query; only those with a due retire do any work.
 pub async fn retire(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreError> {
     let services = &run.app.services;
-    for integration in services.store.list_integrations().await? {
+    let Some(integrations) = run.listing(services.store.list_integrations()).await? else {
+        return Ok(false);
+    };
+    for integration in integrations {
         if run.out_of_time() {
             return Ok(false);
         }

@@ -76,6 +76,15 @@ impl Run<'_> {
         tokio::time::timeout_at(hard_stop.into(), work).await.ok()
     }
 
+    /// A read that lists the next work, cut like a chunk: on a slow store a listing started
+    /// just before the margin must not carry the run past its deadline. `Ok(None)` when cut.
+    pub async fn listing<T, E>(
+        &self,
+        read: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<Option<T>, E> {
+        self.bounded(read).await.transpose()
+    }
+
     /// One driver per integration per run: the connector secret is read once.
     pub async fn driver(&self, integration: &Integration) -> Result<Arc<dyn Driver>, TargetError> {
         if let Some(d) = self

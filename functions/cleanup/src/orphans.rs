@@ -259,14 +259,23 @@ async fn remove_one(driver: &dyn Driver, m: &ManagedObject) -> Result<(), String
 }
 
 pub async fn remove(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreError> {
-    for integration in run.app.services.store.list_integrations().await? {
+    let Some(integrations) = run
+        .listing(run.app.services.store.list_integrations())
+        .await?
+    else {
+        return Ok(false);
+    };
+    for integration in integrations {
         if integration.kind() != IntegrationKind::Elasticsearch {
             continue;
         }
         if run.out_of_time() {
             return Ok(false);
         }
-        let driver = match run.driver(&integration).await {
+        let Some(driver) = run.bounded(run.driver(&integration)).await else {
+            return Ok(false);
+        };
+        let driver = match driver {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(integration = %integration.name, error = %e, "orphan sweep skipped");
@@ -291,7 +300,9 @@ pub async fn remove(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreErr
         if managed.is_empty() {
             continue;
         }
-        let records = read_records(run, &integration.name).await?;
+        let Some(records) = run.listing(read_records(run, &integration.name)).await? else {
+            return Ok(false);
+        };
         let now = run.app.services.clock.now();
         for m in managed {
             if run.out_of_time() {

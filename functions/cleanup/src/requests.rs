@@ -38,12 +38,14 @@ where
             return Ok((false, results));
         }
         let now = run.app.services.clock.now();
-        let page = run
-            .app
-            .services
-            .store
-            .due_requests(status.as_str(), Some(now), PAGE, cursor.as_ref())
-            .await?;
+        let read =
+            run.app
+                .services
+                .store
+                .due_requests(status.as_str(), Some(now), PAGE, cursor.as_ref());
+        let Some(page) = run.listing(read).await? else {
+            return Ok((false, results));
+        };
         for chunk in page.items.chunks(run.app.concurrency.max(1)) {
             if run.out_of_time() {
                 return Ok((false, results));

@@ -214,3 +214,35 @@ async fn a_provision_that_cannot_get_the_account_in_time_is_left_approved_and_fa
         trail.items
     );
 }
+
+/// A store that answers its listings slowly (a loaded or throttled table) cannot carry the
+/// sweep past its deadline: the listing is cut like the work it lists, and the next run
+/// finishes.
+#[tokio::test]
+async fn a_slow_listing_of_due_work_is_cut_before_the_deadline() {
+    use fixtures::aws_faults::{AwsFault, AwsFaultProxy, AwsKind};
+    let proxy = AwsFaultProxy::start(&test_harness::aws_endpoint()).await;
+    let env = Env::start_via(es_seed(), proxy.url()).await;
+    let c = cleanup_app(&env);
+    proxy.arm(AwsFault::new(
+        "DynamoDB_20120810.Query",
+        AwsKind::Latency(StdDuration::from_secs(6)),
+    ));
+    let started = Instant::now();
+    let deadline = started + StdDuration::from_secs(4);
+    let report = c
+        .handle(event("cleanup/schedule.json"), deadline)
+        .await
+        .unwrap();
+    assert!(
+        Instant::now() < deadline,
+        "answered {:?} after the deadline",
+        Instant::now() - deadline
+    );
+    assert!(proxy.hits() > 0, "the listing was never made");
+    assert_eq!(report["complete"], false, "{report}");
+
+    proxy.clear();
+    proxy.landed().await;
+    assert_eq!(sweep(&c).await["complete"], true);
+}

@@ -34,11 +34,9 @@ const KINDS: [AwsKind; 4] = [
 
 /// Forward everything again; a slow call the SDK gave up on may still land, so wait until it
 /// has before judging what is left.
-async fn heal(proxy: &AwsFaultProxy, kind: AwsKind) -> usize {
+async fn heal(proxy: &AwsFaultProxy) -> usize {
     let hits = proxy.clear();
-    if let AwsKind::Latency(d) = kind {
-        tokio::time::sleep(d + StdDuration::from_millis(300)).await;
-    }
+    proxy.landed().await;
     hits
 }
 
@@ -139,7 +137,7 @@ async fn aws_faults_during_provision_leave_nothing_half_applied() {
                 }
                 proxy.arm(fault(*call, kind));
                 let (s, b) = response(p.handle(ask(flow, "logs-2026.11")).await.unwrap());
-                let hits = heal(&proxy, kind).await;
+                let hits = heal(&proxy).await;
                 assert!(hits > 0, "{case}: the call was never made");
                 assert!(
                     s == 201 || s >= 500,
@@ -196,7 +194,7 @@ async fn aws_faults_during_revoke_are_finished_by_a_retry_or_the_sweep() {
             );
             proxy.arm(fault(call, kind));
             let out = r.handle(ev.clone()).await;
-            let hits = heal(&proxy, kind).await;
+            let hits = heal(&proxy).await;
             assert!(hits > 0, "{case}: the call was never made");
             let answered = out.ok().map(response);
             let done = matches!(

@@ -34,9 +34,10 @@ pub fn integration_saved(i: &Integration, summary: &DiscoverySummary) -> Value {
     body
 }
 
-/// An integration as a requester of one of its flows sees it: where the access will be and
-/// what it offers them, not how elastic-jit reaches it (connector secret, TLS), who owns it,
-/// how discovery is set up or what went wrong last time.
+/// An integration as a requester of one of its flows sees it: where the access will be, what
+/// it offers them and who owns it (the fallback approvers of an owned resource), not how
+/// elastic-jit reaches it (connector secret, TLS), how discovery is set up or what went wrong
+/// last time.
 pub fn integration_for_requester(i: &Integration, flows: &[&AccessFlow]) -> Value {
     let mut permissions: Vec<&str> = flows
         .iter()
@@ -50,6 +51,7 @@ pub fn integration_for_requester(i: &Integration, flows: &[&AccessFlow]) -> Valu
         "url": i.spec.url,
         "organization_id": i.spec.organization_id,
         "custom_access_details": i.spec.custom_access_details,
+        "integration_owners": i.spec.integration_owners,
         "flows": flows.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
         "permissions": permissions,
     })
@@ -92,12 +94,13 @@ pub fn resource(r: &Resource) -> Value {
     serde_json::to_value(r).unwrap_or_default()
 }
 
-/// A discovered resource as a requester sees it: no owner (approval steps name approvers)
-/// and no alias internals.
+/// A discovered resource as a requester sees it: its owner (who will approve it, in a flow
+/// that names no approvers) but no alias internals.
 pub fn resource_for_requester(r: &Resource) -> Value {
     json!({
         "name": r.name,
         "kind": r.kind,
         "display_name": r.display_name,
+        "owner": r.owner,
     })
 }

@@ -15,6 +15,8 @@ pub enum ConfigError {
     NoOpenid(String),
     #[error("OIDC_CLIENT_ID must be 1 to 256 visible ASCII characters")]
     BadClientId,
+    #[error("OIDC_CONNECT_ORIGINS must list origins only (scheme, host and port, no path): {0:?}")]
+    NotAnOrigin(String),
 }
 
 /// What the browser needs to log in and call the API (`config.json`).
@@ -26,6 +28,10 @@ pub struct Config {
     pub scopes: String,
     /// Where the API is; empty means the portal's own origin (the same HTTP API).
     pub api_base_url: String,
+    /// Further origins the IdP's endpoints live on (e.g. Google's token endpoint on
+    /// `https://oauth2.googleapis.com`, not on the issuer's host); only in the CSP.
+    #[serde(skip)]
+    pub extra_connect_origins: Vec<String>,
 }
 
 fn url_setting(name: &'static str, value: &str) -> Result<Url, ConfigError> {
@@ -51,8 +57,9 @@ fn url_setting(name: &'static str, value: &str) -> Result<Url, ConfigError> {
 }
 
 impl Config {
-    /// From `OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_SCOPES` (default `openid email profile`) and
-    /// the optional `API_BASE_URL`, looked up with `get`.
+    /// From `OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_SCOPES` (default `openid email profile`),
+    /// the optional `API_BASE_URL` and `OIDC_CONNECT_ORIGINS` (origins separated by commas or
+    /// spaces), looked up with `get`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let non_empty = |k: &str| {
             get(k)
@@ -78,11 +85,23 @@ impl Config {
             }
             None => String::new(),
         };
+        let mut extra_connect_origins = Vec::new();
+        let listed = non_empty("OIDC_CONNECT_ORIGINS").unwrap_or_default();
+        for o in listed.split([',', ' ']).filter(|o| !o.is_empty()) {
+            let u = url_setting("OIDC_CONNECT_ORIGINS", o)?;
+            // A path would be dropped silently by the CSP's origin match; refuse it so the
+            // operator sees what is allowed.
+            if !matches!(u.path(), "" | "/") {
+                return Err(ConfigError::NotAnOrigin(o.to_string()));
+            }
+            extra_connect_origins.push(u.origin().ascii_serialization());
+        }
         Ok(Self {
             issuer: issuer.trim_end_matches('/').to_string(),
             client_id,
             scopes,
             api_base_url,
+            extra_connect_origins,
         })
     }
 
@@ -91,15 +110,17 @@ impl Config {
     }
 
     /// The origins the page may fetch from besides its own: the IdP (discovery, token
-    /// endpoint) and the API when it lives elsewhere.
+    /// endpoint, and any further origins its endpoints live on) and the API when it lives
+    /// elsewhere.
     pub fn connect_origins(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for u in [&self.issuer, &self.api_base_url] {
-            if let Ok(u) = Url::parse(u) {
-                let o = u.origin().ascii_serialization();
-                if !out.contains(&o) {
-                    out.push(o);
-                }
+        let configured = [&self.issuer, &self.api_base_url]
+            .into_iter()
+            .filter_map(|u| Url::parse(u).ok())
+            .map(|u| u.origin().ascii_serialization());
+        for o in configured.chain(self.extra_connect_origins.iter().cloned()) {
+            if !out.contains(&o) {
+                out.push(o);
             }
         }
         out
@@ -174,6 +195,51 @@ mod tests {
             ]),
             Err(ConfigError::BadClientId)
         );
+    }
+
+    #[test]
+    fn an_idp_with_endpoints_on_another_host_gets_that_origin_too() {
+        let c = cfg(&[
+            ("OIDC_ISSUER", "https://accounts.google.com"),
+            ("OIDC_CLIENT_ID", "x"),
+            (
+                "OIDC_CONNECT_ORIGINS",
+                "https://oauth2.googleapis.com, https://openidconnect.googleapis.com/",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.connect_origins(),
+            [
+                "https://accounts.google.com",
+                "https://oauth2.googleapis.com",
+                "https://openidconnect.googleapis.com"
+            ]
+        );
+        // Not in the browser's settings: the CSP is what uses them.
+        assert!(!serde_json::to_string(&c).unwrap().contains("googleapis"));
+        for (bad, want_origin_error) in [
+            ("http://oauth2.example.com", false),
+            ("https://u:p@oauth2.example.com", false),
+            ("*", false),
+            ("https://oauth2.example.com/token", true),
+            // A CSP source list is space-separated: a quote or keyword must not slip in.
+            ("'unsafe-inline'", false),
+        ] {
+            let got = cfg(&[
+                ("OIDC_ISSUER", "https://i.example"),
+                ("OIDC_CLIENT_ID", "x"),
+                ("OIDC_CONNECT_ORIGINS", bad),
+            ]);
+            if want_origin_error {
+                assert_eq!(got, Err(ConfigError::NotAnOrigin(bad.into())), "{bad}");
+            } else {
+                assert!(
+                    matches!(got, Err(ConfigError::BadUrl { .. })),
+                    "{bad}: {got:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -116,6 +116,7 @@ mod tests {
             client_id: "portal-client".into(),
             scopes: "openid email".into(),
             api_base_url: String::new(),
+            extra_connect_origins: vec![],
         })
     }
 

@@ -945,15 +945,19 @@ async fn requesters_see_only_what_their_flows_offer() {
     let (d, _) = apps(&env);
     setup(&env, &d, &["logs-read"]).await;
 
-    // A developer (a requester of logs-read) sees the integration without its internals.
+    // A developer (a requester of logs-read) sees the integration and its owners (who approve
+    // an unowned resource), without its internals.
     let (s, list) = discover_call(&d, discover_get("/integrations", DEV)).await;
     assert_eq!(s, 200, "{list}");
     let shown = &list["integrations"][0];
     assert_eq!(shown["name"], "prod-search");
     assert_eq!(shown["flows"], json!(["logs-read"]));
+    assert_eq!(
+        shown["integration_owners"],
+        json!([{"type": "group", "value": "search-platform"}])
+    );
     for hidden in [
         "secret_arn",
-        "integration_owners",
         "resource_owner",
         "discovery",
         "tls",
@@ -964,7 +968,8 @@ async fn requesters_see_only_what_their_flows_offer() {
     let (s, one) = discover_call(&d, discover_get("/integrations/prod-search", DEV)).await;
     assert_eq!((s, one.get("secret_arn")), (200, None), "{one}");
 
-    // Resources: what logs-* offers; not secrets-1, not the alias that reaches it; no owners.
+    // Resources: what logs-* offers, with their owners; not secrets-1, not the alias that
+    // reaches it, and no alias internals.
     let (s, res) =
         discover_call(&d, discover_get("/integrations/prod-search/resources", DEV)).await;
     assert_eq!(s, 200, "{res}");
@@ -975,7 +980,8 @@ async fn requesters_see_only_what_their_flows_offer() {
         .map(|r| r["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["logs", "logs-2026.10", "logs-2026.11"], "{res}");
-    assert!(res["resources"][0].get("owner").is_none());
+    assert_eq!(res["resources"][2]["owner"], "alice@example.com", "{res}");
+    assert!(res["resources"][0].get("targets").is_none(), "{res}");
 
     // Flows: only those the caller may use, without requester or approver lists.
     let (_, flows) = discover_call(&d, discover_get("/flows", DEV)).await;

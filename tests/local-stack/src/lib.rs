@@ -100,10 +100,18 @@ impl Timeouts {
 
 /// Start the stack, reporting progress to `out`.
 pub async fn start_stack(out: &mut impl Write) -> Result<Stack, StoryError> {
+    start_stack_with(out, idp::IdpConfig::from_env()).await
+}
+
+/// As [`start_stack`], with the identity provider's settings given.
+pub async fn start_stack_with(
+    out: &mut impl Write,
+    idp: idp::IdpConfig,
+) -> Result<Stack, StoryError> {
     let timeouts = Timeouts::from_env();
     writeln!(out, "== Starting the local stack (everything on 127.0.0.1)")?;
     out.flush()?;
-    let started = Stack::start(timeouts, &mut |line: &str| {
+    let started = Stack::start_with(timeouts, idp, &mut |line: &str| {
         // Progress only: a failed write here shows up at the next step's write.
         let _ = writeln!(out, "   {line}");
         let _ = out.flush();

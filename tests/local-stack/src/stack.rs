@@ -155,14 +155,26 @@ impl Stack {
         timeouts: Timeouts,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Self, StoryError> {
+        Self::start_with(timeouts, IdpConfig::from_env(), progress).await
+    }
+
+    /// As [`start`](Self::start), with the identity provider's settings given (e.g. token
+    /// lifetimes short enough for a test to see a session end).
+    pub async fn start_with(
+        timeouts: Timeouts,
+        idp: IdpConfig,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Self, StoryError> {
         let root = workspace_root();
+        // Unique even for two stacks started by one test process in the same second.
         let run = format!(
-            "{}-{}",
+            "{}-{}-{}",
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
-            std::process::id()
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
         );
         let log_dir = target_dir().join("e2e").join(run);
         std::fs::create_dir_all(&log_dir)
@@ -262,7 +274,7 @@ impl Stack {
         ));
 
         // The identity provider first: the portal function is configured with its issuer.
-        let idp = RunningIdp::start(IdpConfig::from_env())
+        let idp = RunningIdp::start(idp)
             .await
             .map_err(|e| StoryError::setup(e.to_string()))?;
         progress(&format!("identity provider at {}", idp.issuer()));

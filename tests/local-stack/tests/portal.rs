@@ -277,6 +277,16 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
     log_in(&dev, &portal, "dev").await?;
     no_token_stored(&dev).await?;
     text_of(&dev, &format!("[data-flow=\"{FLOW}\"]")).await?;
+    let owners = text_of(
+        &dev,
+        &format!("[data-flow=\"{FLOW}\"] [data-testid=integration-owners]"),
+    )
+    .await?;
+    if !owners.contains("search-platform") {
+        return Err(format!(
+            "the integration's owners are not shown: {owners:?}"
+        ));
+    }
     shot(&dev, "1-request-catalog").await?;
     click(&dev, &format!("[data-flow=\"{FLOW}\"] a")).await?;
 
@@ -612,6 +622,81 @@ async fn a_requester_an_owner_and_an_admin_do_the_story_in_chromium() {
     .await;
     println!("{}", String::from_utf8_lossy(&out));
     println!("portal browser story: {:.1?}", started.elapsed());
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+/// A session that really ends: access tokens that live 40 seconds and a refresh token that is
+/// spent sooner, so when the access token expires the page cannot renew it silently. The user,
+/// half-way through the request form, is sent to the identity provider's login and comes back
+/// to the same form with what they typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_session_sends_the_user_to_log_in_again_and_keeps_the_form() {
+    const ACCESS_TTL: Duration = Duration::from_secs(40);
+    let idp = local_stack::idp::IdpConfig {
+        access_token_ttl: ACCESS_TTL,
+        refresh_token_ttl: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let result = async {
+        let stack = local_stack::start_stack_with(&mut out, idp)
+            .await
+            .map_err(|e| e.to_string())?;
+        let r = async {
+            set_up(&stack).await?;
+            let (_driver, url) = chromedriver(stack.log_dir()).await?;
+            let dev = browser(&url, &stack.log_dir().join("chromium-expiry")).await?;
+            let portal = format!("{}/portal", stack.api_url);
+            log_in(&dev, &portal, "dev").await?;
+            let logged_in = Instant::now();
+            // Through the page's own link: navigating would reload and forget the session.
+            click(&dev, &format!("[data-flow=\"{FLOW}\"] a")).await?;
+            type_into(&dev, "textarea[name=justification]", JUSTIFICATION).await?;
+            type_into(&dev, "input[name=duration]", "2h").await?;
+            if logged_in.elapsed() >= ACCESS_TTL {
+                return Err(
+                    "the machine is too slow: the form was filled after the token expired".into(),
+                );
+            }
+            // No click, no reload: the page itself notices the end of the session.
+            let login_page = dev
+                .wait()
+                .at_most(ACCESS_TTL + WAIT)
+                .for_element(Locator::Css("#login-dev"))
+                .await;
+            login_page.map_err(e("the identity provider's login after the token expired"))?;
+            if logged_in.elapsed() < ACCESS_TTL {
+                return Err(format!(
+                    "sent to log in after {:?}, before the token expired",
+                    logged_in.elapsed()
+                ));
+            }
+            click(&dev, "#login-dev").await?;
+            until(
+                &dev,
+                "the form with what was typed, after logging in again",
+                &format!(
+                    "location.hash === '#/request/{FLOW}' \
+                     && document.querySelector('textarea[name=justification]').value === {} \
+                     && document.querySelector('input[name=duration]').value === '2h'",
+                    json!(JUSTIFICATION)
+                ),
+            )
+            .await?;
+            no_token_stored(&dev).await?;
+            let _ = dev.close().await;
+            Ok(())
+        }
+        .await;
+        if r.is_err() {
+            out.extend_from_slice(stack.logs(40).as_bytes());
+        }
+        r
+    }
+    .await;
+    println!("{}", String::from_utf8_lossy(&out));
     if let Err(e) = result {
         panic!("{e}");
     }

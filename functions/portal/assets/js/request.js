@@ -18,6 +18,12 @@ async function offers() {
   return (flows.flows || []).map((f) => ({ flow: f, integration: byName.get(f.integration) }));
 }
 
+/** The integration's owners in words. */
+function owners(integration) {
+  const list = integration && Array.isArray(integration.integration_owners) ? integration.integration_owners : [];
+  return list.length ? list.map(principal).join(', ') : 'none named';
+}
+
 /** Who will have to approve, as far as the flow says before the resources are resolved. */
 export function approvalPreview(flow, integration) {
   if (flow.auto_approve) return 'Nobody: this flow approves automatically. Access starts as soon as you send the request.';
@@ -58,6 +64,7 @@ export async function catalog(main) {
         h('h3', {}, flow.name),
         h('dl', { class: 'facts' },
           h('dt', {}, 'Integration'), h('dd', {}, `${flow.integration}${integration ? ` (${integration.kind === 'elastic_cloud' ? 'Elastic Cloud' : 'Elasticsearch'})` : ''}`),
+          h('dt', {}, 'Owners'), h('dd', { 'data-testid': 'integration-owners' }, owners(integration)),
           h('dt', {}, 'Resources'), h('dd', {}, flow.resources.join(', ')),
           h('dt', {}, 'Permissions'), h('dd', {}, flow.permissions.join(', ')),
           h('dt', {}, 'At most'), h('dd', {}, flow.max_duration),
@@ -80,7 +87,8 @@ export async function form(main, flowName) {
     return;
   }
   const { flow, integration } = found;
-  main.append(h('p', {}, `Integration ${flow.integration}. Resources this flow offers: ${flow.resources.join(', ')}.`));
+  main.append(h('p', {}, `Integration ${flow.integration}, owned by ${owners(integration)}. `
+    + `Resources this flow offers: ${flow.resources.join(', ')}.`));
 
   const selected = new Set();
   const chips = h('ul', { class: 'chips', 'aria-label': 'Chosen resources' });
@@ -116,7 +124,8 @@ export async function form(main, flowName) {
         drawChips();
         resourcesHidden.dispatchEvent(new Event('change', { bubbles: true }));
       });
-      return h('label', {}, cb, ' ', r.name, h('span', { class: 'hint' }, ` ${r.kind}${r.display_name ? ` — ${r.display_name}` : ''}`));
+      return h('label', {}, cb, ' ', r.name, h('span', { class: 'hint' },
+        ` ${r.kind}${r.display_name ? ` — ${r.display_name}` : ''}${r.owner ? ` · owner ${r.owner}` : ''}`));
     })), 'resources') : h('p', {}, resources.length ? 'No resource matches.' : 'No discovered resource is offered.'));
     if (more) resourceBox.append(h('p', { class: 'hint' }, 'Only the first 5000 resources are listed: filter or type a pattern below.'));
   };

@@ -155,6 +155,7 @@ fn each_function_gets_the_environment_it_reads() {
                 "OIDC_ISSUER",
                 "OIDC_CLIENT_ID",
                 "OIDC_SCOPES",
+                "OIDC_CONNECT_ORIGINS",
             ],
         ),
     ]);

@@ -498,7 +498,8 @@ fn undescribed_or_leaked_fields_are_refused() {
     let offering: Vec<&AccessFlow> = flows.iter().collect();
     let get = "/integrations/{name}";
 
-    // A requester view that carried the connector secret or the owners.
+    // A requester view that carried the connector secret, a flow's approvers or an alias's
+    // internals.
     let mut leaked = discover::views::integration_for_requester(&i, &offering);
     leaked["secret_arn"] = json!(i.spec.secret_arn);
     assert!(!mismatches(&doc, "get", get, "200", &leaked).is_empty());
@@ -506,7 +507,7 @@ fn undescribed_or_leaked_fields_are_refused() {
     leaked["approvers"] = json!(flows[0].spec.approvers);
     assert!(!mismatches(&doc, "get", "/flows/{name}", "200", &leaked).is_empty());
     let mut leaked = discover::views::resource_for_requester(&resources()[0]);
-    leaked["owner"] = json!("alice@example.com");
+    leaked["targets"] = json!(["logs-2026.11"]);
     let page = json!({ "resources": [leaked], "next_cursor": null });
     assert!(!mismatches(&doc, "get", "/integrations/{name}/resources", "200", &page).is_empty());
 

@@ -1,6 +1,8 @@
 //! The provision function: access requests, approvals, provisioning and credentials.
 #![forbid(unsafe_code)]
 
+/// `GET /audit`: the administrators' audit log.
+pub mod audit;
 mod credentials;
 mod requests;
 /// `POST /slack/interactions` (approve and reject buttons in Slack).
@@ -43,6 +45,10 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "GET",
         path: "/failed-revocations",
+    },
+    Route {
+        method: "GET",
+        path: "/audit",
     },
     Route {
         method: "POST",
@@ -126,6 +132,7 @@ impl shared::api::Routes for App {
             ("POST", "/requests/{id}/approve") => requests::approve(self, caller, id, req).await,
             ("POST", "/requests/{id}/reject") => requests::reject(self, caller, id, req).await,
             ("GET", "/failed-revocations") => requests::failed_revocations(self, caller, req).await,
+            ("GET", "/audit") => audit::list(self, caller, req).await,
             ("POST", "/requests/preview") => requests::preview(self, caller, req).await,
             _ => credentials::get(self, caller, id).await,
         }

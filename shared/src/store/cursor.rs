@@ -34,6 +34,17 @@ impl Cursor {
         Some(Self(URL_SAFE_NO_PAD.encode(json)))
     }
 
+    /// The value of `attr` in the cursor's key (which list it belongs to), before it is
+    /// checked with [`to_key`](Self::to_key).
+    pub(crate) fn value_of(&self, attr: &str) -> Result<String, StoreError> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(&self.0)
+            .map_err(|_| StoreError::InvalidCursor)?;
+        let map: BTreeMap<String, String> =
+            serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+        map.get(attr).cloned().ok_or(StoreError::InvalidCursor)
+    }
+
     /// Decode, insisting that `partition_attr` equals `partition_value` so a cursor from one
     /// list cannot be replayed against another.
     pub(crate) fn to_key(

@@ -1,6 +1,6 @@
 //! Where each kind of record lives in the one table.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 pub const INTEGRATION_PK: &str = "INTEGRATION";
 pub const FLOW_PK: &str = "FLOW";
@@ -20,6 +20,24 @@ pub fn principals_pk(integration: &str) -> String {
 
 pub fn audit_pk(subject_key: &str) -> String {
     format!("AUDIT#{subject_key}")
+}
+
+/// Every audit event of one UTC day, whatever its subject: the administrators' audit log.
+pub fn audit_log_pk(day: NaiveDate) -> String {
+    format!("{AUDIT_LOG_PREFIX}{}", day.format("%Y-%m-%d"))
+}
+
+pub const AUDIT_LOG_PREFIX: &str = "AUDITLOG#";
+
+/// The day an audit-log partition key names, if it is one.
+pub fn audit_log_day(pk: &str) -> Option<NaiveDate> {
+    let day = pk.strip_prefix(AUDIT_LOG_PREFIX)?;
+    NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
+}
+
+/// Lower bound of the time keys at or after `at`.
+pub fn time_lower_bound(at: DateTime<Utc>) -> String {
+    format!("{:015}#", at.timestamp_millis().max(0))
 }
 
 pub fn idempotency_pk(requester_sub: &str) -> String {

@@ -258,6 +258,18 @@ pub trait PrincipalStore: Send + Sync {
     ) -> Result<Page<PrincipalState>, StoreError>;
 }
 
+/// What an administrator's audit log listing asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// The window, both ends included.
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub integration: Option<String>,
+    pub actor: Option<String>,
+    /// An exact action, or a prefix ending in `.` (`request.` is every request event).
+    pub action: Option<String>,
+}
+
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Append events; an event id is written once and never overwritten.
@@ -267,6 +279,15 @@ pub trait AuditStore: Send + Sync {
         &self,
         subject: &AuditSubject,
         limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<AuditEvent>, StoreError>;
+    /// Every event in the query's window whatever its subject, newest first, filtered. The
+    /// reads behind one page are bounded, so a page may hold fewer than `limit` events (even
+    /// none) and still have a next cursor.
+    async fn audit_log(
+        &self,
+        query: &AuditQuery,
+        limit: usize,
         cursor: Option<&Cursor>,
     ) -> Result<Page<AuditEvent>, StoreError>;
 }

@@ -477,6 +477,52 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
     )
     .await?;
 
+    // The audit log: the story so far, newest first; filtered to this integration's request
+    // events; a window that ends before it starts is refused next to its field.
+    owner
+        .goto(&format!("{portal}#/admin/audit"))
+        .await
+        .map_err(e("audit log"))?;
+    until(
+        &owner,
+        "the approval in the audit log",
+        "document.querySelector('[data-audit-action=\"request.approved\"]')",
+    )
+    .await?;
+    owner
+        .execute(
+            &format!(
+                "document.querySelector('select[name=integration]').value = {}; \
+                 document.querySelector('input[name=action]').value = 'request.'; \
+                 document.querySelector('form.filters button[type=submit]').click();",
+                json!(INTEGRATION)
+            ),
+            vec![],
+        )
+        .await
+        .map_err(e("filter the audit log"))?;
+    until(
+        &owner,
+        "only request events of the integration",
+        "(() => { const rows = [...document.querySelectorAll('[data-audit-action]')]; \
+         return rows.length > 0 && rows.every((r) => r.dataset.auditAction.startsWith('request.')) \
+         && rows.some((r) => r.dataset.auditAction === 'request.created'); })()",
+    )
+    .await?;
+    shot(&owner, "5-admin-audit").await?;
+    owner
+        .execute(
+            "document.querySelector('input[name=since]').value = '2999-01-01T00:00'; \
+             document.querySelector('form.filters button[type=submit]').click();",
+            vec![],
+        )
+        .await
+        .map_err(e("a window in the future"))?;
+    let refusal = text_of(&owner, "input[name=since] + .field-error").await?;
+    if !refusal.contains("since must not be after until") {
+        return Err(format!("the refused window: {refusal:?}"));
+    }
+
     // The flow's settings: a longest grant beyond the 90-day limit is refused in words next to
     // the field; a valid one is saved.
     owner

@@ -15,7 +15,8 @@ export function adminNav() {
     h('a', { href: '#/admin/new' }, 'New integration'), ' ',
     h('a', { href: '#/admin/flows' }, 'Access flows'), ' ',
     h('a', { href: '#/admin/new-flow' }, 'New flow'), ' ',
-    h('a', { href: '#/admin/failed' }, 'Failed revocations'));
+    h('a', { href: '#/admin/failed' }, 'Failed revocations'), ' ',
+    h('a', { href: '#/admin/audit' }, 'Audit log'));
 }
 
 export async function integrations(main) {
@@ -384,4 +385,106 @@ export async function editFlow(main, name) {
       save.disabled = false;
     }
   });
+}
+
+/** A `datetime-local` value (the browser's local time) as an RFC 3339 UTC time, or null. */
+function isoOf(local) {
+  if (!local) return null;
+  const t = new Date(local);
+  return Number.isNaN(t.getTime()) ? null : t.toISOString();
+}
+
+/** The audit log across integrations, flows, requests and accounts, newest first, filtered. */
+export async function auditLog(main) {
+  main.append(h('h1', {}, 'Audit log'), adminNav(),
+    h('p', {}, 'Every change and decision, newest first: integrations and flows, rotations, requests, approvals, grants provisioned, revoked or expired.'));
+  let names = [];
+  try {
+    names = ((await get('/integrations')).integrations || []).map((i) => i.name);
+  } catch (_) { /* the filter still takes any name typed */ }
+  const integration = h('select', { name: 'integration' },
+    h('option', { value: '' }, 'any integration'), names.map((n) => h('option', { value: n }, n)));
+  const actor = h('input', { type: 'text', name: 'actor', autocomplete: 'off', placeholder: 'e.g. alice@example.com or system:cleanup' });
+  const action = h('input', { type: 'text', name: 'action', autocomplete: 'off', placeholder: 'e.g. request.approved or request.' });
+  const since = h('input', { type: 'datetime-local', name: 'since' });
+  const until = h('input', { type: 'datetime-local', name: 'until' });
+  const formBox = h('div', {});
+  const form = h('form', { class: 'filters', 'aria-label': 'Filter the audit log' },
+    field('Integration', integration),
+    field('Actor', actor, 'Who caused it: an email, sub:<id>, or system:<function>.'),
+    field('Action', action, 'One action, or every action under a prefix ending in a dot.'),
+    field('From', since, 'Default: a week before the end.'),
+    field('To', until, 'Default: now.'),
+    h('button', { type: 'submit' }, 'Show'), formBox);
+  const out = h('div', { 'data-testid': 'audit-results' });
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Older events');
+  main.append(form, out, more);
+
+  // The window of the first page is kept for the next ones, so "now" moving does not shift it.
+  let query = null;
+  let cursor = null;
+  let rows = null;
+  const subjectCell = (e) => (e.subject.type === 'request'
+    ? h('a', { href: `#/requests/${enc(e.subject.id)}` }, `request ${e.subject.id.slice(0, 8)}`)
+    : `${e.subject.type} ${e.subject.id}`);
+  const detailsText = (d) => {
+    if (d === null || d === undefined) return '—';
+    if (typeof d !== 'object') return String(d);
+    return Object.entries(d).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('; ') || '—';
+  };
+  const page = async () => {
+    const params = new URLSearchParams(query);
+    params.set('limit', '50');
+    if (cursor) params.set('cursor', cursor);
+    more.disabled = true;
+    let got;
+    try {
+      got = await get(`/audit?${params}`);
+    } catch (err) {
+      // The API names the parameter first in its message ("since must be …"): show it there.
+      const fields = { since, until, integration, actor, action };
+      const name = err.code === 'invalid_parameter'
+        ? Object.keys(fields).find((k) => String(err.message).startsWith(k)) : null;
+      showErrors(form, formBox, name ? Object.assign(Object.create(err), { code: name }) : err, fields);
+      more.disabled = false;
+      return;
+    }
+    query.set('since', got.since);
+    query.set('until', got.until);
+    cursor = got.next_cursor;
+    for (const e of got.events) {
+      rows.append(h('tr', { 'data-audit-action': e.action },
+        h('td', { 'data-label': 'When' }, when(e.at)),
+        h('td', { 'data-label': 'Actor' }, e.actor),
+        h('td', { 'data-label': 'Action' }, e.action, e.outcome === 'failure' ? h('span', { class: 'hint' }, ' (failed)') : null),
+        h('td', { 'data-label': 'Subject' }, subjectCell(e)),
+        h('td', { 'data-label': 'Integration' }, e.integration || '—'),
+        h('td', { 'data-label': 'Details' }, detailsText(e.details))));
+    }
+    if (!rows.children.length && !cursor) {
+      clear(out).append(h('p', { class: 'notice' }, 'No event matches.'));
+    }
+    more.hidden = !cursor;
+    more.disabled = false;
+  };
+  more.addEventListener('click', page);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearErrors(form, formBox);
+    query = new URLSearchParams();
+    for (const [k, el] of [['integration', integration], ['actor', actor], ['action', action]]) {
+      if (el.value.trim()) query.set(k, el.value.trim());
+    }
+    const from = isoOf(since.value);
+    const to = isoOf(until.value);
+    if (from) query.set('since', from);
+    if (to) query.set('until', to);
+    cursor = null;
+    rows = h('tbody', {});
+    clear(out).append(h('table', {},
+      h('thead', {}, h('tr', {}, ['When', 'Actor', 'Action', 'Subject', 'Integration', 'Details'].map((t) => h('th', { scope: 'col' }, t)))),
+      rows));
+    await page();
+  });
+  form.requestSubmit();
 }

@@ -5,7 +5,7 @@ import { setBase, get, ApiError } from './api.js';
 import { h, clear, errorBox, stopTimers } from './ui.js';
 import { catalog, form, mine, detail } from './request.js';
 import { queue } from './approve.js';
-import { integrations, editIntegration, flows, editFlow, failedRevocations } from './admin.js';
+import { integrations, editIntegration, flows, editFlow, failedRevocations, auditLog } from './admin.js';
 
 const main = document.getElementById('main');
 
@@ -32,6 +32,7 @@ const routes = [
   [/^#\/admin\/new-flow$/, () => editFlow(main, null), 'admin'],
   [/^#\/admin\/flows$/, () => flows(main), 'admin'],
   [/^#\/admin\/failed$/, () => failedRevocations(main), 'admin'],
+  [/^#\/admin\/audit$/, () => auditLog(main), 'admin'],
   [/^#\/admin$/, () => integrations(main), 'admin'],
 ];
 

@@ -1,5 +1,6 @@
 //! Access requests: one item each, indexed by requester and (sparsely) by due time. A
-//! request's own audit events travel on its item.
+//! request's own audit events travel on its item, and a copy of each goes to the day's audit
+//! log in the same transaction.
 
 use std::collections::HashMap;
 
@@ -149,7 +150,7 @@ impl RequestStore for DynamoStore {
         let (own, other) = split_audit(&request.id, audit);
         let stored = with_version(request, |r| {
             r.version = 1;
-            r.history.extend(own);
+            r.history.extend(own.iter().cloned());
         });
         // A replay returns the first request, whatever has happened since (the cap included).
         if let Some((sub, key)) = idempotency
@@ -173,6 +174,7 @@ impl RequestStore for DynamoStore {
         if stored.status == RequestStatus::Pending {
             side.extend(self.approver_puts(&stored)?);
         }
+        side.extend(self.audit_log_items(&own, Some(&request.integration))?);
         side.extend(self.audit_items(&other)?);
         if side.is_empty() {
             self.put_single(item, Expect::Absent, "request", &request.id, true)
@@ -209,7 +211,7 @@ impl RequestStore for DynamoStore {
         let (own, other) = split_audit(&request.id, audit);
         let stored = with_version(request, |r| {
             r.version = expected_version + 1;
-            r.history.extend(own);
+            r.history.extend(own.iter().cloned());
         });
         let item = self.request_item(&stored)?;
         // Leaving `pending` removes the request's approver-index items in the same transaction.
@@ -223,6 +225,7 @@ impl RequestStore for DynamoStore {
         {
             side.extend(self.approver_deletes(&stored)?);
         }
+        side.extend(self.audit_log_items(&own, Some(&request.integration))?);
         side.extend(self.audit_items(&other)?);
         if side.is_empty() {
             self.put_single(

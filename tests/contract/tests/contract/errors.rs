@@ -224,6 +224,7 @@ fn minimum_client_errors() -> BTreeMap<(&'static str, &'static str), &'static [u
             &[400, 401, 403, 404, 409][..],
         ),
         (("GET", "/failed-revocations"), &[400, 401, 403][..]),
+        (("GET", "/audit"), &[400, 401, 403][..]),
         (
             ("POST", "/requests/preview"),
             &[400, 401, 403, 409, 413][..],

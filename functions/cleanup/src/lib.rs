@@ -44,6 +44,8 @@ pub struct Report {
     pub stuck_failed: usize,
     /// Failed provisions whose key secret (if their create landed) is now deleted.
     pub key_secrets_settled: usize,
+    /// Requesters told their grant ends within 15 minutes.
+    pub expiry_warnings: usize,
     pub accounts_deleted: usize,
     pub orphans_removed: usize,
     /// Replaced connector credentials retired now, and those still failing (retried later).
@@ -137,6 +139,7 @@ impl App {
         // No invocation-wide target deadline here: `bounded` cuts a chunk short instead, and an
         // item cut short stays due for the next run rather than counting as a failed attempt.
         let finished = requests::expire_active(&run, &mut report).await?
+            && requests::warn_expiring(&run, &mut report).await?
             && requests::retry_failed(&run, &mut report).await?
             && requests::expire_pending(&run, &mut report).await?
             && requests::fail_stuck(&run, &mut report).await?

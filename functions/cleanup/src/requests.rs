@@ -1,5 +1,6 @@
 //! Request phases: overdue grants, failed revocations, stale pending and stuck approved ones.
 
+use chrono::Duration;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use serde_json::json;
@@ -31,6 +32,20 @@ where
     F: Fn(AccessRequest) -> Fut,
     Fut: std::future::Future<Output = Result1>,
 {
+    sweep_ahead(run, status, Duration::zero(), work).await
+}
+
+/// [`sweep`], for the items due within `ahead` from now as well.
+async fn sweep_ahead<'a, F, Fut>(
+    run: &Run<'a>,
+    status: RequestStatus,
+    ahead: Duration,
+    work: F,
+) -> Result<(bool, Vec<Result1>), StoreError>
+where
+    F: Fn(AccessRequest) -> Fut,
+    Fut: std::future::Future<Output = Result1>,
+{
     let mut results = Vec::new();
     let mut cursor: Option<Cursor> = None;
     loop {
@@ -38,11 +53,12 @@ where
             return Ok((false, results));
         }
         let now = run.app.services.clock.now();
-        let read =
-            run.app
-                .services
-                .store
-                .due_requests(status.as_str(), Some(now), PAGE, cursor.as_ref());
+        let read = run.app.services.store.due_requests(
+            status.as_str(),
+            Some(now + ahead),
+            PAGE,
+            cursor.as_ref(),
+        );
         let Some(page) = run.listing(read).await? else {
             return Ok((false, results));
         };
@@ -112,6 +128,54 @@ pub async fn expire_active(run: &Run<'_>, report: &mut Report) -> Result<bool, S
     report.still_failing += count(&results, Result1::Failed);
     report.errors += count(&results, Result1::Error);
     Ok(done)
+}
+
+/// How long before its end a requester is told their access ends soon.
+pub const EXPIRY_WARNING: Duration = Duration::minutes(15);
+
+/// Active grants ending within [`EXPIRY_WARNING`]: the request records that its requester is
+/// to be told (once; the `notify` function sends the message when it reads the change from the
+/// table's stream). A grant no longer than the warning itself is not warned: it was ending
+/// soon from the start, and the message that it was granted said when.
+pub async fn warn_expiring(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreError> {
+    let (done, results) =
+        sweep_ahead(run, RequestStatus::Active, EXPIRY_WARNING, |r| warn(run, r)).await?;
+    report.expiry_warnings += count(&results, Result1::Done);
+    report.errors += count(&results, Result1::Error);
+    Ok(done)
+}
+
+async fn warn(run: &Run<'_>, mut r: AccessRequest) -> Result1 {
+    let services = &run.app.services;
+    let now = services.clock.now();
+    let (Some(starts), Some(ends)) = (r.starts_at, r.ends_at) else {
+        return Result1::Skipped;
+    };
+    // Overdue grants are `expire_active`'s; warned ones are done.
+    if r.expiry_warned_at.is_some() || ends <= now || ends - starts <= EXPIRY_WARNING {
+        return Result1::Skipped;
+    }
+    let expected = r.version;
+    r.expiry_warned_at = Some(now);
+    let audit = AuditEvent::new(
+        now,
+        "system:cleanup",
+        "grant.expiring_soon",
+        AuditSubject::Request(r.id.clone()),
+    )
+    .with_integration(&r.integration)
+    .with_details(json!({ "ends_at": ends }));
+    // Not `updated_at`: that is when the grant last changed, and the warning changes nothing
+    // about it.
+    match services.store.update_request(&r, expected, &[audit]).await {
+        Ok(_) => Result1::Done,
+        // Revoked or changed meanwhile: the next run looks again.
+        Err(StoreError::Conflict { .. }) => Result1::Skipped,
+        Err(e) => {
+            tracing::warn!(grant_id = %r.id, error = %e, "cannot record an expiry warning; retried next run");
+            Result1::Error
+        }
+    }
 }
 
 /// `revoke_failed` grants whose next attempt time has come (exponential backoff).

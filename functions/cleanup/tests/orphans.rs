@@ -71,6 +71,7 @@ fn request(id: &str, status: RequestStatus, sub: &str, email: &str) -> AccessReq
         last_error: None,
         revoke_requested_by: None,
         key_secret_unsettled: false,
+        expiry_warned_at: None,
         history: vec![],
         version: 0,
     }

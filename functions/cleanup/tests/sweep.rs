@@ -262,6 +262,7 @@ fn overdue(id: usize) -> AccessRequest {
         last_error: None,
         revoke_requested_by: None,
         key_secret_unsettled: false,
+        expiry_warned_at: None,
         history: vec![],
         version: 0,
     }
@@ -338,4 +339,58 @@ async fn two_thousand_overdue_grants_are_revoked_by_runs_that_each_stop_before_t
             .items
             .is_empty()
     );
+}
+
+/// A requester is told once when their grant ends within 15 minutes; a grant no longer than
+/// that is never warned, and an overdue one is expired rather than warned.
+#[tokio::test]
+async fn a_grant_ending_within_fifteen_minutes_is_marked_for_its_requester_once() {
+    let env = Env::start(es_seed()).await;
+    let (d, p, c) = (discover_app(&env), provision_app(&env), cleanup_app(&env));
+    register(&env, &d, json!({})).await;
+    flows(&d, &["logs-auto"]).await;
+    let hour = granted(&p, DEV, "logs-auto", &["logs-2026.11"]).await;
+    let hour = hour["id"].as_str().unwrap().to_string();
+    let (s, short) = fixtures::flows::ask(&p, DEV, json!({"integration": "prod-search",
+        "resources": ["logs-2026.10"], "permission": "read", "duration": "10m", "flow": "logs-auto"}))
+    .await;
+    assert_eq!(s, 201, "{short}");
+    let short = short["id"].as_str().unwrap().to_string();
+
+    // Five minutes in: the short grant ends within 15 minutes but was that short from the start.
+    env.clock.advance(Duration::minutes(5));
+    let report = sweep(&c).await;
+    assert_eq!(report["expiry_warnings"], 0, "{report}");
+
+    // Forty-six minutes in: the short grant is overdue (expired, not warned), the hour-long one
+    // ends in 14 minutes.
+    env.clock.advance(Duration::minutes(41));
+    let report = sweep(&c).await;
+    assert_eq!(
+        (&report["expired"], &report["expiry_warnings"]),
+        (&json!(1), &json!(1)),
+        "{report}"
+    );
+    assert_eq!(status(&env, &short).await, "expired");
+    let warned = env.store.get_request(&hour).await.unwrap().unwrap();
+    assert_eq!(warned.status, RequestStatus::Active, "warned, not ended");
+    assert_eq!(warned.expiry_warned_at, Some(env.clock.now()));
+    assert_eq!(
+        warned
+            .history
+            .iter()
+            .filter(|e| e.action == "grant.expiring_soon")
+            .count(),
+        1
+    );
+    assert!(short_history_has_no_warning(&env, &short).await);
+
+    // Once only.
+    env.clock.advance(Duration::minutes(5));
+    assert_eq!(sweep(&c).await["expiry_warnings"], 0);
+}
+
+async fn short_history_has_no_warning(env: &Env, id: &str) -> bool {
+    let r = env.store.get_request(id).await.unwrap().unwrap();
+    r.expiry_warned_at.is_none() && r.history.iter().all(|e| e.action != "grant.expiring_soon")
 }

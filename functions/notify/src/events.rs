@@ -16,6 +16,8 @@ pub enum Kind {
     ApprovalExpired,
     /// Credentials are ready.
     Active,
+    /// The grant ends within 15 minutes (the sweep marked it).
+    Expiring,
     Revoked,
     Expired,
     /// Approved, but provisioning failed.
@@ -34,6 +36,7 @@ impl Kind {
             Self::Rejected => "request.rejected",
             Self::ApprovalExpired => "request.approval_expired",
             Self::Active => "grant.active",
+            Self::Expiring => "grant.expiring",
             Self::Revoked => "grant.revoked",
             Self::Expired => "grant.expired",
             Self::ProvisionFailed => "grant.provision_failed",
@@ -97,8 +100,17 @@ pub fn from_record(record: &EventRecord) -> Result<Vec<Event>, DecodeError> {
             let Some(r) = decode::<AccessRequest>(record, new, "request")? else {
                 return Ok(vec![]);
             };
-            let before = decode::<AccessRequest>(record, old, "request")?.map(|o| o.status);
-            Ok(transition(before, r.status)
+            let before = decode::<AccessRequest>(record, old, "request")?;
+            let kind = transition(before.as_ref().map(|o| o.status), r.status).or_else(|| {
+                // The sweep marking a live grant as ending soon: once per request.
+                let newly_warned = r.status == RequestStatus::Active
+                    && r.expiry_warned_at.is_some()
+                    && before
+                        .as_ref()
+                        .is_some_and(|o| o.expiry_warned_at.is_none());
+                newly_warned.then_some(Kind::Expiring)
+            });
+            Ok(kind
                 .map(|kind| Event {
                     id: format!("request:{}:{}", r.id, kind.as_str()),
                     kind,
@@ -208,5 +220,57 @@ mod tests {
             transition(Some(Approved), Failed),
             Some(Kind::ProvisionFailed)
         );
+        assert_eq!(
+            transition(Some(Active), Active),
+            None,
+            "a change that is not a new state"
+        );
+    }
+
+    /// A stream record of one request item changing from `before` to `after`.
+    fn record(before: &AccessRequest, after: &AccessRequest) -> EventRecord {
+        let mut r = EventRecord::default();
+        r.event_id = "e-1".into();
+        r.event_name = "MODIFY".into();
+        let item = |a: &AccessRequest| {
+            let mut i: Item = serde_dynamo::to_item(a).unwrap();
+            i.insert(
+                "entity".into(),
+                serde_dynamo::AttributeValue::S("request".into()),
+            );
+            i
+        };
+        r.change.old_image = item(before);
+        r.change.new_image = item(after);
+        r
+    }
+
+    #[test]
+    fn the_sweep_marking_a_grant_as_ending_soon_is_one_expiring_event() {
+        let batch: aws_lambda_events::dynamodb::Event = serde_json::from_str(include_str!(
+            "../../../events/notify/stream-request-created.json"
+        ))
+        .unwrap();
+        let created = from_record(&batch.records[0]).unwrap();
+        let mut active = created[0].request.clone().unwrap();
+        active.status = Active;
+        let mut warned = active.clone();
+        warned.expiry_warned_at = Some(chrono::Utc::now());
+        let events = from_record(&record(&active, &warned)).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, Kind::Expiring);
+        assert_eq!(
+            events[0].id,
+            format!("request:{}:grant.expiring", active.id)
+        );
+        // Any later change of the warned grant is not a second warning.
+        let mut later = warned.clone();
+        later.version += 1;
+        assert!(from_record(&record(&warned, &later)).unwrap().is_empty());
+        // Expired after the warning: the expiry, not another warning.
+        let mut expired = warned.clone();
+        expired.status = Expired;
+        let events = from_record(&record(&warned, &expired)).unwrap();
+        assert_eq!(events[0].kind, Kind::Expired);
     }
 }

@@ -223,6 +223,11 @@ pub fn deliveries(
         }
         (_, None) => {}
     }
+    // A grant ending soon concerns its requester alone; the channels heard that it started
+    // and will hear that it ended.
+    if event.kind == Kind::Expiring {
+        return out;
+    }
     if let Some(s) = flow_s {
         watchers(&mut out, ch, s);
     }

@@ -40,6 +40,13 @@ fn headline(event: &Event) -> String {
         ),
         Kind::ApprovalExpired => "Access request expired: nobody decided in time".into(),
         Kind::Active => "Access granted: your credentials are ready".into(),
+        Kind::Expiring => match event.request.as_ref().and_then(|r| r.ends_at) {
+            Some(end) => format!(
+                "Your access ends soon, at {} UTC",
+                end.format("%Y-%m-%d %H:%M")
+            ),
+            None => "Your access ends soon".into(),
+        },
         Kind::Revoked => "Access revoked".into(),
         Kind::Expired => "Access expired".into(),
         Kind::ProvisionFailed => "Access could not be granted".into(),
@@ -82,6 +89,10 @@ pub fn message(event: &Event, role: &Role, public_url: &str) -> Message {
         Role::Approver { why } => lines.push(format!("You are asked as: {}.", why.join("; "))),
         Role::Requester if event.kind == Kind::Active => lines.push(
             "Read your credentials in the portal (or with GET /requests/{id}/credentials).".into(),
+        ),
+        Role::Requester if event.kind == Kind::Expiring => lines.push(
+            "Save your work; if you still need access, ask again in the portal before it ends."
+                .into(),
         ),
         _ => {}
     }

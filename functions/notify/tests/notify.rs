@@ -618,6 +618,51 @@ async fn a_request_reaches_each_channel_once_and_its_approver_approves_from_slac
         dev.iter().any(|t| t.contains("credentials are ready")),
         "{dev:?}"
     );
+
+    // Fifty minutes later the sweep sees the hour-long grant end within 15 minutes: the
+    // requester alone hears it, once, and the grant still works.
+    let channel_before = texts_to(&w.messages().await, "C0APPROVALS").len();
+    let to_team = |emails: Vec<Value>| {
+        emails
+            .iter()
+            .filter(|m| m["destinations"]["ToAddresses"][0] == json!("team@example.com"))
+            .count()
+    };
+    let team_before = to_team(w.emails().await);
+    // (The sweep reads the test clock; this world's provision ran on the wall clock.)
+    w.env
+        .clock
+        .set(chrono::Utc::now() + chrono::Duration::minutes(50));
+    let c = fixtures::flows::cleanup_app(&w.env);
+    let sweep = || async {
+        c.handle(
+            event("cleanup/schedule.json"),
+            std::time::Instant::now() + Duration::from_secs(60),
+        )
+        .await
+        .unwrap()
+    };
+    let report = sweep().await;
+    assert_eq!(report["expiry_warnings"], 1, "{report}");
+    assert_eq!(w.status(&id).await, "active");
+    let (_, out) = w.deliver().await;
+    assert_eq!(failures(&out), 0, "{out}");
+    let dev = texts_to(&w.messages().await, "DU0DEV");
+    let warned: Vec<&String> = dev.iter().filter(|t| t.contains("ends soon")).collect();
+    assert_eq!(warned.len(), 1, "{dev:?}");
+    assert!(warned[0].contains("logs-2026.11"), "{warned:?}");
+    assert_eq!(
+        texts_to(&w.messages().await, "C0APPROVALS").len(),
+        channel_before,
+        "the channel does not hear it"
+    );
+    assert_eq!(to_team(w.emails().await), team_before, "nor the team list");
+    // The next sweep does not warn again, and a replayed record sends nothing twice.
+    assert_eq!(sweep().await["expiry_warnings"], 0);
+    let (_, out) = w.deliver().await;
+    assert_eq!(failures(&out), 0, "{out}");
+    let dev_after = texts_to(&w.messages().await, "DU0DEV");
+    assert_eq!(dev_after.len(), dev.len(), "{dev_after:?}");
 }
 
 #[tokio::test]

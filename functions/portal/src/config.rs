@@ -90,8 +90,16 @@ impl Config {
         for o in listed.split([',', ' ']).filter(|o| !o.is_empty()) {
             let u = url_setting("OIDC_CONNECT_ORIGINS", o)?;
             // A path would be dropped silently by the CSP's origin match; refuse it so the
-            // operator sees what is allowed.
-            if !matches!(u.path(), "" | "/") {
+            // operator sees what is allowed. The host must be a plain name or address: the URL
+            // parser lets `*` and `;` through, which would widen or split the policy.
+            let plain = match u.host() {
+                Some(url::Host::Domain(d)) => d
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'),
+                Some(_) => true,
+                None => false,
+            };
+            if !matches!(u.path(), "" | "/") || !plain {
                 return Err(ConfigError::NotAnOrigin(o.to_string()));
             }
             extra_connect_origins.push(u.origin().ascii_serialization());
@@ -223,6 +231,9 @@ mod tests {
             ("https://u:p@oauth2.example.com", false),
             ("*", false),
             ("https://oauth2.example.com/token", true),
+            ("https://*", true),
+            ("https://*.example.com", true),
+            ("https://x;sandbox", true),
             // A CSP source list is space-separated: a quote or keyword must not slip in.
             ("'unsafe-inline'", false),
         ] {

@@ -224,6 +224,7 @@ pub async fn create(
         last_error: None,
         revoke_requested_by: None,
         key_secret_unsettled: false,
+        expiry_warned_at: None,
         history: vec![],
         version: 0,
     };

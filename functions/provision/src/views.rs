@@ -11,6 +11,7 @@ pub fn request(r: &AccessRequest, viewer: &Identity) -> Value {
         map.remove("version");
         map.remove("revoke_attempts");
         map.remove("key_secret_unsettled");
+        map.remove("expiry_warned_at");
         map.insert(
             "duration".into(),
             json!(shared::model::format_duration(

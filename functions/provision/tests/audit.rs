@@ -242,7 +242,21 @@ async fn only_admins_read_the_log_and_bad_queries_are_refused_in_words() {
     };
     let other_list = forge("REQUEST#r-1");
     let old_day = forge("AUDITLOG#2020-01-01");
-    for cursor in [other_list.as_str(), old_day.as_str(), "not-a-cursor"] {
+    // Today, written as no listing writes it (a lenient date parser would take it).
+    let today = env.clock.now().date_naive();
+    let odd_day = forge(&format!("AUDITLOG#+{}", today.format("%Y-%m-%d")));
+    // Today's partition, but a position outside the window's key range.
+    let out_of_range = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        json!({"pk": format!("AUDITLOG#{}", today.format("%Y-%m-%d")), "sk": "999999999999999#x"})
+            .to_string(),
+    );
+    for cursor in [
+        other_list.as_str(),
+        old_day.as_str(),
+        odd_day.as_str(),
+        out_of_range.as_str(),
+        "not-a-cursor",
+    ] {
         let (s, body) = call(&p, audit(ADMIN, &[("cursor", cursor)])).await;
         assert_eq!(s, 400, "{cursor}: {body}");
         assert_eq!(body["error"]["code"], "invalid_cursor", "{body}");

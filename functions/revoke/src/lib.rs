@@ -116,6 +116,8 @@ pub fn view(r: &AccessRequest) -> serde_json::Value {
     let mut v = serde_json::to_value(r).unwrap_or_default();
     if let Some(m) = v.as_object_mut() {
         m.remove("version");
+        // The sweep's bookkeeping (when the requester was told the grant ends soon).
+        m.remove("expiry_warned_at");
     }
     v
 }

@@ -211,6 +211,10 @@ pub struct AccessRequest {
     /// happen, then clears this.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub key_secret_unsettled: bool,
+    /// When the requester was told the grant ends soon (set once by the sweep; the
+    /// notifications read the change from the table's stream).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_warned_at: Option<DateTime<Utc>>,
     /// The request's audit trail, appended in the same conditional write as each change, so a
     /// change and its record can never come apart.
     #[serde(default)]
@@ -309,6 +313,7 @@ mod tests {
             last_error: None,
             revoke_requested_by: None,
             key_secret_unsettled: false,
+            expiry_warned_at: None,
             history: vec![],
             version: 1,
         }

@@ -54,6 +54,7 @@ pub fn request(id: &str, sub: &str, status: RequestStatus, at: DateTime<Utc>) ->
         last_error: None,
         revoke_requested_by: None,
         key_secret_unsettled: false,
+        expiry_warned_at: None,
         history: vec![],
         version: 0,
     }

@@ -115,6 +115,7 @@ impl DynamoStore {
                 "#v = :v"
             });
         }
+        let start_given = start.is_some();
         let mut req = self
             .client
             .query()
@@ -132,10 +133,18 @@ impl DynamoStore {
         if !filters.is_empty() {
             req = req.filter_expression(filters.join(" AND "));
         }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk("Query", &e))?;
+        let resumed = start_given;
+        let out = req.send().await.map_err(|e| {
+            // Whatever slipped past the checks of a client's cursor is its fault, not ours.
+            if resumed
+                && e.as_service_error().map(|s| s.meta().code())
+                    == Some(Some("ValidationException"))
+            {
+                StoreError::InvalidCursor
+            } else {
+                StoreError::from_sdk("Query", &e)
+            }
+        })?;
         let next = out.last_evaluated_key().filter(|k| !k.is_empty()).cloned();
         Ok((out.items.unwrap_or_default(), next))
     }
@@ -153,16 +162,29 @@ fn log_position(
     };
     let pk = c.value_of("pk")?;
     let day = audit_log_day(&pk).ok_or(StoreError::InvalidCursor)?;
-    // A cursor of another window (or another list) is refused, not followed.
-    if day > first || day < last {
+    // A cursor of another window (or another list) is refused, not followed; so is a day
+    // written any way but the one this listing writes (DynamoDB would refuse a start key
+    // outside the partition queried).
+    if day > first || day < last || pk != audit_log_pk(day) {
         return Err(StoreError::InvalidCursor);
     }
     let key = c.to_key("pk", &pk)?;
-    Ok(match key.len() {
-        1 => (day, None),
-        2 if key.contains_key("sk") => (day, Some(key)),
-        _ => return Err(StoreError::InvalidCursor),
-    })
+    match key.len() {
+        1 => Ok((day, None)),
+        2 => {
+            // The start key must lie inside the key condition's range, or DynamoDB refuses it.
+            let sk = key
+                .get("sk")
+                .and_then(|v| v.as_s().ok())
+                .ok_or(StoreError::InvalidCursor)?;
+            let (lo, hi) = (time_lower_bound(query.since), time_upper_bound(query.until));
+            if sk.as_str() < lo.as_str() || sk.as_str() > hi.as_str() {
+                return Err(StoreError::InvalidCursor);
+            }
+            Ok((day, Some(key)))
+        }
+        _ => Err(StoreError::InvalidCursor),
+    }
 }
 
 fn key_of(item: &Item) -> Item {

@@ -318,6 +318,7 @@ fn requests() -> [AccessRequest; 2] {
         last_error: Some("target answered 503".into()),
         revoke_requested_by: Some("bob@example.com".into()),
         key_secret_unsettled: false,
+        expiry_warned_at: None,
         history: vec![created, failed],
         version: 7,
     };
@@ -347,6 +348,7 @@ fn requests() -> [AccessRequest; 2] {
         last_error: None,
         revoke_requested_by: None,
         key_secret_unsettled: false,
+        expiry_warned_at: None,
         history: vec![],
         version: 0,
     };

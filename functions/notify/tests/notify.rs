@@ -198,6 +198,12 @@ async fn start() -> World {
 
 /// `trust`: the stack setting that lets a Slack profile email identify a person.
 async fn start_trusting(trust: bool) -> World {
+    start_world(trust, None, json!([{"type": "user", "value": CAROL.email}])).await
+}
+
+/// A world whose flow is approved by `approvers`, with Slack emails trusted or not and group
+/// proofs counted for `groups_for`.
+async fn start_world(trust: bool, groups_for: Option<chrono::Duration>, approvers: Value) -> World {
     let env = Env::start(es_seed()).await;
     let endpoint = test_harness::aws_endpoint();
     let aws = test_harness::aws_config().await;
@@ -249,7 +255,7 @@ async fn start_trusting(trust: bool) -> World {
     register(&env, &d, json!({})).await;
     let hook_secret = env.secret(json!({"hmac_key": HMAC_KEY})).await;
     let mut spec = flows::flow_spec("logs-read");
-    spec["approvers"] = json!([{"type": "user", "value": CAROL.email}]);
+    spec["approvers"] = approvers;
     spec["notifications"] = json!({
         "slack_channel": "C0APPROVALS",
         "emails": ["team@example.com"],
@@ -264,15 +270,16 @@ async fn start_trusting(trust: bool) -> World {
     let provision = Arc::new(provision::App {
         services,
         auth: flows::auth(),
-        slack: Some(provision::slack::SlackInteractions {
-            client: slack_client(&slack),
-            cfg: InteractionConfig {
+        slack: Some(provision::slack::SlackInteractions::new(
+            slack_client(&slack),
+            InteractionConfig {
                 signing_secret: SIGNING_SECRET.to_string().into(),
                 trust_slack_email: trust,
                 public_url: PUBLIC_URL.into(),
                 team_id: Some("T0JIT".into()),
+                trust_groups_for: groups_for,
             },
-        }),
+        )),
     });
     let front_url = serve(
         axum::Router::new()
@@ -784,4 +791,99 @@ async fn without_the_trusted_email_setting_a_button_only_leads_to_the_portal() {
         said.contains("turned off") && said.contains(&format!("/portal/#/requests/{id}")),
         "{said}"
     );
+}
+
+/// With `SLACK_TRUST_GROUPS_FOR`, a member who approves through a group decides from Slack once
+/// their IdP login (a call to the API with their token) proved the group within the window; a
+/// stale proof, another person's group or their own request does not count.
+#[tokio::test]
+async fn a_group_approver_decides_from_slack_after_a_recent_login() {
+    let mut w = start_world(
+        true,
+        Some(chrono::Duration::hours(8)),
+        json!([{"type": "group", "value": "leads"}]),
+    )
+    .await;
+    let id = w.ask().await;
+    let (_, out) = w.deliver().await;
+    assert_eq!(failures(&out), 0, "{out}");
+    let msg = w
+        .messages()
+        .await
+        .into_iter()
+        .find(|m| m["channel"] == json!("C0APPROVALS"))
+        .expect("the approvals channel's message");
+    let last_response = || async {
+        let v: Value = w
+            .http
+            .get(format!("{}/_emulator/responses", w.slack.url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let all = v["responses"].as_array().cloned().unwrap_or_default();
+        all.last()
+            .map(|r| r["body"]["text"].as_str().unwrap_or_default().to_string())
+    };
+    // A call to the API as `who` with a token issued `ago` (its `iat`).
+    let log_in = |who: fixtures::Person, ago: chrono::Duration| {
+        let mut ev = fixtures::http(event("provision/get-requests.json"), "/requests", who, None);
+        let iat = (chrono::Utc::now() - ago).timestamp();
+        let claims = &mut ev["requestContext"]["authorizer"]["jwt"]["claims"];
+        claims["iat"] = json!(iat.to_string());
+        claims["exp"] = json!((iat + 3600).to_string());
+        fixtures::with_token(&mut ev);
+        ev
+    };
+
+    // No login yet: Carol's Slack identity has no groups.
+    let r = w.click("U0CAROL", "approve", &msg, 0).await;
+    assert_eq!(r["status"], json!(200), "{r}");
+    assert_eq!(w.status(&id).await, "pending");
+    let said = last_response().await.unwrap_or_default();
+    assert!(said.contains("Sign in to the portal"), "{said}");
+
+    // A login nine hours ago is older than the window.
+    let (s, _) = response(
+        w.provision
+            .handle(log_in(CAROL, chrono::Duration::hours(9)))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(s, 200);
+    w.click("U0CAROL", "approve", &msg, 0).await;
+    assert_eq!(
+        w.status(&id).await,
+        "pending",
+        "a stale proof does not count"
+    );
+
+    // Mallory logs in (developers, not leads): her groups do not make her an approver.
+    let (s, _) = response(
+        w.provision
+            .handle(log_in(MALLORY, chrono::Duration::minutes(1)))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(s, 200);
+    w.click("U0MALLORY", "approve", &msg, 0).await;
+    assert_eq!(w.status(&id).await, "pending");
+
+    // Carol logs in now: the group counts, and the click approves as her IdP identity.
+    let (s, _) = response(
+        w.provision
+            .handle(log_in(CAROL, chrono::Duration::minutes(1)))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(s, 200);
+    let r = w.click("U0CAROL", "approve", &msg, 0).await;
+    assert_eq!(r["status"], json!(200), "{r}");
+    assert_eq!(w.status(&id).await, "active");
+    use shared::store::RequestStore;
+    let stored = w.env.store.get_request(&id).await.unwrap().unwrap();
+    let by = &stored.decisions.last().unwrap().by;
+    assert!(by.contains(CAROL.email), "{by}");
 }

@@ -124,6 +124,7 @@ impl shared::api::Routes for App {
         caller: &Caller,
     ) -> Result<ApiGatewayV2httpResponse, ApiError> {
         let (route, params) = match_route(ROUTES, &req.method, &req.segments())?;
+        slack::remember_groups(self, caller, req).await;
         let id = params.first().map(String::as_str).unwrap_or_default();
         match (route.method, route.path) {
             ("POST", "/requests") => requests::create(self, caller, req).await,

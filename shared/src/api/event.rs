@@ -200,6 +200,12 @@ impl ApiRequest {
         self.body.as_deref().unwrap_or_default()
     }
 
+    /// One claim of the authorizer's copy of the verified token's claims (every value a
+    /// string). Only for claims that cannot be ambiguous there, such as `iat`.
+    pub fn claim(&self, name: &str) -> Option<&str> {
+        self.claims.get(name).map(String::as_str)
+    }
+
     /// The `cursor` query parameter of a paged listing, if given.
     pub fn cursor(&self) -> Result<Option<crate::store::Cursor>, ApiError> {
         Ok(self

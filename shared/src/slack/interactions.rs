@@ -33,6 +33,10 @@ pub struct InteractionConfig {
     pub public_url: String,
     /// The only Slack workspace whose members may click (None: the bot's own, from the payload).
     pub team_id: Option<String>,
+    /// When set, a member whose IdP login (a call to the API with their token) proved group
+    /// membership this recently decides with those groups too; otherwise a group approver is
+    /// sent to the portal.
+    pub trust_groups_for: Option<chrono::Duration>,
 }
 
 /// The decision code of the API, called as the person a Slack user was mapped to.
@@ -272,11 +276,20 @@ async fn decide_click(
                 _ => ephemeral(e.message),
             }
         }
-        Err(e) if e.status == 403 || e.status == 404 => ephemeral(format!(
-            "You are not named as an approver of this request by your email ({}). If you \
-             approve through a group, sign in and decide in the portal: {link}",
-            who.display()
-        )),
+        Err(e) if e.status == 403 || e.status == 404 => ephemeral(match cfg.trust_groups_for {
+            Some(window) => format!(
+                "You may not decide this request as {}: you are not named by your email, and no \
+                 sign-in of yours in the last {} shows a group that may. Sign in to the portal \
+                 (your groups then count here) or decide there: {link}",
+                who.display(),
+                crate::model::format_duration(window.to_std().unwrap_or_default())
+            ),
+            None => format!(
+                "You are not named as an approver of this request by your email ({}). If you \
+                 approve through a group, sign in and decide in the portal: {link}",
+                who.display()
+            ),
+        }),
         Err(e) => ephemeral(format!("{} ({link})", e.message)),
     }
 }

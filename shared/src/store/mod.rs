@@ -6,6 +6,7 @@
 mod cursor;
 pub mod deliveries;
 mod dynamo;
+pub mod group_proofs;
 mod keys;
 pub mod schema;
 
@@ -23,11 +24,23 @@ pub use dynamo::{DEFAULT_MAX_OPEN_REQUESTS, DynamoStore, MAX_APPROVER_KEYS, Stor
 
 /// Every store trait: what a function that does a bit of everything depends on.
 pub trait Store:
-    IntegrationStore + FlowStore + ResourceStore + RequestStore + PrincipalStore + AuditStore
+    IntegrationStore
+    + FlowStore
+    + ResourceStore
+    + RequestStore
+    + PrincipalStore
+    + AuditStore
+    + group_proofs::GroupProofStore
 {
 }
 impl<T> Store for T where
-    T: IntegrationStore + FlowStore + ResourceStore + RequestStore + PrincipalStore + AuditStore
+    T: IntegrationStore
+        + FlowStore
+        + ResourceStore
+        + RequestStore
+        + PrincipalStore
+        + AuditStore
+        + group_proofs::GroupProofStore
 {
 }
 

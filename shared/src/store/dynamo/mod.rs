@@ -5,6 +5,7 @@
 mod audit;
 mod deliveries;
 mod flows;
+mod group_proofs;
 mod integrations;
 mod principals;
 mod request_index;

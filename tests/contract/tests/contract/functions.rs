@@ -106,6 +106,7 @@ fn each_function_gets_the_environment_it_reads() {
                     "MAX_OPEN_REQUESTS",
                     "SLACK_SECRET_ARN",
                     "SLACK_TRUST_EMAIL",
+                    "SLACK_TRUST_GROUPS_FOR",
                     "SLACK_TEAM_ID",
                     "PUBLIC_URL",
                 ],

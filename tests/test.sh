@@ -28,17 +28,18 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"
 cargo test --workspace --locked --no-run
-# Three streams run side by side, each with its own moto and emulators, so the machine's cores
-# are used while one stream waits: the local stack's story (it mostly waits for its 2-minute
-# grant to expire and the template's schedules to fire), the revoke and cleanup packages (the
-# fault matrix and the 2,000-grant sweep, each bound by its own moto), and everything else.
-# The side streams' output is printed when they end.
+# Three streams run side by side, each test process with its own moto and emulators, so the
+# machine's cores are used while one stream waits: (1) the local stack's story (it mostly waits
+# for its 2-minute grant to expire and the template's schedules to fire), then the cleanup
+# package (the 2,000-grant sweep, bound by its moto); (2) the revoke package (the fault matrix,
+# which mostly waits out timeouts); (3) everything else. The side streams' output is printed
+# when they end.
 # Every stream selects the whole workspace (`--workspace`, then test targets by name), so each
 # one resolves the same features as the build above and reuses it: `-p` would resolve features
 # for the chosen packages alone and compile much of the tree again beside the tests.
 mkdir -p target
-story_log="target/story-test.log"
-sweeps_log="target/revoke-cleanup-test.log"
+story_log="target/story-cleanup-test.log"
+faults_log="target/revoke-test.log"
 # The revoke and cleanup packages' tests are their integration tests (tests/*.rs and
 # tests/*/main.rs); the rest stream excludes the two packages, so a unit test in their src/
 # would run nowhere: refuse it here rather than skip it quietly.
@@ -46,41 +47,49 @@ if grep -rqE '#\[(tokio::)?test' functions/revoke/src functions/cleanup/src; the
     echo "unit tests in functions/revoke/src or functions/cleanup/src would not run: move them to tests/" >&2
     exit 1
 fi
-sweep_targets=()
-for t in functions/revoke/tests/* functions/cleanup/tests/*; do
-    if [ -f "$t" ] && [[ "$t" == *.rs ]] || [ -f "$t/main.rs" ]; then
-        sweep_targets+=(--test "$(basename "$t" .rs)")
-    fi
-done
-cargo test --workspace --test story --locked >"$story_log" 2>&1 &
+targets_of() {
+    for t in "$1"/tests/*; do
+        if [ -f "$t" ] && [[ "$t" == *.rs ]] || [ -f "$t/main.rs" ]; then
+            printf -- '--test\n%s\n' "$(basename "$t" .rs)"
+        fi
+    done
+}
+mapfile -t cleanup_targets < <(targets_of functions/cleanup)
+mapfile -t revoke_targets < <(targets_of functions/revoke)
+(
+    rc=0
+    cargo test --workspace --test story --locked || rc=$?
+    cargo test --workspace "${cleanup_targets[@]}" --locked --no-fail-fast || rc=$?
+    exit "$rc"
+) >"$story_log" 2>&1 &
 story=$!
-cargo test --workspace "${sweep_targets[@]}" --locked --no-fail-fast >"$sweeps_log" 2>&1 &
-sweeps=$!
+cargo test --workspace "${revoke_targets[@]}" --locked --no-fail-fast >"$faults_log" 2>&1 &
+faults=$!
 # Interrupted (Ctrl-C, a CI timeout, a failing step): stop the side streams too, and show what
 # they did.
 stop_side_streams() {
-    for pid in "$story" "$sweeps"; do
+    for pid in "$story" "$faults"; do
         if kill -0 "$pid" 2>/dev/null; then
             kill "$pid" 2>/dev/null || true
             echo "==> a side stream was stopped; its output so far:"
         fi
     done
-    cat "$story_log" "$sweeps_log" 2>/dev/null || true
+    cat "$story_log" "$faults_log" 2>/dev/null || true
 }
 trap stop_side_streams EXIT
 rest=0
 cargo test --workspace --exclude revoke --exclude cleanup --locked --no-fail-fast \
     -- --skip the_story_through_the_local_http_api || rest=$?
-sweeps_rc=0
-wait "$sweeps" || sweeps_rc=$?
+faults_rc=0
+wait "$faults" || faults_rc=$?
 story_rc=0
 wait "$story" || story_rc=$?
 trap - EXIT
-echo "==> revoke and cleanup (run beside the rest)"
-cat "$sweeps_log"
-echo "==> the local stack's story (run beside the rest)"
+echo "==> revoke: the fault matrix (run beside the rest)"
+cat "$faults_log"
+echo "==> the local stack's story, then cleanup (run beside the rest)"
 cat "$story_log"
-if [ "$rest" -ne 0 ] || [ "$sweeps_rc" -ne 0 ] || [ "$story_rc" -ne 0 ]; then
-    echo "==> FAILED (rest: exit $rest, revoke and cleanup: exit $sweeps_rc, story: exit $story_rc)"
+if [ "$rest" -ne 0 ] || [ "$faults_rc" -ne 0 ] || [ "$story_rc" -ne 0 ]; then
+    echo "==> FAILED (rest: exit $rest, revoke: exit $faults_rc, story and cleanup: exit $story_rc)"
     exit 1
 fi

@@ -59,6 +59,47 @@ impl DynamoStore {
         events: &[AuditEvent],
         integration: Option<&str>,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        self.audit_log_records(events, integration)?
+            .into_iter()
+            .map(|item| self.put(item, Some(&Expect::Absent)))
+            .collect()
+    }
+
+    /// A request's own events, copied to the audit log right after the request's write. Not in
+    /// its transaction: that keeps a request's change one conditional put (a transaction costs
+    /// twice the writes on DynamoDB, and moto copies the whole table for each). If the function
+    /// dies between the two, the event stays in the request's own trail (`history`), the record
+    /// of truth, and is missing from the day's log; a failure here is logged, never the
+    /// change's.
+    pub(super) async fn copy_to_audit_log(&self, events: &[AuditEvent], integration: &str) {
+        if events.is_empty() {
+            return;
+        }
+        // One PutItem per event (usually one): every function that writes requests may
+        // PutItem, and a retried put of the same copy is harmless.
+        let result = async {
+            for item in self.audit_log_records(events, Some(integration))? {
+                self.client
+                    .put_item()
+                    .table_name(&self.cfg.table)
+                    .set_item(Some(item))
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::from_sdk("PutItem", &e))?;
+            }
+            Ok::<(), StoreError>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "copying a request's audit events to the audit log");
+        }
+    }
+
+    fn audit_log_records(
+        &self,
+        events: &[AuditEvent],
+        integration: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
         events
             .iter()
             .map(|e| {
@@ -77,7 +118,7 @@ impl DynamoStore {
                     TABLE.ttl_attribute.into(),
                     n((e.at + self.cfg.audit_retention).timestamp()),
                 );
-                self.put(item, Some(&Expect::Absent))
+                Ok(item)
             })
             .collect()
     }
@@ -201,7 +242,14 @@ impl AuditStore for DynamoStore {
         // each chunk is all-or-nothing, so an event and its log copy land together.
         for chunk in events.chunks(50) {
             let items = self.audit_items(chunk)?;
-            self.commit(items, "audit event", "batch", true).await?;
+            match self.commit(items, "audit event", "batch", true).await {
+                // Every key names a fresh event id and sequence number, so only an earlier
+                // attempt of this very write can have made it: an SDK retry after an attempt
+                // that timed out but landed (DynamoDB's idempotency token covers this; moto
+                // does not). The events are written.
+                Ok(()) | Err(StoreError::AlreadyExists { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Access requests: one item each, indexed by requester and (sparsely) by due time. A
 //! request's own audit events travel on its item, and a copy of each goes to the day's audit
-//! log in the same transaction.
+//! log right after the write (see `copy_to_audit_log`).
 
 use std::collections::HashMap;
 
@@ -174,17 +174,20 @@ impl RequestStore for DynamoStore {
         if stored.status == RequestStatus::Pending {
             side.extend(self.approver_puts(&stored)?);
         }
-        side.extend(self.audit_log_items(&own, Some(&request.integration))?);
         side.extend(self.audit_items(&other)?);
         if side.is_empty() {
             self.put_single(item, Expect::Absent, "request", &request.id, true)
                 .await?;
+            self.copy_to_audit_log(&own, &request.integration).await;
             return Ok(Created::New(stored));
         }
         let mut writes = vec![self.put(item, Some(&Expect::Absent))?];
         writes.extend(side);
         match self.transact(writes).await {
-            Ok(()) => Ok(Created::New(stored)),
+            Ok(()) => {
+                self.copy_to_audit_log(&own, &request.integration).await;
+                Ok(Created::New(stored))
+            }
             Err(Cancelled::Other(e)) => Err(e),
             Err(Cancelled::Conditions(failed)) => {
                 // The key was taken between the replay check and this write.
@@ -225,7 +228,6 @@ impl RequestStore for DynamoStore {
         {
             side.extend(self.approver_deletes(&stored)?);
         }
-        side.extend(self.audit_log_items(&own, Some(&request.integration))?);
         side.extend(self.audit_items(&other)?);
         if side.is_empty() {
             self.put_single(
@@ -241,6 +243,7 @@ impl RequestStore for DynamoStore {
             writes.extend(side);
             self.commit(writes, "request", &request.id, false).await?;
         }
+        self.copy_to_audit_log(&own, &request.integration).await;
         Ok(stored)
     }
 

@@ -126,8 +126,11 @@ pub async fn aws_config() -> SdkConfig {
 }
 
 /// Under fault tests, an AWS call attempt slower than this times out (production:
-/// `shared::config::aws_sdk_config`'s 4 s, scaled down so a slow-call case costs seconds).
-pub const FAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(3000);
+/// `shared::config::aws_sdk_config`'s 4 s). Longer than production on purpose: one moto
+/// serves every test of a fault binary one request at a time, and on a loaded 2-core CI
+/// machine a healthy call queued behind the others took over 3 s, which the tests then saw
+/// as a fault. A slow-call case still costs seconds, not tens of seconds.
+pub const FAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(6000);
 
 /// SDK configuration for `endpoint`; with `fast_retries`, two attempts 10 ms apart, each
 /// bounded by [`FAULT_ATTEMPT_TIMEOUT`] (fault tests, where the SDK's default backoff of up to

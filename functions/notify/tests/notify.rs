@@ -356,6 +356,34 @@ impl World {
         v["messages"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The bodies posted to interactions' `response_url`s, in order.
+    async fn responses(&self) -> Vec<Value> {
+        let v: Value = self
+            .http
+            .get(format!("{}/_emulator/responses", self.slack.url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["responses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r["body"].clone())
+            .collect()
+    }
+
+    /// What those bodies said, in order.
+    async fn said(&self) -> Vec<String> {
+        self.responses()
+            .await
+            .iter()
+            .map(|b| b["text"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     async fn emails(&self) -> Vec<Value> {
         let v: Value = self
             .http
@@ -541,28 +569,11 @@ async fn a_request_reaches_each_channel_once_and_its_approver_approves_from_slac
     let r = w.click("U0DEV", "approve", &channel_msg, 0).await;
     assert_eq!(r["status"], json!(200), "{r}");
     assert_eq!(w.status(&id).await, "pending");
-    let responses: Value = w
-        .http
-        .get(format!("{}/_emulator/responses", w.slack.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let said: Vec<&str> = responses["responses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["body"]["text"].as_str().unwrap_or_default())
-        .collect();
+    let said = w.said().await;
     assert!(said[0].contains("not named as an approver"), "{said:?}");
     assert!(said[1].contains("other Slack organizations"), "{said:?}");
     assert!(said[2].contains("their own request"), "{said:?}");
-    assert_eq!(
-        responses["responses"][0]["body"]["replace_original"],
-        json!(false)
-    );
+    assert_eq!(w.responses().await[0]["replace_original"], json!(false));
 
     // Carol approves from her direct message: approved, provisioned, message replaced in place.
     let r = w.click("U0CAROL", "approve", &carol_dm, 0).await;
@@ -775,18 +786,7 @@ async fn without_the_trusted_email_setting_a_button_only_leads_to_the_portal() {
         "pending",
         "no decision from an unverified identity"
     );
-    let responses: Value = w
-        .http
-        .get(format!("{}/_emulator/responses", w.slack.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let said = responses["responses"][0]["body"]["text"]
-        .as_str()
-        .unwrap_or_default();
+    let said = w.said().await.first().cloned().unwrap_or_default();
     assert!(
         said.contains("turned off") && said.contains(&format!("/portal/#/requests/{id}")),
         "{said}"
@@ -813,20 +813,6 @@ async fn a_group_approver_decides_from_slack_after_a_recent_login() {
         .into_iter()
         .find(|m| m["channel"] == json!("C0APPROVALS"))
         .expect("the approvals channel's message");
-    let last_response = || async {
-        let v: Value = w
-            .http
-            .get(format!("{}/_emulator/responses", w.slack.url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let all = v["responses"].as_array().cloned().unwrap_or_default();
-        all.last()
-            .map(|r| r["body"]["text"].as_str().unwrap_or_default().to_string())
-    };
     // A call to the API as `who` with a token issued `ago` (its `iat`).
     let log_in = |who: fixtures::Person, ago: chrono::Duration| {
         let mut ev = fixtures::http(event("provision/get-requests.json"), "/requests", who, None);
@@ -842,7 +828,7 @@ async fn a_group_approver_decides_from_slack_after_a_recent_login() {
     let r = w.click("U0CAROL", "approve", &msg, 0).await;
     assert_eq!(r["status"], json!(200), "{r}");
     assert_eq!(w.status(&id).await, "pending");
-    let said = last_response().await.unwrap_or_default();
+    let said = w.said().await.last().cloned().unwrap_or_default();
     assert!(said.contains("Sign in to the portal"), "{said}");
 
     // A login nine hours ago is older than the window.
@@ -858,6 +844,25 @@ async fn a_group_approver_decides_from_slack_after_a_recent_login() {
         w.status(&id).await,
         "pending",
         "a stale proof does not count"
+    );
+
+    // A second identity whose token claims Mallory's email, unverified, and the leads group:
+    // an unverified email names nobody, so nothing is kept for Mallory's Slack account.
+    let eve = fixtures::Person {
+        sub: "7e7e7e7e-eve",
+        email: MALLORY.email,
+        groups: "leads",
+    };
+    let mut ev = log_in(eve, chrono::Duration::minutes(1));
+    ev["requestContext"]["authorizer"]["jwt"]["claims"]["email_verified"] = json!("false");
+    fixtures::with_token(&mut ev);
+    let (s, _) = response(w.provision.handle(ev).await.unwrap());
+    assert_eq!(s, 200);
+    w.click("U0MALLORY", "approve", &msg, 0).await;
+    assert_eq!(
+        w.status(&id).await,
+        "pending",
+        "an unverified email proves nothing"
     );
 
     // Mallory logs in (developers, not leads): her groups do not make her an approver.

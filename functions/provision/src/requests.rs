@@ -4,7 +4,7 @@ use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde::Deserialize;
 use serde_json::json;
 use shared::api::{ApiError, ApiRequest, Caller, json_response};
-use shared::grants::{GrantError, principal_name};
+use shared::grants::{ACCOUNT_DETAIL, GrantError, principal_name};
 use shared::model::{AccessRequest, AuditEvent, AuditSubject, DecisionKind, RequestStatus};
 use shared::policy::{
     NewRequest, alias_targets, approval_steps, can_decide, check_scope, concrete, decide, expand,
@@ -176,6 +176,7 @@ pub async fn create(
         "duration_secs": request.duration_secs,
         "justification": request.justification,
         "auto_approved": flow.spec.auto_approve,
+        ACCOUNT_DETAIL: account,
     }));
     let person = caller.identity.person_key();
     let created = app
@@ -418,24 +419,29 @@ async fn decide_with_retry(
         )
         .with_integration(&next.integration)
         .with_details(json!({ "reason": reason }));
-        match app
-            .services
-            .store
-            .update_request(&next, current.version, &[audit])
-            .await
-        {
-            Ok(stored) => {
-                let result = if stored.status == RequestStatus::Approved {
-                    app.services.grants().provision(stored).await?
-                } else {
-                    stored
-                };
+        // The approval that makes the request approved commits with the account's lease.
+        let decided = if next.status == RequestStatus::Approved {
+            app.services
+                .grants()
+                .approve_and_provision(next, current.version, &[audit])
+                .await
+        } else {
+            app.services
+                .store
+                .update_request(&next, current.version, &[audit])
+                .await
+                .map_err(GrantError::from)
+        };
+        match decided {
+            Ok(result) => {
                 return Ok(json_response(
                     200,
                     &views::request(&result, &caller.identity),
                 ));
             }
-            Err(StoreError::Conflict { .. }) => continue,
+            Err(GrantError::Store(StoreError::Conflict {
+                entity: "request", ..
+            })) => continue,
             Err(e) => return Err(e.into()),
         }
     }

@@ -5,7 +5,9 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::api::{ApiError, ApiRequest, Caller, json_response};
 use shared::grants::{ACCOUNT_DETAIL, GrantError, principal_name};
-use shared::model::{AccessRequest, AuditEvent, AuditSubject, DecisionKind, RequestStatus};
+use shared::model::{
+    AccessRequest, AuditEvent, AuditSubject, DecisionKind, IntegrationKind, RequestStatus,
+};
 use shared::policy::{
     NewRequest, alias_targets, approval_steps, can_decide, check_scope, concrete, decide, expand,
     match_flow,
@@ -73,21 +75,48 @@ pub async fn create(
             ),
         ));
     }
-    // Exact names are read directly; patterns, and names that are display names (Cloud
-    // deployments are known by id), need the integration's whole list.
+    // Exact names are read directly, and on Elasticsearch a pattern reads only the names
+    // that start with its literal prefix; a pattern with none, and names that are display
+    // names (Cloud deployments are known by id, and patterns match display names too), need
+    // the integration's whole list.
     let mut known = Vec::new();
-    if !body.resources.iter().any(|r| r.contains('*')) {
-        known = app
-            .services
-            .store
-            .get_resources(&integration.name, &body.resources)
-            .await?;
-    }
-    if body
+    let exact: Vec<String> = body
         .resources
         .iter()
-        .any(|r| !known.iter().any(|k| &k.name == r))
-    {
+        .filter(|r| !r.contains('*'))
+        .cloned()
+        .collect();
+    let prefixes: Vec<&str> = body
+        .resources
+        .iter()
+        .filter(|r| r.contains('*'))
+        .map(|r| &r[..r.find(['*', '?']).unwrap_or(r.len())])
+        .collect();
+    let by_prefix = integration.kind() == IntegrationKind::Elasticsearch
+        && prefixes.iter().all(|p| !p.is_empty());
+    if prefixes.is_empty() || by_prefix {
+        if !exact.is_empty() {
+            known = app
+                .services
+                .store
+                .get_resources(&integration.name, &exact)
+                .await?;
+        }
+        for prefix in prefixes.iter().filter(|_| by_prefix) {
+            for r in app
+                .services
+                .store
+                .resources_with_prefix(&integration.name, prefix)
+                .await?
+            {
+                if !known.iter().any(|k| k.name == r.name) {
+                    known.push(r);
+                }
+            }
+        }
+    }
+    let read_all = !(prefixes.is_empty() || by_prefix);
+    if read_all || exact.iter().any(|r| !known.iter().any(|k| &k.name == r)) {
         known = app.services.store.all_resources(&integration.name).await?;
     }
     let resources = expand(&body.resources, &known)?;

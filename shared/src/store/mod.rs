@@ -196,6 +196,13 @@ pub trait ResourceStore: Send + Sync {
     ) -> Result<Page<Resource>, StoreError>;
     /// Every resource of an integration, all pages.
     async fn all_resources(&self, integration: &str) -> Result<Vec<Resource>, StoreError>;
+    /// The resources of an integration whose names start with `prefix`, all pages: what a
+    /// name pattern can match, without reading the rest.
+    async fn resources_with_prefix(
+        &self,
+        integration: &str,
+        prefix: &str,
+    ) -> Result<Vec<Resource>, StoreError>;
     async fn get_resources(
         &self,
         integration: &str,

@@ -4,4 +4,5 @@
 #![forbid(unsafe_code)]
 
 pub mod budget;
+pub mod runtime;
 pub mod scenario;

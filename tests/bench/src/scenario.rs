@@ -98,13 +98,35 @@ fn keys_leads() -> Value {
 impl Bench<'_> {
     /// Invoke `function` with `event` and count everything it caused.
     pub async fn measure(&self, op: &str, function: Function, event: Value) -> Measured {
-        self.env.clear_es_log().await;
+        self.measure_on(&self.env.es.url(), op, function, event).await
+    }
+
+    /// [`Self::measure`], counting the requests of the emulator at `target`.
+    pub async fn measure_on(
+        &self,
+        target: &str,
+        op: &str,
+        function: Function,
+        event: Value,
+    ) -> Measured {
+        let log = format!("{target}/_emulator/requests");
+        self.env.http.delete(&log).send().await.expect("clear log");
         self.proxy.take_calls();
         let started = Instant::now();
         let answer = self.invoke.invoke(function, event).await;
         let elapsed = started.elapsed();
         let calls: Vec<AwsCall> = self.proxy.take_calls();
-        let target = self.env.es_requests().await;
+        let target: Value = self
+            .env
+            .http
+            .get(&log)
+            .send()
+            .await
+            .expect("log")
+            .json()
+            .await
+            .expect("log JSON");
+        let target = target["requests"].as_array().cloned().unwrap_or_default();
         let mut by_name = tally(&calls);
         for r in &target {
             let name = format!(
@@ -133,32 +155,48 @@ impl Bench<'_> {
 
     /// `PUT /integrations/prod-search` as the admin (the connector secret is made first).
     pub async fn register(&self) -> Measured {
-        let arn = self.env.connector_secret().await;
+        self.register_at(INTEGRATION, &self.env.es.url()).await
+    }
+
+    /// Register `name` for the cluster at `url` (its connector user as in the fixtures' seed).
+    pub async fn register_at(&self, name: &str, url: &str) -> Measured {
+        let arn = self
+            .env
+            .secret_for(
+                name,
+                json!({"username": "connector", "password": fixtures::CONNECTOR_PASSWORD}),
+            )
+            .await;
         let body = json!({
-            "kind": "elasticsearch", "url": self.env.es.url(), "secret_arn": arn,
+            "kind": "elasticsearch", "url": url, "secret_arn": arn,
             "integration_owners": [{"type": "group", "value": "search-platform"}],
             "resource_owner": {"tag_key": "owner", "attribute": "user"},
             "user_cleanup_days": 7, "allow_insecure_http": true
         });
         let ev = http(
             event("discover/put-integration.json"),
-            &format!("/integrations/{INTEGRATION}"),
+            &format!("/integrations/{name}"),
             ADMIN,
             Some(body),
         );
-        let m = self.measure("register", Function::Discover, ev).await;
+        let m = self.measure_on(url, "register", Function::Discover, ev).await;
         assert_eq!(m.response().0, 201, "register: {}", m.response().1);
         m
     }
 
     pub async fn discover(&self, op: &str) -> Measured {
+        self.discover_at(op, INTEGRATION, &self.env.es.url()).await
+    }
+
+    /// `POST /integrations/{name}/discover` of the cluster at `url`.
+    pub async fn discover_at(&self, op: &str, name: &str, url: &str) -> Measured {
         let ev = http(
             event("discover/post-discover.json"),
-            &format!("/integrations/{INTEGRATION}/discover"),
+            &format!("/integrations/{name}/discover"),
             ADMIN,
             None,
         );
-        let m = self.measure(op, Function::Discover, ev).await;
+        let m = self.measure_on(url, op, Function::Discover, ev).await;
         assert_eq!(m.response().0, 200, "discover: {}", m.response().1);
         m
     }

@@ -33,6 +33,10 @@ impl InProcess {
             Targets::new(HttpClients::new().expect("http"), secrets.clone())
                 .with_connector_prefix(&env.connector_prefix),
         );
+        let cold: Arc<dyn SecretStore> = Arc::new(SecretsManager::with_ttl(
+            env.secrets_client(),
+            Duration::ZERO,
+        ));
         let services = || Services {
             store: env.store.clone(),
             secrets: secrets.clone(),
@@ -59,8 +63,17 @@ impl InProcess {
                 auth: auth(),
                 retry: quick_retry(),
             },
+            // The sweep starts cold (no cached secret), so its budget shows the connector
+            // secret is read once per run, not once per item worked on at the same time.
             cleanup: cleanup::App {
-                services: services(),
+                services: Services {
+                    secrets: cold.clone(),
+                    targets: Arc::new(
+                        Targets::new(HttpClients::new().expect("http"), cold)
+                            .with_connector_prefix(&env.connector_prefix),
+                    ),
+                    ..services()
+                },
                 retry: quick_retry(),
                 concurrency: 8,
                 margin: Duration::from_secs(2),

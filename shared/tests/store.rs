@@ -14,8 +14,8 @@ use shared::model::{
     ResourceKind,
 };
 use shared::store::{
-    AuditStore, Created, Cursor, FlowStore, IntegrationStore, Lease, PrincipalStore,
-    RequestStore, ResourceStore, StoreError,
+    AuditStore, Created, Cursor, FlowStore, IntegrationStore, Lease, PrincipalStore, RequestStore,
+    ResourceStore, StoreError,
 };
 
 fn integration(name: &str) -> Integration {
@@ -722,7 +722,13 @@ async fn a_lease_is_one_update_that_returns_the_account_and_waits_for_another_ho
     );
     let later = until + Duration::seconds(1);
     let Lease::Taken(taken) = store
-        .lease_principal("prod", "ejit_dev", "b", later, later + Duration::seconds(60))
+        .lease_principal(
+            "prod",
+            "ejit_dev",
+            "b",
+            later,
+            later + Duration::seconds(60),
+        )
         .await
         .unwrap()
     else {
@@ -745,20 +751,33 @@ async fn a_lease_is_one_update_that_returns_the_account_and_waits_for_another_ho
         .await
         .unwrap();
     let Lease::Taken(p) = store
-        .lease_principal("prod", "ejit_old", "c", later, later + Duration::seconds(60))
+        .lease_principal(
+            "prod",
+            "ejit_old",
+            "c",
+            later,
+            later + Duration::seconds(60),
+        )
         .await
         .unwrap()
     else {
         panic!("an expired lease without its millisecond end is taken over");
     };
-    assert_eq!((p.lock_owner.as_deref(), p.version), (Some("c"), saved.version + 1));
+    assert_eq!(
+        (p.lock_owner.as_deref(), p.version),
+        (Some("c"), saved.version + 1)
+    );
 }
 
 #[tokio::test]
 async fn a_request_and_its_account_commit_together_or_not_at_all() {
     let (store, _) = fresh_store().await;
     let Created::New(r) = store
-        .create_request(&request("both", "dev", RequestStatus::Approved, t0()), None, &[])
+        .create_request(
+            &request("both", "dev", RequestStatus::Approved, t0()),
+            None,
+            &[],
+        )
         .await
         .unwrap()
     else {
@@ -775,7 +794,16 @@ async fn a_request_and_its_account_commit_together_or_not_at_all() {
         .update_request_and_principal(&active, r.version, &account("ejit_dev"), None, &[])
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict { entity: "principal", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                entity: "principal",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let unchanged = store.get_request("both").await.unwrap().unwrap();
     assert_eq!(unchanged.status, RequestStatus::Approved);
     // Both at the versions read: both written.
@@ -789,7 +817,20 @@ async fn a_request_and_its_account_commit_together_or_not_at_all() {
         .update_request_and_principal(&active, r.version, &p, Some(2), &[])
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict { entity: "request", .. }), "{err}");
-    let now = store.get_principal("prod", "ejit_dev").await.unwrap().unwrap();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                entity: "request",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let now = store
+        .get_principal("prod", "ejit_dev")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(now.version, 2);
 }

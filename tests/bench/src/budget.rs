@@ -72,9 +72,17 @@ pub struct Counts {
 pub fn over(budget: &Budget, counts: &Counts) -> Vec<String> {
     let checks = [
         ("DynamoDB calls", budget.dynamodb, counts.dynamodb),
-        ("Secrets Manager reads", budget.secret_reads, counts.secret_reads),
+        (
+            "Secrets Manager reads",
+            budget.secret_reads,
+            counts.secret_reads,
+        ),
         ("target requests", budget.target, counts.target),
-        ("single-item reads", budget.single_reads, counts.single_reads),
+        (
+            "single-item reads",
+            budget.single_reads,
+            counts.single_reads,
+        ),
     ];
     checks
         .iter()

@@ -22,7 +22,9 @@ use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
 #[derive(Parser)]
-#[command(about = "Measure the functions: exact call counts, warm latency, cold start, memory, size")]
+#[command(
+    about = "Measure the functions: exact call counts, warm latency, cold start, memory, size"
+)]
 struct Args {
     /// Print the results as JSON.
     #[arg(long)]
@@ -89,7 +91,12 @@ async fn spawn(f: Function, env: &Env, proxy: &AwsFaultProxy, dir: &std::path::P
         .env("SCHEDULER_ROLE_ARN", fixtures::SCHEDULER_ROLE)
         .kill_on_drop(true)
         .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e} (build it with `cargo build --release`)", binary.display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (build it with `cargo build --release`)",
+                binary.display()
+            )
+        });
     Process {
         api,
         child,
@@ -225,7 +232,11 @@ async fn main() -> ExitCode {
     for i in 0..args.runs {
         for (flow, op, rop) in [
             ("logs-leads", "approve+provision (user)", "revoke (user)"),
-            ("keys-leads", "approve+provision (api_key)", "revoke (api_key)"),
+            (
+                "keys-leads",
+                "approve+provision (api_key)",
+                "revoke (api_key)",
+            ),
         ] {
             let who = person(&format!("warm-{flow}-{i}"));
             let (asked, approved, id) = bench.grant(who, flow, op).await;
@@ -283,9 +294,8 @@ async fn main() -> ExitCode {
         functions.push(FunctionRow {
             function: f.name(),
             init_ms: init,
-            peak_rss_mib: peak_rss_kib(p.child.id()).map_or(f64::NAN, |k| {
-                (k as f64 / 1024.0 * 10.0).round() / 10.0
-            }),
+            peak_rss_mib: peak_rss_kib(p.child.id())
+                .map_or(f64::NAN, |k| (k as f64 / 1024.0 * 10.0).round() / 10.0),
             binary_mib: mib(size),
             zipped_mib: mib(zipped_size(&p.binary).unwrap_or(0)),
         });
@@ -317,7 +327,16 @@ fn print_table(rows: &[Row], functions: &[FunctionRow], verbose: bool) {
     for r in rows {
         println!(
             "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1}–{:.1} | {} |",
-            r.op, r.target, r.dynamodb, r.secrets, r.scheduler, r.p50_ms, r.p99_ms, r.min_ms, r.max_ms, r.runs
+            r.op,
+            r.target,
+            r.dynamodb,
+            r.secrets,
+            r.scheduler,
+            r.p50_ms,
+            r.p99_ms,
+            r.min_ms,
+            r.max_ms,
+            r.runs
         );
         if verbose {
             for (call, n) in &r.calls {

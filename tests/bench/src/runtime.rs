@@ -69,7 +69,10 @@ impl RuntimeApi {
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(shared.clone());
@@ -131,8 +134,14 @@ async fn next(State(s): State<Arc<Shared>>) -> impl IntoResponse {
         }
     };
     set("lambda-runtime-aws-request-id", q.id.clone());
-    set("lambda-runtime-deadline-ms", deadline.as_millis().to_string());
-    set("lambda-runtime-invoked-function-arn", s.function_arn.clone());
+    set(
+        "lambda-runtime-deadline-ms",
+        deadline.as_millis().to_string(),
+    );
+    set(
+        "lambda-runtime-invoked-function-arn",
+        s.function_arn.clone(),
+    );
     set("lambda-runtime-trace-id", format!("Root=1-{}", q.id));
     set("content-type", "application/json".into());
     lock(&s.waiting).insert(q.id, q.answer);

@@ -25,12 +25,7 @@ pub enum Function {
 }
 
 impl Function {
-    pub const ALL: [Function; 4] = [
-        Self::Discover,
-        Self::Provision,
-        Self::Revoke,
-        Self::Cleanup,
-    ];
+    pub const ALL: [Function; 4] = [Self::Discover, Self::Provision, Self::Revoke, Self::Cleanup];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -65,6 +60,8 @@ pub struct Measured {
     pub calls: BTreeMap<String, usize>,
     /// DynamoDB reads that asked for strong consistency.
     pub consistent_reads: usize,
+    /// Items the DynamoDB queries returned.
+    pub query_items: usize,
     #[serde(skip)]
     pub elapsed: Duration,
     #[serde(skip)]
@@ -98,7 +95,8 @@ fn keys_leads() -> Value {
 impl Bench<'_> {
     /// Invoke `function` with `event` and count everything it caused.
     pub async fn measure(&self, op: &str, function: Function, event: Value) -> Measured {
-        self.measure_on(&self.env.es.url(), op, function, event).await
+        self.measure_on(&self.env.es.url(), op, function, event)
+            .await
     }
 
     /// [`Self::measure`], counting the requests of the emulator at `target`.
@@ -148,6 +146,7 @@ impl Bench<'_> {
             },
             calls: by_name,
             consistent_reads: calls.iter().filter(|c| c.consistent).count(),
+            query_items: calls.iter().filter_map(|c| c.items).sum(),
             elapsed,
             answer,
         }
@@ -179,7 +178,9 @@ impl Bench<'_> {
             ADMIN,
             Some(body),
         );
-        let m = self.measure_on(url, "register", Function::Discover, ev).await;
+        let m = self
+            .measure_on(url, "register", Function::Discover, ev)
+            .await;
         assert_eq!(m.response().0, 201, "register: {}", m.response().1);
         m
     }
@@ -301,9 +302,16 @@ impl Bench<'_> {
         let mut ids = Vec::with_capacity(n);
         for i in 0..n {
             let who = person(&format!("sweep-{i}"));
-            let asked = self.request("setup", who, "logs-auto", "logs-2026.11").await;
+            let asked = self
+                .request("setup", who, "logs-auto", "logs-2026.11")
+                .await;
             assert_eq!(asked.response().1["status"], "active", "setup grant {i}");
-            ids.push(asked.response().1["id"].as_str().unwrap_or_default().to_string());
+            ids.push(
+                asked.response().1["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
         }
         match self.time {
             // Past every grant's end and the provisioning grace period.

@@ -10,7 +10,7 @@ use bench::budget::{self, Budget, over};
 use bench::scenario::{Bench, Function, Invoke, Measured, Time, story};
 use fixtures::aws_faults::AwsFaultProxy;
 use fixtures::flows::{auth, quick_retry};
-use fixtures::{Env, es_seed};
+use fixtures::{Auth, DEV, Env, es_seed};
 use serde_json::Value;
 use shared::driver::http::HttpClients;
 use shared::grants::GrantConfig;
@@ -115,6 +115,14 @@ async fn hot_paths_and_the_sweep_stay_within_their_round_trip_budgets() {
         invoke: &functions,
         time: Time::Manual,
     };
+    // Many resources a pattern does not match: a pattern request must not read them.
+    for i in 0..60 {
+        let path = format!("/other-{i:03}");
+        let status = env
+            .es_status(reqwest::Method::PUT, &path, &Auth::elastic(), None)
+            .await;
+        assert_eq!(status, 200, "create {path}");
+    }
     let measured = story(&bench).await;
     let mut failures = Vec::new();
     for m in &measured {
@@ -127,6 +135,15 @@ async fn hot_paths_and_the_sweep_stay_within_their_round_trip_budgets() {
         };
         check(m, &b, &mut failures);
     }
+    let pattern = bench
+        .request("request (pattern)", DEV, "keys-leads", "logs-*")
+        .await;
+    assert!(
+        pattern.query_items < 20,
+        "a pattern request read {} items ({:?})",
+        pattern.query_items,
+        pattern.calls
+    );
     let n = 12;
     let swept = bench.sweep(n).await;
     check(&swept, &budget::sweep(n), &mut failures);

@@ -31,7 +31,11 @@ impl IntegrationStore for DynamoStore {
         }
         let mut records = GrantRecords::default();
         for item in self.batch_get_with(keys, principal.is_some()).await? {
-            match item.get("pk").and_then(|v| v.as_s().ok()).map(String::as_str) {
+            match item
+                .get("pk")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+            {
                 Some(INTEGRATION_PK) => records.integration = Some(from_item(item, "integration")?),
                 Some(FLOW_PK) => records.flow = Some(from_item(item, "flow")?),
                 _ => records.principal = Some(from_item(item, "principal")?),

@@ -71,13 +71,12 @@ impl PrincipalStore for DynamoStore {
         until: DateTime<Utc>,
     ) -> Result<Lease, StoreError> {
         let id = format!("{integration}/{name}");
-        let until_text = serde_dynamo::to_attribute_value(until).map_err(|e| {
-            StoreError::Corrupt {
+        let until_text =
+            serde_dynamo::to_attribute_value(until).map_err(|e| StoreError::Corrupt {
                 entity: "principal",
                 id: id.clone(),
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         let out = self
             .client
             .update_item()
@@ -110,7 +109,9 @@ impl PrincipalStore for DynamoStore {
             }
             Err(e) => e,
         };
-        let Some(failed) = err.as_service_error().filter(|e| e.is_conditional_check_failed_exception())
+        let Some(failed) = err
+            .as_service_error()
+            .filter(|e| e.is_conditional_check_failed_exception())
         else {
             return Err(StoreError::from_sdk("UpdateItem", &err));
         };
@@ -134,8 +135,14 @@ impl PrincipalStore for DynamoStore {
         next.lock_until = Some(until);
         next.version = current.version + 1;
         let item = self.principal_item(&next)?;
-        self.put_single(item, Expect::Version(current.version), "principal", &id, false)
-            .await?;
+        self.put_single(
+            item,
+            Expect::Version(current.version),
+            "principal",
+            &id,
+            false,
+        )
+        .await?;
         Ok(Lease::Taken(next))
     }
 

@@ -14,8 +14,8 @@ source tests/setup.sh
 ensure_moto
 
 target="${CARGO_TARGET_DIR:-$PWD/target}"
-echo "==> cargo build --release (discover, provision, revoke, cleanup)" >&2
-cargo build --release --locked -p discover -p provision -p revoke -p cleanup >&2
+echo "==> cargo build --release (discover, provision, revoke, cleanup, rotate)" >&2
+cargo build --release --locked -p discover -p provision -p revoke -p cleanup -p rotate >&2
 # The harness (emulators, proxy, runtime API) is built like the tests: it is not measured.
 echo "==> cargo build -p bench" >&2
 cargo build --locked -p bench --bin bench >&2

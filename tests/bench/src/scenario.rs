@@ -11,7 +11,7 @@ use fixtures::aws_faults::{AwsCall, AwsFaultProxy, count_of, tally};
 use fixtures::{ADMIN, CAROL, DEV, Env, MALLORY, Person, event, http, response};
 use serde::Serialize;
 use serde_json::{Value, json};
-use shared::store::RequestStore;
+use shared::store::{IntegrationStore, RequestStore};
 
 use crate::budget::Counts;
 
@@ -22,10 +22,17 @@ pub enum Function {
     Provision,
     Revoke,
     Cleanup,
+    Rotate,
 }
 
 impl Function {
-    pub const ALL: [Function; 4] = [Self::Discover, Self::Provision, Self::Revoke, Self::Cleanup];
+    pub const ALL: [Function; 5] = [
+        Self::Discover,
+        Self::Provision,
+        Self::Revoke,
+        Self::Cleanup,
+        Self::Rotate,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -33,6 +40,7 @@ impl Function {
             Self::Provision => "provision",
             Self::Revoke => "revoke",
             Self::Cleanup => "cleanup",
+            Self::Rotate => "rotate",
         }
     }
 }
@@ -62,6 +70,8 @@ pub struct Measured {
     pub consistent_reads: usize,
     /// Items the DynamoDB queries returned.
     pub query_items: usize,
+    /// Where the time went: milliseconds spent in AWS calls, by `service:Action`.
+    pub aws_ms: BTreeMap<String, f64>,
     #[serde(skip)]
     pub elapsed: Duration,
     #[serde(skip)]
@@ -147,6 +157,10 @@ impl Bench<'_> {
             calls: by_name,
             consistent_reads: calls.iter().filter(|c| c.consistent).count(),
             query_items: calls.iter().filter_map(|c| c.items).sum(),
+            aws_ms: calls.iter().fold(BTreeMap::new(), |mut m, c| {
+                *m.entry(c.name()).or_insert(0.0) += c.elapsed.as_secs_f64() * 1000.0;
+                m
+            }),
             elapsed,
             answer,
         }
@@ -345,6 +359,38 @@ impl Bench<'_> {
         assert_eq!(m.answer["expired"], json!(n), "sweep: {}", m.answer);
         assert_eq!(m.answer["complete"], json!(true), "sweep: {}", m.answer);
         m
+    }
+}
+
+impl Bench<'_> {
+    /// A rotation of the integration's connector secret, as Secrets Manager drives it: the
+    /// rotation is started (not measured), then each of the four steps is one measurement.
+    pub async fn rotation(&self) -> Vec<Measured> {
+        let integration = self
+            .env
+            .store
+            .get_integration(INTEGRATION)
+            .await
+            .expect("read")
+            .expect("registered");
+        let secret = integration.spec.secret_arn;
+        let token = format!(
+            "{:08x}-0000-4000-8000-000000000000",
+            Utc::now().timestamp_subsec_nanos()
+        );
+        self.env.begin_rotation(&secret, &token).await;
+        let mut out = Vec::new();
+        for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+            let mut ev = event(&format!("rotate/{step}.json"));
+            ev["SecretId"] = json!(secret);
+            ev["ClientRequestToken"] = json!(token);
+            let m = self
+                .measure(&format!("rotation: {step}"), Function::Rotate, ev)
+                .await;
+            assert!(m.answer.get("error").is_none(), "{step}: {}", m.answer);
+            out.push(m);
+        }
+        out
     }
 }
 

@@ -24,6 +24,7 @@ struct InProcess {
     provision: provision::App,
     revoke: revoke::App,
     cleanup: cleanup::App,
+    rotate: rotate::App,
 }
 
 impl InProcess {
@@ -48,6 +49,14 @@ impl InProcess {
             },
         };
         Self {
+            rotate: rotate::App {
+                store: env.store.clone(),
+                targets: targets.clone(),
+                secrets: secrets.clone(),
+                clock: Arc::new(env.clock.clone()),
+                auth: auth(),
+                function_name: None,
+            },
             discover: discover::App {
                 store: env.store.clone(),
                 targets: targets.clone(),
@@ -92,6 +101,13 @@ impl Invoke for InProcess {
             Function::Cleanup => {
                 let deadline = Instant::now() + Duration::from_secs(300);
                 self.cleanup.handle(event, deadline).await
+            }
+            Function::Rotate => {
+                return self
+                    .rotate
+                    .handle(event)
+                    .await
+                    .unwrap_or_else(|e| serde_json::json!({"error": e.message}));
             }
         };
         out.expect("handler")

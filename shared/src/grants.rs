@@ -641,12 +641,17 @@ impl Grants<'_> {
             .await;
         let recorded = match together {
             Ok((stored, _)) => Ok(stored),
-            // The account's state is saved on its own (it is what the target holds now), and
-            // the request's record is tried once more by itself.
-            Err(_) => {
-                self.release_after_grant(principal, &req.id).await;
-                self.store.update_request(req, expected, &[audit]).await
-            }
+            Err(e) => match self.applied(&req.id, expected, RequestStatus::Active).await {
+                // The transaction applied and only its answer was lost.
+                Some(stored) => Ok(stored),
+                // The account's state is saved on its own (it is what the target holds now),
+                // and the request's record is tried once more by itself.
+                None => {
+                    tracing::warn!(grant_id = %req.id, error = %e, "grant and account not recorded together; recording them one by one");
+                    self.release_after_grant(principal, &req.id).await;
+                    self.store.update_request(req, expected, &[audit]).await
+                }
+            },
         };
         match recorded {
             Ok(stored) => Ok(stored),
@@ -666,6 +671,20 @@ impl Grants<'_> {
                     None,
                 ))
             }
+        }
+    }
+
+    /// The request as stored, if a write that failed to answer (a timeout, a dropped
+    /// connection) did apply: it moved from `expected` to the next version, in `status`.
+    pub async fn applied(
+        &self,
+        id: &str,
+        expected: u64,
+        status: RequestStatus,
+    ) -> Option<AccessRequest> {
+        match self.store.get_request(id).await {
+            Ok(Some(r)) if r.version == expected + 1 && r.status == status => Some(r),
+            _ => None,
         }
     }
 

@@ -307,8 +307,17 @@ impl Revoker<'_> {
                     std::slice::from_ref(&audit),
                 )
                 .await;
-            if let Ok((stored, _)) = together {
-                recorded = Some(Ok(stored));
+            match together {
+                Ok((stored, _)) => recorded = Some(Ok(stored)),
+                // The transaction may have applied with only its answer lost.
+                Err(e) => {
+                    recorded = self.grants.applied(&req.id, expected, status).await.map(Ok);
+                    if recorded.is_some() {
+                        after = None;
+                    } else {
+                        tracing::warn!(grant_id = %req.id, error = %e, "outcome and account not recorded together; recording them one by one");
+                    }
+                }
             }
         }
         let recorded = match recorded {

@@ -40,16 +40,16 @@ pub const APPROVE_API_KEY: Budget = budget("approve+provision (api_key)", 4, 0, 
 pub const REVOKE_USER: Budget = budget("revoke (user)", 4, 0, 2);
 pub const REVOKE_API_KEY: Budget = budget("revoke (api_key)", 4, 0, 3);
 
-/// A sweep of `n` overdue grants: two writes per grant (the lease that returns the account,
-/// the outcome that releases it), one due-index page and at most one batch read of their
-/// integrations per 100, one query per other phase; no `GetItem`, and the connector secret
-/// read at most once per run.
-pub fn sweep(n: usize) -> Budget {
+/// A sweep of `n` overdue grants over `integrations` integrations: two writes per grant (the
+/// lease that returns the account, the outcome that releases it), one due-index page and at
+/// most one batch read of their integrations per 100, one query per other phase; no
+/// `GetItem`, and each connector secret read at most once per run.
+pub fn sweep(n: usize, integrations: usize) -> Budget {
     let pages = n.div_ceil(100).max(1);
     Budget {
         op: "sweep",
         dynamodb: Some(2 * n + 2 * pages + SWEEP_PHASES),
-        secret_reads: Some(1),
+        secret_reads: Some(integrations),
         target: None,
         single_reads: Some(0),
     }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bench::budget::{self, Budget, over};
 use bench::runtime::RuntimeApi;
-use bench::scenario::{Bench, Function, Invoke, Measured, Time, person, story};
+use bench::scenario::{Bench, Function, Invoke, Measured, Time, person, story, sweep_problem};
 use clap::Parser;
 use es_emulator::{EmulatorConfig, RunningEmulator, Seed};
 use fixtures::aws_faults::AwsFaultProxy;
@@ -157,9 +157,16 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
 }
 
+/// Counts of the last run (warm), times over all runs.
 fn row(samples: &[Measured]) -> Row {
-    let first = &samples[0];
-    let mut times: Vec<f64> = samples.iter().map(|m| ms(m.elapsed)).collect();
+    let first = &samples[samples.len() - 1];
+    // The story's run (the first) may be a function's first call or find its caches cold.
+    let warm = if samples.len() > 1 {
+        &samples[1..]
+    } else {
+        samples
+    };
+    let mut times: Vec<f64> = warm.iter().map(|m| ms(m.elapsed)).collect();
     times.sort_by(f64::total_cmp);
     let pick = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
     let by = |service: &str| {
@@ -228,20 +235,20 @@ async fn main() -> ExitCode {
         time: Time::Real,
     };
     let mut failures = Vec::new();
-    let mut check = |m: &Measured, b: Budget| failures.extend(over(&b, &m.counts));
+    let check =
+        |failures: &mut Vec<String>, m: &Measured, b: Budget| failures.extend(over(&b, &m.counts));
+    let hot_budget = |op: &str| match op {
+        "approve+provision (user)" => Some(budget::APPROVE_USER),
+        "approve+provision (api_key)" => Some(budget::APPROVE_API_KEY),
+        "revoke (user)" => Some(budget::REVOKE_USER),
+        "revoke (api_key)" => Some(budget::REVOKE_API_KEY),
+        _ => None,
+    };
 
-    // Counts: the story once (each function's first invocation is its cold one).
+    // The story once: each function's first invocation is its cold one (the connector secret
+    // is not cached yet), so the hot paths' budgets are checked on the warm runs below.
     let measured = story(&bench).await;
     let mut rows: Vec<Vec<Measured>> = measured.iter().cloned().map(|m| vec![m]).collect();
-    for m in &measured {
-        match m.op.as_str() {
-            "approve+provision (user)" => check(m, budget::APPROVE_USER),
-            "approve+provision (api_key)" => check(m, budget::APPROVE_API_KEY),
-            "revoke (user)" => check(m, budget::REVOKE_USER),
-            "revoke (api_key)" => check(m, budget::REVOKE_API_KEY),
-            _ => {}
-        }
-    }
     // Warm latency: fresh people, so every approval is a first grant like the counted one.
     for i in 0..args.runs {
         for (flow, op, rop) in [
@@ -257,6 +264,9 @@ async fn main() -> ExitCode {
             let creds = bench.credentials(who, &id).await;
             let revoked = bench.revoke(rop, who, &id).await;
             for m in [&approved, &revoked, &asked, &creds] {
+                if let Some(b) = hot_budget(&m.op) {
+                    check(&mut failures, m, b);
+                }
                 if let Some(r) = rows.iter_mut().find(|r| r[0].op == m.op) {
                     r.push(m.clone());
                 }
@@ -268,6 +278,16 @@ async fn main() -> ExitCode {
     } else {
         (&[10, 1_000, 10_000], &[0, 100, 2_000])
     };
+    // The sweep's orphan phase reads every Elasticsearch integration's connector secret.
+    // (The sweeps run before the large discoveries: moto's index queries slow down with the
+    // size of the table, which is not what is measured.)
+    let integrations = 1;
+    for &n in sweep_sizes {
+        let m = bench.sweep(n).await;
+        check(&mut failures, &m, budget::sweep(n, integrations));
+        failures.extend(sweep_problem(&m, n));
+        rows.push(vec![m]);
+    }
     let mut clusters = Vec::new();
     for &n in discover_sizes {
         let es = RunningEmulator::start(
@@ -289,10 +309,12 @@ async fn main() -> ExitCode {
         rows.push(samples);
         clusters.push(es);
     }
-    for &n in sweep_sizes {
-        let m = bench.sweep(n).await;
-        check(&m, budget::sweep(n));
-        rows.push(vec![m]);
+    if args.runs == 0 {
+        for m in &measured {
+            if let Some(b) = hot_budget(&m.op) {
+                check(&mut failures, m, b);
+            }
+        }
     }
     // Last: the functions' cached connector secret is stale after it.
     for m in bench.rotation().await {

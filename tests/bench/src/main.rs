@@ -35,6 +35,12 @@ struct Args {
     /// Small sizes (discovery of 10 and 100 indices, sweeps of 0, 10 and 50) for a quick run.
     #[arg(long)]
     quick: bool,
+    /// Discovery sizes (indices), instead of 10,1000,10000 (or --quick's).
+    #[arg(long, value_delimiter = ',')]
+    indices: Option<Vec<usize>>,
+    /// Sweep sizes (overdue grants), instead of 0,100,2000 (or --quick's).
+    #[arg(long, value_delimiter = ',')]
+    sweeps: Option<Vec<usize>>,
     /// Warm runs per latency measurement.
     #[arg(long, default_value_t = 15)]
     runs: usize,
@@ -89,6 +95,8 @@ async fn spawn(f: Function, env: &Env, proxy: &AwsFaultProxy, dir: &std::path::P
         .env("SCHEDULE_GROUP", &env.schedule_group)
         .env("REVOKE_FUNCTION_ARN", fixtures::REVOKE_ARN)
         .env("SCHEDULER_ROLE_ARN", fixtures::SCHEDULER_ROLE)
+        // The functions' logs would mix with the table on stdout; their errors stay visible.
+        .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| {
@@ -273,23 +281,25 @@ async fn main() -> ExitCode {
             }
         }
     }
-    let (discover_sizes, sweep_sizes): (&[usize], &[usize]) = if args.quick {
-        (&[10, 100], &[0, 10, 50])
+    let (discover_sizes, sweep_sizes) = if args.quick {
+        (vec![10, 100], vec![0, 10, 50])
     } else {
-        (&[10, 1_000, 10_000], &[0, 100, 2_000])
+        (vec![10, 1_000, 10_000], vec![0, 100, 2_000])
     };
+    let discover_sizes = args.indices.clone().unwrap_or(discover_sizes);
+    let sweep_sizes = args.sweeps.clone().unwrap_or(sweep_sizes);
     // The sweep's orphan phase reads every Elasticsearch integration's connector secret.
     // (The sweeps run before the large discoveries: moto's index queries slow down with the
     // size of the table, which is not what is measured.)
     let integrations = 1;
-    for &n in sweep_sizes {
+    for &n in &sweep_sizes {
         let m = bench.sweep(n).await;
         check(&mut failures, &m, budget::sweep(n, integrations));
         failures.extend(sweep_problem(&m, n));
         rows.push(vec![m]);
     }
     let mut clusters = Vec::new();
-    for &n in discover_sizes {
+    for &n in &discover_sizes {
         let es = RunningEmulator::start(
             EmulatorConfig::new(ELASTIC_PASSWORD).with_seed(sized_seed(n)),
             "127.0.0.1:0".parse().expect("addr"),

@@ -350,14 +350,12 @@ impl Bench<'_> {
                 }
             }
         }
-        let m = self
-            .measure(
-                &format!("sweep {n}"),
-                Function::Cleanup,
-                event("cleanup/schedule.json"),
-            )
-            .await;
-        m
+        self.measure(
+            &format!("sweep {n}"),
+            Function::Cleanup,
+            event("cleanup/schedule.json"),
+        )
+        .await
     }
 }
 

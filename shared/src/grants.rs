@@ -23,7 +23,7 @@ use crate::password::generate_password;
 use crate::requester_rotation;
 use crate::scheduler::ExpiryScheduler;
 use crate::secrets::{AWSCURRENT, SecretStore, SecretValue, SecretsError};
-use crate::store::{Store, StoreError};
+use crate::store::{GrantRecords, Lease, Store, StoreError};
 use crate::targets::{DriverFactory, TargetError};
 
 /// How long a lease on a principal lasts if its holder dies.
@@ -211,13 +211,44 @@ impl Grants<'_> {
         owner: &Person,
         holder: &str,
     ) -> Result<PrincipalState, GrantError> {
+        match self.lease(integration, name, holder, Some(owner)).await? {
+            Some(p) => Ok(p),
+            None => Err(GrantError::PrincipalBusy(name.into())),
+        }
+    }
+
+    /// Take the lease on an account if it exists (revoke never creates one): one conditional
+    /// update that returns the account, no read before it.
+    pub async fn lease_existing(
+        &self,
+        integration: &str,
+        name: &str,
+        holder: &str,
+    ) -> Result<Option<PrincipalState>, GrantError> {
+        self.lease(integration, name, holder, None).await
+    }
+
+    /// The lease loop: wait for another holder's lease (within the invocation's time), create
+    /// the account's item for `create`'s owner when it does not exist.
+    async fn lease(
+        &self,
+        integration: &str,
+        name: &str,
+        holder: &str,
+        create: Option<&Person>,
+    ) -> Result<Option<PrincipalState>, GrantError> {
         let started = std::time::Instant::now();
         let mut delay = StdDuration::from_millis(25);
         loop {
             let now = self.clock.now();
-            let current = self.store.get_principal(integration, name).await?;
-            let (mut next, expected) = match current {
-                Some(p) if p.is_locked_by_other(holder, now) => {
+            let until = now + LEASE;
+            match self
+                .store
+                .lease_principal(integration, name, holder, now, until)
+                .await
+            {
+                Ok(Lease::Taken(p)) => return Ok(Some(p)),
+                Ok(Lease::Held(_)) => {
                     // Waiting past the invocation's deadline would leave nothing recorded.
                     let no_time = time_left().is_some_and(|left| left < delay * 2);
                     if started.elapsed() > LEASE_WAIT || no_time {
@@ -225,22 +256,21 @@ impl Grants<'_> {
                     }
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(StdDuration::from_millis(500));
-                    continue;
                 }
-                Some(p) => {
-                    let v = p.version;
-                    (p, Some(v))
+                Ok(Lease::Absent) => {
+                    let Some(owner) = create else {
+                        return Ok(None);
+                    };
+                    let mut next = PrincipalState::owned_by(integration, name, owner, now);
+                    next.lock_owner = Some(holder.to_string());
+                    next.lock_until = Some(until);
+                    match self.store.save_principal(&next, None, &[]).await {
+                        Ok(saved) => return Ok(Some(saved)),
+                        Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
                 }
-                None => (
-                    PrincipalState::owned_by(integration, name, owner, now),
-                    None,
-                ),
-            };
-            next.lock_owner = Some(holder.to_string());
-            next.lock_until = Some(now + LEASE);
-            match self.store.save_principal(&next, expected, &[]).await {
-                Ok(saved) => return Ok(saved),
-                Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. }) => continue,
+                Err(StoreError::Conflict { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -261,34 +291,22 @@ impl Grants<'_> {
 
     /// Provision an `approved` request. The result is the request as stored: `active`, or
     /// `failed` with its reason (a failed provision is an outcome, not an error).
-    pub async fn provision(&self, mut req: AccessRequest) -> Result<AccessRequest, GrantError> {
-        let integration = match self.store.get_integration(&req.integration).await? {
-            Some(i) => i,
-            None => {
-                return self
-                    .fail(req, "the integration no longer exists".into(), vec![])
-                    .await;
-            }
-        };
-        let Some(flow) = self.store.get_flow(&req.flow).await? else {
-            return self
-                .fail(req, "the access flow no longer exists".into(), vec![])
-                .await;
-        };
-        let Some(permission) = integration.resolve_permission(&req.permission) else {
-            let reason = format!("permission {:?} is no longer offered", req.permission);
-            return self.fail(req, reason, vec![]).await;
-        };
-        let driver = match self.targets.driver(&integration).await {
-            Ok(d) => d,
-            Err(e) => return self.fail(req, target_reason(&e), vec![]).await,
-        };
-        let name = match principal_name(&integration, &req.requester) {
-            Ok(n) => n,
-            Err(m) => return self.fail(req, m, vec![]).await,
+    pub async fn provision(&self, req: AccessRequest) -> Result<AccessRequest, GrantError> {
+        let records = self
+            .store
+            .grant_records(&req.integration, Some(&req.flow), None)
+            .await?;
+        let prepared = match self.prepare(&req, records).await {
+            Ok(p) => p,
+            Err(reason) => return self.fail(req, reason, vec![]).await,
         };
         let principal = match self
-            .lock_principal_of(&integration.name, &name, &req.requester.person(), &req.id)
+            .lock_principal_of(
+                &prepared.integration.name,
+                &prepared.account,
+                &req.requester.person(),
+                &req.id,
+            )
             .await
         {
             Ok(p) => p,
@@ -298,13 +316,132 @@ impl Grants<'_> {
             }
             Err(e) => return Err(e),
         };
+        self.provision_prepared(req, prepared, principal).await
+    }
+
+    /// Record the decision that moves a request to `approved` (`approved`, read at version
+    /// `expected`, with its `audit`) and provision it, in four DynamoDB calls with the read of
+    /// the request before it: the integration, flow and account are read together (the
+    /// account's name was recorded when the request was made), the approval and the account's
+    /// lease commit in one transaction, and the outcome and the lease's release in another.
+    /// Anything unusual (the account busy or owned by someone else, a changed configuration, a
+    /// request recorded before account names were) takes the general path: the approval alone,
+    /// then [`Self::provision`]. A request that changed since it was read is
+    /// [`StoreError::Conflict`] on the request: nothing was written, the caller decides again.
+    pub async fn approve_and_provision(
+        &self,
+        approved: AccessRequest,
+        expected: u64,
+        audit: &[AuditEvent],
+    ) -> Result<AccessRequest, GrantError> {
+        let hint = recorded_account(&approved);
+        let records = match &hint {
+            Some(account) => {
+                self.store
+                    .grant_records(&approved.integration, Some(&approved.flow), Some(account))
+                    .await?
+            }
+            None => GrantRecords::default(),
+        };
+        let now = self.clock.now();
+        let owner = approved.requester.person();
+        let principal = records.principal.clone();
+        let fast = match self.prepare(&approved, records).await {
+            Ok(p) if hint.as_deref() == Some(p.account.as_str()) => match principal {
+                None => Some((p, None)),
+                Some(current)
+                    if current.is_owned_by(&owner)
+                        && !current.is_locked_by_other(&approved.id, now) =>
+                {
+                    Some((p, Some(current)))
+                }
+                Some(_) => None,
+            },
+            _ => None,
+        };
+        let Some((prepared, current)) = fast else {
+            let stored = self
+                .store
+                .update_request(&approved, expected, audit)
+                .await?;
+            return self.provision(stored).await;
+        };
+        let expected_principal = current.as_ref().map(|p| p.version);
+        let mut leased = current.unwrap_or_else(|| {
+            PrincipalState::owned_by(&prepared.integration.name, &prepared.account, &owner, now)
+        });
+        if leased.owner_issuer.is_none() {
+            leased.owner_issuer = owner.issuer.clone();
+        }
+        leased.lock_owner = Some(approved.id.clone());
+        leased.lock_until = Some(now + LEASE);
+        match self
+            .store
+            .update_request_and_principal(&approved, expected, &leased, expected_principal, audit)
+            .await
+        {
+            Ok((stored, locked)) => self.provision_prepared(stored, prepared, locked).await,
+            // The account changed under us: the approval alone, then the general path.
+            Err(StoreError::Conflict {
+                entity: "principal",
+                ..
+            }) => {
+                let stored = self
+                    .store
+                    .update_request(&approved, expected, audit)
+                    .await?;
+                self.provision(stored).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// What provisioning needs besides the account, or why the request must fail.
+    async fn prepare(
+        &self,
+        req: &AccessRequest,
+        records: GrantRecords,
+    ) -> Result<Prepared, String> {
+        let Some(integration) = records.integration else {
+            return Err("the integration no longer exists".into());
+        };
+        let Some(flow) = records.flow else {
+            return Err("the access flow no longer exists".into());
+        };
+        let Some(permission) = integration.resolve_permission(&req.permission) else {
+            return Err(format!(
+                "permission {:?} is no longer offered",
+                req.permission
+            ));
+        };
+        let driver = self
+            .targets
+            .driver(&integration)
+            .await
+            .map_err(|e| target_reason(&e))?;
+        let account = principal_name(&integration, &req.requester)?;
+        Ok(Prepared {
+            integration,
+            mode: flow.spec.credential_mode,
+            permission,
+            driver,
+            account,
+        })
+    }
+
+    async fn provision_prepared(
+        &self,
+        mut req: AccessRequest,
+        prepared: Prepared,
+        principal: PrincipalState,
+    ) -> Result<AccessRequest, GrantError> {
         let outcome = self
             .provision_locked(
                 &mut req,
-                &integration,
-                flow.spec.credential_mode,
-                permission,
-                driver.as_ref(),
+                &prepared.integration,
+                prepared.mode,
+                prepared.permission,
+                prepared.driver.as_ref(),
                 principal,
             )
             .await;
@@ -461,9 +598,6 @@ impl Grants<'_> {
         principal.roles = roles_after;
         principal.active_grants.push(req.id.clone());
         principal.cleanup_due_at = None;
-        if let Err(e) = self.unlock_principal(principal, &[]).await {
-            tracing::error!(grant_id = %req.id, error = %e, "principal state not saved after provisioning");
-        }
         let expected = req.version;
         // What the failure path records if the write below does not land.
         let approved = req.clone();
@@ -472,6 +606,7 @@ impl Grants<'_> {
         req.ends_at = Some(ends_at);
         req.created_objects = made.objects;
         if req.transition(RequestStatus::Active, now).is_err() {
+            self.release_after_grant(principal, &req.id).await;
             return Err((
                 format!("the request is {}, not approved", req.status),
                 vec![],
@@ -493,7 +628,37 @@ impl Grants<'_> {
             "ends_at": ends_at,
             "objects": req.created_objects,
         }));
-        match self.store.update_request(req, expected, &[audit]).await {
+        // The grant and the account's new state (lease released) commit together.
+        let principal_expected = principal.version;
+        let mut released = principal.clone();
+        released.lock_owner = None;
+        released.lock_until = None;
+        released.updated_at = now;
+        let together = self
+            .store
+            .update_request_and_principal(
+                req,
+                expected,
+                &released,
+                Some(principal_expected),
+                std::slice::from_ref(&audit),
+            )
+            .await;
+        let recorded = match together {
+            Ok((stored, _)) => Ok(stored),
+            Err(e) => match self.applied(&req.id, expected, RequestStatus::Active).await {
+                // The transaction applied and only its answer was lost.
+                Some(stored) => Ok(stored),
+                // The account's state is saved on its own (it is what the target holds now),
+                // and the request's record is tried once more by itself.
+                None => {
+                    tracing::warn!(grant_id = %req.id, error = %e, "grant and account not recorded together; recording them one by one");
+                    self.release_after_grant(principal, &req.id).await;
+                    self.store.update_request(req, expected, &[audit]).await
+                }
+            },
+        };
+        match recorded {
             Ok(stored) => Ok(stored),
             Err(e) => {
                 // A write that timed out may still have landed: then the grant is active, with
@@ -515,6 +680,28 @@ impl Grants<'_> {
                     None,
                 ))
             }
+        }
+    }
+
+    /// The request as stored, if a write that failed to answer (a timeout, a dropped
+    /// connection) did apply: it moved from `expected` to the next version, in `status`.
+    pub async fn applied(
+        &self,
+        id: &str,
+        expected: u64,
+        status: RequestStatus,
+    ) -> Option<AccessRequest> {
+        match self.store.get_request(id).await {
+            Ok(Some(r)) if r.version == expected + 1 && r.status == status => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Save the account after a grant changed it and release its lease, when the grant's
+    /// record could not commit with it.
+    async fn release_after_grant(&self, principal: PrincipalState, grant_id: &str) {
+        if let Err(e) = self.unlock_principal(principal, &[]).await {
+            tracing::error!(grant_id = %grant_id, error = %e, "principal state not saved after provisioning");
         }
     }
 
@@ -622,6 +809,30 @@ impl Grants<'_> {
             })?;
         credentials::password_of(&self.secrets.get(arn, AWSCURRENT).await?)
     }
+}
+
+/// What provisioning needs besides the account's lease.
+struct Prepared {
+    integration: Integration,
+    mode: CredentialMode,
+    permission: ResolvedPermission,
+    driver: Box<dyn Driver>,
+    /// The account's name on the target.
+    account: String,
+}
+
+/// The detail of the `request.created` audit event that records the account a grant will
+/// land on, so the approval can read the account with the integration in one round trip.
+pub const ACCOUNT_DETAIL: &str = "account";
+
+/// The account recorded when the request was made (none on requests made before it was).
+fn recorded_account(req: &AccessRequest) -> Option<String> {
+    req.history
+        .iter()
+        .find(|e| e.action == "request.created")
+        .and_then(|e| e.details.get(ACCOUNT_DETAIL))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
 }
 
 /// The most of an invocation's budget kept back from a provision's target calls so that what

@@ -98,8 +98,20 @@ impl Revoker<'_> {
     /// Revoke `req` (already loaded, e.g. by a sweep). `driver` may be shared across calls.
     pub async fn revoke_request(
         &self,
+        req: AccessRequest,
+        cause: Cause,
+        driver: Option<Arc<dyn Driver>>,
+    ) -> Result<Outcome, RevokeError> {
+        self.revoke_with(req, cause, None, driver).await
+    }
+
+    /// [`Self::revoke_request`] with the grant's integration already read (a sweep reads each
+    /// integration once per run): `None` reads it.
+    pub async fn revoke_with(
+        &self,
         mut req: AccessRequest,
         cause: Cause,
+        integration: Option<Integration>,
         driver: Option<Arc<dyn Driver>>,
     ) -> Result<Outcome, RevokeError> {
         let now = self.grants.clock.now();
@@ -129,7 +141,19 @@ impl Revoker<'_> {
         if let Cause::Manual { by, .. } = &cause {
             req.revoke_requested_by.get_or_insert(by.clone());
         }
-        let Some(integration) = self.grants.store.get_integration(&req.integration).await? else {
+        let integration = match integration {
+            Some(i) => Some(i),
+            // Configuration a moment old is safe here (eventually consistent): the outcome is
+            // written conditionally on the request's and the account's versions.
+            None => {
+                self.grants
+                    .store
+                    .grant_records(&req.integration, None, None)
+                    .await?
+                    .integration
+            }
+        };
+        let Some(integration) = integration else {
             return self
                 .record_failure(req, "the integration no longer exists".into(), now)
                 .await;
@@ -142,27 +166,17 @@ impl Revoker<'_> {
             },
         };
         let name = principal_name(&integration, &req.requester).ok();
-        // Only an existing account is locked: a revoke never creates one.
+        // Only an existing account is locked: a revoke never creates one. The lease is one
+        // conditional update that returns the account, so it is not read before.
         let principal = match &name {
-            Some(n)
-                if self
+            Some(n) => {
+                let holder = format!("revoke-{}-{}", req.id, uuid::Uuid::new_v4().simple());
+                match self
                     .grants
-                    .store
-                    .get_principal(&integration.name, n)
-                    .await?
-                    .is_some() =>
-            {
-                let lock = self
-                    .grants
-                    .lock_principal(
-                        &integration.name,
-                        n,
-                        &req.requester.sub,
-                        &format!("revoke-{}-{}", req.id, uuid::Uuid::new_v4().simple()),
-                    )
-                    .await;
-                match lock {
-                    Ok(p) => Some(p),
+                    .lease_existing(&integration.name, n, &holder)
+                    .await
+                {
+                    Ok(p) => p,
                     // Another change holds the account past our time: recorded, not dropped,
                     // so the sweep finishes this revocation.
                     Err(e @ GrantError::PrincipalBusy(_)) => {
@@ -171,16 +185,14 @@ impl Revoker<'_> {
                     Err(e) => return Err(e.into()),
                 }
             }
-            _ => None,
+            None => None,
         };
         let (plan, principal_after) = plan(&req, &integration, principal.as_ref(), now);
         let result = self.remove_with_retry(driver.as_ref(), &plan).await;
         match result {
             Ok(()) => {
-                if let Some(p) = principal_after {
-                    self.grants.unlock_principal(p, &[]).await?;
-                }
-                self.finish(req, &integration, cause, now).await
+                self.finish(req, &integration, cause, now, principal_after)
+                    .await
             }
             Err(e) => {
                 if let Some(p) = principal {
@@ -217,12 +229,24 @@ impl Revoker<'_> {
         }
     }
 
+    /// Release the account (its state after the revoke) on its own, when the outcome cannot
+    /// commit with it.
+    async fn release(&self, after: &mut Option<PrincipalState>) -> Result<(), RevokeError> {
+        if let Some(p) = after.take() {
+            self.grants.unlock_principal(p, &[]).await?;
+        }
+        Ok(())
+    }
+
+    /// Record the outcome; the account's state after the revoke (`after`, still leased) is
+    /// released in the same transaction.
     async fn finish(
         &self,
         mut req: AccessRequest,
         integration: &Integration,
         cause: Cause,
         now: DateTime<Utc>,
+        mut after: Option<PrincipalState>,
     ) -> Result<Outcome, RevokeError> {
         // The grant's key secret goes before the record says the grant ended: a secret left
         // behind by a failed delete would be a credential no record accounts for, so the
@@ -237,6 +261,7 @@ impl Revoker<'_> {
                 Ok(()) | Err(SecretsError::NotFound { .. }) => {}
                 Err(e) => {
                     let error = format!("the grant's key secret could not be deleted: {e}");
+                    self.release(&mut after).await?;
                     return self.record_failure(req, error, now).await;
                 }
             }
@@ -270,6 +295,7 @@ impl Revoker<'_> {
             None => (RequestStatus::Expired, "grant.expired"),
         };
         if req.transition(status, now).is_err() {
+            self.release(&mut after).await?;
             return Ok(Outcome::Unchanged(Box::new(req)));
         }
         req.revoke_requested_by = manual_by.clone();
@@ -286,12 +312,47 @@ impl Revoker<'_> {
         )
         .with_integration(&integration.name)
         .with_details(json!({ "objects": req.created_objects, "reason": req.status_reason }));
-        match self
-            .grants
-            .store
-            .update_request(&req, expected, &[audit])
-            .await
-        {
+        let mut recorded = None;
+        if let Some(p) = &after {
+            let mut released = p.clone();
+            released.lock_owner = None;
+            released.lock_until = None;
+            released.updated_at = self.grants.clock.now();
+            let together = self
+                .grants
+                .store
+                .update_request_and_principal(
+                    &req,
+                    expected,
+                    &released,
+                    Some(p.version),
+                    std::slice::from_ref(&audit),
+                )
+                .await;
+            match together {
+                Ok((stored, _)) => recorded = Some(Ok(stored)),
+                // The transaction may have applied with only its answer lost.
+                Err(e) => {
+                    recorded = self.grants.applied(&req.id, expected, status).await.map(Ok);
+                    if recorded.is_some() {
+                        after = None;
+                    } else {
+                        tracing::warn!(grant_id = %req.id, error = %e, "outcome and account not recorded together; recording them one by one");
+                    }
+                }
+            }
+        }
+        let recorded = match recorded {
+            Some(r) => r,
+            None => {
+                self.release(&mut after).await?;
+                self.grants
+                    .store
+                    .update_request(&req, expected, &[audit])
+                    .await
+            }
+        };
+        match recorded {
             Ok(stored) => Ok(Outcome::Done(Box::new(stored))),
             // Another revocation (a schedule racing a manual revoke) finished first.
             Err(StoreError::Conflict { .. }) => {

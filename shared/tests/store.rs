@@ -14,7 +14,7 @@ use shared::model::{
     ResourceKind,
 };
 use shared::store::{
-    AuditStore, Created, Cursor, FlowStore, IntegrationStore, PrincipalStore, RequestStore,
+    AuditStore, Created, Cursor, FlowStore, IntegrationStore, Lease, PrincipalStore, RequestStore,
     ResourceStore, StoreError,
 };
 
@@ -674,4 +674,165 @@ async fn open_requests_are_capped_but_a_replay_still_answers() {
     first.transition(RequestStatus::Expired, t0()).unwrap();
     store.update_request(&first, 1, &[]).await.unwrap();
     store.create_request(&third, None, &[]).await.unwrap();
+}
+
+fn account(name: &str) -> PrincipalState {
+    PrincipalState::new("prod", name, "dev", t0())
+}
+
+#[tokio::test]
+async fn a_lease_is_one_update_that_returns_the_account_and_waits_for_another_holder() {
+    let (store, client) = fresh_store().await;
+    let until = t0() + Duration::seconds(60);
+    assert_eq!(
+        store
+            .lease_principal("prod", "ejit_none", "a", t0(), until)
+            .await
+            .unwrap(),
+        Lease::Absent,
+        "a lease never creates an account"
+    );
+    store
+        .save_principal(&account("ejit_dev"), None, &[])
+        .await
+        .unwrap();
+    let Lease::Taken(mine) = store
+        .lease_principal("prod", "ejit_dev", "a", t0(), until)
+        .await
+        .unwrap()
+    else {
+        panic!("a free account is leased");
+    };
+    assert_eq!(
+        (mine.lock_owner.as_deref(), mine.lock_until, mine.version),
+        (Some("a"), Some(until), 2)
+    );
+    let held = store
+        .lease_principal("prod", "ejit_dev", "b", t0() + Duration::seconds(30), until)
+        .await
+        .unwrap();
+    assert!(matches!(held, Lease::Held(p) if p.lock_owner.as_deref() == Some("a")));
+    assert!(
+        matches!(
+            store
+                .lease_principal("prod", "ejit_dev", "a", t0(), until)
+                .await
+                .unwrap(),
+            Lease::Taken(_)
+        ),
+        "a holder finds its own lease free"
+    );
+    let later = until + Duration::seconds(1);
+    let Lease::Taken(taken) = store
+        .lease_principal(
+            "prod",
+            "ejit_dev",
+            "b",
+            later,
+            later + Duration::seconds(60),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("an expired lease is taken over");
+    };
+    assert_eq!(taken.lock_owner.as_deref(), Some("b"));
+
+    // A lease written without its millisecond end (before it existed) that has run out.
+    let mut old = account("ejit_old");
+    old.lock_owner = Some("gone".into());
+    old.lock_until = Some(t0());
+    let saved = store.save_principal(&old, None, &[]).await.unwrap();
+    client
+        .update_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S("PRINCIPAL#prod".into()))
+        .key("sk", AttributeValue::S("ejit_old".into()))
+        .update_expression("REMOVE lease_until_ms")
+        .send()
+        .await
+        .unwrap();
+    let Lease::Taken(p) = store
+        .lease_principal(
+            "prod",
+            "ejit_old",
+            "c",
+            later,
+            later + Duration::seconds(60),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("an expired lease without its millisecond end is taken over");
+    };
+    assert_eq!(
+        (p.lock_owner.as_deref(), p.version),
+        (Some("c"), saved.version + 1)
+    );
+}
+
+#[tokio::test]
+async fn a_request_and_its_account_commit_together_or_not_at_all() {
+    let (store, _) = fresh_store().await;
+    let Created::New(r) = store
+        .create_request(
+            &request("both", "dev", RequestStatus::Approved, t0()),
+            None,
+            &[],
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("new");
+    };
+    let mut active = r.clone();
+    active.status = RequestStatus::Active;
+    // The account changed since it was read: nothing is written.
+    store
+        .save_principal(&account("ejit_dev"), None, &[])
+        .await
+        .unwrap();
+    let err = store
+        .update_request_and_principal(&active, r.version, &account("ejit_dev"), None, &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                entity: "principal",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let unchanged = store.get_request("both").await.unwrap().unwrap();
+    assert_eq!(unchanged.status, RequestStatus::Approved);
+    // Both at the versions read: both written.
+    let (stored, p) = store
+        .update_request_and_principal(&active, r.version, &account("ejit_dev"), Some(1), &[])
+        .await
+        .unwrap();
+    assert_eq!((stored.version, p.version), (r.version + 1, 2));
+    // The request changed since: a conflict on the request, the account untouched.
+    let err = store
+        .update_request_and_principal(&active, r.version, &p, Some(2), &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                entity: "request",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let now = store
+        .get_principal("prod", "ejit_dev")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.version, 2);
 }

@@ -9,7 +9,7 @@ use crate::{Report, Run};
 /// Integrations are few and read with one query; only those with a due retire do any work.
 pub async fn retire(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreError> {
     let services = &run.app.services;
-    let Some(integrations) = run.listing(services.store.list_integrations()).await? else {
+    let Some(integrations) = run.all_integrations().await? else {
         return Ok(false);
     };
     for integration in integrations {

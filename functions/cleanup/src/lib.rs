@@ -11,7 +11,7 @@ mod orphans;
 mod requests;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -21,6 +21,7 @@ use shared::model::Integration;
 use shared::revocation::{RevokeRetry, Revoker};
 use shared::scheduler::SchedulerConfig;
 use shared::services::Services;
+use shared::store::StoreError;
 use shared::targets::TargetError;
 
 pub struct App {
@@ -59,7 +60,13 @@ pub struct Report {
 pub(crate) struct Run<'a> {
     pub app: &'a App,
     pub deadline: Instant,
-    drivers: Mutex<HashMap<String, Arc<dyn Driver>>>,
+    /// Held while a driver is built, so items worked on at once wait for the one read of the
+    /// connector secret instead of each reading it.
+    drivers: tokio::sync::Mutex<HashMap<String, Arc<dyn Driver>>>,
+    /// Integrations read this run (`None`: it no longer exists), each read once.
+    integrations: tokio::sync::Mutex<HashMap<String, Option<Integration>>>,
+    /// Every integration, listed once a phase needs them all.
+    listed: tokio::sync::Mutex<Option<Vec<Integration>>>,
 }
 
 impl Run<'_> {
@@ -78,6 +85,24 @@ impl Run<'_> {
         tokio::time::timeout_at(hard_stop.into(), work).await.ok()
     }
 
+    /// Every integration, listed once per run (the connector and orphan phases both walk
+    /// them; a list a moment old is safe, every write the sweep makes is conditional).
+    /// `Ok(None)` when the listing was cut.
+    pub async fn all_integrations(&self) -> Result<Option<Vec<Integration>>, StoreError> {
+        let mut listed = self.listed.lock().await;
+        if let Some(all) = listed.as_ref() {
+            return Ok(Some(all.clone()));
+        }
+        let Some(all) = self
+            .listing(self.app.services.store.list_integrations())
+            .await?
+        else {
+            return Ok(None);
+        };
+        *listed = Some(all.clone());
+        Ok(Some(all))
+    }
+
     /// A read that lists the next work, cut like a chunk: on a slow store a listing started
     /// just before the margin must not carry the run past its deadline. `Ok(None)` when cut.
     pub async fn listing<T, E>(
@@ -89,20 +114,31 @@ impl Run<'_> {
 
     /// One driver per integration per run: the connector secret is read once.
     pub async fn driver(&self, integration: &Integration) -> Result<Arc<dyn Driver>, TargetError> {
-        if let Some(d) = self
-            .drivers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&integration.name)
-        {
+        let mut drivers = self.drivers.lock().await;
+        if let Some(d) = drivers.get(&integration.name) {
             return Ok(d.clone());
         }
         let d: Arc<dyn Driver> = Arc::from(self.app.services.targets.driver(integration).await?);
-        self.drivers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(integration.name.clone(), d.clone());
+        drivers.insert(integration.name.clone(), d.clone());
         Ok(d)
+    }
+
+    /// The integration, read once per run (eventually consistent: a sweep acting on
+    /// configuration a moment old is safe, every write it makes is conditional).
+    pub async fn integration(&self, name: &str) -> Result<Option<Integration>, StoreError> {
+        let mut known = self.integrations.lock().await;
+        if let Some(i) = known.get(name) {
+            return Ok(i.clone());
+        }
+        let read = self
+            .app
+            .services
+            .store
+            .grant_records(name, None, None)
+            .await?
+            .integration;
+        known.insert(name.to_string(), read.clone());
+        Ok(read)
     }
 }
 
@@ -133,7 +169,9 @@ impl App {
         let run = Run {
             app: self,
             deadline,
-            drivers: Mutex::new(HashMap::new()),
+            drivers: tokio::sync::Mutex::new(HashMap::new()),
+            integrations: tokio::sync::Mutex::new(HashMap::new()),
+            listed: tokio::sync::Mutex::new(None),
         };
         let mut report = Report::default();
         // No invocation-wide target deadline here: `bounded` cuts a chunk short instead, and an

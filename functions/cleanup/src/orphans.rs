@@ -259,10 +259,7 @@ async fn remove_one(driver: &dyn Driver, m: &ManagedObject) -> Result<(), String
 }
 
 pub async fn remove(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreError> {
-    let Some(integrations) = run
-        .listing(run.app.services.store.list_integrations())
-        .await?
-    else {
+    let Some(integrations) = run.all_integrations().await? else {
         return Ok(false);
     };
     for integration in integrations {

@@ -89,13 +89,7 @@ fn count(results: &[Result1], which: Result1) -> usize {
 }
 
 async fn revoke(run: &Run<'_>, req: AccessRequest, cause: Cause) -> Result1 {
-    let integration = match run
-        .app
-        .services
-        .store
-        .get_integration(&req.integration)
-        .await
-    {
+    let integration = match run.integration(&req.integration).await {
         Ok(Some(i)) => Some(i),
         Ok(None) => None,
         Err(e) => {
@@ -107,7 +101,12 @@ async fn revoke(run: &Run<'_>, req: AccessRequest, cause: Cause) -> Result1 {
         Some(i) => run.driver(i).await.ok(),
         None => None,
     };
-    match run.app.revoker().revoke_request(req, cause, driver).await {
+    let revoker = run.app.revoker();
+    let outcome = match integration {
+        Some(i) => revoker.revoke_with(req, cause, Some(i), driver).await,
+        None => revoker.revoke_request(req, cause, driver).await,
+    };
+    match outcome {
         Ok(Outcome::Done(_)) => Result1::Done,
         Ok(Outcome::Failed(_)) => Result1::Failed,
         Ok(Outcome::Unchanged(_)) => Result1::Skipped,

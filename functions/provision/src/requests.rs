@@ -4,10 +4,10 @@ use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde::Deserialize;
 use serde_json::json;
 use shared::api::{ApiError, ApiRequest, Caller, json_response};
-use shared::grants::{GrantError, principal_name};
+use shared::grants::{ACCOUNT_DETAIL, GrantError, principal_name};
 use shared::model::{
     AccessFlow, AccessRequest, ApprovalStep, AuditEvent, AuditSubject, DecisionKind, Integration,
-    RequestStatus, Resource,
+    IntegrationKind, RequestStatus, Resource,
 };
 use shared::policy::{
     NewRequest, ViaAliases, alias_targets, approval_steps, can_decide, check_scope, concrete,
@@ -53,6 +53,8 @@ struct Plan {
     via_aliases: ViaAliases,
     steps: Vec<ApprovalStep>,
     duration: std::time::Duration,
+    /// The account the grant would use on the target.
+    account: String,
 }
 
 async fn plan(app: &App, caller: &Caller, body: &NewRequest) -> Result<Plan, ApiError> {
@@ -82,21 +84,48 @@ async fn plan(app: &App, caller: &Caller, body: &NewRequest) -> Result<Plan, Api
             ),
         ));
     }
-    // Exact names are read directly; patterns, and names that are display names (Cloud
-    // deployments are known by id), need the integration's whole list.
+    // Exact names are read directly, and on Elasticsearch a pattern reads only the names
+    // that start with its literal prefix; a pattern with none, and names that are display
+    // names (Cloud deployments are known by id, and patterns match display names too), need
+    // the integration's whole list.
     let mut known = Vec::new();
-    if !body.resources.iter().any(|r| r.contains('*')) {
-        known = app
-            .services
-            .store
-            .get_resources(&integration.name, &body.resources)
-            .await?;
-    }
-    if body
+    let exact: Vec<String> = body
         .resources
         .iter()
-        .any(|r| !known.iter().any(|k| &k.name == r))
-    {
+        .filter(|r| !r.contains('*'))
+        .cloned()
+        .collect();
+    let prefixes: Vec<&str> = body
+        .resources
+        .iter()
+        .filter(|r| r.contains('*'))
+        .map(|r| &r[..r.find(['*', '?']).unwrap_or(r.len())])
+        .collect();
+    let by_prefix = integration.kind() == IntegrationKind::Elasticsearch
+        && prefixes.iter().all(|p| !p.is_empty());
+    if prefixes.is_empty() || by_prefix {
+        if !exact.is_empty() {
+            known = app
+                .services
+                .store
+                .get_resources(&integration.name, &exact)
+                .await?;
+        }
+        for prefix in prefixes.iter().filter(|_| by_prefix) {
+            for r in app
+                .services
+                .store
+                .resources_with_prefix(&integration.name, prefix)
+                .await?
+            {
+                if !known.iter().any(|k| k.name == r.name) {
+                    known.push(r);
+                }
+            }
+        }
+    }
+    let read_all = !(prefixes.is_empty() || by_prefix);
+    if read_all || exact.iter().any(|r| !known.iter().any(|k| &k.name == r)) {
         known = app.services.store.all_resources(&integration.name).await?;
     }
     let resources = expand(&body.resources, &known)?;
@@ -137,6 +166,7 @@ async fn plan(app: &App, caller: &Caller, body: &NewRequest) -> Result<Plan, Api
         via_aliases,
         steps,
         duration,
+        account,
     })
 }
 
@@ -186,6 +216,7 @@ pub async fn create(
         via_aliases,
         steps,
         duration,
+        account,
     } = plan(app, caller, &body).await?;
 
     let now = app.services.clock.now();
@@ -244,6 +275,7 @@ pub async fn create(
         "duration_secs": request.duration_secs,
         "justification": request.justification,
         "auto_approved": flow.spec.auto_approve,
+        ACCOUNT_DETAIL: account,
     }));
     let person = caller.identity.person_key();
     let created = app
@@ -526,20 +558,26 @@ pub(crate) async fn decide_as(
         )
         .with_integration(&next.integration)
         .with_details(json!({ "reason": reason }));
-        match app
-            .services
-            .store
-            .update_request(&next, current.version, &[audit])
-            .await
-        {
+        // The approval that makes the request approved commits with the account's lease.
+        let decided = if next.status == RequestStatus::Approved {
+            app.services
+                .grants()
+                .approve_and_provision(next, current.version, &[audit])
+                .await
+        } else {
+            app.services
+                .store
+                .update_request(&next, current.version, &[audit])
+                .await
+                .map_err(GrantError::from)
+        };
+        match decided {
             Ok(stored) => {
-                return if stored.status == RequestStatus::Approved {
-                    Ok(app.services.grants().provision(stored).await?)
-                } else {
-                    Ok(stored)
-                };
+                return Ok(stored);
             }
-            Err(StoreError::Conflict { .. }) => continue,
+            Err(GrantError::Store(StoreError::Conflict {
+                entity: "request", ..
+            })) => continue,
             Err(e) => return Err(e.into()),
         }
     }

@@ -131,9 +131,38 @@ pub enum Created {
     Existing(AccessRequest),
 }
 
+/// What a grant change reads before it acts, read together in one round trip.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GrantRecords {
+    pub integration: Option<Integration>,
+    pub flow: Option<AccessFlow>,
+    pub principal: Option<PrincipalState>,
+}
+
+/// The answer to asking for an account's lease.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lease {
+    /// Taken: the account as stored now, leased to the caller.
+    Taken(PrincipalState),
+    /// Another holder's lease is still running.
+    Held(PrincipalState),
+    /// No such account.
+    Absent,
+}
+
 #[async_trait]
 pub trait IntegrationStore: Send + Sync {
     async fn get_integration(&self, name: &str) -> Result<Option<Integration>, StoreError>;
+    /// The integration, and optionally a flow and an account of it, in one read. With an
+    /// account the read is strongly consistent (its version is the base of the next write);
+    /// without, eventually consistent: configuration a moment old is safe, because every
+    /// write that follows is conditional on the request's or the account's version.
+    async fn grant_records(
+        &self,
+        integration: &str,
+        flow: Option<&str>,
+        principal: Option<&str>,
+    ) -> Result<GrantRecords, StoreError>;
     async fn list_integrations(&self) -> Result<Vec<Integration>, StoreError>;
     /// `expected_version` `None` creates (fails if it exists); `Some(v)` updates version `v`.
     /// Returns the stored record with its new version.
@@ -181,6 +210,13 @@ pub trait ResourceStore: Send + Sync {
     ) -> Result<Page<Resource>, StoreError>;
     /// Every resource of an integration, all pages.
     async fn all_resources(&self, integration: &str) -> Result<Vec<Resource>, StoreError>;
+    /// The resources of an integration whose names start with `prefix`, all pages: what a
+    /// name pattern can match, without reading the rest.
+    async fn resources_with_prefix(
+        &self,
+        integration: &str,
+        prefix: &str,
+    ) -> Result<Vec<Resource>, StoreError>;
     async fn get_resources(
         &self,
         integration: &str,
@@ -225,6 +261,18 @@ pub trait RequestStore: Send + Sync {
         who: &Identity,
         limit: i32,
     ) -> Result<ApproverQueue, StoreError>;
+    /// Write `request` (if still at `expected_version`) and `principal` (if still at
+    /// `principal_expected`, or absent for `None`) in one transaction, with the audit: a
+    /// decision that takes an account's lease, or an outcome that releases it. The loser of a
+    /// race gets [`StoreError::Conflict`] naming the record that changed.
+    async fn update_request_and_principal(
+        &self,
+        request: &AccessRequest,
+        expected_version: u64,
+        principal: &PrincipalState,
+        principal_expected: Option<u64>,
+        audit: &[AuditEvent],
+    ) -> Result<(AccessRequest, PrincipalState), StoreError>;
     /// Requests in `status` whose due time is at or before `now` (`None`: any due time),
     /// oldest due first. Served by the sparse due-time index: no scan.
     async fn due_requests(
@@ -249,6 +297,16 @@ pub trait PrincipalStore: Send + Sync {
         expected_version: Option<u64>,
         audit: &[AuditEvent],
     ) -> Result<PrincipalState, StoreError>;
+    /// Lease an existing account to `holder` until `until` with the one conditional update
+    /// that also returns it, unless another holder's lease runs past `now`.
+    async fn lease_principal(
+        &self,
+        integration: &str,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Lease, StoreError>;
     async fn delete_principal(
         &self,
         integration: &str,

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use super::{DynamoStore, from_item, next_version, s, to_item, with_version};
 use crate::model::{AuditEvent, Integration};
-use crate::store::keys::INTEGRATION_PK;
-use crate::store::{IntegrationStore, StoreError};
+use crate::store::keys::{FLOW_PK, INTEGRATION_PK, principals_pk};
+use crate::store::{GrantRecords, IntegrationStore, StoreError};
 
 #[async_trait]
 impl IntegrationStore for DynamoStore {
@@ -14,6 +14,34 @@ impl IntegrationStore for DynamoStore {
             .await?
             .map(|i| from_item(i, "integration"))
             .transpose()
+    }
+
+    async fn grant_records(
+        &self,
+        integration: &str,
+        flow: Option<&str>,
+        principal: Option<&str>,
+    ) -> Result<GrantRecords, StoreError> {
+        let mut keys = vec![(INTEGRATION_PK.to_string(), integration.to_string())];
+        if let Some(f) = flow {
+            keys.push((FLOW_PK.to_string(), f.to_string()));
+        }
+        if let Some(p) = principal {
+            keys.push((principals_pk(integration), p.to_string()));
+        }
+        let mut records = GrantRecords::default();
+        for item in self.batch_get_with(keys, principal.is_some()).await? {
+            match item
+                .get("pk")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+            {
+                Some(INTEGRATION_PK) => records.integration = Some(from_item(item, "integration")?),
+                Some(FLOW_PK) => records.flow = Some(from_item(item, "flow")?),
+                _ => records.principal = Some(from_item(item, "principal")?),
+            }
+        }
+        Ok(records)
     }
 
     async fn list_integrations(&self) -> Result<Vec<Integration>, StoreError> {

@@ -210,6 +210,13 @@ impl DynamoStore {
             None => Expect::Absent,
             Some(v) => Expect::Version(v),
         };
+        // A single-item save is one conditional PutItem: a one-item transaction does the same
+        // and DynamoDB bills it twice.
+        if audit.is_empty() {
+            return self
+                .put_single(item, expect, entity, id, expected_version.is_none())
+                .await;
+        }
         let mut writes = vec![self.put(item, Some(&expect))?];
         writes.extend(self.audit_items(audit)?);
         self.commit(writes, entity, id, expected_version.is_none())
@@ -346,12 +353,22 @@ impl DynamoStore {
     }
 
     /// Read items by key (duplicates read once), in any order; missing ones are skipped.
-    async fn batch_get(&self, mut keys: Vec<(String, String)>) -> Result<Vec<Item>, StoreError> {
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> Result<Vec<Item>, StoreError> {
+        self.batch_get_with(keys, true).await
+    }
+
+    /// [`Self::batch_get`], strongly consistent or not (half the read cost where a read a
+    /// moment old is safe).
+    async fn batch_get_with(
+        &self,
+        mut keys: Vec<(String, String)>,
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
         keys.sort();
         keys.dedup();
         let mut found = Vec::new();
         for chunk in keys.chunks(100) {
-            let mut wanted = KeysAndAttributes::builder().consistent_read(true);
+            let mut wanted = KeysAndAttributes::builder().consistent_read(consistent);
             for (pk, sk) in chunk {
                 wanted = wanted.keys(HashMap::from([
                     ("pk".to_string(), s(pk.as_str())),

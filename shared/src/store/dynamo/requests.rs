@@ -12,7 +12,9 @@ use super::request_index::{caller_keys, is_open};
 use super::{
     Cancelled, DynamoStore, Expect, Item, from_item, n, s, to_item, typed_page, with_version,
 };
-use crate::model::{AccessRequest, AuditEvent, AuditSubject, Identity, RequestStatus};
+use crate::model::{
+    AccessRequest, AuditEvent, AuditSubject, Identity, PrincipalState, RequestStatus,
+};
 use crate::store::keys::{
     REQUEST_SK, approver_pk, idempotency_pk, request_pk, time_key, time_upper_bound,
 };
@@ -124,6 +126,16 @@ impl DynamoStore {
     }
 }
 
+/// Leaving `pending` removes the request's approver-index items in the same transaction.
+/// (`starts_at` is set only once a grant is active, so an active grant's expiry is not a
+/// departure from `pending`; a repeated delete would be a harmless no-op anyway.)
+fn leaves_pending(r: &AccessRequest) -> bool {
+    matches!(
+        r.status,
+        RequestStatus::Approved | RequestStatus::Rejected | RequestStatus::Expired
+    ) && r.starts_at.is_none()
+}
+
 /// A request's own events travel on its item; anything else is written beside it.
 fn split_audit(request_id: &str, audit: &[AuditEvent]) -> (Vec<AuditEvent>, Vec<AuditEvent>) {
     audit
@@ -217,15 +229,8 @@ impl RequestStore for DynamoStore {
             r.history.extend(own.iter().cloned());
         });
         let item = self.request_item(&stored)?;
-        // Leaving `pending` removes the request's approver-index items in the same transaction.
-        // (`starts_at` is set only once a grant is active, so an active grant's expiry is not a
-        // departure from `pending`; a repeated delete would be a harmless no-op anyway.)
         let mut side = Vec::new();
-        if matches!(
-            stored.status,
-            RequestStatus::Approved | RequestStatus::Rejected | RequestStatus::Expired
-        ) && stored.starts_at.is_none()
-        {
+        if leaves_pending(&stored) {
             side.extend(self.approver_deletes(&stored)?);
         }
         side.extend(self.audit_items(&other)?);
@@ -245,6 +250,63 @@ impl RequestStore for DynamoStore {
         }
         self.copy_to_audit_log(&own, &request.integration).await;
         Ok(stored)
+    }
+
+    async fn update_request_and_principal(
+        &self,
+        request: &AccessRequest,
+        expected_version: u64,
+        principal: &PrincipalState,
+        principal_expected: Option<u64>,
+        audit: &[AuditEvent],
+    ) -> Result<(AccessRequest, PrincipalState), StoreError> {
+        let (own, other) = split_audit(&request.id, audit);
+        let stored = with_version(request, |r| {
+            r.version = expected_version + 1;
+            r.history.extend(own.iter().cloned());
+        });
+        let account = with_version(principal, |p| {
+            p.version = principal_expected.map_or(1, |v| v + 1);
+        });
+        let principal_expect = match principal_expected {
+            None => Expect::Absent,
+            Some(v) => Expect::Version(v),
+        };
+        let mut writes = vec![
+            self.put(
+                self.request_item(&stored)?,
+                Some(&Expect::Version(expected_version)),
+            )?,
+            self.put(self.principal_item(&account)?, Some(&principal_expect))?,
+        ];
+        if leaves_pending(&stored) {
+            writes.extend(self.approver_deletes(&stored)?);
+        }
+        writes.extend(self.audit_items(&other)?);
+        // Already a transaction: the request's own events reach the day's audit log in it,
+        // at no extra call (unlike `update_request`'s single put, which copies after).
+        writes.extend(self.audit_log_items(&own, Some(&request.integration))?);
+        match self.transact(writes).await {
+            Ok(()) => Ok((stored, account)),
+            Err(Cancelled::Conditions(failed)) if failed.first() == Some(&true) => {
+                Err(StoreError::Conflict {
+                    entity: "request",
+                    id: request.id.clone(),
+                })
+            }
+            Err(Cancelled::Conditions(failed)) if failed.get(1) == Some(&true) => {
+                Err(StoreError::Conflict {
+                    entity: "principal",
+                    id: format!("{}/{}", account.integration, account.name),
+                })
+            }
+            Err(Cancelled::Conditions(_)) => Err(StoreError::backend(
+                "TransactWriteItems",
+                "TransactionCanceledException",
+                true,
+            )),
+            Err(Cancelled::Other(e)) => Err(e),
+        }
     }
 
     async fn pending_for_approver(

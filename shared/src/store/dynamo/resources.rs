@@ -48,6 +48,35 @@ impl ResourceStore for DynamoStore {
             .collect()
     }
 
+    async fn resources_with_prefix(
+        &self,
+        integration: &str,
+        prefix: &str,
+    ) -> Result<Vec<Resource>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.cfg.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(resources_pk(integration)))
+                .expression_attribute_values(":prefix", s(prefix))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk("Query", &e))?;
+            for item in out.items.unwrap_or_default() {
+                found.push(from_item(item, "resource")?);
+            }
+            match out.last_evaluated_key.filter(|k| !k.is_empty()) {
+                Some(k) => start = Some(k),
+                None => return Ok(found),
+            }
+        }
+    }
+
     async fn get_resources(
         &self,
         integration: &str,

@@ -129,6 +129,7 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<String>> {
             "provision",
             &[
                 "dynamodb:BatchGetItem",
+                "dynamodb:UpdateItem",
                 "secretsmanager:GetSecretValue",
                 "secretsmanager:CreateSecret",
                 "secretsmanager:PutSecretValue",
@@ -142,6 +143,8 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<String>> {
         (
             "revoke",
             &[
+                "dynamodb:BatchGetItem",
+                "dynamodb:UpdateItem",
                 "secretsmanager:GetSecretValue",
                 "secretsmanager:DeleteSecret",
                 "scheduler:DeleteSchedule",
@@ -150,6 +153,8 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<String>> {
         (
             "cleanup",
             &[
+                "dynamodb:BatchGetItem",
+                "dynamodb:UpdateItem",
                 "secretsmanager:GetSecretValue",
                 "secretsmanager:DeleteSecret",
                 "scheduler:DeleteSchedule",

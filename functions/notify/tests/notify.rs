@@ -36,6 +36,7 @@ struct World {
     notify: App,
     provision: Arc<provision::App>,
     stream: StreamReader,
+    clicks: ClickQueueReader,
     hooks: Hooks,
     front: String,
     http: reqwest::Client,
@@ -192,6 +193,127 @@ impl StreamReader {
     }
 }
 
+/// The Slack click queue in moto, read as Lambda's SQS event source mapping reads it.
+struct ClickQueueReader {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    arn: String,
+}
+
+impl ClickQueueReader {
+    async fn create(sqs: aws_sdk_sqs::Client) -> Self {
+        let url = sqs
+            .create_queue()
+            .queue_name(test_harness::unique_name("slack-clicks"))
+            .send()
+            .await
+            .expect("queue")
+            .queue_url
+            .expect("queue url");
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
+            .expect("queue arn");
+        Self { sqs, url, arn }
+    }
+
+    /// What the queue holds now, as the `{"Records": [...]}` an SQS event source delivers
+    /// (None when empty), and the messages' receipt handles by id.
+    async fn batch(&self) -> Option<(Value, HashMap<String, String>)> {
+        let got = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .expect("receive");
+        let messages = got.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return None;
+        }
+        let mut handles = HashMap::new();
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                let id = m.message_id.clone().unwrap_or_default();
+                handles.insert(id.clone(), m.receipt_handle.clone().unwrap_or_default());
+                let attributes: HashMap<String, String> = m
+                    .attributes
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k.as_str().to_string(), v))
+                    .collect();
+                json!({
+                    "messageId": id,
+                    "receiptHandle": m.receipt_handle,
+                    "body": m.body,
+                    "attributes": attributes,
+                    "messageAttributes": {},
+                    "md5OfBody": m.md5_of_body,
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.arn,
+                    "awsRegion": "us-east-1",
+                })
+            })
+            .collect();
+        Some((json!({ "Records": records }), handles))
+    }
+
+    /// After the function's answer: delete what succeeded; what it reported as failed comes
+    /// back at once (the visibility timeout cut short, so tests need not wait for it).
+    async fn settle(&self, handles: &HashMap<String, String>, out: &Value) {
+        let failed: Vec<&str> = out["batchItemFailures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["itemIdentifier"].as_str())
+            .collect();
+        for (id, handle) in handles {
+            if failed.contains(&id.as_str()) {
+                self.sqs
+                    .change_message_visibility()
+                    .queue_url(&self.url)
+                    .receipt_handle(handle)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .expect("release");
+            } else {
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+    }
+
+    /// Put a message on the queue as someone with `sqs:SendMessage` could.
+    async fn send(&self, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send");
+    }
+}
+
 async fn start() -> World {
     start_trusting(true).await
 }
@@ -267,6 +389,7 @@ async fn start_world(trust: bool, groups_for: Option<chrono::Duration>, approver
     // Real time: Slack signs with the wall clock, and the route checks against its clock.
     let mut services = flows::services(&env);
     services.clock = Arc::new(SystemClock);
+    let clicks = ClickQueueReader::create(aws_sdk_sqs::Client::new(&aws)).await;
     let provision = Arc::new(provision::App {
         services,
         auth: flows::auth(),
@@ -279,6 +402,10 @@ async fn start_world(trust: bool, groups_for: Option<chrono::Duration>, approver
                 team_id: Some("T0JIT".into()),
                 trust_groups_for: groups_for,
             },
+            Arc::new(provision::slack::clicks::SqsClickQueue::new(
+                aws_sdk_sqs::Client::new(&aws),
+                clicks.url.clone(),
+            )),
         )),
     });
     let front_url = serve(
@@ -318,6 +445,7 @@ async fn start_world(trust: bool, groups_for: Option<chrono::Duration>, approver
             arn,
             iterators: HashMap::new(),
         },
+        clicks,
         env,
         slack,
         notify,
@@ -414,7 +542,31 @@ impl World {
         assert!(r.status().is_success());
     }
 
+    /// Click a button as `user`, signed as Slack signs it `age_secs` ago; the route's answer.
+    /// The click is then decided from the queue, as the function's SQS event source would.
     async fn click(&self, user: &str, action: &str, msg: &Value, age_secs: i64) -> Value {
+        let answer = self.click_only(user, action, msg, age_secs).await;
+        self.decide_queued().await;
+        answer
+    }
+
+    /// Deliver the queued clicks to the provision function until none is left (at most a few
+    /// rounds: a click reported as failed comes back); its answers.
+    async fn decide_queued(&self) -> Vec<Value> {
+        let mut answers = vec![];
+        for _ in 0..5 {
+            let Some((batch, handles)) = self.clicks.batch().await else {
+                break;
+            };
+            let out = self.provision.handle(batch).await.expect("provision");
+            self.clicks.settle(&handles, &out).await;
+            answers.push(out);
+        }
+        answers
+    }
+
+    /// Click without deciding: only the route runs.
+    async fn click_only(&self, user: &str, action: &str, msg: &Value, age_secs: i64) -> Value {
         self.http
             .post(format!("{}/_emulator/interactions", self.slack.url()))
             .json(&json!({"url": self.front, "user": user, "action": action,
@@ -683,6 +835,160 @@ async fn a_request_reaches_each_channel_once_and_its_approver_approves_from_slac
     assert_eq!(dev_after.len(), dev.len(), "{dev_after:?}");
 }
 
+/// Carol's direct message about the world's first request.
+async fn carol_dm(w: &World) -> Value {
+    w.messages()
+        .await
+        .into_iter()
+        .find(|m| m["channel"] == json!("DU0CAROL"))
+        .expect("carol's message")
+}
+
+#[tokio::test]
+async fn a_click_is_answered_before_a_slow_provision_and_a_redelivered_click_decides_once() {
+    let mut w = start().await;
+    let id = w.ask().await;
+    let (_, out) = w.deliver().await;
+    assert_eq!(failures(&out), 0, "{out}");
+    let dm = carol_dm(&w).await;
+
+    // The cluster answers the grant's first security call after 5 s: provisioning inside the
+    // click would outlast the three seconds Slack waits.
+    w.env.es_latency("*", "/_security/*", 1, 5000).await;
+    let started = std::time::Instant::now();
+    let r = w.click_only("U0CAROL", "approve", &dm, 0).await;
+    let answered = started.elapsed();
+    assert_eq!(r["status"], json!(200), "{r}");
+    assert!(
+        answered < Duration::from_secs(5),
+        "the route waited for the decision: {answered:?}"
+    );
+    assert_eq!(
+        w.status(&id).await,
+        "pending",
+        "decided only from the queue"
+    );
+    assert!(w.said().await.is_empty());
+
+    // The queue hands the click out twice (SQS delivers at least once): one decision and one
+    // approval event; the message shows the outcome both times.
+    let (batch, handles) = w.clicks.batch().await.expect("the click is queued");
+    let deciding = std::time::Instant::now();
+    let first = w.provision.handle(batch.clone()).await.unwrap();
+    assert!(
+        deciding.elapsed() >= Duration::from_secs(5),
+        "the slow cluster was in the decision's path"
+    );
+    assert_eq!(failures(&first), 0, "{first}");
+    assert_eq!(w.status(&id).await, "active");
+    let again = w.provision.handle(batch).await.unwrap();
+    assert_eq!(failures(&again), 0, "{again}");
+    w.clicks.settle(&handles, &again).await;
+    assert!(w.clicks.batch().await.is_none(), "nothing left queued");
+    let said = w.said().await;
+    assert_eq!(said.len(), 2, "{said:?}");
+    for t in &said {
+        assert!(
+            t.starts_with(&format!("Approved by {}", CAROL.email)),
+            "{said:?}"
+        );
+    }
+    use shared::store::{AuditStore, RequestStore};
+    let r = w.env.store.get_request(&id).await.unwrap().unwrap();
+    assert_eq!(r.decisions.len(), 1, "{:?}", r.decisions);
+    let approvals = w
+        .env
+        .store
+        .audit_of(&shared::model::AuditSubject::Request(id.clone()), 50, None)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.action == "request.approved")
+        .count();
+    assert_eq!(approvals, 1);
+}
+
+#[tokio::test]
+async fn a_forged_or_stale_queued_click_decides_nothing_and_slack_failures_are_retried() {
+    let mut w = start().await;
+    let id = w.ask().await;
+    let (_, out) = w.deliver().await;
+    assert_eq!(failures(&out), 0, "{out}");
+    let dm = carol_dm(&w).await;
+    let now = chrono::Utc::now().timestamp();
+
+    // Someone allowed to send to the queue, but without Slack's signing secret, forges Carol's
+    // approval; a click sealed 31 minutes ago (past its response_url) and junk arrive too.
+    // Each is dropped: nothing decided, nothing sent again.
+    let click = |at: i64| {
+        json!({"user": "U0CAROL", "team": "T0JIT", "kind": "approve", "request_id": id,
+               "response_url": null, "clicked_at": at})
+        .to_string()
+    };
+    let forged = click(now);
+    w.clicks
+        .send(&json!({"click": forged, "seal": shared::slack::signature::seal(b"a guess", forged.as_bytes())}).to_string())
+        .await;
+    let stale = click(now - 31 * 60);
+    w.clicks
+        .send(&json!({"click": stale, "seal": shared::slack::signature::seal(SIGNING_SECRET.as_bytes(), stale.as_bytes())}).to_string())
+        .await;
+    w.clicks.send("not a click").await;
+    let answers = w.decide_queued().await;
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(
+        failures(&answers[0]),
+        0,
+        "dropped, not retried: {answers:?}"
+    );
+    assert_eq!(w.status(&id).await, "pending");
+
+    // Slack cannot say who clicked (users.info down): the click comes back twice, and on its
+    // last delivery the member is told to try again; nothing is decided.
+    w.fault(json!({"method": "users.info", "count": 1000, "status": 503}))
+        .await;
+    let r = w.click_only("U0CAROL", "approve", &dm, 0).await;
+    assert_eq!(r["status"], json!(200), "{r}");
+    let answers = w.decide_queued().await;
+    let failed: Vec<usize> = answers.iter().map(failures).collect();
+    assert_eq!(failed, vec![1, 1, 0], "{answers:?}");
+    assert_eq!(w.status(&id).await, "pending");
+    let said = w.said().await;
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("could not tell who you are"), "{said:?}");
+
+    // Slack is back and Carol clicks again: approved once.
+    w.http
+        .delete(format!("{}/_emulator/faults", w.slack.url()))
+        .send()
+        .await
+        .unwrap();
+    w.click("U0CAROL", "approve", &dm, 0).await;
+    assert_eq!(w.status(&id).await, "active");
+    let said = w.said().await;
+    assert!(
+        said[1].starts_with(&format!("Approved by {}", CAROL.email)),
+        "{said:?}"
+    );
+
+    // The queue gone: the route says so (Slack shows the member the app failed), rather than
+    // answering as if the click were taken.
+    w.clicks
+        .sqs
+        .delete_queue()
+        .queue_url(&w.clicks.url)
+        .send()
+        .await
+        .unwrap();
+    let r = w.click_only("U0CAROL", "reject", &dm, 0).await;
+    assert_eq!(r["status"], json!(503), "{r}");
+    assert!(
+        r["body"].as_str().unwrap().contains("click_not_queued"),
+        "{r}"
+    );
+}
+
 #[tokio::test]
 async fn a_slack_outage_or_429_is_retried_and_never_blocks_an_approval() {
     let mut w = start().await;
@@ -779,8 +1085,10 @@ async fn without_the_trusted_email_setting_a_button_only_leads_to_the_portal() {
         .into_iter()
         .find(|m| m["channel"] == json!("DU0CAROL"))
         .unwrap();
-    let r = w.click("U0CAROL", "approve", &dm, 0).await;
+    let r = w.click_only("U0CAROL", "approve", &dm, 0).await;
     assert_eq!(r["status"], json!(200), "{r}");
+    // Refused by the route itself: nothing is queued for a click no one could make count.
+    assert!(w.clicks.batch().await.is_none(), "nothing queued");
     assert_eq!(
         w.status(&id).await,
         "pending",

@@ -95,19 +95,41 @@ impl App {
         event: serde_json::Value,
         deadline: std::time::Instant,
     ) -> Result<serde_json::Value, lambda_runtime::Error> {
-        shared::services::within_invocation(deadline, self.handle(event)).await
+        shared::services::within_invocation(deadline, self.handle_by(event, deadline)).await
     }
 
+    /// Handle `event` with the fallback budget (tests, and runtimes that give no deadline).
     pub async fn handle(
         &self,
         event: serde_json::Value,
+    ) -> Result<serde_json::Value, lambda_runtime::Error> {
+        self.handle_by(
+            event,
+            std::time::Instant::now() + shared::services::FALLBACK_BUDGET,
+        )
+        .await
+    }
+
+    async fn handle_by(
+        &self,
+        event: serde_json::Value,
+        deadline: std::time::Instant,
     ) -> Result<serde_json::Value, lambda_runtime::Error> {
         match Incoming::classify(event)? {
             Incoming::Http(e) => match slack::route(self, &e).await {
                 Some(answer) => Ok(serde_json::to_value(answer)?),
                 None => Ok(serde_json::to_value(shared::api::serve(self, &e).await)?),
             },
-            _ => Err("provision accepts API Gateway HTTP API events only".into()),
+            Incoming::Direct(batch) if slack::clicks::is_sqs_batch(&batch) => {
+                let batch = serde_json::from_value(batch)?;
+                Ok(serde_json::to_value(
+                    slack::clicks::consume(self, batch, deadline).await,
+                )?)
+            }
+            _ => Err(
+                "provision accepts API Gateway HTTP API events and the Slack click queue's batches only"
+                    .into(),
+            ),
         }
     }
 }

@@ -297,12 +297,19 @@ impl SlackClient {
                 method: "response_url".into(),
                 reason: "connection failed".into(),
             })?;
-        if r.status().is_success() {
+        let status = r.status();
+        if status.is_success() {
             Ok(())
-        } else {
+        } else if status.as_u16() == 429 || status.is_server_error() {
             Err(SlackError::Unavailable {
                 method: "response_url".into(),
-                reason: format!("HTTP {}", r.status().as_u16()),
+                reason: format!("HTTP {}", status.as_u16()),
+            })
+        } else {
+            // An expired or used-up URL, or a message Slack refuses: trying again cannot help.
+            Err(SlackError::Api {
+                method: "response_url".into(),
+                code: format!("http_{}", status.as_u16()),
             })
         }
     }

@@ -41,6 +41,29 @@ pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
     )
 }
 
+/// What elastic-jit's own seals are computed over begins with this, so a seal can never stand
+/// for a Slack signature (`v0:...`) or the reverse.
+const SEAL_DOMAIN: &[u8] = b"elastic-jit-seal:v1:";
+
+fn seal_mac(secret: &[u8], data: &[u8]) -> HmacSha256 {
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+    mac.update(SEAL_DOMAIN);
+    mac.update(data);
+    mac
+}
+
+/// A seal over `data` with the signing secret (hex HMAC-SHA256): how a click that was verified
+/// on arrival stays unforgeable while it waits in a queue.
+pub fn seal(secret: &[u8], data: &[u8]) -> String {
+    hex::encode(seal_mac(secret, data).finalize().into_bytes())
+}
+
+/// Whether `seal` is [`seal`] of `data` (constant-time comparison).
+pub fn check_seal(secret: &[u8], data: &[u8], seal: &str) -> bool {
+    hex::decode(seal).is_ok_and(|given| seal_mac(secret, data).verify_slice(&given).is_ok())
+}
+
 /// Check a request as Slack documents it; `now` in Unix seconds. The comparison is constant
 /// time (`Mac::verify_slice`).
 pub fn verify(
@@ -121,5 +144,23 @@ mod tests {
             verify(SECRET, Some(TS), Some(&SIG[3..]), BODY, now),
             Err(SignatureError::Mismatch)
         );
+    }
+
+    #[test]
+    fn a_seal_binds_its_data_to_the_secret_and_is_no_slack_signature() {
+        let s = seal(SECRET, b"{\"request_id\":\"r1\"}");
+        assert!(check_seal(SECRET, b"{\"request_id\":\"r1\"}", &s));
+        assert!(!check_seal(SECRET, b"{\"request_id\":\"r2\"}", &s));
+        assert!(!check_seal(
+            b"another secret",
+            b"{\"request_id\":\"r1\"}",
+            &s
+        ));
+        assert!(!check_seal(SECRET, b"{\"request_id\":\"r1\"}", "not hex"));
+        assert!(!check_seal(SECRET, b"{\"request_id\":\"r1\"}", ""));
+        // Neither stands for the other: Slack's v0 signature of a body is not its seal.
+        let v0 = sign(SECRET, TS, BODY);
+        assert!(!check_seal(SECRET, format!("{TS}:").as_bytes(), &v0[3..]));
+        assert_ne!(seal(SECRET, BODY), v0[3..]);
     }
 }

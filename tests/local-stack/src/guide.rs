@@ -146,6 +146,19 @@ pub fn print(stack: &Stack, out: &mut impl Write) -> std::io::Result<()> {
             out,
             "       -d '{{\"url\":\"{api}/slack/interactions\",\"user\":\"U0ALICE\",\"action\":\"approve\",\"channel\":\"DU0ALICE\",\"ts\":\"<ts>\"}}'"
         )?;
+        let queue = stack
+            .queues
+            .get("SlackClickQueue")
+            .map(|q| format!(" (SQS queue {})", q.name))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "     the click is queued{queue} and decided by the provision function within a second or so;"
+        )?;
+        writeln!(
+            out,
+            "     the outcome replaces the message: {url}/_emulator/responses"
+        )?;
         writeln!(
             out,
             "   Emails (moto's SES):        {}/moto-api/data.json (ses.Message)",

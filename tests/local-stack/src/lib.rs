@@ -5,7 +5,7 @@
 //! serving the functions, and in this process a development OpenID Connect provider ([`idp`]),
 //! an HTTP API gateway with the template's JWT authorizer ([`gateway`]) and the AWS glue moto
 //! does not run ([`glue`]: Scheduler one-time schedules, the template's rate()/cron() rules,
-//! Secrets Manager rotation steps). [`run_story`] walks the whole story through the HTTP API
+//! Secrets Manager rotation steps, the table's stream and the SQS queues' event source mappings). [`run_story`] walks the whole story through the HTTP API
 //! with real tokens. Every process and task it starts is stopped when the stack is dropped,
 //! whether the story passed, failed or panicked.
 #![forbid(unsafe_code)]

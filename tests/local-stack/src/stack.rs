@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::config::Credentials;
 use serde_json::Value;
 
 use crate::gateway::{Gateway, JwtAuthorizer, RunningGateway};
+use crate::glue::queues::CreatedQueue;
 use crate::glue::{GlueConfig, RunningGlue};
 use crate::idp::{AUDIENCE, IdpConfig, RunningIdp};
 use crate::invoke::{Invoker, WatchInvoker};
@@ -35,6 +36,13 @@ pub const CLOUD_API_KEY: &str = "demo-owner-api-key";
 pub const ADMIN_GROUP: &str = "jit-admins";
 pub const REVOKE_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:elastic-jit-revoke";
 pub const SCHEDULER_ROLE: &str = "arn:aws:iam::123456789012:role/elastic-jit-scheduler";
+/// The local stack's cap on the template's queues' `VisibilityTimeout` (seconds). The template
+/// gives the Slack click queue 180 s (six times the function's timeout, as AWS advises for an SQS
+/// event source), so a click that failed would come back only after 3 minutes; locally it comes
+/// back after 10 s. The glue invokes one batch at a time and deletes with the receipt handle it
+/// received, so a slow invocation (a first compile under `cargo lambda watch`) is not delivered
+/// twice meanwhile.
+pub const LOCAL_MAX_VISIBILITY_TIMEOUT: u32 = 10;
 
 /// How much faster the template's rate()/cron() schedules run (`GLUE_SPEEDUP`, default 1).
 fn speedup() -> f64 {
@@ -108,6 +116,11 @@ pub struct Names {
 }
 
 impl Names {
+    /// The name of the template's queue `logical` (e.g. `elastic-jit-demo-1a2b3c4d-SlackClickQueue`).
+    pub fn queue(&self, logical: &str) -> String {
+        format!("elastic-jit-demo-{}-{logical}", self.suffix)
+    }
+
     fn new() -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let suffix = id[..8].to_string();
@@ -144,6 +157,10 @@ pub struct Stack {
     gateway_addr: String,
     /// The AWS endpoint the functions send email through (SES), read back by the demo.
     pub ses_endpoint: String,
+    /// The template's SQS queues as created for this stack, by logical id.
+    pub queues: std::collections::BTreeMap<String, CreatedQueue>,
+    /// `infra/template.yaml`, read once at start.
+    template: Template,
     timeouts: Timeouts,
     // Stopped in reverse order of start when the stack is dropped.
     procs: Vec<Proc>,
@@ -218,6 +235,9 @@ impl Stack {
             slack: None,
             gateway_addr: String::new(),
             ses_endpoint: String::new(),
+            queues: Default::default(),
+            template: Template::load(&root.join("infra/template.yaml"))
+                .map_err(|e| StoryError::setup(e.to_string()))?,
             timeouts,
             procs: Vec::new(),
         };
@@ -272,6 +292,13 @@ impl Stack {
             "DynamoDB table {}, schedule group {}",
             stack.names.table, stack.names.schedule_group
         ));
+        if !stack.queues.is_empty() {
+            let names: Vec<&str> = stack.queues.values().map(|q| q.name.as_str()).collect();
+            progress(&format!(
+                "SQS queues {} (visibility timeouts capped at {LOCAL_MAX_VISIBILITY_TIMEOUT} s)",
+                names.join(", ")
+            ));
+        }
 
         // The identity provider first: the portal function is configured with its issuer.
         let idp = RunningIdp::start(idp)
@@ -313,8 +340,7 @@ impl Stack {
             .idp
             .take()
             .ok_or_else(|| StoryError::setup("the identity provider is not running"))?;
-        let template = Template::load(&workspace_root().join("infra/template.yaml"))
-            .map_err(|e| StoryError::setup(e.to_string()))?;
+        let template = self.template.clone();
         let invoker = Arc::new(WatchInvoker::new(&self.lambda_url, self.timeouts.invoke));
         let authorizer = JwtAuthorizer::discover(idp.issuer(), vec![AUDIENCE.to_string()])
             .await
@@ -367,6 +393,20 @@ impl Stack {
                     batch_size: 25,
                 })
                 .collect(),
+            // The template's queue subscribers (provision, on the Slack click queue).
+            queues: template
+                .queues
+                .iter()
+                .filter_map(|s| {
+                    let q = self.queues.get(&s.queue)?;
+                    Some(crate::glue::queues::QueueConsumer {
+                        queue_url: q.url.clone(),
+                        function: s.function.clone(),
+                        batch_size: s.batch_size,
+                        report_failures: s.report_failures,
+                    })
+                })
+                .collect(),
             ..GlueConfig::default()
         };
         let rules: Vec<String> = template
@@ -385,6 +425,21 @@ impl Stack {
             rules.join(", "),
             self.speedup
         ));
+        for s in &template.queues {
+            if let Some(q) = self.queues.get(&s.queue) {
+                progress(&format!(
+                    "glue: queue {} feeds {} (batches of {}{})",
+                    q.name,
+                    s.function,
+                    s.batch_size,
+                    if s.report_failures {
+                        ", batchItemFailures retried"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
         self.idp = Some(idp);
         self.gateway = Some(gateway);
         self.invoker = Some(invoker);
@@ -442,7 +497,7 @@ impl Stack {
         Ok(url)
     }
 
-    async fn create_aws_resources(&self) -> Result<(), StoryError> {
+    async fn create_aws_resources(&mut self) -> Result<(), StoryError> {
         let dynamodb = aws_sdk_dynamodb::Client::new(&self.aws);
         shared::store::schema::create_table(&dynamodb, &self.names.table)
             .await
@@ -472,7 +527,30 @@ impl Stack {
                     aws_sdk_scheduler::error::DisplayErrorContext(e)
                 ))
             })?;
+        // The template's queues, as it declares them (dead-letter queues first).
+        self.queues = crate::glue::queues::create_queues(
+            &aws_sdk_sqs::Client::new(&self.aws),
+            &self.template.sqs_queues,
+            |logical| self.names.queue(logical),
+            Some(LOCAL_MAX_VISIBILITY_TIMEOUT),
+        )
+        .await
+        .map_err(|e| StoryError::setup(format!("create the SQS queues: {e}")))?;
         Ok(())
+    }
+
+    /// The functions' environment variables that are `!Ref <queue>` in the template, with the
+    /// created queue's URL (a queue's `Ref` is its URL), e.g. `SLACK_CLICK_QUEUE_URL`.
+    /// `cargo lambda watch` gives every function the same environment, so each gets them all.
+    fn queue_env(&self) -> Vec<(String, String)> {
+        self.template
+            .env_refs
+            .iter()
+            .filter_map(|r| {
+                let q = self.queues.get(&r.resource)?;
+                Some((r.variable.clone(), q.url.clone()))
+            })
+            .collect()
     }
 
     /// `cargo lambda watch` on a free loopback port, the functions' environment on it.
@@ -512,7 +590,8 @@ impl Stack {
                 // The portal: the template's JwtIssuer, PortalClientId and PortalScopes.
                 .env("OIDC_ISSUER", self.issuer())
                 .env("OIDC_CLIENT_ID", crate::idp::CLIENT_ID)
-                .env("OIDC_SCOPES", "openid email profile");
+                .env("OIDC_SCOPES", "openid email profile")
+                .envs(self.queue_env());
             if let Some(slack) = &self.slack {
                 cmd.envs(crate::notify::env(
                     slack,

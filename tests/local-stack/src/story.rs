@@ -909,10 +909,165 @@ async fn bob_holds<W: Write>(t: &mut Teller<'_, W>, deployment: &str) -> Result<
     Ok(held)
 }
 
+/// Dev asks again, and alice (the owner of logs-*, an approver named by email) approves from the
+/// button of notify's direct message to her, through the Slack emulator. `/slack/interactions`
+/// only queues the click (SQS); the provision function decides it from the queue, delivered by
+/// the glue as Lambda's SQS event source mapping delivers it, and tells Slack the outcome through
+/// the click's `response_url`.
+async fn slack_click<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
+    const LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
+    t.step("dev requests read on logs-* again; alice approves it from her Slack message")?;
+    let id = t
+        .ask(
+            DEV,
+            json!({
+                "integration": ES_INTEGRATION,
+                "flow": "logs-read",
+                "resources": ["logs-*"],
+                "permission": "read",
+                "duration": "1h",
+                "justification": "INC-4714: approved from Slack"
+            }),
+            "pending",
+        )
+        .await?;
+    let slack = t
+        .stack
+        .slack
+        .as_ref()
+        .map(|s| s.emulator.url())
+        .ok_or_else(|| t.fail("the stack has no Slack emulator"))?;
+    let http = t.stack.http.clone();
+    let get = |path: &'static str| {
+        let (http, url) = (http.clone(), format!("{slack}{path}"));
+        async move {
+            let r = http.get(url).send().await.map_err(|e| e.to_string())?;
+            r.json::<Value>().await.map_err(|e| e.to_string())
+        }
+    };
+    // notify's direct message to alice about this request, with its buttons.
+    let is_button = |e: &Value| e["action_id"] == "approve";
+    let deadline = std::time::Instant::now() + LIMIT;
+    let message = loop {
+        let v = get("/_emulator/messages").await.map_err(|e| t.fail(e))?;
+        let found = v["messages"].as_array().into_iter().flatten().find(|m| {
+            m["channel"] == "DU0ALICE"
+                && m["text"].as_str().is_some_and(|x| x.contains(&id))
+                && m["blocks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|b| b["elements"].as_array().into_iter().flatten())
+                    .any(is_button)
+        });
+        if let Some(m) = found {
+            break m.clone();
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(t.fail(format!(
+                "no direct message with buttons to alice about {id} within {LIMIT:?}"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    let (channel, ts) = (str_of(&message, "channel"), str_of(&message, "ts"));
+    t.say(format!(
+        "notify's message {ts} in {channel}: {}",
+        str_of(&message, "text").lines().next().unwrap_or_default()
+    ))?;
+    let clicked_at = std::time::Instant::now();
+    let r = http
+        .post(format!("{slack}/_emulator/interactions"))
+        .json(&json!({
+            "url": format!("{}/slack/interactions", t.stack.api_url),
+            "user": "U0ALICE",
+            "action": "approve",
+            "channel": channel,
+            "ts": ts,
+        }))
+        .send()
+        .await
+        .map_err(|e| t.fail(format!("Slack emulator: {e}")))?;
+    let answer: Value = r.json().await.unwrap_or(Value::Null);
+    t.say(format!(
+        "alice clicks approve: POST /slack/interactions (signed by the emulator) -> {} in {} ms",
+        answer["status"],
+        clicked_at.elapsed().as_millis()
+    ))?;
+    if answer["status"] != 200 {
+        return Err(t.fail(format!("Slack's request was not accepted: {answer}")));
+    }
+    // Decided from the queue: the request is active and Slack got the outcome.
+    let token = t
+        .tokens
+        .get(DEV.login)
+        .cloned()
+        .ok_or_else(|| t.fail("dev has not logged in"))?;
+    let deadline = clicked_at + LIMIT;
+    let (request, response) = loop {
+        let request: Value = http
+            .get(format!("{}/requests/{id}", t.stack.api_url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .map_err(|e| t.fail(format!("HTTP API: {e}")))?
+            .json()
+            .await
+            .unwrap_or(Value::Null);
+        let responses = get("/_emulator/responses").await.map_err(|e| t.fail(e))?;
+        let response = responses["responses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["channel"] == channel && r["ts"] == ts)
+            .cloned();
+        match response {
+            Some(response) if request["status"] == "active" => break (request, response),
+            _ if std::time::Instant::now() >= deadline => {
+                return Err(t.fail(format!(
+                    "the click was not decided within {LIMIT:?}: request {}, Slack responses {responses}",
+                    request["status"]
+                )));
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    };
+    t.say(format!(
+        "decided from the queue in {} ms: request {id} is {}",
+        clicked_at.elapsed().as_millis(),
+        str_of(&request, "status")
+    ))?;
+    // The glue records the delivery once the invocation has returned.
+    if let Some(log) = t.stack.glue.as_ref().map(|g| g.log.clone()) {
+        let fired = log
+            .wait_for(std::time::Duration::from_secs(5), |f| {
+                matches!(f.trigger, crate::glue::Trigger::Queue { .. })
+            })
+            .await;
+        if let Some(f) = fired {
+            t.say(format!("glue: {f}"))?;
+        }
+    }
+    t.say(format!(
+        "Slack's response_url got: {}",
+        response["body"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .lines()
+            .next()
+            .unwrap_or_default()
+    ))?;
+    t.step("dev revokes the grant approved from Slack")?;
+    t.decide(DEV, &id, "revoke", "checked from Slack", "revoked")
+        .await?;
+    Ok(())
+}
+
 /// What the notify function told people along the way: it is fed by the glue's poller of the
 /// table's stream, as the template's event source mapping feeds it on AWS.
 async fn notifications<W: Write>(t: &mut Teller<'_, W>) -> Result<(), StoryError> {
     t.section("Notifications: Slack messages and emails sent from the table's stream")?;
+    slack_click(t).await?;
     t.step("the Slack messages (from the Slack emulator) and the emails (from moto's SES)")?;
     let Some(slack) = t.stack.slack.as_ref() else {
         return Err(t.fail("the stack has no Slack emulator"));

@@ -1,6 +1,8 @@
 //! The AWS glue against moto, with a recording invoker: one-time schedules (as the provision
 //! function creates them) fire at their time, the template's rules fire on the sped-up clock,
-//! and a requested rotation drives the rotate function's four steps.
+//! a requested rotation drives the rotate function's four steps, a table's stream feeds its
+//! subscriber, and a queue's messages reach its subscriber as Lambda's SQS event source mapping
+//! delivers them (reported failures retried, then dead-lettered).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -404,4 +406,206 @@ async fn a_stream_consumer_gets_the_tables_records_in_lambdas_shape() {
     assert_eq!(r["eventSource"], "aws:dynamodb");
     assert_eq!(r["dynamodb"]["NewImage"]["status"], json!({"S": "pending"}));
     assert!(r["eventSourceARN"].as_str().unwrap().contains(&table));
+}
+
+/// Reads the event as the provision function does (`aws_lambda_events`' `SqsEvent`) and answers
+/// its `SqsBatchResponse`: a failure for each record whose body is "fail".
+#[derive(Default)]
+struct PartlyFailing {
+    events: Mutex<Vec<(String, Value)>>,
+}
+
+#[async_trait::async_trait]
+impl Invoker for PartlyFailing {
+    async fn invoke(&self, function: &str, event: &Value) -> Result<Value, InvokeError> {
+        self.events
+            .lock()
+            .unwrap()
+            .push((function.to_string(), event.clone()));
+        let batch: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(event.clone())
+            .map_err(|e| InvokeError::Function {
+                function: function.into(),
+                status: 200,
+                body: format!("not an SqsEvent: {e}"),
+            })?;
+        let mut answer = aws_lambda_events::sqs::SqsBatchResponse::default();
+        for m in batch.records {
+            if m.body.as_deref() == Some("fail") {
+                answer.add_failure(m.message_id.unwrap_or_default());
+            }
+        }
+        Ok(serde_json::to_value(answer).unwrap())
+    }
+}
+
+#[tokio::test]
+async fn a_queue_subscriber_gets_lambdas_sqs_event_and_what_it_reports_failed_is_retried_then_dead_lettered()
+ {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let aws = test_harness::aws_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    // The template's queues as the local stack creates them, with a 1 s visibility timeout.
+    let template = Template::load(&workspace_root().join("infra/template.yaml")).unwrap();
+    let prefix = test_harness::unique_name("glue");
+    let queues = local_stack::glue::queues::create_queues(
+        &sqs,
+        &template.sqs_queues,
+        |logical| format!("{prefix}-{logical}"),
+        Some(1),
+    )
+    .await
+    .expect("the template's queues");
+    let subscription = template
+        .queues
+        .iter()
+        .find(|s| s.function == "provision")
+        .expect("provision's SQS event");
+    let clicks = &queues[&subscription.queue];
+    let dlq = &queues["SlackClickDeadLetterQueue"];
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&clicks.url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let attrs = attrs.attributes().unwrap();
+    assert_eq!(attrs[&QueueAttributeName::VisibilityTimeout], "1");
+    assert_eq!(attrs[&QueueAttributeName::MessageRetentionPeriod], "1800");
+    let redrive: Value = serde_json::from_str(&attrs[&QueueAttributeName::RedrivePolicy]).unwrap();
+    assert_eq!(redrive["deadLetterTargetArn"], dlq.arn.as_str());
+    // As the template declares it.
+    let max_receives = template.sqs_queues["SlackClickQueue"]
+        .redrive
+        .as_ref()
+        .expect("a redrive policy")
+        .max_receive_count as usize;
+    assert_eq!(
+        redrive["maxReceiveCount"].to_string().trim_matches('"'),
+        max_receives.to_string()
+    );
+
+    let mut sent = Vec::new();
+    for body in ["ok", "fail"] {
+        let out = sqs
+            .send_message()
+            .queue_url(&clicks.url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+        sent.push((
+            out.message_id().unwrap().to_string(),
+            out.md5_of_message_body().unwrap().to_string(),
+        ));
+    }
+    let rec = Arc::new(PartlyFailing::default());
+    let glue = RunningGlue::start(
+        &aws,
+        rec.clone() as Arc<dyn Invoker>,
+        GlueConfig {
+            poll: Duration::from_millis(200),
+            queues: vec![local_stack::glue::queues::QueueConsumer {
+                queue_url: clicks.url.clone(),
+                function: subscription.function.clone(),
+                batch_size: subscription.batch_size,
+                report_failures: subscription.report_failures,
+            }],
+            ..GlueConfig::default()
+        },
+    );
+
+    // The failed message lands in the dead-letter queue after maxReceiveCount receives.
+    let deadline = std::time::Instant::now() + Duration::from_secs(45);
+    let dead = loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(&dlq.url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        if !got.messages().is_empty() {
+            break got.messages().to_vec();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing reached the dead-letter queue: {:?}",
+            glue.log.snapshot()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let fired = glue.log.snapshot();
+    drop(glue);
+    let triggers: Vec<&Trigger> = fired.iter().map(|f| &f.trigger).collect();
+    assert_eq!(
+        triggers.first(),
+        Some(&&Trigger::Queue {
+            queue: clicks.name.clone(),
+            messages: 2
+        }),
+        "{fired:?}"
+    );
+    assert!(fired.iter().all(|f| f.outcome.is_ok()), "{fired:?}");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].body(), Some("fail"));
+    assert_eq!(dead[0].message_id(), Some(sent[1].0.as_str()));
+
+    let events = rec.events.lock().unwrap().clone();
+    assert_eq!(
+        events.len(),
+        max_receives,
+        "maxReceiveCount receives of the failed message: {events:?}"
+    );
+    // The first batch holds both messages, in Lambda's SQS event shape.
+    let (function, first) = &events[0];
+    assert_eq!(function, "provision");
+    let records = first["Records"].as_array().unwrap();
+    assert_eq!(records.len(), 2, "{first}");
+    for ((id, md5), r) in sent.iter().zip(records) {
+        assert_eq!(r["messageId"], id.as_str());
+        assert_eq!(r["md5OfBody"], md5.as_str());
+        assert!(!r["receiptHandle"].as_str().unwrap().is_empty());
+        assert_eq!(r["eventSource"], "aws:sqs");
+        assert_eq!(r["eventSourceARN"], clicks.arn.as_str());
+        assert_eq!(r["awsRegion"], "us-east-1");
+        assert_eq!(r["messageAttributes"], json!({}));
+        assert_eq!(r["attributes"]["ApproximateReceiveCount"], "1");
+        for a in [
+            "SentTimestamp",
+            "SenderId",
+            "ApproximateFirstReceiveTimestamp",
+        ] {
+            assert!(r["attributes"][a].is_string(), "{a} missing: {r}");
+        }
+    }
+    assert_eq!(records[0]["body"], "ok");
+    assert_eq!(records[1]["body"], "fail");
+    // Then only the failed one comes back, once per visibility timeout: the other was deleted.
+    for (n, (_, e)) in events.iter().enumerate().skip(1) {
+        let records = e["Records"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "{e}");
+        assert_eq!(records[0]["body"], "fail");
+        assert_eq!(
+            records[0]["attributes"]["ApproximateReceiveCount"],
+            (n + 1).to_string()
+        );
+    }
+    let left = sqs
+        .get_queue_attributes()
+        .queue_url(&clicks.url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap();
+    let left = left.attributes().unwrap();
+    assert_eq!(
+        (
+            left[&QueueAttributeName::ApproximateNumberOfMessages].as_str(),
+            left[&QueueAttributeName::ApproximateNumberOfMessagesNotVisible].as_str()
+        ),
+        ("0", "0"),
+        "the click queue is empty"
+    );
 }

@@ -108,6 +108,7 @@ fn each_function_gets_the_environment_it_reads() {
                     "SLACK_TRUST_EMAIL",
                     "SLACK_TRUST_GROUPS_FOR",
                     "SLACK_TEAM_ID",
+                    "SLACK_CLICK_QUEUE_URL",
                     "PUBLIC_URL",
                 ],
             ]

@@ -58,9 +58,12 @@ fn every_action_is_concrete_and_nothing_scans() {
             "{at}: NotAction grants everything else"
         );
         assert!(s.get("NotResource").is_none(), "{at}: NotResource");
+        // The one Deny: the click queue's policy keeps every other principal from sending.
+        let queue_guard = at.starts_with("Resources.SlackClickQueuePolicy.");
         assert_eq!(
-            s["Effect"], "Allow",
-            "{at}: only Allow statements are expected"
+            s["Effect"],
+            if queue_guard { "Deny" } else { "Allow" },
+            "{at}: only Allow statements are expected (and the click queue's guard)"
         );
         for a in actions(s) {
             let (service, name) = a
@@ -138,6 +141,12 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<String>> {
                 "scheduler:CreateSchedule",
                 "scheduler:UpdateSchedule",
                 "iam:PassRole",
+                // The Slack click queue: the route sends, the event source receives as it.
+                "sqs:SendMessage",
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes",
             ],
         ),
         (
@@ -422,4 +431,84 @@ fn only_connector_secret_rotations_in_this_account_may_invoke_rotate() {
             "{id}: SourceArn limits invocations to rotations of connector secrets"
         );
     }
+}
+
+#[test]
+fn the_slack_click_queue_is_provisions_alone_and_outlasts_a_decision() {
+    let t = template();
+    let provision = resources_of(&t, "AWS::Serverless::Function")
+        .into_iter()
+        .find(|(_, f)| binary_of(f) == "provision")
+        .map(|(_, f)| f)
+        .expect("provision");
+    let event = &provision["Properties"]["Events"]["SlackClicks"];
+    assert_eq!(event["Type"], "SQS");
+    assert_eq!(
+        event["Properties"]["Queue"]["Fn::GetAtt"][0],
+        "SlackClickQueue"
+    );
+    assert_eq!(
+        event["Properties"]["FunctionResponseTypes"][0], "ReportBatchItemFailures",
+        "a click that failed alone is redelivered alone"
+    );
+    let queue = &t["Resources"]["SlackClickQueue"]["Properties"];
+    let timeout = provision["Properties"]
+        .get("Timeout")
+        .or(t["Globals"]["Function"].get("Timeout"))
+        .and_then(Value::as_u64)
+        .expect("timeout");
+    assert!(
+        queue["VisibilityTimeout"]
+            .as_u64()
+            .expect("VisibilityTimeout")
+            >= 6 * timeout,
+        "AWS: at least six times the function's timeout"
+    );
+    let max_receives = queue["RedrivePolicy"]["maxReceiveCount"]
+        .as_u64()
+        .expect("maxReceiveCount");
+    assert!(
+        max_receives >= u64::from(provision::slack::clicks::TELL_ON_ATTEMPT) + 2,
+        "the member is told before the queue gives up, with room for lost deliveries"
+    );
+    assert!(
+        max_receives * queue["VisibilityTimeout"].as_u64().unwrap()
+            <= queue["MessageRetentionPeriod"].as_u64().unwrap(),
+        "every delivery happens within the retention"
+    );
+    assert_eq!(
+        queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0],
+        "SlackClickDeadLetterQueue"
+    );
+    // A click is worth deciding only while its response_url lives.
+    assert!(
+        queue["MessageRetentionPeriod"].as_u64().expect("retention")
+            >= shared::slack::interactions::CLICK_LIFETIME_SECS as u64
+    );
+    // Only provision's role may send to it or read it: every SQS grant names one queue, and
+    // only provision's names this one; its queue policy denies everyone else sending.
+    for (at, s) in statements(&t) {
+        if s["Effect"] != "Allow" || !actions(s).iter().any(|a| a.starts_with("sqs:")) {
+            continue;
+        }
+        let queue = s["Resource"]["Fn::GetAtt"][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("{at}: an SQS grant names one queue of the stack"));
+        if queue == "SlackClickQueue" {
+            assert!(at.contains("ProvisionRole"), "{at} reaches the click queue");
+        }
+    }
+    let guard =
+        &t["Resources"]["SlackClickQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(guard["Effect"], "Deny");
+    assert_eq!(guard["Action"], "sqs:SendMessage");
+    assert_eq!(
+        guard["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]["Fn::GetAtt"][0],
+        "ProvisionRole"
+    );
+    let alarm = &t["Resources"]["SlackClicksFailingAlarm"]["Properties"];
+    assert_eq!(
+        alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0],
+        "SlackClickDeadLetterQueue"
+    );
 }

@@ -8,14 +8,20 @@
 //!   an EventBridge "Scheduled Event", on a clock that can run faster for demos;
 //! - [`rotation`]: a rotation requested on a secret whose rotation Lambda is the stack's rotate
 //!   function (an `AWSPENDING` version appears) delivers `createSecret`, `setSecret`,
-//!   `testSecret` and `finishSecret` to it, then clears `AWSPENDING` as Secrets Manager does.
+//!   `testSecret` and `finishSecret` to it, then clears `AWSPENDING` as Secrets Manager does;
+//! - [`streams`]: a function subscribed to a table's DynamoDB stream (the template's `DynamoDB`
+//!   events: notify) gets its records in batches, as a Lambda event source mapping delivers them;
+//! - [`queues`]: a function subscribed to an SQS queue (the template's `SQS` events: provision,
+//!   on the Slack click queue) gets its messages in batches as Lambda's SQS event source mapping
+//!   delivers them; the messages it does not report in `batchItemFailures` are deleted, the others
+//!   come back after the queue's visibility timeout (and SQS moves them to the dead-letter queue
+//!   after `maxReceiveCount` receives).
 //!
 //! Everything fired is recorded ([`Fired`]) and broadcast, so the demo can show it and tests can
 //! wait for it. Deliveries are at least once, as on AWS: the functions are idempotent.
-//! - [`streams`]: a function subscribed to a table's DynamoDB stream (none in the template yet)
-//!   gets its records in batches, as a Lambda event source mapping delivers them.
 
 pub mod one_time;
+pub mod queues;
 pub mod rotation;
 pub mod rules;
 pub mod streams;
@@ -46,6 +52,8 @@ pub enum Trigger {
     },
     /// A batch of a table's stream records.
     Stream { table: String, records: usize },
+    /// A batch of an SQS queue's messages, by the queue's name.
+    Queue { queue: String, messages: usize },
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +73,9 @@ impl std::fmt::Display for Fired {
             Trigger::Rotation { secret, step, .. } => format!("rotation of {secret}: {step}"),
             Trigger::Stream { table, records } => {
                 format!("{records} stream record(s) of table {table}")
+            }
+            Trigger::Queue { queue, messages } => {
+                format!("{messages} message(s) of queue {queue}")
             }
         };
         let outcome = match &self.outcome {
@@ -98,6 +109,8 @@ pub struct GlueConfig {
     /// Functions subscribed to DynamoDB streams, and the endpoint that serves the streams.
     pub streams: Vec<streams::StreamConsumer>,
     pub aws_endpoint: Option<String>,
+    /// Functions subscribed to SQS queues.
+    pub queues: Vec<queues::QueueConsumer>,
 }
 
 impl Default for GlueConfig {
@@ -112,6 +125,7 @@ impl Default for GlueConfig {
             rotation_function: "rotate".into(),
             streams: Vec::new(),
             aws_endpoint: None,
+            queues: Vec::new(),
         }
     }
 }
@@ -185,12 +199,14 @@ impl RunningGlue {
         let log = FiredLog::new();
         let scheduler = aws_sdk_scheduler::Client::new(aws);
         let secrets = aws_sdk_secretsmanager::Client::new(aws);
+        let sqs = aws_sdk_sqs::Client::new(aws);
         let task_log = log.clone();
         let task = tokio::spawn(async move {
             let mut clock = rules::RuleClock::new(&cfg.rules, cfg.speedup);
             let mut one_time = one_time::OneTime::default();
             let mut rotations = rotation::Rotations::default();
             let mut streams = streams::Streams::default();
+            let mut queues = queues::Queues::default();
             let http = reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -218,6 +234,11 @@ impl RunningGlue {
                 {
                     streams
                         .tick(&http, endpoint, &cfg.streams, invoker.as_ref(), &task_log)
+                        .await;
+                }
+                if !cfg.queues.is_empty() {
+                    queues
+                        .tick(&sqs, &cfg.queues, invoker.as_ref(), &task_log)
                         .await;
                 }
                 tokio::time::sleep(cfg.poll).await;

@@ -2,16 +2,20 @@
 //! authorizer; Slack signs the request and the clicking member is mapped to a person by their
 //! verified Slack email (see `shared::slack::interactions`). The decision itself is the API's
 //! ([`crate::requests::decide_as`]): same policy, same conditional writes, same audit event.
+//! The route only verifies and queues a click; [`clicks`] decides it from the queue.
+
+/// The click queue (SQS) and its consumer.
+pub mod clicks;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use shared::api::{ApiError, ApiRequest, Caller, json_response};
 use shared::model::{AccessRequest, DecisionKind, Identity, fold_email};
 use shared::slack::SlackClient;
-use shared::slack::interactions::{self, Decider, InteractionConfig};
+use shared::slack::interactions::{self, ClickQueue, Decider, InteractionConfig};
 use shared::store::group_proofs::GroupProof;
 
 use shared::config::{flag, optional, required};
@@ -32,16 +36,19 @@ type Written = (DateTime<Utc>, Vec<String>);
 pub struct SlackInteractions {
     pub client: SlackClient,
     pub cfg: InteractionConfig,
+    /// Where the route leaves verified clicks for [`clicks::consume`].
+    pub queue: Arc<dyn ClickQueue>,
     /// Proofs this instance wrote lately (email → the `iat` and groups written), so a busy
     /// person's every call does not write one.
     proofs_written: Mutex<HashMap<String, Written>>,
 }
 
 impl SlackInteractions {
-    pub fn new(client: SlackClient, cfg: InteractionConfig) -> Self {
+    pub fn new(client: SlackClient, cfg: InteractionConfig, queue: Arc<dyn ClickQueue>) -> Self {
         Self {
             client,
             cfg,
+            queue,
             proofs_written: Mutex::new(HashMap::new()),
         }
     }
@@ -102,9 +109,10 @@ impl Decider for AsPerson<'_> {
 }
 
 /// Environment: SLACK_SECRET_ARN (`{"bot_token", "signing_secret"}`; unset: no Slack route),
-/// SLACK_API_URL, PUBLIC_URL, SLACK_TEAM_ID, and SLACK_TRUST_EMAIL: whether a Slack profile
-/// email counts as verified (Slack confirms members' emails; without it nobody decides in one
-/// click and every button leads to the portal).
+/// SLACK_CLICK_QUEUE_URL (the SQS queue clicks wait in), SLACK_API_URL, PUBLIC_URL,
+/// SLACK_TEAM_ID, SLACK_TRUST_GROUPS_FOR, and SLACK_TRUST_EMAIL: whether a Slack profile email
+/// counts as verified (Slack confirms members' emails; without it nobody decides in one click
+/// and every button leads to the portal).
 pub async fn from_env(
     secrets: &dyn shared::secrets::SecretStore,
 ) -> Result<Option<SlackInteractions>, lambda_runtime::Error> {
@@ -123,6 +131,17 @@ pub async fn from_env(
             return Ok(None);
         }
     };
+    let Some(queue_url) = std::env::var("SLACK_CLICK_QUEUE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        tracing::error!("SLACK_CLICK_QUEUE_URL is not set; Slack decisions are off");
+        return Ok(None);
+    };
+    let queue = clicks::SqsClickQueue::new(
+        aws_sdk_sqs::Client::new(&shared::config::aws_sdk_config().await),
+        queue_url,
+    );
     Ok(Some(SlackInteractions::new(
         SlackClient::with_default_http(
             &optional("SLACK_API_URL", shared::slack::client::DEFAULT_API_URL),
@@ -137,6 +156,7 @@ pub async fn from_env(
                 .filter(|v| !v.is_empty()),
             trust_groups_for: group_trust(&optional("SLACK_TRUST_GROUPS_FOR", ""))?,
         },
+        Arc::new(queue),
     )))
 }
 
@@ -244,10 +264,10 @@ pub async fn route(app: &App, e: &ApiGatewayV2httpRequest) -> Option<ApiGatewayV
         Ok(r) => r,
         Err(e) => return Some(e.response()),
     };
-    let answer = interactions::handle(
+    let answer = interactions::receive(
         &slack.cfg,
         &slack.client,
-        &AsPerson(app),
+        slack.queue.as_ref(),
         req.header("x-slack-request-timestamp"),
         req.header("x-slack-signature"),
         req.raw_body(),

@@ -83,18 +83,89 @@ pub fn plan(
     (writes, summary)
 }
 
+/// How long a recorded snapshot hash lets discovery skip the comparison: at least this often
+/// the stored snapshot is compared in full, which repairs anything a race left behind.
+pub const SNAPSHOT_TRUST: chrono::Duration = chrono::Duration::hours(6);
+
+/// A content hash of what a discovery found: equal exactly when the same resources (names,
+/// kinds, display names, owners, targets) were found, whatever the order.
+pub fn snapshot_hash(found: &[DiscoveredResource]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut rows: Vec<(&str, serde_json::Value)> = found
+        .iter()
+        .map(|d| {
+            (
+                d.name.as_str(),
+                serde_json::json!([d.name, d.kind, d.display_name, d.owner, d.targets]),
+            )
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(b.0));
+    let mut hasher = Sha256::new();
+    for (_, row) in rows {
+        hasher.update(row.to_string().as_bytes());
+        hasher.update(b"\n");
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Store `found` as the integration's snapshot, skipping the comparison (and every read and
+/// write of the snapshot) when it hashes to what was stored last. `generation` tells apart an
+/// integration deleted and registered again under the same name (its creation time).
+pub async fn store_snapshot<S: ResourceStore + ?Sized>(
+    store: &S,
+    integration: &str,
+    generation: &str,
+    found: &[DiscoveredResource],
+    now: DateTime<Utc>,
+) -> Result<DiscoverySummary, StoreError> {
+    let hash = snapshot_hash(found);
+    if store
+        .snapshot_hash(integration, generation, now, SNAPSHOT_TRUST)
+        .await?
+        .as_deref()
+        == Some(hash.as_str())
+    {
+        return Ok(DiscoverySummary {
+            total: found.len(),
+            unchanged: found.len(),
+            ..Default::default()
+        });
+    }
+    // Announced before writing, recorded after: a writer that began later wins, so a hash is
+    // never recorded for a snapshot another discovery was rewriting meanwhile.
+    let writer = uuid::Uuid::new_v4().to_string();
+    store
+        .begin_snapshot(integration, generation, &writer)
+        .await?;
+    let existing = store.all_resources(integration).await?;
+    let (writes, summary) = plan(integration, found, &existing, now);
+    store.put_resources(&writes).await?;
+    if let Err(e) = store
+        .finish_snapshot(integration, generation, &writer, &hash, now)
+        .await
+    {
+        // The snapshot is stored; only the next comparison will not be skipped.
+        tracing::warn!(integration, error = %e, "recording the discovery's hash");
+    }
+    Ok(summary)
+}
+
 /// Discover through `driver` and store the result.
 pub async fn discover<S: ResourceStore + ?Sized>(
     store: &S,
     driver: &dyn Driver,
     integration: &str,
+    generation: &str,
     now: DateTime<Utc>,
 ) -> Result<DiscoverySummary, DiscoveryError> {
     let found = driver.discover().await?;
-    let existing = store.all_resources(integration).await?;
-    let (writes, summary) = plan(integration, &found, &existing, now);
-    store.put_resources(&writes).await?;
-    Ok(summary)
+    Ok(store_snapshot(store, integration, generation, &found, now).await?)
+}
+
+/// An integration's generation for [`store_snapshot`].
+pub fn generation(created_at: DateTime<Utc>) -> String {
+    created_at.to_rfc3339()
 }
 
 #[cfg(test)]
@@ -110,6 +181,23 @@ mod tests {
             owner: owner.map(String::from),
             targets: vec![],
         }
+    }
+
+    #[test]
+    fn the_snapshot_hash_ignores_order_and_sees_every_field() {
+        let a = [found("a", None), found("b", Some("x"))];
+        let h = snapshot_hash(&a);
+        assert_eq!(h, snapshot_hash(&[found("b", Some("x")), found("a", None)]));
+        assert_ne!(h, snapshot_hash(&[found("a", None), found("b", Some("y"))]));
+        assert_ne!(h, snapshot_hash(&[found("a", None)]));
+        let mut alias = found("a", None);
+        alias.targets = vec!["b".into()];
+        assert_ne!(h, snapshot_hash(&[alias, found("b", Some("x"))]));
+        // A name cannot smuggle a row boundary: rows are JSON, one per line.
+        assert_ne!(
+            snapshot_hash(&[found("a\"],[\"b", None)]),
+            snapshot_hash(&[found("a", None), found("b", None)])
+        );
     }
 
     #[test]

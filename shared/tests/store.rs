@@ -836,3 +836,66 @@ async fn a_request_and_its_account_commit_together_or_not_at_all() {
         .unwrap();
     assert_eq!(now.version, 2);
 }
+
+#[tokio::test]
+async fn a_snapshot_hash_counts_only_for_its_generation_its_last_writer_and_a_while() {
+    let (store, _) = fresh_store().await;
+    let now = t0();
+    let trust = Duration::hours(6);
+    let store = Arc::new(store);
+    let current = |at| {
+        let s = store.clone();
+        async move {
+            s.snapshot_hash("prod-search", "gen-1", at, trust)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(current(now).await, None, "nothing recorded yet");
+    store
+        .begin_snapshot("prod-search", "gen-1", "writer-a")
+        .await
+        .unwrap();
+    assert_eq!(current(now).await, None, "begun, not finished");
+    assert!(
+        store
+            .finish_snapshot("prod-search", "gen-1", "writer-a", "h1", now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(current(now).await.as_deref(), Some("h1"));
+    // Another generation of the integration (deleted and registered again): not its hash.
+    assert_eq!(
+        store
+            .snapshot_hash("prod-search", "gen-2", now, trust)
+            .await
+            .unwrap(),
+        None
+    );
+    // Too old: compared in full again.
+    assert_eq!(current(now + Duration::hours(7)).await, None);
+
+    // Two discoveries overlap: the one that began last wins; the other records nothing.
+    store
+        .begin_snapshot("prod-search", "gen-1", "writer-b")
+        .await
+        .unwrap();
+    store
+        .begin_snapshot("prod-search", "gen-1", "writer-c")
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .finish_snapshot("prod-search", "gen-1", "writer-b", "h2", now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(current(now).await, None);
+    assert!(
+        store
+            .finish_snapshot("prod-search", "gen-1", "writer-c", "h3", now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(current(now).await.as_deref(), Some("h3"));
+}

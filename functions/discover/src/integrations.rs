@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use shared::api::{ApiError, ApiRequest, Caller, json_response, no_content};
-use shared::discovery::{DiscoveryError, plan};
+use shared::discovery::{DiscoveryError, generation, store_snapshot};
 use shared::model::{
     AccessFlow, AuditEvent, AuditSubject, Integration, IntegrationSpec, RequestStatus, Resource,
     check_secret_binding,
@@ -146,9 +146,14 @@ pub async fn put(
     let driver = app.targets.driver(&integration).await?;
     driver.check_prerequisites().await?;
     let found = driver.discover().await?;
-    let current = app.store.all_resources(name).await?;
-    let (writes, summary) = plan(name, &found, &current, now);
-    app.store.put_resources(&writes).await?;
+    let summary = store_snapshot(
+        &*app.store,
+        name,
+        &generation(integration.created_at),
+        &found,
+        now,
+    )
+    .await?;
 
     let action = if existing.is_some() {
         "integration.updated"
@@ -194,7 +199,8 @@ pub async fn put(
                     .flatten()
                     .is_none()
             {
-                let names: Vec<String> = writes.iter().map(|r| r.name.clone()).collect();
+                // A new integration's snapshot is all it found.
+                let names: Vec<String> = found.iter().map(|r| r.name.clone()).collect();
                 if let Err(cleanup) = app.store.delete_resources(name, &names).await {
                     tracing::warn!(integration = name, error = %cleanup, "could not remove resources of an unsaved integration");
                 }

@@ -4,7 +4,7 @@
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
-use shared::discovery::{DiscoveryError, DiscoverySummary, discover};
+use shared::discovery::{DiscoveryError, DiscoverySummary, discover, generation};
 use shared::model::{AuditEvent, AuditSubject, Integration};
 use shared::targets::TargetError;
 
@@ -94,7 +94,16 @@ pub async fn discover_one(
 ) -> Result<DiscoverySummary, DiscoveryError> {
     let now = app.clock.now();
     let result = match app.targets.driver(&integration).await {
-        Ok(driver) => discover(&*app.store, driver.as_ref(), &integration.name, now).await,
+        Ok(driver) => {
+            discover(
+                &*app.store,
+                driver.as_ref(),
+                &integration.name,
+                &generation(integration.created_at),
+                now,
+            )
+            .await
+        }
         Err(TargetError::Driver(d)) => Err(d.into()),
         Err(e @ TargetError::NotBound { .. }) => Err(DiscoveryError::Driver(
             shared::driver::DriverError::Refused {

@@ -10,6 +10,12 @@ pub fn resources_pk(integration: &str) -> String {
     format!("RESOURCES#{integration}")
 }
 
+/// The content hash of an integration's stored discovery (one item, sort key `HASH`).
+pub fn snapshot_pk(integration: &str) -> String {
+    format!("SNAPSHOT#{integration}")
+}
+pub const SNAPSHOT_SK: &str = "HASH";
+
 pub fn request_pk(id: &str) -> String {
     format!("REQUEST#{id}")
 }

@@ -224,6 +224,33 @@ pub trait ResourceStore: Send + Sync {
     ) -> Result<Vec<Resource>, StoreError>;
     async fn delete_resources(&self, integration: &str, names: &[String])
     -> Result<(), StoreError>;
+    /// The content hash of the discovery last stored in full for `integration` as created at
+    /// `generation`, if it was recorded within `max_age` of `now` and no writer has begun a
+    /// new snapshot since. `None`: compare in full.
+    async fn snapshot_hash(
+        &self,
+        integration: &str,
+        generation: &str,
+        now: DateTime<Utc>,
+        max_age: chrono::Duration,
+    ) -> Result<Option<String>, StoreError>;
+    /// Announce that `writer` is about to rewrite the snapshot (forgets the hash).
+    async fn begin_snapshot(
+        &self,
+        integration: &str,
+        generation: &str,
+        writer: &str,
+    ) -> Result<(), StoreError>;
+    /// Record `hash` for the snapshot `writer` stored, unless another writer began since;
+    /// whether it was recorded.
+    async fn finish_snapshot(
+        &self,
+        integration: &str,
+        generation: &str,
+        writer: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }
 
 #[async_trait]

@@ -161,6 +161,44 @@ async fn hot_paths_and_the_sweep_stay_within_their_round_trip_budgets() {
         pattern.query_items,
         pattern.calls
     );
+    // Discovery with nothing changed on the cluster: the snapshot's hash matches, so the stored
+    // resources are neither read nor written (one GetItem for the hash, and the integration's
+    // discovery status).
+    let first = bench.discover("discover").await;
+    let again = bench.discover("discover (unchanged)").await;
+    for m in [&first, &again] {
+        assert_eq!(m.response().1["discovery"]["added"], 0, "{:?}", m.answer);
+    }
+    for call in ["dynamodb:Query", "dynamodb:BatchWriteItem"] {
+        assert_eq!(
+            again.calls.get(call),
+            None,
+            "an unchanged discovery made {call}: {:?}",
+            again.calls
+        );
+    }
+    assert_eq!(
+        again.response().1["discovery"]["unchanged"],
+        again.response().1["discovery"]["total"]
+    );
+    // A new index: compared in full again, and found.
+    let status = env
+        .es_status(reqwest::Method::PUT, "/other-new", &Auth::elastic(), None)
+        .await;
+    assert_eq!(status, 200);
+    let changed = bench.discover("discover (one new index)").await;
+    assert_eq!(
+        changed.response().1["discovery"]["added"],
+        1,
+        "{:?}",
+        changed.answer
+    );
+    assert!(
+        changed.calls.contains_key("dynamodb:Query"),
+        "{:?}",
+        changed.calls
+    );
+
     let n = 12;
     let swept = bench.sweep(n).await;
     assert_eq!(sweep_problem(&swept, n), None);

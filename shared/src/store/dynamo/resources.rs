@@ -2,10 +2,11 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+use chrono::{DateTime, Utc};
 
 use super::{DynamoStore, from_item, s, to_item, typed_page};
 use crate::model::Resource;
-use crate::store::keys::resources_pk;
+use crate::store::keys::{SNAPSHOT_SK, resources_pk, snapshot_pk};
 use crate::store::{Cursor, Page, ResourceStore, StoreError};
 
 #[async_trait]
@@ -113,5 +114,82 @@ impl ResourceStore for DynamoStore {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         self.batch_write(writes).await
+    }
+
+    async fn snapshot_hash(
+        &self,
+        integration: &str,
+        generation: &str,
+        now: DateTime<Utc>,
+        max_age: chrono::Duration,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(item) = self
+            .get_item(snapshot_pk(integration), SNAPSHOT_SK.into())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+        let recorded = text("recorded_at")
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        let fresh = recorded.is_some_and(|t| t <= now && now - t <= max_age);
+        Ok(text("hash").filter(|_| fresh && text("generation").as_deref() == Some(generation)))
+    }
+
+    async fn begin_snapshot(
+        &self,
+        integration: &str,
+        generation: &str,
+        writer: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.cfg.table)
+            .item("pk", s(snapshot_pk(integration)))
+            .item("sk", s(SNAPSHOT_SK))
+            .item("entity", s("snapshot_hash"))
+            .item("generation", s(generation))
+            .item("writer", s(writer))
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("PutItem", &e))?;
+        Ok(())
+    }
+
+    async fn finish_snapshot(
+        &self,
+        integration: &str,
+        generation: &str,
+        writer: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // A PutItem conditional on the writer (the discover function may not UpdateItem).
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.cfg.table)
+            .item("pk", s(snapshot_pk(integration)))
+            .item("sk", s(SNAPSHOT_SK))
+            .item("entity", s("snapshot_hash"))
+            .item("generation", s(generation))
+            .item("writer", s(writer))
+            .item("hash", s(hash))
+            .item("recorded_at", s(now.to_rfc3339()))
+            .condition_expression("writer = :w")
+            .expression_attribute_values(":w", s(writer))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::from_sdk("PutItem", &e)),
+        }
     }
 }

@@ -118,7 +118,7 @@ pub async fn store_snapshot<S: ResourceStore + ?Sized>(
     generation: &str,
     found: &[DiscoveredResource],
     now: DateTime<Utc>,
-) -> Result<DiscoverySummary, StoreError> {
+) -> Result<Snapshot, StoreError> {
     let hash = snapshot_hash(found);
     if store
         .snapshot_hash(integration, generation, now, SNAPSHOT_TRUST)
@@ -126,10 +126,13 @@ pub async fn store_snapshot<S: ResourceStore + ?Sized>(
         .as_deref()
         == Some(hash.as_str())
     {
-        return Ok(DiscoverySummary {
-            total: found.len(),
-            unchanged: found.len(),
-            ..Default::default()
+        return Ok(Snapshot {
+            summary: DiscoverySummary {
+                total: found.len(),
+                unchanged: found.len(),
+                ..Default::default()
+            },
+            written: vec![],
         });
     }
     // Announced before writing, recorded after: a writer that began later wins, so a hash is
@@ -138,17 +141,37 @@ pub async fn store_snapshot<S: ResourceStore + ?Sized>(
     store
         .begin_snapshot(integration, generation, &writer)
         .await?;
-    let existing = store.all_resources(integration).await?;
+    let existing = store.snapshot_resources(integration).await?;
     let (writes, summary) = plan(integration, found, &existing, now);
     store.put_resources(&writes).await?;
-    if let Err(e) = store
+    match store
         .finish_snapshot(integration, generation, &writer, &hash, now)
         .await
     {
+        Ok(true) => {}
+        // Another discovery began while this one ran, and its writes and this one's may have
+        // interleaved: neither hash can vouch for the mix, so none stays recorded and the
+        // next run compares in full.
+        Ok(false) => {
+            let wipe = uuid::Uuid::new_v4().to_string();
+            if let Err(e) = store.begin_snapshot(integration, generation, &wipe).await {
+                tracing::warn!(integration, error = %e, "forgetting the discovery's hash");
+            }
+        }
         // The snapshot is stored; only the next comparison will not be skipped.
-        tracing::warn!(integration, error = %e, "recording the discovery's hash");
+        Err(e) => tracing::warn!(integration, error = %e, "recording the discovery's hash"),
     }
-    Ok(summary)
+    Ok(Snapshot {
+        summary,
+        written: writes.into_iter().map(|r| r.name).collect(),
+    })
+}
+
+/// What [`store_snapshot`] did.
+pub struct Snapshot {
+    pub summary: DiscoverySummary,
+    /// The resources it wrote (added, changed or marked gone).
+    pub written: Vec<String>,
 }
 
 /// Discover through `driver` and store the result.
@@ -160,7 +183,9 @@ pub async fn discover<S: ResourceStore + ?Sized>(
     now: DateTime<Utc>,
 ) -> Result<DiscoverySummary, DiscoveryError> {
     let found = driver.discover().await?;
-    Ok(store_snapshot(store, integration, generation, &found, now).await?)
+    Ok(store_snapshot(store, integration, generation, &found, now)
+        .await?
+        .summary)
 }
 
 /// An integration's generation for [`store_snapshot`].

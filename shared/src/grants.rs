@@ -646,7 +646,10 @@ impl Grants<'_> {
             .await;
         let recorded = match together {
             Ok((stored, _)) => Ok(stored),
-            Err(e) => match self.applied(&req.id, expected, RequestStatus::Active).await {
+            Err(e) => match self
+                .applied(&req.id, expected, RequestStatus::Active, &audit.id)
+                .await
+            {
                 // The transaction applied and only its answer was lost.
                 Some(stored) => Ok(stored),
                 // The account's state is saved on its own (it is what the target holds now),
@@ -684,15 +687,24 @@ impl Grants<'_> {
     }
 
     /// The request as stored, if a write that failed to answer (a timeout, a dropped
-    /// connection) did apply: it moved from `expected` to the next version, in `status`.
+    /// connection) did apply: it moved from `expected` to the next version, in `status`, and
+    /// carries this write's own audit event `event_id` (another writer's commit of the same
+    /// move, such as a schedule and the sweep both expiring a grant, is not this one's).
     pub async fn applied(
         &self,
         id: &str,
         expected: u64,
         status: RequestStatus,
+        event_id: &str,
     ) -> Option<AccessRequest> {
         match self.store.get_request(id).await {
-            Ok(Some(r)) if r.version == expected + 1 && r.status == status => Some(r),
+            Ok(Some(r))
+                if r.version == expected + 1
+                    && r.status == status
+                    && r.history.iter().any(|e| e.id == event_id) =>
+            {
+                Some(r)
+            }
             _ => None,
         }
     }

@@ -333,7 +333,11 @@ impl Revoker<'_> {
                 Ok((stored, _)) => recorded = Some(Ok(stored)),
                 // The transaction may have applied with only its answer lost.
                 Err(e) => {
-                    recorded = self.grants.applied(&req.id, expected, status).await.map(Ok);
+                    recorded = self
+                        .grants
+                        .applied(&req.id, expected, status, &audit.id)
+                        .await
+                        .map(Ok);
                     if recorded.is_some() {
                         after = None;
                     } else {

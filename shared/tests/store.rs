@@ -898,4 +898,8 @@ async fn a_snapshot_hash_counts_only_for_its_generation_its_last_writer_and_a_wh
             .unwrap()
     );
     assert_eq!(current(now).await.as_deref(), Some("h3"));
+    // Resources changed outside a discovery (the integration deleted): forgotten.
+    store.forget_snapshot("prod-search").await.unwrap();
+    assert_eq!(current(now).await, None);
+    store.forget_snapshot("prod-search").await.unwrap();
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use shared::api::{ApiError, ApiRequest, Caller, json_response, no_content};
-use shared::discovery::{DiscoveryError, generation, store_snapshot};
+use shared::discovery::{DiscoveryError, Snapshot, generation, store_snapshot};
 use shared::model::{
     AccessFlow, AuditEvent, AuditSubject, Integration, IntegrationSpec, RequestStatus, Resource,
     check_secret_binding,
@@ -146,7 +146,7 @@ pub async fn put(
     let driver = app.targets.driver(&integration).await?;
     driver.check_prerequisites().await?;
     let found = driver.discover().await?;
-    let summary = store_snapshot(
+    let Snapshot { summary, written } = store_snapshot(
         &*app.store,
         name,
         &generation(integration.created_at),
@@ -199,10 +199,11 @@ pub async fn put(
                     .flatten()
                     .is_none()
             {
-                // A new integration's snapshot is all it found.
-                let names: Vec<String> = found.iter().map(|r| r.name.clone()).collect();
-                if let Err(cleanup) = app.store.delete_resources(name, &names).await {
+                if let Err(cleanup) = app.store.delete_resources(name, &written).await {
                     tracing::warn!(integration = name, error = %cleanup, "could not remove resources of an unsaved integration");
+                }
+                if let Err(cleanup) = app.store.forget_snapshot(name).await {
+                    tracing::warn!(integration = name, error = %cleanup, "could not forget the discovery hash of an unsaved integration");
                 }
             }
             Err(e.into())
@@ -258,6 +259,7 @@ pub async fn delete(
         .delete_integration(name, integration.version, &[audit])
         .await?;
     app.store.delete_resources(name, &names).await?;
+    app.store.forget_snapshot(name).await?;
     Ok(no_content())
 }
 

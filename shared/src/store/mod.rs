@@ -210,6 +210,12 @@ pub trait ResourceStore: Send + Sync {
     ) -> Result<Page<Resource>, StoreError>;
     /// Every resource of an integration, all pages.
     async fn all_resources(&self, integration: &str) -> Result<Vec<Resource>, StoreError>;
+    /// [`Self::all_resources`], strongly consistent: the base a discovery compares against
+    /// (a read a moment old would miss the last discovery's writes and keep them missing).
+    async fn snapshot_resources(&self, integration: &str) -> Result<Vec<Resource>, StoreError>;
+    /// Forget the integration's discovery hash (its resources were changed or deleted
+    /// outside a discovery).
+    async fn forget_snapshot(&self, integration: &str) -> Result<(), StoreError>;
     /// The resources of an integration whose names start with `prefix`, all pages: what a
     /// name pattern can match, without reading the rest.
     async fn resources_with_prefix(

@@ -173,6 +173,17 @@ impl DynamoStore {
 
     /// One transaction; when it is cancelled, which writes' conditions failed (by position).
     async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), Cancelled> {
+        self.transact_with(writes, false).await
+    }
+
+    /// [`Self::transact`], where `contention_fails` counts a write another transaction was
+    /// changing at that moment (`TransactionConflict`) like a failed condition: for writes whose
+    /// callers retry a conflict (two approvals taking one account's lease at once).
+    async fn transact_with(
+        &self,
+        writes: Vec<TransactWriteItem>,
+        contention_fails: bool,
+    ) -> Result<(), Cancelled> {
         let out = self
             .client
             .transact_write_items()
@@ -184,7 +195,10 @@ impl DynamoStore {
             TransactWriteItemsError::TransactionCanceledException(c) => Some(
                 c.cancellation_reasons()
                     .iter()
-                    .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                    .map(|r| {
+                        r.code() == Some("ConditionalCheckFailed")
+                            || (contention_fails && r.code() == Some("TransactionConflict"))
+                    })
                     .collect::<Vec<_>>(),
             ),
             _ => None,

@@ -1,6 +1,7 @@
 //! Access requests: one item each, indexed by requester and (sparsely) by due time. A
 //! request's own audit events travel on its item, and a copy of each goes to the day's audit
-//! log right after the write (see `copy_to_audit_log`).
+//! log right after the write (see `copy_to_audit_log`), or in the same transaction when the
+//! write is one anyway (`update_request_and_principal`).
 
 use std::collections::HashMap;
 
@@ -286,7 +287,7 @@ impl RequestStore for DynamoStore {
         // Already a transaction: the request's own events reach the day's audit log in it,
         // at no extra call (unlike `update_request`'s single put, which copies after).
         writes.extend(self.audit_log_items(&own, Some(&request.integration))?);
-        match self.transact(writes).await {
+        match self.transact_with(writes, true).await {
             Ok(()) => Ok((stored, account)),
             Err(Cancelled::Conditions(failed)) if failed.first() == Some(&true) => {
                 Err(StoreError::Conflict {

@@ -49,6 +49,43 @@ impl ResourceStore for DynamoStore {
             .collect()
     }
 
+    async fn snapshot_resources(&self, integration: &str) -> Result<Vec<Resource>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.cfg.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(resources_pk(integration)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk("Query", &e))?;
+            for item in out.items.unwrap_or_default() {
+                found.push(from_item(item, "resource")?);
+            }
+            match out.last_evaluated_key.filter(|k| !k.is_empty()) {
+                Some(k) => start = Some(k),
+                None => return Ok(found),
+            }
+        }
+    }
+
+    async fn forget_snapshot(&self, integration: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.cfg.table)
+            .key("pk", s(snapshot_pk(integration)))
+            .key("sk", s(SNAPSHOT_SK))
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("DeleteItem", &e))?;
+        Ok(())
+    }
+
     async fn resources_with_prefix(
         &self,
         integration: &str,

@@ -50,28 +50,7 @@ impl ResourceStore for DynamoStore {
     }
 
     async fn snapshot_resources(&self, integration: &str) -> Result<Vec<Resource>, StoreError> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.cfg.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(resources_pk(integration)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::from_sdk("Query", &e))?;
-            for item in out.items.unwrap_or_default() {
-                found.push(from_item(item, "resource")?);
-            }
-            match out.last_evaluated_key.filter(|k| !k.is_empty()) {
-                Some(k) => start = Some(k),
-                None => return Ok(found),
-            }
-        }
+        self.resource_query(integration, None, true).await
     }
 
     async fn forget_snapshot(&self, integration: &str) -> Result<(), StoreError> {
@@ -91,28 +70,7 @@ impl ResourceStore for DynamoStore {
         integration: &str,
         prefix: &str,
     ) -> Result<Vec<Resource>, StoreError> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.cfg.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(resources_pk(integration)))
-                .expression_attribute_values(":prefix", s(prefix))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::from_sdk("Query", &e))?;
-            for item in out.items.unwrap_or_default() {
-                found.push(from_item(item, "resource")?);
-            }
-            match out.last_evaluated_key.filter(|k| !k.is_empty()) {
-                Some(k) => start = Some(k),
-                None => return Ok(found),
-            }
-        }
+        self.resource_query(integration, Some(prefix), false).await
     }
 
     async fn get_resources(
@@ -227,6 +185,45 @@ impl ResourceStore for DynamoStore {
                 Ok(false)
             }
             Err(e) => Err(StoreError::from_sdk("PutItem", &e)),
+        }
+    }
+}
+
+impl DynamoStore {
+    /// Every resource of `integration` (whose name starts with `prefix`, if given), all pages.
+    async fn resource_query(
+        &self,
+        integration: &str,
+        prefix: Option<&str>,
+        consistent: bool,
+    ) -> Result<Vec<Resource>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.cfg.table)
+                .expression_attribute_values(":pk", s(resources_pk(integration)))
+                .consistent_read(consistent)
+                .set_exclusive_start_key(start);
+            query = match prefix {
+                Some(p) => query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(p)),
+                None => query.key_condition_expression("pk = :pk"),
+            };
+            let out = query
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk("Query", &e))?;
+            for item in out.items.unwrap_or_default() {
+                found.push(from_item(item, "resource")?);
+            }
+            match out.last_evaluated_key.filter(|k| !k.is_empty()) {
+                Some(k) => start = Some(k),
+                None => return Ok(found),
+            }
         }
     }
 }

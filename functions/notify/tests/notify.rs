@@ -471,34 +471,29 @@ impl World {
         r["id"].as_str().unwrap().to_string()
     }
 
-    async fn messages(&self) -> Vec<Value> {
+    /// One of the Slack emulator's logs (`messages`, `responses`), oldest first.
+    async fn emulator_log(&self, log: &str) -> Vec<Value> {
         let v: Value = self
             .http
-            .get(format!("{}/_emulator/messages", self.slack.url()))
+            .get(format!("{}/_emulator/{log}", self.slack.url()))
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap();
-        v["messages"].as_array().cloned().unwrap_or_default()
+        v[log].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn messages(&self) -> Vec<Value> {
+        self.emulator_log("messages").await
     }
 
     /// The bodies posted to interactions' `response_url`s, in order.
     async fn responses(&self) -> Vec<Value> {
-        let v: Value = self
-            .http
-            .get(format!("{}/_emulator/responses", self.slack.url()))
-            .send()
+        self.emulator_log("responses")
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["responses"]
-            .as_array()
             .into_iter()
-            .flatten()
             .map(|r| r["body"].clone())
             .collect()
     }

@@ -138,14 +138,7 @@ impl ResourceStore for DynamoStore {
         generation: &str,
         writer: &str,
     ) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.cfg.table)
-            .item("pk", s(snapshot_pk(integration)))
-            .item("sk", s(SNAPSHOT_SK))
-            .item("entity", s("snapshot_hash"))
-            .item("generation", s(generation))
-            .item("writer", s(writer))
+        self.snapshot_put(integration, generation, writer)
             .send()
             .await
             .map_err(|e| StoreError::from_sdk("PutItem", &e))?;
@@ -162,14 +155,7 @@ impl ResourceStore for DynamoStore {
     ) -> Result<bool, StoreError> {
         // A PutItem conditional on the writer (the discover function may not UpdateItem).
         let out = self
-            .client
-            .put_item()
-            .table_name(&self.cfg.table)
-            .item("pk", s(snapshot_pk(integration)))
-            .item("sk", s(SNAPSHOT_SK))
-            .item("entity", s("snapshot_hash"))
-            .item("generation", s(generation))
-            .item("writer", s(writer))
+            .snapshot_put(integration, generation, writer)
             .item("hash", s(hash))
             .item("recorded_at", s(now.to_rfc3339()))
             .condition_expression("writer = :w")
@@ -190,6 +176,23 @@ impl ResourceStore for DynamoStore {
 }
 
 impl DynamoStore {
+    /// The snapshot-hash item naming `writer` (what both announcing and recording write).
+    fn snapshot_put(
+        &self,
+        integration: &str,
+        generation: &str,
+        writer: &str,
+    ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        self.client
+            .put_item()
+            .table_name(&self.cfg.table)
+            .item("pk", s(snapshot_pk(integration)))
+            .item("sk", s(SNAPSHOT_SK))
+            .item("entity", s("snapshot_hash"))
+            .item("generation", s(generation))
+            .item("writer", s(writer))
+    }
+
     /// Every resource of `integration` (whose name starts with `prefix`, if given), all pages.
     async fn resource_query(
         &self,

@@ -12,9 +12,9 @@ use wildmatch::WildMatch;
 use crate::api::ApiError;
 use crate::driver::cloud::roles::{applies_to, kind_label};
 use crate::model::{
-    AccessFlow, AccessFlowSpec, AccessRequest, ApprovalStep, Decision, DecisionKind, Identity,
-    Integration, OwnerAttribute, PrincipalKind, PrincipalRef, RequestStatus, ResolvedPermission,
-    Resource, parse_duration,
+    AccessFlow, AccessFlowSpec, AccessRequest, ApprovalRule, ApprovalStep, Decision, DecisionKind,
+    Identity, Integration, OwnerAttribute, PrincipalKind, PrincipalRef, RequestStatus,
+    ResolvedPermission, Resource, StepApproval, parse_duration,
 };
 
 pub const MAX_RESOURCES: usize = 100;
@@ -347,8 +347,10 @@ pub fn match_flow<'a>(
     .with_details(json!({ "flows": reasons })))
 }
 
-/// Who must approve: the flow's approvers; else each resource's owner (its tag value read as a
-/// user or group); else the integration owners. One step per distinct owner set.
+/// Who must approve, by the flow's rule (see [`ApprovalRule`]): the flow's approvers, or the
+/// owners of the resources (each resource's owner, its tag value read as a user or group; the
+/// integration owners for resources without one). `any` and `quorum` make one step of them,
+/// `all_owners` one step per distinct owner set.
 pub fn approval_steps(
     flow: &AccessFlow,
     integration: &Integration,
@@ -358,59 +360,48 @@ pub fn approval_steps(
     if flow.spec.auto_approve {
         return Ok(vec![]);
     }
-    let step = |label: String, approvers: Vec<PrincipalRef>| ApprovalStep {
-        label,
-        approvers,
-        approved_by: None,
-        approved_at: None,
-    };
-    let mut steps = Vec::new();
-    if !flow.spec.approvers.is_empty() {
-        steps.push(step("flow approvers".into(), flow.spec.approvers.clone()));
+    let rule = flow.spec.approval_rule();
+    let mut steps = if flow.spec.approvers.is_empty() {
+        owner_steps(integration, resources)?
     } else {
-        let mut by_owner: BTreeMap<PrincipalRef, Vec<&str>> = BTreeMap::new();
-        let mut unowned = Vec::new();
-        for r in resources {
-            match (&integration.spec.resource_owner, &r.owner) {
-                (Some(cfg), Some(owner)) => {
-                    let kind = match cfg.attribute {
-                        OwnerAttribute::User => PrincipalKind::User,
-                        OwnerAttribute::Group => PrincipalKind::Group,
-                    };
-                    by_owner
-                        .entry(PrincipalRef {
-                            kind,
-                            value: owner.clone(),
-                        })
-                        .or_default()
-                        .push(&r.name);
-                }
-                _ => unowned.push(r.name.as_str()),
+        vec![ApprovalStep::new(
+            "flow approvers",
+            flow.spec.approvers.clone(),
+        )]
+    };
+    if rule != ApprovalRule::AllOwners && steps.len() > 1 {
+        let label = steps
+            .iter()
+            .map(|s| s.label.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut approvers: Vec<PrincipalRef> = Vec::new();
+        for a in steps.into_iter().flat_map(|s| s.approvers) {
+            if !approvers.contains(&a) {
+                approvers.push(a);
             }
         }
-        for (owner, names) in by_owner {
-            steps.push(step(format!("owner of {}", names.join(", ")), vec![owner]));
-        }
-        if !unowned.is_empty() {
-            if integration.spec.integration_owners.is_empty() {
-                return Err(ApiError::new(
-                    409,
-                    "no_approvers",
-                    format!(
-                        "nobody can approve access to {}: they have no owner and the integration has no owners",
-                        unowned.join(", ")
-                    ),
-                ));
-            }
-            steps.push(step(
-                format!("integration owners (for {})", unowned.join(", ")),
-                integration.spec.integration_owners.clone(),
-            ));
+        steps = vec![ApprovalStep::new(format!("any of: {label}"), approvers)];
+    }
+    if rule == ApprovalRule::Quorum {
+        let n = flow
+            .spec
+            .approval
+            .as_ref()
+            .and_then(|a| a.quorum)
+            .unwrap_or(2);
+        for s in &mut steps {
+            s.required = n;
+            s.label = format!("{n} of {}", s.label);
         }
     }
+    let escalation_to = escalation_tier(flow, integration);
     // Every approver is indexed in the request's own transaction, which has room for so many.
-    let distinct: std::collections::BTreeSet<&PrincipalRef> =
-        steps.iter().flat_map(|s| s.approvers.iter()).collect();
+    let distinct: std::collections::BTreeSet<&PrincipalRef> = steps
+        .iter()
+        .flat_map(|s| s.approvers.iter())
+        .chain(escalation_to.iter())
+        .collect();
     if distinct.len() > crate::store::MAX_APPROVER_KEYS {
         return Err(ApiError::bad_request(
             "too_many_approvers",
@@ -423,12 +414,12 @@ pub fn approval_steps(
         ));
     }
     // A step only the requester could approve would wait forever: refuse it now. Matching is
-    // by `sub` or trusted email (never a `sub` standing in for an email), like `decide`.
+    // by `sub` or trusted email (never a `sub` standing in for an email), like `decide`. A
+    // quorum of named people must be reachable without the requester.
     for s in &steps {
-        if s.approvers
-            .iter()
-            .all(|a| a.kind == PrincipalKind::User && requester.matches(a))
-        {
+        let only_users = s.approvers.iter().all(|a| a.kind == PrincipalKind::User);
+        let others = s.approvers.iter().filter(|a| !requester.matches(a)).count();
+        if only_users && others == 0 {
             return Err(ApiError::new(
                 409,
                 "no_eligible_approver",
@@ -438,6 +429,82 @@ pub fn approval_steps(
                 ),
             ));
         }
+        if only_users && others < s.required as usize {
+            return Err(ApiError::new(
+                409,
+                "no_eligible_approver",
+                format!(
+                    "{} needs {} approvals, and only {others} approvers besides you can give one",
+                    s.label, s.required
+                ),
+            ));
+        }
+    }
+    Ok(steps)
+}
+
+/// The next approver tier of a flow with an escalation: its `to`, else the integration owners.
+pub fn escalation_tier(flow: &AccessFlow, integration: &Integration) -> Vec<PrincipalRef> {
+    match flow
+        .spec
+        .approval
+        .as_ref()
+        .and_then(|a| a.escalation.as_ref())
+    {
+        None => vec![],
+        Some(e) if !e.to.is_empty() => e.to.clone(),
+        Some(_) => integration.spec.integration_owners.clone(),
+    }
+}
+
+/// One step per distinct owner set: each resource's owner, and the integration owners for
+/// resources without one.
+fn owner_steps(
+    integration: &Integration,
+    resources: &[Resource],
+) -> Result<Vec<ApprovalStep>, ApiError> {
+    let mut steps = Vec::new();
+    let mut by_owner: BTreeMap<PrincipalRef, Vec<&str>> = BTreeMap::new();
+    let mut unowned = Vec::new();
+    for r in resources {
+        match (&integration.spec.resource_owner, &r.owner) {
+            (Some(cfg), Some(owner)) => {
+                let kind = match cfg.attribute {
+                    OwnerAttribute::User => PrincipalKind::User,
+                    OwnerAttribute::Group => PrincipalKind::Group,
+                };
+                by_owner
+                    .entry(PrincipalRef {
+                        kind,
+                        value: owner.clone(),
+                    })
+                    .or_default()
+                    .push(&r.name);
+            }
+            _ => unowned.push(r.name.as_str()),
+        }
+    }
+    for (owner, names) in by_owner {
+        steps.push(ApprovalStep::new(
+            format!("owner of {}", names.join(", ")),
+            vec![owner],
+        ));
+    }
+    if !unowned.is_empty() {
+        if integration.spec.integration_owners.is_empty() {
+            return Err(ApiError::new(
+                409,
+                "no_approvers",
+                format!(
+                    "nobody can approve access to {}: they have no owner and the integration has no owners",
+                    unowned.join(", ")
+                ),
+            ));
+        }
+        steps.push(ApprovalStep::new(
+            format!("integration owners (for {})", unowned.join(", ")),
+            integration.spec.integration_owners.clone(),
+        ));
     }
     Ok(steps)
 }
@@ -469,18 +536,26 @@ pub fn decide(
             "nobody may approve or reject their own request",
         ));
     }
+    // A step this human already approved (under any identity) is not theirs to approve again:
+    // a quorum counts people.
     let mine: Vec<usize> = request
         .approval_steps
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.approved_by.is_none() && who.matches_any(&s.approvers))
+        .filter(|(_, s)| {
+            s.approved_by.is_none() && who.matches_any(&s.approvers) && !s.approved_by_human(who)
+        })
         .map(|(i, _)| i)
         .collect();
     if mine.is_empty() {
         let already = request
             .decisions
             .iter()
-            .any(|d| d.kind == DecisionKind::Approve && d.is_by(who));
+            .any(|d| d.kind == DecisionKind::Approve && d.is_by(who))
+            || request
+                .approval_steps
+                .iter()
+                .any(|s| s.approved_by_human(who));
         return Err(if already {
             ApiError::new(
                 409,
@@ -490,6 +565,12 @@ pub fn decide(
         } else {
             ApiError::forbidden("you are not an approver of this request")
         });
+    }
+    if kind == DecisionKind::Approve && request.approval_reason_required && reason.is_none() {
+        return Err(ApiError::bad_request(
+            "reason_required",
+            "this flow asks approvers for a reason: say why you approve",
+        ));
     }
     request.decisions.push(Decision {
         by: who.display(),
@@ -501,8 +582,16 @@ pub fn decide(
     match kind {
         DecisionKind::Approve => {
             for i in mine {
-                request.approval_steps[i].approved_by = Some(who.display());
-                request.approval_steps[i].approved_at = Some(now);
+                let step = &mut request.approval_steps[i];
+                step.approvals.push(StepApproval {
+                    by: who.display(),
+                    by_person: who.person_key(),
+                    at: now,
+                });
+                if step.approvals.len() >= step.required.max(1) as usize {
+                    step.approved_by = Some(who.display());
+                    step.approved_at = Some(now);
+                }
             }
             request.updated_at = now;
             if request.all_steps_approved() {
@@ -525,10 +614,9 @@ pub fn decide(
 pub fn can_decide(request: &AccessRequest, who: &Identity) -> bool {
     request.status == RequestStatus::Pending
         && !is_own_request(request, who)
-        && request
-            .approval_steps
-            .iter()
-            .any(|s| s.approved_by.is_none() && who.matches_any(&s.approvers))
+        && request.approval_steps.iter().any(|s| {
+            s.approved_by.is_none() && who.matches_any(&s.approvers) && !s.approved_by_human(who)
+        })
 }
 
 /// Is `who` the requester, under this identity or another one (the same person, or the same

@@ -325,6 +325,7 @@ async fn integrations_and_flows_are_versioned_and_audited_atomically() {
             approval_window: None,
             description: None,
             notifications: None,
+            approval: None,
         },
         version: 0,
         created_at: t0(),
@@ -569,12 +570,7 @@ async fn principals_serialize_changes_and_idle_ones_become_due() {
 async fn approvers_find_their_pending_requests_by_key_and_lose_them_once_decided() {
     use shared::model::{ApprovalStep, Identity};
     let (store, _) = fresh_store().await;
-    let step = |who: PrincipalRef| ApprovalStep {
-        label: "owner".into(),
-        approvers: vec![who],
-        approved_by: None,
-        approved_at: None,
-    };
+    let step = |who: PrincipalRef| ApprovalStep::new("owner", vec![who]);
     let mut by_group = request("a", "dev", RequestStatus::Pending, t0());
     by_group.approval_steps = vec![step(PrincipalRef::group("leads"))];
     let mut by_email = request(

@@ -42,6 +42,8 @@ pub struct Report {
     pub retried: usize,
     pub still_failing: usize,
     pub pending_expired: usize,
+    /// Pending requests whose next approver tier was added (their flow's escalation).
+    pub escalated: usize,
     pub stuck_failed: usize,
     /// Failed provisions whose key secret (if their create landed) is now deleted.
     pub key_secrets_settled: usize,

@@ -16,6 +16,8 @@ const PAGE: i32 = 100;
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Result1 {
     Done,
+    /// A pending request's approvers grew (it escalated).
+    Escalated,
     Failed,
     Skipped,
     Error,
@@ -226,9 +228,13 @@ async fn finish(
     }
 }
 
-/// Pending requests whose approval window has passed.
+/// Pending requests whose approval window has passed (expired), or that waited longer than
+/// their flow's escalation (the next approver tier joins them).
 pub async fn expire_pending(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreError> {
-    let (done, results) = sweep(run, RequestStatus::Pending, |r| {
+    let (done, results) = sweep(run, RequestStatus::Pending, |r| async move {
+        if run.app.services.clock.now() < r.approval_expires_at {
+            return escalate(run, r).await;
+        }
         finish(
             run,
             r,
@@ -236,11 +242,53 @@ pub async fn expire_pending(run: &Run<'_>, report: &mut Report) -> Result<bool, 
             "the approval window elapsed",
             "request.expired",
         )
+        .await
     })
     .await?;
     report.pending_expired += count(&results, Result1::Done);
+    report.escalated += count(&results, Result1::Escalated);
     report.errors += count(&results, Result1::Error);
     Ok(done)
+}
+
+/// Add the escalation tier to the request's open steps, indexed for them in the same write,
+/// with its audit event; the notify function tells them from the change.
+async fn escalate(run: &Run<'_>, mut r: AccessRequest) -> Result1 {
+    let now = run.app.services.clock.now();
+    if r.escalation_due().is_none_or(|at| at > now) {
+        return Result1::Skipped;
+    }
+    let expected = r.version;
+    if !r.escalate(now) {
+        return Result1::Skipped;
+    }
+    let to = r
+        .escalation
+        .as_ref()
+        .map(|e| e.to.clone())
+        .unwrap_or_default();
+    let audit = AuditEvent::new(
+        now,
+        "system:cleanup",
+        "request.escalated",
+        AuditSubject::Request(r.id.clone()),
+    )
+    .with_integration(&r.integration)
+    .with_details(json!({ "to": to }));
+    match run
+        .app
+        .services
+        .store
+        .update_request_indexing_approvers(&r, expected, &[audit])
+        .await
+    {
+        Ok(_) => Result1::Escalated,
+        Err(StoreError::Conflict { .. }) => Result1::Skipped,
+        Err(e) => {
+            tracing::warn!(request_id = %r.id, error = %e, "cannot escalate request");
+            Result1::Error
+        }
+    }
 }
 
 /// Approved requests whose provisioning never finished (the function died mid-way): failed,

@@ -62,6 +62,8 @@ fn request(id: &str, status: RequestStatus, sub: &str, email: &str) -> AccessReq
         created_at: at,
         updated_at: at,
         approval_expires_at: at + Duration::hours(1),
+        approval_reason_required: false,
+        escalation: None,
         starts_at: None,
         ends_at: None,
         ended_at: None,

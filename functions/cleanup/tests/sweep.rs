@@ -251,6 +251,8 @@ fn overdue(id: usize) -> AccessRequest {
         created_at: at,
         updated_at: at,
         approval_expires_at: at,
+        approval_reason_required: false,
+        escalation: None,
         starts_at: Some(at),
         ends_at: Some(at + Duration::hours(1)),
         ended_at: None,

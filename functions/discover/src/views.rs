@@ -85,6 +85,14 @@ pub fn flow_for_requester(f: &AccessFlow) -> Value {
         ] {
             map.remove(field);
         }
+        // Who an escalation reaches is the approver list too.
+        if let Some(e) = map
+            .get_mut("approval")
+            .and_then(|a| a.get_mut("escalation"))
+            .and_then(|e| e.as_object_mut())
+        {
+            e.remove("to");
+        }
     }
     v
 }

@@ -26,9 +26,16 @@ pub enum Kind {
     RevokeFailed,
     /// A connector secret rotation failed.
     RotationFailed,
+    /// Nobody decided in time: the flow's next approver tier may decide now.
+    Escalated,
 }
 
 impl Kind {
+    /// Messages of these kinds ask approvers to decide (Slack shows buttons on them).
+    pub fn asks_for_a_decision(self) -> bool {
+        matches!(self, Self::Created | Self::Escalated)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Created => "request.created",
@@ -42,6 +49,7 @@ impl Kind {
             Self::ProvisionFailed => "grant.provision_failed",
             Self::RevokeFailed => "grant.revoke_failed",
             Self::RotationFailed => "connector.rotation_failed",
+            Self::Escalated => "request.escalated",
         }
     }
 }
@@ -108,7 +116,18 @@ pub fn from_record(record: &EventRecord) -> Result<Vec<Event>, DecodeError> {
                     && before
                         .as_ref()
                         .is_some_and(|o| o.expiry_warned_at.is_none());
-                newly_warned.then_some(Kind::Expiring)
+                if newly_warned {
+                    return Some(Kind::Expiring);
+                }
+                let escalated = |x: &AccessRequest| {
+                    x.escalation
+                        .as_ref()
+                        .is_some_and(|e| e.escalated_at.is_some())
+                };
+                let newly_escalated = r.status == RequestStatus::Pending
+                    && escalated(&r)
+                    && before.as_ref().is_some_and(|o| !escalated(o));
+                newly_escalated.then_some(Kind::Escalated)
             });
             Ok(kind
                 .map(|kind| Event {
@@ -182,6 +201,53 @@ mod tests {
         );
         let r = events[0].request.as_ref().unwrap();
         assert_eq!(r.approval_steps[0].label, "owner of logs-2026.11");
+    }
+
+    /// The sample record with `old` and `new` as its images.
+    fn record_of(old: &AccessRequest, new: &AccessRequest) -> EventRecord {
+        let batch: aws_lambda_events::dynamodb::Event = serde_json::from_str(include_str!(
+            "../../../events/notify/stream-request-created.json"
+        ))
+        .unwrap();
+        let mut record = batch.records[0].clone();
+        let image = |r: &AccessRequest| {
+            let mut item: Item = serde_dynamo::to_item(r).unwrap();
+            item.insert(
+                "entity".into(),
+                serde_dynamo::AttributeValue::S("request".into()),
+            );
+            item
+        };
+        record.event_name = "MODIFY".into();
+        record.change.old_image = image(old);
+        record.change.new_image = image(new);
+        record
+    }
+
+    #[test]
+    fn an_escalation_is_one_event_and_a_partial_approval_none() {
+        let batch: aws_lambda_events::dynamodb::Event = serde_json::from_str(include_str!(
+            "../../../events/notify/stream-request-created.json"
+        ))
+        .unwrap();
+        let created = from_record(&batch.records[0]).unwrap();
+        let mut before = created[0].request.clone().unwrap();
+        let at = before.created_at + chrono::Duration::hours(1);
+        before.escalation = Some(shared::model::Escalation {
+            at,
+            to: vec![shared::model::PrincipalRef::user("carol@example.com")],
+            escalated_at: None,
+        });
+        let mut after = before.clone();
+        assert!(after.escalate(at));
+        let events = from_record(&record_of(&before, &after)).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, Kind::Escalated);
+        assert!(events[0].kind.asks_for_a_decision());
+        // The same image again (a later write that changes something else) is no new event.
+        let mut later = after.clone();
+        later.updated_at = at + chrono::Duration::minutes(1);
+        assert!(from_record(&record_of(&after, &later)).unwrap().is_empty());
     }
 
     #[test]

@@ -231,14 +231,27 @@ impl App {
         let (Some(slack), Some(r)) = (&self.slack, &event.request) else {
             return;
         };
-        let asked = Event {
-            id: format!("request:{}:{}", r.id, Kind::Created.as_str()),
-            kind: Kind::Created,
-            ..event.clone()
-        };
         let outcome = shared::slack::interactions::outcome_message(r, &self.cfg.public_url);
         let text = outcome["text"].as_str().unwrap_or_default();
-        for d in plan::deliveries(&asked, flow, integration, &self.channels()) {
+        // The messages that asked: when the request was made, and when it escalated.
+        let asked_by = |kind: Kind| Event {
+            id: format!("request:{}:{}", r.id, kind.as_str()),
+            kind,
+            ..event.clone()
+        };
+        let escalated = r
+            .escalation
+            .as_ref()
+            .is_some_and(|e| e.escalated_at.is_some());
+        let mut asks = vec![asked_by(Kind::Created)];
+        if escalated {
+            asks.push(asked_by(Kind::Escalated));
+        }
+        for (asked, d) in asks.iter().flat_map(|asked| {
+            plan::deliveries(asked, flow, integration, &self.channels())
+                .into_iter()
+                .map(move |d| (asked, d))
+        }) {
             if d.target.channel() != "slack" {
                 continue;
             }

@@ -209,6 +209,24 @@ pub fn deliveries(
                 person(&mut out, ch, &people, &email, Role::Approver { why });
             }
         }
+        (Kind::Escalated, Some(r)) => {
+            let requester = r.requester.email.as_deref().map(fold_email);
+            let tier = r
+                .escalation
+                .as_ref()
+                .map(|e| e.to.as_slice())
+                .unwrap_or_default();
+            for a in tier {
+                if a.kind != PrincipalKind::User || !a.value.contains('@') {
+                    continue;
+                }
+                let email = fold_email(&a.value);
+                if Some(&email) != requester.as_ref() {
+                    let why = vec!["the next approver tier: nobody decided in time".to_string()];
+                    person(&mut out, ch, &people, &email, Role::Approver { why });
+                }
+            }
+        }
         (Kind::RevokeFailed, Some(r)) => {
             if let Some(e) = &r.requester.email {
                 person(&mut out, ch, &people, e, Role::Requester);
@@ -258,23 +276,19 @@ mod tests {
     fn approvers_hear_why_once_each_never_the_requester_and_groups_only_through_channels() {
         let mut r = request();
         r.approval_steps = vec![
-            ApprovalStep {
-                label: "flow approvers".into(),
-                approvers: vec![
+            ApprovalStep::new(
+                "flow approvers",
+                vec![
                     PrincipalRef::user("Carol@Example.com"),
                     PrincipalRef::group("leads"),
                     PrincipalRef::user("DEV@example.com"),
                     PrincipalRef::user("a-bare-sub"),
                 ],
-                approved_by: None,
-                approved_at: None,
-            },
-            ApprovalStep {
-                label: "owner of logs-1".into(),
-                approvers: vec![PrincipalRef::user("carol@example.com")],
-                approved_by: None,
-                approved_at: None,
-            },
+            ),
+            ApprovalStep::new(
+                "owner of logs-1",
+                vec![PrincipalRef::user("carol@example.com")],
+            ),
         ];
         let event = Event {
             id: "request:r-1:request.created".into(),
@@ -308,6 +322,48 @@ mod tests {
                     role: why
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn an_escalation_asks_the_next_tier_and_no_one_else_in_person() {
+        let mut r = request();
+        r.approval_steps = vec![ApprovalStep::new(
+            "flow approvers",
+            vec![PrincipalRef::user("alice@example.com")],
+        )];
+        r.escalation = Some(shared::model::Escalation {
+            at: r.created_at,
+            to: vec![
+                PrincipalRef::user("Carol@Example.com"),
+                PrincipalRef::user("dev@example.com"),
+                PrincipalRef::group("sre"),
+            ],
+            escalated_at: Some(r.created_at),
+        });
+        let event = Event {
+            id: "request:r-1:request.escalated".into(),
+            kind: Kind::Escalated,
+            integration: "prod".into(),
+            request: Some(r),
+            audit: None,
+        };
+        let ch = Channels {
+            slack: true,
+            ..Default::default()
+        };
+        let out = deliveries(&event, None, None, &ch);
+        assert_eq!(
+            out,
+            vec![Delivery {
+                target: Target::SlackPerson {
+                    email: "carol@example.com".into()
+                },
+                role: Role::Approver {
+                    why: vec!["the next approver tier: nobody decided in time".into()]
+                },
+            }],
+            "the tier's people (never the requester); alice was asked already"
         );
     }
 }

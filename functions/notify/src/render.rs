@@ -26,6 +26,7 @@ fn headline(event: &Event) -> String {
     };
     match event.kind {
         Kind::Created => "New access request waiting for approval".into(),
+        Kind::Escalated => "Access request escalated to you: nobody decided it in time".into(),
         Kind::Approved => format!(
             "Access request approved{}",
             who(|d| format!(" by {}", d.by))
@@ -69,7 +70,7 @@ pub fn message(event: &Event, role: &Role, public_url: &str) -> Message {
         if let Some(reason) = r
             .status_reason
             .as_deref()
-            .filter(|_| event.kind != Kind::Created)
+            .filter(|_| !event.kind.asks_for_a_decision())
         {
             lines.push(format!("Reason: {reason}"));
         }
@@ -107,7 +108,7 @@ pub fn message(event: &Event, role: &Role, public_url: &str) -> Message {
         subject: format!("[elastic-jit] {head}"),
         text: format!("{head}\n{}", lines.join("\n")),
         link,
-        buttons: event.kind == Kind::Created
+        buttons: event.kind.asks_for_a_decision()
             && matches!(role, Role::Approver { .. } | Role::Watcher),
     }
 }

@@ -6,12 +6,12 @@ use serde_json::json;
 use shared::api::{ApiError, ApiRequest, Caller, json_response};
 use shared::grants::{ACCOUNT_DETAIL, GrantError, principal_name};
 use shared::model::{
-    AccessFlow, AccessRequest, ApprovalStep, AuditEvent, AuditSubject, DecisionKind, Integration,
-    IntegrationKind, RequestStatus, Resource,
+    AccessFlow, AccessRequest, ApprovalStep, AuditEvent, AuditSubject, DecisionKind, Escalation,
+    Integration, IntegrationKind, PrincipalRef, RequestStatus, Resource,
 };
 use shared::policy::{
     NewRequest, ViaAliases, alias_targets, approval_steps, can_decide, check_scope, concrete,
-    decide, expand, match_flow,
+    decide, escalation_tier, expand, match_flow,
 };
 use shared::store::{Created, StoreError};
 use shared::validation::{TextKind, ValidationErrors, check_name, check_text};
@@ -52,6 +52,8 @@ struct Plan {
     resources: Vec<Resource>,
     via_aliases: ViaAliases,
     steps: Vec<ApprovalStep>,
+    /// Who joins the open steps if the request waits too long (empty: no escalation).
+    escalation_to: Vec<PrincipalRef>,
     duration: std::time::Duration,
     /// The account the grant would use on the target.
     account: String,
@@ -159,7 +161,9 @@ async fn plan(app: &App, caller: &Caller, body: &NewRequest) -> Result<Plan, Api
         return Err(GrantError::AccountOwned(account).into());
     }
     let steps = approval_steps(flow, &integration, &resources, &caller.identity)?;
+    let escalation_to = escalation_tier(flow, &integration);
     Ok(Plan {
+        escalation_to,
         flow: flow.clone(),
         integration,
         resources,
@@ -188,9 +192,8 @@ pub async fn preview(
         body.justification = Some("(not checked by a preview)".into());
     }
     let plan = plan(app, caller, &body).await?;
-    Ok(json_response(
-        200,
-        &json!({
+    let escalation = escalation(&plan.flow, plan.escalation_to, app.services.clock.now());
+    let mut preview = json!({
             "integration": plan.integration.name,
             "flow": plan.flow.name,
             "resources": plan.resources.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
@@ -198,8 +201,12 @@ pub async fn preview(
             "duration": shared::model::format_duration(plan.duration),
             "auto_approve": plan.flow.spec.auto_approve,
             "approval_steps": plan.steps,
-        }),
-    ))
+            "approval_reason_required": reason_required(&plan.flow),
+    });
+    if let Some(e) = escalation {
+        preview["escalation"] = json!(e);
+    }
+    Ok(json_response(200, &preview))
 }
 
 pub async fn create(
@@ -215,6 +222,7 @@ pub async fn create(
         resources,
         via_aliases,
         steps,
+        escalation_to,
         duration,
         account,
     } = plan(app, caller, &body).await?;
@@ -246,6 +254,8 @@ pub async fn create(
         created_at: now,
         updated_at: now,
         approval_expires_at: now + window,
+        approval_reason_required: reason_required(&flow),
+        escalation: escalation(&flow, escalation_to, now),
         starts_at: None,
         ends_at: None,
         ended_at: None,
@@ -320,6 +330,32 @@ pub async fn create(
         201,
         &views::request(&result, &caller.identity),
     ))
+}
+
+fn reason_required(flow: &AccessFlow) -> bool {
+    !flow.spec.auto_approve
+        && flow
+            .spec
+            .approval
+            .as_ref()
+            .is_some_and(|a| a.require_reason)
+}
+
+/// When and to whom a request made now under `flow` escalates, if the flow asks for it.
+fn escalation(
+    flow: &AccessFlow,
+    to: Vec<PrincipalRef>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Escalation> {
+    let after = flow.spec.approval.as_ref()?.escalation.as_ref()?.after()?;
+    if flow.spec.auto_approve || to.is_empty() {
+        return None;
+    }
+    Some(Escalation {
+        at: now + chrono::Duration::from_std(after).ok()?,
+        to,
+        escalated_at: None,
+    })
 }
 
 /// Free text and every name a requester sends, refused when it holds control characters.

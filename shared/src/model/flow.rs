@@ -27,6 +27,56 @@ pub enum CredentialMode {
     ApiKey,
 }
 
+/// Who must approve a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalRule {
+    /// Any one of the approvers: the flow's `approvers`, else every owner of the resources
+    /// asked for (and the integration owners for resources without one).
+    Any,
+    /// One approval per owner set: each resource's owner, and the integration owners for
+    /// resources without one. The flow names no `approvers`.
+    AllOwners,
+    /// `quorum` different people among the approvers (as for `any`).
+    Quorum,
+}
+
+pub const MAX_QUORUM: u32 = 10;
+const MIN_ESCALATION: Duration = Duration::from_secs(5 * 60);
+
+/// How a flow's requests are approved. Absent: any one of `approvers`, or, when the flow
+/// names none, one approval per owner set (`all_owners`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<ApprovalRule>,
+    /// With `rule: quorum`: how many different people must approve (2 to 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<u32>,
+    /// Approvers must give a reason to approve too (a rejection always needs one).
+    #[serde(default)]
+    pub require_reason: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<EscalationSpec>,
+}
+
+/// After `after` without the request being decided, `to` (else the integration owners) may
+/// approve it too, and they are notified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationSpec {
+    pub after: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<PrincipalRef>,
+}
+
+impl EscalationSpec {
+    pub fn after(&self) -> Option<Duration> {
+        parse_duration(&self.after).ok()
+    }
+}
+
 /// What an administrator PUTs to `/flows/{name}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +103,9 @@ pub struct AccessFlowSpec {
     /// Who else hears about this flow's requests (Slack channel, addresses, webhooks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<crate::notifications::NotificationSettings>,
+    /// Quorum, escalation and approval reasons (absent: today's rules, see [`ApprovalPolicy`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +130,15 @@ impl AccessFlowSpec {
             .as_deref()
             .and_then(|d| parse_duration(d).ok())
             .unwrap_or(DEFAULT_APPROVAL_WINDOW)
+    }
+
+    /// The rule its requests follow, spelled out.
+    pub fn approval_rule(&self) -> ApprovalRule {
+        match self.approval.as_ref().and_then(|a| a.rule) {
+            Some(r) => r,
+            None if self.approvers.is_empty() => ApprovalRule::AllOwners,
+            None => ApprovalRule::Any,
+        }
     }
 
     /// `integration` is the stored integration the flow names, or `None` when there is none.
@@ -154,6 +216,9 @@ impl AccessFlowSpec {
             "invalid_approval_window",
         );
         check_principals(&mut e, "approvers", &self.approvers);
+        if let Some(a) = &self.approval {
+            self.check_approval(&mut e, a, integration);
+        }
         if let Some(n) = &self.notifications {
             n.validate(&mut e, "notifications");
         }
@@ -167,6 +232,95 @@ impl AccessFlowSpec {
             );
         }
         e.into_result()
+    }
+}
+
+impl AccessFlowSpec {
+    fn check_approval(
+        &self,
+        e: &mut ValidationErrors,
+        a: &ApprovalPolicy,
+        integration: Option<&Integration>,
+    ) {
+        if self.auto_approve {
+            e.push(
+                "approval_rule_conflict",
+                "approval",
+                "an auto_approve flow has no approvals: remove approval or auto_approve",
+            );
+            return;
+        }
+        match (a.rule, a.quorum) {
+            (Some(ApprovalRule::Quorum), None) => e.push(
+                "invalid_quorum",
+                "approval.quorum",
+                format!("rule quorum needs quorum: how many different people approve (2 to {MAX_QUORUM})"),
+            ),
+            (Some(ApprovalRule::Quorum), Some(n)) if !(2..=MAX_QUORUM).contains(&n) => e.push(
+                "invalid_quorum",
+                "approval.quorum",
+                format!("quorum must be between 2 and {MAX_QUORUM} (got {n}); one approver is rule any"),
+            ),
+            (Some(ApprovalRule::Quorum), Some(n)) => {
+                // Named people alone can be counted: a quorum they cannot reach would wait
+                // forever. (A group's size is unknown here.)
+                let users = self
+                    .approvers
+                    .iter()
+                    .filter(|p| p.kind == super::principal::PrincipalKind::User)
+                    .count();
+                if !self.approvers.is_empty()
+                    && users == self.approvers.len()
+                    && users < n as usize
+                {
+                    e.push(
+                        "invalid_quorum",
+                        "approval.quorum",
+                        format!("quorum {n} cannot be reached by the {users} approvers named"),
+                    );
+                }
+            }
+            (_, Some(_)) => e.push(
+                "invalid_quorum",
+                "approval.quorum",
+                "quorum applies only with rule quorum",
+            ),
+            _ => {}
+        }
+        if a.rule == Some(ApprovalRule::AllOwners) && !self.approvers.is_empty() {
+            e.push(
+                "approval_rule_conflict",
+                "approval.rule",
+                "rule all_owners asks each resource owner; remove approvers, or use rule any or quorum",
+            );
+        }
+        let Some(esc) = &a.escalation else { return };
+        check_bounded_duration(
+            e,
+            "approval.escalation.after",
+            Some(&esc.after),
+            MIN_ESCALATION,
+            MAX_APPROVAL_WINDOW,
+            "invalid_escalation",
+        );
+        if esc.after().is_some_and(|d| d >= self.approval_window()) {
+            e.push(
+                "invalid_escalation",
+                "approval.escalation.after",
+                format!(
+                    "escalation.after must be shorter than the approval window ({})",
+                    super::format_duration(self.approval_window())
+                ),
+            );
+        }
+        check_principals(e, "approval.escalation.to", &esc.to);
+        if esc.to.is_empty() && integration.is_some_and(|i| i.spec.integration_owners.is_empty()) {
+            e.push(
+                "invalid_escalation",
+                "approval.escalation.to",
+                "escalation.to is empty and the integration has no owners to escalate to",
+            );
+        }
     }
 }
 

@@ -13,7 +13,10 @@ mod resource;
 
 pub use audit::{AuditEvent, AuditOutcome, AuditSubject};
 pub use duration::{format_duration, parse_duration};
-pub use flow::{AccessFlow, AccessFlowSpec, CredentialMode, DEFAULT_MAX_DURATION};
+pub use flow::{
+    AccessFlow, AccessFlowSpec, ApprovalPolicy, ApprovalRule, CredentialMode, DEFAULT_MAX_DURATION,
+    EscalationSpec, MAX_QUORUM,
+};
 pub use integration::{
     CustomPermission, DEFAULT_CONNECTOR_PREFIX, DiscoverySelection, Integration, IntegrationKind,
     IntegrationSpec, OwnerAttribute, PendingRetire, ResourceOwner, TlsConfig, check_secret_binding,
@@ -23,7 +26,7 @@ pub use permission::{CLOUD_ROLE_IDS, CloudRoleScope, ES_INDEX_PRIVILEGES, Resolv
 pub use principal::{Identity, Person, PrincipalKind, PrincipalRef, fold_email};
 pub use principal_state::{PRINCIPAL_IDLE, PrincipalState, SharedObject};
 pub use request::{
-    AccessRequest, ApprovalStep, Decision, DecisionKind, RequestStatus, TargetObject,
-    TransitionError,
+    AccessRequest, ApprovalStep, Decision, DecisionKind, Escalation, RequestStatus, StepApproval,
+    TargetObject, TransitionError,
 };
 pub use resource::{Resource, ResourceKind};

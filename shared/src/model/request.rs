@@ -85,16 +85,86 @@ pub struct TransitionError {
     pub to: RequestStatus,
 }
 
-/// One set of people whose approval is required. Each distinct owner set must approve.
+/// One set of people whose approval is required. Each step must be approved; a step is
+/// approved once `required` different people among its approvers have approved it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalStep {
     /// Why this step exists, e.g. `flow approvers`, `owner of logs-2026.11`, `integration owners`.
     pub label: String,
     pub approvers: Vec<PrincipalRef>,
+    /// How many different people must approve (a quorum); 1 unless the flow asks for more.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub required: u32,
+    /// Each approval given to this step so far (one per person).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<StepApproval>,
+    /// Who gave the approval that completed the step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_at: Option<DateTime<Utc>>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+impl ApprovalStep {
+    /// A step that one approval among `approvers` completes.
+    pub fn new(label: impl Into<String>, approvers: Vec<PrincipalRef>) -> Self {
+        Self {
+            label: label.into(),
+            approvers,
+            required: 1,
+            approvals: vec![],
+            approved_by: None,
+            approved_at: None,
+        }
+    }
+
+    /// Has `who` (under this identity or another of the same human) approved this step?
+    pub fn approved_by_human(&self, who: &Identity) -> bool {
+        self.approvals.iter().any(|a| a.is_by_human(who))
+    }
+}
+
+/// One person's approval of one step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepApproval {
+    /// The approver's label ([`Identity::display`]: the trusted email, else `sub:<sub>`).
+    pub by: String,
+    /// The approver's person key ([`Identity::person_key`]).
+    pub by_person: String,
+    pub at: DateTime<Utc>,
+}
+
+impl StepApproval {
+    /// The same person, or the same trusted email under another identity: a quorum counts
+    /// humans, so one human with two identities counts once.
+    pub fn is_by_human(&self, who: &Identity) -> bool {
+        self.by_person == who.person_key()
+            || who
+                .email
+                .as_deref()
+                .is_some_and(|e| crate::model::fold_email(e) == crate::model::fold_email(&self.by))
+    }
+}
+
+/// Who is added to a request's open approval steps when nobody completed them in time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// When the request escalates if it is still pending.
+    pub at: DateTime<Utc>,
+    /// The next approver tier (the flow's escalation approvers, else the integration owners
+    /// when the request was made).
+    pub to: Vec<PrincipalRef>,
+    /// When it escalated (then `to` joined every open step's approvers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalated_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,6 +259,13 @@ pub struct AccessRequest {
     pub updated_at: DateTime<Utc>,
     /// When a pending request stops waiting for approvals.
     pub approval_expires_at: DateTime<Utc>,
+    /// Approving needs a reason too (the flow's `approval.require_reason` when the request was
+    /// made).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approval_reason_required: bool,
+    /// The escalation the flow asked for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Escalation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starts_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -257,7 +334,10 @@ impl AccessRequest {
     /// When the sweeps must look at this request again, if ever (feeds the due-time index).
     pub fn due_at(&self) -> Option<DateTime<Utc>> {
         match self.status {
-            RequestStatus::Pending => Some(self.approval_expires_at),
+            RequestStatus::Pending => Some(match self.escalation_due() {
+                Some(at) => at.min(self.approval_expires_at),
+                None => self.approval_expires_at,
+            }),
             RequestStatus::Approved => Some(self.updated_at + PROVISIONING_GRACE),
             RequestStatus::Active => self.ends_at,
             RequestStatus::RevokeFailed => self.next_attempt_at.or(Some(self.updated_at)),
@@ -266,6 +346,39 @@ impl AccessRequest {
                 .or(Some(self.updated_at + SETTLE_AFTER_FAILURE)),
             _ => None,
         }
+    }
+
+    /// When this pending request escalates, unless it already did.
+    pub fn escalation_due(&self) -> Option<DateTime<Utc>> {
+        self.escalation
+            .as_ref()
+            .filter(|e| e.escalated_at.is_none() && !e.to.is_empty())
+            .map(|e| e.at)
+    }
+
+    /// Add the escalation tier to every step still open. Returns false (and changes nothing)
+    /// when there is nothing to escalate.
+    pub fn escalate(&mut self, now: DateTime<Utc>) -> bool {
+        if self.status != RequestStatus::Pending || self.escalation_due().is_none() {
+            return false;
+        }
+        let Some(e) = self.escalation.as_mut() else {
+            return false;
+        };
+        for step in self
+            .approval_steps
+            .iter_mut()
+            .filter(|s| s.approved_by.is_none())
+        {
+            for p in &e.to {
+                if !step.approvers.contains(p) {
+                    step.approvers.push(p.clone());
+                }
+            }
+        }
+        e.escalated_at = Some(now);
+        self.updated_at = now;
+        true
     }
 
     pub fn all_steps_approved(&self) -> bool {
@@ -304,6 +417,8 @@ mod tests {
             created_at: now,
             updated_at: now,
             approval_expires_at: now + Duration::hours(24),
+            approval_reason_required: false,
+            escalation: None,
             starts_at: None,
             ends_at: None,
             ended_at: None,

@@ -422,6 +422,10 @@ async fn decide_click(
                 _ => ephemeral(e.message),
             }
         }
+        Err(e) if e.code == "reason_required" => ephemeral(format!(
+            "This flow asks approvers for a reason, which a button cannot carry: approve in the \
+             portal: {link}"
+        )),
         Err(e) if e.status == 403 || e.status == 404 => ephemeral(match cfg.trust_groups_for {
             Some(window) => format!(
                 "You may not decide this request as {}: you are not named by your email, and no \

@@ -279,6 +279,14 @@ pub trait RequestStore: Send + Sync {
         expected_version: u64,
         audit: &[AuditEvent],
     ) -> Result<AccessRequest, StoreError>;
+    /// [`Self::update_request`] for a pending request whose approvers grew (an escalation):
+    /// the new approvers are indexed in the same transaction, so they find it to decide.
+    async fn update_request_indexing_approvers(
+        &self,
+        request: &AccessRequest,
+        expected_version: u64,
+        audit: &[AuditEvent],
+    ) -> Result<AccessRequest, StoreError>;
     /// A requester's requests, newest first.
     async fn requests_of(
         &self,

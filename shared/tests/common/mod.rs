@@ -45,6 +45,8 @@ pub fn request(id: &str, sub: &str, status: RequestStatus, at: DateTime<Utc>) ->
         created_at: at,
         updated_at: at,
         approval_expires_at: at + Duration::hours(24),
+        approval_reason_required: false,
+        escalation: None,
         starts_at: None,
         ends_at: None,
         ended_at: None,

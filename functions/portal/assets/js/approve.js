@@ -20,7 +20,7 @@ function privileges(r) {
 
 function card(r, refresh) {
   const own = r.requester && r.requester.sub === me().sub;
-  const reason = h('textarea', { maxlength: '1000', 'data-reason': r.id });
+  const reason = h('textarea', { maxlength: '1000', 'data-reason': r.id, required: r.approval_reason_required ? '' : null });
   const box = h('div', { tabindex: '-1' });
   const f = h('form', { class: 'card', 'data-decide': r.id, 'aria-label': `Request ${r.id}` },
     h('h3', {}, `${r.requester.email || r.requester.sub} asks for ${r.permission} on ${r.integration}`),
@@ -58,7 +58,8 @@ function card(r, refresh) {
       for (const b of f.querySelectorAll('button')) b.disabled = false;
     }
   };
-  f.append(field('Reason', reason, 'Recorded in the audit trail; the requester sees it.'), box,
+  f.append(field(r.approval_reason_required ? 'Reason (required to approve or reject)' : 'Reason',
+    reason, 'Recorded in the audit trail; the requester sees it.'), box,
     h('div', { class: 'actions' },
       h('button', { type: 'button', 'data-action': 'approve', on: { click: decide('approve') } }, 'Approve'),
       h('button', { type: 'button', class: 'danger', 'data-action': 'reject', on: { click: decide('reject') } }, 'Reject')));

@@ -42,8 +42,11 @@ function previewed(p) {
   if (p.auto_approve || !p.approval_steps.length) {
     return [h('p', {}, 'Nobody: this flow approves automatically. Access starts as soon as you send the request.'), reach];
   }
+  const rules = [];
+  if (p.approval_reason_required) rules.push(h('p', { class: 'hint' }, 'Approvers must give a reason.'));
+  if (p.escalation) rules.push(h('p', { class: 'hint' }, `If nobody approves by ${when(p.escalation.at)}, ${p.escalation.to.map(principal).join(', ')} may decide too.`));
   return [h('ul', {}, p.approval_steps.map((s) => h('li', {}, h('strong', {}, s.label), ': ',
-    s.approvers.map(principal).join(' or ')))), reach];
+    s.approvers.map(principal).join(' or ')))), ...rules, reach];
 }
 
 export async function catalog(main) {
@@ -292,9 +295,24 @@ function facts(r) {
 
 export function steps(r) {
   if (!(r.approval_steps || []).length) return h('p', {}, 'No approval needed (approved automatically).');
-  return h('ul', { class: 'steps' }, r.approval_steps.map((s) => h('li', {},
-    h('strong', {}, s.label), ': ', s.approvers.map(principal).join(' or '),
-    s.approved_by ? ` — approved by ${s.approved_by} ${when(s.approved_at)}` : ' — waiting')));
+  const items = r.approval_steps.map((s) => h('li', { 'data-step': s.label },
+    h('strong', {}, s.label), ': ', s.approvers.map(principal).join(' or '), progress(s)));
+  const e = r.escalation;
+  const note = !e ? null : e.escalated_at
+    ? h('p', { class: 'hint', 'data-escalated': '' }, `Escalated ${when(e.escalated_at)}: ${e.to.map(principal).join(', ')} may decide too.`)
+    : r.status === 'pending'
+      ? h('p', { class: 'hint' }, `If nobody approves by ${when(e.at)}, ${e.to.map(principal).join(', ')} may decide too.`)
+      : null;
+  return [h('ul', { class: 'steps' }, items), note];
+}
+
+/** A step's state: who completed it, or how many of how many approvals it has. */
+function progress(s) {
+  if (s.approved_by) return ` — approved by ${s.approved_by} ${when(s.approved_at)}`;
+  const given = (s.approvals || []).map((a) => a.by);
+  const need = s.required || 1;
+  if (need === 1) return ' — waiting';
+  return ` — ${given.length} of ${need} approvals${given.length ? ` (${given.join(', ')})` : ''}`;
 }
 
 export function trail(r) {

@@ -253,6 +253,31 @@ impl RequestStore for DynamoStore {
         Ok(stored)
     }
 
+    async fn update_request_indexing_approvers(
+        &self,
+        request: &AccessRequest,
+        expected_version: u64,
+        audit: &[AuditEvent],
+    ) -> Result<AccessRequest, StoreError> {
+        let (own, other) = split_audit(&request.id, audit);
+        let stored = with_version(request, |r| {
+            r.version = expected_version + 1;
+            r.history.extend(own.iter().cloned());
+        });
+        let mut writes = vec![self.put(
+            self.request_item(&stored)?,
+            Some(&Expect::Version(expected_version)),
+        )?];
+        // Every key is put again (a put of an existing index item changes nothing).
+        if stored.status == RequestStatus::Pending {
+            writes.extend(self.approver_puts(&stored)?);
+        }
+        writes.extend(self.audit_items(&other)?);
+        writes.extend(self.audit_log_items(&own, Some(&request.integration))?);
+        self.commit(writes, "request", &request.id, false).await?;
+        Ok(stored)
+    }
+
     async fn update_request_and_principal(
         &self,
         request: &AccessRequest,

@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use shared::model::{
-    AccessFlowSpec, CredentialMode, CustomPermission, DiscoverySelection, IntegrationKind,
-    IntegrationSpec, OwnerAttribute, PrincipalRef, RequestStatus, ResourceOwner, TlsConfig,
+    AccessFlowSpec, ApprovalPolicy, ApprovalRule, CredentialMode, CustomPermission,
+    DiscoverySelection, EscalationSpec, IntegrationKind, IntegrationSpec, OwnerAttribute,
+    PrincipalRef, RequestStatus, ResourceOwner, TlsConfig,
 };
 use shared::policy::NewRequest;
 
@@ -164,6 +165,15 @@ fn full_flow_spec() -> AccessFlowSpec {
         approval_window: Some("1d".into()),
         description: Some("d".into()),
         notifications: Some(full_notifications()),
+        approval: Some(ApprovalPolicy {
+            rule: Some(ApprovalRule::Quorum),
+            quorum: Some(2),
+            require_reason: true,
+            escalation: Some(EscalationSpec {
+                after: "2h".into(),
+                to: vec![PrincipalRef::group("oncall")],
+            }),
+        }),
     }
 }
 
@@ -201,6 +211,17 @@ fn access_flow_spec_is_documented_field_for_field() {
         properties(&doc, schema(&doc, "AccessFlowSpec")),
         keys(&spec),
         "AccessFlowSpec properties"
+    );
+    let approval = &schema(&doc, "AccessFlowSpec")["properties"]["approval"];
+    assert_eq!(
+        properties(&doc, approval),
+        keys(&spec["approval"]),
+        "AccessFlowSpec.approval properties"
+    );
+    assert_eq!(
+        properties(&doc, &approval["properties"]["escalation"]),
+        keys(&spec["approval"]["escalation"]),
+        "AccessFlowSpec.approval.escalation properties"
     );
     accepts::<AccessFlowSpec>(&doc, "AccessFlowSpec");
     required_matches::<AccessFlowSpec>(&doc, "AccessFlowSpec");

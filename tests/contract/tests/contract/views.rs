@@ -9,9 +9,10 @@ use serde_json::{Map, Value, json};
 use shared::discovery::DiscoverySummary;
 use shared::model::{
     AccessFlow, AccessFlowSpec, AccessRequest, ApprovalStep, AuditEvent, AuditSubject,
-    CredentialMode, CustomPermission, Decision, DecisionKind, DiscoverySelection, Identity,
-    Integration, IntegrationKind, IntegrationSpec, OwnerAttribute, PendingRetire, PrincipalRef,
-    RequestStatus, Resource, ResourceKind, ResourceOwner, TargetObject, TlsConfig,
+    CredentialMode, CustomPermission, Decision, DecisionKind, DiscoverySelection, Escalation,
+    Identity, Integration, IntegrationKind, IntegrationSpec, OwnerAttribute, PendingRetire,
+    PrincipalRef, RequestStatus, Resource, ResourceKind, ResourceOwner, StepApproval, TargetObject,
+    TlsConfig,
 };
 
 use crate::common::{openapi, operations, resolve};
@@ -175,6 +176,7 @@ fn flows() -> [AccessFlow; 2] {
             approval_window: Some("2d".into()),
             description: Some("Read the logs".into()),
             notifications: None,
+            approval: None,
         },
         version: 2,
         created_at: at(0),
@@ -272,8 +274,24 @@ fn requests() -> [AccessRequest; 2] {
         status: RequestStatus::RevokeFailed,
         status_reason: Some("target unreachable".into()),
         approval_steps: vec![ApprovalStep {
-            label: "owner of logs-2026.11".into(),
-            approvers: vec![PrincipalRef::user("alice@example.com")],
+            label: "2 of owner of logs-2026.11".into(),
+            approvers: vec![
+                PrincipalRef::user("alice@example.com"),
+                PrincipalRef::user("carol@example.com"),
+            ],
+            required: 2,
+            approvals: vec![
+                StepApproval {
+                    by: "carol@example.com".into(),
+                    by_person: "person:def".into(),
+                    at: at(1),
+                },
+                StepApproval {
+                    by: "alice@example.com".into(),
+                    by_person: "person:abc".into(),
+                    at: at(1),
+                },
+            ],
             approved_by: Some("alice@example.com".into()),
             approved_at: Some(at(1)),
         }],
@@ -287,6 +305,12 @@ fn requests() -> [AccessRequest; 2] {
         created_at: at(0),
         updated_at: at(4),
         approval_expires_at: at(30),
+        approval_reason_required: true,
+        escalation: Some(Escalation {
+            at: at(1),
+            to: vec![PrincipalRef::group("oncall")],
+            escalated_at: Some(at(1)),
+        }),
         starts_at: Some(at(1)),
         ends_at: Some(at(3)),
         ended_at: Some(at(4)),
@@ -339,6 +363,8 @@ fn requests() -> [AccessRequest; 2] {
         created_at: at(0),
         updated_at: at(0),
         approval_expires_at: at(30),
+        approval_reason_required: false,
+        escalation: None,
         starts_at: None,
         ends_at: None,
         ended_at: None,

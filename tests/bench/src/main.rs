@@ -256,6 +256,7 @@ async fn main() -> ExitCode {
     // The story once: each function's first invocation is its cold one (the connector secret
     // is not cached yet), so the hot paths' budgets are checked on the warm runs below.
     let measured = story(&bench).await;
+    eprintln!("[bench] the story ran once ({} operations)", measured.len());
     let mut rows: Vec<Vec<Measured>> = measured.iter().cloned().map(|m| vec![m]).collect();
     // Warm latency: fresh people, so every approval is a first grant like the counted one.
     for i in 0..args.runs {
@@ -281,6 +282,11 @@ async fn main() -> ExitCode {
             }
         }
     }
+    if args.runs > 0 {
+        for r in rows.iter().filter(|r| r.len() > 1) {
+            progress(r);
+        }
+    }
     let (discover_sizes, sweep_sizes) = if args.quick {
         (vec![10, 100], vec![0, 10, 50])
     } else {
@@ -296,6 +302,7 @@ async fn main() -> ExitCode {
         let m = bench.sweep(n).await;
         check(&mut failures, &m, budget::sweep(n, integrations));
         failures.extend(sweep_problem(&m, n));
+        progress(std::slice::from_ref(&m));
         rows.push(vec![m]);
     }
     let mut clusters = Vec::new();
@@ -316,6 +323,7 @@ async fn main() -> ExitCode {
                     .await,
             );
         }
+        progress(&samples);
         rows.push(samples);
         clusters.push(es);
     }
@@ -328,6 +336,7 @@ async fn main() -> ExitCode {
     }
     // Last: the functions' cached connector secret is stale after it.
     for m in bench.rotation().await {
+        progress(std::slice::from_ref(&m));
         rows.push(vec![m]);
     }
 
@@ -367,6 +376,17 @@ async fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// One finished operation, on stderr as soon as it is measured: a long run (a 10,000-index
+/// discovery, a 2,000-grant sweep) shows where it is, and what it measured survives a run that
+/// is stopped before the table.
+fn progress(samples: &[Measured]) {
+    let r = row(samples);
+    eprintln!(
+        "[bench] {}: target {} · DynamoDB {} · Secrets Manager {} · Scheduler {} · p50 {:.1} ms ({} runs)",
+        r.op, r.target, r.dynamodb, r.secrets, r.scheduler, r.p50_ms, r.runs
+    );
 }
 
 fn print_table(rows: &[Row], functions: &[FunctionRow], verbose: bool) {

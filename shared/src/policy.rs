@@ -322,7 +322,7 @@ pub fn match_flow<'a>(
                 "duration exceeds its maximum of {}",
                 crate::model::format_duration(s.max_duration())
             ))
-        } else if s.require_justification && !req.justified() {
+        } else if s.needs_justification() && !req.justified() {
             only_justification = true;
             Some("it requires a justification".to_string())
         } else {
@@ -347,17 +347,18 @@ pub fn match_flow<'a>(
     .with_details(json!({ "flows": reasons })))
 }
 
-/// Who must approve, by the flow's rule (see [`ApprovalRule`]): the flow's approvers, or the
-/// owners of the resources (each resource's owner, its tag value read as a user or group; the
-/// integration owners for resources without one). `any` and `quorum` make one step of them,
-/// `all_owners` one step per distinct owner set.
+/// Who must approve, by the flow's rule (see [`ApprovalRule`]): the flow's approvers (one
+/// step), or else one step per distinct owner set (each resource's owner, its tag value read
+/// as a user or group; the integration owners for resources without one). Owner steps are
+/// never merged: the owner of one resource never approves another's. A quorum applies to
+/// each step.
 pub fn approval_steps(
     flow: &AccessFlow,
     integration: &Integration,
     resources: &[Resource],
     requester: &Identity,
 ) -> Result<Vec<ApprovalStep>, ApiError> {
-    if flow.spec.auto_approve {
+    if flow.spec.grants_at_once() {
         return Ok(vec![]);
     }
     let rule = flow.spec.approval_rule();
@@ -369,20 +370,6 @@ pub fn approval_steps(
             flow.spec.approvers.clone(),
         )]
     };
-    if rule != ApprovalRule::AllOwners && steps.len() > 1 {
-        let label = steps
-            .iter()
-            .map(|s| s.label.as_str())
-            .collect::<Vec<_>>()
-            .join("; ");
-        let mut approvers: Vec<PrincipalRef> = Vec::new();
-        for a in steps.into_iter().flat_map(|s| s.approvers) {
-            if !approvers.contains(&a) {
-                approvers.push(a);
-            }
-        }
-        steps = vec![ApprovalStep::new(format!("any of: {label}"), approvers)];
-    }
     if rule == ApprovalRule::Quorum {
         let n = flow
             .spec
@@ -418,7 +405,13 @@ pub fn approval_steps(
     // quorum of named people must be reachable without the requester.
     for s in &steps {
         let only_users = s.approvers.iter().all(|a| a.kind == PrincipalKind::User);
-        let others = s.approvers.iter().filter(|a| !requester.matches(a)).count();
+        let others: Vec<PrincipalRef> = s
+            .approvers
+            .iter()
+            .filter(|a| !requester.matches(a))
+            .cloned()
+            .collect();
+        let others = crate::model::distinct_users(&others);
         if only_users && others == 0 {
             return Err(ApiError::new(
                 409,

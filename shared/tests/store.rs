@@ -326,6 +326,7 @@ async fn integrations_and_flows_are_versioned_and_audited_atomically() {
             description: None,
             notifications: None,
             approval: None,
+            break_glass: false,
         },
         version: 0,
         created_at: t0(),

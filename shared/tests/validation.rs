@@ -307,6 +307,7 @@ fn flow() -> AccessFlowSpec {
         description: None,
         notifications: None,
         approval: None,
+        break_glass: false,
     }
 }
 

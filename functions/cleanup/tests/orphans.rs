@@ -64,6 +64,7 @@ fn request(id: &str, status: RequestStatus, sub: &str, email: &str) -> AccessReq
         approval_expires_at: at + Duration::hours(1),
         approval_reason_required: false,
         escalation: None,
+        break_glass: None,
         starts_at: None,
         ends_at: None,
         ended_at: None,

@@ -253,6 +253,7 @@ fn overdue(id: usize) -> AccessRequest {
         approval_expires_at: at,
         approval_reason_required: false,
         escalation: None,
+        break_glass: None,
         starts_at: Some(at),
         ends_at: Some(at + Duration::hours(1)),
         ended_at: None,

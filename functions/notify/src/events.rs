@@ -28,6 +28,10 @@ pub enum Kind {
     RotationFailed,
     /// Nobody decided in time: the flow's next approver tier may decide now.
     Escalated,
+    /// Break-glass access was just granted without approval: its owners are told at once.
+    BreakGlass,
+    /// An owner reviewed a break-glass grant.
+    Reviewed,
 }
 
 impl Kind {
@@ -50,6 +54,8 @@ impl Kind {
             Self::RevokeFailed => "grant.revoke_failed",
             Self::RotationFailed => "connector.rotation_failed",
             Self::Escalated => "request.escalated",
+            Self::BreakGlass => "grant.break_glass",
+            Self::Reviewed => "request.reviewed",
         }
     }
 }
@@ -109,26 +115,38 @@ pub fn from_record(record: &EventRecord) -> Result<Vec<Event>, DecodeError> {
                 return Ok(vec![]);
             };
             let before = decode::<AccessRequest>(record, old, "request")?;
-            let kind = transition(before.as_ref().map(|o| o.status), r.status).or_else(|| {
-                // The sweep marking a live grant as ending soon: once per request.
-                let newly_warned = r.status == RequestStatus::Active
-                    && r.expiry_warned_at.is_some()
-                    && before
-                        .as_ref()
-                        .is_some_and(|o| o.expiry_warned_at.is_none());
-                if newly_warned {
-                    return Some(Kind::Expiring);
-                }
-                let escalated = |x: &AccessRequest| {
-                    x.escalation
-                        .as_ref()
-                        .is_some_and(|e| e.escalated_at.is_some())
-                };
-                let newly_escalated = r.status == RequestStatus::Pending
-                    && escalated(&r)
-                    && before.as_ref().is_some_and(|o| !escalated(o));
-                newly_escalated.then_some(Kind::Escalated)
-            });
+            let reviewed =
+                |x: &AccessRequest| x.break_glass.as_ref().is_some_and(|b| b.review.is_some());
+            let special = if before.is_none() && r.break_glass.is_some() {
+                // Made at once: the owners hear of it before it is even provisioned.
+                Some(Kind::BreakGlass)
+            } else if reviewed(&r) && before.as_ref().is_some_and(|o| !reviewed(o)) {
+                Some(Kind::Reviewed)
+            } else {
+                None
+            };
+            let kind = special
+                .or_else(|| transition(before.as_ref().map(|o| o.status), r.status))
+                .or_else(|| {
+                    // The sweep marking a live grant as ending soon: once per request.
+                    let newly_warned = r.status == RequestStatus::Active
+                        && r.expiry_warned_at.is_some()
+                        && before
+                            .as_ref()
+                            .is_some_and(|o| o.expiry_warned_at.is_none());
+                    if newly_warned {
+                        return Some(Kind::Expiring);
+                    }
+                    let escalated = |x: &AccessRequest| {
+                        x.escalation
+                            .as_ref()
+                            .is_some_and(|e| e.escalated_at.is_some())
+                    };
+                    let newly_escalated = r.status == RequestStatus::Pending
+                        && escalated(&r)
+                        && before.as_ref().is_some_and(|o| !escalated(o));
+                    newly_escalated.then_some(Kind::Escalated)
+                });
             Ok(kind
                 .map(|kind| Event {
                     id: format!("request:{}:{}", r.id, kind.as_str()),
@@ -248,6 +266,50 @@ mod tests {
         let mut later = after.clone();
         later.updated_at = at + chrono::Duration::minutes(1);
         assert!(from_record(&record_of(&after, &later)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn break_glass_is_told_when_made_and_when_reviewed() {
+        let batch: aws_lambda_events::dynamodb::Event = serde_json::from_str(include_str!(
+            "../../../events/notify/stream-request-created.json"
+        ))
+        .unwrap();
+        let mut made = from_record(&batch.records[0]).unwrap()[0]
+            .request
+            .clone()
+            .unwrap();
+        made.status = RequestStatus::Approved;
+        made.approval_steps.clear();
+        made.break_glass = Some(shared::model::BreakGlass::default());
+        let mut insert = record_of(&made, &made);
+        insert.event_name = "INSERT".into();
+        insert.change.old_image = Item::default();
+        let events = from_record(&insert).unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            [Kind::BreakGlass]
+        );
+        let mut active = made.clone();
+        active.status = RequestStatus::Active;
+        let events = from_record(&record_of(&made, &active)).unwrap();
+        assert_eq!(events[0].kind, Kind::Active, "the requester hears as usual");
+        let mut reviewed = active.clone();
+        reviewed.break_glass = Some(shared::model::BreakGlass {
+            review: Some(shared::model::Review {
+                by: "alice@example.com".into(),
+                by_person: "p".into(),
+                outcome: shared::model::ReviewOutcome::Justified,
+                note: None,
+                at: active.updated_at,
+            }),
+        });
+        let events = from_record(&record_of(&active, &reviewed)).unwrap();
+        assert_eq!(events[0].kind, Kind::Reviewed);
+        assert!(
+            from_record(&record_of(&reviewed, &reviewed))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

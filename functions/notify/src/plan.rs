@@ -234,6 +234,14 @@ pub fn deliveries(
             owners(&mut out, ch, &people, integration);
         }
         (Kind::RotationFailed, _) => owners(&mut out, ch, &people, integration),
+        // The people who must review it, and operations, at once.
+        (Kind::BreakGlass, Some(_)) => owners(&mut out, ch, &people, integration),
+        (Kind::Reviewed, Some(r)) => {
+            if let Some(e) = &r.requester.email {
+                person(&mut out, ch, &people, e, Role::Requester);
+            }
+            owners(&mut out, ch, &people, integration);
+        }
         (_, Some(r)) => {
             if let Some(e) = &r.requester.email {
                 person(&mut out, ch, &people, e, Role::Requester);

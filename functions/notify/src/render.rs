@@ -13,6 +13,9 @@ pub struct Message {
     pub link: Option<String>,
     /// Whether Slack shows approve/reject buttons (a new request, to an approver or a channel).
     pub buttons: bool,
+    /// Whether the approve button is among them: not when approving needs a reason, which a
+    /// button cannot carry.
+    pub approve_button: bool,
 }
 
 fn headline(event: &Event) -> String {
@@ -26,6 +29,35 @@ fn headline(event: &Event) -> String {
     };
     match event.kind {
         Kind::Created => "New access request waiting for approval".into(),
+        Kind::BreakGlass => format!(
+            "Break-glass access granted without approval{}: review it afterwards",
+            event
+                .request
+                .as_ref()
+                .and_then(|r| r.requester.email.as_deref())
+                .map(|e| format!(" to {e}"))
+                .unwrap_or_default()
+        ),
+        Kind::Reviewed => match event
+            .request
+            .as_ref()
+            .and_then(|r| r.break_glass.as_ref())
+            .and_then(|b| b.review.as_ref())
+        {
+            Some(v) => format!(
+                "Break-glass access reviewed by {}: {}{}",
+                v.by,
+                match v.outcome {
+                    shared::model::ReviewOutcome::Justified => "justified",
+                    shared::model::ReviewOutcome::NotJustified => "not justified",
+                },
+                v.note
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            ),
+            None => "Break-glass access reviewed".into(),
+        },
         Kind::Escalated => "Access request escalated to you: nobody decided it in time".into(),
         Kind::Approved => format!(
             "Access request approved{}",
@@ -87,9 +119,21 @@ pub fn message(event: &Event, role: &Role, public_url: &str) -> Message {
         }
     }
     match role {
-        Role::Approver { why } => lines.push(format!("You are asked as: {}.", why.join("; "))),
+        Role::Approver { why } => {
+            lines.push(format!("You are asked as: {}.", why.join("; ")));
+            if event
+                .request
+                .as_ref()
+                .is_some_and(|r| r.approval_reason_required)
+            {
+                lines.push("This flow asks approvers for a reason: approve in the portal.".into());
+            }
+        }
         Role::Requester if event.kind == Kind::Active => lines.push(
             "Read your credentials in the portal (or with GET /requests/{id}/credentials).".into(),
+        ),
+        Role::Operator if event.kind == Kind::BreakGlass => lines.push(
+            "Record your review in the portal (Reviews) or with POST /requests/{id}/review.".into(),
         ),
         Role::Requester if event.kind == Kind::Expiring => lines.push(
             "Save your work; if you still need access, ask again in the portal before it ends."
@@ -110,6 +154,10 @@ pub fn message(event: &Event, role: &Role, public_url: &str) -> Message {
         link,
         buttons: event.kind.asks_for_a_decision()
             && matches!(role, Role::Approver { .. } | Role::Watcher),
+        approve_button: !event
+            .request
+            .as_ref()
+            .is_some_and(|r| r.approval_reason_required),
     }
 }
 
@@ -118,10 +166,12 @@ pub fn slack_blocks(m: &Message, request_id: Option<&str>, buttons: bool) -> Val
     let mut blocks = vec![json!({"type": "section", "text": {"type": "mrkdwn", "text": m.text}})];
     let mut actions = vec![];
     if let (true, true, Some(id)) = (buttons, m.buttons, request_id) {
-        actions.push(
-            json!({"type": "button", "action_id": "approve", "style": "primary",
-            "text": {"type": "plain_text", "text": "Approve"}, "value": id}),
-        );
+        if m.approve_button {
+            actions.push(
+                json!({"type": "button", "action_id": "approve", "style": "primary",
+                "text": {"type": "plain_text", "text": "Approve"}, "value": id}),
+            );
+        }
         actions.push(
             json!({"type": "button", "action_id": "reject", "style": "danger",
             "text": {"type": "plain_text", "text": "Reject"}, "value": id}),
@@ -158,4 +208,60 @@ pub fn webhook_body(event: &Event, public_url: &str) -> Value {
         "request": request,
         "error": event.audit.as_ref().and_then(|a| a.details.get("error").cloned()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asked(reason_required: bool) -> Event {
+        let mut r: shared::model::AccessRequest = serde_json::from_value(json!({
+            "id": "r-1", "integration": "prod", "flow": "logs",
+            "requester": {"sub": "s-dev", "issuer": "https://idp", "email": "dev@example.com", "email_verified": true},
+            "resources": ["logs-1"], "permission": "read", "duration_secs": 3600, "status": "pending",
+            "created_at": "2026-11-23T10:00:00Z", "updated_at": "2026-11-23T10:00:00Z",
+            "approval_expires_at": "2026-11-24T10:00:00Z", "version": 1
+        }))
+        .unwrap();
+        r.approval_reason_required = reason_required;
+        Event {
+            id: "request:r-1:request.created".into(),
+            kind: Kind::Created,
+            integration: "prod".into(),
+            request: Some(r),
+            audit: None,
+        }
+    }
+
+    fn buttons(blocks: &Value) -> Vec<String> {
+        blocks
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+            .filter_map(|e| e["action_id"].as_str().map(String::from))
+            .collect()
+    }
+
+    #[test]
+    fn a_button_never_offers_an_approval_the_flow_wants_a_reason_for() {
+        let approver = Role::Approver {
+            why: vec!["flow approvers".into()],
+        };
+        let plain = message(&asked(false), &approver, "https://jit.example.com");
+        assert_eq!(
+            buttons(&slack_blocks(&plain, Some("r-1"), true)),
+            ["approve", "reject", "open"]
+        );
+        let reasoned = message(&asked(true), &approver, "https://jit.example.com");
+        assert_eq!(
+            buttons(&slack_blocks(&reasoned, Some("r-1"), true)),
+            ["reject", "open"]
+        );
+        assert!(
+            reasoned.text.contains("approve in the portal"),
+            "{}",
+            reasoned.text
+        );
+    }
 }

@@ -5,6 +5,8 @@
 pub mod audit;
 mod credentials;
 mod requests;
+/// Break-glass reviews.
+mod reviews;
 /// `POST /slack/interactions` (approve and reject buttons in Slack).
 pub mod slack;
 /// The JSON bodies the routes answer (the contract test checks them against infra/openapi.yaml).
@@ -53,6 +55,14 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "POST",
         path: "/requests/preview",
+    },
+    Route {
+        method: "POST",
+        path: "/requests/{id}/review",
+    },
+    Route {
+        method: "GET",
+        path: "/reviews",
     },
 ];
 
@@ -157,6 +167,8 @@ impl shared::api::Routes for App {
             ("GET", "/failed-revocations") => requests::failed_revocations(self, caller, req).await,
             ("GET", "/audit") => audit::list(self, caller, req).await,
             ("POST", "/requests/preview") => requests::preview(self, caller, req).await,
+            ("POST", "/requests/{id}/review") => reviews::record(self, caller, id, req).await,
+            ("GET", "/reviews") => reviews::list(self, caller, req).await,
             _ => credentials::get(self, caller, id).await,
         }
     }

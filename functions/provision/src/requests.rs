@@ -6,8 +6,8 @@ use serde_json::json;
 use shared::api::{ApiError, ApiRequest, Caller, json_response};
 use shared::grants::{ACCOUNT_DETAIL, GrantError, principal_name};
 use shared::model::{
-    AccessFlow, AccessRequest, ApprovalStep, AuditEvent, AuditSubject, DecisionKind, Escalation,
-    Integration, IntegrationKind, PrincipalRef, RequestStatus, Resource,
+    AccessFlow, AccessRequest, ApprovalStep, AuditEvent, AuditSubject, BreakGlass, DecisionKind,
+    Escalation, Integration, IntegrationKind, PrincipalRef, RequestStatus, Resource,
 };
 use shared::policy::{
     NewRequest, ViaAliases, alias_targets, approval_steps, can_decide, check_scope, concrete,
@@ -200,6 +200,7 @@ pub async fn preview(
             "via_aliases": plan.via_aliases,
             "duration": shared::model::format_duration(plan.duration),
             "auto_approve": plan.flow.spec.auto_approve,
+            "break_glass": plan.flow.spec.break_glass,
             "approval_steps": plan.steps,
             "approval_reason_required": reason_required(&plan.flow),
     });
@@ -240,15 +241,21 @@ pub async fn create(
         permission: body.permission.clone(),
         duration_secs: duration.as_secs(),
         justification: body.justification.clone().filter(|j| !j.trim().is_empty()),
-        status: if flow.spec.auto_approve {
+        status: if flow.spec.grants_at_once() {
             RequestStatus::Approved
         } else {
             RequestStatus::Pending
         },
-        status_reason: flow
-            .spec
-            .auto_approve
-            .then(|| format!("approved automatically by flow {}", flow.name)),
+        status_reason: if flow.spec.break_glass {
+            Some(format!(
+                "break-glass access through flow {}: granted without approval, to be reviewed by the integration owners",
+                flow.name
+            ))
+        } else {
+            flow.spec
+                .auto_approve
+                .then(|| format!("approved automatically by flow {}", flow.name))
+        },
         approval_steps: steps,
         decisions: vec![],
         created_at: now,
@@ -256,6 +263,7 @@ pub async fn create(
         approval_expires_at: now + window,
         approval_reason_required: reason_required(&flow),
         escalation: escalation(&flow, escalation_to, now),
+        break_glass: flow.spec.break_glass.then(BreakGlass::default),
         starts_at: None,
         ends_at: None,
         ended_at: None,
@@ -285,6 +293,7 @@ pub async fn create(
         "duration_secs": request.duration_secs,
         "justification": request.justification,
         "auto_approved": flow.spec.auto_approve,
+        "break_glass": flow.spec.break_glass,
         ACCOUNT_DETAIL: account,
     }));
     let person = caller.identity.person_key();
@@ -348,7 +357,7 @@ fn escalation(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<Escalation> {
     let after = flow.spec.approval.as_ref()?.escalation.as_ref()?.after()?;
-    if flow.spec.auto_approve || to.is_empty() {
+    if flow.spec.grants_at_once() || to.is_empty() {
         return None;
     }
     Some(Escalation {
@@ -440,7 +449,7 @@ pub(crate) async fn load(app: &App, id: &str) -> Result<AccessRequest, ApiError>
 
 /// Requesters, approvers (current or past) and admins may read a request; others are told it
 /// does not exist. The requester and past deciders are recognised by person, never by a label.
-fn visible(r: &AccessRequest, caller: &Caller) -> bool {
+pub(crate) fn visible(r: &AccessRequest, caller: &Caller) -> bool {
     caller.is_admin
         || r.requester.same_person(&caller.identity)
         || r.approval_steps
@@ -455,7 +464,7 @@ pub async fn get(
     id: &str,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let r = load(app, id).await?;
-    if !visible(&r, caller) {
+    if !visible(&r, caller) && !crate::reviews::sees_as_reviewer(app, caller, &r).await? {
         return Err(ApiError::not_found("request", id));
     }
     Ok(json_response(200, &views::request(&r, &caller.identity)))

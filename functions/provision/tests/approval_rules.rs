@@ -158,28 +158,32 @@ async fn a_quorum_counts_different_humans_and_provisions_once_when_reached_at_on
 }
 
 #[tokio::test]
-async fn rule_any_asks_every_owner_once_and_all_owners_asks_each() {
+async fn owner_steps_are_never_merged_and_a_quorum_applies_to_each() {
     let env = Env::start(es_seed()).await;
     let p = setup(
         &env,
         &[
-            ("any-owner", flow(json!({"approval": {"rule": "any"}}))),
             ("each-owner", flow(json!({}))),
+            (
+                "owner-quorum",
+                flow(json!({"approval": {"rule": "quorum", "quorum": 2}})),
+            ),
         ],
     )
     .await;
-    // alice owns the logs indices, bob secrets-1.
-    let any = ask_for(&p, "any-owner", &["logs-2026.10", "secrets-1"]).await;
-    let r = env.store.get_request(&any).await.unwrap().unwrap();
-    assert_eq!(r.approval_steps.len(), 1, "{:?}", r.approval_steps);
-    let (s, b) = approve(&p, ALICE, &any).await;
-    assert_eq!((s, b["status"].as_str()), (200, Some("active")), "{b}");
-
+    // alice owns the logs indices, bob secrets-1: each approves their own.
     let each = ask_for(&p, "each-owner", &["logs-2026.10", "secrets-1"]).await;
     let r = env.store.get_request(&each).await.unwrap().unwrap();
     assert_eq!(r.approval_steps.len(), 2, "{:?}", r.approval_steps);
     let (s, b) = approve(&p, ALICE, &each).await;
     assert_eq!((s, b["status"].as_str()), (200, Some("pending")), "{b}");
+    // A quorum of two over a resource one person owns can never be reached: refused up front.
+    let (s, b) = ask(&p, DEV, json!({"integration": "prod-search", "resources": ["logs-2026.10"], "permission": "read", "duration": "1h", "flow": "owner-quorum"})).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (409, Some("no_eligible_approver")),
+        "{b}"
+    );
 }
 
 #[tokio::test]

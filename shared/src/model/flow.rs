@@ -42,7 +42,12 @@ pub enum ApprovalRule {
 }
 
 pub const MAX_QUORUM: u32 = 10;
+/// The longest grant a break-glass flow may give, and its default.
+pub const BREAK_GLASS_MAX_DURATION: Duration = Duration::from_secs(4 * 3600);
+pub const BREAK_GLASS_DEFAULT_DURATION: Duration = Duration::from_secs(3600);
 const MIN_ESCALATION: Duration = Duration::from_secs(5 * 60);
+/// How long before the approval window ends an escalation must happen at the latest.
+const ESCALATION_LEAD: Duration = Duration::from_secs(10 * 60);
 
 /// How a flow's requests are approved. Absent: any one of `approvers`, or, when the flow
 /// names none, one approval per owner set (`all_owners`).
@@ -106,6 +111,11 @@ pub struct AccessFlowSpec {
     /// Quorum, escalation and approval reasons (absent: today's rules, see [`ApprovalPolicy`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalPolicy>,
+    /// Emergency access: granted at once without approval, a justification required, the
+    /// integration owners and operations told at once, the duration capped, and each grant
+    /// kept for an owner's review afterwards.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub break_glass: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,10 +129,31 @@ pub struct AccessFlow {
 
 impl AccessFlowSpec {
     pub fn max_duration(&self) -> Duration {
-        self.max_duration
+        let default = if self.break_glass {
+            BREAK_GLASS_DEFAULT_DURATION
+        } else {
+            DEFAULT_MAX_DURATION
+        };
+        let d = self
+            .max_duration
             .as_deref()
             .and_then(|d| parse_duration(d).ok())
-            .unwrap_or(DEFAULT_MAX_DURATION)
+            .unwrap_or(default);
+        if self.break_glass {
+            d.min(BREAK_GLASS_MAX_DURATION)
+        } else {
+            d
+        }
+    }
+
+    /// Does a request under this flow need a justification?
+    pub fn needs_justification(&self) -> bool {
+        self.require_justification || self.break_glass
+    }
+
+    /// Is a request under this flow granted without anyone's approval?
+    pub fn grants_at_once(&self) -> bool {
+        self.auto_approve || self.break_glass
     }
 
     pub fn approval_window(&self) -> Duration {
@@ -219,6 +250,9 @@ impl AccessFlowSpec {
         if let Some(a) = &self.approval {
             self.check_approval(&mut e, a, integration);
         }
+        if self.break_glass {
+            self.check_break_glass(&mut e, integration);
+        }
         if let Some(n) = &self.notifications {
             n.validate(&mut e, "notifications");
         }
@@ -236,6 +270,39 @@ impl AccessFlowSpec {
 }
 
 impl AccessFlowSpec {
+    fn check_break_glass(&self, e: &mut ValidationErrors, integration: Option<&Integration>) {
+        if self.auto_approve || !self.approvers.is_empty() || self.approval.is_some() {
+            e.push(
+                "break_glass_conflict",
+                "break_glass",
+                "a break-glass flow grants at once and is reviewed afterwards: it has no \
+                 auto_approve, approvers or approval rules",
+            );
+        }
+        if let Some(d) = self
+            .max_duration
+            .as_deref()
+            .and_then(|d| parse_duration(d).ok())
+            && d > BREAK_GLASS_MAX_DURATION
+        {
+            e.push(
+                "invalid_max_duration",
+                "max_duration",
+                format!(
+                    "break-glass access is capped at {}",
+                    super::format_duration(BREAK_GLASS_MAX_DURATION)
+                ),
+            );
+        }
+        if integration.is_some_and(|i| i.spec.integration_owners.is_empty()) {
+            e.push(
+                "no_reviewers",
+                "break_glass",
+                "break-glass grants are reviewed by the integration owners, and the integration has none",
+            );
+        }
+    }
+
     fn check_approval(
         &self,
         e: &mut ValidationErrors,
@@ -264,11 +331,7 @@ impl AccessFlowSpec {
             (Some(ApprovalRule::Quorum), Some(n)) => {
                 // Named people alone can be counted: a quorum they cannot reach would wait
                 // forever. (A group's size is unknown here.)
-                let users = self
-                    .approvers
-                    .iter()
-                    .filter(|p| p.kind == super::principal::PrincipalKind::User)
-                    .count();
+                let users = super::principal::distinct_users(&self.approvers);
                 if !self.approvers.is_empty()
                     && users == self.approvers.len()
                     && users < n as usize
@@ -287,6 +350,17 @@ impl AccessFlowSpec {
             ),
             _ => {}
         }
+        // Without named approvers, one step merged from every owner of the resources asked for
+        // would let the owner of one resource approve another's (and the requester picks the
+        // resources): each owner set keeps its own step, which `any` cannot express.
+        if a.rule == Some(ApprovalRule::Any) && self.approvers.is_empty() {
+            e.push(
+                "approval_rule_conflict",
+                "approval.rule",
+                "rule any chooses among the flow's approvers: name approvers, or use all_owners \
+                 (each resource's owner approves)",
+            );
+        }
         if a.rule == Some(ApprovalRule::AllOwners) && !self.approvers.is_empty() {
             e.push(
                 "approval_rule_conflict",
@@ -303,12 +377,18 @@ impl AccessFlowSpec {
             MAX_APPROVAL_WINDOW,
             "invalid_escalation",
         );
-        if esc.after().is_some_and(|d| d >= self.approval_window()) {
+        // The sweep applies an escalation (every 5 minutes) and expires the request once its
+        // window has passed: two sweeps' worth of time must remain.
+        if esc
+            .after()
+            .is_some_and(|d| d + ESCALATION_LEAD > self.approval_window())
+        {
             e.push(
                 "invalid_escalation",
                 "approval.escalation.after",
                 format!(
-                    "escalation.after must be shorter than the approval window ({})",
+                    "escalation.after must end at least {} before the approval window ({})",
+                    super::format_duration(ESCALATION_LEAD),
                     super::format_duration(self.approval_window())
                 ),
             );

@@ -14,8 +14,8 @@ mod resource;
 pub use audit::{AuditEvent, AuditOutcome, AuditSubject};
 pub use duration::{format_duration, parse_duration};
 pub use flow::{
-    AccessFlow, AccessFlowSpec, ApprovalPolicy, ApprovalRule, CredentialMode, DEFAULT_MAX_DURATION,
-    EscalationSpec, MAX_QUORUM,
+    AccessFlow, AccessFlowSpec, ApprovalPolicy, ApprovalRule, BREAK_GLASS_MAX_DURATION,
+    CredentialMode, DEFAULT_MAX_DURATION, EscalationSpec, MAX_QUORUM,
 };
 pub use integration::{
     CustomPermission, DEFAULT_CONNECTOR_PREFIX, DiscoverySelection, Integration, IntegrationKind,
@@ -23,10 +23,10 @@ pub use integration::{
     secret_bound_to, secret_name_of_arn,
 };
 pub use permission::{CLOUD_ROLE_IDS, CloudRoleScope, ES_INDEX_PRIVILEGES, ResolvedPermission};
-pub use principal::{Identity, Person, PrincipalKind, PrincipalRef, fold_email};
+pub use principal::{Identity, Person, PrincipalKind, PrincipalRef, distinct_users, fold_email};
 pub use principal_state::{PRINCIPAL_IDLE, PrincipalState, SharedObject};
 pub use request::{
-    AccessRequest, ApprovalStep, Decision, DecisionKind, Escalation, RequestStatus, StepApproval,
-    TargetObject, TransitionError,
+    AccessRequest, ApprovalStep, BreakGlass, Decision, DecisionKind, Escalation, RequestStatus,
+    Review, ReviewOutcome, StepApproval, TargetObject, TransitionError,
 };
 pub use resource::{Resource, ResourceKind};

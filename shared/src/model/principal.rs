@@ -165,6 +165,22 @@ impl PrincipalRef {
 
 /// Principal values are identifiers from an IdP: non-empty, at most 256 characters, printable,
 /// no surrounding whitespace.
+/// How many different user entries `list` names: emails compared case-insensitively (as they
+/// match), `sub`s exactly. (Whether a `sub` and an email are one person is not known here.)
+pub fn distinct_users(list: &[PrincipalRef]) -> usize {
+    list.iter()
+        .filter(|p| p.kind == PrincipalKind::User)
+        .map(|p| {
+            if p.value.contains('@') {
+                fold_email(&p.value)
+            } else {
+                format!("sub:{}", p.value)
+            }
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+}
+
 pub fn check_principals(errors: &mut ValidationErrors, field: &str, list: &[PrincipalRef]) {
     for (i, p) in list.iter().enumerate() {
         let v = &p.value;

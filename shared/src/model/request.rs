@@ -154,6 +154,36 @@ impl StepApproval {
     }
 }
 
+/// What an owner found when they reviewed a break-glass grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewOutcome {
+    /// The emergency was real and the access fitted it.
+    Justified,
+    /// It was not (the note says why; follow-up is the organisation's).
+    NotJustified,
+}
+
+/// The after-the-fact review of a break-glass grant, recorded once by an integration owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    /// The reviewer's label ([`Identity::display`]).
+    pub by: String,
+    pub by_person: String,
+    pub outcome: ReviewOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A grant made at once through a break-glass flow, without approval, and reviewed afterwards.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakGlass {
+    /// Absent until an owner has reviewed it; until then the grant is listed for review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<Review>,
+}
+
 /// Who is added to a request's open approval steps when nobody completed them in time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Escalation {
@@ -266,6 +296,9 @@ pub struct AccessRequest {
     /// The escalation the flow asked for, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<Escalation>,
+    /// Set on a break-glass grant (granted without approval), with its review once done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<BreakGlass>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starts_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -348,6 +381,13 @@ impl AccessRequest {
         }
     }
 
+    /// A break-glass grant that no owner has reviewed yet.
+    pub fn review_pending(&self) -> bool {
+        self.break_glass
+            .as_ref()
+            .is_some_and(|b| b.review.is_none())
+    }
+
     /// When this pending request escalates, unless it already did.
     pub fn escalation_due(&self) -> Option<DateTime<Utc>> {
         self.escalation
@@ -419,6 +459,7 @@ mod tests {
             approval_expires_at: now + Duration::hours(24),
             approval_reason_required: false,
             escalation: None,
+            break_glass: None,
             starts_at: None,
             ends_at: None,
             ended_at: None,

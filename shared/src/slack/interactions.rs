@@ -159,6 +159,11 @@ pub fn outcome_message(r: &AccessRequest, public_url: &str) -> Value {
         (status, _) => format!("This request is {status}\n{what}"),
     };
     let link = request_link(public_url, &r.id);
+    // Still pending (a step, or a quorum, waits for others): the clicker alone is told, and
+    // the message keeps its buttons for the others it asks (a channel's members, say).
+    if r.status == RequestStatus::Pending {
+        return ephemeral(format!("{text}\n<{link}|Open in the portal>"));
+    }
     json!({
         "replace_original": true,
         "text": text,

@@ -64,3 +64,8 @@ pub fn time_upper_bound(now: DateTime<Utc>) -> String {
 pub fn approver_pk(key: &str) -> String {
     format!("APPROVER#{key}")
 }
+
+/// The break-glass grants waiting for their review (see the review index).
+pub fn review_pk() -> String {
+    "REVIEW#pending".to_string()
+}

@@ -30,6 +30,7 @@ pub trait Store:
     + RequestStore
     + PrincipalStore
     + AuditStore
+    + ReviewStore
     + group_proofs::GroupProofStore
 {
 }
@@ -40,6 +41,7 @@ impl<T> Store for T where
         + RequestStore
         + PrincipalStore
         + AuditStore
+        + ReviewStore
         + group_proofs::GroupProofStore
 {
 }
@@ -257,6 +259,25 @@ pub trait ResourceStore: Send + Sync {
         hash: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+}
+
+/// Break-glass grants and their after-the-fact reviews.
+#[async_trait]
+pub trait ReviewStore: Send + Sync {
+    /// Write `request` (if still at `expected_version`) with its review, and take it off the
+    /// review index in the same transaction, with the audit.
+    async fn record_review(
+        &self,
+        request: &AccessRequest,
+        expected_version: u64,
+        audit: &[AuditEvent],
+    ) -> Result<AccessRequest, StoreError>;
+    /// Break-glass grants no owner has reviewed yet, newest first.
+    async fn pending_reviews(
+        &self,
+        limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<AccessRequest>, StoreError>;
 }
 
 #[async_trait]

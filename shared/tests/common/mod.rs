@@ -47,6 +47,7 @@ pub fn request(id: &str, sub: &str, status: RequestStatus, at: DateTime<Utc>) ->
         approval_expires_at: at + Duration::hours(24),
         approval_reason_required: false,
         escalation: None,
+        break_glass: None,
         starts_at: None,
         ends_at: None,
         ended_at: None,

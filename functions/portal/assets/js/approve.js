@@ -93,6 +93,68 @@ export async function queue(main) {
     if (page.to_decide_truncated) box.append(h('p', { class: 'hint' }, 'Showing the newest 100: decide these to see older ones.'));
     box.append(h('div', { class: 'cards' }, items.map((r) => card(r, () => draw(true)))));
   };
+  const reviews = h('section', { 'aria-label': 'Break-glass access to review' });
+  main.append(reviews);
+  let reviewed = '';
+  const drawReviews = async (force) => {
+    let page;
+    try {
+      page = await get('/reviews?limit=50');
+    } catch (err) {
+      clear(reviews).append(errorBox(err));
+      return;
+    }
+    const items = page.requests || [];
+    const key = items.map((r) => r.id).join(',');
+    if (!force && key === reviewed) return;
+    reviewed = key;
+    clear(reviews);
+    // Only the integrations' owners and administrators ever have any.
+    if (!items.length) return;
+    reviews.append(h('h2', {}, 'Break-glass access to review'),
+      h('p', { class: 'hint' }, 'Granted without approval in an emergency: record whether it was justified.'),
+      h('div', { class: 'cards' }, items.map((r) => reviewCard(r, () => drawReviews(true)))));
+  };
   await draw(true);
-  every(10000, () => draw(false));
+  await drawReviews(true);
+  every(10000, () => { draw(false); drawReviews(false); });
+}
+
+/** One break-glass grant waiting for its review: what was granted, why, and the review form. */
+function reviewCard(r, refresh) {
+  const own = r.requester && r.requester.sub === me().sub;
+  const outcome = h('select', { 'data-outcome': r.id },
+    h('option', { value: 'justified' }, 'Justified'),
+    h('option', { value: 'not_justified' }, 'Not justified'));
+  const note = h('textarea', { maxlength: '1000', 'data-note': r.id });
+  const box = h('div', { tabindex: '-1' });
+  const f = h('form', { class: 'card', 'data-review': r.id, 'aria-label': `Break-glass grant ${r.id}` },
+    h('h3', {}, `${r.requester.email || r.requester.sub} took ${r.permission} on ${r.integration}`),
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'Justification'), h('dd', {}, r.justification || '—'),
+      h('dt', {}, 'Grant reaches'), h('dd', {}, (r.grant_reaches || r.resources || []).join(', ')),
+      h('dt', {}, 'Status'), h('dd', {}, r.status),
+      h('dt', {}, 'Granted'), h('dd', {}, when(r.starts_at || r.created_at)),
+      h('dt', {}, 'Ends'), h('dd', {}, when(r.ends_at))));
+  if (own) {
+    f.append(h('p', { class: 'warning' }, 'This is your own break-glass access: another owner reviews it.'));
+    return f;
+  }
+  const record = async () => {
+    for (const b of f.querySelectorAll('button')) b.disabled = true;
+    try {
+      const body = { outcome: outcome.value };
+      if (note.value.trim()) body.note = note.value.trim();
+      await post(`/requests/${enc(r.id)}/review`, body);
+      clear(f).append(h('p', { class: 'notice', role: 'status' }, 'Review recorded.'));
+      setTimeout(refresh, 1500);
+    } catch (err) {
+      showErrors(f, box, err, { note_required: note, note_too_long: note });
+      for (const b of f.querySelectorAll('button')) b.disabled = false;
+    }
+  };
+  f.append(field('Outcome', outcome), field('Note', note, 'Required when it was not justified; recorded in the audit trail.'), box,
+    h('div', { class: 'actions' }, h('button', { type: 'button', 'data-action': 'review', on: { click: record } }, 'Record review')));
+  f.addEventListener('submit', (ev) => ev.preventDefault());
+  return f;
 }

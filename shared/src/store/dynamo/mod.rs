@@ -11,6 +11,7 @@ mod principals;
 mod request_index;
 mod requests;
 mod resources;
+mod reviews;
 
 use std::collections::HashMap;
 

@@ -116,7 +116,8 @@ impl DynamoStore {
             item.insert(DUE_INDEX.hash_key.into(), s(r.status.as_str()));
             item.insert(DUE_INDEX.range_key.into(), s(time_key(due, &r.id)));
         }
-        if r.status.is_terminal() {
+        // A break-glass grant waiting for its review stays until an owner has reviewed it.
+        if r.status.is_terminal() && !r.review_pending() {
             let ended = r.ended_at.unwrap_or(r.updated_at);
             item.insert(
                 TABLE.ttl_attribute.into(),
@@ -138,7 +139,10 @@ fn leaves_pending(r: &AccessRequest) -> bool {
 }
 
 /// A request's own events travel on its item; anything else is written beside it.
-fn split_audit(request_id: &str, audit: &[AuditEvent]) -> (Vec<AuditEvent>, Vec<AuditEvent>) {
+pub(super) fn split_audit(
+    request_id: &str,
+    audit: &[AuditEvent],
+) -> (Vec<AuditEvent>, Vec<AuditEvent>) {
     audit
         .iter()
         .cloned()
@@ -186,6 +190,10 @@ impl RequestStore for DynamoStore {
         }
         if stored.status == RequestStatus::Pending {
             side.extend(self.approver_puts(&stored)?);
+        }
+        // A break-glass grant is listed for its review from the moment it exists.
+        if stored.review_pending() {
+            side.push(self.review_put(&stored)?);
         }
         side.extend(self.audit_items(&other)?);
         if side.is_empty() {
@@ -259,6 +267,18 @@ impl RequestStore for DynamoStore {
         expected_version: u64,
         audit: &[AuditEvent],
     ) -> Result<AccessRequest, StoreError> {
+        // Index items are only ever added here: a request leaving `pending` must go through
+        // `update_request`, which removes them.
+        if request.status != RequestStatus::Pending {
+            return Err(StoreError::backend(
+                "TransactWriteItems",
+                format!(
+                    "request {} is {}, not pending: its approvers are not indexed",
+                    request.id, request.status
+                ),
+                false,
+            ));
+        }
         let (own, other) = split_audit(&request.id, audit);
         let stored = with_version(request, |r| {
             r.version = expected_version + 1;
@@ -269,9 +289,7 @@ impl RequestStore for DynamoStore {
             Some(&Expect::Version(expected_version)),
         )?];
         // Every key is put again (a put of an existing index item changes nothing).
-        if stored.status == RequestStatus::Pending {
-            writes.extend(self.approver_puts(&stored)?);
-        }
+        writes.extend(self.approver_puts(&stored)?);
         writes.extend(self.audit_items(&other)?);
         writes.extend(self.audit_log_items(&own, Some(&request.integration))?);
         self.commit(writes, "request", &request.id, false).await?;

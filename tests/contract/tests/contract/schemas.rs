@@ -174,6 +174,7 @@ fn full_flow_spec() -> AccessFlowSpec {
                 to: vec![PrincipalRef::group("oncall")],
             }),
         }),
+        break_glass: true,
     }
 }
 

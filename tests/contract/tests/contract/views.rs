@@ -8,11 +8,11 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Map, Value, json};
 use shared::discovery::DiscoverySummary;
 use shared::model::{
-    AccessFlow, AccessFlowSpec, AccessRequest, ApprovalStep, AuditEvent, AuditSubject,
+    AccessFlow, AccessFlowSpec, AccessRequest, ApprovalStep, AuditEvent, AuditSubject, BreakGlass,
     CredentialMode, CustomPermission, Decision, DecisionKind, DiscoverySelection, Escalation,
     Identity, Integration, IntegrationKind, IntegrationSpec, OwnerAttribute, PendingRetire,
-    PrincipalRef, RequestStatus, Resource, ResourceKind, ResourceOwner, StepApproval, TargetObject,
-    TlsConfig,
+    PrincipalRef, RequestStatus, Resource, ResourceKind, ResourceOwner, Review, ReviewOutcome,
+    StepApproval, TargetObject, TlsConfig,
 };
 
 use crate::common::{openapi, operations, resolve};
@@ -177,6 +177,7 @@ fn flows() -> [AccessFlow; 2] {
             description: Some("Read the logs".into()),
             notifications: None,
             approval: None,
+            break_glass: false,
         },
         version: 2,
         created_at: at(0),
@@ -311,6 +312,15 @@ fn requests() -> [AccessRequest; 2] {
             to: vec![PrincipalRef::group("oncall")],
             escalated_at: Some(at(1)),
         }),
+        break_glass: Some(BreakGlass {
+            review: Some(Review {
+                by: "alice@example.com".into(),
+                by_person: "person:abc".into(),
+                outcome: ReviewOutcome::Justified,
+                note: Some("INC-4713 was real".into()),
+                at: at(5),
+            }),
+        }),
         starts_at: Some(at(1)),
         ends_at: Some(at(3)),
         ended_at: Some(at(4)),
@@ -365,6 +375,7 @@ fn requests() -> [AccessRequest; 2] {
         approval_expires_at: at(30),
         approval_reason_required: false,
         escalation: None,
+        break_glass: None,
         starts_at: None,
         ends_at: None,
         ended_at: None,

@@ -259,6 +259,10 @@ pub struct StepContext<'a> {
     pub secret_id: &'a str,
     pub token: &'a str,
     pub now: DateTime<Utc>,
+    /// The secret as described when this step's event arrived (the event's handler needs it
+    /// to find the integration; the step's guard reads its version stages from the same
+    /// description rather than asking Secrets Manager twice).
+    pub described: &'a SecretDescription,
 }
 
 impl StepContext<'_> {
@@ -345,13 +349,13 @@ pub async fn run_step(ctx: &StepContext<'_>, step: Step) -> Result<StepOutcome, 
 }
 
 async fn step_inner(ctx: &StepContext<'_>, step: Step) -> Result<StepOutcome, RotationError> {
-    let desc = ctx.secrets.describe(ctx.secret_id).await?;
-    if guard(&desc, ctx.secret_id, ctx.token)? {
+    let desc = ctx.described;
+    if guard(desc, ctx.secret_id, ctx.token)? {
         return Ok(StepOutcome::AlreadyDone);
     }
     match step {
         Step::Create => create(ctx).await,
-        Step::Set => set(ctx, &desc).await,
+        Step::Set => set(ctx, desc).await,
         Step::Test => {
             let pending = pending_value(ctx).await?;
             let driver = ctx.driver(step).await?;
@@ -361,7 +365,7 @@ async fn step_inner(ctx: &StepContext<'_>, step: Step) -> Result<StepOutcome, Ro
                 .map_err(|e| ctx.driver_error(step, e))?;
             Ok(StepOutcome::Done)
         }
-        Step::Finish => match finish(ctx, &desc).await {
+        Step::Finish => match finish(ctx, desc).await {
             Ok(outcome) => Ok(outcome),
             // Secrets Manager delivers at least once: a second delivery racing this one may
             // have promoted the version between our guard and our move.

@@ -49,6 +49,7 @@ async fn run(app: &App, event: &RotationEvent) -> Result<serde_json::Value, Rota
         secret_id: &integration.spec.secret_arn,
         token: &event.client_request_token,
         now: app.clock.now(),
+        described: &described,
     };
     let outcome = run_step(&ctx, step).await?;
     Ok(json!({

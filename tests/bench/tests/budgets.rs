@@ -203,5 +203,16 @@ async fn hot_paths_and_the_sweep_stay_within_their_round_trip_budgets() {
     let swept = bench.sweep(n).await;
     assert_eq!(sweep_problem(&swept, n), None);
     check(&swept, &budget::sweep(n, 1), &mut failures);
+    // A connector rotation's steps each describe the secret once (the handler's description
+    // serves the step's guard too).
+    for step in bench.rotation().await {
+        assert_eq!(
+            step.calls.get("secretsmanager:DescribeSecret"),
+            Some(&1),
+            "{}: {:?}",
+            step.op,
+            step.calls
+        );
+    }
     assert!(failures.is_empty(), "over budget:\n{}", failures.join("\n"));
 }

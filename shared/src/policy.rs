@@ -304,8 +304,15 @@ pub fn match_flow<'a>(
 ) -> Result<&'a AccessFlow, ApiError> {
     let mut reasons = Vec::new();
     let mut only_justification = false;
+    // A break-glass flow is used only when the request names it: an ordinary request never
+    // becomes emergency access (no approval, owners paged) because a break-glass flow sorts
+    // first.
     for f in flows.iter().filter(|f| {
-        f.spec.integration == req.integration && req.flow.as_ref().is_none_or(|n| n == &f.name)
+        f.spec.integration == req.integration
+            && match &req.flow {
+                Some(n) => n == &f.name,
+                None => !f.spec.break_glass,
+            }
     }) {
         let s = &f.spec;
         let reason = if !who.matches_any(&s.requesters) {

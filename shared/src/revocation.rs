@@ -294,6 +294,8 @@ impl Revoker<'_> {
             Some(_) => (RequestStatus::Revoked, "grant.revoked"),
             None => (RequestStatus::Expired, "grant.expired"),
         };
+        // The record as read, to tell a concurrent lifecycle change from bookkeeping below.
+        let read = req.clone();
         if req.transition(status, now).is_err() {
             self.release(&mut after).await?;
             return Ok(Outcome::Unchanged(Box::new(req)));
@@ -352,13 +354,11 @@ impl Revoker<'_> {
                 self.release(&mut after).await?;
                 self.grants
                     .store
-                    .update_request(&req, expected, &[audit])
+                    .update_request(&req, expected, std::slice::from_ref(&audit))
                     .await
             }
         };
-        match recorded {
-            Ok(stored) => Ok(Outcome::Done(Box::new(stored))),
-            // Another revocation (a schedule racing a manual revoke) finished first.
+        let recorded = match recorded {
             Err(StoreError::Conflict { .. }) => {
                 let current = self
                     .grants
@@ -366,16 +366,31 @@ impl Revoker<'_> {
                     .get_request(&req.id)
                     .await?
                     .ok_or_else(|| RevokeError::NotFound(req.id.clone()))?;
+                // Another revocation (a schedule racing a manual revoke) finished first.
                 if current.status.is_terminal() {
-                    Ok(Outcome::Unchanged(Box::new(current)))
+                    return Ok(Outcome::Unchanged(Box::new(current)));
+                }
+                // Only bookkeeping changed meanwhile (a break-glass review, the expiry
+                // warning): the access is gone, so the outcome is recorded over it, keeping it.
+                if only_bookkeeping_changed(&read, &current) {
+                    req.break_glass = current.break_glass.clone();
+                    req.expiry_warned_at = current.expiry_warned_at;
+                    req.history = current.history.clone();
+                    self.grants
+                        .store
+                        .update_request(&req, current.version, &[audit])
+                        .await
                 } else {
                     Err(StoreError::Conflict {
                         entity: "request",
-                        id: req.id,
-                    }
-                    .into())
+                        id: req.id.clone(),
+                    })
                 }
             }
+            other => other,
+        };
+        match recorded {
+            Ok(stored) => Ok(Outcome::Done(Box::new(stored))),
             Err(e) => Err(e.into()),
         }
     }
@@ -426,6 +441,22 @@ impl Revoker<'_> {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Did only fields outside the grant's lifecycle change between `read` and `current` (a
+/// review, the expiry warning)? A change to its state, end, objects or attempts is a concurrent
+/// lifecycle change the revocation must not write over. (`revoke_requested_by` is not
+/// compared: this revocation sets it itself.)
+fn only_bookkeeping_changed(read: &AccessRequest, current: &AccessRequest) -> bool {
+    read.status == current.status
+        && read.starts_at == current.starts_at
+        && read.ends_at == current.ends_at
+        && read.created_objects == current.created_objects
+        && read.revoke_attempts == current.revoke_attempts
+        && read.next_attempt_at == current.next_attempt_at
+        && read.resources == current.resources
+        && read.permission == current.permission
+        && read.duration_secs == current.duration_secs
 }
 
 /// What to remove, and the account as it will be once removed.

@@ -341,7 +341,9 @@ impl App {
                     .as_ref()
                     .ok_or_else(|| SendError::Permanent("Slack is not configured".into()))?;
                 let blocks = render::slack_blocks(&m, request_id, self.cfg.slack_buttons);
-                slack.to_person(email, &m.text, &blocks).await
+                slack
+                    .to_person(email, &shared::slack::escape(&m.text), &blocks)
+                    .await
             }
             Target::SlackChannel { channel } => {
                 let slack = self
@@ -349,7 +351,9 @@ impl App {
                     .as_ref()
                     .ok_or_else(|| SendError::Permanent("Slack is not configured".into()))?;
                 let blocks = render::slack_blocks(&m, request_id, self.cfg.slack_buttons);
-                slack.to_channel(channel, &m.text, &blocks).await
+                slack
+                    .to_channel(channel, &shared::slack::escape(&m.text), &blocks)
+                    .await
             }
             Target::Email { address } => {
                 let email = self

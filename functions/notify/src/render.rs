@@ -163,7 +163,8 @@ pub fn message(event: &Event, role: &Role, public_url: &str) -> Message {
 
 /// The Slack blocks: the text, and on a new request approve/reject buttons carrying its id.
 pub fn slack_blocks(m: &Message, request_id: Option<&str>, buttons: bool) -> Value {
-    let mut blocks = vec![json!({"type": "section", "text": {"type": "mrkdwn", "text": m.text}})];
+    let text = shared::slack::escape(&m.text);
+    let mut blocks = vec![json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})];
     let mut actions = vec![];
     if let (true, true, Some(id)) = (buttons, m.buttons, request_id) {
         if m.approve_button {

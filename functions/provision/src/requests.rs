@@ -148,6 +148,15 @@ async fn plan(app: &App, caller: &Caller, body: &NewRequest) -> Result<Plan, Api
     check_scope(&integration, &body.permission, &resources)?;
     let flows = app.services.store.list_flows().await?;
     let flow = match_flow(&flows, &caller.identity, body, &resources, duration)?;
+    // Checked when the flow was saved, but the integration's owners may have been removed
+    // since: nobody would review the grant.
+    if flow.spec.break_glass && integration.spec.integration_owners.is_empty() {
+        return Err(ApiError::new(
+            409,
+            "no_reviewers",
+            "break-glass access is reviewed by the integration's owners, and it has none now",
+        ));
+    }
     let account = principal_name(&integration, &caller.identity)
         .map_err(|m| ApiError::bad_request("identity_not_mappable", m))?;
     // Refused now rather than failed at provisioning (which checks again under the lease).

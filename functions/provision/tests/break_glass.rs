@@ -202,11 +202,12 @@ async fn only_break_glass_grants_are_reviewed_and_bad_flows_are_refused() {
         ),
         (json!({"max_duration": "8h"}), "invalid_max_duration"),
     ] {
-        let (s, b) = put_flow(&d, "bad", emergency(extra.clone())).await;
+        let (s, b) = put_flow(&d, "a-bad", emergency(extra.clone())).await;
         assert_eq!(s, 400, "{extra}: {b}");
         assert!(b.to_string().contains(expected), "{extra}: {b}");
     }
-    let (s, b) = put_flow(&d, "ok", emergency(json!({"max_duration": "4h"}))).await;
+    // Sorts before "auto": only a request naming it uses it.
+    let (s, b) = put_flow(&d, "a-emergency", emergency(json!({"max_duration": "4h"}))).await;
     assert_eq!(s, 201, "{b}");
 
     // An ordinary grant is not reviewed.
@@ -222,8 +223,16 @@ async fn only_break_glass_grants_are_reviewed_and_bad_flows_are_refused() {
     let (s, r) = ask(&p, DEV, json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "read", "duration": "30m", "flow": "auto"})).await;
     assert_eq!(s, 201, "{r}");
     let id = r["id"].as_str().unwrap();
+    // An owner who cannot see the request learns nothing of it; one who can is told why not.
     let (s, b) = review(&p, ALICE, id, json!({"outcome": "justified"})).await;
+    assert_eq!(s, 404, "{b}");
+    let (s, b) = review(&p, ADMIN, id, json!({"outcome": "justified"})).await;
     assert_eq!((s, code(&b)), (409, Some("not_break_glass")), "{b}");
+    // An ordinary request never lands on a break-glass flow unless it names it.
+    let (s, b) = ask(&p, DEV, json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "read", "duration": "30m", "justification": "INC-11"})).await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["flow"], "auto", "{b}");
+    assert!(b.get("break_glass").is_none(), "{b}");
 
     // Nobody to review: an integration without owners cannot have a break-glass flow.
     let env = Env::start(es_seed()).await;

@@ -91,6 +91,22 @@ impl App {
     }
 }
 
+impl App {
+    /// A break-glass grant has no approvers: its integration's owners, who review it, may end
+    /// it too.
+    async fn owns_break_glass(&self, r: &AccessRequest, caller: &Caller) -> Result<bool, ApiError> {
+        if r.break_glass.is_none() {
+            return Ok(false);
+        }
+        Ok(self
+            .services
+            .store
+            .get_integration(&r.integration)
+            .await?
+            .is_some_and(|i| caller.identity.matches_any(&i.spec.integration_owners)))
+    }
+}
+
 /// The requester, an approver of the request, or an admin. The requester and past deciders
 /// are recognised by person (issuer and `sub`), never by a label two people may share.
 fn may_revoke(r: &AccessRequest, caller: &Caller) -> bool {
@@ -161,7 +177,7 @@ impl shared::api::Routes for App {
             .get_request(id)
             .await?
             .ok_or_else(|| ApiError::not_found("request", id))?;
-        if !may_revoke(&request, caller) {
+        if !may_revoke(&request, caller) && !self.owns_break_glass(&request, caller).await? {
             return Err(ApiError::not_found("request", id));
         }
         let cause = Cause::Manual {

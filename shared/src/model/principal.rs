@@ -163,8 +163,6 @@ impl PrincipalRef {
     }
 }
 
-/// Principal values are identifiers from an IdP: non-empty, at most 256 characters, printable,
-/// no surrounding whitespace.
 /// How many different user entries `list` names: emails compared case-insensitively (as they
 /// match), `sub`s exactly. (Whether a `sub` and an email are one person is not known here.)
 pub fn distinct_users(list: &[PrincipalRef]) -> usize {
@@ -181,6 +179,8 @@ pub fn distinct_users(list: &[PrincipalRef]) -> usize {
         .len()
 }
 
+/// Principal values are identifiers from an IdP: non-empty, at most 256 characters, printable,
+/// no surrounding whitespace.
 pub fn check_principals(errors: &mut ValidationErrors, field: &str, list: &[PrincipalRef]) {
     for (i, p) in list.iter().enumerate() {
         let v = &p.value;

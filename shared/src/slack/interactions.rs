@@ -133,13 +133,13 @@ fn ephemeral(text: String) -> Value {
 
 /// The message after a decision, replacing the one with the buttons.
 pub fn outcome_message(r: &AccessRequest, public_url: &str) -> Value {
-    let what = summary(r);
+    let what = super::escape(&summary(r));
     let decided = r.decisions.last();
     let text = match (r.status, decided) {
         (RequestStatus::Rejected, Some(d)) => format!(
             "Rejected by {}: {}\n{what}",
             d.by,
-            d.reason.as_deref().unwrap_or("no reason given")
+            super::escape(d.reason.as_deref().unwrap_or("no reason given"))
         ),
         (RequestStatus::Pending, _) => {
             let waiting: Vec<&str> = r

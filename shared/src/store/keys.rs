@@ -65,7 +65,7 @@ pub fn approver_pk(key: &str) -> String {
     format!("APPROVER#{key}")
 }
 
-/// The break-glass grants waiting for their review (see the review index).
-pub fn review_pk() -> String {
-    "REVIEW#pending".to_string()
+/// An integration's break-glass grants waiting for their review (see the review index).
+pub fn review_pk(integration: &str) -> String {
+    format!("REVIEW#{integration}")
 }

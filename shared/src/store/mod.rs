@@ -125,6 +125,12 @@ pub struct ApproverQueue {
     pub truncated: bool,
 }
 
+pub struct ReviewQueue {
+    pub items: Vec<AccessRequest>,
+    /// More were waiting than the limit allowed.
+    pub truncated: bool,
+}
+
 /// The result of creating a request under an idempotency key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Created {
@@ -272,12 +278,13 @@ pub trait ReviewStore: Send + Sync {
         expected_version: u64,
         audit: &[AuditEvent],
     ) -> Result<AccessRequest, StoreError>;
-    /// Break-glass grants no owner has reviewed yet, newest first.
+    /// Break-glass grants of these integrations no owner has reviewed yet, newest first, at
+    /// most `limit`; `truncated` when more wait.
     async fn pending_reviews(
         &self,
+        integrations: &[String],
         limit: i32,
-        cursor: Option<&Cursor>,
-    ) -> Result<Page<AccessRequest>, StoreError>;
+    ) -> Result<ReviewQueue, StoreError>;
 }
 
 #[async_trait]

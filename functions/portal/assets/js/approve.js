@@ -105,7 +105,7 @@ export async function queue(main) {
       return;
     }
     const items = page.requests || [];
-    const key = items.map((r) => r.id).join(',');
+    const key = items.map((r) => r.id).join(',') + (page.truncated ? '+' : '');
     if (!force && key === reviewed) return;
     reviewed = key;
     clear(reviews);
@@ -113,11 +113,14 @@ export async function queue(main) {
     if (!items.length) return;
     reviews.append(h('h2', {}, 'Break-glass access to review'),
       h('p', { class: 'hint' }, 'Granted without approval in an emergency: record whether it was justified.'),
+      page.truncated ? h('p', { class: 'hint' }, 'Showing the newest 50: review these to see older ones.') : null,
       h('div', { class: 'cards' }, items.map((r) => reviewCard(r, () => drawReviews(true)))));
   };
   await draw(true);
   await drawReviews(true);
-  every(10000, () => { draw(false); drawReviews(false); });
+  every(10000, () => draw(false));
+  // Break-glass grants are rare and wait for days: a slower poll is plenty.
+  every(60000, () => drawReviews(false));
 }
 
 /** One break-glass grant waiting for its review: what was granted, why, and the review form. */

@@ -18,6 +18,13 @@ async function offers() {
   return (flows.flows || []).map((f) => ({ flow: f, integration: byName.get(f.integration) }));
 }
 
+const BREAK_GLASS_NOTE = 'Nobody beforehand: this is break-glass access, granted at once. The integration\'s owners and operations are told now and review it afterwards.';
+
+/** A break-glass flow always needs a justification. */
+function justificationRequired(flow) {
+  return Boolean(flow.require_justification || flow.break_glass);
+}
+
 /** The integration's owners in words. */
 function owners(integration) {
   const list = integration && Array.isArray(integration.integration_owners) ? integration.integration_owners : [];
@@ -26,6 +33,7 @@ function owners(integration) {
 
 /** Who will have to approve, as far as the flow says before the resources are resolved. */
 export function approvalPreview(flow, integration) {
+  if (flow.break_glass) return BREAK_GLASS_NOTE;
   if (flow.auto_approve) return 'Nobody: this flow approves automatically. Access starts as soon as you send the request.';
   if (Array.isArray(flow.approvers) && flow.approvers.length) {
     return `The flow's approvers: ${flow.approvers.map(principal).join(', ')}.`;
@@ -39,6 +47,7 @@ export function approvalPreview(flow, integration) {
 /** The API's preview of this request: who would approve, what the grant would reach. */
 function previewed(p) {
   const reach = h('p', {}, `The grant would reach: ${p.resources.join(', ')}.`);
+  if (p.break_glass) return [h('p', { class: 'warning' }, BREAK_GLASS_NOTE), reach];
   if (p.auto_approve || !p.approval_steps.length) {
     return [h('p', {}, 'Nobody: this flow approves automatically. Access starts as soon as you send the request.'), reach];
   }
@@ -71,8 +80,8 @@ export async function catalog(main) {
           h('dt', {}, 'Resources'), h('dd', {}, flow.resources.join(', ')),
           h('dt', {}, 'Permissions'), h('dd', {}, flow.permissions.join(', ')),
           h('dt', {}, 'At most'), h('dd', {}, flow.max_duration),
-          h('dt', {}, 'Approval'), h('dd', {}, flow.auto_approve ? 'automatic' : 'needed'),
-          h('dt', {}, 'Justification'), h('dd', {}, flow.require_justification ? 'required' : 'optional')),
+          h('dt', {}, 'Approval'), h('dd', {}, flow.break_glass ? 'none: break-glass, reviewed afterwards' : flow.auto_approve ? 'automatic' : 'needed'),
+          h('dt', {}, 'Justification'), h('dd', {}, justificationRequired(flow) ? 'required' : 'optional')),
         h('a', { class: 'button', href: `#/request/${enc(flow.name)}` }, `Request via ${flow.name}`)))), 'flows')
       : h('p', {}, 'Nothing matches your search.'));
   };
@@ -144,7 +153,7 @@ export async function form(main, flowName) {
   const duration = h('input', { type: 'text', value: '1h', 'data-draft': 'duration', name: 'duration',
     list: 'durations', autocomplete: 'off' });
   const durations = h('datalist', { id: 'durations' }, ['15m', '30m', '1h', '2h', '4h', '8h', '1d'].map((d) => h('option', { value: d })));
-  const justification = h('textarea', { 'data-draft': 'justification', name: 'justification', maxlength: '1000', required: flow.require_justification });
+  const justification = h('textarea', { 'data-draft': 'justification', name: 'justification', maxlength: '1000', required: justificationRequired(flow) });
   const formBox = h('div', { tabindex: '-1' });
   const send = h('button', { type: 'submit' }, 'Send request');
   // Computed by the API (POST /requests/preview) from what is chosen so far; before that, and
@@ -178,7 +187,8 @@ export async function form(main, flowName) {
     field('Permission', permission),
     durations,
     field('Duration', duration, `How long access lasts, e.g. 30m, 2h or 1d; at most ${flow.max_duration}.`),
-    field(flow.require_justification ? 'Justification (required)' : 'Justification (optional)', justification, 'Why you need it: a ticket or incident helps the approver.'),
+    flow.break_glass ? h('p', { class: 'warning', 'data-break-glass': '' }, 'Break-glass: for emergencies only. Access starts at once without approval; the integration\'s owners and operations are told immediately and review it afterwards.') : null,
+    field(justificationRequired(flow) ? 'Justification (required)' : 'Justification (optional)', justification, 'Why you need it: a ticket or incident helps the approver.'),
     h('h2', {}, 'Who must approve'),
     approversBox,
     formBox,
@@ -203,7 +213,7 @@ export async function form(main, flowName) {
       showErrors(f, formBox, { code: 'resources', message: 'Choose at least one resource.' }, fields);
       return;
     }
-    if (flow.require_justification && !justification.value.trim()) {
+    if (justificationRequired(flow) && !justification.value.trim()) {
       showErrors(f, formBox, { code: 'justification', message: 'This flow requires a justification.' }, fields);
       return;
     }

@@ -118,7 +118,16 @@ impl DynamoStore {
         }
         // A break-glass grant waiting for its review stays until an owner has reviewed it.
         if r.status.is_terminal() && !r.review_pending() {
-            let ended = r.ended_at.unwrap_or(r.updated_at);
+            // A review recorded long after the grant ended is kept as long as any record.
+            let reviewed = r
+                .break_glass
+                .as_ref()
+                .and_then(|b| b.review.as_ref())
+                .map(|v| v.at);
+            let ended = r
+                .ended_at
+                .unwrap_or(r.updated_at)
+                .max(reviewed.unwrap_or_default());
             item.insert(
                 TABLE.ttl_attribute.into(),
                 self.expires_at(ended, self.cfg.request_retention),

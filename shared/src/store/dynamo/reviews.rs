@@ -1,7 +1,8 @@
-//! The review index: one item per break-glass grant that no owner has reviewed yet, written in
-//! the transaction that creates the request and deleted in the one that records its review, so
-//! the grants waiting for review are one query away however many requests the table holds.
-//! (Break-glass grants are rare: one partition holds them all.)
+//! The review index: one item per break-glass grant that no owner has reviewed yet, in its
+//! integration's partition, written in the transaction that creates the request and deleted in
+//! the one that records its review, so an integration's grants waiting for review are one
+//! query away however many requests the table holds, and a caller reads only the partitions of
+//! the integrations they may review.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
@@ -9,12 +10,12 @@ use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use super::{DynamoStore, Expect, Item, from_item, s, with_version};
 use crate::model::{AccessRequest, AuditEvent};
 use crate::store::keys::{REQUEST_SK, request_pk, review_pk, time_key};
-use crate::store::{Cursor, Page, ReviewStore, StoreError};
+use crate::store::{ReviewQueue, ReviewStore, StoreError};
 
 impl DynamoStore {
     pub(super) fn review_put(&self, r: &AccessRequest) -> Result<TransactWriteItem, StoreError> {
         let item: Item = [
-            ("pk", s(review_pk())),
+            ("pk", s(review_pk(&r.integration))),
             ("sk", s(time_key(r.created_at, &r.id))),
             ("entity", s("review_index")),
             ("request_id", s(&r.id)),
@@ -34,7 +35,7 @@ impl DynamoStore {
     fn review_delete(&self, r: &AccessRequest) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
             .table_name(&self.cfg.table)
-            .key("pk", s(review_pk()))
+            .key("pk", s(review_pk(&r.integration)))
             .key("sk", s(time_key(r.created_at, &r.id)))
             .build()
             .map_err(|e| StoreError::backend("TransactWriteItems", e.to_string(), false))?;
@@ -68,33 +69,52 @@ impl ReviewStore for DynamoStore {
 
     async fn pending_reviews(
         &self,
+        integrations: &[String],
         limit: i32,
-        cursor: Option<&Cursor>,
-    ) -> Result<Page<AccessRequest>, StoreError> {
-        let (items, next) = self
-            .query_page(None, "pk", &review_pk(), "sk", None, false, limit, cursor)
-            .await?;
-        let order: Vec<String> = items
-            .iter()
-            .filter_map(|i| i.get("request_id").and_then(|v| v.as_s().ok()).cloned())
-            .collect();
+    ) -> Result<ReviewQueue, StoreError> {
+        let limit = limit.clamp(1, 1000);
+        let mut found: Vec<(String, String)> = Vec::new();
+        let mut truncated = false;
+        for integration in integrations {
+            let (items, next) = self
+                .query_page(
+                    None,
+                    "pk",
+                    &review_pk(integration),
+                    "sk",
+                    None,
+                    false,
+                    limit,
+                    None,
+                )
+                .await?;
+            truncated |= next.is_some();
+            for item in items {
+                let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned();
+                let id = item.get("request_id").and_then(|v| v.as_s().ok()).cloned();
+                if let (Some(sk), Some(id)) = (sk, id) {
+                    found.push((sk, id));
+                }
+            }
+        }
+        // Newest first across the integrations.
+        found.sort_by(|a, b| b.cmp(a));
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        truncated |= found.len() > limit;
+        found.truncate(limit);
+        let order: Vec<String> = found.into_iter().map(|(_, id)| id).collect();
         let keys = order
             .iter()
             .map(|id| (request_pk(id), REQUEST_SK.to_string()))
             .collect();
-        let mut requests: Vec<AccessRequest> = self
+        let mut items: Vec<AccessRequest> = self
             .batch_get(keys)
             .await?
             .into_iter()
             .map(|i| from_item(i, "request"))
             .collect::<Result<_, _>>()?;
-        // An index item outliving its review (a write cut between the two is impossible: they
-        // commit together) would only be skipped here.
-        requests.retain(AccessRequest::review_pending);
-        requests.sort_by_key(|r| order.iter().position(|id| id == &r.id));
-        Ok(Page {
-            items: requests,
-            next,
-        })
+        items.retain(AccessRequest::review_pending);
+        items.sort_by_key(|r| order.iter().position(|id| id == &r.id));
+        Ok(ReviewQueue { items, truncated })
     }
 }

@@ -407,6 +407,7 @@ async fn start_world(trust: bool, groups_for: Option<chrono::Duration>, approver
                 clicks.url.clone(),
             )),
         )),
+        start_target: provision::start::StartTarget::default(),
     });
     let front_url = serve(
         axum::Router::new()

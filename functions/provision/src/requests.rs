@@ -13,6 +13,7 @@ use shared::policy::{
     NewRequest, ViaAliases, alias_targets, approval_steps, can_decide, check_scope, concrete,
     decide, expand, match_flow,
 };
+use shared::scheduled_start::{approval_deadline, check_start, parse_start};
 use shared::store::{Created, StoreError};
 use shared::validation::{TextKind, ValidationErrors, check_name, check_text};
 
@@ -53,6 +54,8 @@ struct Plan {
     via_aliases: ViaAliases,
     steps: Vec<ApprovalStep>,
     duration: std::time::Duration,
+    /// The requested start, when it is far enough ahead to be scheduled.
+    starts_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The account the grant would use on the target.
     account: String,
 }
@@ -60,6 +63,7 @@ struct Plan {
 async fn plan(app: &App, caller: &Caller, body: &NewRequest) -> Result<Plan, ApiError> {
     check_text_fields(body)?;
     let duration = body.check()?;
+    let requested_start = body.starts_at.as_deref().map(parse_start).transpose()?;
     // Checked before the lookup: DynamoDB refuses an empty key value (found by API fuzzing).
     let mut e = ValidationErrors::default();
     check_name(&mut e, "integration", &body.integration);
@@ -158,8 +162,13 @@ async fn plan(app: &App, caller: &Caller, body: &NewRequest) -> Result<Plan, Api
     {
         return Err(GrantError::AccountOwned(account).into());
     }
+    let starts_at = match requested_start {
+        Some(at) => check_start(at, app.services.clock.now(), flow.spec.schedule_horizon())?,
+        None => None,
+    };
     let steps = approval_steps(flow, &integration, &resources, &caller.identity)?;
     Ok(Plan {
+        starts_at,
         flow: flow.clone(),
         integration,
         resources,
@@ -196,6 +205,8 @@ pub async fn preview(
             "resources": plan.resources.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
             "via_aliases": plan.via_aliases,
             "duration": shared::model::format_duration(plan.duration),
+            "starts_at": plan.starts_at,
+            "ends_at": plan.starts_at.map(|s| s + chrono::Duration::from_std(plan.duration).unwrap_or_default()),
             "auto_approve": plan.flow.spec.auto_approve,
             "approval_steps": plan.steps,
         }),
@@ -216,12 +227,18 @@ pub async fn create(
         via_aliases,
         steps,
         duration,
+        starts_at,
         account,
     } = plan(app, caller, &body).await?;
 
     let now = app.services.clock.now();
     let window = chrono::Duration::from_std(flow.spec.approval_window())
         .unwrap_or(chrono::Duration::hours(24));
+    let initial = match (flow.spec.auto_approve, starts_at) {
+        (false, _) => RequestStatus::Pending,
+        (true, Some(_)) => RequestStatus::Scheduled,
+        (true, None) => RequestStatus::Approved,
+    };
     let request = AccessRequest {
         id: uuid::Uuid::new_v4().to_string(),
         integration: integration.name.clone(),
@@ -232,11 +249,7 @@ pub async fn create(
         permission: body.permission.clone(),
         duration_secs: duration.as_secs(),
         justification: body.justification.clone().filter(|j| !j.trim().is_empty()),
-        status: if flow.spec.auto_approve {
-            RequestStatus::Approved
-        } else {
-            RequestStatus::Pending
-        },
+        status: initial,
         status_reason: flow
             .spec
             .auto_approve
@@ -245,8 +258,8 @@ pub async fn create(
         decisions: vec![],
         created_at: now,
         updated_at: now,
-        approval_expires_at: now + window,
-        starts_at: None,
+        approval_expires_at: approval_deadline(now, window, starts_at),
+        starts_at,
         ends_at: None,
         ended_at: None,
         created_objects: vec![],
@@ -273,6 +286,7 @@ pub async fn create(
         "via_aliases": via_aliases,
         "permission": request.permission,
         "duration_secs": request.duration_secs,
+        "starts_at": request.starts_at,
         "justification": request.justification,
         "auto_approved": flow.spec.auto_approve,
         ACCOUNT_DETAIL: account,
@@ -292,7 +306,7 @@ pub async fn create(
                 429,
                 "too_many_open_requests",
                 format!(
-                    "you already have {limit} open requests (pending, approved or active); \
+                    "you already have {limit} open requests (pending, scheduled, approved or active); \
                      wait until one is decided or ends before asking again"
                 ),
             ),
@@ -311,10 +325,13 @@ pub async fn create(
         }
         Created::New(r) => r,
     };
-    let result = if stored.status == RequestStatus::Approved {
-        app.services.grants().provision(stored).await?
-    } else {
-        stored
+    let result = match stored.status {
+        RequestStatus::Approved => app.services.grants().provision(stored).await?,
+        RequestStatus::Scheduled => {
+            crate::start::arm(app, &stored).await;
+            stored
+        }
+        _ => stored,
     };
     Ok(json_response(
         201,
@@ -349,6 +366,7 @@ fn same_request(stored: &AccessRequest, new: &AccessRequest, body: &NewRequest) 
         && stored.permission == new.permission
         && stored.duration_secs == new.duration_secs
         && stored.justification == new.justification
+        && stored.starts_at == new.starts_at
         && body.flow.as_ref().is_none_or(|f| *f == stored.flow)
 }
 
@@ -359,7 +377,7 @@ struct DecisionBody {
     reason: Option<String>,
 }
 
-fn decision_body(req: &ApiRequest, required: bool) -> Result<Option<String>, ApiError> {
+pub(crate) fn decision_body(req: &ApiRequest, required: bool) -> Result<Option<String>, ApiError> {
     let body: DecisionBody = match req.json() {
         Ok(b) => b,
         Err(e) if e.code == "missing_body" && !required => DecisionBody::default(),
@@ -404,7 +422,7 @@ pub(crate) async fn load(app: &App, id: &str) -> Result<AccessRequest, ApiError>
 
 /// Requesters, approvers (current or past) and admins may read a request; others are told it
 /// does not exist. The requester and past deciders are recognised by person, never by a label.
-fn visible(r: &AccessRequest, caller: &Caller) -> bool {
+pub(crate) fn visible(r: &AccessRequest, caller: &Caller) -> bool {
     caller.is_admin
         || r.requester.same_person(&caller.identity)
         || r.approval_steps
@@ -547,7 +565,10 @@ pub(crate) async fn decide_as(
         }
         let action = match (kind, next.status) {
             (DecisionKind::Reject, _) => "request.rejected",
-            (DecisionKind::Approve, RequestStatus::Approved) => "request.approved",
+            // Approved before its start: the same decision, and the request waits, scheduled.
+            (DecisionKind::Approve, RequestStatus::Approved | RequestStatus::Scheduled) => {
+                "request.approved"
+            }
             (DecisionKind::Approve, _) => "request.approval_recorded",
         };
         let audit = AuditEvent::new(
@@ -557,7 +578,10 @@ pub(crate) async fn decide_as(
             AuditSubject::Request(id.into()),
         )
         .with_integration(&next.integration)
-        .with_details(json!({ "reason": reason }));
+        .with_details(match next.status {
+            RequestStatus::Scheduled => json!({ "reason": reason, "starts_at": next.starts_at }),
+            _ => json!({ "reason": reason }),
+        });
         // The approval that makes the request approved commits with the account's lease.
         let decided = if next.status == RequestStatus::Approved {
             app.services
@@ -573,6 +597,9 @@ pub(crate) async fn decide_as(
         };
         match decided {
             Ok(stored) => {
+                if stored.status == RequestStatus::Scheduled {
+                    crate::start::arm(app, &stored).await;
+                }
                 return Ok(stored);
             }
             Err(GrantError::Store(StoreError::Conflict {

@@ -23,7 +23,7 @@ pub use permission::{CLOUD_ROLE_IDS, CloudRoleScope, ES_INDEX_PRIVILEGES, Resolv
 pub use principal::{Identity, Person, PrincipalKind, PrincipalRef, fold_email};
 pub use principal_state::{PRINCIPAL_IDLE, PrincipalState, SharedObject};
 pub use request::{
-    AccessRequest, ApprovalStep, Decision, DecisionKind, RequestStatus, TargetObject,
+    AccessRequest, ApprovalStep, Decision, DecisionKind, RequestStatus, START_GRACE, TargetObject,
     TransitionError,
 };
 pub use resource::{Resource, ResourceKind};

@@ -162,6 +162,7 @@ fn full_flow_spec() -> AccessFlowSpec {
         approvers: vec![PrincipalRef::user("lead@example.com")],
         credential_mode: CredentialMode::ApiKey,
         approval_window: Some("1d".into()),
+        schedule_horizon: Some("7d".into()),
         description: Some("d".into()),
         notifications: Some(full_notifications()),
     }
@@ -221,6 +222,7 @@ fn new_request_is_documented_field_for_field() {
         duration: _,
         justification: _,
         flow: _,
+        starts_at: _,
     } = body;
     let fields: BTreeSet<String> = [
         "integration",
@@ -229,6 +231,7 @@ fn new_request_is_documented_field_for_field() {
         "duration",
         "justification",
         "flow",
+        "starts_at",
     ]
     .into_iter()
     .map(String::from)

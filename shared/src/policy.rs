@@ -451,7 +451,6 @@ pub const REQUEST_CANCELLED: &str = "request_cancelled";
 
 /// Apply a decision by `who`. The approval that completes the request makes it `approved`, or
 /// `scheduled` when its requested start is still ahead.
-
 pub fn decide(
     request: &mut AccessRequest,
     who: &Identity,

@@ -287,6 +287,7 @@ pub async fn create(
         "permission": request.permission,
         "duration_secs": request.duration_secs,
         "starts_at": request.starts_at,
+        REQUESTED_START: body.starts_at.as_deref().and_then(|t| parse_start(t).ok()),
         "justification": request.justification,
         "auto_approved": flow.spec.auto_approve,
         ACCOUNT_DETAIL: account,
@@ -366,8 +367,21 @@ fn same_request(stored: &AccessRequest, new: &AccessRequest, body: &NewRequest) 
         && stored.permission == new.permission
         && stored.duration_secs == new.duration_secs
         && stored.justification == new.justification
-        && stored.starts_at == new.starts_at
+        && requested_start(stored) == body.starts_at.as_deref().and_then(|t| parse_start(t).ok())
         && body.flow.as_ref().is_none_or(|f| *f == stored.flow)
+}
+
+/// The detail of `request.created` that holds the start as the requester sent it (one within
+/// a minute of now is not scheduled, so `starts_at` alone cannot say what a retry must repeat).
+const REQUESTED_START: &str = "requested_start";
+
+/// The start a stored request was asked with.
+fn requested_start(r: &AccessRequest) -> Option<chrono::DateTime<chrono::Utc>> {
+    r.history
+        .iter()
+        .find(|e| e.action == "request.created")
+        .and_then(|e| e.details.get(REQUESTED_START))
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
 #[derive(Deserialize, Default)]

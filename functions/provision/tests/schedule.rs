@@ -552,3 +552,52 @@ async fn forged_or_malformed_start_events_provision_nothing() {
     }
     assert_eq!(get(&p, DEV, &id).await.1["status"], "pending");
 }
+
+#[tokio::test]
+async fn a_retried_request_with_the_same_key_must_name_the_same_start() {
+    let env = Env::start(es_seed()).await;
+    let (_, p) = setup(&env, &["logs-auto"]).await;
+    let keyed = |start: Option<DateTime<Utc>>| {
+        let mut body = json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "read", "duration": "1h", "flow": "logs-auto"});
+        if let Some(s) = start {
+            body["starts_at"] = json!(rfc3339(s));
+        }
+        let mut ev = http(
+            event("provision/post-request.json"),
+            "/requests",
+            DEV,
+            Some(body),
+        );
+        ev["headers"]["idempotency-key"] = json!("start-key-1");
+        ev
+    };
+    let start = t0() + Duration::hours(1);
+    let (s, first) = call(&p, keyed(Some(start))).await;
+    assert_eq!(
+        (s, first["status"].as_str()),
+        (201, Some("scheduled")),
+        "{first}"
+    );
+    let (s, again) = call(&p, keyed(Some(start))).await;
+    assert_eq!((s, again["id"].clone()), (200, first["id"].clone()));
+    for other in [None, Some(start + Duration::minutes(5))] {
+        let (s, e) = call(&p, keyed(other)).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (422, Some("idempotency_key_reused")),
+            "{other:?}: {e}"
+        );
+    }
+    // Once started (its start now "now"), a retry still finds it.
+    env.clock.advance(Duration::hours(1));
+    assert_eq!(
+        fire(&p, first["id"].as_str().unwrap()).await["status"],
+        "active"
+    );
+    let (s, again) = call(&p, keyed(Some(start))).await;
+    assert_eq!(
+        (s, again["status"].as_str()),
+        (200, Some("active")),
+        "{again}"
+    );
+}

@@ -601,3 +601,45 @@ async fn a_retried_request_with_the_same_key_must_name_the_same_start() {
         "{again}"
     );
 }
+
+/// An approved start is approved for this target: the integration cannot be moved (its grants
+/// would land on another cluster) until it is cancelled.
+#[tokio::test]
+async fn a_scheduled_request_keeps_its_integration_from_moving_until_cancelled() {
+    let env = Env::start(es_seed()).await;
+    let (d, p) = setup(&env, &["logs-leads"]).await;
+    let (_, r) = ask(
+        &p,
+        DEV,
+        leads_body(Some(&rfc3339(t0() + Duration::hours(5)))),
+    )
+    .await;
+    let id = r["id"].as_str().unwrap().to_string();
+    assert_eq!(approve(&p, ALICE, &id).await.1["status"], "scheduled");
+    let arn = env.connector_secret().await;
+    let moved = json!({
+        "kind": "elasticsearch", "url": "http://127.0.0.1:9", "secret_arn": arn,
+        "integration_owners": [{"type": "group", "value": "search-platform"}],
+        "resource_owner": {"tag_key": "owner", "attribute": "user"},
+        "allow_insecure_http": true
+    });
+    let (s, e) = fixtures::flows::put_integration(&d, "prod-search", moved).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("integration_in_use")),
+        "{e}"
+    );
+    assert!(e.to_string().contains(&id), "{e}");
+    assert_eq!(cancel(&p, DEV, &id, None).await.0, 200);
+    let (s, e) = fixtures::flows::put_integration(
+        &d,
+        "prod-search",
+        json!({
+            "kind": "elasticsearch", "url": "http://127.0.0.1:9", "secret_arn": arn,
+            "integration_owners": [{"type": "group", "value": "search-platform"}],
+            "allow_insecure_http": true
+        }),
+    )
+    .await;
+    assert_ne!(e["error"]["code"], "integration_in_use", "{s}: {e}");
+}

@@ -399,7 +399,7 @@ export async function detail(main, id) {
       const f = h('form', {}, h('h2', {}, 'Withdraw this request'),
         h('p', {}, r.status === 'scheduled'
           ? 'It is approved and waits for its start: cancelling it means nothing is granted.'
-          : 'Nobody has to decide it any more: the approvers are told.'),
+          : 'Cancelling it means nothing is granted and nobody has to decide it: the approvers are told.'),
         field('Reason (optional)', reason), box, h('div', { class: 'actions' }, cancel));
       cancel.addEventListener('click', async () => {
         cancel.disabled = true;

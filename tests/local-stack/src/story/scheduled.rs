@@ -66,8 +66,8 @@ pub(super) async fn ask_and_approve<W: Write>(
         .api(&format!("GET /requests/{id}/credentials"), DEV, None, 409)
         .await?;
     t.say(format!(
-        "GET /requests/{id}/credentials before the start -> 409 {}",
-        str_of(&refused, "code")
+        "before the start: {}",
+        refused["error"]["message"].as_str().unwrap_or_default()
     ))?;
     let schedule = shared::scheduler::start_schedule_name(&id);
     t.say(format!(
@@ -101,10 +101,11 @@ pub(super) async fn ask_and_approve<W: Write>(
             409,
         )
         .await?;
-    t.say(format!(
-        "a decision now is refused: {}",
-        str_of(&late, "code")
-    ))?;
+    let code = late["error"]["code"].as_str().unwrap_or_default();
+    t.say(format!("a decision now is refused: {code}"))?;
+    if code != "request_cancelled" {
+        return Err(t.fail(format!("expected request_cancelled: {late}")));
+    }
     Ok(Scheduled { id, starts_at })
 }
 

@@ -467,7 +467,17 @@ impl Grants<'_> {
         mut principal: PrincipalState,
     ) -> Result<AccessRequest, (String, Vec<TargetObject>, Option<PrincipalState>)> {
         let now = self.clock.now();
-        let ends_at = now + req.duration();
+        // A scheduled request's duration counts from its requested start, not from when the
+        // schedule (or the sweep behind it) got to it; any other starts now.
+        let start = req.starts_at.unwrap_or(now);
+        let ends_at = start + req.duration();
+        if ends_at <= now {
+            return Err((
+                "the requested access window ended before it could be provisioned".into(),
+                vec![],
+                Some(principal),
+            ));
+        }
         let es = integration.kind() == IntegrationKind::Elasticsearch;
         let mut roles_after = principal.roles.clone();
         if es {
@@ -602,7 +612,7 @@ impl Grants<'_> {
         // What the failure path records if the write below does not land.
         let approved = req.clone();
         req.key_secret_unsettled = false;
-        req.starts_at = Some(now);
+        req.starts_at = Some(start);
         req.ends_at = Some(ends_at);
         req.created_objects = made.objects;
         if req.transition(RequestStatus::Active, now).is_err() {

@@ -18,6 +18,7 @@ pub mod policy;
 pub mod requester_rotation;
 pub mod revocation;
 pub mod rotation;
+pub mod scheduled_start;
 pub mod scheduler;
 pub mod secrets;
 pub mod services;

@@ -252,8 +252,13 @@ pub fn summary(r: &AccessRequest) -> String {
         .as_deref()
         .map(|j| format!(" Justification: {j}"))
         .unwrap_or_default();
+    // A requested start, until the grant exists (then its own times speak).
+    let from = match (r.starts_at, r.ends_at) {
+        (Some(s), None) => format!(" from {} UTC", s.format("%Y-%m-%d %H:%M")),
+        _ => String::new(),
+    };
     format!(
-        "{} asks for {} on {}: {} for {how_long}.{why}",
+        "{} asks for {} on {}: {} for {how_long}{from}.{why}",
         r.requester.display(),
         r.permission,
         r.integration,

@@ -37,6 +37,10 @@ pub struct NewRequest {
     /// Optional: the flow to use when several could apply.
     #[serde(default)]
     pub flow: Option<String>,
+    /// Optional: when access should start (RFC 3339), up to the flow's `schedule_horizon`
+    /// ahead; approval may come before it. Absent: as soon as the request is approved.
+    #[serde(default)]
+    pub starts_at: Option<String>,
 }
 
 impl NewRequest {
@@ -509,7 +513,11 @@ fn owner_steps(
     Ok(steps)
 }
 
-/// Apply a decision by `who`. Returns whether the request is now fully approved.
+/// The code a decision gets when the requester withdrew the request first.
+pub const REQUEST_CANCELLED: &str = "request_cancelled";
+
+/// Apply a decision by `who`. The approval that completes the request makes it `approved`, or
+/// `scheduled` when its requested start is still ahead.
 pub fn decide(
     request: &mut AccessRequest,
     who: &Identity,
@@ -517,6 +525,13 @@ pub fn decide(
     reason: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
+    if request.status == RequestStatus::Cancelled {
+        return Err(ApiError::new(
+            409,
+            REQUEST_CANCELLED,
+            "the requester cancelled this request; no decision is needed any more",
+        ));
+    }
     if request.status != RequestStatus::Pending {
         return Err(ApiError::new(
             409,
@@ -595,8 +610,14 @@ pub fn decide(
             }
             request.updated_at = now;
             if request.all_steps_approved() {
+                // Approved before its requested start: it waits, scheduled, until then.
+                let to = if request.starts_at.is_some_and(|s| s > now) {
+                    RequestStatus::Scheduled
+                } else {
+                    RequestStatus::Approved
+                };
                 request
-                    .transition(RequestStatus::Approved, now)
+                    .transition(to, now)
                     .map_err(|e| ApiError::new(409, "not_pending", e.to_string()))?;
             }
         }
@@ -637,6 +658,7 @@ mod tests {
             duration: duration.into(),
             justification: None,
             flow: None,
+            starts_at: None,
         }
     }
 

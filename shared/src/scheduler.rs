@@ -11,6 +11,9 @@ use aws_sdk_scheduler::types::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod start;
+pub use start::{START_SOURCE, StartEvent, StartScheduler, start_expression, start_schedule_name};
+
 /// What the revoke function receives from an expiry schedule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExpiryEvent {

@@ -11,7 +11,7 @@ use crate::driver::http::HttpClients;
 use crate::grants::{GrantConfig, Grants};
 use crate::model::DEFAULT_CONNECTOR_PREFIX;
 use crate::revocation::{RevokeRetry, Revoker};
-use crate::scheduler::{EventBridgeScheduler, ExpiryScheduler, SchedulerConfig};
+use crate::scheduler::{EventBridgeScheduler, ExpiryScheduler, SchedulerConfig, StartScheduler};
 use crate::secrets::{SecretStore, SecretsManager};
 use crate::store::{DynamoStore, Store, StoreConfig};
 use crate::targets::{DriverFactory, Targets};
@@ -21,6 +21,8 @@ pub struct Services {
     pub secrets: Arc<dyn SecretStore>,
     pub targets: Arc<dyn DriverFactory>,
     pub scheduler: Arc<dyn ExpiryScheduler>,
+    /// Scheduled starts' one-time schedules (same group and role as the expiry schedules).
+    pub starts: Arc<dyn StartScheduler>,
     pub clock: Arc<dyn Clock>,
     pub config: GrantConfig,
 }
@@ -49,6 +51,10 @@ impl Services {
             ),
             secrets,
             scheduler: Arc::new(EventBridgeScheduler::new(
+                aws_sdk_scheduler::Client::new(&aws),
+                scheduler.clone(),
+            )),
+            starts: Arc::new(EventBridgeScheduler::new(
                 aws_sdk_scheduler::Client::new(&aws),
                 scheduler,
             )),

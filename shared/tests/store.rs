@@ -323,6 +323,7 @@ async fn integrations_and_flows_are_versioned_and_audited_atomically() {
             approvers: vec![],
             credential_mode: CredentialMode::User,
             approval_window: None,
+            schedule_horizon: None,
             description: None,
             notifications: None,
             approval: None,

@@ -1,5 +1,7 @@
 //! Every configuration rule, each checked by its stable error code and the field it names.
 
+use std::time::Duration;
+
 use chrono::Utc;
 use shared::model::{
     AccessFlowSpec, CredentialMode, CustomPermission, Integration, IntegrationKind,
@@ -304,6 +306,7 @@ fn flow() -> AccessFlowSpec {
         approvers: vec![],
         credential_mode: CredentialMode::User,
         approval_window: None,
+        schedule_horizon: None,
         description: None,
         notifications: None,
         approval: None,
@@ -398,6 +401,27 @@ fn max_duration_is_between_5_minutes_and_90_days() {
         flow_errors(&f, Some(&i)),
         vec![("invalid_approval_window", "approval_window".into())]
     );
+    let mut f = flow();
+    assert_eq!(f.schedule_horizon(), Duration::from_secs(14 * 86400));
+    for (h, ok) in [
+        ("1m", false),
+        ("5m", true),
+        ("2d", true),
+        ("90d", true),
+        ("91d", false),
+        ("soon", false),
+    ] {
+        f.schedule_horizon = Some(h.into());
+        if ok {
+            assert!(f.validate("logs", Some(&i)).is_ok(), "{h}");
+        } else {
+            assert_eq!(
+                flow_errors(&f, Some(&i)),
+                vec![("invalid_schedule_horizon", "schedule_horizon".into())],
+                "{h}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -31,6 +31,8 @@ pub struct App {
     pub concurrency: usize,
     /// Stop starting work this long before the deadline.
     pub margin: Duration,
+    /// The provision function, which start schedules invoke (`PROVISION_FUNCTION_ARN`).
+    pub start_target: String,
 }
 
 pub use shared::services::time_left;
@@ -45,6 +47,8 @@ pub struct Report {
     /// Pending requests whose next approver tier was added (their flow's escalation).
     pub escalated: usize,
     pub stuck_failed: usize,
+    /// Scheduled requests past their start whose start schedule was armed again.
+    pub starts_armed: usize,
     /// Failed provisions whose key secret (if their create landed) is now deleted.
     pub key_secrets_settled: usize,
     /// Requesters told their grant ends within 15 minutes.
@@ -148,13 +152,17 @@ impl App {
     /// Environment: TABLE_NAME, CREDENTIAL_SECRET_PREFIX, SCHEDULE_GROUP, CLEANUP_CONCURRENCY.
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         Ok(Self {
-            services: Services::from_env(SchedulerConfig::deleting_only(required(
-                "SCHEDULE_GROUP",
-            )?))
+            // Expiry schedules are only deleted here; start schedules are armed again, through
+            // the role Scheduler assumes to invoke the provision function.
+            services: Services::from_env(SchedulerConfig {
+                role_arn: required("SCHEDULER_ROLE_ARN")?,
+                ..SchedulerConfig::deleting_only(required("SCHEDULE_GROUP")?)
+            })
             .await?,
             retry: RevokeRetry::default(),
             concurrency: shared::config::number("CLEANUP_CONCURRENCY", 8)?,
             margin: Duration::from_secs(15),
+            start_target: required("PROVISION_FUNCTION_ARN")?,
         })
     }
 
@@ -182,6 +190,7 @@ impl App {
             && requests::warn_expiring(&run, &mut report).await?
             && requests::retry_failed(&run, &mut report).await?
             && requests::expire_pending(&run, &mut report).await?
+            && requests::arm_starts(&run, &mut report).await?
             && requests::fail_stuck(&run, &mut report).await?
             && requests::settle_failed(&run, &mut report).await?
             && connectors::retire(&run, &mut report).await?

@@ -1,4 +1,5 @@
-//! Request phases: overdue grants, failed revocations, stale pending and stuck approved ones.
+//! Request phases: overdue grants, failed revocations, stale pending, missed scheduled starts
+//! and stuck approved ones.
 
 use chrono::Duration;
 use futures::StreamExt;
@@ -289,6 +290,40 @@ async fn escalate(run: &Run<'_>, mut r: AccessRequest) -> Result1 {
             Result1::Error
         }
     }
+}
+
+/// How soon after the sweep a re-armed start schedule fires (a one-time schedule is set in
+/// the future, never the past).
+const REARM_AFTER: Duration = Duration::seconds(30);
+
+/// Scheduled requests whose start passed without their start schedule firing (it was never
+/// made, or Scheduler did not deliver): their start schedule is armed again to fire now. The
+/// provision function provisions them when it fires, as it would have at the start, so this
+/// function needs no permission to provision. Nothing is recorded on the request: it stays
+/// due, and each run arms it again until it leaves `scheduled`.
+pub async fn arm_starts(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreError> {
+    let (done, results) = sweep(run, RequestStatus::Scheduled, |r| async move {
+        let services = &run.app.services;
+        let at = services.clock.now() + REARM_AFTER;
+        match services
+            .starts
+            .schedule_start(&r.id, at, &run.app.start_target)
+            .await
+        {
+            Ok(()) => {
+                tracing::warn!(grant_id = %r.id, "start schedule did not fire; armed again");
+                Result1::Done
+            }
+            Err(e) => {
+                tracing::warn!(grant_id = %r.id, error = %e, "cannot arm a start schedule again; retried next run");
+                Result1::Error
+            }
+        }
+    })
+    .await?;
+    report.starts_armed += count(&results, Result1::Done);
+    report.errors += count(&results, Result1::Error);
+    Ok(done)
 }
 
 /// Approved requests whose provisioning never finished (the function died mid-way): failed,

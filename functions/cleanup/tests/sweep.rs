@@ -397,3 +397,70 @@ async fn short_history_has_no_warning(env: &Env, id: &str) -> bool {
     let r = env.store.get_request(id).await.unwrap().unwrap();
     r.expiry_warned_at.is_none() && r.history.iter().all(|e| e.action != "grant.expiring_soon")
 }
+
+/// A scheduled start whose schedule never fired: the sweep arms it again (to the provision
+/// function, a few seconds ahead), and when that fires the grant is provisioned with its
+/// duration counted from the requested start.
+#[tokio::test]
+async fn a_missed_scheduled_start_is_armed_again_by_the_sweep() {
+    let env = Env::start(es_seed()).await;
+    let (d, p, c) = (discover_app(&env), provision_app(&env), cleanup_app(&env));
+    register(&env, &d, json!({})).await;
+    flows(&d, &["logs-auto"]).await;
+    let start = t0() + Duration::minutes(30);
+    let (s, r) = fixtures::flows::ask(&p, DEV, json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "read", "duration": "1h", "flow": "logs-auto", "starts_at": start.to_rfc3339()})).await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("scheduled")), "{r}");
+    let id = r["id"].as_str().unwrap().to_string();
+    let name = format!("ejit-start-{id}");
+    // Lost: Scheduler never fires it.
+    env.scheduler_client
+        .delete_schedule()
+        .name(&name)
+        .group_name(&env.schedule_group)
+        .send()
+        .await
+        .unwrap();
+    let report = sweep(&c).await;
+    assert_eq!(
+        report["starts_armed"], 0,
+        "not due before its start: {report}"
+    );
+    env.clock.advance(Duration::minutes(33));
+    let report = sweep(&c).await;
+    assert_eq!(report["starts_armed"], 1, "{report}");
+    let armed = env
+        .scheduler_client
+        .get_schedule()
+        .name(&name)
+        .group_name(&env.schedule_group)
+        .send()
+        .await
+        .expect("armed again");
+    assert_eq!(
+        armed.schedule_expression(),
+        Some("at(2026-11-23T10:33:30)"),
+        "fires right after the sweep"
+    );
+    let target = armed.target().unwrap();
+    assert_eq!(target.arn(), fixtures::PROVISION_ARN);
+    let input: Value = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(
+        input,
+        json!({"source": "elastic-jit.start", "grant_id": id})
+    );
+    assert_eq!(
+        status(&env, &id).await,
+        "scheduled",
+        "the sweep itself provisions nothing"
+    );
+
+    let out = p.handle(input).await.unwrap();
+    assert_eq!(out["status"], "active", "{out}");
+    let stored = env.store.get_request(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.starts_at, stored.ends_at),
+        (Some(start), Some(start + Duration::hours(1)))
+    );
+    let report = sweep(&c).await;
+    assert_eq!(report["starts_armed"], 0, "{report}");
+}

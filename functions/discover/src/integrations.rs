@@ -17,8 +17,9 @@ use shared::validation::{ValidationErrors, check_name};
 use crate::{App, views};
 
 /// Statuses in which a grant still has (or may get) access on the target.
-pub const OPEN_STATUSES: [RequestStatus; 4] = [
+pub const OPEN_STATUSES: [RequestStatus; 5] = [
     RequestStatus::Pending,
+    RequestStatus::Scheduled,
     RequestStatus::Approved,
     RequestStatus::Active,
     RequestStatus::RevokeFailed,
@@ -263,8 +264,10 @@ pub async fn delete(
     Ok(no_content())
 }
 
-/// Statuses in which a grant may hold something on the target.
-const LIVE_STATUSES: [RequestStatus; 3] = [
+/// Statuses in which a grant may hold something on the target, or will at its start (approved
+/// for this target: moving the integration would provision it on another).
+const LIVE_STATUSES: [RequestStatus; 4] = [
+    RequestStatus::Scheduled,
     RequestStatus::Approved,
     RequestStatus::Active,
     RequestStatus::RevokeFailed,

@@ -62,6 +62,7 @@ pub fn flow(f: &AccessFlow) -> Value {
     v["name"] = json!(f.name);
     v["max_duration"] = json!(shared::model::format_duration(f.spec.max_duration()));
     v["approval_window"] = json!(shared::model::format_duration(f.spec.approval_window()));
+    v["schedule_horizon"] = json!(shared::model::format_duration(f.spec.schedule_horizon()));
     v["version"] = json!(f.version);
     v["created_at"] = json!(f.created_at);
     v["updated_at"] = json!(f.updated_at);

@@ -14,6 +14,10 @@ pub enum Kind {
     Rejected,
     /// Nobody decided within the approval window.
     ApprovalExpired,
+    /// Approved before its requested start: access starts then.
+    Scheduled,
+    /// The requester withdrew it: the approvers' decision is no longer needed.
+    Cancelled,
     /// Credentials are ready.
     Active,
     /// The grant ends within 15 minutes (the sweep marked it).
@@ -46,6 +50,8 @@ impl Kind {
             Self::Approved => "request.approved",
             Self::Rejected => "request.rejected",
             Self::ApprovalExpired => "request.approval_expired",
+            Self::Scheduled => "request.scheduled",
+            Self::Cancelled => "request.cancelled",
             Self::Active => "grant.active",
             Self::Expiring => "grant.expiring",
             Self::Revoked => "grant.revoked",
@@ -190,6 +196,9 @@ pub fn transition(before: Option<RequestStatus>, after: RequestStatus) -> Option
         (_, Approved) if before == Some(Pending) => Some(Kind::Approved),
         (_, Rejected) => Some(Kind::Rejected),
         (Some(Pending), Expired) => Some(Kind::ApprovalExpired),
+        // Approved (by people, or automatically when made) with a start ahead.
+        (None | Some(Pending), Scheduled) => Some(Kind::Scheduled),
+        (_, Cancelled) => Some(Kind::Cancelled),
         (_, Active) => Some(Kind::Active),
         (_, Revoked) => Some(Kind::Revoked),
         (Some(Active | RevokeFailed), Expired) => Some(Kind::Expired),
@@ -352,6 +361,22 @@ mod tests {
             transition(Some(Active), Active),
             None,
             "a change that is not a new state"
+        );
+        assert_eq!(transition(Some(Pending), Scheduled), Some(Kind::Scheduled));
+        assert_eq!(
+            transition(None, Scheduled),
+            Some(Kind::Scheduled),
+            "auto-approved with a start ahead"
+        );
+        assert_eq!(
+            transition(Some(Scheduled), Approved),
+            None,
+            "the start itself: active follows"
+        );
+        assert_eq!(transition(Some(Pending), Cancelled), Some(Kind::Cancelled));
+        assert_eq!(
+            transition(Some(Scheduled), Cancelled),
+            Some(Kind::Cancelled)
         );
     }
 

@@ -211,7 +211,11 @@ impl App {
         }
         if matches!(
             event.kind,
-            Kind::Approved | Kind::Rejected | Kind::ApprovalExpired
+            Kind::Approved
+                | Kind::Scheduled
+                | Kind::Rejected
+                | Kind::ApprovalExpired
+                | Kind::Cancelled
         ) {
             self.close_buttons(event, flow.as_ref(), integration.as_ref())
                 .await;

@@ -186,7 +186,8 @@ pub fn deliveries(
     let people = flow_s.or(int_s).cloned().unwrap_or_default();
     let mut out = Vec::new();
     match (event.kind, &event.request) {
-        (Kind::Created, Some(r)) => {
+        // Asked to decide, or told the decision is no longer needed: the approvers.
+        (Kind::Created | Kind::Cancelled, Some(r)) => {
             let requester = r.requester.email.as_deref().map(fold_email);
             let mut approvers: Vec<(String, Vec<String>)> = Vec::new();
             for step in &r.approval_steps {

@@ -72,6 +72,17 @@ fn headline(event: &Event) -> String {
             ))
         ),
         Kind::ApprovalExpired => "Access request expired: nobody decided in time".into(),
+        Kind::Scheduled => match event.request.as_ref().and_then(|r| r.starts_at) {
+            Some(start) => format!(
+                "Access request approved{}: access starts at {} UTC",
+                who(|d| format!(" by {}", d.by)),
+                start.format("%Y-%m-%d %H:%M")
+            ),
+            None => "Access request approved: access starts at its requested start".into(),
+        },
+        Kind::Cancelled => {
+            "Access request cancelled by its requester: no decision is needed any more".into()
+        }
         Kind::Active => "Access granted: your credentials are ready".into(),
         Kind::Expiring => match event.request.as_ref().and_then(|r| r.ends_at) {
             Some(end) => format!(
@@ -119,6 +130,10 @@ pub fn message(event: &Event, role: &Role, public_url: &str) -> Message {
         }
     }
     match role {
+        Role::Approver { why } if event.kind == Kind::Cancelled => lines.push(format!(
+            "You were asked as: {}. Nothing was granted.",
+            why.join("; ")
+        )),
         Role::Approver { why } => {
             lines.push(format!("You are asked as: {}.", why.join("; ")));
             if event
@@ -129,6 +144,11 @@ pub fn message(event: &Event, role: &Role, public_url: &str) -> Message {
                 lines.push("This flow asks approvers for a reason: approve in the portal.".into());
             }
         }
+        Role::Requester if event.kind == Kind::Scheduled => lines.push(
+            "Nothing is granted before the start; you will be told when your credentials are \
+             ready. You may still cancel it in the portal until then."
+                .into(),
+        ),
         Role::Requester if event.kind == Kind::Active => lines.push(
             "Read your credentials in the portal (or with GET /requests/{id}/credentials).".into(),
         ),

@@ -407,6 +407,7 @@ async fn start_world(trust: bool, groups_for: Option<chrono::Duration>, approver
                 clicks.url.clone(),
             )),
         )),
+        start_target: provision::start::StartTarget::default(),
     });
     let front_url = serve(
         axum::Router::new()
@@ -1194,4 +1195,88 @@ async fn a_group_approver_decides_from_slack_after_a_recent_login() {
     let stored = w.env.store.get_request(&id).await.unwrap().unwrap();
     let by = &stored.decisions.last().unwrap().by;
     assert!(by.contains(CAROL.email), "{by}");
+}
+
+/// A request with a start ahead: approved, the requester is told when access starts (and
+/// nothing is granted yet). Another is cancelled by its requester: the approver is told the
+/// decision is no longer needed, and the message that asked her loses its buttons.
+#[tokio::test]
+async fn a_scheduled_start_tells_the_requester_when_and_a_cancel_tells_the_approvers() {
+    let mut w = start().await;
+    let start = chrono::Utc::now() + chrono::Duration::hours(2);
+    let (s, r) = flows::ask(
+        &w.provision,
+        DEV,
+        json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "read",
+               "duration": "1h", "justification": "INC-4712 planned upgrade", "flow": "logs-read",
+               "starts_at": start.to_rfc3339()}),
+    )
+    .await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("pending")), "{r}");
+    let id = r["id"].as_str().unwrap().to_string();
+    let (_, out) = w.deliver().await;
+    assert_eq!(failures(&out), 0, "{out}");
+    let asked = texts_to(&w.messages().await, "DU0CAROL");
+    let when = start.format("%Y-%m-%d %H:%M").to_string();
+    assert!(asked[0].contains(&format!("from {when} UTC")), "{asked:?}");
+
+    let (s, r) = flows::approve(&w.provision, CAROL, &id).await;
+    assert_eq!((s, r["status"].as_str()), (200, Some("scheduled")), "{r}");
+    let (_, out) = w.deliver().await;
+    assert_eq!(failures(&out), 0, "{out}");
+    let dev = texts_to(&w.messages().await, "DU0DEV");
+    assert_eq!(dev.len(), 1, "{dev:?}");
+    assert!(
+        dev[0].contains(&format!("access starts at {when} UTC")) && dev[0].contains("cancel"),
+        "{dev:?}"
+    );
+    assert!(!dev[0].contains("Read your credentials"), "{dev:?}");
+
+    // A second request, withdrawn before anyone decided.
+    let other = w.ask().await;
+    let (_, out) = w.deliver().await;
+    assert_eq!(failures(&out), 0, "{out}");
+    let before = texts_to(&w.messages().await, "DU0CAROL").len();
+    let cancelled = fixtures::flows::call(
+        &w.provision,
+        fixtures::http(
+            event("provision/cancel.json"),
+            &format!("/requests/{other}/cancel"),
+            DEV,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(cancelled.0, 200, "{}", cancelled.1);
+    let (_, out) = w.deliver().await;
+    assert_eq!(failures(&out), 0, "{out}");
+    let msgs = w.messages().await;
+    let carol = texts_to(&msgs, "DU0CAROL");
+    assert_eq!(carol.len(), before + 1, "{carol:?}");
+    let told = carol.last().unwrap();
+    assert!(
+        told.contains("cancelled by its requester") && told.contains("no decision is needed"),
+        "{told}"
+    );
+    // The message that asked her for a decision no longer offers one.
+    let asking = msgs
+        .iter()
+        .filter(|m| m["channel"] == json!("DU0CAROL"))
+        .find(|m| {
+            m["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Cancelled by the requester"))
+        })
+        .unwrap_or_else(|| panic!("the request message was updated: {msgs:?}"));
+    assert!(
+        !asking["blocks"].to_string().contains("\"approve\""),
+        "{asking}"
+    );
+    let hooks = w.hooks.lock().unwrap().clone();
+    assert!(
+        hooks
+            .iter()
+            .any(|(_, b)| b.contains("\"request.cancelled\"") && b.contains(&other)),
+        "the webhook hears it too"
+    );
 }

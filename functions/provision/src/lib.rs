@@ -3,12 +3,15 @@
 
 /// `GET /audit`: the administrators' audit log.
 pub mod audit;
+mod cancel;
 mod credentials;
 mod requests;
 /// Break-glass reviews.
 mod reviews;
 /// `POST /slack/interactions` (approve and reject buttons in Slack).
 pub mod slack;
+/// Scheduled starts: the start schedule, and provisioning when it fires.
+pub mod start;
 /// The JSON bodies the routes answer (the contract test checks them against infra/openapi.yaml).
 pub mod views;
 
@@ -64,6 +67,10 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/reviews",
     },
+    Route {
+        method: "POST",
+        path: "/requests/{id}/cancel",
+    },
 ];
 
 /// Routes served without the JWT authorizer: each verifies its caller itself (Slack's
@@ -78,11 +85,13 @@ pub struct App {
     pub auth: AuthConfig,
     /// Decisions from Slack buttons, when the stack has a Slack app (`SLACK_SECRET_ARN`).
     pub slack: Option<slack::SlackInteractions>,
+    /// This function's own ARN, which start schedules invoke.
+    pub start_target: start::StartTarget,
 }
 
 impl App {
     /// Environment: TABLE_NAME, ADMIN_GROUP, GROUPS_CLAIM, CREDENTIAL_SECRET_PREFIX,
-    /// SCHEDULE_GROUP, REVOKE_FUNCTION_ARN, SCHEDULER_ROLE_ARN.
+    /// SCHEDULE_GROUP, REVOKE_FUNCTION_ARN, SCHEDULER_ROLE_ARN, PROVISION_FUNCTION_ARN (optional).
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         let cfg = CommonConfig::from_env()?;
         let scheduler = SchedulerConfig {
@@ -96,6 +105,7 @@ impl App {
             services,
             auth: cfg.auth,
             slack,
+            start_target: start::StartTarget::from_env(),
         })
     }
 
@@ -136,8 +146,9 @@ impl App {
                     slack::clicks::consume(self, batch, deadline).await,
                 )?)
             }
+            Incoming::Direct(e) if start::is_start_event(&e) => start::fire(self, e).await,
             _ => Err(
-                "provision accepts API Gateway HTTP API events and the Slack click queue's batches only"
+                "provision accepts API Gateway HTTP API events, the Slack click queue's batches and start schedules only"
                     .into(),
             ),
         }
@@ -169,6 +180,7 @@ impl shared::api::Routes for App {
             ("POST", "/requests/preview") => requests::preview(self, caller, req).await,
             ("POST", "/requests/{id}/review") => reviews::record(self, caller, id, req).await,
             ("GET", "/reviews") => reviews::list(self, caller, req).await,
+            ("POST", "/requests/{id}/cancel") => cancel::cancel(self, caller, id, req).await,
             _ => credentials::get(self, caller, id).await,
         }
     }

@@ -7,6 +7,7 @@ async fn main() -> Result<(), Error> {
     let app = provision::App::from_env().await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let deadline = invocation_deadline(event.context.deadline);
+        app.start_target.learn(&event.context.invoked_function_arn);
         app.handle_within(event.payload, deadline)
     }))
     .await

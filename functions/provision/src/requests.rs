@@ -13,6 +13,7 @@ use shared::policy::{
     NewRequest, ViaAliases, alias_targets, approval_steps, can_decide, check_scope, concrete,
     decide, escalation_tier, expand, match_flow,
 };
+use shared::scheduled_start::{approval_deadline, check_start, parse_start};
 use shared::store::{Created, StoreError};
 use shared::validation::{TextKind, ValidationErrors, check_name, check_text};
 
@@ -55,6 +56,8 @@ struct Plan {
     /// Who joins the open steps if the request waits too long (empty: no escalation).
     escalation_to: Vec<PrincipalRef>,
     duration: std::time::Duration,
+    /// The requested start, when it is far enough ahead to be scheduled.
+    starts_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The account the grant would use on the target.
     account: String,
 }
@@ -62,6 +65,7 @@ struct Plan {
 async fn plan(app: &App, caller: &Caller, body: &NewRequest) -> Result<Plan, ApiError> {
     check_text_fields(body)?;
     let duration = body.check()?;
+    let requested_start = body.starts_at.as_deref().map(parse_start).transpose()?;
     // Checked before the lookup: DynamoDB refuses an empty key value (found by API fuzzing).
     let mut e = ValidationErrors::default();
     check_name(&mut e, "integration", &body.integration);
@@ -169,10 +173,21 @@ async fn plan(app: &App, caller: &Caller, body: &NewRequest) -> Result<Plan, Api
     {
         return Err(GrantError::AccountOwned(account).into());
     }
+    let starts_at = match requested_start {
+        Some(at) => check_start(at, app.services.clock.now(), flow.spec.schedule_horizon())?,
+        None => None,
+    };
+    if flow.spec.break_glass && starts_at.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_start",
+            "break-glass access starts at once: it cannot be scheduled",
+        ));
+    }
     let steps = approval_steps(flow, &integration, &resources, &caller.identity)?;
     let escalation_to = escalation_tier(flow, &integration);
     Ok(Plan {
         escalation_to,
+        starts_at,
         flow: flow.clone(),
         integration,
         resources,
@@ -208,6 +223,8 @@ pub async fn preview(
             "resources": plan.resources.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
             "via_aliases": plan.via_aliases,
             "duration": shared::model::format_duration(plan.duration),
+            "starts_at": plan.starts_at,
+            "ends_at": plan.starts_at.map(|s| s + chrono::Duration::from_std(plan.duration).unwrap_or_default()),
             "auto_approve": plan.flow.spec.auto_approve,
             "break_glass": plan.flow.spec.break_glass,
             "approval_steps": plan.steps,
@@ -234,12 +251,18 @@ pub async fn create(
         steps,
         escalation_to,
         duration,
+        starts_at,
         account,
     } = plan(app, caller, &body).await?;
 
     let now = app.services.clock.now();
     let window = chrono::Duration::from_std(flow.spec.approval_window())
         .unwrap_or(chrono::Duration::hours(24));
+    let initial = match (flow.spec.grants_at_once(), starts_at) {
+        (false, _) => RequestStatus::Pending,
+        (true, Some(_)) => RequestStatus::Scheduled,
+        (true, None) => RequestStatus::Approved,
+    };
     let request = AccessRequest {
         id: uuid::Uuid::new_v4().to_string(),
         integration: integration.name.clone(),
@@ -250,11 +273,7 @@ pub async fn create(
         permission: body.permission.clone(),
         duration_secs: duration.as_secs(),
         justification: body.justification.clone().filter(|j| !j.trim().is_empty()),
-        status: if flow.spec.grants_at_once() {
-            RequestStatus::Approved
-        } else {
-            RequestStatus::Pending
-        },
+        status: initial,
         status_reason: if flow.spec.break_glass {
             Some(format!(
                 "break-glass access through flow {}: granted without approval, to be reviewed by the integration owners",
@@ -269,11 +288,11 @@ pub async fn create(
         decisions: vec![],
         created_at: now,
         updated_at: now,
-        approval_expires_at: now + window,
+        approval_expires_at: approval_deadline(now, window, starts_at),
         approval_reason_required: reason_required(&flow),
         escalation: escalation(&flow, escalation_to, now),
         break_glass: flow.spec.break_glass.then(BreakGlass::default),
-        starts_at: None,
+        starts_at,
         ends_at: None,
         ended_at: None,
         created_objects: vec![],
@@ -300,6 +319,8 @@ pub async fn create(
         "via_aliases": via_aliases,
         "permission": request.permission,
         "duration_secs": request.duration_secs,
+        "starts_at": request.starts_at,
+        REQUESTED_START: body.starts_at.as_deref().and_then(|t| parse_start(t).ok()),
         "justification": request.justification,
         "auto_approved": flow.spec.auto_approve,
         "break_glass": flow.spec.break_glass,
@@ -320,7 +341,7 @@ pub async fn create(
                 429,
                 "too_many_open_requests",
                 format!(
-                    "you already have {limit} open requests (pending, approved or active); \
+                    "you already have {limit} open requests (pending, scheduled, approved or active); \
                      wait until one is decided or ends before asking again"
                 ),
             ),
@@ -339,10 +360,13 @@ pub async fn create(
         }
         Created::New(r) => r,
     };
-    let result = if stored.status == RequestStatus::Approved {
-        app.services.grants().provision(stored).await?
-    } else {
-        stored
+    let result = match stored.status {
+        RequestStatus::Approved => app.services.grants().provision(stored).await?,
+        RequestStatus::Scheduled => {
+            crate::start::arm(app, &stored).await;
+            stored
+        }
+        _ => stored,
     };
     Ok(json_response(
         201,
@@ -403,7 +427,21 @@ fn same_request(stored: &AccessRequest, new: &AccessRequest, body: &NewRequest) 
         && stored.permission == new.permission
         && stored.duration_secs == new.duration_secs
         && stored.justification == new.justification
+        && requested_start(stored) == body.starts_at.as_deref().and_then(|t| parse_start(t).ok())
         && body.flow.as_ref().is_none_or(|f| *f == stored.flow)
+}
+
+/// The detail of `request.created` that holds the start as the requester sent it (one within
+/// a minute of now is not scheduled, so `starts_at` alone cannot say what a retry must repeat).
+const REQUESTED_START: &str = "requested_start";
+
+/// The start a stored request was asked with.
+fn requested_start(r: &AccessRequest) -> Option<chrono::DateTime<chrono::Utc>> {
+    r.history
+        .iter()
+        .find(|e| e.action == "request.created")
+        .and_then(|e| e.details.get(REQUESTED_START))
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
 #[derive(Deserialize, Default)]
@@ -413,7 +451,7 @@ struct DecisionBody {
     reason: Option<String>,
 }
 
-fn decision_body(req: &ApiRequest, required: bool) -> Result<Option<String>, ApiError> {
+pub(crate) fn decision_body(req: &ApiRequest, required: bool) -> Result<Option<String>, ApiError> {
     let body: DecisionBody = match req.json() {
         Ok(b) => b,
         Err(e) if e.code == "missing_body" && !required => DecisionBody::default(),
@@ -601,7 +639,10 @@ pub(crate) async fn decide_as(
         }
         let action = match (kind, next.status) {
             (DecisionKind::Reject, _) => "request.rejected",
-            (DecisionKind::Approve, RequestStatus::Approved) => "request.approved",
+            // Approved before its start: the same decision, and the request waits, scheduled.
+            (DecisionKind::Approve, RequestStatus::Approved | RequestStatus::Scheduled) => {
+                "request.approved"
+            }
             (DecisionKind::Approve, _) => "request.approval_recorded",
         };
         let audit = AuditEvent::new(
@@ -611,7 +652,10 @@ pub(crate) async fn decide_as(
             AuditSubject::Request(id.into()),
         )
         .with_integration(&next.integration)
-        .with_details(json!({ "reason": reason }));
+        .with_details(match next.status {
+            RequestStatus::Scheduled => json!({ "reason": reason, "starts_at": next.starts_at }),
+            _ => json!({ "reason": reason }),
+        });
         // The approval that makes the request approved commits with the account's lease.
         let decided = if next.status == RequestStatus::Approved {
             app.services
@@ -627,6 +671,9 @@ pub(crate) async fn decide_as(
         };
         match decided {
             Ok(stored) => {
+                if stored.status == RequestStatus::Scheduled {
+                    crate::start::arm(app, &stored).await;
+                }
                 return Ok(stored);
             }
             Err(GrantError::Store(StoreError::Conflict {

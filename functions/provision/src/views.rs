@@ -1,4 +1,4 @@
-//! The request as callers see it: the record, plus whether the caller may decide it.
+//! The request as callers see it: the record, plus whether the caller may decide or cancel it.
 
 use serde_json::{Value, json};
 use shared::model::{AccessRequest, Identity};
@@ -19,6 +19,11 @@ pub fn request(r: &AccessRequest, viewer: &Identity) -> Value {
             )),
         );
         map.insert("can_decide".into(), json!(can_decide(r, viewer)));
+        // The same rule `POST /requests/{id}/cancel` applies: the requester, by person.
+        map.insert(
+            "can_cancel".into(),
+            json!(r.is_cancellable() && r.requester.same_person(viewer)),
+        );
         // What the approver approves: the concrete indices, data streams or Cloud objects the
         // grant names (aliases replaced by what they pointed to when the request was made).
         map.insert("grant_reaches".into(), json!(r.resources));

@@ -15,6 +15,9 @@ pub const DEFAULT_APPROVAL_WINDOW: Duration = Duration::from_secs(24 * 3600);
 const MIN_MAX_DURATION: Duration = Duration::from_secs(5 * 60);
 const MAX_MAX_DURATION: Duration = Duration::from_secs(90 * 86400);
 const MAX_APPROVAL_WINDOW: Duration = Duration::from_secs(30 * 86400);
+/// How far ahead a request may ask its access to start, unless the flow says otherwise.
+pub const DEFAULT_SCHEDULE_HORIZON: Duration = Duration::from_secs(14 * 86400);
+const MAX_SCHEDULE_HORIZON: Duration = Duration::from_secs(90 * 86400);
 
 /// How an Elasticsearch grant is handed to the requester.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +106,9 @@ pub struct AccessFlowSpec {
     /// How long a request may wait for its approvals before it expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_window: Option<String>,
+    /// How far ahead a request may name its start (`starts_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_horizon: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Who else hears about this flow's requests (Slack channel, addresses, webhooks).
@@ -170,6 +176,13 @@ impl AccessFlowSpec {
             None if self.approvers.is_empty() => ApprovalRule::AllOwners,
             None => ApprovalRule::Any,
         }
+    }
+
+    pub fn schedule_horizon(&self) -> Duration {
+        self.schedule_horizon
+            .as_deref()
+            .and_then(|d| parse_duration(d).ok())
+            .unwrap_or(DEFAULT_SCHEDULE_HORIZON)
     }
 
     /// `integration` is the stored integration the flow names, or `None` when there is none.
@@ -245,6 +258,14 @@ impl AccessFlowSpec {
             MIN_MAX_DURATION,
             MAX_APPROVAL_WINDOW,
             "invalid_approval_window",
+        );
+        check_bounded_duration(
+            &mut e,
+            "schedule_horizon",
+            self.schedule_horizon.as_deref(),
+            MIN_MAX_DURATION,
+            MAX_SCHEDULE_HORIZON,
+            "invalid_schedule_horizon",
         );
         check_principals(&mut e, "approvers", &self.approvers);
         if let Some(a) = &self.approval {

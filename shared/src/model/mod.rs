@@ -27,6 +27,6 @@ pub use principal::{Identity, Person, PrincipalKind, PrincipalRef, distinct_user
 pub use principal_state::{PRINCIPAL_IDLE, PrincipalState, SharedObject};
 pub use request::{
     AccessRequest, ApprovalStep, BreakGlass, Decision, DecisionKind, Escalation, RequestStatus,
-    Review, ReviewOutcome, StepApproval, TargetObject, TransitionError,
+    Review, ReviewOutcome, START_GRACE, StepApproval, TargetObject, TransitionError,
 };
 pub use resource::{Resource, ResourceKind};

@@ -2,8 +2,12 @@
 //!
 //! ```text
 //! pending ──▶ approved ──▶ active ──▶ revoked | expired
-//!    │            │           │
-//!    ├▶ rejected  └▶ failed   └▶ revoke_failed ──▶ revoked | expired (retried by cleanup)
+//!    │            ▲  │          │
+//!    │            │  └▶ failed  └▶ revoke_failed ──▶ revoked | expired (retried by cleanup)
+//!    ├▶ scheduled ┘ (fully approved before a requested start; approved at the start)
+//!    │      └▶ cancelled (by the requester)
+//!    ├▶ rejected
+//!    ├▶ cancelled (by the requester)
 //!    └▶ expired (approval window elapsed)
 //! ```
 
@@ -24,10 +28,14 @@ pub enum RequestStatus {
     Rejected,
     Failed,
     RevokeFailed,
+    /// Fully approved, waiting for its requested start (a one-time schedule provisions it).
+    Scheduled,
+    /// Withdrawn by its requester before anything was provisioned.
+    Cancelled,
 }
 
 impl RequestStatus {
-    pub const ALL: [RequestStatus; 8] = [
+    pub const ALL: [RequestStatus; 10] = [
         Self::Pending,
         Self::Approved,
         Self::Active,
@@ -36,6 +44,8 @@ impl RequestStatus {
         Self::Rejected,
         Self::Failed,
         Self::RevokeFailed,
+        Self::Scheduled,
+        Self::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +58,8 @@ impl RequestStatus {
             Self::Rejected => "rejected",
             Self::Failed => "failed",
             Self::RevokeFailed => "revoke_failed",
+            Self::Scheduled => "scheduled",
+            Self::Cancelled => "cancelled",
         }
     }
 
@@ -57,7 +69,10 @@ impl RequestStatus {
         use RequestStatus::*;
         matches!(
             (self, next),
-            (Pending, Approved | Rejected | Expired)
+            (
+                Pending,
+                Approved | Scheduled | Rejected | Expired | Cancelled
+            ) | (Scheduled, Approved | Cancelled)
                 | (Approved, Active | Failed)
                 | (Active, Revoked | Expired | RevokeFailed)
                 | (RevokeFailed, Revoked | Expired | RevokeFailed)
@@ -67,7 +82,7 @@ impl RequestStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            Self::Revoked | Self::Expired | Self::Rejected | Self::Failed
+            Self::Revoked | Self::Expired | Self::Rejected | Self::Failed | Self::Cancelled
         )
     }
 }
@@ -335,6 +350,9 @@ pub struct AccessRequest {
 
 /// How long an `approved` request may sit before cleanup treats its provisioning as stuck.
 pub const PROVISIONING_GRACE: Duration = Duration::minutes(15);
+/// How long after its start a `scheduled` request waits for its start schedule before the
+/// sweep arms the start again: the schedule fires at the start, the sweep is the backstop.
+pub const START_GRACE: Duration = Duration::minutes(2);
 /// After this, no AWS call a failed provision made can still land (the SDK gives up on a call
 /// after 10 s), so what it may have left can be removed for good.
 pub const SETTLE_AFTER_FAILURE: Duration = Duration::minutes(2);
@@ -371,6 +389,7 @@ impl AccessRequest {
                 Some(at) => at.min(self.approval_expires_at),
                 None => self.approval_expires_at,
             }),
+            RequestStatus::Scheduled => self.starts_at.map(|s| s + START_GRACE),
             RequestStatus::Approved => Some(self.updated_at + PROVISIONING_GRACE),
             RequestStatus::Active => self.ends_at,
             RequestStatus::RevokeFailed => self.next_attempt_at.or(Some(self.updated_at)),
@@ -419,6 +438,14 @@ impl AccessRequest {
         e.escalated_at = Some(now);
         self.updated_at = now;
         true
+    }
+
+    /// May the requester still withdraw it? Only while nothing can have been provisioned.
+    pub fn is_cancellable(&self) -> bool {
+        matches!(
+            self.status,
+            RequestStatus::Pending | RequestStatus::Scheduled
+        )
     }
 
     pub fn all_steps_approved(&self) -> bool {
@@ -494,13 +521,13 @@ mod tests {
     }
 
     #[test]
-    fn exactly_eleven_transitions_are_allowed() {
+    fn exactly_fifteen_transitions_are_allowed() {
         let allowed = RequestStatus::ALL
             .iter()
             .flat_map(|a| RequestStatus::ALL.iter().map(move |b| (*a, *b)))
             .filter(|(a, b)| a.can_become(*b))
             .count();
-        assert_eq!(allowed, 11);
+        assert_eq!(allowed, 15);
     }
 
     /// One test per forbidden transition, so a regression names the exact pair.
@@ -570,6 +597,70 @@ mod tests {
         revoke_failed_to_active: RevokeFailed => Active,
         revoke_failed_to_rejected: RevokeFailed => Rejected,
         revoke_failed_to_failed: RevokeFailed => Failed,
+        revoke_failed_to_scheduled: RevokeFailed => Scheduled,
+        revoke_failed_to_cancelled: RevokeFailed => Cancelled,
+        scheduled_to_scheduled: Scheduled => Scheduled,
+        scheduled_to_pending: Scheduled => Pending,
+        scheduled_to_active: Scheduled => Active,
+        scheduled_to_revoked: Scheduled => Revoked,
+        scheduled_to_expired: Scheduled => Expired,
+        scheduled_to_rejected: Scheduled => Rejected,
+        scheduled_to_failed: Scheduled => Failed,
+        scheduled_to_revoke_failed: Scheduled => RevokeFailed,
+        approved_to_scheduled: Approved => Scheduled,
+        approved_to_cancelled: Approved => Cancelled,
+        active_to_scheduled: Active => Scheduled,
+        active_to_cancelled: Active => Cancelled,
+        revoked_to_scheduled: Revoked => Scheduled,
+        revoked_to_cancelled: Revoked => Cancelled,
+        expired_to_scheduled: Expired => Scheduled,
+        expired_to_cancelled: Expired => Cancelled,
+        rejected_to_scheduled: Rejected => Scheduled,
+        rejected_to_cancelled: Rejected => Cancelled,
+        failed_to_scheduled: Failed => Scheduled,
+        failed_to_cancelled: Failed => Cancelled,
+        cancelled_to_pending: Cancelled => Pending,
+        cancelled_to_approved: Cancelled => Approved,
+        cancelled_to_active: Cancelled => Active,
+        cancelled_to_revoked: Cancelled => Revoked,
+        cancelled_to_expired: Cancelled => Expired,
+        cancelled_to_rejected: Cancelled => Rejected,
+        cancelled_to_failed: Cancelled => Failed,
+        cancelled_to_revoke_failed: Cancelled => RevokeFailed,
+        cancelled_to_scheduled: Cancelled => Scheduled,
+        cancelled_to_cancelled: Cancelled => Cancelled,
+    }
+
+    #[test]
+    fn a_scheduled_start_is_approved_then_provisioned_or_cancelled() {
+        let mut r = sample(RequestStatus::Pending);
+        let now = r.created_at;
+        r.starts_at = Some(now + Duration::days(2));
+        r.transition(RequestStatus::Scheduled, now).unwrap();
+        assert!(r.is_cancellable());
+        assert_eq!(
+            r.due_at(),
+            Some(now + Duration::days(2) + START_GRACE),
+            "the sweep looks again just after the start"
+        );
+        let mut cancelled = r.clone();
+        cancelled.transition(RequestStatus::Cancelled, now).unwrap();
+        assert!(cancelled.status.is_terminal());
+        assert_eq!(cancelled.ended_at, Some(now));
+        assert_eq!(cancelled.due_at(), None);
+        assert!(!cancelled.is_cancellable());
+        r.transition(RequestStatus::Approved, now).unwrap();
+        assert!(!r.is_cancellable(), "provisioning may have begun");
+        r.transition(RequestStatus::Active, now).unwrap();
+    }
+
+    #[test]
+    fn only_pending_and_scheduled_requests_are_cancellable() {
+        for s in RequestStatus::ALL {
+            let want = matches!(s, RequestStatus::Pending | RequestStatus::Scheduled);
+            assert_eq!(sample(s).is_cancellable(), want, "{s}");
+            assert_eq!(s.can_become(RequestStatus::Cancelled), want, "{s}");
+        }
     }
 
     #[test]

@@ -153,6 +153,9 @@ pub fn outcome_message(r: &AccessRequest, public_url: &str) -> Value {
                 waiting.join(", ")
             )
         }
+        (RequestStatus::Cancelled, _) => {
+            format!("Cancelled by the requester: no decision is needed\n{what}")
+        }
         (status, Some(d)) if d.kind == DecisionKind::Approve => {
             format!("Approved by {} (now {status})\n{what}", d.by)
         }

@@ -69,7 +69,9 @@ pub enum StoreError {
         id: String,
         reason: String,
     },
-    #[error("at most {limit} requests may be open (pending, approved or active) at once")]
+    #[error(
+        "at most {limit} requests may be open (pending, scheduled, approved or active) at once"
+    )]
     TooManyOpen { limit: u32 },
     #[error("DynamoDB {op} failed: {code}")]
     Backend {

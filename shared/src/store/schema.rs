@@ -38,7 +38,7 @@ pub const REQUESTER_INDEX: IndexDef = IndexDef {
     range_key: "created_key",
 };
 
-/// Sparse: only requests that are pending, approved or active carry `open_requester`, so
+/// Sparse: only requests that are pending, scheduled, approved or active carry `open_requester`, so
 /// counting a requester's open requests reads only those.
 pub const OPEN_INDEX: IndexDef = IndexDef {
     name: "by_open_requester",

@@ -43,6 +43,7 @@ impl InProcess {
             secrets: secrets.clone(),
             targets: targets.clone(),
             scheduler: env.scheduler.clone(),
+            starts: env.scheduler.clone(),
             clock: Arc::new(env.clock.clone()),
             config: GrantConfig {
                 secret_prefix: env.secret_prefix.clone(),
@@ -67,6 +68,7 @@ impl InProcess {
                 services: services(),
                 auth: auth(),
                 slack: None,
+                start_target: provision::start::StartTarget::fixed(fixtures::PROVISION_ARN),
             },
             revoke: revoke::App {
                 services: services(),
@@ -87,6 +89,7 @@ impl InProcess {
                 retry: quick_retry(),
                 concurrency: 8,
                 margin: Duration::from_secs(2),
+                start_target: fixtures::PROVISION_ARN.into(),
             },
         }
     }

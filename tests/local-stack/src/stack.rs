@@ -36,6 +36,10 @@ pub const CLOUD_API_KEY: &str = "demo-owner-api-key";
 pub const ADMIN_GROUP: &str = "jit-admins";
 pub const REVOKE_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:elastic-jit-revoke";
 pub const SCHEDULER_ROLE: &str = "arn:aws:iam::123456789012:role/elastic-jit-scheduler";
+/// The provision function, which scheduled starts invoke (in AWS it learns its own ARN from
+/// the invocation; `cargo lambda watch` is told it).
+pub const PROVISION_ARN: &str =
+    "arn:aws:lambda:us-east-1:123456789012:function:elastic-jit-provision";
 /// The local stack's cap on the template's queues' `VisibilityTimeout` (seconds). The template
 /// gives the Slack click queue 180 s (six times the function's timeout, as AWS advises for an SQS
 /// event source), so a click that failed would come back only after 3 minutes; locally it comes
@@ -378,7 +382,11 @@ impl Stack {
         };
         let cfg = GlueConfig {
             schedule_group: Some(self.names.schedule_group.clone()),
-            targets: [(REVOKE_ARN.to_string(), "revoke".to_string())].into(),
+            targets: [
+                (REVOKE_ARN.to_string(), "revoke".to_string()),
+                (PROVISION_ARN.to_string(), "provision".to_string()),
+            ]
+            .into(),
             rules: template.schedules.clone(),
             speedup: self.speedup,
             rotation_lambda_arn: self.rotation_lambda_arn.clone(),
@@ -580,6 +588,7 @@ impl Stack {
                 )
                 .env("SCHEDULE_GROUP", &self.names.schedule_group)
                 .env("REVOKE_FUNCTION_ARN", REVOKE_ARN)
+                .env("PROVISION_FUNCTION_ARN", PROVISION_ARN)
                 .env("SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
                 .env("AWS_ENDPOINT_URL", &self.aws_endpoint)
                 .env("AWS_REGION", "us-east-1")

@@ -11,6 +11,9 @@ use crate::idp::client::IdpClient;
 use crate::idp::identities::{ADMIN, ALICE, BOB, CAROL, DEV, EVE, Identity};
 use crate::stack::{CLOUD_API_KEY, CLOUD_ORG, Stack};
 
+/// A scheduled start: approved before its start, provisioned by its one-time schedule.
+mod scheduled;
+
 const ES_INTEGRATION: &str = "demo-search";
 const CLOUD_INTEGRATION: &str = "demo-cloud";
 const CONNECTOR_USER: &str = "elastic-jit-connector";
@@ -298,9 +301,12 @@ pub async fn run<W: Write>(stack: &mut Stack, out: &mut W) -> Result<(), StoryEr
     };
     identity(&mut t).await?;
     let short = elasticsearch(&mut t).await?;
+    // Its start comes while the story goes on; it is checked after the expiry.
+    let later = scheduled::ask_and_approve(&mut t).await?;
     cloud(&mut t).await?;
     rotation(&mut t).await?;
     expiry(&mut t, short).await?;
+    scheduled::started(&mut t, later).await?;
     notifications(&mut t).await?;
     writeln!(
         t.out,

@@ -631,13 +631,58 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
         return Err(format!("revoked credentials still get {status}"));
     }
 
+    // A request that starts later: the form takes a start (the browser's local time), the
+    // preview says when access would begin, and the requester withdraws it from its page.
+    dev.goto(&format!("{portal}#/request"))
+        .await
+        .map_err(e("catalog"))?;
+    click(&dev, &format!("[data-flow=\"{FLOW}\"] a")).await?;
+    type_into(&dev, "[data-testid=resource-search]", "2026.11").await?;
+    click(&dev, "input[data-resource=\"logs-2026.11\"]").await?;
+    type_into(
+        &dev,
+        "textarea[name=justification]",
+        "CHG-1042 planned reindex",
+    )
+    .await?;
+    dev.execute(
+        "const d = new Date(Date.now() + 3 * 3600 * 1000); const p = (n) => String(n).padStart(2, '0'); \
+         const i = document.querySelector('input[name=starts_at]'); \
+         i.value = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`; \
+         i.dispatchEvent(new Event('change', { bubbles: true }));",
+        vec![],
+    )
+    .await
+    .map_err(e("set the start"))?;
+    until(
+        &dev,
+        "the preview of the start",
+        "document.querySelector('[data-approvers] [data-start]') && document.querySelector('[data-approvers] [data-start]').textContent.includes('Access would start at')",
+    )
+    .await?;
+    click(&dev, "form button[type=submit]").await?;
+    until(
+        &dev,
+        "the request with its start, pending",
+        "document.querySelector('[data-status=pending]') && document.querySelector('[data-starts]')",
+    )
+    .await?;
+    shot(&dev, "6-scheduled-request").await?;
+    click(&dev, "[data-action=cancel]").await?;
+    until(
+        &dev,
+        "the cancelled request",
+        "document.querySelector('[data-status=cancelled]') && !document.querySelector('[data-action=cancel]')",
+    )
+    .await?;
+
     // My requests, at phone width.
     dev.set_window_size(390, 844).await.map_err(e("resize"))?;
     dev.goto(&format!("{portal}#/requests"))
         .await
         .map_err(e("my requests"))?;
     text_of(&dev, &format!("[data-request=\"{id}\"]")).await?;
-    shot(&dev, "6-my-requests-phone").await?;
+    shot(&dev, "7-my-requests-phone").await?;
     no_token_stored(&dev).await?;
 
     let _ = dev.close().await;

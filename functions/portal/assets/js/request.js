@@ -48,14 +48,28 @@ export function approvalPreview(flow, integration) {
 function previewed(p) {
   const reach = h('p', {}, `The grant would reach: ${p.resources.join(', ')}.`);
   if (p.break_glass) return [h('p', { class: 'warning' }, BREAK_GLASS_NOTE), reach];
+  const start = p.starts_at
+    ? h('p', { 'data-start': '' }, `Access would start at ${when(p.starts_at)} and end at ${when(p.ends_at)}; approvals must come before the start.`)
+    : null;
   if (p.auto_approve || !p.approval_steps.length) {
-    return [h('p', {}, 'Nobody: this flow approves automatically. Access starts as soon as you send the request.'), reach];
+    return [h('p', {}, p.starts_at
+      ? 'Nobody: this flow approves automatically. Access starts at the start you chose.'
+      : 'Nobody: this flow approves automatically. Access starts as soon as you send the request.'), start, reach];
   }
   const rules = [];
   if (p.approval_reason_required) rules.push(h('p', { class: 'hint' }, 'Approvers must give a reason.'));
   if (p.escalation) rules.push(h('p', { class: 'hint' }, `If nobody approves by ${when(p.escalation.at)}, ${p.escalation.to.map(principal).join(', ')} may decide too.`));
   return [h('ul', {}, p.approval_steps.map((s) => h('li', {}, h('strong', {}, s.label), ': ',
-    s.approvers.map(principal).join(' or ')))), ...rules, reach];
+    s.approvers.map(principal).join(' or ')))), ...rules, start, reach];
+}
+
+// The start field's value (local time in the browser) as the RFC 3339 UTC time the API wants;
+// empty for "as soon as approved".
+function startValue(input) {
+  const v = input.value.trim();
+  if (!v) return null;
+  const d = new Date(v);
+  return Number.isNaN(d.getTime()) ? v : d.toISOString();
 }
 
 export async function catalog(main) {
@@ -153,6 +167,7 @@ export async function form(main, flowName) {
   const duration = h('input', { type: 'text', value: '1h', 'data-draft': 'duration', name: 'duration',
     list: 'durations', autocomplete: 'off' });
   const durations = h('datalist', { id: 'durations' }, ['15m', '30m', '1h', '2h', '4h', '8h', '1d'].map((d) => h('option', { value: d })));
+  const startsAt = h('input', { type: 'datetime-local', name: 'starts_at', 'data-draft': 'starts_at' });
   const justification = h('textarea', { 'data-draft': 'justification', name: 'justification', maxlength: '1000', required: justificationRequired(flow) });
   const formBox = h('div', { tabindex: '-1' });
   const send = h('button', { type: 'submit' }, 'Send request');
@@ -169,10 +184,12 @@ export async function form(main, flowName) {
         return;
       }
       try {
-        const p = await post('/requests/preview', {
+        const ask = {
           integration: flow.integration, flow: flow.name, resources: [...selected],
           permission: permission.value, duration: duration.value.trim(),
-        });
+        };
+        if (startValue(startsAt)) ask.starts_at = startValue(startsAt);
+        const p = await post('/requests/preview', ask);
         clear(approversBox).append(...previewed(p));
       } catch (err) {
         clear(approversBox).append(fallback, h('p', { class: 'hint' }, `Not a valid request yet: ${describe(err)}`));
@@ -187,6 +204,7 @@ export async function form(main, flowName) {
     field('Permission', permission),
     durations,
     field('Duration', duration, `How long access lasts, e.g. 30m, 2h or 1d; at most ${flow.max_duration}.`),
+    flow.break_glass ? null : field('Start (optional)', startsAt, `Leave empty to start as soon as the request is approved; at most ${flow.schedule_horizon || '14days'} ahead. The duration counts from the start.`),
     flow.break_glass ? h('p', { class: 'warning', 'data-break-glass': '' }, 'Break-glass: for emergencies only. Access starts at once without approval; the integration\'s owners and operations are told immediately and review it afterwards.') : null,
     field(justificationRequired(flow) ? 'Justification (required)' : 'Justification (optional)', justification, 'Why you need it: a ticket or incident helps the approver.'),
     h('h2', {}, 'Who must approve'),
@@ -196,6 +214,7 @@ export async function form(main, flowName) {
   main.append(f);
   permission.addEventListener('change', refreshPreview);
   duration.addEventListener('input', refreshPreview);
+  startsAt.addEventListener('change', refreshPreview);
   const draft = keepDraft(`request.${flow.name}`, f);
   onBeforeLeave('request-form', draft.save);
   drawChips();
@@ -205,6 +224,7 @@ export async function form(main, flowName) {
     resources: resourceBox, unknown_resource: resourceBox, no_resources: resourceBox,
     permission, duration, justification, justification_required: justification,
     duration_too_long: duration, invalid_duration: duration,
+    starts_at: startsAt, invalid_start: startsAt,
   };
   f.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -224,6 +244,7 @@ export async function form(main, flowName) {
         permission: permission.value, duration: duration.value.trim(),
       };
       if (justification.value.trim()) body.justification = justification.value.trim();
+      if (startValue(startsAt)) body.starts_at = startValue(startsAt);
       const created = await post('/requests', body);
       draft.drop();
       location.hash = `#/requests/${enc(created.id)}`;
@@ -300,6 +321,8 @@ function facts(r) {
     h('dt', {}, 'Duration'), h('dd', {}, r.duration || `${Math.round(r.duration_secs / 60)}m`),
     h('dt', {}, 'Justification'), h('dd', {}, r.justification || '—'),
     h('dt', {}, 'Created'), h('dd', {}, when(r.created_at)),
+    r.starts_at ? [h('dt', {}, r.status === 'pending' || r.status === 'scheduled' ? 'Starts' : 'Started'),
+      h('dd', { 'data-starts': '' }, when(r.starts_at))] : null,
     r.ends_at ? [h('dt', {}, 'Ends'), h('dd', {}, when(r.ends_at))] : null);
 }
 
@@ -396,6 +419,29 @@ export async function detail(main, id) {
         }
       } } }, 'Show credentials')));
     }
+    // The API decides (`can_cancel`: the requester, while pending or scheduled).
+    if (r.can_cancel) {
+      const reason = h('input', { type: 'text', maxlength: '1000' });
+      const box = h('div', { tabindex: '-1' });
+      const cancel = h('button', { type: 'button', class: 'danger', 'data-action': 'cancel' }, 'Cancel request');
+      const f = h('form', {}, h('h2', {}, 'Withdraw this request'),
+        h('p', {}, r.status === 'scheduled'
+          ? 'It is approved and waits for its start: cancelling it means nothing is granted.'
+          : 'Cancelling it means nothing is granted and nobody has to decide it: the approvers are told.'),
+        field('Reason (optional)', reason), box, h('div', { class: 'actions' }, cancel));
+      cancel.addEventListener('click', async () => {
+        cancel.disabled = true;
+        try {
+          await post(`/requests/${enc(r.id)}/cancel`, reason.value.trim() ? { reason: reason.value.trim() } : {});
+          last = null;
+          await draw();
+        } catch (err) {
+          showErrors(f, box, err, { reason_too_long: reason });
+          cancel.disabled = false;
+        }
+      });
+      actions.append(f);
+    }
     if (['active', 'approved', 'revoke_failed'].includes(r.status)) {
       const reason = h('input', { type: 'text', maxlength: '1000' });
       const box = h('div', { tabindex: '-1' });
@@ -417,5 +463,5 @@ export async function detail(main, id) {
     }
   };
   await draw();
-  every(5000, () => { if (!last || ['pending', 'approved'].includes(last.status)) draw(); });
+  every(5000, () => { if (!last || ['pending', 'scheduled', 'approved'].includes(last.status)) draw(); });
 }

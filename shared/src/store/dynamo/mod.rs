@@ -41,7 +41,7 @@ pub struct StoreConfig {
     pub request_retention: Duration,
     pub audit_retention: Duration,
     pub idempotency_window: Duration,
-    /// How many requests one requester may have pending, approved or active at once.
+    /// How many requests one requester may have pending, scheduled, approved or active at once.
     pub max_open_requests: u32,
 }
 

@@ -20,7 +20,10 @@ use crate::store::schema::TABLE;
 pub fn is_open(status: RequestStatus) -> bool {
     matches!(
         status,
-        RequestStatus::Pending | RequestStatus::Approved | RequestStatus::Active
+        RequestStatus::Pending
+            | RequestStatus::Scheduled
+            | RequestStatus::Approved
+            | RequestStatus::Active
     )
 }
 

@@ -138,13 +138,18 @@ impl DynamoStore {
 }
 
 /// Leaving `pending` removes the request's approver-index items in the same transaction.
-/// (`starts_at` is set only once a grant is active, so an active grant's expiry is not a
-/// departure from `pending`; a repeated delete would be a harmless no-op anyway.)
+/// (`ends_at` is set only once a grant is active, so an active grant's expiry is not a
+/// departure from `pending`. A scheduled request's start or cancel repeats the delete, a
+/// harmless no-op.)
 fn leaves_pending(r: &AccessRequest) -> bool {
     matches!(
         r.status,
-        RequestStatus::Approved | RequestStatus::Rejected | RequestStatus::Expired
-    ) && r.starts_at.is_none()
+        RequestStatus::Approved
+            | RequestStatus::Scheduled
+            | RequestStatus::Rejected
+            | RequestStatus::Expired
+            | RequestStatus::Cancelled
+    ) && r.ends_at.is_none()
 }
 
 /// A request's own events travel on its item; anything else is written beside it.
@@ -188,7 +193,7 @@ impl RequestStore for DynamoStore {
         // when the cap applies. (Records written in other states are imports and test set-ups.)
         if matches!(
             stored.status,
-            RequestStatus::Pending | RequestStatus::Approved
+            RequestStatus::Pending | RequestStatus::Scheduled | RequestStatus::Approved
         ) {
             self.check_open_cap(&stored.requester.person_key()).await?;
         }

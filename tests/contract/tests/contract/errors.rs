@@ -216,6 +216,10 @@ fn minimum_client_errors() -> BTreeMap<(&'static str, &'static str), &'static [u
             &[400, 401, 403, 404, 409][..],
         ),
         (
+            ("POST", "/requests/{id}/cancel"),
+            &[400, 401, 403, 404, 409][..],
+        ),
+        (
             ("GET", "/requests/{id}/credentials"),
             &[400, 401, 403, 404, 409][..],
         ),

@@ -146,6 +146,9 @@ fn each_function_gets_the_environment_it_reads() {
                 "CONNECTOR_SECRET_PREFIX",
                 "CREDENTIAL_SECRET_PREFIX",
                 "SCHEDULE_GROUP",
+                // Missed scheduled starts are armed again, to provision, as SchedulerRole.
+                "PROVISION_FUNCTION_ARN",
+                "SCHEDULER_ROLE_ARN",
             ],
         ),
         // The globals reach it too; it reads only its OIDC settings (portal::Config).

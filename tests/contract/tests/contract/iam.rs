@@ -140,6 +140,8 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<String>> {
                 "secretsmanager:TagResource",
                 "scheduler:CreateSchedule",
                 "scheduler:UpdateSchedule",
+                // A cancelled request's start schedule.
+                "scheduler:DeleteSchedule",
                 "iam:PassRole",
                 // The Slack click queue: the route sends, the event source receives as it.
                 "sqs:SendMessage",
@@ -167,6 +169,10 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<String>> {
                 "secretsmanager:GetSecretValue",
                 "secretsmanager:DeleteSecret",
                 "scheduler:DeleteSchedule",
+                // Missed scheduled starts are armed again (the provision function provisions).
+                "scheduler:CreateSchedule",
+                "scheduler:UpdateSchedule",
+                "iam:PassRole",
             ],
         ),
         (
@@ -249,7 +255,7 @@ fn each_function_role_allows_exactly_what_the_function_calls() {
 }
 
 #[test]
-fn the_scheduler_role_may_only_invoke_the_revoke_function() {
+fn the_scheduler_role_may_only_invoke_the_revoke_and_provision_functions() {
     let t = template();
     let role = &t["Resources"]["SchedulerRole"];
     assert_eq!(
@@ -264,6 +270,27 @@ fn the_scheduler_role_may_only_invoke_the_revoke_function() {
     assert_eq!(
         statement["Resource"],
         serde_json::json!({ "Fn::GetAtt": ["RevokeFunction", "Arn"] })
+    );
+    // Start schedules invoke the provision function, through a policy of its own (inline, it
+    // would make the role and the function refer to each other); no other policy names the role.
+    let attached: Vec<(String, &Value)> = resources_of(&t, "AWS::IAM::Policy")
+        .into_iter()
+        .filter(|(_, p)| {
+            p["Properties"]["Roles"]
+                .as_array()
+                .is_some_and(|r| r.contains(&serde_json::json!({ "Ref": "SchedulerRole" })))
+        })
+        .map(|(id, p)| (id.to_string(), p))
+        .collect();
+    assert_eq!(attached.len(), 1, "{attached:?}");
+    let doc = &attached[0].1["Properties"]["PolicyDocument"];
+    let statements = doc["Statement"].as_array().expect("statements");
+    assert_eq!(statements.len(), 1);
+    assert_eq!(actions(&statements[0]), vec!["lambda:InvokeFunction"]);
+    assert_eq!(statements[0]["Effect"], "Allow");
+    assert_eq!(
+        statements[0]["Resource"],
+        serde_json::json!({ "Fn::GetAtt": ["ProvisionFunction", "Arn"] })
     );
 }
 

@@ -163,6 +163,7 @@ fn full_flow_spec() -> AccessFlowSpec {
         approvers: vec![PrincipalRef::user("lead@example.com")],
         credential_mode: CredentialMode::ApiKey,
         approval_window: Some("1d".into()),
+        schedule_horizon: Some("7d".into()),
         description: Some("d".into()),
         notifications: Some(full_notifications()),
         approval: Some(ApprovalPolicy {
@@ -243,6 +244,7 @@ fn new_request_is_documented_field_for_field() {
         duration: _,
         justification: _,
         flow: _,
+        starts_at: _,
     } = body;
     let fields: BTreeSet<String> = [
         "integration",
@@ -251,6 +253,7 @@ fn new_request_is_documented_field_for_field() {
         "duration",
         "justification",
         "flow",
+        "starts_at",
     ]
     .into_iter()
     .map(String::from)

@@ -174,6 +174,7 @@ fn flows() -> [AccessFlow; 2] {
             approvers: vec![PrincipalRef::user("lead@example.com")],
             credential_mode: CredentialMode::ApiKey,
             approval_window: Some("2d".into()),
+            schedule_horizon: None,
             description: Some("Read the logs".into()),
             notifications: None,
             approval: None,

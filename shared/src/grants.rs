@@ -743,6 +743,7 @@ impl Grants<'_> {
                     roles_after: principal.roles.clone(),
                     disable: principal.active_grants.is_empty(),
                 }),
+            key_names: vec![],
         };
         let mut result = driver.revoke(&plan).await;
         if result.is_ok() && user_created {

@@ -325,6 +325,7 @@ async fn integrations_and_flows_are_versioned_and_audited_atomically() {
             approval_window: None,
             description: None,
             notifications: None,
+            extension: None,
         },
         version: 0,
         created_at: t0(),

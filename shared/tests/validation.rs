@@ -306,6 +306,7 @@ fn flow() -> AccessFlowSpec {
         approval_window: None,
         description: None,
         notifications: None,
+        extension: None,
     }
 }
 

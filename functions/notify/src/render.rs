@@ -47,6 +47,13 @@ fn headline(event: &Event) -> String {
             ),
             None => "Your access ends soon".into(),
         },
+        Kind::Extended => match event.request.as_ref().and_then(|r| r.ends_at) {
+            Some(end) => format!(
+                "Access extended: it now ends at {} UTC",
+                end.format("%Y-%m-%d %H:%M")
+            ),
+            None => "Access extended".into(),
+        },
         Kind::Revoked => "Access revoked".into(),
         Kind::Expired => "Access expired".into(),
         Kind::ProvisionFailed => "Access could not be granted".into(),
@@ -91,7 +98,13 @@ pub fn message(event: &Event, role: &Role, public_url: &str) -> Message {
             "Read your credentials in the portal (or with GET /requests/{id}/credentials).".into(),
         ),
         Role::Requester if event.kind == Kind::Expiring => lines.push(
-            "Save your work; if you still need access, ask again in the portal before it ends."
+            "Save your work; if you still need access, extend it (if its flow allows) or ask \
+             again in the portal before it ends."
+                .into(),
+        ),
+        Role::Requester if event.kind == Kind::Extended => lines.push(
+            "Your credentials keep working until the new end (an API key grant has a new key \
+             in the portal; the old one works until the old end)."
                 .into(),
         ),
         _ => {}

@@ -4,6 +4,7 @@
 /// `GET /audit`: the administrators' audit log.
 pub mod audit;
 mod credentials;
+mod extend;
 mod requests;
 /// `POST /slack/interactions` (approve and reject buttons in Slack).
 pub mod slack;
@@ -53,6 +54,10 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "POST",
         path: "/requests/preview",
+    },
+    Route {
+        method: "POST",
+        path: "/requests/{id}/extend",
     },
 ];
 
@@ -157,6 +162,7 @@ impl shared::api::Routes for App {
             ("GET", "/failed-revocations") => requests::failed_revocations(self, caller, req).await,
             ("GET", "/audit") => audit::list(self, caller, req).await,
             ("POST", "/requests/preview") => requests::preview(self, caller, req).await,
+            ("POST", "/requests/{id}/extend") => extend::extend(self, caller, id, req).await,
             _ => credentials::get(self, caller, id).await,
         }
     }

@@ -256,6 +256,9 @@ pub async fn create(
         revoke_requested_by: None,
         key_secret_unsettled: false,
         expiry_warned_at: None,
+        extensions: 0,
+        key_renewal: None,
+        extends: None,
         history: vec![],
         version: 0,
     };
@@ -404,7 +407,7 @@ pub(crate) async fn load(app: &App, id: &str) -> Result<AccessRequest, ApiError>
 
 /// Requesters, approvers (current or past) and admins may read a request; others are told it
 /// does not exist. The requester and past deciders are recognised by person, never by a label.
-fn visible(r: &AccessRequest, caller: &Caller) -> bool {
+pub(crate) fn visible(r: &AccessRequest, caller: &Caller) -> bool {
     caller.is_admin
         || r.requester.same_person(&caller.identity)
         || r.approval_steps
@@ -422,7 +425,17 @@ pub async fn get(
     if !visible(&r, caller) {
         return Err(ApiError::not_found("request", id));
     }
-    Ok(json_response(200, &views::request(&r, &caller.identity)))
+    // The requester is told how far they may extend an active grant.
+    let flow = if r.status == RequestStatus::Active && r.requester.same_person(&caller.identity) {
+        app.services.store.get_flow(&r.flow).await?
+    } else {
+        None
+    };
+    let policy = flow.as_ref().and_then(|f| f.spec.extension.as_ref());
+    Ok(json_response(
+        200,
+        &views::request_with_extension(&r, &caller.identity, policy),
+    ))
 }
 
 pub async fn list(

@@ -53,6 +53,9 @@ pub struct AccessFlowSpec {
     /// Who else hears about this flow's requests (Slack channel, addresses, webhooks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<crate::notifications::NotificationSettings>,
+    /// Whether and how far grants of this flow may be extended (absent: they may not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<super::ExtensionPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +157,9 @@ impl AccessFlowSpec {
             "invalid_approval_window",
         );
         check_principals(&mut e, "approvers", &self.approvers);
+        if let Some(x) = &self.extension {
+            x.validate(&mut e, "extension", self.max_duration());
+        }
         if let Some(n) = &self.notifications {
             n.validate(&mut e, "notifications");
         }

@@ -215,12 +215,26 @@ pub struct AccessRequest {
     /// notifications read the change from the table's stream).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry_warned_at: Option<DateTime<Utc>>,
+    /// How many extensions moved this grant's end.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub extensions: u32,
+    /// An extension's API key being issued (api_key mode): known by name before it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_renewal: Option<super::KeyRenewal>,
+    /// For an extension that needs approval: the grant it extends. Approving it moves that
+    /// grant's end instead of provisioning a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
     /// The request's audit trail, appended in the same conditional write as each change, so a
     /// change and its record can never come apart.
     #[serde(default)]
     pub history: Vec<AuditEvent>,
     /// Optimistic-concurrency version: every write is conditional on it.
     pub version: u64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// How long an `approved` request may sit before cleanup treats its provisioning as stuck.
@@ -314,6 +328,9 @@ mod tests {
             revoke_requested_by: None,
             key_secret_unsettled: false,
             expiry_warned_at: None,
+            extensions: 0,
+            key_renewal: None,
+            extends: None,
             history: vec![],
             version: 1,
         }

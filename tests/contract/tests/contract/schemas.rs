@@ -164,6 +164,12 @@ fn full_flow_spec() -> AccessFlowSpec {
         approval_window: Some("1d".into()),
         description: Some("d".into()),
         notifications: Some(full_notifications()),
+        extension: Some(shared::model::ExtensionPolicy {
+            max_extensions: 2,
+            length: "1h".into(),
+            approval: shared::model::ExtensionApproval::Automatic,
+            max_total_duration: "24h".into(),
+        }),
     }
 }
 

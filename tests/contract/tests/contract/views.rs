@@ -175,6 +175,7 @@ fn flows() -> [AccessFlow; 2] {
             approval_window: Some("2d".into()),
             description: Some("Read the logs".into()),
             notifications: None,
+            extension: None,
         },
         version: 2,
         created_at: at(0),
@@ -319,6 +320,9 @@ fn requests() -> [AccessRequest; 2] {
         revoke_requested_by: Some("bob@example.com".into()),
         key_secret_unsettled: false,
         expiry_warned_at: None,
+        extensions: 0,
+        key_renewal: None,
+        extends: None,
         history: vec![created, failed],
         version: 7,
     };
@@ -349,6 +353,9 @@ fn requests() -> [AccessRequest; 2] {
         revoke_requested_by: None,
         key_secret_unsettled: false,
         expiry_warned_at: None,
+        extensions: 0,
+        key_renewal: None,
+        extends: None,
         history: vec![],
         version: 0,
     };

@@ -221,10 +221,6 @@ pub struct AccessRequest {
     /// An extension's API key being issued (api_key mode): known by name before it exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_renewal: Option<super::KeyRenewal>,
-    /// For an extension that needs approval: the grant it extends. Approving it moves that
-    /// grant's end instead of provisioning a new one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub extends: Option<String>,
     /// The request's audit trail, appended in the same conditional write as each change, so a
     /// change and its record can never come apart.
     #[serde(default)]
@@ -330,7 +326,6 @@ mod tests {
             expiry_warned_at: None,
             extensions: 0,
             key_renewal: None,
-            extends: None,
             history: vec![],
             version: 1,
         }

@@ -45,7 +45,8 @@ pub enum ExtendError {
     #[error("the request is {0}; only an active grant can be extended")]
     NotActive(RequestStatus),
     #[error(
-        "the grant ends within {} and can no longer be extended; request access again",
+        "the grant has ended or ends within {} and can no longer be extended; request access \
+         again",
         format_duration(EXTEND_CUTOFF.to_std().unwrap_or_default())
     )]
     Ending,
@@ -415,5 +416,124 @@ impl Grants<'_> {
         }
         drop_key(String::new()).await;
         Err(ExtendError::Changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ExtensionApproval, Identity};
+
+    fn t(minutes: i64) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+            + Duration::minutes(minutes)
+    }
+
+    fn grant(status: RequestStatus, ends_in: i64, extensions: u32) -> AccessRequest {
+        serde_json::from_value(json!({
+            "id": "g-1", "integration": "prod", "flow": "logs",
+            "requester": Identity { sub: "s".into(), issuer: None, email: None, email_verified: false, groups: vec![] },
+            "resources": ["logs-1"], "permission": "read", "duration_secs": 3600,
+            "status": status, "created_at": t(0), "updated_at": t(0), "approval_expires_at": t(60),
+            "starts_at": t(0), "ends_at": t(ends_in), "extensions": extensions, "version": 3
+        }))
+        .unwrap()
+    }
+
+    fn policy() -> ExtensionPolicy {
+        ExtensionPolicy {
+            max_extensions: 2,
+            length: "1h".into(),
+            approval: ExtensionApproval::Automatic,
+            max_total_duration: "3h".into(),
+        }
+    }
+
+    const H: StdDuration = StdDuration::from_secs(3600);
+
+    #[test]
+    fn an_extension_adds_to_the_current_end() {
+        let end = check(&grant(RequestStatus::Active, 60, 0), &policy(), H, t(10)).unwrap();
+        assert_eq!(end, t(120));
+    }
+
+    #[test]
+    fn each_limit_has_its_own_refusal() {
+        let p = policy();
+        let active = grant(RequestStatus::Active, 60, 0);
+        for status in [
+            RequestStatus::Pending,
+            RequestStatus::Expired,
+            RequestStatus::RevokeFailed,
+        ] {
+            assert!(matches!(
+                check(&grant(status, 60, 0), &p, H, t(10)),
+                Err(ExtendError::NotActive(s)) if s == status
+            ));
+        }
+        // Its last five minutes, or past its end by the clock: too late.
+        assert!(matches!(
+            check(&active, &p, H, t(55)),
+            Err(ExtendError::Ending)
+        ));
+        assert!(matches!(
+            check(&active, &p, H, t(61)),
+            Err(ExtendError::Ending)
+        ));
+        assert!(check(&active, &p, H, t(54)).is_ok());
+        assert!(matches!(
+            check(&grant(RequestStatus::Active, 60, 2), &p, H, t(10)),
+            Err(ExtendError::LimitReached(2))
+        ));
+        assert!(matches!(
+            check(&active, &p, H + StdDuration::from_secs(1), t(10)),
+            Err(ExtendError::TooLong(_))
+        ));
+        assert!(matches!(
+            check(&active, &p, StdDuration::ZERO, t(10)),
+            Err(ExtendError::TooLong(_))
+        ));
+        // Only the room up to the total is left: 3 h from the start.
+        let late = grant(RequestStatus::Active, 150, 1);
+        assert!(check(&late, &p, StdDuration::from_secs(1800), t(10)).is_ok());
+        let Err(ExtendError::TooLong(m)) = check(&late, &p, H, t(10)) else {
+            panic!("beyond the total");
+        };
+        assert!(m.contains("at most 30m"), "{m}");
+    }
+
+    #[test]
+    fn refusals_are_stable_api_codes() {
+        let code = |e: ExtendError| crate::api::ApiError::from(e);
+        let cases = [
+            (code(ExtendError::Ending), 409, "grant_not_active"),
+            (
+                code(ExtendError::LimitReached(2)),
+                409,
+                "extension_limit_reached",
+            ),
+            (
+                code(ExtendError::TooLong("x".into())),
+                400,
+                "extension_too_long",
+            ),
+            (code(ExtendError::Changed), 409, "grant_changed"),
+            (code(ExtendError::InProgress), 409, "extension_in_progress"),
+            (
+                code(ExtendError::NotOffered("x".into())),
+                409,
+                "extension_not_offered",
+            ),
+            (
+                code(ExtendError::Target("x".into())),
+                502,
+                "key_renewal_failed",
+            ),
+        ];
+        for (e, status, c) in cases {
+            assert_eq!((e.status, e.code), (status, c));
+        }
     }
 }

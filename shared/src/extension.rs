@@ -36,6 +36,8 @@ pub struct ExtendAsk {
     /// How much to add to the grant's current end.
     pub add: StdDuration,
     pub justification: Option<String>,
+    /// The approved extension request this applies, if it needed approval.
+    pub request: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +185,67 @@ impl Grants<'_> {
         Err(ExtendError::Changed)
     }
 
+    /// Apply an approved extension request (`extends`) to its grant, and record the request's
+    /// outcome: `applied` with the grant's new end, or `failed` with the reason (the grant
+    /// ended meanwhile, the flow's limits no longer allow it, ...), the grant unchanged.
+    /// Nothing is provisioned for the request itself.
+    pub async fn apply_extension_request(
+        &self,
+        mut ext: AccessRequest,
+    ) -> Result<AccessRequest, GrantError> {
+        let Some(grant_id) = ext.extends.clone() else {
+            return Ok(ext);
+        };
+        let ask = ExtendAsk {
+            by: ext.requester.display(),
+            add: StdDuration::from_secs(ext.duration_secs),
+            justification: ext.justification.clone(),
+            request: Some(ext.id.clone()),
+        };
+        let outcome = match self.store.get_request(&grant_id).await? {
+            // The link is checked again: an extension only ever moves its requester's grant.
+            Some(g) if g.requester.same_person(&ext.requester) => self.extend(g, &ask).await,
+            _ => Err(ExtendError::NotActive(RequestStatus::Expired)),
+        };
+        let now = self.clock.now();
+        let expected = ext.version;
+        let (status, action, reason, details) = match outcome {
+            Ok(grant) => (
+                RequestStatus::Applied,
+                "request.applied",
+                format!(
+                    "grant {grant_id} now ends at {}",
+                    grant.ends_at.map(|e| e.to_rfc3339()).unwrap_or_default()
+                ),
+                json!({ "grant": grant_id, "ends_at": grant.ends_at }),
+            ),
+            Err(ExtendError::Grant(e)) => return Err(e),
+            Err(e) => {
+                let code = crate::api::ApiError::from(e).code;
+                let reason = format!("{code}: the extension was not applied");
+                (
+                    RequestStatus::Failed,
+                    "request.extension_failed",
+                    reason,
+                    json!({ "grant": grant_id, "code": code }),
+                )
+            }
+        };
+        if ext.transition(status, now).is_err() {
+            return Ok(ext);
+        }
+        ext.status_reason = Some(reason);
+        let audit = AuditEvent::new(
+            now,
+            "system:provision",
+            action,
+            AuditSubject::Request(ext.id.clone()),
+        )
+        .with_integration(&ext.integration)
+        .with_details(details);
+        Ok(self.store.update_request(&ext, expected, &[audit]).await?)
+    }
+
     /// The grant as it is now, if what changed since `seen` was not its end or an extension
     /// (the sweep's reminder, say): then the extension is tried again on it. Otherwise another
     /// extension or the end won, and this one does not apply.
@@ -242,6 +305,7 @@ impl Grants<'_> {
             "extension": next.extensions,
             "justification": ask.justification,
             "api_key_id": key_id,
+            "extension_request": ask.request,
         }));
         let stored = match self
             .store

@@ -74,6 +74,7 @@ fn request(id: &str, status: RequestStatus, sub: &str, email: &str) -> AccessReq
         expiry_warned_at: None,
         extensions: 0,
         key_renewal: None,
+        extends: None,
         history: vec![],
         version: 0,
     }

@@ -265,6 +265,7 @@ fn overdue(id: usize) -> AccessRequest {
         expiry_warned_at: None,
         extensions: 0,
         key_renewal: None,
+        extends: None,
         history: vec![],
         version: 0,
     }

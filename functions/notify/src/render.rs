@@ -25,6 +25,9 @@ fn headline(event: &Event) -> String {
             .unwrap_or_default()
     };
     match event.kind {
+        Kind::Created if event.request.as_ref().is_some_and(|r| r.extends.is_some()) => {
+            "Extension of an active grant waiting for approval".into()
+        }
         Kind::Created => "New access request waiting for approval".into(),
         Kind::Approved => format!(
             "Access request approved{}",

@@ -258,6 +258,7 @@ pub async fn create(
         expiry_warned_at: None,
         extensions: 0,
         key_renewal: None,
+        extends: None,
         history: vec![],
         version: 0,
     };

@@ -4,8 +4,8 @@
 
 use chrono::Duration;
 use fixtures::flows::{
-    auth_of, call, credentials, discover_app, flow_spec, granted, provision_app, put_flow,
-    register, revoke_app,
+    approve, ask, auth_of, call, credentials, discover_app, flow_spec, granted, provision_app,
+    put_flow, register, revoke_app,
 };
 use fixtures::{ADMIN, ALICE, Auth, DEV, Env, MALLORY, Person, es_seed, event, http};
 use reqwest::Method;
@@ -104,7 +104,8 @@ async fn an_automatic_extension_moves_the_end_and_the_schedule_within_the_flows_
     for (body, code) in [
         (json!({"duration": "soon"}), "invalid_duration"),
         (json!({"duration": "2h"}), "extension_too_long"),
-        (json!({"duration": "0s"}), "extension_too_long"),
+        (json!({"duration": "0s"}), "invalid_duration"),
+        (json!({"duration": "59s"}), "invalid_duration"),
         (
             json!({"duration": "1h", "until": "forever"}),
             "unknown_field",
@@ -522,4 +523,118 @@ async fn an_extension_cut_short_leaves_no_untracked_key_and_a_later_one_takes_ov
     let out = rv.handle(expiry(&id)).await.unwrap();
     assert_eq!(out["outcome"], "revoked", "{out}");
     assert_eq!(env.es_status(Method::GET, "/", &stray, None).await, 401);
+}
+
+#[tokio::test]
+async fn an_extension_that_needs_approval_waits_for_the_grants_approvers_and_never_shortens_access()
+{
+    let env = Env::start(es_seed()).await;
+    let (d, p, rv) = (discover_app(&env), provision_app(&env), revoke_app(&env));
+    register(&env, &d, json!({})).await;
+    let mut spec = flow_spec("logs-read");
+    spec["extension"] = json!({"max_extensions": 2, "length": "2h", "max_total_duration": "12h", "approval": "required"});
+    assert_eq!(put_flow(&d, "logs-read", spec).await.0, 201);
+    let asked = json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "read", "duration": "1h", "flow": "logs-read", "justification": "INC-1"});
+
+    let (_, r) = ask(&p, DEV, asked.clone()).await;
+    let id = r["id"].as_str().unwrap().to_string();
+    let (_, r) = approve(&p, ALICE, &id).await;
+    assert_eq!(r["status"], "active", "{r}");
+    let (_, c) = credentials(&p, DEV, &id).await;
+    let me = auth_of(&c);
+
+    let (s, x) = extend(
+        &p,
+        DEV,
+        &id,
+        json!({"duration": "2h", "justification": "INC-1 goes on"}),
+    )
+    .await;
+    assert_eq!((s, x["status"].as_str()), (202, Some("pending")), "{x}");
+    assert_eq!(x["extends"], id.as_str());
+    assert_eq!(x["duration"], "2h");
+    assert_eq!(
+        x["approval_steps"][0]["approvers"],
+        r["approval_steps"][0]["approvers"]
+    );
+    assert_eq!(
+        x["approval_expires_at"], "2026-11-23T10:55:00Z",
+        "it waits no longer than the grant can be extended"
+    );
+    let ext = x["id"].as_str().unwrap().to_string();
+    // Pending: the grant keeps its end.
+    let grant = env.store.get_request(&id).await.unwrap().unwrap();
+    assert_eq!(grant.ends_at, Some(fixtures::t0() + Duration::hours(1)));
+    assert_eq!(grant.extensions, 0);
+    // Nobody decides their own extension; the owner does, and the grant's end moves.
+    assert_eq!(approve(&p, DEV, &ext).await.0, 403);
+    assert_eq!(approve(&p, MALLORY, &ext).await.0, 404);
+    let (s, done) = approve(&p, ALICE, &ext).await;
+    assert_eq!(
+        (s, done["status"].as_str()),
+        (200, Some("applied")),
+        "{done}"
+    );
+    let grant = env.store.get_request(&id).await.unwrap().unwrap();
+    assert_eq!(grant.ends_at, Some(fixtures::t0() + Duration::hours(3)));
+    assert_eq!(grant.extensions, 1);
+    let extended = grant
+        .history
+        .iter()
+        .find(|e| e.action == "grant.extended")
+        .expect("audited");
+    assert_eq!(extended.details["extension_request"], ext.as_str());
+    assert_eq!(schedule_of(&env, &id).await, "at(2026-11-23T13:00:00)");
+    assert!(
+        trail(&env, &ext)
+            .await
+            .contains(&"request.applied".to_string())
+    );
+    assert_eq!(
+        env.es_status(Method::GET, "/logs-2026.11/_search", &me, None)
+            .await,
+        200
+    );
+    // Nothing was provisioned for the extension request itself.
+    let stored = env.store.get_request(&ext).await.unwrap().unwrap();
+    assert!(stored.created_objects.is_empty() && stored.ends_at.is_none());
+    assert_eq!(credentials(&p, DEV, &ext).await.0, 409);
+
+    // An extension approved after its grant was revoked fails with the reason; nothing moves.
+    let (s, x) = extend(
+        &p,
+        DEV,
+        &id,
+        json!({"duration": "1h", "justification": "more"}),
+    )
+    .await;
+    assert_eq!(s, 202, "{x}");
+    let late = x["id"].as_str().unwrap().to_string();
+    let (s, _) = fixtures::response(
+        rv.handle(http(
+            event("revoke/post-revoke.json"),
+            &format!("/requests/{id}/revoke"),
+            DEV,
+            None,
+        ))
+        .await
+        .unwrap(),
+    );
+    assert_eq!(s, 200);
+    let (s, failed) = approve(&p, ALICE, &late).await;
+    assert_eq!(
+        (s, failed["status"].as_str()),
+        (200, Some("failed")),
+        "{failed}"
+    );
+    assert!(
+        failed["status_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("grant_not_active"),
+        "{failed}"
+    );
+    let grant = env.store.get_request(&id).await.unwrap().unwrap();
+    assert_eq!(grant.status.as_str(), "revoked");
+    assert_eq!(grant.extensions, 1);
 }

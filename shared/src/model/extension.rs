@@ -14,13 +14,17 @@ pub const MAX_EXTENSIONS: u32 = 100;
 const MIN_LENGTH: Duration = Duration::from_secs(5 * 60);
 const MAX_TOTAL: Duration = Duration::from_secs(90 * 86400);
 
-/// How an extension is approved. Today only `automatic`: applied at once, within the flow's
-/// limits (which the administrator who wrote the flow approved in advance).
+/// How an extension is approved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExtensionApproval {
+    /// Applied at once, within the flow's limits (which the administrator who wrote the flow
+    /// approved in advance).
     #[default]
     Automatic,
+    /// A new pending request linked to the grant (`extends`), approved by the grant's approval
+    /// steps like any request; approving it moves the grant's end.
+    Required,
 }
 
 /// A flow's `extension` object. Absent: grants of the flow cannot be extended.

@@ -3,7 +3,8 @@
 //! ```text
 //! pending ──▶ approved ──▶ active ──▶ revoked | expired
 //!    │            │           │
-//!    ├▶ rejected  └▶ failed   └▶ revoke_failed ──▶ revoked | expired (retried by cleanup)
+//!    ├▶ rejected  ├▶ failed   └▶ revoke_failed ──▶ revoked | expired (retried by cleanup)
+//!    │            └▶ applied (an extension request: its grant's end moved)
 //!    └▶ expired (approval window elapsed)
 //! ```
 
@@ -24,10 +25,12 @@ pub enum RequestStatus {
     Rejected,
     Failed,
     RevokeFailed,
+    /// An approved extension request whose grant's end moved (`extends`).
+    Applied,
 }
 
 impl RequestStatus {
-    pub const ALL: [RequestStatus; 8] = [
+    pub const ALL: [RequestStatus; 9] = [
         Self::Pending,
         Self::Approved,
         Self::Active,
@@ -36,6 +39,7 @@ impl RequestStatus {
         Self::Rejected,
         Self::Failed,
         Self::RevokeFailed,
+        Self::Applied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +52,7 @@ impl RequestStatus {
             Self::Rejected => "rejected",
             Self::Failed => "failed",
             Self::RevokeFailed => "revoke_failed",
+            Self::Applied => "applied",
         }
     }
 
@@ -58,7 +63,7 @@ impl RequestStatus {
         matches!(
             (self, next),
             (Pending, Approved | Rejected | Expired)
-                | (Approved, Active | Failed)
+                | (Approved, Active | Failed | Applied)
                 | (Active, Revoked | Expired | RevokeFailed)
                 | (RevokeFailed, Revoked | Expired | RevokeFailed)
         )
@@ -67,7 +72,7 @@ impl RequestStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            Self::Revoked | Self::Expired | Self::Rejected | Self::Failed
+            Self::Revoked | Self::Expired | Self::Rejected | Self::Failed | Self::Applied
         )
     }
 }
@@ -221,6 +226,10 @@ pub struct AccessRequest {
     /// An extension's API key being issued (api_key mode): known by name before it exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_renewal: Option<super::KeyRenewal>,
+    /// An extension request's grant: approving the request moves that grant's end instead of
+    /// provisioning a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
     /// The request's audit trail, appended in the same conditional write as each change, so a
     /// change and its record can never come apart.
     #[serde(default)]
@@ -326,6 +335,7 @@ mod tests {
             expiry_warned_at: None,
             extensions: 0,
             key_renewal: None,
+            extends: None,
             history: vec![],
             version: 1,
         }
@@ -350,13 +360,13 @@ mod tests {
     }
 
     #[test]
-    fn exactly_eleven_transitions_are_allowed() {
+    fn exactly_twelve_transitions_are_allowed() {
         let allowed = RequestStatus::ALL
             .iter()
             .flat_map(|a| RequestStatus::ALL.iter().map(move |b| (*a, *b)))
             .filter(|(a, b)| a.can_become(*b))
             .count();
-        assert_eq!(allowed, 11);
+        assert_eq!(allowed, 12);
     }
 
     /// One test per forbidden transition, so a regression names the exact pair.

@@ -57,6 +57,7 @@ pub fn request(id: &str, sub: &str, status: RequestStatus, at: DateTime<Utc>) ->
         expiry_warned_at: None,
         extensions: 0,
         key_renewal: None,
+        extends: None,
         history: vec![],
         version: 0,
     }

@@ -402,7 +402,8 @@ export async function detail(main, id) {
     const box = h('div', { tabindex: '-1' });
     const go = h('button', { type: 'button', 'data-action': 'extend' }, 'Extend');
     f.append(
-      h('p', {}, `Ends ${when(r.ends_at)}. ${x.remaining} extension${x.remaining === 1 ? '' : 's'} left, each at most ${x.max_extension}; it may not end after ${when(x.latest_end)}.`),
+      h('p', {}, `Ends ${when(r.ends_at)}. ${x.remaining} extension${x.remaining === 1 ? '' : 's'} left, each at most ${x.max_extension}; it may not end after ${when(x.latest_end)}.`
+        + (x.approval === 'required' ? ' An extension goes to the approvers; the grant keeps its end until it is approved.' : '')),
       field('Add (e.g. 30m, 1h)', duration),
       field('Justification', justification),
       box, h('div', { class: 'actions' }, go));
@@ -411,7 +412,12 @@ export async function detail(main, id) {
       const body = { duration: duration.value.trim() };
       if (justification.value.trim()) body.justification = justification.value.trim();
       try {
-        await post(`/requests/${enc(r.id)}/extend`, body);
+        const answer = await post(`/requests/${enc(r.id)}/extend`, body);
+        if (answer && answer.status === 'pending') {
+          // Needs approval: the extension is a request of its own, followed on its page.
+          location.hash = `#/requests/${enc(answer.id)}`;
+          return;
+        }
         // An api_key grant has a new key: show the credentials again to read it.
         clear(credBox);
         last = null;

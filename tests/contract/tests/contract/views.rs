@@ -328,6 +328,7 @@ fn requests() -> [AccessRequest; 2] {
             by: "bob@example.com".into(),
             justification: None,
         }),
+        extends: Some("g-0".into()),
         history: vec![created, failed],
         version: 7,
     };
@@ -360,6 +361,7 @@ fn requests() -> [AccessRequest; 2] {
         expiry_warned_at: None,
         extensions: 0,
         key_renewal: None,
+        extends: None,
         history: vec![],
         version: 0,
     };

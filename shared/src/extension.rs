@@ -309,7 +309,7 @@ impl Grants<'_> {
         }));
         let stored = match self
             .store
-            .update_request(&next, expected, &[audit.clone()])
+            .update_request(&next, expected, std::slice::from_ref(&audit))
             .await
         {
             Ok(s) => s,

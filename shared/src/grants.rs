@@ -292,6 +292,9 @@ impl Grants<'_> {
     /// Provision an `approved` request. The result is the request as stored: `active`, or
     /// `failed` with its reason (a failed provision is an outcome, not an error).
     pub async fn provision(&self, req: AccessRequest) -> Result<AccessRequest, GrantError> {
+        if req.extends.is_some() {
+            return self.apply_extension_request(req).await;
+        }
         let records = self
             .store
             .grant_records(&req.integration, Some(&req.flow), None)
@@ -334,6 +337,14 @@ impl Grants<'_> {
         expected: u64,
         audit: &[AuditEvent],
     ) -> Result<AccessRequest, GrantError> {
+        // An approved extension moves its grant's end: nothing is provisioned for it.
+        if approved.extends.is_some() {
+            let stored = self
+                .store
+                .update_request(&approved, expected, audit)
+                .await?;
+            return self.apply_extension_request(stored).await;
+        }
         let hint = recorded_account(&approved);
         let records = match &hint {
             Some(account) => {
@@ -753,6 +764,7 @@ impl Grants<'_> {
                     roles_after: principal.roles.clone(),
                     disable: principal.active_grants.is_empty(),
                 }),
+            key_names: vec![],
         };
         let mut result = driver.revoke(&plan).await;
         if result.is_ok() && user_created {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod credentials;
 pub mod discovery;
 pub mod driver;
+pub mod extension;
 pub mod grants;
 pub mod logging;
 pub mod metrics;

@@ -251,10 +251,12 @@ impl Revoker<'_> {
         // The grant's key secret goes before the record says the grant ended: a secret left
         // behind by a failed delete would be a credential no record accounts for, so the
         // failure is recorded and the sweep retries the (idempotent) revoke until it is gone.
-        let key_secret = req
-            .created_objects
-            .iter()
-            .any(|o| matches!(o, TargetObject::EsApiKey { .. }))
+        let has_key = req.key_renewal.is_some()
+            || req
+                .created_objects
+                .iter()
+                .any(|o| matches!(o, TargetObject::EsApiKey { .. }));
+        let key_secret = has_key
             .then(|| grant_secret_name(&self.grants.cfg.secret_prefix, &integration.name, &req.id));
         if let Some(name) = &key_secret {
             match self.grants.secrets.delete(name, true).await {
@@ -459,6 +461,11 @@ fn only_bookkeeping_changed(read: &AccessRequest, current: &AccessRequest) -> bo
         && read.duration_secs == current.duration_secs
 }
 
+/// An extension's key that was being issued: it may exist without its id on record.
+fn renewal_key(req: &AccessRequest) -> Vec<String> {
+    req.key_renewal.iter().map(|k| k.name.clone()).collect()
+}
+
 /// What to remove, and the account as it will be once removed.
 fn plan(
     req: &AccessRequest,
@@ -490,6 +497,7 @@ fn plan(
                 grant_id: req.id.clone(),
                 objects,
                 principal: None,
+                key_names: renewal_key(req),
             },
             None,
         );
@@ -546,6 +554,7 @@ fn plan(
             grant_id: req.id.clone(),
             objects,
             principal: es_account,
+            key_names: renewal_key(req),
         },
         Some(after),
     )

@@ -261,6 +261,7 @@ fn revoke_plan(objects: Vec<TargetObject>) -> RevokePlan {
         grant_id: "g-1".into(),
         objects,
         principal: None,
+        key_names: vec![],
     }
 }
 

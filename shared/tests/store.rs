@@ -328,6 +328,7 @@ async fn integrations_and_flows_are_versioned_and_audited_atomically() {
             notifications: None,
             approval: None,
             break_glass: false,
+            extension: None,
         },
         version: 0,
         created_at: t0(),

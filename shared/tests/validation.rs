@@ -311,6 +311,7 @@ fn flow() -> AccessFlowSpec {
         notifications: None,
         approval: None,
         break_glass: false,
+        extension: None,
     }
 }
 

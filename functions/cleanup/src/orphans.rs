@@ -200,6 +200,7 @@ async fn restrict(
             roles_after: after.roles.clone(),
             disable: idle,
         }),
+        key_names: vec![],
     };
     if let Err(e) = driver.revoke(&plan).await {
         grants
@@ -251,6 +252,7 @@ async fn remove_one(driver: &dyn Driver, m: &ManagedObject) -> Result<(), String
                     grant_id: m.grant_id.clone().unwrap_or_default(),
                     objects: vec![other.clone()],
                     principal: None,
+                    key_names: vec![],
                 })
                 .await
         }

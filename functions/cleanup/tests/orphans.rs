@@ -75,6 +75,9 @@ fn request(id: &str, status: RequestStatus, sub: &str, email: &str) -> AccessReq
         revoke_requested_by: None,
         key_secret_unsettled: false,
         expiry_warned_at: None,
+        extensions: 0,
+        key_renewal: None,
+        extends: None,
         history: vec![],
         version: 0,
     }

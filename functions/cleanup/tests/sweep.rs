@@ -266,6 +266,9 @@ fn overdue(id: usize) -> AccessRequest {
         revoke_requested_by: None,
         key_secret_unsettled: false,
         expiry_warned_at: None,
+        extensions: 0,
+        key_renewal: None,
+        extends: None,
         history: vec![],
         version: 0,
     }

@@ -22,6 +22,8 @@ pub enum Kind {
     Active,
     /// The grant ends within 15 minutes (the sweep marked it).
     Expiring,
+    /// The requester moved the grant's end later.
+    Extended,
     Revoked,
     Expired,
     /// Approved, but provisioning failed.
@@ -54,6 +56,7 @@ impl Kind {
             Self::Cancelled => "request.cancelled",
             Self::Active => "grant.active",
             Self::Expiring => "grant.expiring",
+            Self::Extended => "grant.extended",
             Self::Revoked => "grant.revoked",
             Self::Expired => "grant.expired",
             Self::ProvisionFailed => "grant.provision_failed",
@@ -153,9 +156,14 @@ pub fn from_record(record: &EventRecord) -> Result<Vec<Event>, DecodeError> {
                         && before.as_ref().is_some_and(|o| !escalated(o));
                     newly_escalated.then_some(Kind::Escalated)
                 });
+            let kind = kind.or_else(|| {
+                let extended = r.status == RequestStatus::Active
+                    && before.as_ref().is_some_and(|o| o.extensions < r.extensions);
+                extended.then_some(Kind::Extended)
+            });
             Ok(kind
                 .map(|kind| Event {
-                    id: format!("request:{}:{}", r.id, kind.as_str()),
+                    id: event_id(&r, kind),
                     kind,
                     integration: r.integration.clone(),
                     request: Some(r),
@@ -180,6 +188,18 @@ pub fn from_record(record: &EventRecord) -> Result<Vec<Event>, DecodeError> {
             }])
         }
         _ => Ok(vec![]),
+    }
+}
+
+/// Each extension, and the reminder before each end it set, is its own event; everything
+/// else happens at most once per request.
+fn event_id(r: &AccessRequest, kind: Kind) -> String {
+    match kind {
+        Kind::Extended => format!("request:{}:{}:{}", r.id, kind.as_str(), r.extensions),
+        Kind::Expiring if r.extensions > 0 => {
+            format!("request:{}:{}:{}", r.id, kind.as_str(), r.extensions)
+        }
+        _ => format!("request:{}:{}", r.id, kind.as_str()),
     }
 }
 
@@ -425,5 +445,51 @@ mod tests {
         expired.status = Expired;
         let events = from_record(&record(&warned, &expired)).unwrap();
         assert_eq!(events[0].kind, Kind::Expired);
+    }
+
+    #[test]
+    fn each_extension_is_one_event_and_its_new_end_gets_its_own_reminder() {
+        let batch: aws_lambda_events::dynamodb::Event = serde_json::from_str(include_str!(
+            "../../../events/notify/stream-request-created.json"
+        ))
+        .unwrap();
+        let created = from_record(&batch.records[0]).unwrap();
+        let mut warned = created[0].request.clone().unwrap();
+        warned.status = Active;
+        warned.expiry_warned_at = Some(chrono::Utc::now());
+        let mut extended = warned.clone();
+        extended.extensions = 1;
+        extended.expiry_warned_at = None;
+        extended.ends_at = Some(chrono::Utc::now() + chrono::Duration::hours(2));
+        let events = from_record(&record(&warned, &extended)).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, Kind::Extended);
+        assert_eq!(
+            events[0].id,
+            format!("request:{}:grant.extended:1", warned.id)
+        );
+        let text =
+            crate::render::message(&events[0], &crate::plan::Role::Requester, "https://x").text;
+        assert!(
+            text.starts_with("Access extended: it now ends at "),
+            "{text}"
+        );
+        // The reminder before the new end is not the one before the old end.
+        let mut rewarned = extended.clone();
+        rewarned.expiry_warned_at = Some(chrono::Utc::now());
+        let events = from_record(&record(&extended, &rewarned)).unwrap();
+        assert_eq!(events[0].kind, Kind::Expiring);
+        assert_eq!(
+            events[0].id,
+            format!("request:{}:grant.expiring:1", warned.id)
+        );
+        // A second extension is a second event.
+        let mut again = extended.clone();
+        again.extensions = 2;
+        let events = from_record(&record(&extended, &again)).unwrap();
+        assert_eq!(
+            events[0].id,
+            format!("request:{}:grant.extended:2", warned.id)
+        );
     }
 }

@@ -28,6 +28,9 @@ fn headline(event: &Event) -> String {
             .unwrap_or_default()
     };
     match event.kind {
+        Kind::Created if event.request.as_ref().is_some_and(|r| r.extends.is_some()) => {
+            "Extension of an active grant waiting for approval".into()
+        }
         Kind::Created => "New access request waiting for approval".into(),
         Kind::BreakGlass => format!(
             "Break-glass access granted without approval{}: review it afterwards",
@@ -90,6 +93,13 @@ fn headline(event: &Event) -> String {
                 end.format("%Y-%m-%d %H:%M")
             ),
             None => "Your access ends soon".into(),
+        },
+        Kind::Extended => match event.request.as_ref().and_then(|r| r.ends_at) {
+            Some(end) => format!(
+                "Access extended: it now ends at {} UTC",
+                end.format("%Y-%m-%d %H:%M")
+            ),
+            None => "Access extended".into(),
         },
         Kind::Revoked => "Access revoked".into(),
         Kind::Expired => "Access expired".into(),
@@ -156,7 +166,13 @@ pub fn message(event: &Event, role: &Role, public_url: &str) -> Message {
             "Record your review in the portal (Reviews) or with POST /requests/{id}/review.".into(),
         ),
         Role::Requester if event.kind == Kind::Expiring => lines.push(
-            "Save your work; if you still need access, ask again in the portal before it ends."
+            "Save your work; if you still need access, extend it (if its flow allows) or ask \
+             again in the portal before it ends."
+                .into(),
+        ),
+        Role::Requester if event.kind == Kind::Extended => lines.push(
+            "Your credentials keep working until the new end (an API key grant has a new key \
+             in the portal; the old one works until the old end)."
                 .into(),
         ),
         _ => {}

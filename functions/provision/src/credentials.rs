@@ -59,7 +59,8 @@ pub async fn get(
     match integration.kind() {
         IntegrationKind::Elasticsearch => {
             body["url"] = json!(integration.spec.url);
-            let key = r.created_objects.iter().find_map(|o| match o {
+            // The newest key: an extension adds one that ends with the grant.
+            let key = r.created_objects.iter().rev().find_map(|o| match o {
                 TargetObject::EsApiKey { id, .. } => Some(id.clone()),
                 _ => None,
             });
@@ -71,7 +72,7 @@ pub async fn get(
                     .parse_json()
                     .map_err(|e| ApiError::internal("grant secret", &e))?;
                 body["mode"] = json!("api_key");
-                body["api_key_id"] = json!(key_id);
+                body["api_key_id"] = stored.get("id").cloned().unwrap_or(json!(key_id));
                 body["api_key"] = stored["api_key"].clone();
                 body["authorization_header"] = json!(format!(
                     "ApiKey {}",

@@ -5,6 +5,7 @@
 pub mod audit;
 mod cancel;
 mod credentials;
+mod extend;
 mod requests;
 /// Break-glass reviews.
 mod reviews;
@@ -70,6 +71,10 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "POST",
         path: "/requests/{id}/cancel",
+    },
+    Route {
+        method: "POST",
+        path: "/requests/{id}/extend",
     },
 ];
 
@@ -181,6 +186,7 @@ impl shared::api::Routes for App {
             ("POST", "/requests/{id}/review") => reviews::record(self, caller, id, req).await,
             ("GET", "/reviews") => reviews::list(self, caller, req).await,
             ("POST", "/requests/{id}/cancel") => cancel::cancel(self, caller, id, req).await,
+            ("POST", "/requests/{id}/extend") => extend::extend(self, caller, id, req).await,
             _ => credentials::get(self, caller, id).await,
         }
     }

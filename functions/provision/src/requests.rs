@@ -302,6 +302,9 @@ pub async fn create(
         revoke_requested_by: None,
         key_secret_unsettled: false,
         expiry_warned_at: None,
+        extensions: 0,
+        key_renewal: None,
+        extends: None,
         history: vec![],
         version: 0,
     };
@@ -514,7 +517,17 @@ pub async fn get(
     if !visible(&r, caller) && !crate::reviews::sees_as_reviewer(app, caller, &r).await? {
         return Err(ApiError::not_found("request", id));
     }
-    Ok(json_response(200, &views::request(&r, &caller.identity)))
+    // The requester is told how far they may extend an active grant.
+    let flow = if r.status == RequestStatus::Active && r.requester.same_person(&caller.identity) {
+        app.services.store.get_flow(&r.flow).await?
+    } else {
+        None
+    };
+    let policy = flow.as_ref().and_then(|f| f.spec.extension.as_ref());
+    Ok(json_response(
+        200,
+        &views::request_with_extension(&r, &caller.identity, policy),
+    ))
 }
 
 pub async fn list(

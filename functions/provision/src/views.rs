@@ -1,7 +1,7 @@
 //! The request as callers see it: the record, plus whether the caller may decide or cancel it.
 
 use serde_json::{Value, json};
-use shared::model::{AccessRequest, Identity};
+use shared::model::{AccessRequest, ExtensionPolicy, Identity};
 use shared::policy::can_decide;
 
 pub fn request(r: &AccessRequest, viewer: &Identity) -> Value {
@@ -12,6 +12,7 @@ pub fn request(r: &AccessRequest, viewer: &Identity) -> Value {
         map.remove("revoke_attempts");
         map.remove("key_secret_unsettled");
         map.remove("expiry_warned_at");
+        map.remove("key_renewal");
         map.insert(
             "duration".into(),
             json!(shared::model::format_duration(
@@ -32,6 +33,28 @@ pub fn request(r: &AccessRequest, viewer: &Identity) -> Value {
             map.insert("revoke_attempts".into(), json!(r.revoke_attempts));
         }
     }
+    v
+}
+
+/// [`request`], plus `extension`: whether and how far the grant may still be extended (for
+/// its requester, while it is active; `null` when its flow offers no extensions).
+pub fn request_with_extension(
+    r: &AccessRequest,
+    viewer: &Identity,
+    policy: Option<&ExtensionPolicy>,
+) -> Value {
+    let mut v = request(r, viewer);
+    let allowance = policy.and_then(|p| shared::extension::allowance(r, p));
+    v["extension"] = match allowance {
+        Some(a) => json!({
+            "approval": a.approval,
+            "remaining": a.remaining,
+            "max_extension": shared::model::format_duration(std::time::Duration::from_secs(a.max_extension_secs)),
+            "max_extension_secs": a.max_extension_secs,
+            "latest_end": a.latest_end,
+        }),
+        None => Value::Null,
+    };
     v
 }
 

@@ -134,6 +134,7 @@ pub fn view(r: &AccessRequest) -> serde_json::Value {
         m.remove("version");
         // The sweep's bookkeeping (when the requester was told the grant ends soon).
         m.remove("expiry_warned_at");
+        m.remove("key_renewal");
     }
     v
 }

@@ -89,6 +89,9 @@ pub struct RevokePlan {
     /// For Elasticsearch: the account's role list after the grant's role leaves it, and
     /// whether it is left without any active grant (then it is disabled).
     pub principal: Option<PrincipalAfterRevoke>,
+    /// API keys known only by name (an extension's key being issued when the grant ended):
+    /// every key of that name is invalidated.
+    pub key_names: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +139,20 @@ pub trait Driver: Send + Sync {
 
     /// Remove exactly what the plan names. Something already gone counts as removed.
     async fn revoke(&self, plan: &RevokePlan) -> Result<(), DriverError>;
+
+    /// Issue a further API key named `key_name` for an extended `api_key` grant, expiring at
+    /// `plan.ends_at`, after invalidating any earlier key of that name (an attempt cut short).
+    /// Only Elasticsearch has grant API keys.
+    async fn renew_api_key(
+        &self,
+        plan: &GrantPlan,
+        key_name: &str,
+    ) -> Result<IssuedCredential, DriverError> {
+        let _ = (plan, key_name);
+        Err(DriverError::Refused {
+            reason: "this target has no grant API keys".into(),
+        })
+    }
 
     /// Replace a requester account's password (`user` mode credential rotation).
     async fn set_principal_password(

@@ -122,6 +122,9 @@ pub struct AccessFlowSpec {
     /// kept for an owner's review afterwards.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub break_glass: bool,
+    /// Whether and how far grants of this flow may be extended (absent: they may not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<super::ExtensionPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,6 +277,9 @@ impl AccessFlowSpec {
         if self.break_glass {
             self.check_break_glass(&mut e, integration);
         }
+        if let Some(x) = &self.extension {
+            x.validate(&mut e, "extension", self.max_duration());
+        }
         if let Some(n) = &self.notifications {
             n.validate(&mut e, "notifications");
         }
@@ -292,12 +298,16 @@ impl AccessFlowSpec {
 
 impl AccessFlowSpec {
     fn check_break_glass(&self, e: &mut ValidationErrors, integration: Option<&Integration>) {
-        if self.auto_approve || !self.approvers.is_empty() || self.approval.is_some() {
+        if self.auto_approve
+            || !self.approvers.is_empty()
+            || self.approval.is_some()
+            || self.extension.is_some()
+        {
             e.push(
                 "break_glass_conflict",
                 "break_glass",
-                "a break-glass flow grants at once and is reviewed afterwards: it has no \
-                 auto_approve, approvers or approval rules",
+                "a break-glass flow grants at once, capped, and is reviewed afterwards: it has no \
+                 auto_approve, approvers, approval rules or extensions (ask again instead)",
             );
         }
         if let Some(d) = self

@@ -3,6 +3,7 @@
 
 mod audit;
 mod duration;
+mod extension;
 mod flow;
 mod integration;
 mod permission;
@@ -13,6 +14,10 @@ mod resource;
 
 pub use audit::{AuditEvent, AuditOutcome, AuditSubject};
 pub use duration::{format_duration, parse_duration};
+pub use extension::{
+    ExtensionAllowance, ExtensionApproval, ExtensionPolicy, KeyRenewal, MAX_EXTENSIONS,
+    RENEWAL_LEASE,
+};
 pub use flow::{
     AccessFlow, AccessFlowSpec, ApprovalPolicy, ApprovalRule, BREAK_GLASS_MAX_DURATION,
     CredentialMode, DEFAULT_MAX_DURATION, EscalationSpec, MAX_QUORUM,

@@ -3,7 +3,8 @@
 //! ```text
 //! pending ──▶ approved ──▶ active ──▶ revoked | expired
 //!    │            ▲  │          │
-//!    │            │  └▶ failed  └▶ revoke_failed ──▶ revoked | expired (retried by cleanup)
+//!    │            │  ├▶ failed  └▶ revoke_failed ──▶ revoked | expired (retried by cleanup)
+//!    │            │  └▶ applied (an extension request: its grant's end moved)
 //!    ├▶ scheduled ┘ (fully approved before a requested start; approved at the start)
 //!    │      └▶ cancelled (by the requester)
 //!    ├▶ rejected
@@ -32,10 +33,12 @@ pub enum RequestStatus {
     Scheduled,
     /// Withdrawn by its requester before anything was provisioned.
     Cancelled,
+    /// An approved extension request whose grant's end moved (`extends`).
+    Applied,
 }
 
 impl RequestStatus {
-    pub const ALL: [RequestStatus; 10] = [
+    pub const ALL: [RequestStatus; 11] = [
         Self::Pending,
         Self::Approved,
         Self::Active,
@@ -46,6 +49,7 @@ impl RequestStatus {
         Self::RevokeFailed,
         Self::Scheduled,
         Self::Cancelled,
+        Self::Applied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +64,7 @@ impl RequestStatus {
             Self::RevokeFailed => "revoke_failed",
             Self::Scheduled => "scheduled",
             Self::Cancelled => "cancelled",
+            Self::Applied => "applied",
         }
     }
 
@@ -73,7 +78,7 @@ impl RequestStatus {
                 Pending,
                 Approved | Scheduled | Rejected | Expired | Cancelled
             ) | (Scheduled, Approved | Cancelled)
-                | (Approved, Active | Failed)
+                | (Approved, Active | Failed | Applied)
                 | (Active, Revoked | Expired | RevokeFailed)
                 | (RevokeFailed, Revoked | Expired | RevokeFailed)
         )
@@ -82,7 +87,12 @@ impl RequestStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            Self::Revoked | Self::Expired | Self::Rejected | Self::Failed | Self::Cancelled
+            Self::Revoked
+                | Self::Expired
+                | Self::Rejected
+                | Self::Failed
+                | Self::Cancelled
+                | Self::Applied
         )
     }
 }
@@ -340,12 +350,26 @@ pub struct AccessRequest {
     /// notifications read the change from the table's stream).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry_warned_at: Option<DateTime<Utc>>,
+    /// How many extensions moved this grant's end.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub extensions: u32,
+    /// An extension's API key being issued (api_key mode): known by name before it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_renewal: Option<super::KeyRenewal>,
+    /// An extension request's grant: approving the request moves that grant's end instead of
+    /// provisioning a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
     /// The request's audit trail, appended in the same conditional write as each change, so a
     /// change and its record can never come apart.
     #[serde(default)]
     pub history: Vec<AuditEvent>,
     /// Optimistic-concurrency version: every write is conditional on it.
     pub version: u64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// How long an `approved` request may sit before cleanup treats its provisioning as stuck.
@@ -497,6 +521,9 @@ mod tests {
             revoke_requested_by: None,
             key_secret_unsettled: false,
             expiry_warned_at: None,
+            extensions: 0,
+            key_renewal: None,
+            extends: None,
             history: vec![],
             version: 1,
         }
@@ -521,13 +548,13 @@ mod tests {
     }
 
     #[test]
-    fn exactly_fifteen_transitions_are_allowed() {
+    fn exactly_sixteen_transitions_are_allowed() {
         let allowed = RequestStatus::ALL
             .iter()
             .flat_map(|a| RequestStatus::ALL.iter().map(move |b| (*a, *b)))
             .filter(|(a, b)| a.can_become(*b))
             .count();
-        assert_eq!(allowed, 15);
+        assert_eq!(allowed, 16);
     }
 
     /// One test per forbidden transition, so a regression names the exact pair.
@@ -629,6 +656,26 @@ mod tests {
         cancelled_to_revoke_failed: Cancelled => RevokeFailed,
         cancelled_to_scheduled: Cancelled => Scheduled,
         cancelled_to_cancelled: Cancelled => Cancelled,
+        pending_to_applied: Pending => Applied,
+        active_to_applied: Active => Applied,
+        revoked_to_applied: Revoked => Applied,
+        expired_to_applied: Expired => Applied,
+        rejected_to_applied: Rejected => Applied,
+        failed_to_applied: Failed => Applied,
+        revoke_failed_to_applied: RevokeFailed => Applied,
+        scheduled_to_applied: Scheduled => Applied,
+        cancelled_to_applied: Cancelled => Applied,
+        applied_to_pending: Applied => Pending,
+        applied_to_approved: Applied => Approved,
+        applied_to_active: Applied => Active,
+        applied_to_revoked: Applied => Revoked,
+        applied_to_expired: Applied => Expired,
+        applied_to_rejected: Applied => Rejected,
+        applied_to_failed: Applied => Failed,
+        applied_to_revoke_failed: Applied => RevokeFailed,
+        applied_to_scheduled: Applied => Scheduled,
+        applied_to_cancelled: Applied => Cancelled,
+        applied_to_applied: Applied => Applied,
     }
 
     #[test]

@@ -15,8 +15,8 @@ use async_trait::async_trait;
 
 use crate::driver::http::HttpClients;
 use crate::driver::{
-    DiscoveredResource, Driver, DriverError, GrantPlan, ManagedObject, ProvisionFailure,
-    Provisioned, RevokePlan,
+    DiscoveredResource, Driver, DriverError, GrantPlan, IssuedCredential, ManagedObject,
+    ProvisionFailure, Provisioned, RevokePlan,
 };
 use crate::model::Integration;
 use crate::secrets::{AWSCURRENT, AWSPENDING, SecretStore, SecretValue};
@@ -174,6 +174,19 @@ impl Driver for ConnectorDriver {
     async fn revoke(&self, plan: &RevokePlan) -> Result<(), DriverError> {
         self.run("revoke", |d| async move { d.revoke(plan).await }, rejected)
             .await
+    }
+
+    async fn renew_api_key(
+        &self,
+        plan: &GrantPlan,
+        key_name: &str,
+    ) -> Result<IssuedCredential, DriverError> {
+        self.run(
+            "renew_api_key",
+            |d| async move { d.renew_api_key(plan, key_name).await },
+            rejected,
+        )
+        .await
     }
 
     async fn set_principal_password(

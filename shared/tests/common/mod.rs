@@ -58,6 +58,9 @@ pub fn request(id: &str, sub: &str, status: RequestStatus, at: DateTime<Utc>) ->
         revoke_requested_by: None,
         key_secret_unsettled: false,
         expiry_warned_at: None,
+        extensions: 0,
+        key_renewal: None,
+        extends: None,
         history: vec![],
         version: 0,
     }

@@ -1,6 +1,8 @@
 //! The story, step by step, each step checked. Functions are only ever reached through
 //! `cargo lambda watch`; the emulators are used the way a person with the credentials would.
 
+mod extension;
+
 use std::io::Write;
 
 use reqwest::Method;
@@ -301,6 +303,7 @@ pub async fn run<W: Write>(stack: &mut Stack, out: &mut W) -> Result<(), StoryEr
     };
     identity(&mut t).await?;
     let short = elasticsearch(&mut t).await?;
+    extension::extension(&mut t).await?;
     // Its start comes while the story goes on; it is checked after the expiry.
     let later = scheduled::ask_and_approve(&mut t).await?;
     cloud(&mut t).await?;

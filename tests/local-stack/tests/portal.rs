@@ -262,7 +262,8 @@ async fn set_up(stack: &Stack) -> Res<()> {
             "resources": ["logs-*"],
             "permissions": ["read"],
             "max_duration": "8h",
-            "require_justification": true
+            "require_justification": true,
+            "extension": {"max_extensions": 1, "length": "1h", "max_total_duration": "8h"}
         }),
     )
     .await
@@ -616,6 +617,22 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
         return Err(format!(
             "the copied credentials got {status} from Elasticsearch"
         ));
+    }
+
+    // Extend from the page (the flow, saved above through the admin's form, still offers it):
+    // the grant's end moves, nothing is left to extend, and the credentials keep working.
+    type_into(&dev, "[data-field=extend-duration]", "30m").await?;
+    type_into(&dev, "[data-field=extend-justification]", "a little longer").await?;
+    click(&dev, "[data-action=extend]").await?;
+    until(
+        &dev,
+        "the extended grant",
+        "document.querySelector('[data-extend]').textContent.includes('cannot be extended further')",
+    )
+    .await?;
+    let status = search(user.clone(), password.clone()).await?;
+    if status != 200 {
+        return Err(format!("the extended grant's credentials got {status}"));
     }
 
     // Revoke from the page: the credentials stop working.

@@ -374,6 +374,8 @@ export async function editFlow(main, name) {
     for (const k of ['max_duration', 'approval_window', 'description']) {
       if (x[k].value.trim()) spec[k] = x[k].value.trim();
     }
+    // The form has no fields for extensions yet: saving keeps the flow's policy as it is.
+    if (existing && existing.extension) spec.extension = existing.extension;
     save.disabled = true;
     try {
       await put(`/flows/${enc(flowName)}`, spec);

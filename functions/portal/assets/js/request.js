@@ -419,6 +419,7 @@ export async function detail(main, id) {
         }
       } } }, 'Show credentials')));
     }
+    if (r.status === 'active' && mineToo && r.extension) actions.append(extendForm(r));
     // The API decides (`can_cancel`: the requester, while pending or scheduled).
     if (r.can_cancel) {
       const reason = h('input', { type: 'text', maxlength: '1000' });
@@ -461,6 +462,49 @@ export async function detail(main, id) {
       });
       actions.append(f);
     }
+  };
+  /** The requester's Extend form: how far the flow still allows, then the new end. */
+  const extendForm = (r) => {
+    const x = r.extension;
+    const f = h('form', { 'data-extend': '' }, h('h2', {}, 'Extend this access'));
+    if (!x.remaining || !x.max_extension_secs) {
+      f.append(h('p', {}, `It cannot be extended further: it may not end after ${when(x.latest_end)}.`));
+      return f;
+    }
+    const duration = h('input', { type: 'text', value: x.max_extension, maxlength: '32', 'data-field': 'extend-duration' });
+    const justification = h('input', { type: 'text', maxlength: '1000', 'data-field': 'extend-justification' });
+    const box = h('div', { tabindex: '-1' });
+    const go = h('button', { type: 'button', 'data-action': 'extend' }, 'Extend');
+    f.append(
+      h('p', {}, `Ends ${when(r.ends_at)}. ${x.remaining} extension${x.remaining === 1 ? '' : 's'} left, each at most ${x.max_extension}; it may not end after ${when(x.latest_end)}.`
+        + (x.approval === 'required' ? ' An extension goes to the approvers; the grant keeps its end until it is approved.' : '')),
+      field('Add (e.g. 30m, 1h)', duration),
+      field('Justification', justification),
+      box, h('div', { class: 'actions' }, go));
+    go.addEventListener('click', async () => {
+      go.disabled = true;
+      const body = { duration: duration.value.trim() };
+      if (justification.value.trim()) body.justification = justification.value.trim();
+      try {
+        const answer = await post(`/requests/${enc(r.id)}/extend`, body);
+        if (answer && answer.status === 'pending') {
+          // Needs approval: the extension is a request of its own, followed on its page.
+          location.hash = `#/requests/${enc(answer.id)}`;
+          return;
+        }
+        // An api_key grant has a new key: show the credentials again to read it.
+        clear(credBox);
+        last = null;
+        await draw();
+      } catch (err) {
+        showErrors(f, box, err, {
+          duration: duration, invalid_duration: duration, extension_too_long: duration,
+          justification: justification, justification_required: justification, justification_too_long: justification,
+        });
+        go.disabled = false;
+      }
+    });
+    return f;
   };
   await draw();
   every(5000, () => { if (!last || ['pending', 'scheduled', 'approved'].includes(last.status)) draw(); });

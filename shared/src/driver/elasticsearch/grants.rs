@@ -170,46 +170,100 @@ pub async fn provision(
                 &created,
             )
         })?;
-        let seconds = (plan.ends_at - plan.now).num_seconds().max(60);
-        let body = json!({
-            "grant_type": "password",
-            "username": p.name,
-            "password": password.expose(),
-            "api_key": {
-                "name": role,
-                "expiration": format!("{seconds}s"),
-                "role_descriptors": {"grant": descriptor},
-                "metadata": metadata(plan),
-            }
-        });
-        // Not idempotent: a retried grant would mint a second key.
-        let key = es
-            .json(Method::POST, "/_security/api_key/grant", Some(&body), false)
+        let key = grant_key(es, plan, &p.name, password, &role, &descriptor)
             .await
             .map_err(|e| fail(e, &created))?;
-        let (Some(id), Some(encoded)) = (key["id"].as_str(), key["encoded"].as_str()) else {
-            return Err(fail(
-                DriverError::Protocol {
-                    target: es.target().into(),
-                    operation: "POST /_security/api_key/grant".into(),
-                    reason: "the response has no id or encoded key".into(),
-                },
-                &created,
-            ));
-        };
         created.push(TargetObject::EsApiKey {
-            id: id.to_string(),
+            id: key.id.clone(),
             name: role.clone(),
         });
-        credential = Some(IssuedCredential {
-            id: id.to_string(),
-            encoded: crate::secrets::SecretValue::new(encoded),
-        });
+        credential = Some(key);
     }
     Ok(Provisioned {
         objects: created,
         credential,
     })
+}
+
+/// `POST /_security/api_key/grant` for the account: a key limited to `descriptor` that
+/// Elasticsearch itself expires at the grant's end. Not idempotent: a retry mints another key,
+/// which is why each key's name is recorded before it is asked for.
+async fn grant_key(
+    es: &EsClient,
+    plan: &GrantPlan,
+    account: &str,
+    password: &crate::secrets::SecretValue,
+    name: &str,
+    descriptor: &Value,
+) -> Result<IssuedCredential, DriverError> {
+    let seconds = (plan.ends_at - plan.now).num_seconds().max(60);
+    let body = json!({
+        "grant_type": "password",
+        "username": account,
+        "password": password.expose(),
+        "api_key": {
+            "name": name,
+            "expiration": format!("{seconds}s"),
+            "role_descriptors": {"grant": descriptor},
+            "metadata": metadata(plan),
+        }
+    });
+    let key = es
+        .json(Method::POST, "/_security/api_key/grant", Some(&body), false)
+        .await?;
+    let (Some(id), Some(encoded)) = (key["id"].as_str(), key["encoded"].as_str()) else {
+        return Err(DriverError::Protocol {
+            target: es.target().into(),
+            operation: "POST /_security/api_key/grant".into(),
+            reason: "the response has no id or encoded key".into(),
+        });
+    };
+    Ok(IssuedCredential {
+        id: id.to_string(),
+        encoded: crate::secrets::SecretValue::new(encoded),
+    })
+}
+
+/// Invalidate every live key named exactly `name` (`manage_security` may invalidate any key).
+async fn invalidate_named(es: &EsClient, name: &str) -> Result<(), DriverError> {
+    es.json(
+        Method::DELETE,
+        "/_security/api_key",
+        Some(&json!({ "name": name })),
+        true,
+    )
+    .await
+    .map(|_| ())
+}
+
+/// A further key for an extended grant. Elasticsearch lets only a key's owner move its
+/// expiration (`PUT /_security/api_key/{id}`), and the account's grant role has no
+/// `manage_own_api_key`, so the connector grants a new key for the account instead; the old
+/// one keeps working until its own expiration, so access is never interrupted. A key of the
+/// same name from an attempt cut short is invalidated first, so at most one stays live.
+pub async fn renew_api_key(
+    es: &EsClient,
+    plan: &GrantPlan,
+    key_name: &str,
+) -> Result<IssuedCredential, DriverError> {
+    let password = plan
+        .principal
+        .password
+        .as_ref()
+        .ok_or_else(|| DriverError::Refused {
+            reason: "an api_key grant needs the account's password".into(),
+        })?;
+    let descriptor = role_descriptor(plan)?;
+    invalidate_named(es, key_name).await?;
+    grant_key(
+        es,
+        plan,
+        &plan.principal.name,
+        password,
+        key_name,
+        &descriptor,
+    )
+    .await
 }
 
 /// Invalidate keys first (removing a role does not revoke a key), then take the role off the
@@ -231,6 +285,9 @@ pub async fn revoke(es: &EsClient, plan: &RevokePlan) -> Result<(), DriverError>
             true,
         )
         .await?;
+    }
+    for name in &plan.key_names {
+        invalidate_named(es, name).await?;
     }
     if let Some(p) = &plan.principal {
         let body = user_body(&p.owner, &p.integration, &p.roles_after, !p.disable);

@@ -15,8 +15,8 @@ pub use connector::API_KEY_ROTATION_REFUSED;
 
 use super::http::HttpClients;
 use super::{
-    DiscoveredResource, Driver, DriverError, GrantPlan, ManagedObject, ProvisionFailure,
-    Provisioned, RevokePlan,
+    DiscoveredResource, Driver, DriverError, GrantPlan, IssuedCredential, ManagedObject,
+    ProvisionFailure, Provisioned, RevokePlan,
 };
 use crate::model::Integration;
 use crate::secrets::SecretValue;
@@ -155,6 +155,14 @@ impl Driver for EsDriver {
 
     async fn revoke(&self, plan: &RevokePlan) -> Result<(), DriverError> {
         grants::revoke(&self.es, plan).await
+    }
+
+    async fn renew_api_key(
+        &self,
+        plan: &GrantPlan,
+        key_name: &str,
+    ) -> Result<IssuedCredential, DriverError> {
+        grants::renew_api_key(&self.es, plan, key_name).await
     }
 
     async fn set_principal_password(

@@ -238,6 +238,10 @@ fn minimum_client_errors() -> BTreeMap<(&'static str, &'static str), &'static [u
             &[400, 401, 403, 404, 409, 413][..],
         ),
         (("GET", "/reviews"), &[400, 401][..]),
+        (
+            ("POST", "/requests/{id}/extend"),
+            &[400, 401, 403, 404, 409, 413, 429][..],
+        ),
         // 401: a missing, wrong or stale Slack signature (no JWT on this route).
         (("POST", "/slack/interactions"), &[400, 401, 404][..]),
     ])

@@ -176,6 +176,12 @@ fn full_flow_spec() -> AccessFlowSpec {
             }),
         }),
         break_glass: true,
+        extension: Some(shared::model::ExtensionPolicy {
+            max_extensions: 2,
+            length: "1h".into(),
+            approval: shared::model::ExtensionApproval::Automatic,
+            max_total_duration: "24h".into(),
+        }),
     }
 }
 

@@ -179,6 +179,7 @@ fn flows() -> [AccessFlow; 2] {
             notifications: None,
             approval: None,
             break_glass: false,
+            extension: None,
         },
         version: 2,
         created_at: at(0),
@@ -354,6 +355,15 @@ fn requests() -> [AccessRequest; 2] {
         revoke_requested_by: Some("bob@example.com".into()),
         key_secret_unsettled: false,
         expiry_warned_at: None,
+        extensions: 2,
+        key_renewal: Some(shared::model::KeyRenewal {
+            name: "ejit_grant_r-1_ext3".into(),
+            ends_at: at(50),
+            started_at: at(8),
+            by: "bob@example.com".into(),
+            justification: None,
+        }),
+        extends: Some("g-0".into()),
         history: vec![created, failed],
         version: 7,
     };
@@ -387,6 +397,9 @@ fn requests() -> [AccessRequest; 2] {
         revoke_requested_by: None,
         key_secret_unsettled: false,
         expiry_warned_at: None,
+        extensions: 0,
+        key_renewal: None,
+        extends: None,
         history: vec![],
         version: 0,
     };
@@ -500,6 +513,31 @@ fn request_views_match_their_operations() {
                 "to_decide": [shown.clone()], "to_decide_truncated": false,
             }),
         );
+        // The requester's view of an active grant says how far it may be extended.
+        let policy = shared::model::ExtensionPolicy {
+            max_extensions: 3,
+            length: "1h".into(),
+            approval: shared::model::ExtensionApproval::Automatic,
+            max_total_duration: "8h".into(),
+        };
+        let mut active = r.clone();
+        active.status = RequestStatus::Active;
+        active.starts_at = Some(at(0));
+        active.ends_at = Some(at(45));
+        for (grant, policy) in [
+            (&active, Some(&policy)),
+            (&r, Some(&policy)),
+            (&active, None),
+        ] {
+            let shown = provision::views::request_with_extension(grant, &grant.requester, policy);
+            assert_eq!(
+                shown["extension"].is_null(),
+                policy.is_none() || grant.status != RequestStatus::Active
+            );
+            assert!(shown.get("key_renewal").is_none(), "internal bookkeeping");
+            assert_matches(&doc, "get", "/requests/{id}", "200", &shown);
+            assert_matches(&doc, "post", "/requests/{id}/extend", "200", &shown);
+        }
         let revoked = revoke::view(&r);
         assert_matches(&doc, "post", "/requests/{id}/revoke", "200", &revoked);
         assert_matches(&doc, "post", "/requests/{id}/revoke", "202", &revoked);

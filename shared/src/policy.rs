@@ -358,6 +358,57 @@ pub fn match_flow<'a>(
     .with_details(json!({ "flows": reasons })))
 }
 
+/// Does `flow` (as it is now) still allow the approved request `r`, whose start has come? A
+/// request may wait weeks for its start: the flow's requesters, resources, permissions, longest
+/// grant and integration are checked again against what was approved (as the requester was
+/// when they asked: their groups are not known again until they sign in). `None` when it does,
+/// else why not.
+pub fn no_longer_allowed(flow: Option<&AccessFlow>, r: &AccessRequest) -> Option<String> {
+    no_longer_offered(flow, r).or_else(|| {
+        let max = flow.map(|f| f.spec.max_duration()).unwrap_or_default();
+        (r.duration() > chrono::Duration::from_std(max).unwrap_or_default())
+            .then(|| format!("the duration now exceeds flow {}'s maximum", r.flow))
+    })
+}
+
+/// [`no_longer_allowed`] without the duration (an extension is held to the flow's extension
+/// limits instead).
+pub fn no_longer_offered(flow: Option<&AccessFlow>, r: &AccessRequest) -> Option<String> {
+    let Some(flow) = flow else {
+        return Some(format!("the access flow {} no longer exists", r.flow));
+    };
+    let s = &flow.spec;
+    let patterns_cover = |name: &str| s.resources.iter().any(|p| WildMatch::new(p).matches(name));
+    if s.integration != r.integration {
+        Some(format!(
+            "the access flow {} now serves another integration",
+            flow.name
+        ))
+    } else if s.break_glass {
+        Some(format!(
+            "the access flow {} is now a break-glass flow",
+            flow.name
+        ))
+    } else if !r.requester.matches_any(&s.requesters) {
+        Some(format!(
+            "the requester is no longer one of flow {}'s requesters",
+            flow.name
+        ))
+    } else if !s.permissions.contains(&r.permission) {
+        Some(format!(
+            "flow {} no longer offers permission {:?}",
+            flow.name, r.permission
+        ))
+    } else {
+        r.resources.iter().find(|n| !patterns_cover(n)).map(|out| {
+            format!(
+                "resource {out:?} is now outside flow {}'s resource patterns",
+                flow.name
+            )
+        })
+    }
+}
+
 /// Who must approve, by the flow's rule (see [`ApprovalRule`]): the flow's approvers (one
 /// step), or else one step per distinct owner set (each resource's owner, its tag value read
 /// as a user or group; the integration owners for resources without one). Owner steps are

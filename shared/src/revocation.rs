@@ -84,6 +84,9 @@ pub struct Revoker<'a> {
     pub function: &'static str,
 }
 
+/// Passes a revocation makes when the grant keeps changing under it.
+const REVOKE_PASSES: usize = 3;
+
 impl Revoker<'_> {
     pub async fn revoke(&self, id: &str, cause: Cause) -> Result<Outcome, RevokeError> {
         let req = self
@@ -106,8 +109,45 @@ impl Revoker<'_> {
     }
 
     /// [`Self::revoke_request`] with the grant's integration already read (a sweep reads each
-    /// integration once per run): `None` reads it.
+    /// integration once per run): `None` reads it. A grant that changed while it was being
+    /// revoked (an extension moved its end and made a new key) is revoked again as it is now, so
+    /// nothing the change added outlives the revocation.
     pub async fn revoke_with(
+        &self,
+        req: AccessRequest,
+        cause: Cause,
+        integration: Option<Integration>,
+        driver: Option<Arc<dyn Driver>>,
+    ) -> Result<Outcome, RevokeError> {
+        let id = req.id.clone();
+        let mut outcome = self
+            .revoke_once(req, cause.clone(), integration.clone(), driver.clone())
+            .await;
+        for _ in 1..REVOKE_PASSES {
+            let Err(RevokeError::Store(StoreError::Conflict { .. })) = &outcome else {
+                break;
+            };
+            let current = self
+                .grants
+                .store
+                .get_request(&id)
+                .await?
+                .ok_or_else(|| RevokeError::NotFound(id.clone()))?;
+            if !matches!(
+                current.status,
+                RequestStatus::Active | RequestStatus::RevokeFailed
+            ) {
+                return Ok(Outcome::Unchanged(Box::new(current)));
+            }
+            tracing::warn!(grant_id = %id, "the grant changed while it was being revoked; revoking it again as it is now");
+            outcome = self
+                .revoke_once(current, cause.clone(), integration.clone(), driver.clone())
+                .await;
+        }
+        outcome
+    }
+
+    async fn revoke_once(
         &self,
         mut req: AccessRequest,
         cause: Cause,
@@ -459,6 +499,8 @@ fn only_bookkeeping_changed(read: &AccessRequest, current: &AccessRequest) -> bo
         && read.resources == current.resources
         && read.permission == current.permission
         && read.duration_secs == current.duration_secs
+        && read.extensions == current.extensions
+        && read.key_renewal == current.key_renewal
 }
 
 /// An extension's key that was being issued: it may exist without its id on record.

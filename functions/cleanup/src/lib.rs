@@ -49,6 +49,8 @@ pub struct Report {
     pub stuck_failed: usize,
     /// Scheduled requests past their start whose start schedule was armed again.
     pub starts_armed: usize,
+    /// Scheduled requests whose whole window passed before they could start, ended `failed`.
+    pub starts_missed: usize,
     /// Failed provisions whose key secret (if their create landed) is now deleted.
     pub key_secrets_settled: usize,
     /// Requesters told their grant ends within 15 minutes.

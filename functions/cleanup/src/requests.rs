@@ -19,6 +19,8 @@ enum Result1 {
     Done,
     /// A pending request's approvers grew (it escalated).
     Escalated,
+    /// A scheduled request whose window passed without it starting, ended.
+    Missed,
     Failed,
     Skipped,
     Error,
@@ -304,6 +306,25 @@ const REARM_AFTER: Duration = Duration::seconds(30);
 pub async fn arm_starts(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreError> {
     let (done, results) = sweep(run, RequestStatus::Scheduled, |r| async move {
         let services = &run.app.services;
+        // Its whole window passed without it starting (the start keeps failing): it ends
+        // here rather than being armed again for ever, holding its requester's open slot.
+        if r
+            .starts_at
+            .is_some_and(|s| s + r.duration() <= services.clock.now())
+        {
+            return match finish(
+                run,
+                r,
+                RequestStatus::Failed,
+                "its whole window passed before it could start",
+                "request.start_missed",
+            )
+            .await
+            {
+                Result1::Done => Result1::Missed,
+                other => other,
+            };
+        }
         let at = services.clock.now() + REARM_AFTER;
         match services
             .starts
@@ -322,6 +343,7 @@ pub async fn arm_starts(run: &Run<'_>, report: &mut Report) -> Result<bool, Stor
     })
     .await?;
     report.starts_armed += count(&results, Result1::Done);
+    report.starts_missed += count(&results, Result1::Missed);
     report.errors += count(&results, Result1::Error);
     Ok(done)
 }

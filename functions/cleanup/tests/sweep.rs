@@ -467,3 +467,34 @@ async fn a_missed_scheduled_start_is_armed_again_by_the_sweep() {
     let report = sweep(&c).await;
     assert_eq!(report["starts_armed"], 0, "{report}");
 }
+
+/// A scheduled request whose whole window passed without it starting (its start kept failing)
+/// ends `failed` in the sweep instead of being armed again for ever, freeing its slot.
+#[tokio::test]
+async fn a_scheduled_request_whose_window_passed_ends_failed() {
+    let env = Env::start(es_seed()).await;
+    let (d, p, c) = (discover_app(&env), provision_app(&env), cleanup_app(&env));
+    register(&env, &d, json!({})).await;
+    flows(&d, &["logs-auto"]).await;
+    let start = t0() + Duration::minutes(30);
+    let (s, r) = fixtures::flows::ask(&p, DEV, json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "read", "duration": "1h", "flow": "logs-auto", "starts_at": start.to_rfc3339()})).await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("scheduled")), "{r}");
+    let id = r["id"].as_str().unwrap().to_string();
+    env.clock
+        .advance(Duration::minutes(30) + Duration::hours(1));
+    let report = sweep(&c).await;
+    assert_eq!(
+        (
+            report["starts_armed"].as_u64(),
+            report["starts_missed"].as_u64()
+        ),
+        (Some(0), Some(1)),
+        "{report}"
+    );
+    assert_eq!(status(&env, &id).await, "failed");
+    let stored = env.store.get_request(&id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.status_reason.as_deref(),
+        Some("its whole window passed before it could start")
+    );
+}

@@ -29,11 +29,13 @@ pub async fn cancel(
         if !visible(&current, caller) {
             return Err(ApiError::not_found("request", id));
         }
-        // By person: an approver or admin who can see the request may not withdraw it, and
-        // neither may a second identity sharing only an email.
-        if !current.requester.same_person(&caller.identity) {
+        // By person: an approver who can see the request may not withdraw it (they reject a
+        // pending one), and neither may a second identity sharing only an email. An
+        // administrator may: a scheduled request can otherwise only be stopped once it starts.
+        let by_requester = current.requester.same_person(&caller.identity);
+        if !by_requester && !caller.is_admin {
             return Err(ApiError::forbidden(
-                "only the requester may cancel a request",
+                "only the requester or an administrator may cancel a request",
             ));
         }
         if !current.is_cancellable() {
@@ -51,11 +53,13 @@ pub async fn cancel(
         let mut next = current.clone();
         next.transition(RequestStatus::Cancelled, now)
             .map_err(|e| ApiError::new(409, NOT_CANCELLABLE, e.to_string()))?;
-        next.status_reason = Some(
-            reason
-                .clone()
-                .unwrap_or_else(|| "cancelled by the requester".into()),
-        );
+        next.status_reason = Some(reason.clone().unwrap_or_else(|| {
+            if by_requester {
+                "cancelled by the requester".into()
+            } else {
+                format!("cancelled by administrator {}", caller.actor())
+            }
+        }));
         let audit = AuditEvent::new(
             now,
             caller.actor(),

@@ -76,6 +76,24 @@ pub async fn extend(
         return Err(ApiError::not_found("request", id));
     }
     let flow = app.services.store.get_flow(&grant.flow).await?;
+    // Emergency access is asked for again, never stretched.
+    if grant.break_glass.is_some() {
+        return Err(ApiError::new(
+            409,
+            "extension_not_offered",
+            "break-glass access is not extended: ask for it again",
+        ));
+    }
+    // The flow as it is now must still grant this access to this requester.
+    if grant.status == shared::model::RequestStatus::Active
+        && let Some(why) = shared::policy::no_longer_offered(flow.as_ref(), &grant)
+    {
+        return Err(ApiError::new(
+            409,
+            "extension_not_offered",
+            format!("this grant can no longer be extended: {why}"),
+        ));
+    }
     let policy = policy_of(flow.as_ref())?;
     if flow.as_ref().is_some_and(|f| f.spec.require_justification) && justification.is_none() {
         return Err(ApiError::bad_request(

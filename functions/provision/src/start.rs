@@ -9,11 +9,15 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 use shared::model::{AccessRequest, AuditEvent, AuditSubject, RequestStatus};
+use shared::policy::no_longer_allowed;
 use shared::scheduled_start::EARLY_START;
 use shared::scheduler::{START_SOURCE, StartEvent};
 use shared::store::StoreError;
 
 use crate::App;
+
+/// How far ahead a start schedule is set, at least.
+const ARM_AHEAD: chrono::Duration = chrono::Duration::seconds(5);
 
 /// Attempts to take a request out of `scheduled` when other writers race with it.
 const ATTEMPTS: usize = 4;
@@ -42,12 +46,21 @@ impl StartTarget {
     /// function, at most with a version or alias qualifier, which Scheduler invokes as well).
     pub fn learn(&self, invoked_arn: &str) {
         if !invoked_arn.is_empty() {
-            let _ = self.0.set(invoked_arn.to_string());
+            let _ = self.0.set(unqualified(invoked_arn).to_string());
         }
     }
 
     pub fn get(&self) -> Option<&str> {
         self.0.get().map(String::as_str)
+    }
+}
+
+/// `arn:aws:lambda:<region>:<account>:function:<name>` without a `:<version or alias>`: the
+/// template lets Scheduler invoke the function itself, not a qualified version of it.
+fn unqualified(arn: &str) -> &str {
+    match arn.match_indices(':').nth(6) {
+        Some((i, _)) => &arn[..i],
+        None => arn,
     }
 }
 
@@ -64,6 +77,9 @@ pub async fn arm(app: &App, r: &AccessRequest) {
         tracing::warn!(grant_id = %r.id, "own function ARN not known yet; the sweep will arm the start");
         return;
     };
+    // A start that is (nearly) now still gets a schedule a moment ahead: Scheduler does not
+    // run a one-time schedule set in the past.
+    let at = at.max(app.services.clock.now() + ARM_AHEAD);
     if let Err(e) = app.services.starts.schedule_start(&r.id, at, target).await {
         tracing::warn!(grant_id = %r.id, error = %e, "start schedule not created; the sweep will arm the start");
     }
@@ -94,21 +110,46 @@ pub async fn fire(app: &App, event: Value) -> Result<Value, lambda_runtime::Erro
             return Ok(json!({ "grant_id": id, "outcome": "not_yet", "starts_at": start }));
         }
         let mut next = current.clone();
-        next.transition(RequestStatus::Approved, now)?;
-        let audit = AuditEvent::new(
-            now,
-            "system:provision",
-            "request.started",
-            AuditSubject::Request(id.clone()),
-        )
-        .with_integration(&next.integration)
-        .with_details(json!({ "starts_at": start }));
+        // The approval may be weeks old: the flow as it is now must still allow the grant.
+        let flow = app.services.store.get_flow(&current.flow).await?;
+        let refused = no_longer_allowed(flow.as_ref(), &current);
+        let audit = match &refused {
+            None => {
+                next.transition(RequestStatus::Approved, now)?;
+                AuditEvent::new(
+                    now,
+                    "system:provision",
+                    "request.started",
+                    AuditSubject::Request(id.clone()),
+                )
+                .with_details(json!({ "starts_at": start }))
+            }
+            Some(why) => {
+                next.transition(RequestStatus::Failed, now)?;
+                next.status_reason = Some(format!("not started: {why}"));
+                AuditEvent::new(
+                    now,
+                    "system:provision",
+                    "request.start_refused",
+                    AuditSubject::Request(id.clone()),
+                )
+                .failed()
+                .with_details(json!({ "starts_at": start, "reason": why }))
+            }
+        }
+        .with_integration(&next.integration);
         match app
             .services
             .store
             .update_request(&next, current.version, &[audit])
             .await
         {
+            Ok(stored) if refused.is_some() => {
+                tracing::warn!(grant_id = %id, reason = ?refused, "scheduled start refused: the flow no longer allows it");
+                return Ok(
+                    json!({ "grant_id": id, "outcome": "refused", "status": stored.status }),
+                );
+            }
             Ok(stored) => {
                 let done = app.services.grants().provision(stored).await?;
                 return Ok(json!({ "grant_id": id, "outcome": "started", "status": done.status }));
@@ -118,4 +159,16 @@ pub async fn fire(app: &App, event: Value) -> Result<Value, lambda_runtime::Erro
         }
     }
     Err(format!("request {id} kept changing while it was being started; retried").into())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_qualified_invocation_arn_targets_the_function_itself() {
+        let f = "arn:aws:lambda:us-east-1:123456789012:function:elastic-jit-provision";
+        assert_eq!(super::unqualified(f), f);
+        assert_eq!(super::unqualified(&format!("{f}:live")), f);
+        assert_eq!(super::unqualified(&format!("{f}:7")), f);
+        assert_eq!(super::unqualified("not-an-arn"), "not-an-arn");
+    }
 }

@@ -638,3 +638,38 @@ async fn an_extension_that_needs_approval_waits_for_the_grants_approvers_and_nev
     assert_eq!(grant.status.as_str(), "revoked");
     assert_eq!(grant.extensions, 1);
 }
+
+/// The flow as it is now must still grant this access to this requester: one who is no longer
+/// among its requesters, or a resource no longer in its patterns, cannot stretch an old grant.
+#[tokio::test]
+async fn a_grant_the_flow_no_longer_offers_is_not_extended() {
+    let env = Env::start(es_seed()).await;
+    let (d, p) = (discover_app(&env), provision_app(&env));
+    extendable(&env, &d, &["logs-auto"]).await;
+    let grant = granted(&p, DEV, "logs-auto", &["logs-2026.11"]).await;
+    let id = grant["id"].as_str().unwrap().to_string();
+    let mut spec = flow_spec("logs-auto");
+    spec["max_duration"] = json!("1h");
+    spec["extension"] = json!({"max_extensions": 2, "length": "1h", "max_total_duration": "3h"});
+    spec["requesters"] = json!([{"type": "group", "value": "leads"}]);
+    assert_eq!(put_flow(&d, "logs-auto", spec).await.0, 200);
+    let before = env.store.get_request(&id).await.unwrap().unwrap();
+    let (s, e) = extend(&p, DEV, &id, json!({"duration": "10m"})).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("extension_not_offered")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no longer one of flow"),
+        "{e}"
+    );
+    let after = env.store.get_request(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.version, after.ends_at),
+        (before.version, before.ends_at)
+    );
+}

@@ -292,12 +292,11 @@ async fn only_the_requester_cancels_and_a_cancelled_request_is_final() {
     let (_, r) = ask(&p, DEV, leads_body(None)).await;
     let id = r["id"].as_str().unwrap().to_string();
 
-    // A stranger does not see it; an approver and an administrator see it but may not
-    // withdraw it; nor may the requester's email under another identity.
+    // A stranger does not see it; an approver sees it but may not withdraw it (they reject);
+    // nor may the requester's email under another identity. (An administrator may: below.)
     assert_eq!(cancel(&p, MALLORY, &id, None).await.0, 404);
     let (s, e) = cancel(&p, ALICE, &id, None).await;
     assert_eq!((s, e["error"]["code"].as_str()), (403, Some("forbidden")));
-    assert_eq!(cancel(&p, ADMIN, &id, None).await.0, 403);
     let twin = Person {
         sub: "another-dev-account",
         email: DEV.email,
@@ -642,4 +641,66 @@ async fn a_scheduled_request_keeps_its_integration_from_moving_until_cancelled()
     )
     .await;
     assert_ne!(e["error"]["code"], "integration_in_use", "{s}: {e}");
+}
+
+#[tokio::test]
+async fn an_administrator_may_withdraw_a_scheduled_request() {
+    let env = Env::start(es_seed()).await;
+    let (_, p) = setup(&env, &["logs-leads"]).await;
+    let start = t0() + Duration::days(3);
+    let (_, r) = ask(&p, DEV, leads_body(Some(&rfc3339(start)))).await;
+    let id = r["id"].as_str().unwrap().to_string();
+    let (s, r) = approve(&p, ALICE, &id).await;
+    assert_eq!((s, r["status"].as_str()), (200, Some("scheduled")), "{r}");
+    let (s, r) = cancel(&p, ADMIN, &id, None).await;
+    assert_eq!((s, r["status"].as_str()), (200, Some("cancelled")), "{r}");
+    let stored = env.store.get_request(&id).await.unwrap().unwrap();
+    let cancelled = stored
+        .history
+        .iter()
+        .find(|e| e.action == "request.cancelled")
+        .expect("recorded");
+    assert_eq!(cancelled.actor, "admin@example.com", "who withdrew it");
+    assert!(
+        start_schedule(&env, &id).await.is_none(),
+        "its start is gone"
+    );
+    env.clock.advance(Duration::days(3));
+    fire(&p, &id).await;
+    assert!(!role_exists(&env, &id).await);
+}
+
+#[tokio::test]
+async fn a_start_the_flow_no_longer_allows_is_refused_and_nothing_is_provisioned() {
+    let env = Env::start(es_seed()).await;
+    let (d, p) = setup(&env, &["logs-leads"]).await;
+    let start = t0() + Duration::days(2);
+    let (_, r) = ask(&p, DEV, leads_body(Some(&rfc3339(start)))).await;
+    let id = r["id"].as_str().unwrap().to_string();
+    let (s, r) = approve(&p, ALICE, &id).await;
+    assert_eq!((s, r["status"].as_str()), (200, Some("scheduled")), "{r}");
+    // Meanwhile the flow stops offering this permission.
+    let mut spec = flow_spec("logs-leads");
+    spec["permissions"] = json!(["write"]);
+    let (s, e) = put_flow(&d, "logs-leads", spec).await;
+    assert_eq!(s, 200, "{e}");
+    env.clock.advance(Duration::days(2));
+    let out = fire(&p, &id).await;
+    assert_eq!(out["outcome"], "refused", "{out}");
+    let stored = env.store.get_request(&id).await.unwrap().unwrap();
+    assert_eq!(stored.status.as_str(), "failed");
+    assert!(
+        stored
+            .status_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("no longer offers permission")),
+        "{:?}",
+        stored.status_reason
+    );
+    assert!(
+        actions(&env, &id)
+            .await
+            .contains(&"request.start_refused".to_string())
+    );
+    assert!(!role_exists(&env, &id).await, "nothing on the target");
 }

@@ -7,8 +7,8 @@ use fixtures::flows::{
 use fixtures::{ALICE, CAROL, DEV, Env, Person, es_seed, event, http, response};
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::revocation::{Cause, Outcome, RevokeError};
-use shared::store::{RequestStore, StoreError};
+use shared::revocation::{Cause, Outcome};
+use shared::store::RequestStore;
 
 async fn setup(env: &Env) -> provision::App {
     let d = discover_app(env);
@@ -121,26 +121,32 @@ async fn a_review_racing_a_revocation_is_kept_and_the_revocation_completes() {
         401
     );
 
-    // A lifecycle change meanwhile (the grant already ended another way) is not written over.
-    let (id, _) = break_glass(&p).await;
+    // A lifecycle change meanwhile (here its attempts moved) is not written over: the grant is
+    // revoked again as it is now, and ends revoked with nothing left.
+    let (id, creds) = break_glass(&p).await;
     let stale = env.store.get_request(&id).await.unwrap().unwrap();
-    let mut ended = stale.clone();
-    ended.revoke_attempts = 3;
+    let mut changed = stale.clone();
+    changed.revoke_attempts = 3;
     env.store
-        .update_request(&ended, stale.version, &[])
+        .update_request(&changed, stale.version, &[])
         .await
         .unwrap();
     let cause = Cause::Manual {
         by: "dev@example.com".into(),
         reason: None,
     };
-    let err = r
+    let outcome = r
         .revoker()
         .revoke_request(stale, cause, None)
         .await
-        .unwrap_err();
-    assert!(
-        matches!(err, RevokeError::Store(StoreError::Conflict { .. })),
-        "{err:?}"
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Done(_)), "{outcome:?}");
+    let stored = env.store.get_request(&id).await.unwrap().unwrap();
+    assert_eq!(stored.status.as_str(), "revoked");
+    assert_eq!(stored.revoke_attempts, 3, "the concurrent change is kept");
+    assert_eq!(
+        env.es_status(Method::GET, "/logs-2026.11/_search", &auth_of(&creds), None)
+            .await,
+        401
     );
 }

@@ -336,7 +336,8 @@ export function steps(r) {
     : r.status === 'pending'
       ? h('p', { class: 'hint' }, `If nobody approves by ${when(e.at)}, ${e.to.map(principal).join(', ')} may decide too.`)
       : null;
-  return [h('ul', { class: 'steps' }, items), note];
+  // One node: callers append it among others (an array would be appended as text).
+  return h('div', {}, h('ul', { class: 'steps' }, items), note);
 }
 
 /** A step's state: who completed it, or how many of how many approvals it has. */

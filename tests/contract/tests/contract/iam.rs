@@ -539,3 +539,29 @@ fn the_slack_click_queue_is_provisions_alone_and_outlasts_a_decision() {
         "SlackClickDeadLetterQueue"
     );
 }
+
+/// Schedules are scoped by name: the cleanup function arms missed start schedules
+/// (`ejit-start-*`) and may make or move no expiry schedule; the provision function deletes only
+/// start schedules (a cancelled request's), never a grant's expiry schedule.
+#[test]
+fn schedule_rights_are_scoped_to_the_kind_of_schedule() {
+    let t = template();
+    let resource_of = |role: &str, action: &str| -> Vec<String> {
+        statements(&t)
+            .into_iter()
+            .filter(|(at, s)| at.contains(role) && actions(s).contains(&action))
+            .map(|(_, s)| s["Resource"].to_string())
+            .collect()
+    };
+    for (role, action) in [
+        ("CleanupRole", "scheduler:CreateSchedule"),
+        ("CleanupRole", "scheduler:UpdateSchedule"),
+        ("ProvisionRole", "scheduler:DeleteSchedule"),
+    ] {
+        let found = resource_of(role, action);
+        assert!(!found.is_empty(), "{role} has {action}");
+        for r in found {
+            assert!(r.contains("ejit-start-*"), "{role} {action} reaches {r}");
+        }
+    }
+}

@@ -110,25 +110,27 @@ fn window() -> Result<FlexibleTimeWindow, SchedulerError> {
         })
 }
 
-#[async_trait]
-impl ExpiryScheduler for EventBridgeScheduler {
-    async fn schedule_expiry(
+impl EventBridgeScheduler {
+    /// Create the one-time schedule `name` firing `target` at `expression`, or move it when it
+    /// exists already; it deletes itself after it ran.
+    pub(crate) async fn put_one_time(
         &self,
-        grant_id: &str,
-        at: DateTime<Utc>,
+        name: &str,
+        expression: String,
+        target: Target,
+        description: &str,
     ) -> Result<(), SchedulerError> {
-        let name = schedule_name(grant_id);
         let created = self
             .client
             .create_schedule()
-            .name(&name)
+            .name(name)
             .group_name(&self.cfg.group)
-            .schedule_expression(at_expression(at))
+            .schedule_expression(&expression)
             .schedule_expression_timezone("UTC")
             .flexible_time_window(window()?)
             .action_after_completion(ActionAfterCompletion::Delete)
-            .target(self.target(grant_id)?)
-            .description("elastic-jit grant expiry")
+            .target(target.clone())
+            .description(description)
             .send()
             .await;
         match created {
@@ -136,13 +138,13 @@ impl ExpiryScheduler for EventBridgeScheduler {
             Err(e) if e.code() == Some("ConflictException") => self
                 .client
                 .update_schedule()
-                .name(&name)
+                .name(name)
                 .group_name(&self.cfg.group)
-                .schedule_expression(at_expression(at))
+                .schedule_expression(expression)
                 .schedule_expression_timezone("UTC")
                 .flexible_time_window(window()?)
                 .action_after_completion(ActionAfterCompletion::Delete)
-                .target(self.target(grant_id)?)
+                .target(target)
                 .send()
                 .await
                 .map(|_| ())
@@ -157,11 +159,12 @@ impl ExpiryScheduler for EventBridgeScheduler {
         }
     }
 
-    async fn cancel_expiry(&self, grant_id: &str) -> Result<(), SchedulerError> {
+    /// Delete the schedule `name`; one that is already gone counts as deleted.
+    pub(crate) async fn delete_one_time(&self, name: &str) -> Result<(), SchedulerError> {
         match self
             .client
             .delete_schedule()
-            .name(schedule_name(grant_id))
+            .name(name)
             .group_name(&self.cfg.group)
             .send()
             .await
@@ -173,6 +176,27 @@ impl ExpiryScheduler for EventBridgeScheduler {
                 code: e.code().unwrap_or("dispatch").into(),
             }),
         }
+    }
+}
+
+#[async_trait]
+impl ExpiryScheduler for EventBridgeScheduler {
+    async fn schedule_expiry(
+        &self,
+        grant_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), SchedulerError> {
+        self.put_one_time(
+            &schedule_name(grant_id),
+            at_expression(at),
+            self.target(grant_id)?,
+            "elastic-jit grant expiry",
+        )
+        .await
+    }
+
+    async fn cancel_expiry(&self, grant_id: &str) -> Result<(), SchedulerError> {
+        self.delete_one_time(&schedule_name(grant_id)).await
     }
 }
 

@@ -4,12 +4,11 @@
 //! after it runs. The 5-minute sweep arms it again when it is missing or did not fire.
 
 use async_trait::async_trait;
-use aws_sdk_scheduler::error::ProvideErrorMetadata;
-use aws_sdk_scheduler::types::{ActionAfterCompletion, Target};
+use aws_sdk_scheduler::types::Target;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{EventBridgeScheduler, SchedulerError, at_expression, window};
+use super::{EventBridgeScheduler, SchedulerError, at_expression};
 
 pub const START_SOURCE: &str = "elastic-jit.start";
 
@@ -73,62 +72,17 @@ impl StartScheduler for EventBridgeScheduler {
         at: DateTime<Utc>,
         target_arn: &str,
     ) -> Result<(), SchedulerError> {
-        let name = start_schedule_name(grant_id);
-        let created = self
-            .client
-            .create_schedule()
-            .name(&name)
-            .group_name(&self.cfg.group)
-            .schedule_expression(start_expression(at))
-            .schedule_expression_timezone("UTC")
-            .flexible_time_window(window()?)
-            .action_after_completion(ActionAfterCompletion::Delete)
-            .target(self.start_target(grant_id, target_arn)?)
-            .description("elastic-jit scheduled start")
-            .send()
-            .await;
-        match created {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ConflictException") => self
-                .client
-                .update_schedule()
-                .name(&name)
-                .group_name(&self.cfg.group)
-                .schedule_expression(start_expression(at))
-                .schedule_expression_timezone("UTC")
-                .flexible_time_window(window()?)
-                .action_after_completion(ActionAfterCompletion::Delete)
-                .target(self.start_target(grant_id, target_arn)?)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| SchedulerError {
-                    op: "UpdateSchedule",
-                    code: e.code().unwrap_or("dispatch").into(),
-                }),
-            Err(e) => Err(SchedulerError {
-                op: "CreateSchedule",
-                code: e.code().unwrap_or("dispatch").into(),
-            }),
-        }
+        self.put_one_time(
+            &start_schedule_name(grant_id),
+            start_expression(at),
+            self.start_target(grant_id, target_arn)?,
+            "elastic-jit scheduled start",
+        )
+        .await
     }
 
     async fn cancel_start(&self, grant_id: &str) -> Result<(), SchedulerError> {
-        match self
-            .client
-            .delete_schedule()
-            .name(start_schedule_name(grant_id))
-            .group_name(&self.cfg.group)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => Err(SchedulerError {
-                op: "DeleteSchedule",
-                code: e.code().unwrap_or("dispatch").into(),
-            }),
-        }
+        self.delete_one_time(&start_schedule_name(grant_id)).await
     }
 }
 

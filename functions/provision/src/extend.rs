@@ -10,7 +10,7 @@ use shared::model::{
     AccessFlow, AccessRequest, AuditEvent, AuditSubject, ExtensionApproval, RequestStatus,
     parse_duration,
 };
-use shared::store::{Created, StoreError};
+use shared::store::Created;
 use shared::validation::{TextKind, ValidationErrors, check_text};
 
 use crate::{App, requests, views};
@@ -212,17 +212,7 @@ async fn ask_approval(
         .store
         .create_request(&request, None, &[audit])
         .await
-        .map_err(|e| match e {
-            StoreError::TooManyOpen { limit } => ApiError::new(
-                429,
-                "too_many_open_requests",
-                format!(
-                    "you already have {limit} open requests (pending, approved or active); \
-                     wait until one is decided or ends before asking again"
-                ),
-            ),
-            e => e.into(),
-        })?;
+        .map_err(requests::create_error)?;
     let stored = match created {
         Created::New(r) | Created::Existing(r) => r,
     };

@@ -339,17 +339,7 @@ pub async fn create(
             &[audit],
         )
         .await
-        .map_err(|e| match e {
-            StoreError::TooManyOpen { limit } => ApiError::new(
-                429,
-                "too_many_open_requests",
-                format!(
-                    "you already have {limit} open requests (pending, scheduled, approved or active); \
-                     wait until one is decided or ends before asking again"
-                ),
-            ),
-            e => e.into(),
-        })?;
+        .map_err(create_error)?;
     let stored = match created {
         Created::Existing(r) if same_request(&r, &request, &body) => {
             return Ok(json_response(200, &views::request(&r, &caller.identity)));
@@ -401,6 +391,22 @@ fn escalation(
         to,
         escalated_at: None,
     })
+}
+
+/// A request's create refused by the store: the open-request cap is the requester's to hear
+/// about (429); anything else as the store said.
+pub(crate) fn create_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::TooManyOpen { limit } => ApiError::new(
+            429,
+            "too_many_open_requests",
+            format!(
+                "you already have {limit} open requests (pending, scheduled, approved or active); \
+                 wait until one is decided or ends before asking again"
+            ),
+        ),
+        e => e.into(),
+    }
 }
 
 /// Free text and every name a requester sends, refused when it holds control characters.

@@ -23,6 +23,26 @@ use crate::store::schema::{DUE_INDEX, OPEN_INDEX, REQUESTER_INDEX, TABLE};
 use crate::store::{ApproverQueue, Created, Cursor, Page, RequestStore, StoreError};
 
 impl DynamoStore {
+    /// The requests `ids` names, in that order, in batches (an index item naming a request
+    /// that is gone is skipped).
+    pub(super) async fn requests_in_order(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<AccessRequest>, StoreError> {
+        let keys = ids
+            .iter()
+            .map(|id| (request_pk(id), REQUEST_SK.to_string()))
+            .collect();
+        let mut items: Vec<AccessRequest> = self
+            .batch_get(keys)
+            .await?
+            .into_iter()
+            .map(|i| from_item(i, "request"))
+            .collect::<Result<_, _>>()?;
+        items.sort_by_key(|r| ids.iter().position(|id| id == &r.id));
+        Ok(items)
+    }
+
     /// The request an idempotency key created, if the key is known and its window is open.
     async fn idempotent_replay(
         &self,
@@ -404,18 +424,8 @@ impl RequestStore for DynamoStore {
         truncated |= found.len() > limit;
         found.truncate(limit);
         let order: Vec<String> = found.into_iter().map(|(_, id)| id).collect();
-        let keys = order
-            .iter()
-            .map(|id| (request_pk(id), REQUEST_SK.to_string()))
-            .collect();
-        let mut items: Vec<AccessRequest> = self
-            .batch_get(keys)
-            .await?
-            .into_iter()
-            .map(|i| from_item(i, "request"))
-            .collect::<Result<_, _>>()?;
+        let mut items = self.requests_in_order(&order).await?;
         items.retain(|r| r.status == RequestStatus::Pending);
-        items.sort_by_key(|r| order.iter().position(|id| id == &r.id));
         Ok(ApproverQueue { items, truncated })
     }
 

@@ -7,9 +7,9 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
-use super::{DynamoStore, Expect, Item, from_item, s, with_version};
+use super::{DynamoStore, Expect, Item, s, with_version};
 use crate::model::{AccessRequest, AuditEvent};
-use crate::store::keys::{REQUEST_SK, request_pk, review_pk, time_key};
+use crate::store::keys::{review_pk, time_key};
 use crate::store::{ReviewQueue, ReviewStore, StoreError};
 
 impl DynamoStore {
@@ -103,18 +103,8 @@ impl ReviewStore for DynamoStore {
         truncated |= found.len() > limit;
         found.truncate(limit);
         let order: Vec<String> = found.into_iter().map(|(_, id)| id).collect();
-        let keys = order
-            .iter()
-            .map(|id| (request_pk(id), REQUEST_SK.to_string()))
-            .collect();
-        let mut items: Vec<AccessRequest> = self
-            .batch_get(keys)
-            .await?
-            .into_iter()
-            .map(|i| from_item(i, "request"))
-            .collect::<Result<_, _>>()?;
+        let mut items = self.requests_in_order(&order).await?;
         items.retain(AccessRequest::review_pending);
-        items.sort_by_key(|r| order.iter().position(|id| id == &r.id));
         Ok(ReviewQueue { items, truncated })
     }
 }

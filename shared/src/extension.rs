@@ -56,6 +56,11 @@ pub enum ExtendError {
     LimitReached(u32),
     #[error("{0}")]
     TooLong(String),
+    #[error(
+        "this grant already reaches the most its flow allows in all ({0} after it started); \
+         request access again"
+    )]
+    TotalReached(String),
     #[error("the grant changed while it was being extended; read it and try again")]
     Changed,
     #[error("an extension of this grant is being applied; try again in a minute")]
@@ -81,7 +86,9 @@ impl From<ExtendError> for crate::api::ApiError {
             ExtendError::NotActive(_) | ExtendError::Ending => {
                 ApiError::new(409, "grant_not_active", msg)
             }
-            ExtendError::LimitReached(_) => ApiError::new(409, "extension_limit_reached", msg),
+            ExtendError::LimitReached(_) | ExtendError::TotalReached(_) => {
+                ApiError::new(409, "extension_limit_reached", msg)
+            }
             ExtendError::TooLong(_) => ApiError::bad_request("extension_too_long", msg),
             ExtendError::Changed => ApiError::new(409, "grant_changed", msg),
             ExtendError::InProgress => ApiError::new(409, "extension_in_progress", msg),
@@ -129,6 +136,13 @@ pub fn check(
     }
     if a.remaining == 0 {
         return Err(ExtendError::LimitReached(grant.extensions));
+    }
+    // Nothing left before the flow's total: no length would do, so it is a limit (409), not
+    // a request too long (400).
+    if a.max_extension_secs == 0 {
+        return Err(ExtendError::TotalReached(
+            policy.max_total_duration.to_string(),
+        ));
     }
     let most = StdDuration::from_secs(a.max_extension_secs);
     if add > most || add.is_zero() {
@@ -566,6 +580,12 @@ mod tests {
             panic!("beyond the total");
         };
         assert!(m.contains("at most 30m"), "{m}");
+        // At the total already: a limit, whatever the length asked.
+        let full = grant(RequestStatus::Active, 180, 1);
+        assert!(matches!(
+            check(&full, &p, StdDuration::from_secs(60), t(10)),
+            Err(ExtendError::TotalReached(_))
+        ));
     }
 
     #[test]
@@ -582,6 +602,11 @@ mod tests {
                 code(ExtendError::TooLong("x".into())),
                 400,
                 "extension_too_long",
+            ),
+            (
+                code(ExtendError::TotalReached("3h".into())),
+                409,
+                "extension_limit_reached",
             ),
             (code(ExtendError::Changed), 409, "grant_changed"),
             (code(ExtendError::InProgress), 409, "extension_in_progress"),

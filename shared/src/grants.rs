@@ -458,12 +458,10 @@ impl Grants<'_> {
             .await;
         match outcome {
             Ok(r) => Ok(r),
-            Err((reason, leftovers, principal)) => {
-                if let Some(p) = principal {
-                    self.unlock_principal(p, &[]).await?;
-                }
-                self.fail(req, reason, leftovers).await
+            Err((reason, leftovers, Some(principal))) => {
+                self.fail_releasing(req, reason, leftovers, principal).await
             }
+            Err((reason, leftovers, None)) => self.fail(req, reason, leftovers).await,
         }
     }
 
@@ -786,10 +784,75 @@ impl Grants<'_> {
         reason: String,
         leftovers: Vec<TargetObject>,
     ) -> Result<AccessRequest, GrantError> {
-        let now = self.clock.now();
         let expected = req.version;
+        match self.failed_outcome(&mut req, reason, leftovers) {
+            Some(audit) => Ok(self.store.update_request(&req, expected, &[audit]).await?),
+            None => Ok(req),
+        }
+    }
+
+    /// Record a failed provision and release the account's lease in one transaction: after a
+    /// target failure the invocation has only [`crate::services::RECORD_RESERVE`] left, and
+    /// one write is half the round trips of two (and never leaves the lease released with the
+    /// outcome unrecorded).
+    async fn fail_releasing(
+        &self,
+        req: AccessRequest,
+        reason: String,
+        leftovers: Vec<TargetObject>,
+        principal: PrincipalState,
+    ) -> Result<AccessRequest, GrantError> {
+        let expected = req.version;
+        let mut failed = req;
+        let Some(audit) = self.failed_outcome(&mut failed, reason, leftovers) else {
+            self.unlock_principal(principal, &[]).await?;
+            return Ok(failed);
+        };
+        let principal_expected = principal.version;
+        let mut released = principal.clone();
+        released.lock_owner = None;
+        released.lock_until = None;
+        released.updated_at = self.clock.now();
+        let together = self
+            .store
+            .update_request_and_principal(
+                &failed,
+                expected,
+                &released,
+                Some(principal_expected),
+                std::slice::from_ref(&audit),
+            )
+            .await;
+        match together {
+            Ok((stored, _)) => Ok(stored),
+            Err(e) => {
+                if let Some(stored) = self
+                    .applied(&failed.id, expected, RequestStatus::Failed, &audit.id)
+                    .await
+                {
+                    return Ok(stored);
+                }
+                tracing::warn!(grant_id = %failed.id, error = %e, "failure and lease release not recorded together; recording them one by one");
+                self.unlock_principal(principal, &[]).await?;
+                Ok(self
+                    .store
+                    .update_request(&failed, expected, &[audit])
+                    .await?)
+            }
+        }
+    }
+
+    /// Move `req` to failed and return the audit event recording it; `None`, with `req`
+    /// unchanged, when it can no longer fail (another writer moved it on).
+    fn failed_outcome(
+        &self,
+        req: &mut AccessRequest,
+        reason: String,
+        leftovers: Vec<TargetObject>,
+    ) -> Option<AuditEvent> {
+        let now = self.clock.now();
         if req.transition(RequestStatus::Failed, now).is_err() {
-            return Ok(req);
+            return None;
         }
         req.status_reason = Some(reason.clone());
         req.created_objects = leftovers;
@@ -803,7 +866,7 @@ impl Grants<'_> {
         .with_integration(&req.integration)
         .with_details(json!({ "reason": reason, "leftovers": req.created_objects }));
         tracing::warn!(grant_id = %req.id, reason = %reason, "provisioning failed");
-        Ok(self.store.update_request(&req, expected, &[audit]).await?)
+        Some(audit)
     }
 
     async fn store_user_password(

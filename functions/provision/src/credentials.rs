@@ -6,7 +6,7 @@ use shared::api::{ApiError, Caller, json_response};
 use shared::credentials::password_of;
 use shared::grants::{GrantError, grant_secret_name, principal_name};
 use shared::model::{IntegrationKind, RequestStatus, TargetObject};
-use shared::secrets::{AWSCURRENT, SecretValue};
+use shared::secrets::{AWSCURRENT, AWSPREVIOUS, SecretValue};
 
 use crate::App;
 
@@ -60,17 +60,18 @@ pub async fn get(
         IntegrationKind::Elasticsearch => {
             body["url"] = json!(integration.spec.url);
             // The newest key: an extension adds one that ends with the grant.
-            let key = r.created_objects.iter().rev().find_map(|o| match o {
-                TargetObject::EsApiKey { id, .. } => Some(id.clone()),
-                _ => None,
-            });
-            if let Some(key_id) = key {
+            let recorded: Vec<&str> = r
+                .created_objects
+                .iter()
+                .filter_map(|o| match o {
+                    TargetObject::EsApiKey { id, .. } => Some(id.as_str()),
+                    _ => None,
+                })
+                .collect();
+            if let Some(key_id) = recorded.last() {
                 let name =
                     grant_secret_name(&app.services.config.secret_prefix, &integration.name, &r.id);
-                let secret = read(app, &name).await?;
-                let stored: Value = secret
-                    .parse_json()
-                    .map_err(|e| ApiError::internal("grant secret", &e))?;
+                let stored = recorded_key(app, &name, &recorded).await?;
                 body["mode"] = json!("api_key");
                 body["api_key_id"] = stored.get("id").cloned().unwrap_or(json!(key_id));
                 body["api_key"] = stored["api_key"].clone();
@@ -122,9 +123,39 @@ pub async fn get(
 }
 
 async fn read(app: &App, id: &str) -> Result<SecretValue, ApiError> {
+    read_stage(app, id, AWSCURRENT).await
+}
+
+async fn read_stage(app: &App, id: &str, stage: &str) -> Result<SecretValue, ApiError> {
     app.services
         .secrets
-        .get(id, AWSCURRENT)
+        .get(id, stage)
         .await
         .map_err(|e| ApiError::internal("credential secret", &e))
+}
+
+/// The grant's current API key from its secret. An extension stores its new key before it
+/// records it: when that record did not land, the key was invalidated and the stored value
+/// is ahead of the grant, so the key before it (AWSPREVIOUS, still the grant's) is the one
+/// to hand out. The secret never holds a key the grant has not recorded for long: a retried
+/// extension stores its own.
+async fn recorded_key(app: &App, name: &str, recorded: &[&str]) -> Result<Value, ApiError> {
+    let parse = |secret: SecretValue| -> Result<Value, ApiError> {
+        secret
+            .parse_json()
+            .map_err(|e| ApiError::internal("grant secret", &e))
+    };
+    let is_recorded = |v: &Value| v["id"].as_str().is_some_and(|id| recorded.contains(&id));
+    let current = parse(read(app, name).await?)?;
+    if is_recorded(&current) {
+        return Ok(current);
+    }
+    if let Ok(previous) = read_stage(app, name, AWSPREVIOUS).await {
+        let previous = parse(previous)?;
+        if is_recorded(&previous) {
+            tracing::warn!(secret = %name, "the grant secret holds an unrecorded extension key; handing out the recorded one");
+            return Ok(previous);
+        }
+    }
+    Ok(current)
 }

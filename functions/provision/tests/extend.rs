@@ -10,8 +10,10 @@ use fixtures::flows::{
 use fixtures::{ADMIN, ALICE, Auth, DEV, Env, MALLORY, Person, es_seed, event, http};
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::model::{AuditSubject, KeyRenewal};
+use shared::grants::grant_secret_name;
+use shared::model::{AuditSubject, KeyRenewal, TargetObject};
 use shared::revocation::Cause;
+use shared::secrets::{AWSCURRENT, SecretStore, SecretValue};
 use shared::store::{AuditStore, RequestStore};
 
 /// `name` (a flow of the fixtures) offering extensions: two, each at most 1 h, 3 h in all.
@@ -484,6 +486,48 @@ async fn stray_key(env: &Env, p: &provision::App, id: &str, name: &str) -> Auth 
         .await
         .unwrap();
     Auth::ApiKey(key["encoded"].as_str().expect("granted").into())
+}
+
+/// An extension stores its new key before it records it. When the record does not land (the
+/// function dies, the write fails), that key is invalidated: the requester must still be
+/// handed the grant's recorded key, which keeps working, never the dead one.
+#[tokio::test]
+async fn credentials_hand_out_the_recorded_key_when_an_extensions_record_did_not_land() {
+    let env = Env::start(es_seed()).await;
+    let (d, p) = (discover_app(&env), provision_app(&env));
+    extendable(&env, &d, &["keys-auto"]).await;
+    let grant = granted(&p, DEV, "keys-auto", &["logs-2026.11"]).await;
+    let id = grant["id"].as_str().unwrap().to_string();
+    let stored = env.store.get_request(&id).await.unwrap().unwrap();
+    let recorded = stored
+        .created_objects
+        .iter()
+        .find_map(|o| match o {
+            TargetObject::EsApiKey { id, .. } => Some(id.clone()),
+            _ => None,
+        })
+        .expect("an api_key grant records its key");
+    let name = grant_secret_name(&p.services.config.secret_prefix, &stored.integration, &id);
+    let unrecorded = json!({"api_key": "dW5yZWNvcmRlZDprZXk=", "id": "unrecorded-key"});
+    env.secrets
+        .put(
+            &name,
+            &SecretValue::new(unrecorded.to_string()),
+            None,
+            &[AWSCURRENT],
+        )
+        .await
+        .unwrap();
+
+    let (s, c) = credentials(&p, DEV, &id).await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["api_key_id"], recorded.as_str());
+    assert_eq!(
+        env.es_status(Method::GET, "/logs-2026.11/_search", &auth_of(&c), None)
+            .await,
+        200,
+        "the recorded key works"
+    );
 }
 
 #[tokio::test]

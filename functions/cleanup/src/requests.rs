@@ -355,6 +355,9 @@ pub async fn arm_starts(run: &Run<'_>, report: &mut Report) -> Result<bool, Stor
 /// still be running: the request is overdue by far more than the function's timeout.
 pub async fn fail_stuck(run: &Run<'_>, report: &mut Report) -> Result<bool, StoreError> {
     let (done, results) = sweep(run, RequestStatus::Approved, |mut r| async move {
+        if let Some(grant) = r.extends.clone() {
+            return settle_extension_request(run, r, &grant).await;
+        }
         let services = &run.app.services;
         let name = grant_secret_name(&services.config.secret_prefix, &r.integration, &r.id);
         if let Err(e) = services.secrets.delete(&name, true).await {
@@ -379,6 +382,45 @@ pub async fn fail_stuck(run: &Run<'_>, report: &mut Report) -> Result<bool, Stor
     report.stuck_failed += count(&results, Result1::Done);
     report.errors += count(&results, Result1::Error);
     Ok(done)
+}
+
+/// An approved extension request whose outcome was never recorded (the function ended between
+/// moving the grant's end and marking the request). Nothing was provisioned for it; its
+/// grant's record says whether it applied: the grant's `grant.extended` event names the
+/// extension request it applied.
+async fn settle_extension_request(run: &Run<'_>, r: AccessRequest, grant_id: &str) -> Result1 {
+    let grant = match run.app.services.store.get_request(grant_id).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!(request_id = %r.id, error = %e, "cannot read an extension request's grant");
+            return Result1::Error;
+        }
+    };
+    let applied = grant.is_some_and(|g| {
+        g.history.iter().any(|e| {
+            e.action == "grant.extended"
+                && e.details.get("extension_request").and_then(|v| v.as_str()) == Some(&r.id)
+        })
+    });
+    if applied {
+        finish(
+            run,
+            r,
+            RequestStatus::Applied,
+            "the extension was applied to its grant",
+            "request.applied",
+        )
+        .await
+    } else {
+        finish(
+            run,
+            r,
+            RequestStatus::Failed,
+            "the extension was not applied; ask again",
+            "request.extension_failed",
+        )
+        .await
+    }
 }
 
 /// Failed provisions that may have left their grant's key secret (a create that timed out can

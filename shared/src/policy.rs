@@ -377,9 +377,14 @@ pub fn no_longer_offered(flow: Option<&AccessFlow>, r: &AccessRequest) -> Option
     let Some(flow) = flow else {
         return Some(format!("the access flow {} no longer exists", r.flow));
     };
+    if r.parent.is_some() {
+        return no_longer_offered_in_bundle(flow, r);
+    }
     let s = &flow.spec;
     let patterns_cover = |name: &str| s.resources.iter().any(|p| WildMatch::new(p).matches(name));
-    if s.integration != r.integration {
+    if s.bundle.is_some() {
+        Some(format!("the access flow {} is now a bundle", flow.name))
+    } else if s.integration != r.integration {
         Some(format!(
             "the access flow {} now serves another integration",
             flow.name
@@ -407,6 +412,46 @@ pub fn no_longer_offered(flow: Option<&AccessFlow>, r: &AccessRequest) -> Option
             )
         })
     }
+}
+
+/// [`no_longer_offered`] for a bundle's child: the flow must still be a bundle with an item on
+/// the child's integration and permission whose patterns cover every resource it grants.
+fn no_longer_offered_in_bundle(flow: &AccessFlow, r: &AccessRequest) -> Option<String> {
+    let s = &flow.spec;
+    let Some(items) = &s.bundle else {
+        return Some(format!(
+            "the access flow {} is no longer a bundle",
+            flow.name
+        ));
+    };
+    if s.break_glass {
+        return Some(format!(
+            "the access flow {} is now a break-glass flow",
+            flow.name
+        ));
+    }
+    if !r.requester.matches_any(&s.requesters) {
+        return Some(format!(
+            "the requester is no longer one of flow {}'s requesters",
+            flow.name
+        ));
+    }
+    let covered = items.iter().any(|i| {
+        i.integration == r.integration
+            && i.permission == r.permission
+            && r.resources
+                .iter()
+                .all(|n| i.resources.iter().any(|p| WildMatch::new(p).matches(n)))
+    });
+    (!covered).then(|| {
+        format!(
+            "bundle {} no longer offers {} on {} for {}",
+            flow.name,
+            r.permission,
+            r.integration,
+            r.resources.join(", ")
+        )
+    })
 }
 
 /// Who must approve, by the flow's rule (see [`ApprovalRule`]): the flow's approvers (one
@@ -661,8 +706,11 @@ pub fn decide(
             }
             request.updated_at = now;
             if request.all_steps_approved() {
-                // Approved before its requested start: it waits, scheduled, until then.
-                let to = if request.starts_at.is_some_and(|s| s > now) {
+                // Approved before its requested start: it waits, scheduled, until then. A
+                // bundle's parent grants nothing itself: its children are made with it.
+                let to = if request.bundle.is_some() {
+                    RequestStatus::Bundled
+                } else if request.starts_at.is_some_and(|s| s > now) {
                     RequestStatus::Scheduled
                 } else {
                     RequestStatus::Approved

@@ -182,6 +182,18 @@ fn full_flow_spec() -> AccessFlowSpec {
             approval: shared::model::ExtensionApproval::Automatic,
             max_total_duration: "24h".into(),
         }),
+        bundle: Some(vec![
+            shared::model::BundleItem {
+                integration: "prod-search".into(),
+                resources: vec!["logs-*".into()],
+                permission: "read".into(),
+            },
+            shared::model::BundleItem {
+                integration: "cloud".into(),
+                resources: vec!["prod".into()],
+                permission: "deployment-viewer".into(),
+            },
+        ]),
     }
 }
 

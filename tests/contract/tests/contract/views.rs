@@ -180,6 +180,7 @@ fn flows() -> [AccessFlow; 2] {
             approval: None,
             break_glass: false,
             extension: None,
+            bundle: None,
         },
         version: 2,
         created_at: at(0),
@@ -364,6 +365,8 @@ fn requests() -> [AccessRequest; 2] {
             justification: None,
         }),
         extends: Some("g-0".into()),
+        bundle: None,
+        parent: None,
         history: vec![created, failed],
         version: 7,
     };
@@ -400,6 +403,8 @@ fn requests() -> [AccessRequest; 2] {
         extensions: 0,
         key_renewal: None,
         extends: None,
+        bundle: None,
+        parent: None,
         history: vec![],
         version: 0,
     };

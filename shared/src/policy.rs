@@ -436,12 +436,15 @@ fn no_longer_offered_in_bundle(flow: &AccessFlow, r: &AccessRequest) -> Option<S
             flow.name
         ));
     }
+    // Judged on what the item named when the bundle was asked for (a Cloud deployment is
+    // granted by id, and named by its display name).
     let covered = items.iter().any(|i| {
         i.integration == r.integration
             && i.permission == r.permission
-            && r.resources
-                .iter()
-                .all(|n| i.resources.iter().any(|p| WildMatch::new(p).matches(n)))
+            && !r.requested_resources.is_empty()
+            && r.requested_resources.iter().all(|q| {
+                i.resources.contains(q) || i.resources.iter().any(|p| WildMatch::new(p).matches(q))
+            })
     });
     (!covered).then(|| {
         format!(

@@ -4,7 +4,7 @@
 /// `GET /audit`: the administrators' audit log.
 pub mod audit;
 /// Bundles: several grants requested and approved as one.
-mod bundles;
+pub mod bundles;
 mod cancel;
 mod credentials;
 mod extend;

@@ -293,9 +293,14 @@ pub async fn preview(
     Ok(json_response(
         200,
         &json!({
+            "integration": "",
             "flow": flow.name,
+            "resources": [],
+            "via_aliases": {},
             "bundle": p.parts,
             "duration": shared::model::format_duration(p.duration),
+            "starts_at": null,
+            "ends_at": null,
             "auto_approve": flow.spec.auto_approve,
             "break_glass": false,
             "approval_steps": p.steps,

@@ -365,8 +365,13 @@ fn requests() -> [AccessRequest; 2] {
             justification: None,
         }),
         extends: Some("g-0".into()),
-        bundle: None,
-        parent: None,
+        bundle: Some(vec![shared::model::BundlePart {
+            integration: "prod-search".into(),
+            resources: vec!["logs-2026.11".into()],
+            requested_resources: vec!["logs-*".into()],
+            permission: "read".into(),
+        }]),
+        parent: Some("p-1".into()),
         history: vec![created, failed],
         version: 7,
     };
@@ -498,7 +503,9 @@ fn request_views_match_their_operations() {
     let doc = openapi();
     let approver = person("alice-sub", Some("alice@example.com"));
     for r in requests() {
-        let shown = provision::views::request(&r, &approver);
+        let mut shown = provision::views::request(&r, &approver);
+        // A bundle parent's answer lists its children.
+        shown["children"] = json!([shared::model::child_summary(&r)]);
         for (method, path, status) in [
             ("post", "/requests", "200"),
             ("post", "/requests", "201"),

@@ -60,24 +60,8 @@ impl NewRequest {
                 "resources must be names or `*` patterns of 1 to 255 characters without commas or spaces",
             ));
         }
-        if let Some(j) = &self.justification
-            && j.chars().count() > MAX_JUSTIFICATION
-        {
-            return Err(ApiError::bad_request(
-                "justification_too_long",
-                format!("justification may be at most {MAX_JUSTIFICATION} characters"),
-            ));
-        }
-        let d = parse_duration(&self.duration).map_err(|e| {
-            ApiError::bad_request("invalid_duration", format!("duration is not valid: {e}"))
-        })?;
-        if d < MIN_DURATION {
-            return Err(ApiError::bad_request(
-                "invalid_duration",
-                "duration must be at least 1m",
-            ));
-        }
-        Ok(d)
+        check_justification(self.justification.as_deref())?;
+        check_duration(&self.duration)
     }
 
     fn justified(&self) -> bool {
@@ -85,6 +69,32 @@ impl NewRequest {
             .as_deref()
             .is_some_and(|j| !j.trim().is_empty())
     }
+}
+
+/// A justification as sent: trimmed, `None` when blank, refused when too long.
+pub fn check_justification(text: Option<&str>) -> Result<Option<String>, ApiError> {
+    let j = text.map(str::trim).filter(|j| !j.is_empty());
+    if j.is_some_and(|j| j.chars().count() > MAX_JUSTIFICATION) {
+        return Err(ApiError::bad_request(
+            "justification_too_long",
+            format!("justification may be at most {MAX_JUSTIFICATION} characters"),
+        ));
+    }
+    Ok(j.map(str::to_string))
+}
+
+/// A grant's requested duration: at least [`MIN_DURATION`] (its flow bounds it from above).
+pub fn check_duration(text: &str) -> Result<Duration, ApiError> {
+    let d = parse_duration(text).map_err(|e| {
+        ApiError::bad_request("invalid_duration", format!("duration is not valid: {e}"))
+    })?;
+    if d < MIN_DURATION {
+        return Err(ApiError::bad_request(
+            "invalid_duration",
+            "duration must be at least 1m",
+        ));
+    }
+    Ok(d)
 }
 
 /// The most resources one request may expand to.

@@ -20,10 +20,10 @@ use shared::api::{ApiError, ApiRequest, Caller, json_response};
 use shared::grants::{ACCOUNT_DETAIL, GrantError, principal_name};
 use shared::model::{
     AccessFlow, AccessRequest, ApprovalStep, AuditEvent, AuditSubject, BundlePart, PrincipalRef,
-    RequestStatus, child_id, parse_duration,
+    RequestStatus, child_id,
 };
 use shared::policy::{
-    MAX_JUSTIFICATION, MIN_DURATION, ViaAliases, approval_steps, check_scope, escalation_tier,
+    ViaAliases, approval_steps, check_duration, check_justification, check_scope, escalation_tier,
     offers,
 };
 use shared::scheduler::START_SOURCE;
@@ -87,6 +87,19 @@ async fn plan(
     req: &ApiRequest,
     preview: bool,
 ) -> Result<BundlePlan, ApiError> {
+    let spec = &flow.spec;
+    let refused = |reason: String| {
+        ApiError::new(
+            403,
+            "no_matching_flow",
+            "no access flow allows this request",
+        )
+        .with_details(json!({ "flows": [{ "flow": flow.name, "reason": reason }] }))
+    };
+    // Before anything else: someone who may not use the flow learns nothing more of it.
+    if !caller.identity.matches_any(&spec.requesters) {
+        return Err(refused("you are not one of its requesters".into()));
+    }
     let raw: Value = req.json()?;
     // The requester chooses the flow, the duration and why; the items are the flow's.
     let forged: Vec<&str> = ["integration", "resources", "permission"]
@@ -118,41 +131,8 @@ async fn plan(
             "a bundle starts when it is approved: leave out starts_at",
         ));
     }
-    let justification = body
-        .justification
-        .clone()
-        .map(|j| j.trim().to_string())
-        .filter(|j| !j.is_empty());
-    if justification
-        .as_deref()
-        .is_some_and(|j| j.chars().count() > MAX_JUSTIFICATION)
-    {
-        return Err(ApiError::bad_request(
-            "justification_too_long",
-            format!("justification may be at most {MAX_JUSTIFICATION} characters"),
-        ));
-    }
-    let duration = parse_duration(&body.duration).map_err(|e| {
-        ApiError::bad_request("invalid_duration", format!("duration is not valid: {e}"))
-    })?;
-    if duration < MIN_DURATION {
-        return Err(ApiError::bad_request(
-            "invalid_duration",
-            "duration must be at least 1m",
-        ));
-    }
-    let spec = &flow.spec;
-    let refused = |reason: String| {
-        ApiError::new(
-            403,
-            "no_matching_flow",
-            "no access flow allows this request",
-        )
-        .with_details(json!({ "flows": [{ "flow": flow.name, "reason": reason }] }))
-    };
-    if !caller.identity.matches_any(&spec.requesters) {
-        return Err(refused("you are not one of its requesters".into()));
-    }
+    let justification = check_justification(body.justification.as_deref())?;
+    let duration = check_duration(&body.duration)?;
     if duration > spec.max_duration() {
         return Err(refused(format!(
             "duration exceeds its maximum of {}",
@@ -459,49 +439,36 @@ pub fn children_of(parent: &AccessRequest, now: DateTime<Utc>) -> Vec<AccessRequ
                 "permission": part.permission,
                 "duration_secs": parent.duration_secs,
             }));
+            // The parent's requester, flow, duration, justification and approvals; the
+            // item's target; its own life from here.
             AccessRequest {
                 id,
                 integration: part.integration,
-                flow: parent.flow.clone(),
-                requester: parent.requester.clone(),
                 resources: part.resources,
                 requested_resources: part.requested_resources,
                 permission: part.permission,
-                duration_secs: parent.duration_secs,
-                justification: parent.justification.clone(),
                 status: RequestStatus::Scheduled,
                 status_reason: Some(format!(
                     "item {} of {total} of bundle {}, approved with it",
                     i + 1,
                     parent.id
                 )),
-                approval_steps: parent.approval_steps.clone(),
-                decisions: parent.decisions.clone(),
                 created_at: now,
                 updated_at: now,
                 approval_expires_at: now,
                 approval_reason_required: false,
                 escalation: None,
-                break_glass: None,
                 // Every child starts (and so ends) with the approval, however late it is
                 // provisioned.
                 starts_at: Some(now),
                 ends_at: None,
                 ended_at: None,
-                created_objects: vec![],
-                revoke_attempts: 0,
-                next_attempt_at: None,
-                last_error: None,
                 revoke_requested_by: None,
-                key_secret_unsettled: false,
-                expiry_warned_at: None,
-                extensions: 0,
-                key_renewal: None,
-                extends: None,
                 bundle: None,
                 parent: Some(parent.id.clone()),
                 history: vec![created],
                 version: 0,
+                ..parent.clone()
             }
         })
         .collect()
@@ -518,7 +485,13 @@ pub async fn grant(
 ) -> Result<AccessRequest, StoreError> {
     let now = app.services.clock.now();
     let children = children_of(&bundled, now);
-    let audit = audit.with_details(json!({ "children": bundled.child_ids() }));
+    let mut audit = audit;
+    match audit.details.as_object_mut() {
+        Some(d) => {
+            d.insert("children".into(), json!(bundled.child_ids()));
+        }
+        None => audit.details = json!({ "children": bundled.child_ids() }),
+    }
     let (stored, _) = app
         .services
         .store

@@ -566,11 +566,23 @@ async fn a_pending_bundle_counts_once_per_item_against_the_open_request_cap() {
     );
     let (s, second) = ask(&p, BOB, kit()).await;
     assert_eq!(s, 201, "{second}");
-    // Approved, its two children take its two places: still one free.
+    // Approved, its two children take its two places (and only those): one is still free.
     let id = second["id"].as_str().unwrap();
     let (s, r) = approve(&p, ALICE, id).await;
     assert_eq!((s, r["status"].as_str()), (200, Some("bundled")), "{r}");
     let (s, e) = ask(&p, BOB, kit()).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (429, Some("too_many_open_requests")),
+        "{e}"
+    );
+    let d = discover_app(&env);
+    let (s, b) = put_flow(&d, "logs-auto", fixtures::flows::flow_spec("logs-auto")).await;
+    assert_eq!(s, 201, "{b}");
+    let single = json!({"integration": "prod-search", "flow": "logs-auto", "resources": ["logs-2026.11"], "permission": "read", "duration": "1h"});
+    let (s, r) = ask(&p, BOB, single.clone()).await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("active")), "{r}");
+    let (s, e) = ask(&p, BOB, single).await;
     assert_eq!(
         (s, e["error"]["code"].as_str()),
         (429, Some("too_many_open_requests")),

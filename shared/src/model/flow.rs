@@ -221,12 +221,21 @@ impl AccessFlowSpec {
             return e.into_result();
         }
         let mut e = ValidationErrors::default();
-        self.check_common(
+        check_name(&mut e, "name", name);
+        self.check_target(&mut e, integration);
+        self.check_requesters(&mut e);
+        self.check_offer(&mut e);
+        self.check_terms(
             &mut e,
-            name,
             integration.is_some_and(|i| i.spec.integration_owners.is_empty()),
         );
-        self.check_single(&mut e, integration);
+        if self.break_glass {
+            self.check_break_glass(&mut e, integration);
+        }
+        if let Some(x) = &self.extension {
+            x.validate(&mut e, "extension", self.max_duration());
+        }
+        self.check_about(&mut e);
         e.into_result()
     }
 
@@ -246,8 +255,11 @@ impl AccessFlowSpec {
                 .iter()
                 .flatten()
                 .all(|i| i.spec.integration_owners.is_empty());
-        self.check_common(&mut e, name, no_owners);
+        check_name(&mut e, "name", name);
+        self.check_requesters(&mut e);
         super::bundle::check_items(&mut e, items, integrations);
+        self.check_terms(&mut e, no_owners);
+        self.check_about(&mut e);
         if !self.integration.is_empty()
             || !self.resources.is_empty()
             || !self.permissions.is_empty()
@@ -294,8 +306,8 @@ impl AccessFlowSpec {
         e.into_result()
     }
 
-    /// Checks of an ordinary (single-integration) flow's target and emergency settings.
-    fn check_single(&self, e: &mut ValidationErrors, integration: Option<&Integration>) {
+    /// An ordinary (single-integration) flow's integration, and what it offers there.
+    fn check_target(&self, e: &mut ValidationErrors, integration: Option<&Integration>) {
         match integration {
             None => e.push(
                 "unknown_integration",
@@ -323,6 +335,10 @@ impl AccessFlowSpec {
                 }
             }
         }
+    }
+
+    /// An ordinary flow offers some resources and permissions.
+    fn check_offer(&self, e: &mut ValidationErrors) {
         if self.resources.is_empty() {
             e.push(
                 "empty_resource_patterns",
@@ -338,18 +354,9 @@ impl AccessFlowSpec {
                 "permissions needs at least one permission",
             );
         }
-        if self.break_glass {
-            self.check_break_glass(e, integration);
-        }
-        if let Some(x) = &self.extension {
-            x.validate(e, "extension", self.max_duration());
-        }
     }
 
-    /// Checks every flow gets. `no_integration_owners`: the flow's integrations have no owners
-    /// (an escalation would reach nobody).
-    fn check_common(&self, e: &mut ValidationErrors, name: &str, no_integration_owners: bool) {
-        check_name(e, "name", name);
+    fn check_requesters(&self, e: &mut ValidationErrors) {
         if self.requesters.is_empty() {
             e.push(
                 "empty_requesters",
@@ -358,6 +365,11 @@ impl AccessFlowSpec {
             );
         }
         check_principals(e, "requesters", &self.requesters);
+    }
+
+    /// Durations and approvals, as every flow has them. `no_integration_owners`: the flow's
+    /// integrations have no owners (an escalation would reach nobody).
+    fn check_terms(&self, e: &mut ValidationErrors, no_integration_owners: bool) {
         check_bounded_duration(
             e,
             "max_duration",
@@ -386,6 +398,9 @@ impl AccessFlowSpec {
         if let Some(a) = &self.approval {
             self.check_approval(e, a, no_integration_owners);
         }
+    }
+
+    fn check_about(&self, e: &mut ValidationErrors) {
         if let Some(n) = &self.notifications {
             n.validate(e, "notifications");
         }

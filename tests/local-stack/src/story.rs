@@ -1,6 +1,8 @@
 //! The story, step by step, each step checked. Functions are only ever reached through
 //! `cargo lambda watch`; the emulators are used the way a person with the credentials would.
 
+/// A bundle: two grants on two integrations, approved as one.
+mod bundle;
 mod extension;
 
 use std::io::Write;
@@ -307,6 +309,7 @@ pub async fn run<W: Write>(stack: &mut Stack, out: &mut W) -> Result<(), StoryEr
     // Its start comes while the story goes on; it is checked after the expiry.
     let later = scheduled::ask_and_approve(&mut t).await?;
     cloud(&mut t).await?;
+    bundle::bundle(&mut t).await?;
     rotation(&mut t).await?;
     expiry(&mut t, short).await?;
     scheduled::started(&mut t, later).await?;

@@ -174,6 +174,7 @@ pub(super) fn leaves_pending(r: &AccessRequest) -> bool {
             | RequestStatus::Rejected
             | RequestStatus::Expired
             | RequestStatus::Cancelled
+            | RequestStatus::Bundled
     ) && r.ends_at.is_none()
 }
 

@@ -657,3 +657,49 @@ async fn bundle_flows_are_checked_item_by_item() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_retried_bundle_request_is_the_same_bundle() {
+    let (env, p) = setup("prod-search").await;
+    // The sample event carries an Idempotency-Key: a retry answers the bundle it created.
+    let sample = || {
+        http(
+            event("provision/post-bundle-request.json"),
+            "/requests",
+            BOB,
+            None,
+        )
+    };
+    let (s, first) = call(&p, sample()).await;
+    assert_eq!(
+        (s, first["status"].as_str()),
+        (201, Some("pending")),
+        "{first}"
+    );
+    let (s, again) = call(&p, sample()).await;
+    assert_eq!(
+        (s, again["id"].clone()),
+        (200, first["id"].clone()),
+        "{again}"
+    );
+    assert_eq!(
+        env.store
+            .requests_of(&BOB.key(), 10, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1,
+        "one bundle, however often it is sent"
+    );
+    // The same key for another bundle body is refused, not answered with the first.
+    let mut other = sample();
+    other["body"] =
+        json!(json!({"flow": "oncall-kit", "duration": "2h", "justification": "x"}).to_string());
+    let (s, e) = call(&p, other).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (422, Some("idempotency_key_reused")),
+        "{e}"
+    );
+}

@@ -459,7 +459,24 @@ fn integration_views_match_their_operations() {
 #[test]
 fn flow_views_match_their_operations() {
     let doc = openapi();
-    for f in flows() {
+    // A bundle flow names its items instead of an integration, resources and permissions.
+    let mut bundle = flows()[1].clone();
+    bundle.spec.integration.clear();
+    bundle.spec.resources.clear();
+    bundle.spec.permissions.clear();
+    bundle.spec.bundle = Some(vec![
+        shared::model::BundleItem {
+            integration: "prod-search".into(),
+            resources: vec!["logs-*".into()],
+            permission: "read".into(),
+        },
+        shared::model::BundleItem {
+            integration: "cloud".into(),
+            resources: vec!["prod".into()],
+            permission: "deployment-viewer".into(),
+        },
+    ]);
+    for f in flows().into_iter().chain([bundle]) {
         let admin = discover::views::flow(&f);
         let requester = discover::views::flow_for_requester(&f);
         assert_matches(

@@ -309,11 +309,12 @@ pub async fn run<W: Write>(stack: &mut Stack, out: &mut W) -> Result<(), StoryEr
     // Its start comes while the story goes on; it is checked after the expiry.
     let later = scheduled::ask_and_approve(&mut t).await?;
     cloud(&mut t).await?;
-    bundle::bundle(&mut t).await?;
     rotation(&mut t).await?;
     expiry(&mut t, short).await?;
     scheduled::started(&mut t, later).await?;
     notifications(&mut t).await?;
+    // Last: bob's short grant has ended, so the bundle's grant is the only one on his account.
+    bundle::bundle(&mut t).await?;
     writeln!(
         t.out,
         "\n== The story ran to the end: every step behaved as expected"

@@ -703,3 +703,79 @@ async fn a_retried_bundle_request_is_the_same_bundle() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn revoking_a_child_ends_only_it_and_revoking_the_bundle_cancels_a_child_not_started() {
+    let (env, p) = setup("prod-search").await;
+
+    // One child revoked by its requester: the other grant stays.
+    let (_, r) = ask(&p, BOB, kit()).await;
+    let id = r["id"].as_str().unwrap().to_string();
+    let (s, r) = approve(&p, ALICE, &id).await;
+    assert_eq!((s, r["status"].as_str()), (200, Some("bundled")), "{r}");
+    let (s, r) = revoke(&env, BOB, &child_id(&id, 1)).await;
+    assert_eq!((s, r["status"].as_str()), (200, Some("revoked")), "{r}");
+    assert!(
+        !env.holds("bob@example.com", "deployment-viewer", PROD)
+            .await
+    );
+    let (s, creds) = credentials(&p, BOB, &child_id(&id, 0)).await;
+    assert_eq!(s, 200, "{creds}");
+    assert_eq!(reads_logs(&env, &creds).await, 200);
+    // The bundle's revoke ends the rest and reports both.
+    let (s, r) = revoke(&env, BOB, &id).await;
+    assert_eq!(s, 200, "{r}");
+    let statuses: Vec<&str> = r["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["revoked", "revoked"]);
+    assert_eq!(reads_logs(&env, &creds).await, 401);
+
+    // A bundle whose children were made but not started (the function died): its revoke
+    // cancels them, and their starts, when they come, grant nothing.
+    let (_, r) = ask(&p, BOB, kit()).await;
+    let id = r["id"].as_str().unwrap().to_string();
+    let current = env.store.get_request(&id).await.unwrap().unwrap();
+    let mut next = current.clone();
+    let alice = Identity {
+        sub: ALICE.sub.into(),
+        issuer: Some(fixtures::ISSUER.into()),
+        email: Some(ALICE.email.into()),
+        email_verified: true,
+        groups: vec!["search-platform".into()],
+    };
+    let now = env.clock.now();
+    shared::policy::decide(&mut next, &alice, DecisionKind::Approve, None, now).unwrap();
+    let children = provision::bundles::children_of(&next, now);
+    env.store
+        .bundle_request(&next, current.version, &children, &[])
+        .await
+        .unwrap();
+    let (s, r) = revoke(&env, BOB, &id).await;
+    assert_eq!(s, 200, "{r}");
+    for c in r["children"].as_array().unwrap() {
+        assert_eq!(c["status"], "cancelled", "{c}");
+    }
+    for c in next.child_ids() {
+        let mut e = event("provision/start.json");
+        e["grant_id"] = json!(c);
+        let out = p.handle(e).await.expect("start");
+        assert_eq!(out["outcome"], "unchanged", "{out}");
+        assert_eq!(count(&actions(&env, &c).await, "grant.provisioned"), 0);
+    }
+    assert!(
+        !env.holds("bob@example.com", "deployment-viewer", PROD)
+            .await
+    );
+    // A pending bundle is not revoked (it is rejected or cancelled).
+    let (_, r) = ask(&p, BOB, kit()).await;
+    let (s, e) = revoke(&env, BOB, r["id"].as_str().unwrap()).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("not_active")),
+        "{e}"
+    );
+}

@@ -257,8 +257,35 @@ pub fn summary(r: &AccessRequest) -> String {
         (Some(s), None) => format!(" from {} UTC", s.format("%Y-%m-%d %H:%M")),
         _ => String::new(),
     };
+    if let Some(items) = &r.bundle {
+        // Every item in one message: the approvers decide the bundle as a whole.
+        let parts: Vec<String> = items
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                format!(
+                    "({}) {} on {}: {}",
+                    i + 1,
+                    p.permission,
+                    p.integration,
+                    p.resources.join(", ")
+                )
+            })
+            .collect();
+        return format!(
+            "{} asks for bundle {} for {how_long}: {}.{why}",
+            r.requester.display(),
+            r.flow,
+            parts.join("; "),
+        );
+    }
+    let part_of = r
+        .parent
+        .as_deref()
+        .map(|p| format!(" (part of bundle {p})"))
+        .unwrap_or_default();
     format!(
-        "{} asks for {} on {}: {} for {how_long}{from}.{why}",
+        "{} asks for {} on {}: {} for {how_long}{from}{part_of}.{why}",
         r.requester.display(),
         r.permission,
         r.integration,

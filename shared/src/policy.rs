@@ -60,24 +60,8 @@ impl NewRequest {
                 "resources must be names or `*` patterns of 1 to 255 characters without commas or spaces",
             ));
         }
-        if let Some(j) = &self.justification
-            && j.chars().count() > MAX_JUSTIFICATION
-        {
-            return Err(ApiError::bad_request(
-                "justification_too_long",
-                format!("justification may be at most {MAX_JUSTIFICATION} characters"),
-            ));
-        }
-        let d = parse_duration(&self.duration).map_err(|e| {
-            ApiError::bad_request("invalid_duration", format!("duration is not valid: {e}"))
-        })?;
-        if d < MIN_DURATION {
-            return Err(ApiError::bad_request(
-                "invalid_duration",
-                "duration must be at least 1m",
-            ));
-        }
-        Ok(d)
+        check_justification(self.justification.as_deref())?;
+        check_duration(&self.duration)
     }
 
     fn justified(&self) -> bool {
@@ -85,6 +69,32 @@ impl NewRequest {
             .as_deref()
             .is_some_and(|j| !j.trim().is_empty())
     }
+}
+
+/// A justification as sent: trimmed, `None` when blank, refused when too long.
+pub fn check_justification(text: Option<&str>) -> Result<Option<String>, ApiError> {
+    let j = text.map(str::trim).filter(|j| !j.is_empty());
+    if j.is_some_and(|j| j.chars().count() > MAX_JUSTIFICATION) {
+        return Err(ApiError::bad_request(
+            "justification_too_long",
+            format!("justification may be at most {MAX_JUSTIFICATION} characters"),
+        ));
+    }
+    Ok(j.map(str::to_string))
+}
+
+/// A grant's requested duration: at least [`MIN_DURATION`] (its flow bounds it from above).
+pub fn check_duration(text: &str) -> Result<Duration, ApiError> {
+    let d = parse_duration(text).map_err(|e| {
+        ApiError::bad_request("invalid_duration", format!("duration is not valid: {e}"))
+    })?;
+    if d < MIN_DURATION {
+        return Err(ApiError::bad_request(
+            "invalid_duration",
+            "duration must be at least 1m",
+        ));
+    }
+    Ok(d)
 }
 
 /// The most resources one request may expand to.
@@ -377,9 +387,14 @@ pub fn no_longer_offered(flow: Option<&AccessFlow>, r: &AccessRequest) -> Option
     let Some(flow) = flow else {
         return Some(format!("the access flow {} no longer exists", r.flow));
     };
+    if r.parent.is_some() {
+        return no_longer_offered_in_bundle(flow, r);
+    }
     let s = &flow.spec;
     let patterns_cover = |name: &str| s.resources.iter().any(|p| WildMatch::new(p).matches(name));
-    if s.integration != r.integration {
+    if s.bundle.is_some() {
+        Some(format!("the access flow {} is now a bundle", flow.name))
+    } else if s.integration != r.integration {
         Some(format!(
             "the access flow {} now serves another integration",
             flow.name
@@ -407,6 +422,49 @@ pub fn no_longer_offered(flow: Option<&AccessFlow>, r: &AccessRequest) -> Option
             )
         })
     }
+}
+
+/// [`no_longer_offered`] for a bundle's child: the flow must still be a bundle with an item on
+/// the child's integration and permission whose patterns cover every resource it grants.
+fn no_longer_offered_in_bundle(flow: &AccessFlow, r: &AccessRequest) -> Option<String> {
+    let s = &flow.spec;
+    let Some(items) = &s.bundle else {
+        return Some(format!(
+            "the access flow {} is no longer a bundle",
+            flow.name
+        ));
+    };
+    if s.break_glass {
+        return Some(format!(
+            "the access flow {} is now a break-glass flow",
+            flow.name
+        ));
+    }
+    if !r.requester.matches_any(&s.requesters) {
+        return Some(format!(
+            "the requester is no longer one of flow {}'s requesters",
+            flow.name
+        ));
+    }
+    // Judged on what the item named when the bundle was asked for (a Cloud deployment is
+    // granted by id, and named by its display name).
+    let covered = items.iter().any(|i| {
+        i.integration == r.integration
+            && i.permission == r.permission
+            && !r.requested_resources.is_empty()
+            && r.requested_resources.iter().all(|q| {
+                i.resources.contains(q) || i.resources.iter().any(|p| WildMatch::new(p).matches(q))
+            })
+    });
+    (!covered).then(|| {
+        format!(
+            "bundle {} no longer offers {} on {} for {}",
+            flow.name,
+            r.permission,
+            r.integration,
+            r.resources.join(", ")
+        )
+    })
 }
 
 /// Who must approve, by the flow's rule (see [`ApprovalRule`]): the flow's approvers (one
@@ -661,8 +719,11 @@ pub fn decide(
             }
             request.updated_at = now;
             if request.all_steps_approved() {
-                // Approved before its requested start: it waits, scheduled, until then.
-                let to = if request.starts_at.is_some_and(|s| s > now) {
+                // Approved before its requested start: it waits, scheduled, until then. A
+                // bundle's parent grants nothing itself: its children are made with it.
+                let to = if request.bundle.is_some() {
+                    RequestStatus::Bundled
+                } else if request.starts_at.is_some_and(|s| s > now) {
                     RequestStatus::Scheduled
                 } else {
                     RequestStatus::Approved

@@ -329,6 +329,7 @@ async fn integrations_and_flows_are_versioned_and_audited_atomically() {
             approval: None,
             break_glass: false,
             extension: None,
+            bundle: None,
         },
         version: 0,
         created_at: t0(),

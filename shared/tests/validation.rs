@@ -312,6 +312,7 @@ fn flow() -> AccessFlowSpec {
         approval: None,
         break_glass: false,
         extension: None,
+        bundle: None,
     }
 }
 

@@ -78,6 +78,8 @@ fn request(id: &str, status: RequestStatus, sub: &str, email: &str) -> AccessReq
         extensions: 0,
         key_renewal: None,
         extends: None,
+        bundle: None,
+        parent: None,
         history: vec![],
         version: 0,
     }

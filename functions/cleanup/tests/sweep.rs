@@ -269,6 +269,8 @@ fn overdue(id: usize) -> AccessRequest {
         extensions: 0,
         key_renewal: None,
         extends: None,
+        bundle: None,
+        parent: None,
         history: vec![],
         version: 0,
     }

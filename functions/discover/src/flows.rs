@@ -4,7 +4,8 @@ use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde_json::json;
 use shared::api::{ApiError, ApiRequest, Caller, json_response, no_content};
 use shared::model::{
-    AccessFlow, AccessFlowSpec, AuditEvent, AuditSubject, Integration, IntegrationKind,
+    AccessFlow, AccessFlowSpec, AuditEvent, AuditSubject, BundleItem, Integration, IntegrationKind,
+    MAX_BUNDLE_ITEMS,
 };
 use shared::policy::unusable_roles;
 use shared::validation::{ValidationErrors, check_name};
@@ -67,15 +68,21 @@ pub async fn put(
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     caller.require_admin()?;
     let spec: AccessFlowSpec = req.json()?;
-    // Checked before the lookup: DynamoDB refuses an empty key value (found by API fuzzing).
-    let mut e = ValidationErrors::default();
-    check_name(&mut e, "name", name);
-    check_name(&mut e, "integration", &spec.integration);
-    e.into_result().map_err(ApiError::from)?;
-    let integration = app.store.get_integration(&spec.integration).await?;
-    spec.validate(name, integration.as_ref())?;
-    if let Some(i) = &integration {
-        refuse_unusable_roles(app, &spec, i).await?;
+    match &spec.bundle {
+        Some(items) => check_bundle(app, name, &spec, items).await?,
+        None => {
+            // Checked before the lookup: DynamoDB refuses an empty key value (found by API
+            // fuzzing).
+            let mut e = ValidationErrors::default();
+            check_name(&mut e, "name", name);
+            check_name(&mut e, "integration", &spec.integration);
+            e.into_result().map_err(ApiError::from)?;
+            let integration = app.store.get_integration(&spec.integration).await?;
+            spec.validate(name, integration.as_ref())?;
+            if let Some(i) = &integration {
+                refuse_unusable_roles(app, &spec, i).await?;
+            }
+        }
     }
     let existing = app.store.get_flow(name).await?;
     let now = app.clock.now();
@@ -102,6 +109,45 @@ pub async fn put(
         if existing.is_some() { 200 } else { 201 },
         &views::flow(&stored),
     ))
+}
+
+/// A bundle flow: each item checked as a single flow's integration, patterns and permission.
+async fn check_bundle(
+    app: &App,
+    name: &str,
+    spec: &AccessFlowSpec,
+    items: &[BundleItem],
+) -> Result<(), ApiError> {
+    let mut e = ValidationErrors::default();
+    check_name(&mut e, "name", name);
+    for (n, item) in items.iter().enumerate() {
+        check_name(
+            &mut e,
+            &format!("bundle[{n}].integration"),
+            &item.integration,
+        );
+    }
+    // Bounded before any lookup: a bundle names at most MAX_BUNDLE_ITEMS integrations.
+    if items.len() > MAX_BUNDLE_ITEMS {
+        spec.validate_bundle(name, &[])?;
+    }
+    e.into_result().map_err(ApiError::from)?;
+    let mut integrations = Vec::with_capacity(items.len());
+    for item in items {
+        integrations.push(app.store.get_integration(&item.integration).await?);
+    }
+    spec.validate_bundle(name, &integrations)?;
+    for (item, i) in items.iter().zip(&integrations) {
+        let Some(i) = i else { continue };
+        // The item judged as a single flow over its own patterns and permission.
+        let mut single = spec.clone();
+        single.bundle = None;
+        single.integration = item.integration.clone();
+        single.resources = item.resources.clone();
+        single.permissions = vec![item.permission.clone()];
+        refuse_unusable_roles(app, &single, i).await?;
+    }
+    Ok(())
 }
 
 /// An Elastic Cloud role the flow's patterns can never be used with (a deployment role over

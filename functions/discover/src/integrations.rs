@@ -224,7 +224,7 @@ pub async fn delete(
         .list_flows()
         .await?
         .into_iter()
-        .filter(|f| f.spec.integration == name)
+        .filter(|f| f.spec.integrations().contains(&name))
         .map(|f| f.name)
         .collect();
     if !flows.is_empty() {

@@ -161,6 +161,10 @@ pub fn from_record(record: &EventRecord) -> Result<Vec<Event>, DecodeError> {
                     && before.as_ref().is_some_and(|o| o.extensions < r.extensions);
                 extended.then_some(Kind::Extended)
             });
+            // A bundle's child is made approved and started at once, and cancelled only with
+            // its bundle: the bundle's own messages say so; its grant's are its own.
+            let kind = kind
+                .filter(|k| r.parent.is_none() || !matches!(k, Kind::Scheduled | Kind::Cancelled));
             Ok(kind
                 .map(|kind| Event {
                     id: event_id(&r, kind),
@@ -218,6 +222,8 @@ pub fn transition(before: Option<RequestStatus>, after: RequestStatus) -> Option
         (Some(Pending), Expired) => Some(Kind::ApprovalExpired),
         // Approved (by people, or automatically when made) with a start ahead.
         (None | Some(Pending), Scheduled) => Some(Kind::Scheduled),
+        // A bundle approved as a whole (its grants, the children, are told of one by one).
+        (None | Some(Pending), Bundled) => Some(Kind::Approved),
         (_, Cancelled) => Some(Kind::Cancelled),
         (_, Active) => Some(Kind::Active),
         (_, Revoked) => Some(Kind::Revoked),
@@ -269,6 +275,73 @@ mod tests {
         record.change.old_image = image(old);
         record.change.new_image = image(new);
         record
+    }
+
+    #[test]
+    fn a_bundle_is_told_once_approved_and_its_children_only_as_grants() {
+        let batch: aws_lambda_events::dynamodb::Event = serde_json::from_str(include_str!(
+            "../../../events/notify/stream-request-created.json"
+        ))
+        .unwrap();
+        let created = from_record(&batch.records[0]).unwrap();
+        let mut parent = created[0].request.clone().unwrap();
+        parent.integration = String::new();
+        parent.bundle = Some(vec![
+            shared::model::BundlePart {
+                integration: "prod".into(),
+                resources: vec!["logs-1".into()],
+                requested_resources: vec!["logs-*".into()],
+                permission: "read".into(),
+            },
+            shared::model::BundlePart {
+                integration: "cloud".into(),
+                resources: vec!["d-1".into()],
+                requested_resources: vec!["prod-search".into()],
+                permission: "deployment-viewer".into(),
+            },
+        ]);
+        // The approvers' message lists every item.
+        let text = shared::notifications::summary(&parent);
+        assert!(text.contains("(1) read on prod: logs-1"), "{text}");
+        assert!(
+            text.contains("(2) deployment-viewer on cloud: d-1"),
+            "{text}"
+        );
+        let mut bundled = parent.clone();
+        bundled.status = Bundled;
+        let events = from_record(&record_of(&parent, &bundled)).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, Kind::Approved);
+        assert_eq!(events[0].integration, "", "the parent has none of its own");
+
+        // A child: made scheduled and cancelled with its bundle (silent), active (told).
+        let mut child = parent.clone();
+        child.bundle = None;
+        child.parent = Some(parent.id.clone());
+        child.status = Scheduled;
+        let mut started = child.clone();
+        started.status = Approved;
+        let mut active = started.clone();
+        active.status = Active;
+        let mut cancelled = child.clone();
+        cancelled.status = Cancelled;
+        assert!(
+            from_record(&record_of(&child, &cancelled))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            from_record(&record_of(&started, &started))
+                .unwrap()
+                .is_empty()
+        );
+        let events = from_record(&record_of(&started, &active)).unwrap();
+        assert_eq!(events[0].kind, Kind::Active);
+        assert!(
+            shared::notifications::summary(&active).contains("part of bundle"),
+            "{}",
+            shared::notifications::summary(&active)
+        );
     }
 
     #[test]

@@ -182,6 +182,16 @@ impl App {
         }
     }
 
+    async fn integration_of(
+        &self,
+        event: &Event,
+    ) -> Result<Option<shared::model::Integration>, shared::store::StoreError> {
+        if event.integration.is_empty() {
+            return Ok(None);
+        }
+        self.store.get_integration(&event.integration).await
+    }
+
     /// Send `event` to everyone; false when a delivery failed for now (the record is retried).
     async fn event(&self, event: &Event) -> bool {
         let flow = match &event.request {
@@ -194,7 +204,8 @@ impl App {
             },
             None => None,
         };
-        let integration = match self.store.get_integration(&event.integration).await {
+        // A bundle's parent names no integration of its own (its items do).
+        let integration = match self.integration_of(event).await {
             Ok(i) => i,
             Err(e) => {
                 tracing::warn!(error = %e, "reading the integration");

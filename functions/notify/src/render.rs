@@ -62,6 +62,10 @@ fn headline(event: &Event) -> String {
             None => "Break-glass access reviewed".into(),
         },
         Kind::Escalated => "Access request escalated to you: nobody decided it in time".into(),
+        Kind::Approved if event.request.as_ref().is_some_and(|r| r.bundle.is_some()) => format!(
+            "Access bundle approved{}: each grant follows as it is ready",
+            who(|d| format!(" by {}", d.by))
+        ),
         Kind::Approved => format!(
             "Access request approved{}",
             who(|d| format!(" by {}", d.by))

@@ -32,6 +32,7 @@ pub async fn cancel(
         // By person: an approver who can see the request may not withdraw it (they reject a
         // pending one), and neither may a second identity sharing only an email. An
         // administrator may: a scheduled request can otherwise only be stopped once it starts.
+        crate::bundles::refuse_child(&current, "cancel")?;
         let by_requester = current.requester.same_person(&caller.identity);
         if !by_requester && !caller.is_admin {
             return Err(ApiError::forbidden(

@@ -75,6 +75,15 @@ pub async fn extend(
         }
         return Err(ApiError::not_found("request", id));
     }
+    // A bundle's grants end together; the bundle is asked for again, never stretched.
+    crate::bundles::refuse_child(&grant, "ask again for")?;
+    if grant.bundle.is_some() {
+        return Err(ApiError::new(
+            409,
+            "extension_not_offered",
+            "a bundle is not extended: ask for it again",
+        ));
+    }
     let flow = app.services.store.get_flow(&grant.flow).await?;
     // Emergency access is asked for again, never stretched.
     if grant.break_glass.is_some() {
@@ -188,6 +197,8 @@ async fn ask_approval(
         extensions: 0,
         key_renewal: None,
         extends: Some(grant.id.clone()),
+        bundle: None,
+        parent: None,
         history: vec![],
         version: 0,
     };

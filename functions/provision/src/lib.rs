@@ -3,6 +3,8 @@
 
 /// `GET /audit`: the administrators' audit log.
 pub mod audit;
+/// Bundles: several grants requested and approved as one.
+pub mod bundles;
 mod cancel;
 mod credentials;
 mod extend;

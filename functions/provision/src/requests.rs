@@ -25,7 +25,7 @@ const MAX_TO_DECIDE: i32 = 100;
 /// Attempts to apply a decision when other decisions race with it.
 const DECISION_ATTEMPTS: usize = 8;
 
-fn idempotency_key(req: &ApiRequest) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(req: &ApiRequest) -> Result<Option<String>, ApiError> {
     match req.header("idempotency-key") {
         None => Ok(None),
         Some(k)
@@ -90,65 +90,7 @@ async fn plan(app: &App, caller: &Caller, body: &NewRequest) -> Result<Plan, Api
             ),
         ));
     }
-    // Exact names are read directly, and on Elasticsearch a pattern reads only the names
-    // that start with its literal prefix; a pattern with none, and names that are display
-    // names (Cloud deployments are known by id, and patterns match display names too), need
-    // the integration's whole list.
-    let mut known = Vec::new();
-    let exact: Vec<String> = body
-        .resources
-        .iter()
-        .filter(|r| !r.contains('*'))
-        .cloned()
-        .collect();
-    let prefixes: Vec<&str> = body
-        .resources
-        .iter()
-        .filter(|r| r.contains('*'))
-        .map(|r| &r[..r.find(['*', '?']).unwrap_or(r.len())])
-        .collect();
-    let by_prefix = integration.kind() == IntegrationKind::Elasticsearch
-        && prefixes.iter().all(|p| !p.is_empty());
-    if prefixes.is_empty() || by_prefix {
-        if !exact.is_empty() {
-            known = app
-                .services
-                .store
-                .get_resources(&integration.name, &exact)
-                .await?;
-        }
-        for prefix in prefixes.iter().filter(|_| by_prefix) {
-            for r in app
-                .services
-                .store
-                .resources_with_prefix(&integration.name, prefix)
-                .await?
-            {
-                if !known.iter().any(|k| k.name == r.name) {
-                    known.push(r);
-                }
-            }
-        }
-    }
-    let read_all = !(prefixes.is_empty() || by_prefix);
-    if read_all || exact.iter().any(|r| !known.iter().any(|k| &k.name == r)) {
-        known = app.services.store.all_resources(&integration.name).await?;
-    }
-    let resources = expand(&body.resources, &known)?;
-    // An alias is granted as what it points to now: read those resources, then replace it.
-    let behind: Vec<String> = alias_targets(&resources)
-        .into_iter()
-        .filter(|t| !known.iter().any(|k| &k.name == t))
-        .collect();
-    if !behind.is_empty() {
-        known.extend(
-            app.services
-                .store
-                .get_resources(&integration.name, &behind)
-                .await?,
-        );
-    }
-    let (resources, via_aliases) = concrete(resources, &known)?;
+    let (resources, via_aliases, _) = resolve(app, &integration, &body.resources).await?;
     check_scope(&integration, &body.permission, &resources)?;
     let flows = app.services.store.list_flows().await?;
     let flow = match_flow(&flows, &caller.identity, body, &resources, duration)?;
@@ -198,6 +140,74 @@ async fn plan(app: &App, caller: &Caller, body: &NewRequest) -> Result<Plan, Api
     })
 }
 
+/// The concrete resources `requested` (names and patterns) denotes on `integration` now:
+/// patterns expanded, aliases replaced by what they point to. Also what was read to decide it
+/// (a flow's coverage of an alias is judged on the indices behind it).
+pub(crate) async fn resolve(
+    app: &App,
+    integration: &Integration,
+    requested: &[String],
+) -> Result<(Vec<Resource>, ViaAliases, Vec<Resource>), ApiError> {
+    // Exact names are read directly, and on Elasticsearch a pattern reads only the names
+    // that start with its literal prefix; a pattern with none, and names that are display
+    // names (Cloud deployments are known by id, and patterns match display names too), need
+    // the integration's whole list.
+    let mut known = Vec::new();
+    let exact: Vec<String> = requested
+        .iter()
+        .filter(|r| !r.contains('*'))
+        .cloned()
+        .collect();
+    let prefixes: Vec<&str> = requested
+        .iter()
+        .filter(|r| r.contains('*'))
+        .map(|r| &r[..r.find(['*', '?']).unwrap_or(r.len())])
+        .collect();
+    let by_prefix = integration.kind() == IntegrationKind::Elasticsearch
+        && prefixes.iter().all(|p| !p.is_empty());
+    if prefixes.is_empty() || by_prefix {
+        if !exact.is_empty() {
+            known = app
+                .services
+                .store
+                .get_resources(&integration.name, &exact)
+                .await?;
+        }
+        for prefix in prefixes.iter().filter(|_| by_prefix) {
+            for r in app
+                .services
+                .store
+                .resources_with_prefix(&integration.name, prefix)
+                .await?
+            {
+                if !known.iter().any(|k| k.name == r.name) {
+                    known.push(r);
+                }
+            }
+        }
+    }
+    let read_all = !(prefixes.is_empty() || by_prefix);
+    if read_all || exact.iter().any(|r| !known.iter().any(|k| &k.name == r)) {
+        known = app.services.store.all_resources(&integration.name).await?;
+    }
+    let resources = expand(requested, &known)?;
+    // An alias is granted as what it points to now: read those resources, then replace it.
+    let behind: Vec<String> = alias_targets(&resources)
+        .into_iter()
+        .filter(|t| !known.iter().any(|k| &k.name == t))
+        .collect();
+    if !behind.is_empty() {
+        known.extend(
+            app.services
+                .store
+                .get_resources(&integration.name, &behind)
+                .await?,
+        );
+    }
+    let (resources, via_aliases) = concrete(resources, &known)?;
+    Ok((resources, via_aliases, known))
+}
+
 /// `POST /requests/preview`: what `POST /requests` with this body would decide (the concrete
 /// resources, the flow and who must approve) with nothing stored, so a form can say who will
 /// approve before it is sent. Every check of a create applies, except that a missing
@@ -207,6 +217,9 @@ pub async fn preview(
     caller: &Caller,
     req: &ApiRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    if let Some(flow) = crate::bundles::bundle_flow_of(app, req).await? {
+        return crate::bundles::preview(app, caller, req, flow).await;
+    }
     let mut body: NewRequest = req.json()?;
     if body
         .justification
@@ -241,6 +254,9 @@ pub async fn create(
     caller: &Caller,
     req: &ApiRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    if let Some(flow) = crate::bundles::bundle_flow_of(app, req).await? {
+        return crate::bundles::create(app, caller, req, flow).await;
+    }
     let body: NewRequest = req.json()?;
     let key = idempotency_key(req)?;
     let Plan {
@@ -305,6 +321,8 @@ pub async fn create(
         extensions: 0,
         key_renewal: None,
         extends: None,
+        bundle: None,
+        parent: None,
         history: vec![],
         version: 0,
     };
@@ -367,7 +385,7 @@ pub async fn create(
     ))
 }
 
-fn reason_required(flow: &AccessFlow) -> bool {
+pub(crate) fn reason_required(flow: &AccessFlow) -> bool {
     !flow.spec.auto_approve
         && flow
             .spec
@@ -377,7 +395,7 @@ fn reason_required(flow: &AccessFlow) -> bool {
 }
 
 /// When and to whom a request made now under `flow` escalates, if the flow asks for it.
-fn escalation(
+pub(crate) fn escalation(
     flow: &AccessFlow,
     to: Vec<PrincipalRef>,
     now: chrono::DateTime<chrono::Utc>,
@@ -530,10 +548,11 @@ pub async fn get(
         None
     };
     let policy = flow.as_ref().and_then(|f| f.spec.extension.as_ref());
-    Ok(json_response(
-        200,
-        &views::request_with_extension(&r, &caller.identity, policy),
-    ))
+    let mut view = views::request_with_extension(&r, &caller.identity, policy);
+    if r.bundle.is_some() {
+        view["children"] = json!(crate::bundles::children_view(app, &r).await?);
+    }
+    Ok(json_response(200, &view))
 }
 
 pub async fn list(
@@ -629,7 +648,7 @@ async fn decide_with_retry(
     let result = decide_as(app, caller, id, kind, reason).await?;
     Ok(json_response(
         200,
-        &views::request(&result, &caller.identity),
+        &crate::bundles::view(app, &result, caller).await?,
     ))
 }
 
@@ -648,6 +667,7 @@ pub(crate) async fn decide_as(
         if !visible(&current, caller) {
             return Err(ApiError::not_found("request", id));
         }
+        crate::bundles::refuse_child(&current, "approve or reject")?;
         let now = app.services.clock.now();
         let mut next = current.clone();
         if let Err(e) = decide(&mut next, &caller.identity, kind, reason.clone(), now) {
@@ -659,9 +679,10 @@ pub(crate) async fn decide_as(
         let action = match (kind, next.status) {
             (DecisionKind::Reject, _) => "request.rejected",
             // Approved before its start: the same decision, and the request waits, scheduled.
-            (DecisionKind::Approve, RequestStatus::Approved | RequestStatus::Scheduled) => {
-                "request.approved"
-            }
+            (
+                DecisionKind::Approve,
+                RequestStatus::Approved | RequestStatus::Scheduled | RequestStatus::Bundled,
+            ) => "request.approved",
             (DecisionKind::Approve, _) => "request.approval_recorded",
         };
         let audit = AuditEvent::new(
@@ -675,8 +696,13 @@ pub(crate) async fn decide_as(
             RequestStatus::Scheduled => json!({ "reason": reason, "starts_at": next.starts_at }),
             _ => json!({ "reason": reason }),
         });
-        // The approval that makes the request approved commits with the account's lease.
-        let decided = if next.status == RequestStatus::Approved {
+        // The approval that makes the request approved commits with the account's lease; the
+        // one that completes a bundle commits with its children.
+        let decided = if next.status == RequestStatus::Bundled {
+            crate::bundles::grant(app, next, current.version, audit)
+                .await
+                .map_err(GrantError::from)
+        } else if next.status == RequestStatus::Approved {
             app.services
                 .grants()
                 .approve_and_provision(next, current.version, &[audit])

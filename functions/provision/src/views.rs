@@ -23,7 +23,7 @@ pub fn request(r: &AccessRequest, viewer: &Identity) -> Value {
         // The same rule `POST /requests/{id}/cancel` applies: the requester, by person.
         map.insert(
             "can_cancel".into(),
-            json!(r.is_cancellable() && r.requester.same_person(viewer)),
+            json!(r.is_cancellable() && r.parent.is_none() && r.requester.same_person(viewer)),
         );
         // What the approver approves: the concrete indices, data streams or Cloud objects the
         // grant names (aliases replaced by what they pointed to when the request was made).

@@ -2,6 +2,9 @@
 //! event sent at a grant's expiry.
 #![forbid(unsafe_code)]
 
+/// Revoking a bundle: every child's grant.
+mod bundle;
+
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde::Deserialize;
 use serde_json::json;
@@ -180,6 +183,22 @@ impl shared::api::Routes for App {
             .ok_or_else(|| ApiError::not_found("request", id))?;
         if !may_revoke(&request, caller) && !self.owns_break_glass(&request, caller).await? {
             return Err(ApiError::not_found("request", id));
+        }
+        if request.bundle.is_some() {
+            let done = bundle::revoke(self, request, caller, reason).await?;
+            if done.provisioning {
+                return Err(ApiError::new(
+                    409,
+                    "bundle_provisioning",
+                    "a grant of this bundle is being provisioned right now; the others are \
+                     revoked: retry in a moment to revoke it too",
+                )
+                .with_details(done.view));
+            }
+            return Ok(json_response(
+                if done.all_done { 200 } else { 202 },
+                &done.view,
+            ));
         }
         let cause = Cause::Manual {
             by: caller.actor(),

@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::bundle::BUNDLE_CONFLICT;
 use super::duration::parse_duration;
 use super::integration::{Integration, IntegrationKind, check_patterns};
 use super::principal::{PrincipalRef, check_principals};
@@ -89,9 +90,13 @@ impl EscalationSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccessFlowSpec {
+    /// Empty on a bundle flow (its items name their integrations).
+    #[serde(default)]
     pub integration: String,
     pub requesters: Vec<PrincipalRef>,
+    #[serde(default)]
     pub resources: Vec<String>,
+    #[serde(default)]
     pub permissions: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_duration: Option<String>,
@@ -125,6 +130,10 @@ pub struct AccessFlowSpec {
     /// Whether and how far grants of this flow may be extended (absent: they may not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extension: Option<super::ExtensionPolicy>,
+    /// A bundle: several grants, each on its own integration, requested and approved as one
+    /// (then `integration`, `resources` and `permissions` stay empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<Vec<super::BundleItem>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,14 +197,117 @@ impl AccessFlowSpec {
             .unwrap_or(DEFAULT_SCHEDULE_HORIZON)
     }
 
+    /// Every integration the flow grants on: its own, or each of its bundle items'.
+    pub fn integrations(&self) -> Vec<&str> {
+        match &self.bundle {
+            Some(items) => items.iter().map(|i| i.integration.as_str()).collect(),
+            None => vec![self.integration.as_str()],
+        }
+    }
+
     /// `integration` is the stored integration the flow names, or `None` when there is none.
     pub fn validate(
         &self,
         name: &str,
         integration: Option<&Integration>,
     ) -> Result<(), ValidationErrors> {
+        if self.bundle.is_some() {
+            let mut e = ValidationErrors::default();
+            e.push(
+                BUNDLE_CONFLICT,
+                "bundle",
+                "a bundle flow is checked against each of its items' integrations",
+            );
+            return e.into_result();
+        }
         let mut e = ValidationErrors::default();
         check_name(&mut e, "name", name);
+        self.check_target(&mut e, integration);
+        self.check_requesters(&mut e);
+        self.check_offer(&mut e);
+        self.check_terms(
+            &mut e,
+            integration.is_some_and(|i| i.spec.integration_owners.is_empty()),
+        );
+        if self.break_glass {
+            self.check_break_glass(&mut e, integration);
+        }
+        if let Some(x) = &self.extension {
+            x.validate(&mut e, "extension", self.max_duration());
+        }
+        self.check_about(&mut e);
+        e.into_result()
+    }
+
+    /// A bundle flow: `integrations[i]` is the stored integration bundle item `i` names, if it
+    /// exists.
+    pub fn validate_bundle(
+        &self,
+        name: &str,
+        integrations: &[Option<Integration>],
+    ) -> Result<(), ValidationErrors> {
+        let mut e = ValidationErrors::default();
+        let Some(items) = &self.bundle else {
+            return self.validate(name, integrations.first().and_then(Option::as_ref));
+        };
+        let no_owners = !integrations.is_empty()
+            && integrations
+                .iter()
+                .flatten()
+                .all(|i| i.spec.integration_owners.is_empty());
+        check_name(&mut e, "name", name);
+        self.check_requesters(&mut e);
+        super::bundle::check_items(&mut e, items, integrations);
+        self.check_terms(&mut e, no_owners);
+        self.check_about(&mut e);
+        if !self.integration.is_empty()
+            || !self.resources.is_empty()
+            || !self.permissions.is_empty()
+        {
+            e.push(
+                BUNDLE_CONFLICT,
+                "bundle",
+                "a bundle flow names its integrations, resources and permissions in its items: \
+                 leave out integration, resources and permissions",
+            );
+        }
+        if self.break_glass {
+            e.push(
+                BUNDLE_CONFLICT,
+                "break_glass",
+                "a bundle cannot be break-glass access: emergency access is granted one \
+                 integration at a time",
+            );
+        }
+        if self.extension.is_some() {
+            e.push(
+                BUNDLE_CONFLICT,
+                "extension",
+                "a bundle's grants are not extended: ask for the bundle again",
+            );
+        }
+        if self.schedule_horizon.is_some() {
+            e.push(
+                BUNDLE_CONFLICT,
+                "schedule_horizon",
+                "a bundle starts when it is approved: it has no schedule_horizon",
+            );
+        }
+        if self.credential_mode == CredentialMode::ApiKey
+            && super::bundle::has_cloud_item(integrations)
+        {
+            e.push(
+                "setting_not_supported",
+                "credential_mode",
+                "credential_mode api_key applies only to elasticsearch integrations, and an \
+                 item of this bundle is on Elastic Cloud",
+            );
+        }
+        e.into_result()
+    }
+
+    /// An ordinary (single-integration) flow's integration, and what it offers there.
+    fn check_target(&self, e: &mut ValidationErrors, integration: Option<&Integration>) {
         match integration {
             None => e.push(
                 "unknown_integration",
@@ -223,14 +335,10 @@ impl AccessFlowSpec {
                 }
             }
         }
-        if self.requesters.is_empty() {
-            e.push(
-                "empty_requesters",
-                "requesters",
-                "requesters needs at least one user or group who may request access",
-            );
-        }
-        check_principals(&mut e, "requesters", &self.requesters);
+    }
+
+    /// An ordinary flow offers some resources and permissions.
+    fn check_offer(&self, e: &mut ValidationErrors) {
         if self.resources.is_empty() {
             e.push(
                 "empty_resource_patterns",
@@ -238,7 +346,7 @@ impl AccessFlowSpec {
                 "resources needs at least one name or wildcard pattern",
             );
         }
-        check_patterns(&mut e, "resources", &self.resources, false);
+        check_patterns(e, "resources", &self.resources, false);
         if self.permissions.is_empty() {
             e.push(
                 "empty_permissions",
@@ -246,8 +354,24 @@ impl AccessFlowSpec {
                 "permissions needs at least one permission",
             );
         }
+    }
+
+    fn check_requesters(&self, e: &mut ValidationErrors) {
+        if self.requesters.is_empty() {
+            e.push(
+                "empty_requesters",
+                "requesters",
+                "requesters needs at least one user or group who may request access",
+            );
+        }
+        check_principals(e, "requesters", &self.requesters);
+    }
+
+    /// Durations and approvals, as every flow has them. `no_integration_owners`: the flow's
+    /// integrations have no owners (an escalation would reach nobody).
+    fn check_terms(&self, e: &mut ValidationErrors, no_integration_owners: bool) {
         check_bounded_duration(
-            &mut e,
+            e,
             "max_duration",
             self.max_duration.as_deref(),
             MIN_MAX_DURATION,
@@ -255,7 +379,7 @@ impl AccessFlowSpec {
             "invalid_max_duration",
         );
         check_bounded_duration(
-            &mut e,
+            e,
             "approval_window",
             self.approval_window.as_deref(),
             MIN_MAX_DURATION,
@@ -263,25 +387,22 @@ impl AccessFlowSpec {
             "invalid_approval_window",
         );
         check_bounded_duration(
-            &mut e,
+            e,
             "schedule_horizon",
             self.schedule_horizon.as_deref(),
             MIN_MAX_DURATION,
             MAX_SCHEDULE_HORIZON,
             "invalid_schedule_horizon",
         );
-        check_principals(&mut e, "approvers", &self.approvers);
+        check_principals(e, "approvers", &self.approvers);
         if let Some(a) = &self.approval {
-            self.check_approval(&mut e, a, integration);
+            self.check_approval(e, a, no_integration_owners);
         }
-        if self.break_glass {
-            self.check_break_glass(&mut e, integration);
-        }
-        if let Some(x) = &self.extension {
-            x.validate(&mut e, "extension", self.max_duration());
-        }
+    }
+
+    fn check_about(&self, e: &mut ValidationErrors) {
         if let Some(n) = &self.notifications {
-            n.validate(&mut e, "notifications");
+            n.validate(e, "notifications");
         }
         if let Some(d) = &self.description
             && d.chars().count() > 1000
@@ -292,7 +413,6 @@ impl AccessFlowSpec {
                 "description may be at most 1000 characters",
             );
         }
-        e.into_result()
     }
 }
 
@@ -338,7 +458,7 @@ impl AccessFlowSpec {
         &self,
         e: &mut ValidationErrors,
         a: &ApprovalPolicy,
-        integration: Option<&Integration>,
+        no_integration_owners: bool,
     ) {
         if self.auto_approve {
             e.push(
@@ -425,7 +545,7 @@ impl AccessFlowSpec {
             );
         }
         check_principals(e, "approval.escalation.to", &esc.to);
-        if esc.to.is_empty() && integration.is_some_and(|i| i.spec.integration_owners.is_empty()) {
+        if esc.to.is_empty() && no_integration_owners {
             e.push(
                 "invalid_escalation",
                 "approval.escalation.to",

@@ -2,6 +2,7 @@
 //! (resources), what requesters ask for (requests that become grants) and the audit trail.
 
 mod audit;
+mod bundle;
 mod duration;
 mod extension;
 mod flow;
@@ -13,6 +14,10 @@ mod request;
 mod resource;
 
 pub use audit::{AuditEvent, AuditOutcome, AuditSubject};
+pub use bundle::{
+    BUNDLE_CHILD, BUNDLE_CONFLICT, BundleItem, BundlePart, MAX_BUNDLE_ITEMS, MIN_BUNDLE_ITEMS,
+    child_id, child_summary,
+};
 pub use duration::{format_duration, parse_duration};
 pub use extension::{
     ExtensionAllowance, ExtensionApproval, ExtensionPolicy, KeyRenewal, MAX_EXTENSIONS,

@@ -10,8 +10,12 @@
 //!    │      └▶ failed (the flow no longer allows it at the start, or its window passed)
 //!    ├▶ rejected
 //!    ├▶ cancelled (by the requester)
-//!    └▶ expired (approval window elapsed)
+//!    ├▶ expired (approval window elapsed)
+//!    └▶ bundled (a bundle's parent, fully approved: its children carry the grants)
 //! ```
+//!
+//! A bundle's children are created `scheduled` (to start at once) in the same write that makes
+//! their parent `bundled`, and from there follow the machine like any request.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -36,10 +40,12 @@ pub enum RequestStatus {
     Cancelled,
     /// An approved extension request whose grant's end moved (`extends`).
     Applied,
+    /// A bundle's parent once fully approved: one child request per item carries each grant.
+    Bundled,
 }
 
 impl RequestStatus {
-    pub const ALL: [RequestStatus; 11] = [
+    pub const ALL: [RequestStatus; 12] = [
         Self::Pending,
         Self::Approved,
         Self::Active,
@@ -51,6 +57,7 @@ impl RequestStatus {
         Self::Scheduled,
         Self::Cancelled,
         Self::Applied,
+        Self::Bundled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +73,7 @@ impl RequestStatus {
             Self::Scheduled => "scheduled",
             Self::Cancelled => "cancelled",
             Self::Applied => "applied",
+            Self::Bundled => "bundled",
         }
     }
 
@@ -77,7 +85,7 @@ impl RequestStatus {
             (self, next),
             (
                 Pending,
-                Approved | Scheduled | Rejected | Expired | Cancelled
+                Approved | Scheduled | Rejected | Expired | Cancelled | Bundled
             ) | (Scheduled, Approved | Cancelled | Failed)
                 | (Approved, Active | Failed | Applied)
                 | (Active, Revoked | Expired | RevokeFailed)
@@ -94,6 +102,7 @@ impl RequestStatus {
                 | Self::Failed
                 | Self::Cancelled
                 | Self::Applied
+                | Self::Bundled
         )
     }
 }
@@ -361,6 +370,13 @@ pub struct AccessRequest {
     /// provisioning a new one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extends: Option<String>,
+    /// A bundle's parent: its items as resolved when it was requested (child `i` grants item
+    /// `i`, see [`super::child_id`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<Vec<super::BundlePart>>,
+    /// A bundle's child: its parent request, through which alone it is decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
     /// The request's audit trail, appended in the same conditional write as each change, so a
     /// change and its record can never come apart.
     #[serde(default)]
@@ -401,7 +417,8 @@ impl AccessRequest {
         }
         self.status = next;
         self.updated_at = now;
-        if next.is_terminal() && self.ended_at.is_none() {
+        // A bundle's parent ends its own part there; its grants (its children) go on.
+        if next.is_terminal() && next != RequestStatus::Bundled && self.ended_at.is_none() {
             self.ended_at = Some(now);
         }
         Ok(())
@@ -473,6 +490,12 @@ impl AccessRequest {
         )
     }
 
+    /// The ids of a bundle's children (none for any other request).
+    pub fn child_ids(&self) -> Vec<String> {
+        let n = self.bundle.as_ref().map_or(0, Vec::len);
+        (0..n).map(|i| super::child_id(&self.id, i)).collect()
+    }
+
     pub fn all_steps_approved(&self) -> bool {
         self.approval_steps.iter().all(|s| s.approved_by.is_some())
     }
@@ -525,6 +548,8 @@ mod tests {
             extensions: 0,
             key_renewal: None,
             extends: None,
+            bundle: None,
+            parent: None,
             history: vec![],
             version: 1,
         }
@@ -549,13 +574,13 @@ mod tests {
     }
 
     #[test]
-    fn exactly_seventeen_transitions_are_allowed() {
+    fn exactly_eighteen_transitions_are_allowed() {
         let allowed = RequestStatus::ALL
             .iter()
             .flat_map(|a| RequestStatus::ALL.iter().map(move |b| (*a, *b)))
             .filter(|(a, b)| a.can_become(*b))
             .count();
-        assert_eq!(allowed, 17);
+        assert_eq!(allowed, 18);
     }
 
     /// One test per forbidden transition, so a regression names the exact pair.
@@ -676,6 +701,42 @@ mod tests {
         applied_to_scheduled: Applied => Scheduled,
         applied_to_cancelled: Applied => Cancelled,
         applied_to_applied: Applied => Applied,
+        approved_to_bundled: Approved => Bundled,
+        active_to_bundled: Active => Bundled,
+        revoked_to_bundled: Revoked => Bundled,
+        expired_to_bundled: Expired => Bundled,
+        rejected_to_bundled: Rejected => Bundled,
+        failed_to_bundled: Failed => Bundled,
+        revoke_failed_to_bundled: RevokeFailed => Bundled,
+        scheduled_to_bundled: Scheduled => Bundled,
+        cancelled_to_bundled: Cancelled => Bundled,
+        applied_to_bundled: Applied => Bundled,
+        bundled_to_pending: Bundled => Pending,
+        bundled_to_approved: Bundled => Approved,
+        bundled_to_active: Bundled => Active,
+        bundled_to_revoked: Bundled => Revoked,
+        bundled_to_expired: Bundled => Expired,
+        bundled_to_rejected: Bundled => Rejected,
+        bundled_to_failed: Bundled => Failed,
+        bundled_to_revoke_failed: Bundled => RevokeFailed,
+        bundled_to_scheduled: Bundled => Scheduled,
+        bundled_to_cancelled: Bundled => Cancelled,
+        bundled_to_applied: Bundled => Applied,
+        bundled_to_bundled: Bundled => Bundled,
+    }
+
+    #[test]
+    fn a_bundle_parent_is_bundled_once_and_keeps_no_end_of_its_own() {
+        let mut r = sample(RequestStatus::Pending);
+        let now = r.created_at;
+        r.transition(RequestStatus::Bundled, now).unwrap();
+        assert!(r.status.is_terminal(), "the parent is decided for good");
+        assert_eq!(r.ended_at, None, "its grants, the children, go on");
+        assert_eq!(r.due_at(), None, "no sweep looks at it again");
+        assert!(!r.is_cancellable());
+        assert!(r.child_ids().is_empty(), "not a bundle: no children");
+        r.bundle = Some(vec![]);
+        assert!(r.child_ids().is_empty());
     }
 
     #[test]

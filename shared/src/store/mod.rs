@@ -301,6 +301,26 @@ pub trait RequestStore: Send + Sync {
         idempotency: Option<(&str, &str)>,
         audit: &[AuditEvent],
     ) -> Result<Created, StoreError>;
+    /// Create a bundle's parent already `bundled` (its flow approves automatically) with its
+    /// children, in one transaction; idempotency and the open-request cap (one place per
+    /// child) as for [`Self::create_request`].
+    async fn create_bundle(
+        &self,
+        parent: &AccessRequest,
+        children: &[AccessRequest],
+        idempotency: Option<(&str, &str)>,
+        audit: &[AuditEvent],
+    ) -> Result<Created, StoreError>;
+    /// Move a bundle's parent (if still at `expected_version`) out of `pending` and create its
+    /// children, in one transaction: either the parent is decided and every child exists, or
+    /// nothing changed. A second attempt gets [`StoreError::Conflict`].
+    async fn bundle_request(
+        &self,
+        parent: &AccessRequest,
+        expected_version: u64,
+        children: &[AccessRequest],
+        audit: &[AuditEvent],
+    ) -> Result<(AccessRequest, Vec<AccessRequest>), StoreError>;
     /// Write `request` if the stored version is still `expected_version`; returns it with the
     /// new version. The loser of a race gets [`StoreError::Conflict`].
     async fn update_request(

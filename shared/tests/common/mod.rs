@@ -61,6 +61,8 @@ pub fn request(id: &str, sub: &str, status: RequestStatus, at: DateTime<Utc>) ->
         extensions: 0,
         key_renewal: None,
         extends: None,
+        bundle: None,
+        parent: None,
         history: vec![],
         version: 0,
     }

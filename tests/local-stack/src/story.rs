@@ -1,6 +1,8 @@
 //! The story, step by step, each step checked. Functions are only ever reached through
 //! `cargo lambda watch`; the emulators are used the way a person with the credentials would.
 
+/// A bundle: two grants on two integrations, approved as one.
+mod bundle;
 mod extension;
 
 use std::io::Write;
@@ -311,6 +313,8 @@ pub async fn run<W: Write>(stack: &mut Stack, out: &mut W) -> Result<(), StoryEr
     expiry(&mut t, short).await?;
     scheduled::started(&mut t, later).await?;
     notifications(&mut t).await?;
+    // Last: bob's short grant has ended, so the bundle's grant is the only one on his account.
+    bundle::bundle(&mut t).await?;
     writeln!(
         t.out,
         "\n== The story ran to the end: every step behaved as expected"

@@ -91,7 +91,9 @@ export async function catalog(main) {
         h('dl', { class: 'facts' },
           h('dt', {}, 'Integration'), h('dd', {}, `${flow.integration}${integration ? ` (${integration.kind === 'elastic_cloud' ? 'Elastic Cloud' : 'Elasticsearch'})` : ''}`),
           h('dt', {}, 'Owners'), h('dd', { 'data-testid': 'integration-owners' }, owners(integration)),
-          h('dt', {}, 'Resources'), h('dd', {}, flow.resources.join(', ')),
+          h('dt', {}, flow.bundle ? 'Bundle' : 'Resources'), h('dd', {}, flow.bundle
+            ? flow.bundle.map((i) => `${i.permission} on ${i.integration}: ${i.resources.join(', ')}`).join('; ')
+            : flow.resources.join(', ')),
           h('dt', {}, 'Permissions'), h('dd', {}, flow.permissions.join(', ')),
           h('dt', {}, 'At most'), h('dd', {}, flow.max_duration),
           h('dt', {}, 'Approval'), h('dd', {}, flow.break_glass ? 'none: break-glass, reviewed afterwards' : flow.auto_approve ? 'automatic' : 'needed'),
@@ -113,6 +115,10 @@ export async function form(main, flowName) {
     return;
   }
   const { flow, integration } = found;
+  if (Array.isArray(flow.bundle)) {
+    bundleForm(main, flow);
+    return;
+  }
   main.append(h('p', {}, `Integration ${flow.integration}, owned by ${owners(integration)}. `
     + `Resources this flow offers: ${flow.resources.join(', ')}.`));
 
@@ -265,6 +271,48 @@ export async function form(main, flowName) {
   drawResources();
 }
 
+/** A bundle flow fixes its items: the requester says only for how long and why. */
+function bundleForm(main, flow) {
+  main.append(h('p', {}, 'A bundle: one request, approved as a whole, for every item below; each is granted on its own integration.'),
+    h('ul', { 'data-bundle-items': '' }, flow.bundle.map((i) =>
+      h('li', {}, `${i.permission} on ${i.integration}: ${i.resources.join(', ')}`))));
+  const duration = h('input', { type: 'text', value: '1h', name: 'duration', autocomplete: 'off' });
+  const justification = h('textarea', { name: 'justification', maxlength: '1000', required: justificationRequired(flow) });
+  const box = h('div', { tabindex: '-1' });
+  const send = h('button', { type: 'submit' }, 'Send request');
+  const f = h('form', { novalidate: true },
+    field('Duration', duration, `How long every grant lasts, e.g. 30m or 2h; at most ${flow.max_duration}.`),
+    field(justificationRequired(flow) ? 'Justification (required)' : 'Justification (optional)', justification),
+    h('h2', {}, 'Who must approve'), h('p', {}, approvalPreview(flow, null)),
+    box, h('div', { class: 'actions' }, send));
+  main.append(f);
+  f.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearErrors(f, box);
+    send.disabled = true;
+    try {
+      const body = { flow: flow.name, duration: duration.value.trim() };
+      if (justification.value.trim()) body.justification = justification.value.trim();
+      const created = await post('/requests', body);
+      location.hash = `#/requests/${enc(created.id)}`;
+    } catch (err) {
+      showErrors(f, box, err, { duration, invalid_duration: duration, justification, justification_required: justification });
+    } finally {
+      send.disabled = false;
+    }
+  });
+}
+
+/** A bundle's grants, each linking to its own request (and credentials). */
+function children(r) {
+  if (!Array.isArray(r.children) || !r.children.length) {
+    return h('p', { class: 'hint' }, r.status === 'pending' ? 'Granted once the bundle is approved.' : 'None.');
+  }
+  return h('ul', { 'data-children': '' }, r.children.map((c) => h('li', { 'data-child': c.id },
+    h('a', { href: `#/requests/${enc(c.id)}` }, `${c.permission} on ${c.integration}: ${c.resources.join(', ')}`),
+    ' ', status(c.status), c.status_reason ? h('span', { class: 'hint' }, ` ${c.status_reason}`) : null)));
+}
+
 function waitingFor(r) {
   const open = (r.approval_steps || []).filter((s) => !s.approved_by);
   if (r.status !== 'pending' || !open.length) return '—';
@@ -402,6 +450,8 @@ export async function detail(main, id) {
     if (!changed) return;
     last = r;
     clear(body).append(h('p', { class: 'hint' }, `Request ${r.id}`), facts(r),
+      r.bundle ? h('h2', {}, 'Grants of this bundle') : null, r.bundle ? children(r) : null,
+      r.parent ? h('p', {}, 'Part of bundle ', h('a', { href: `#/requests/${enc(r.parent)}` }, r.parent), '.') : null,
       h('h2', {}, 'Approvals'), steps(r), h('h2', {}, 'Audit trail'), trail(r));
     drawActions(r);
   };
@@ -444,7 +494,7 @@ export async function detail(main, id) {
       });
       actions.append(f);
     }
-    if (['active', 'approved', 'revoke_failed'].includes(r.status)) {
+    if (['active', 'approved', 'revoke_failed'].includes(r.status) || (r.status === 'bundled' && !r.revoke_requested_by)) {
       const reason = h('input', { type: 'text', maxlength: '1000' });
       const box = h('div', { tabindex: '-1' });
       const revoke = h('button', { type: 'button', class: 'danger', 'data-action': 'revoke' }, 'Revoke now');

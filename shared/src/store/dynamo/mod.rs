@@ -3,6 +3,7 @@
 //! kind's trait implementation lives in its own module.
 
 mod audit;
+mod bundles;
 mod deliveries;
 mod flows;
 mod group_proofs;

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, Select, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
+use super::bundles::open_places;
 use super::request_index::{caller_keys, is_open};
 use super::{
     Cancelled, DynamoStore, Expect, Item, from_item, n, s, to_item, typed_page, with_version,
@@ -98,8 +99,11 @@ impl DynamoStore {
     /// sparse open-requester index (which holds only open requests, so this reads at most the
     /// cap). The index is eventually consistent and two creates can race: the cap is a bound
     /// on a runaway requester, not an exact quota.
-    async fn check_open_cap(&self, requester: &str) -> Result<(), StoreError> {
+    async fn check_open_cap(&self, requester: &str, needed: u32) -> Result<(), StoreError> {
         let limit = self.cfg.max_open_requests;
+        if needed > limit {
+            return Err(StoreError::TooManyOpen { limit });
+        }
         let out = self
             .client
             .query()
@@ -113,7 +117,8 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| StoreError::from_sdk("Query", &e))?;
-        if u32::try_from(out.count()).unwrap_or(u32::MAX) >= limit {
+        let open = u32::try_from(out.count()).unwrap_or(u32::MAX);
+        if open.saturating_add(needed) > limit {
             return Err(StoreError::TooManyOpen { limit });
         }
         Ok(())
@@ -161,7 +166,7 @@ impl DynamoStore {
 /// (`ends_at` is set only once a grant is active, so an active grant's expiry is not a
 /// departure from `pending`. A scheduled request's start or cancel repeats the delete, a
 /// harmless no-op.)
-fn leaves_pending(r: &AccessRequest) -> bool {
+pub(super) fn leaves_pending(r: &AccessRequest) -> bool {
     matches!(
         r.status,
         RequestStatus::Approved
@@ -169,6 +174,7 @@ fn leaves_pending(r: &AccessRequest) -> bool {
             | RequestStatus::Rejected
             | RequestStatus::Expired
             | RequestStatus::Cancelled
+            | RequestStatus::Bundled
     ) && r.ends_at.is_none()
 }
 
@@ -215,7 +221,8 @@ impl RequestStore for DynamoStore {
             stored.status,
             RequestStatus::Pending | RequestStatus::Scheduled | RequestStatus::Approved
         ) {
-            self.check_open_cap(&stored.requester.person_key()).await?;
+            self.check_open_cap(&stored.requester.person_key(), open_places(&stored))
+                .await?;
         }
         let item = self.request_item(&stored)?;
         let mut side = Vec::new();
@@ -224,6 +231,7 @@ impl RequestStore for DynamoStore {
         }
         if stored.status == RequestStatus::Pending {
             side.extend(self.approver_puts(&stored)?);
+            side.extend(self.slot_puts(&stored)?);
         }
         // A break-glass grant is listed for its review from the moment it exists.
         if stored.review_pending() {
@@ -273,9 +281,7 @@ impl RequestStore for DynamoStore {
         });
         let item = self.request_item(&stored)?;
         let mut side = Vec::new();
-        if leaves_pending(&stored) {
-            side.extend(self.approver_deletes(&stored)?);
-        }
+        side.extend(self.pending_leftovers(&stored)?);
         side.extend(self.audit_items(&other)?);
         if side.is_empty() {
             self.put_single(
@@ -357,9 +363,7 @@ impl RequestStore for DynamoStore {
             )?,
             self.put(self.principal_item(&account)?, Some(&principal_expect))?,
         ];
-        if leaves_pending(&stored) {
-            writes.extend(self.approver_deletes(&stored)?);
-        }
+        writes.extend(self.pending_leftovers(&stored)?);
         writes.extend(self.audit_items(&other)?);
         // Already a transaction: the request's own events reach the day's audit log in it,
         // at no extra call (unlike `update_request`'s single put, which copies after).
@@ -385,6 +389,55 @@ impl RequestStore for DynamoStore {
             )),
             Err(Cancelled::Other(e)) => Err(e),
         }
+    }
+
+    async fn create_bundle(
+        &self,
+        parent: &AccessRequest,
+        children: &[AccessRequest],
+        idempotency: Option<(&str, &str)>,
+        audit: &[AuditEvent],
+    ) -> Result<Created, StoreError> {
+        if let Some((sub, key)) = idempotency
+            && let Some(existing) = self.idempotent_replay(sub, key, parent.created_at).await?
+        {
+            return Ok(Created::Existing(existing));
+        }
+        self.check_open_cap(&parent.requester.person_key(), open_places(parent))
+            .await?;
+        let mut side = Vec::new();
+        if let Some((sub, key)) = idempotency {
+            side.push(self.idempotency_put(sub, key, parent)?);
+        }
+        match self
+            .commit_bundle(parent, None, children, audit, side)
+            .await
+        {
+            Ok((stored, _)) => Ok(Created::New(stored)),
+            Err(StoreError::Conflict { .. }) if idempotency.is_some() => {
+                // The key was taken between the replay check and this write.
+                let (sub, key) = idempotency.unwrap_or_default();
+                match self.idempotent_replay(sub, key, parent.created_at).await? {
+                    Some(existing) => Ok(Created::Existing(existing)),
+                    None => Err(StoreError::AlreadyExists {
+                        entity: "request",
+                        id: parent.id.clone(),
+                    }),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn bundle_request(
+        &self,
+        parent: &AccessRequest,
+        expected_version: u64,
+        children: &[AccessRequest],
+        audit: &[AuditEvent],
+    ) -> Result<(AccessRequest, Vec<AccessRequest>), StoreError> {
+        self.commit_bundle(parent, Some(expected_version), children, audit, vec![])
+            .await
     }
 
     async fn pending_for_approver(

@@ -182,6 +182,18 @@ fn full_flow_spec() -> AccessFlowSpec {
             approval: shared::model::ExtensionApproval::Automatic,
             max_total_duration: "24h".into(),
         }),
+        bundle: Some(vec![
+            shared::model::BundleItem {
+                integration: "prod-search".into(),
+                resources: vec!["logs-*".into()],
+                permission: "read".into(),
+            },
+            shared::model::BundleItem {
+                integration: "cloud".into(),
+                resources: vec!["prod".into()],
+                permission: "deployment-viewer".into(),
+            },
+        ]),
     }
 }
 
@@ -281,7 +293,18 @@ fn request_bodies_use_the_documented_schemas() {
         r("IntegrationSpec")
     );
     assert_eq!(body_ref("/flows/{name}", "put"), r("AccessFlowSpec"));
-    assert_eq!(body_ref("/requests", "post"), r("NewRequest"));
+    // A bundle flow's request names the flow, and the flow fixes its items.
+    let either = json!({ "oneOf": [r("NewRequest"), r("NewBundleRequest")] });
+    assert_eq!(body_ref("/requests", "post"), either);
+    assert_eq!(body_ref("/requests/preview", "post"), either);
+    let bundle_fields: BTreeSet<String> = ["flow", "duration", "justification", "starts_at"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        properties(&doc, schema(&doc, "NewBundleRequest")),
+        bundle_fields
+    );
     assert_eq!(
         body_ref("/requests/{id}/approve", "post"),
         r("DecisionBody")

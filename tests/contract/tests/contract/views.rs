@@ -180,6 +180,7 @@ fn flows() -> [AccessFlow; 2] {
             approval: None,
             break_glass: false,
             extension: None,
+            bundle: None,
         },
         version: 2,
         created_at: at(0),
@@ -364,6 +365,13 @@ fn requests() -> [AccessRequest; 2] {
             justification: None,
         }),
         extends: Some("g-0".into()),
+        bundle: Some(vec![shared::model::BundlePart {
+            integration: "prod-search".into(),
+            resources: vec!["logs-2026.11".into()],
+            requested_resources: vec!["logs-*".into()],
+            permission: "read".into(),
+        }]),
+        parent: Some("p-1".into()),
         history: vec![created, failed],
         version: 7,
     };
@@ -400,6 +408,8 @@ fn requests() -> [AccessRequest; 2] {
         extensions: 0,
         key_renewal: None,
         extends: None,
+        bundle: None,
+        parent: None,
         history: vec![],
         version: 0,
     };
@@ -449,7 +459,24 @@ fn integration_views_match_their_operations() {
 #[test]
 fn flow_views_match_their_operations() {
     let doc = openapi();
-    for f in flows() {
+    // A bundle flow names its items instead of an integration, resources and permissions.
+    let mut bundle = flows()[1].clone();
+    bundle.spec.integration.clear();
+    bundle.spec.resources.clear();
+    bundle.spec.permissions.clear();
+    bundle.spec.bundle = Some(vec![
+        shared::model::BundleItem {
+            integration: "prod-search".into(),
+            resources: vec!["logs-*".into()],
+            permission: "read".into(),
+        },
+        shared::model::BundleItem {
+            integration: "cloud".into(),
+            resources: vec!["prod".into()],
+            permission: "deployment-viewer".into(),
+        },
+    ]);
+    for f in flows().into_iter().chain([bundle]) {
         let admin = discover::views::flow(&f);
         let requester = discover::views::flow_for_requester(&f);
         assert_matches(
@@ -493,7 +520,9 @@ fn request_views_match_their_operations() {
     let doc = openapi();
     let approver = person("alice-sub", Some("alice@example.com"));
     for r in requests() {
-        let shown = provision::views::request(&r, &approver);
+        let mut shown = provision::views::request(&r, &approver);
+        // A bundle parent's answer lists its children.
+        shown["children"] = json!([shared::model::child_summary(&r)]);
         for (method, path, status) in [
             ("post", "/requests", "200"),
             ("post", "/requests", "201"),

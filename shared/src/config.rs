@@ -82,9 +82,5 @@ pub async fn aws_sdk_config() -> aws_config::SdkConfig {
         .operation_attempt_timeout(Duration::from_secs(4))
         .operation_timeout(Duration::from_secs(10))
         .build();
-    aws_config::from_env()
-        .timeout_config(timeouts)
-        .http_client(crate::tls_roots::aws_http_client())
-        .load()
-        .await
+    aws_config::from_env().timeout_config(timeouts).load().await
 }

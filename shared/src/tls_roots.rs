@@ -1,86 +1,48 @@
-//! One trust store per process. The system's CA roots are read from disk once, on first use
-//! (`rustls-native-certs`, the loader both the AWS SDK and `rustls-platform-verifier` use), and
-//! serve both the AWS SDK's HTTPS client and every target client. Left alone, each would load
-//! and parse them itself, most of a cold start's init time, and the target client even in
-//! functions or routes that never call a target.
+//! The target clients' trust store: the system's CA roots, read from disk once per process and
+//! only when a target is first called (a route that never calls one never reads them).
+//! `rustls-native-certs` is the loader `rustls-platform-verifier` (reqwest's default) and the AWS
+//! SDK use, so targets trust what they trusted before. Each reqwest client used to load its own
+//! copy eagerly, at init and again per CA bundle; now all share this one.
+//!
+//! The AWS SDK keeps its own copy: it takes extra roots only as PEM, which each of a function's
+//! SDK clients parses again at init (measured: more init time than a second load costs).
 
+use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 
-use aws_smithy_http_client::proxy::ProxyConfig;
-use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
-use aws_smithy_http_client::{Builder, ConnectorBuilder};
-use base64::Engine;
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-struct Roots {
-    store: Arc<RootCertStore>,
-    /// The same certificates as PEM, the only form the SDK's trust store takes.
-    pem: Vec<u8>,
-}
+static ROOTS: LazyLock<Arc<RootCertStore>> = LazyLock::new(load);
 
-static ROOTS: LazyLock<Roots> = LazyLock::new(load);
-
-fn load() -> Roots {
+fn load() -> Arc<RootCertStore> {
     let found = rustls_native_certs::load_native_certs();
     if !found.errors.is_empty() {
-        tracing::warn!(errors = found.errors.len(), "some system CA roots could not be read");
+        tracing::warn!(
+            errors = found.errors.len(),
+            "some system CA roots could not be read"
+        );
     }
     let mut store = RootCertStore::empty();
-    let mut pem = Vec::new();
-    let b64 = base64::engine::general_purpose::STANDARD;
+    // A bundle file and a hashed directory usually hold the same certificates: parse each once.
+    let mut seen = HashSet::new();
     for cert in found.certs {
-        // Only what parses as a trust anchor goes on: the SDK refuses (panics on) a PEM
-        // certificate it cannot add, where its own native loading would skip it.
-        if store.add(cert.clone()).is_ok() {
-            pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
-            let body = b64.encode(cert.as_ref());
-            for line in body.as_bytes().chunks(64) {
-                pem.extend_from_slice(line);
-                pem.push(b'\n');
-            }
-            pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
+        if seen.insert(cert.as_ref().to_vec()) {
+            // What does not parse as a trust anchor is skipped, as every loader does.
+            let _ = store.add(cert);
         }
     }
-    Roots {
-        store: Arc::new(store),
-        pem,
-    }
-}
-
-/// The AWS SDK's HTTPS client as the SDK builds its default one (rustls with aws-lc, the
-/// proxy from the environment), trusting the shared roots. Connectors are made on the first
-/// call, so the roots are read then, not at init.
-pub fn aws_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    Builder::new().build_with_connector_fn(|settings, components| {
-        let trust = TrustStore::empty()
-            .with_native_roots(false)
-            .with_pem_certificate(ROOTS.pem.clone());
-        let context = TlsContext::builder()
-            .with_trust_store(trust)
-            .build()
-            .unwrap_or_default();
-        let mut builder = ConnectorBuilder::default()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-            .tls_context(context);
-        builder.set_connector_settings(settings.cloned());
-        if let Some(c) = components {
-            builder.set_sleep_impl(c.sleep_impl());
-        }
-        builder.set_proxy_config(Some(ProxyConfig::from_env()));
-        builder.build()
-    })
+    Arc::new(store)
 }
 
 /// A target client's TLS configuration: the shared roots, plus `extra_pem` (an integration's
 /// own CA) when given. `Err` names why the extra certificates were refused.
 pub fn client_config(extra_pem: Option<&str>) -> Result<rustls::ClientConfig, String> {
     let roots = match extra_pem {
-        None => ROOTS.store.clone(),
+        None => ROOTS.clone(),
         Some(pem) => {
-            let mut store = (*ROOTS.store).clone();
+            let mut store = (**ROOTS).clone();
             let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| format!("the CA certificate could not be parsed: {e}"))?;
@@ -107,15 +69,25 @@ pub fn client_config(extra_pem: Option<&str>) -> Result<rustls::ClientConfig, St
 mod tests {
     use super::*;
 
+    /// Any system root, as PEM, stands in for a private CA.
+    fn system_root_pem() -> Option<String> {
+        use base64::Engine;
+        let cert = rustls_native_certs::load_native_certs()
+            .certs
+            .into_iter()
+            .find(|c| RootCertStore::empty().add(c.clone()).is_ok())?;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        Some(format!(
+            "-----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----\n"
+        ))
+    }
+
     #[test]
-    fn the_sdk_gets_the_same_roots_the_targets_trust() {
-        let pem_certs = CertificateDer::pem_slice_iter(&ROOTS.pem)
-            .collect::<Result<Vec<_>, _>>()
-            .expect("the PEM form parses");
-        assert_eq!(pem_certs.len(), ROOTS.store.len());
-        let mut again = RootCertStore::empty();
-        let (added, refused) = again.add_parsable_certificates(pem_certs);
-        assert_eq!((added, refused), (ROOTS.store.len(), 0));
+    fn the_shared_roots_are_loaded_once_and_deduplicated() {
+        let found = rustls_native_certs::load_native_certs();
+        let distinct: HashSet<Vec<u8>> = found.certs.iter().map(|c| c.as_ref().to_vec()).collect();
+        assert!(ROOTS.len() <= distinct.len());
+        assert!(Arc::ptr_eq(&ROOTS, &ROOTS.clone()));
         assert!(client_config(None).is_ok());
     }
 
@@ -125,17 +97,14 @@ mod tests {
             "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n",
         ))
         .expect_err("not a certificate");
-        assert!(refused.starts_with("the CA certificate could not be parsed"), "{refused}");
+        assert!(
+            refused.starts_with("the CA certificate could not be parsed"),
+            "{refused}"
+        );
         let none = client_config(Some("no PEM here")).expect_err("nothing to trust");
         assert!(none.contains("no certificate found"), "{none}");
-        // Any system root stands in for a private CA: it parses and is trusted on top.
-        if let Some(first) = std::str::from_utf8(&ROOTS.pem)
-            .unwrap()
-            .split_inclusive("-----END CERTIFICATE-----\n")
-            .next()
-            .filter(|p| p.contains("BEGIN"))
-        {
-            assert!(client_config(Some(first)).is_ok());
+        if let Some(pem) = system_root_pem() {
+            assert!(client_config(Some(&pem)).is_ok());
         }
     }
 }

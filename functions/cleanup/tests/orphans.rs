@@ -473,31 +473,25 @@ async fn the_inventory_asks_only_for_the_integrations_names_and_falls_back_on_ol
     let env = Env::start(es_seed()).await;
     let (d, c) = (discover_app(&env), cleanup_app(&env));
     register(&env, &d, json!({})).await;
-    put(
-        &env,
-        "/_security/role/ejit_grant_gone",
-        json!({"indices": [{"names": ["logs-*"], "privileges": ["read"]}], "metadata": managed(Some("gone"), "sub-1")}),
-    )
-    .await;
-    put(
-        &env,
-        "/_security/user/ejit_gone@example.com",
-        json!({"password": "orphan-password", "roles": ["ejit_grant_gone"], "metadata": managed(None, "sub-1")}),
-    )
-    .await;
-    // Another team's objects under another prefix: never asked for, never returned.
-    put(
-        &env,
-        "/_security/role/team_reader",
-        json!({"indices": [{"names": ["logs-*"], "privileges": ["read"]}], "metadata": managed(Some("x"), "sub-2")}),
-    )
-    .await;
-    put(
-        &env,
-        "/_security/user/team_carol",
-        json!({"password": "team-password", "roles": ["team_reader"], "metadata": managed(None, "sub-2")}),
-    )
-    .await;
+    // The integration's orphans, then another team's objects under another prefix: never asked
+    // for, never returned.
+    for (role, user, sub) in [
+        ("ejit_grant_gone", "ejit_gone@example.com", "sub-1"),
+        ("team_reader", "team_carol", "sub-2"),
+    ] {
+        put(
+            &env,
+            &format!("/_security/role/{role}"),
+            json!({"indices": [{"names": ["logs-*"], "privileges": ["read"]}], "metadata": managed(Some(sub), sub)}),
+        )
+        .await;
+        put(
+            &env,
+            &format!("/_security/user/{user}"),
+            json!({"password": "orphan-password", "roles": [role], "metadata": managed(None, sub)}),
+        )
+        .await;
+    }
     let integration = env
         .store
         .get_integration(INTEGRATION)

@@ -584,6 +584,17 @@ async fn the_schedule_rediscovers_everything_and_survives_a_broken_integration()
     assert!(gone[0].gone_since.is_some());
 }
 
+/// The paths of the discovery requests the emulator saw (not the registration's security calls).
+async fn discovery_paths(env: &Env) -> Vec<String> {
+    env.es_requests()
+        .await
+        .iter()
+        .filter_map(|r| r["path"].as_str())
+        .filter(|p| !p.starts_with("/_security"))
+        .map(str::to_string)
+        .collect()
+}
+
 /// Discovery asks the cluster only for what the include patterns can select (exact names,
 /// patterns, a hidden index named exactly), tolerating names that do not exist, patterns that
 /// match nothing and names the connector may not see; exclusions are applied on the answer.
@@ -624,13 +635,7 @@ async fn discovery_asks_only_for_what_the_include_patterns_can_select() {
         ],
         "the alias keeps its excluded index's owner; restricted, missing and unmatched names are skipped"
     );
-    let asked: Vec<String> = env
-        .es_requests()
-        .await
-        .iter()
-        .filter(|r| !r["path"].as_str().unwrap().starts_with("/_security"))
-        .map(|r| r["path"].as_str().unwrap().to_string())
-        .collect();
+    let asked = discovery_paths(&env).await;
     let expr = ".internal-hidden,.security-7,logs,logs-2026.*,metrics-*,missing-exact,nothing-*";
     assert_eq!(
         asked,
@@ -654,13 +659,7 @@ async fn discovery_asks_only_for_what_the_include_patterns_can_select() {
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["discovery"]["total"], 0, "{body}");
-    let asked: Vec<String> = env
-        .es_requests()
-        .await
-        .iter()
-        .filter(|r| !r["path"].as_str().unwrap().starts_with("/_security"))
-        .map(|r| r["path"].as_str().unwrap().to_string())
-        .collect();
+    let asked = discovery_paths(&env).await;
     assert_eq!(
         asked,
         [

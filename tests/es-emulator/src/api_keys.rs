@@ -627,30 +627,24 @@ pub fn query(ctx: &mut Ctx) -> ApiResult {
     let p = ctx.principal;
     let scope = api_key_scope(p, A_QUERY).ok_or_else(|| deny_cluster(p, A_QUERY))?;
     q.check_fields(&queryable_field)?;
-    let mut docs: Vec<(&ApiKey, Value)> = Vec::new();
-    for (position, k) in ctx.state.api_keys.iter().enumerate() {
-        if scope == KeyScope::Own && !k.owned_by(p) {
-            continue;
-        }
-        let mut doc = k.query_doc();
-        doc[DOC_SORT] = json!(position);
-        docs.push((k, doc));
-    }
+    // Each key's position in the store stands for its Lucene doc id (`_doc`).
+    let mut keys: Vec<(usize, &ApiKey)> = ctx
+        .state
+        .api_keys
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| scope == KeyScope::All || k.owned_by(p))
+        .collect();
     if q.sort.is_empty() {
-        docs.sort_by_key(|(k, _)| k.creation);
+        keys.sort_by_key(|(_, k)| k.creation);
     }
-    let (total, page) = q.run(docs)?;
-    let keys: Vec<Value> = page
+    let docs = keys
         .into_iter()
-        .map(|(k, sort)| {
-            let mut v = k.to_json(with_limited_by);
-            if let Some(s) = sort {
-                v["_sort"] = s;
-            }
-            v
+        .map(|(position, k)| {
+            let mut doc = k.query_doc();
+            doc[DOC_SORT] = json!(position);
+            (k.to_json(with_limited_by), doc)
         })
         .collect();
-    Ok(ApiResponse::ok(
-        json!({"total": total, "count": keys.len(), "api_keys": keys}),
-    ))
+    q.answer(docs, "api_keys")
 }

@@ -138,6 +138,25 @@ impl PagedQuery {
     }
 }
 
+impl PagedQuery {
+    /// The answer `{total, count, <key>: [...]}`, each item with its `_sort` values when sorted.
+    pub fn answer(&self, docs: Vec<(Value, Value)>, key: &str) -> ApiResult {
+        let (total, page) = self.run(docs)?;
+        let items: Vec<Value> = page
+            .into_iter()
+            .map(|(mut item, sort)| {
+                if let Some(s) = sort {
+                    item["_sort"] = s;
+                }
+                item
+            })
+            .collect();
+        Ok(ApiResponse::ok(
+            json!({"total": total, "count": items.len(), key: items}),
+        ))
+    }
+}
+
 /// `USER_FIELD_NAME_TRANSLATORS`: the public fields of a native user.
 fn user_field(f: &str) -> bool {
     ["username", "roles", "full_name", "email", "enabled"].contains(&f)
@@ -179,19 +198,7 @@ pub fn query_users(ctx: &mut Ctx) -> ApiResult {
             (u.to_json(), doc)
         })
         .collect();
-    let (total, page) = q.run(docs)?;
-    let users: Vec<Value> = page
-        .into_iter()
-        .map(|(mut u, sort)| {
-            if let Some(s) = sort {
-                u["_sort"] = s;
-            }
-            u
-        })
-        .collect();
-    Ok(ApiResponse::ok(
-        json!({"total": total, "count": users.len(), "users": users}),
-    ))
+    q.answer(docs, "users")
 }
 
 pub fn query_roles(ctx: &mut Ctx) -> ApiResult {
@@ -215,17 +222,5 @@ pub fn query_roles(ctx: &mut Ctx) -> ApiResult {
             (item, doc)
         })
         .collect();
-    let (total, page) = q.run(docs)?;
-    let roles: Vec<Value> = page
-        .into_iter()
-        .map(|(mut r, sort)| {
-            if let Some(s) = sort {
-                r["_sort"] = s;
-            }
-            r
-        })
-        .collect();
-    Ok(ApiResponse::ok(
-        json!({"total": total, "count": roles.len(), "roles": roles}),
-    ))
+    q.answer(docs, "roles")
 }

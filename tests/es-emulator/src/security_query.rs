@@ -89,12 +89,9 @@ impl PagedQuery {
         Ok(())
     }
 
-    /// Filters, sorts and pages `(item, query document)` pairs in store order. Returns the
-    /// total number of matches and the page, each item with its `_sort` values when sorted.
-    pub fn run<T>(
-        &self,
-        docs: Vec<(T, Value)>,
-    ) -> Result<(usize, Vec<(T, Option<Value>)>), ApiResponse> {
+    /// Filters, sorts and pages `(item, query document)` pairs given in store order, and
+    /// answers `{total, count, <key>: [...]}`, each item with its `_sort` values when sorted.
+    pub fn answer(&self, docs: Vec<(Value, Value)>, key: &str) -> ApiResult {
         let mut matched = Vec::new();
         for (item, doc) in docs {
             if crate::query::matches(&self.query, &doc)? {
@@ -116,37 +113,18 @@ impl PagedQuery {
                 crate::query::compare_docs(doc, &after_doc, &self.sort) == Ordering::Greater
             });
         }
-        let page = matched
+        let items: Vec<Value> = matched
             .into_iter()
             .skip(self.from)
             .take(self.size)
-            .map(|(item, doc)| {
-                let sort = (!self.sort.is_empty()).then(|| {
-                    Value::Array(
-                        self.sort
-                            .iter()
-                            .map(|(f, _)| {
-                                crate::query::field(&doc, f).cloned().unwrap_or(Value::Null)
-                            })
-                            .collect(),
-                    )
-                });
-                (item, sort)
-            })
-            .collect();
-        Ok((total, page))
-    }
-}
-
-impl PagedQuery {
-    /// The answer `{total, count, <key>: [...]}`, each item with its `_sort` values when sorted.
-    pub fn answer(&self, docs: Vec<(Value, Value)>, key: &str) -> ApiResult {
-        let (total, page) = self.run(docs)?;
-        let items: Vec<Value> = page
-            .into_iter()
-            .map(|(mut item, sort)| {
-                if let Some(s) = sort {
-                    item["_sort"] = s;
+            .map(|(mut item, doc)| {
+                if !self.sort.is_empty() {
+                    let values = self
+                        .sort
+                        .iter()
+                        .map(|(f, _)| crate::query::field(&doc, f).cloned().unwrap_or(Value::Null))
+                        .collect();
+                    item["_sort"] = Value::Array(values);
                 }
                 item
             })

@@ -26,6 +26,7 @@ pub mod services;
 pub mod slack;
 pub mod store;
 pub mod targets;
+pub mod tls_roots;
 pub mod validation;
 
 pub use clock::{Clock, ManualClock, SystemClock};

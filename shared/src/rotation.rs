@@ -94,13 +94,6 @@ pub enum RotationError {
     UnknownStep(String),
     #[error("no integration uses secret {secret}")]
     UnknownSecret { secret: String },
-    #[error(
-        "secret {secret} is shared by integrations with different targets ({integrations}); rotate it by hand"
-    )]
-    AmbiguousSecret {
-        secret: String,
-        integrations: String,
-    },
     #[error("rotation is not enabled for secret {secret}")]
     NotEnabled { secret: String },
     #[error("secret {secret} has no version {token}")]
@@ -144,7 +137,6 @@ impl RotationError {
         match self {
             Self::UnknownStep(_) => "unknown_step",
             Self::UnknownSecret { .. } => "unknown_secret",
-            Self::AmbiguousSecret { .. } => "ambiguous_secret",
             Self::NotEnabled { .. } => "rotation_not_enabled",
             Self::UnknownToken { .. } => "unknown_token",
             Self::NotPending { .. } => "token_not_pending",
@@ -170,38 +162,34 @@ pub fn secret_matches(configured: &str, described: &SecretDescription) -> bool {
             .is_some_and(|rest| rest.len() == 7 && rest.starts_with('-'))
 }
 
-/// The integration whose connector secret is `described`. Several integrations may share a
-/// secret only if they point at the same target.
-pub fn integration_for_secret(
-    integrations: Vec<Integration>,
+/// The integration a connector secret can belong to, read from the secret's name: connector
+/// secrets are bound by name to one integration (`<prefix><integration>`, or under
+/// `<prefix><integration>/`, see [`crate::model::secret_bound_to`]), and integration names
+/// have no `/`.
+pub fn integration_named_by_secret<'a>(secret_name: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = secret_name.strip_prefix(prefix)?;
+    let name = rest.split('/').next().unwrap_or_default();
+    (!name.is_empty()).then_some(name)
+}
+
+/// The integration whose connector secret is `described`: one item read, never a listing.
+/// The name says which integration may own the secret; that integration must also name this
+/// very secret, so one re-pointed at another secret (renamed `…/v2`, say) no longer answers
+/// for the old one, and an integration deleted and registered again answers with its current
+/// record.
+pub async fn integration_for_secret(
+    integrations: &dyn IntegrationStore,
+    prefix: &str,
     described: &SecretDescription,
 ) -> Result<Integration, RotationError> {
-    let mut matching: Vec<Integration> = integrations
-        .into_iter()
-        .filter(|i| secret_matches(&i.spec.secret_arn, described))
-        .collect();
-    let Some(first) = matching.first() else {
-        return Err(RotationError::UnknownSecret {
-            secret: described.arn.clone(),
-        });
+    let unknown = || RotationError::UnknownSecret {
+        secret: described.arn.clone(),
     };
-    let same_target = |i: &Integration| {
-        i.spec.kind == first.spec.kind
-            && i.spec.url == first.spec.url
-            && i.spec.organization_id == first.spec.organization_id
-    };
-    if !matching.iter().all(same_target) {
-        return Err(RotationError::AmbiguousSecret {
-            secret: described.arn.clone(),
-            integrations: matching
-                .iter()
-                .map(|i| i.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
+    let name = integration_named_by_secret(&described.name, prefix).ok_or_else(unknown)?;
+    match integrations.get_integration(name).await? {
+        Some(i) if secret_matches(&i.spec.secret_arn, described) => Ok(i),
+        _ => Err(unknown()),
     }
-    matching.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(matching.swap_remove(0))
 }
 
 fn has_stage(desc: &SecretDescription, version: &str, stage: &str) -> bool {

@@ -35,6 +35,7 @@ impl Services {
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let table = required("TABLE_NAME")?;
         let aws = crate::config::aws_sdk_config().await;
+        let scheduler_client = aws_sdk_scheduler::Client::new(&aws);
         let secrets: Arc<dyn SecretStore> = Arc::new(SecretsManager::new(
             aws_sdk_secretsmanager::Client::new(&aws),
         ));
@@ -50,14 +51,12 @@ impl Services {
                 )),
             ),
             secrets,
+            // One SDK client (a clone shares it): each one built loads its TLS roots at init.
             scheduler: Arc::new(EventBridgeScheduler::new(
-                aws_sdk_scheduler::Client::new(&aws),
+                scheduler_client.clone(),
                 scheduler.clone(),
             )),
-            starts: Arc::new(EventBridgeScheduler::new(
-                aws_sdk_scheduler::Client::new(&aws),
-                scheduler,
-            )),
+            starts: Arc::new(EventBridgeScheduler::new(scheduler_client, scheduler)),
             clock: Arc::new(SystemClock),
             config: GrantConfig {
                 secret_prefix: optional("CREDENTIAL_SECRET_PREFIX", DEFAULT_SECRET_PREFIX),

@@ -466,3 +466,116 @@ async fn the_key_inventory_pages_past_a_thousand_managed_keys() {
         .collect();
     assert_eq!(queries.len(), 2, "two pages: {queries:?}");
 }
+
+/// The inventory asks the cluster only for names under the integration's prefix (the user and
+/// role query APIs), never for every user and role; a cluster older than those APIs (no handler
+/// for the path) is listed whole once and filtered, with the same result.
+#[tokio::test]
+async fn the_inventory_asks_only_for_the_integrations_names_and_falls_back_on_older_clusters() {
+    let env = Env::start(es_seed()).await;
+    let (d, c) = (discover_app(&env), cleanup_app(&env));
+    register(&env, &d, json!({})).await;
+    // The integration's orphans, then another team's objects under another prefix: never asked
+    // for, never returned.
+    for (role, user, sub) in [
+        ("ejit_grant_gone", "ejit_gone@example.com", "sub-1"),
+        ("team_reader", "team_carol", "sub-2"),
+    ] {
+        put(
+            &env,
+            &format!("/_security/role/{role}"),
+            json!({"indices": [{"names": ["logs-*"], "privileges": ["read"]}], "metadata": managed(Some(sub), sub)}),
+        )
+        .await;
+        put(
+            &env,
+            &format!("/_security/user/{user}"),
+            json!({"password": "orphan-password", "roles": [role], "metadata": managed(None, sub)}),
+        )
+        .await;
+    }
+    let integration = env
+        .store
+        .get_integration(INTEGRATION)
+        .await
+        .unwrap()
+        .unwrap();
+    let driver = env.targets.driver(&integration).await.unwrap();
+    let names = |listed: &[shared::driver::ManagedObject]| {
+        let mut n: Vec<String> = listed
+            .iter()
+            .filter_map(|m| match &m.object {
+                TargetObject::EsUser { username } => Some(username.clone()),
+                TargetObject::EsRole { name } => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        n.sort();
+        n
+    };
+    let paths = |log: &[Value]| -> Vec<String> {
+        log.iter()
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["method"].as_str().unwrap(),
+                    r["path"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+
+    env.clear_es_log().await;
+    let listed = driver.list_managed().await.expect("inventory");
+    assert_eq!(names(&listed), ["ejit_gone@example.com", "ejit_grant_gone"]);
+    let asked = paths(&env.es_requests().await);
+    assert_eq!(
+        asked,
+        [
+            "POST /_security/_query/user",
+            "POST /_security/_query/role",
+            "POST /_security/_query/api_key"
+        ]
+    );
+
+    // An 8.13 cluster: no handler for either query path.
+    for path in ["/_security/_query/user", "/_security/_query/role"] {
+        let r = env
+            .http
+            .post(format!("{}/_emulator/faults", env.es.url()))
+            .json(&json!({"method": "POST", "path": path, "count": 1, "status": 400,
+                          "body": {"error": format!("no handler found for uri [{path}] and method [POST]")}}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    env.clear_es_log().await;
+    let fallback = driver
+        .list_managed()
+        .await
+        .expect("inventory on an older cluster");
+    assert_eq!(names(&fallback), names(&listed));
+    let asked = paths(&env.es_requests().await);
+    assert_eq!(
+        asked,
+        [
+            "POST /_security/_query/user",
+            "GET /_security/user",
+            "POST /_security/_query/role",
+            "GET /_security/role",
+            "POST /_security/_query/api_key"
+        ]
+    );
+
+    // Any other refusal of the query is an error, not a silent full listing.
+    env.es_fault("POST", "/_security/_query/user", 1, 403).await;
+    assert!(driver.list_managed().await.is_err());
+
+    // The sweep itself removes the orphans under the prefix and leaves the other team's alone.
+    sweep(&c).await;
+    assert!(!exists(&env, "/_security/role/ejit_grant_gone").await);
+    assert!(!exists(&env, "/_security/user/ejit_gone@example.com").await);
+    assert!(exists(&env, "/_security/role/team_reader").await);
+    assert!(exists(&env, "/_security/user/team_carol").await);
+}

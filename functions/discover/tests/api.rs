@@ -583,3 +583,88 @@ async fn the_schedule_rediscovers_everything_and_survives_a_broken_integration()
         .unwrap();
     assert!(gone[0].gone_since.is_some());
 }
+
+/// The paths of the discovery requests the emulator saw (not the registration's security calls).
+async fn discovery_paths(env: &Env) -> Vec<String> {
+    env.es_requests()
+        .await
+        .iter()
+        .filter_map(|r| r["path"].as_str())
+        .filter(|p| !p.starts_with("/_security"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Discovery asks the cluster only for what the include patterns can select (exact names,
+/// patterns, a hidden index named exactly), tolerating names that do not exist, patterns that
+/// match nothing and names the connector may not see; exclusions are applied on the answer.
+#[tokio::test]
+async fn discovery_asks_only_for_what_the_include_patterns_can_select() {
+    let env = Env::start(seed(json!({
+        "generated_indices": [{"prefix": "bulk-", "count": 50, "mappings": {"_meta": {"owner": "carol@example.com"}}}]
+    })))
+    .await;
+    let arn = env.secret("narrow", connector()).await;
+    let include = json!({"discovery": {
+        "include": ["logs", "logs-2026.*", "metrics-*", "nothing-*", "missing-exact", ".internal-hidden", ".security-7"],
+        "exclude": ["logs-2026.10"]
+    }});
+    env.clear_es_log().await;
+    let (status, body) = env.put_integration("narrow", &arn, include).await;
+    assert_eq!(status, 201, "{body}");
+    let mut names: Vec<(String, Option<String>)> = env
+        .store
+        .all_resources("narrow")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.name, r.owner))
+        .collect();
+    names.sort();
+    let alice = Some("alice@example.com".to_string());
+    assert_eq!(
+        names,
+        [
+            (".internal-hidden".to_string(), None),
+            ("logs".to_string(), alice.clone()),
+            ("logs-2026.11".to_string(), alice),
+            (
+                "metrics-app".to_string(),
+                Some("ops@example.com".to_string())
+            ),
+        ],
+        "the alias keeps its excluded index's owner; restricted, missing and unmatched names are skipped"
+    );
+    let asked = discovery_paths(&env).await;
+    let expr = ".internal-hidden,.security-7,logs,logs-2026.*,metrics-*,missing-exact,nothing-*";
+    assert_eq!(
+        asked,
+        [
+            format!("/_resolve/index/{expr}"),
+            format!("/{expr}/_mapping"),
+            "/_data_stream/metrics-app".to_string(),
+        ]
+    );
+
+    // A selection that matches nothing is an empty discovery, not an error, and asks for no
+    // data streams.
+    let arn = env.secret("empty", connector()).await;
+    env.clear_es_log().await;
+    let (status, body) = env
+        .put_integration(
+            "empty",
+            &arn,
+            json!({"discovery": {"include": ["nothing-*", "missing-exact"]}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["discovery"]["total"], 0, "{body}");
+    let asked = discovery_paths(&env).await;
+    assert_eq!(
+        asked,
+        [
+            "/_resolve/index/missing-exact,nothing-*",
+            "/missing-exact,nothing-*/_mapping"
+        ]
+    );
+}

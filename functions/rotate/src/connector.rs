@@ -38,8 +38,12 @@ async fn run(app: &App, event: &RotationEvent) -> Result<serde_json::Value, Rota
     let step =
         Step::parse(&event.step).ok_or_else(|| RotationError::UnknownStep(event.step.clone()))?;
     let described = app.secrets.describe(&event.secret_id).await?;
-    let integrations = app.store.list_integrations().await?;
-    let integration = integration_for_secret(integrations, &described)?;
+    let integration = integration_for_secret(
+        app.store.as_ref(),
+        app.targets.connector_prefix(),
+        &described,
+    )
+    .await?;
     let ctx = StepContext {
         secrets: app.secrets.as_ref(),
         targets: app.targets.as_ref(),

@@ -743,3 +743,43 @@ async fn post_rotate_is_for_admins_and_maps_every_answer() {
         |e| e["action"] == "connector.rotation_requested" && e["actor"] == "admin@example.com"
     ));
 }
+
+/// Rotation finds a secret's integration from the secret's name (one item read, no listing of
+/// integrations), and only if that integration names this very secret: a second secret under
+/// the integration's namespace, or the old secret of an integration re-pointed at a new one,
+/// is nobody's, so no rotation can send its values to the integration's cluster.
+#[tokio::test]
+async fn rotation_finds_the_integration_by_the_secrets_name_and_only_if_it_names_that_secret() {
+    let env = Env::start().await;
+    let old = env.secret("moving", connector()).await;
+    let integration = env.integration("moving", &old, json!({})).await;
+    let stray = env
+        .secret(
+            "moving",
+            json!({"username": "connector", "password": "stray-password"}),
+        )
+        .await;
+    let mut ev = event("createSecret.json");
+    ev["ClientRequestToken"] = json!(TOKEN);
+    ev["SecretId"] = json!(stray);
+    let err = env.app.handle(ev).await.unwrap_err();
+    assert_eq!(err.error_type, "Rotation.NonRetryable.unknown_secret");
+
+    // Re-pointed: the integration now names a new secret of its namespace.
+    let new = env.secret("moving", connector()).await;
+    let mut moved = integration.clone();
+    moved.spec.secret_arn = new.clone();
+    env.store
+        .save_integration(&moved, Some(integration.version), &[])
+        .await
+        .unwrap();
+    env.begin_rotation(&old, TOKEN).await;
+    let err = env.step("createSecret", &old, TOKEN).await.unwrap_err();
+    assert_eq!(err.error_type, "Rotation.NonRetryable.unknown_secret");
+    assert_eq!(env.pending(&old, TOKEN).await, None, "nothing staged");
+
+    let token = "22222222-2222-2222-2222-222222222222";
+    env.begin_rotation(&new, token).await;
+    let out = env.step("createSecret", &new, token).await.unwrap();
+    assert_eq!(out["integration"], "moving");
+}

@@ -48,10 +48,11 @@ impl RetryPolicy {
     }
 }
 
-/// The process's HTTP clients. Cloning a `reqwest::Client` shares its connection pool.
+/// The process's HTTP clients. Cloning a `reqwest::Client` shares its connection pool. None is
+/// built before a target is first called, so functions and routes that never call one pay
+/// nothing for it at init; all trust the process's one root store ([`crate::tls_roots`]).
 pub struct HttpClients {
-    default: Client,
-    by_ca: Mutex<HashMap<String, Client>>,
+    by_ca: Mutex<HashMap<Option<String>, Client>>,
     pub retry: RetryPolicy,
 }
 
@@ -96,10 +97,6 @@ fn builder() -> reqwest::ClientBuilder {
 impl HttpClients {
     pub fn new() -> Result<Self, DriverError> {
         Ok(Self {
-            default: builder().build().map_err(|e| DriverError::Tls {
-                target: "http client".into(),
-                reason: e.to_string(),
-            })?,
             by_ca: Mutex::new(HashMap::new()),
             retry: RetryPolicy::default(),
         })
@@ -112,27 +109,28 @@ impl HttpClients {
 
     /// The client for a target: the default one, or one that also trusts `ca_pem`.
     pub fn client(&self, ca_pem: Option<&str>) -> Result<Client, DriverError> {
-        let Some(pem) = ca_pem else {
-            return Ok(self.default.clone());
-        };
+        let key = ca_pem.map(str::to_string);
         let mut cache = self.by_ca.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = cache.get(pem) {
+        if let Some(c) = cache.get(&key) {
             return Ok(c.clone());
         }
-        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
-            DriverError::Tls {
-                target: "tls.ca_cert".into(),
-                reason: format!("the CA certificate could not be parsed: {e}"),
-            }
+        let target = if ca_pem.is_some() {
+            "tls.ca_cert"
+        } else {
+            "http client"
+        };
+        let tls = crate::tls_roots::client_config(ca_pem).map_err(|reason| DriverError::Tls {
+            target: target.into(),
+            reason,
         })?;
         let client = builder()
-            .tls_certs_merge(certs)
+            .tls_backend_preconfigured(tls)
             .build()
             .map_err(|e| DriverError::Tls {
-                target: "tls.ca_cert".into(),
+                target: target.into(),
                 reason: e.to_string(),
             })?;
-        cache.insert(pem.to_string(), client.clone());
+        cache.insert(key, client.clone());
         Ok(client)
     }
 }

@@ -207,11 +207,23 @@ async fn hot_paths_and_the_sweep_stay_within_their_round_trip_budgets() {
     assert_eq!(sweep_problem(&swept, n), None);
     check(&swept, &budget::sweep(n, 1), &mut failures);
     // A connector rotation's steps each describe the secret once (the handler's description
-    // serves the step's guard too).
+    // serves the step's guard too), and find the integration by the secret's name: one item
+    // read, no listing of integrations.
     for step in bench.rotation().await {
         assert_eq!(
             step.calls.get("secretsmanager:DescribeSecret"),
             Some(&1),
+            "{}: {:?}",
+            step.op,
+            step.calls
+        );
+        assert_eq!(
+            (
+                step.calls.get("dynamodb:Query"),
+                step.calls.get("dynamodb:Scan"),
+                step.calls.get("dynamodb:GetItem")
+            ),
+            (None, None, Some(&1)),
             "{}: {:?}",
             step.op,
             step.calls

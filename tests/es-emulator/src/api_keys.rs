@@ -15,6 +15,7 @@ use crate::glob;
 use crate::ids;
 use crate::request::Req;
 use crate::roles::{RoleDescriptor, parse_role};
+use crate::security_query::PagedQuery;
 
 const A_CREATE: &str = "cluster:admin/xpack/security/api_key/create";
 const A_GRANT: &str = "cluster:admin/xpack/security/api_key/grant";
@@ -615,22 +616,6 @@ fn queryable_field(f: &str) -> bool {
     FIELDS.contains(&f) || f.starts_with("metadata.")
 }
 
-/// `FieldNameTranslators.translate`: a pattern, or a field not listed, is refused.
-fn check_queryable(f: &str) -> Result<(), ApiResponse> {
-    if f.contains('*') {
-        return Err(illegal_argument(&format!(
-            "Field name pattern [{f}] is not allowed for querying or aggregation"
-        )));
-    }
-    if queryable_field(f) {
-        Ok(())
-    } else {
-        Err(illegal_argument(&format!(
-            "Field [{f}] is not allowed for querying or aggregation"
-        )))
-    }
-}
-
 /// A sort value for `_doc`: the key's position in the store, as a Lucene doc id would be.
 const DOC_SORT: &str = "_doc";
 
@@ -638,99 +623,28 @@ pub fn query(ctx: &mut Ctx) -> ApiResult {
     ctx.req
         .allow_params(&["with_limited_by", "with_profile_uid", "typed_keys"])?;
     let with_limited_by = ctx.req.bool_param("with_limited_by", false)?;
-    let body = ctx.req.optional_object()?;
-    let mut query = json!({"match_all": {}});
-    let mut from = 0usize;
-    let mut size = 10usize;
-    let mut sort: Vec<(String, bool)> = Vec::new();
-    let mut search_after: Option<Vec<Value>> = None;
-    for (k, v) in &body {
-        match k.as_str() {
-            "query" => query = v.clone(),
-            "from" => from = v.as_u64().unwrap_or(0) as usize,
-            "size" => size = v.as_u64().unwrap_or(10) as usize,
-            "sort" => sort = crate::query::parse_sort(v),
-            "search_after" => {
-                search_after = Some(match v {
-                    Value::Array(a) => a.clone(),
-                    other => vec![other.clone()],
-                })
-            }
-            "aggs" | "aggregations" => {}
-            other => {
-                return Err(x_content_parse(&format!(
-                    "{} [query_api_key_request] unknown field [{other}]",
-                    ctx.req.location_of(other)
-                )));
-            }
-        }
-    }
-    if from + size > 10_000 {
-        return Err(illegal_argument(&format!(
-            "Result window is too large, from + size must be less than or equal to: [10000] but was [{}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.",
-            from + size
-        )));
-    }
+    let q = PagedQuery::parse(ctx, "query_api_key_request", &["aggs", "aggregations"])?;
     let p = ctx.principal;
     let scope = api_key_scope(p, A_QUERY).ok_or_else(|| deny_cluster(p, A_QUERY))?;
-    crate::query::check_fields(&query, &|f| !f.contains('*') && queryable_field(f))?;
-    // `translateFieldSortBuilders`: `_doc` passes as is, every other field is translated.
-    for (f, _) in &sort {
-        if f != DOC_SORT {
-            check_queryable(f)?;
-        }
+    q.check_fields(&queryable_field)?;
+    // Each key's position in the store stands for its Lucene doc id (`_doc`).
+    let mut keys: Vec<(usize, &ApiKey)> = ctx
+        .state
+        .api_keys
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| scope == KeyScope::All || k.owned_by(p))
+        .collect();
+    if q.sort.is_empty() {
+        keys.sort_by_key(|(_, k)| k.creation);
     }
-    let mut matched: Vec<(&ApiKey, Value)> = Vec::new();
-    for (position, k) in ctx.state.api_keys.iter().enumerate() {
-        if scope == KeyScope::Own && !k.owned_by(p) {
-            continue;
-        }
-        let mut doc = k.query_doc();
-        doc[DOC_SORT] = json!(position);
-        if crate::query::matches(&query, &doc)? {
-            matched.push((k, doc));
-        }
-    }
-    if sort.is_empty() {
-        matched.sort_by_key(|(k, _)| k.creation);
-    } else {
-        matched.sort_by(|a, b| crate::query::compare_docs(&a.1, &b.1, &sort));
-    }
-    let sort_values = |doc: &Value| -> Vec<Value> {
-        sort.iter()
-            .map(|(f, _)| crate::query::field(doc, f).cloned().unwrap_or(Value::Null))
-            .collect()
-    };
-    let total = matched.len();
-    if let Some(after) = &search_after {
-        // Only what sorts strictly after the previous page's last `_sort`.
-        let after_doc = sort_doc(&sort, after);
-        matched.retain(|(_, doc)| {
-            crate::query::compare_docs(doc, &after_doc, &sort) == std::cmp::Ordering::Greater
-        });
-    }
-    let keys: Vec<Value> = matched
+    let docs = keys
         .into_iter()
-        .skip(from)
-        .take(size)
-        .map(|(k, doc)| {
-            let mut v = k.to_json(with_limited_by);
-            if !sort.is_empty() {
-                v["_sort"] = Value::Array(sort_values(&doc));
-            }
-            v
+        .map(|(position, k)| {
+            let mut doc = k.query_doc();
+            doc[DOC_SORT] = json!(position);
+            (k.to_json(with_limited_by), doc)
         })
         .collect();
-    Ok(ApiResponse::ok(
-        json!({"total": total, "count": keys.len(), "api_keys": keys}),
-    ))
-}
-
-/// A document holding `values` under the sort fields, to compare others against.
-fn sort_doc(sort: &[(String, bool)], values: &[Value]) -> Value {
-    let mut doc = Map::new();
-    for ((f, _), v) in sort.iter().zip(values) {
-        doc.insert(f.clone(), v.clone());
-    }
-    Value::Object(doc)
+    q.answer(docs, "api_keys")
 }

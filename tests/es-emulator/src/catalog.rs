@@ -292,7 +292,11 @@ impl Catalog {
                 .kind_of(expr)
                 .filter(|k| data_streams || *k != Kind::DataStream);
             if !authorized(expr, kind.unwrap_or(Kind::Index)) {
-                denied.push(expr.to_string());
+                // `IndicesAndAliasesResolver`: an unauthorized name counts as unavailable, so
+                // `ignore_unavailable` drops it silently instead of refusing the request.
+                if !opts.ignore_unavailable {
+                    denied.push(expr.to_string());
+                }
                 continue;
             }
             match kind {

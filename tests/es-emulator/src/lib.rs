@@ -22,6 +22,7 @@ mod request;
 mod role_api;
 mod roles;
 mod router;
+mod security_query;
 mod seed;
 mod server;
 mod state;

@@ -3,7 +3,7 @@
 
 use crate::ctx::Ctx;
 use crate::errors::{ApiResponse, ApiResult, method_not_allowed, no_handler};
-use crate::{account, api_keys, discovery, documents, role_api, users};
+use crate::{account, api_keys, discovery, documents, role_api, security_query, users};
 
 fn allow(ctx: &Ctx, allowed: &[&str]) -> Result<(), ApiResponse> {
     if allowed.contains(&ctx.req.method.as_str()) {
@@ -114,6 +114,14 @@ fn route(ctx: &mut Ctx, s: &[&str]) -> ApiResult {
         ["_security", "_query", "api_key"] => {
             allow(ctx, &["GET", "POST"])?;
             api_keys::query(ctx)
+        }
+        ["_security", "_query", "user"] => {
+            allow(ctx, &["GET", "POST"])?;
+            security_query::query_users(ctx)
+        }
+        ["_security", "_query", "role"] => {
+            allow(ctx, &["GET", "POST"])?;
+            security_query::query_roles(ctx)
         }
         ["_security", "privilege", "_builtin"] => {
             allow(ctx, &["GET"])?;

@@ -22,5 +22,7 @@ mod discovery;
 mod media;
 #[path = "conformance/roles.rs"]
 mod roles;
+#[path = "conformance/security_query.rs"]
+mod security_query;
 #[path = "conformance/users.rs"]
 mod users;

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::client::EsClient;
-use super::grants::path_segment;
+use super::grants::{path_segment, role_name};
 use crate::driver::{DriverError, MANAGED_BY, ManagedAccount, ManagedObject};
 use crate::model::TargetObject;
 use crate::secrets::SecretValue;
@@ -61,19 +61,25 @@ fn grant_of(metadata: &Value) -> Option<String> {
 const KEY_SORT: [&str; 2] = ["creation", "name"];
 const KEY_PAGE: usize = 1000;
 
-/// Users, roles and live API keys whose metadata says elastic-jit made them: three requests,
-/// however many there are (API keys are paged by `search_after`). API keys are filtered by the
-/// cluster (`metadata.managed_by`); users and roles are filtered here, since the user query API
-/// cannot see metadata and the role query API is 8.15+ only.
-pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverError> {
+/// A page of the user and role query APIs: large enough that a cluster's managed accounts
+/// fit in one, small enough to stay well inside the security index's 10,000-hit window.
+const ACCOUNT_PAGE: usize = 1000;
+
+/// Users, roles and live API keys whose metadata says elastic-jit made them for this
+/// integration, asking the cluster only for names under the integration's prefix (a role is
+/// `<prefix>grant_<id>`, an account `<prefix>…`): one request each, however many there are
+/// (each is paged by `search_after`). Changing a prefix is refused while anything made under
+/// the old one is live, so nothing managed hides under another prefix. API keys are filtered by
+/// the cluster (`metadata.managed_by`); users and roles by name there and by metadata here,
+/// since the user query API cannot see metadata and role metadata is queryable only once the
+/// security index has been migrated.
+pub async fn list_managed(es: &EsClient, prefix: &str) -> Result<Vec<ManagedObject>, DriverError> {
     let mut out = Vec::new();
-    let users = es.json(Method::GET, "/_security/user", None, true).await?;
-    for (name, u) in users.as_object().into_iter().flatten() {
+    let users = named_under(es, Kind::User, prefix).await?;
+    for (name, u) in users {
         if managed(&u["metadata"]) {
             out.push(ManagedObject {
-                object: TargetObject::EsUser {
-                    username: name.clone(),
-                },
+                object: TargetObject::EsUser { username: name },
                 integration: integration_of(&u["metadata"]),
                 grant_id: None,
                 account: Some(ManagedAccount {
@@ -89,11 +95,11 @@ pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverErr
             });
         }
     }
-    let roles = es.json(Method::GET, "/_security/role", None, true).await?;
-    for (name, r) in roles.as_object().into_iter().flatten() {
+    let roles = named_under(es, Kind::Role, &role_name(prefix, "")).await?;
+    for (name, r) in roles {
         if managed(&r["metadata"]) {
             out.push(ManagedObject {
-                object: TargetObject::EsRole { name: name.clone() },
+                object: TargetObject::EsRole { name },
                 integration: integration_of(&r["metadata"]),
                 grant_id: grant_of(&r["metadata"]),
                 account: None,
@@ -141,4 +147,114 @@ pub async fn list_managed(es: &EsClient) -> Result<Vec<ManagedObject>, DriverErr
         }
     }
     Ok(out)
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    User,
+    Role,
+}
+
+impl Kind {
+    fn query_path(self) -> &'static str {
+        match self {
+            Kind::User => "/_security/_query/user",
+            Kind::Role => "/_security/_query/role",
+        }
+    }
+
+    fn get_path(self) -> &'static str {
+        match self {
+            Kind::User => "/_security/user",
+            Kind::Role => "/_security/role",
+        }
+    }
+
+    /// The field holding the name, in the query and in each answered item.
+    fn name_field(self) -> &'static str {
+        match self {
+            Kind::User => "username",
+            Kind::Role => "name",
+        }
+    }
+
+    fn items(self) -> &'static str {
+        match self {
+            Kind::User => "users",
+            Kind::Role => "roles",
+        }
+    }
+}
+
+/// Users or roles whose name starts with `prefix`, as `(name, document)`. The query APIs are
+/// 8.14+ (users) and 8.15+ (roles); an older cluster has no handler for the path (400 with a
+/// bare string `error`), and then the whole list is read once and filtered here.
+async fn named_under(
+    es: &EsClient,
+    kind: Kind,
+    prefix: &str,
+) -> Result<Vec<(String, Value)>, DriverError> {
+    let field = kind.name_field();
+    let mut out = Vec::new();
+    let mut search_after: Option<Value> = None;
+    loop {
+        let mut query = json!({
+            "query": {"prefix": {field: prefix}},
+            "sort": [field],
+            "size": ACCOUNT_PAGE,
+        });
+        if let Some(after) = &search_after {
+            query["search_after"] = after.clone();
+        }
+        let resp = es
+            .raw(Method::POST, kind.query_path(), Some(&query), true)
+            .await?;
+        if !resp.status.is_success() {
+            if search_after.is_none() && no_handler(resp.status.as_u16(), &resp.body) {
+                return listed_under(es, kind, prefix).await;
+            }
+            return Err(es.error(&resp));
+        }
+        let items = resp.body[kind.items()]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let last = items.last().map(|i| i["_sort"].clone());
+        let full = items.len() == ACCOUNT_PAGE;
+        for item in items {
+            if let Some(name) = item[field].as_str().filter(|n| n.starts_with(prefix)) {
+                out.push((name.to_string(), item));
+            }
+        }
+        match last {
+            Some(sort) if full && !sort.is_null() => search_after = Some(sort),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Elasticsearch's REST controller answers a path it has no handler for with 400 and a plain
+/// string `error` ("no handler found for uri [..] and method [..]"); every API error is an
+/// object with a `type`.
+fn no_handler(status: u16, body: &Value) -> bool {
+    status == 400
+        && body["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("no handler found for uri"))
+}
+
+async fn listed_under(
+    es: &EsClient,
+    kind: Kind,
+    prefix: &str,
+) -> Result<Vec<(String, Value)>, DriverError> {
+    let all = es.json(Method::GET, kind.get_path(), None, true).await?;
+    Ok(all
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| name.starts_with(prefix))
+        .map(|(name, v)| (name.clone(), v.clone()))
+        .collect())
 }

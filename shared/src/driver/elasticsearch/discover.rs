@@ -1,6 +1,7 @@
 //! Discovery of indices, data streams and aliases in at most three requests, whatever the
 //! number of indices: `_resolve/index`, then (only when owners are read) `_mapping` and
-//! `_data_stream` shrunk with `filter_path` to the `_meta` objects. `_resolve/index` also says
+//! `_data_stream` shrunk with `filter_path` to the `_meta` objects. Each asks only for what
+//! the include patterns can select; exclusions and the hidden-index rule are applied here. `_resolve/index` also says
 //! what each alias points to and each data stream's backing indices; both are recorded, since
 //! an alias is granted as what it points to (it can be re-pointed after approval).
 
@@ -11,6 +12,7 @@ use serde::Deserialize;
 use wildmatch::WildMatch;
 
 use super::client::EsClient;
+use super::grants::path_segment;
 use crate::driver::DiscoveredResource;
 use crate::driver::error::DriverError;
 use crate::model::{DiscoverySelection, ResourceKind};
@@ -82,27 +84,77 @@ impl Selector {
     }
 }
 
+/// The longest index expression sent in a path. Elasticsearch refuses a request line over
+/// `http.max_initial_line_length` (4kb by default); a longer selection asks for everything
+/// and is filtered here, as every selection is.
+const MAX_EXPRESSION: usize = 2048;
+
+/// Every target query names what it wants and tolerates what is not there: a name that does not
+/// exist (or that the connector may not see) is skipped, a pattern matching nothing is an empty
+/// answer, and hidden and closed indices are expanded so an explicit include can select them.
+const TOLERANT: &str = "expand_wildcards=all&ignore_unavailable=true&allow_no_indices=true";
+
+/// The comma-separated, path-encoded list of `names`, or `*` when it would not fit in a path.
+fn expression<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let mut parts: Vec<String> = names.into_iter().map(path_segment).collect();
+    parts.sort();
+    parts.dedup();
+    let joined = parts.join(",");
+    if parts.iter().any(|p| p == "*") || joined.len() > MAX_EXPRESSION {
+        "*".into()
+    } else {
+        joined
+    }
+}
+
+/// The index expression covering every name the include patterns can select. Elasticsearch
+/// patterns know only `*`, so a `?` (which [`Selector`] honours) widens to `*`. A pattern
+/// starting with `-`, `+` or `_` selects nothing (no index, alias or data stream name may
+/// start so) and would change the expression's meaning (`-x` excludes, `_all` is everything),
+/// so it is left out. `None`: nothing can be selected.
+pub fn include_expression(selection: &DiscoverySelection) -> Option<String> {
+    let usable: Vec<String> = selection
+        .include
+        .iter()
+        .filter(|p| !p.starts_with(['-', '+', '_']))
+        .map(|p| p.replace('?', "*"))
+        .collect();
+    (!usable.is_empty()).then(|| expression(usable.iter().map(String::as_str)))
+}
+
 pub async fn discover(
     es: &EsClient,
     selection: &DiscoverySelection,
     owner_tag: Option<&str>,
 ) -> Result<Vec<DiscoveredResource>, DriverError> {
+    let Some(expr) = include_expression(selection) else {
+        return Ok(Vec::new());
+    };
     let body = es
         .json(
             Method::GET,
-            "/_resolve/index/*?expand_wildcards=all",
+            &format!("/_resolve/index/{expr}?{TOLERANT}"),
             None,
             true,
         )
         .await?;
     let resolved: Resolved = serde_json::from_value(body).map_err(|e| DriverError::Protocol {
         target: es.target().into(),
-        operation: "GET /_resolve/index/*".into(),
+        operation: "GET /_resolve/index".into(),
         reason: e.to_string(),
     })?;
     let selector = Selector::new(selection);
+    let streams: Vec<&str> = resolved
+        .data_streams
+        .iter()
+        .filter(|d| selector.selects(&d.name, d.name.starts_with('.')))
+        .map(|d| d.name.as_str())
+        .collect();
     let (index_meta, stream_meta) = match owner_tag {
-        Some(tag) => (index_owners(es, tag).await?, stream_owners(es, tag).await?),
+        Some(tag) => (
+            index_owners(es, &expr, tag).await?,
+            stream_owners(es, &streams, tag).await?,
+        ),
         None => (HashMap::new(), HashMap::new()),
     };
 
@@ -167,11 +219,15 @@ fn owner_value(meta: Option<&serde_json::Value>, tag: &str) -> Option<String> {
     }
 }
 
-async fn index_owners(es: &EsClient, tag: &str) -> Result<HashMap<String, String>, DriverError> {
+async fn index_owners(
+    es: &EsClient,
+    expr: &str,
+    tag: &str,
+) -> Result<HashMap<String, String>, DriverError> {
     let body = es
         .json(
             Method::GET,
-            "/_mapping?expand_wildcards=all&filter_path=*.mappings._meta",
+            &format!("/{expr}/_mapping?{TOLERANT}&filter_path=*.mappings._meta"),
             None,
             true,
         )
@@ -185,11 +241,23 @@ async fn index_owners(es: &EsClient, tag: &str) -> Result<HashMap<String, String
         .collect())
 }
 
-async fn stream_owners(es: &EsClient, tag: &str) -> Result<HashMap<String, String>, DriverError> {
+/// Owners of the selected data streams, named exactly: the get data stream API has no
+/// `ignore_unavailable`, so a name that is not a data stream would fail the whole request.
+async fn stream_owners(
+    es: &EsClient,
+    streams: &[&str],
+    tag: &str,
+) -> Result<HashMap<String, String>, DriverError> {
+    if streams.is_empty() {
+        return Ok(HashMap::new());
+    }
     let body = es
         .json(
             Method::GET,
-            "/_data_stream/*?expand_wildcards=all&filter_path=data_streams.name,data_streams._meta",
+            &format!(
+                "/_data_stream/{}?expand_wildcards=all&filter_path=data_streams.name,data_streams._meta",
+                expression(streams.iter().copied())
+            ),
             None,
             true,
         )
@@ -227,5 +295,49 @@ mod tests {
         assert!(s.selects(".kibana_task_manager", true));
         assert!(s.selects("hidden-one", true), "exact name");
         assert!(!s.selects("hidden-two", true));
+    }
+
+    fn sel(include: &[&str]) -> DiscoverySelection {
+        DiscoverySelection {
+            include: include.iter().map(|s| s.to_string()).collect(),
+            exclude: vec!["logs-secret*".into()],
+        }
+    }
+
+    #[test]
+    fn the_expression_names_only_what_the_includes_can_select() {
+        assert_eq!(
+            include_expression(&sel(&["logs-*", "metrics-app", "logs-*"])).as_deref(),
+            Some("logs-*,metrics-app"),
+            "deduplicated; exclusions stay local"
+        );
+        assert_eq!(
+            include_expression(&sel(&["logs-2026.1?", "*"])).as_deref(),
+            Some("*"),
+            "a bare * covers everything"
+        );
+        assert_eq!(
+            include_expression(&sel(&["logs-2026.1?"])).as_deref(),
+            Some("logs-2026.1*"),
+            "? widens to *, the selector narrows again"
+        );
+        assert_eq!(
+            include_expression(&sel(&["-logs-*", "_all", "+x", "app"])).as_deref(),
+            Some("app"),
+            "exclusion, _all and + forms never reach the cluster"
+        );
+        assert_eq!(include_expression(&sel(&["_all"])), None);
+        assert_eq!(
+            include_expression(&sel(&["a#b", "ü"])).as_deref(),
+            Some("%C3%BC,a%23b"),
+            "each name is path-encoded; the commas between them are not"
+        );
+        let many: Vec<String> = (0..300).map(|i| format!("index-number-{i:04}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(
+            include_expression(&sel(&many)).as_deref(),
+            Some("*"),
+            "too long for a request line: everything, filtered here"
+        );
     }
 }

@@ -178,7 +178,7 @@ impl Driver for EsDriver {
     }
 
     async fn list_managed(&self) -> Result<Vec<ManagedObject>, DriverError> {
-        accounts::list_managed(&self.es).await
+        accounts::list_managed(&self.es, self.integration.user_prefix()).await
     }
 
     async fn create_connector_secret(&self) -> Result<SecretValue, DriverError> {

@@ -27,10 +27,23 @@ fn environment(t: &Value, function: &Value) -> BTreeSet<String> {
 #[test]
 fn every_function_built_with_cargo_lambda_for_arm64() {
     let t = template();
+    let makefile =
+        std::fs::read_to_string(crate::common::infra_file("Makefile")).expect("infra/Makefile");
     let mut seen = BTreeMap::new();
     for (id, f) in resources_of(&t, "AWS::Serverless::Function") {
         let name = binary_of(f);
-        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
+        // `sam build` compiles nothing: infra/Makefile, run from the repository root, packages
+        // the bootstrap the one workspace build made for this function.
+        assert_eq!(f["Metadata"]["BuildMethod"], "makefile", "{id}");
+        assert_eq!(f["Metadata"]["ContextPath"], ".", "{id}: infra/Makefile");
+        assert_eq!(
+            f["Metadata"]["WorkingDirectory"], "..",
+            "{id}: the repository root"
+        );
+        assert!(
+            makefile.contains(&format!("build-{id}:\n\t$(call package,{name})\n")),
+            "{id}: infra/Makefile packages target/lambda/{name}/bootstrap"
+        );
         assert_eq!(
             f["Properties"]["CodeUri"],
             format!("../functions/{name}"),

@@ -417,3 +417,35 @@ async fn empty_wildcards_int_totals_and_data_stream_settings() {
         r.body
     );
 }
+
+/// `IndicesAndAliasesResolver`: a name the caller may not see counts as unavailable, so with
+/// `ignore_unavailable=true` it is dropped silently; without it the request is refused.
+#[tokio::test]
+async fn ignore_unavailable_drops_unauthorized_names() {
+    let es = start_with(Some(
+        json!({"indices": [{"name": "logs-a"}, {"name": "secret-b"}]}),
+    ))
+    .await;
+    let conn = es
+        .user_with_role("conn", "conn", json!({"cluster": ["monitor"], "indices": [{"names": ["logs-*"], "privileges": ["view_index_metadata"]}]}))
+        .await;
+    let r = es.get("/_resolve/index/logs-a,secret-b", &conn).await;
+    let reason = error_of(&r, 403, "security_exception");
+    assert!(reason.contains("on indices [secret-b]"), "{reason}");
+    let r = es
+        .get(
+            "/_resolve/index/logs-a,secret-b,missing?ignore_unavailable=true",
+            &conn,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["indices"].as_array().unwrap().len(), 1, "{}", r.body);
+    assert_eq!(r.body["indices"][0]["name"], "logs-a");
+    let r = es
+        .get(
+            "/secret-b,nothing-*/_mapping?ignore_unavailable=true&allow_no_indices=true",
+            &conn,
+        )
+        .await;
+    assert_eq!((r.status, r.body.clone()), (200, json!({})));
+}

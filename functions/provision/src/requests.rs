@@ -229,7 +229,11 @@ pub async fn preview(
         body.justification = Some("(not checked by a preview)".into());
     }
     let plan = plan(app, caller, &body).await?;
-    let escalation = escalation(&plan.flow, plan.escalation_to, app.services.clock.now());
+    let now = app.services.clock.now();
+    let window = chrono::Duration::from_std(plan.flow.spec.approval_window())
+        .unwrap_or(chrono::Duration::hours(24));
+    let escalation = escalation(&plan.flow, plan.escalation_to, now)
+        .map(|e| e.no_later_than_lead_before(approval_deadline(now, window, plan.starts_at), now));
     let mut preview = json!({
             "integration": plan.integration.name,
             "flow": plan.flow.name,
@@ -306,7 +310,8 @@ pub async fn create(
         updated_at: now,
         approval_expires_at: approval_deadline(now, window, starts_at),
         approval_reason_required: reason_required(&flow),
-        escalation: escalation(&flow, escalation_to, now),
+        escalation: escalation(&flow, escalation_to, now)
+            .map(|e| e.no_later_than_lead_before(approval_deadline(now, window, starts_at), now)),
         break_glass: flow.spec.break_glass.then(BreakGlass::default),
         starts_at,
         ends_at: None,

@@ -51,7 +51,7 @@ pub const BREAK_GLASS_MAX_DURATION: Duration = Duration::from_secs(4 * 3600);
 pub const BREAK_GLASS_DEFAULT_DURATION: Duration = Duration::from_secs(3600);
 const MIN_ESCALATION: Duration = Duration::from_secs(5 * 60);
 /// How long before the approval window ends an escalation must happen at the latest.
-const ESCALATION_LEAD: Duration = Duration::from_secs(10 * 60);
+pub const ESCALATION_LEAD: Duration = Duration::from_secs(10 * 60);
 
 /// How a flow's requests are approved. Absent: any one of `approvers`, or, when the flow
 /// names none, one approval per owner set (`all_owners`).

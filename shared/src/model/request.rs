@@ -232,6 +232,21 @@ pub struct Escalation {
     pub escalated_at: Option<DateTime<Utc>>,
 }
 
+impl Escalation {
+    /// Escalate no later than [`super::flow::ESCALATION_LEAD`] before `deadline` (and never
+    /// before `now`): a request whose approval must come by an early start would otherwise
+    /// end before its escalation fires, and the next tier would never hear of it.
+    pub fn no_later_than_lead_before(
+        mut self,
+        deadline: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let lead = chrono::Duration::from_std(super::flow::ESCALATION_LEAD).unwrap_or_default();
+        self.at = self.at.min(deadline - lead).max(now);
+        self
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionKind {
@@ -503,6 +518,22 @@ impl AccessRequest {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_escalation_fires_before_an_early_approval_deadline() {
+        let at = |m: i64| DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::minutes(m);
+        let e = |m| Escalation {
+            at: at(m),
+            to: vec![],
+            escalated_at: None,
+        };
+        // The window's own end leaves room: unchanged.
+        assert_eq!(e(60).no_later_than_lead_before(at(240), at(0)).at, at(60));
+        // A start in 40 minutes ends the approval then: escalate 10 minutes before it.
+        assert_eq!(e(60).no_later_than_lead_before(at(40), at(0)).at, at(30));
+        // A start too close for any lead: escalate now (the next sweep).
+        assert_eq!(e(60).no_later_than_lead_before(at(5), at(0)).at, at(0));
+    }
     use super::*;
 
     pub(super) fn sample(status: RequestStatus) -> AccessRequest {

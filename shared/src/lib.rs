@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod discovery;
 pub mod driver;
 pub mod extension;
+pub mod grant_scope;
 pub mod grants;
 pub mod logging;
 pub mod metrics;

@@ -530,10 +530,9 @@ pub async fn get(
         None
     };
     let policy = flow.as_ref().and_then(|f| f.spec.extension.as_ref());
-    Ok(json_response(
-        200,
-        &views::request_with_extension(&r, &caller.identity, policy),
-    ))
+    let mut view = views::request_with_extension(&r, &caller.identity, policy);
+    view["grant_allows"] = crate::grant_view::grant_allows(app, caller, &r).await?;
+    Ok(json_response(200, &view))
 }
 
 pub async fn list(

@@ -154,6 +154,18 @@ pub trait Driver: Send + Sync {
         })
     }
 
+    /// What each of `names` (a grant's index and data stream names) stands for on the target
+    /// now, for the people deciding the grant. Only Elasticsearch resolves names.
+    async fn resolve_names(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<crate::grant_scope::ResolvedName>, DriverError> {
+        let _ = names;
+        Err(DriverError::Refused {
+            reason: "this target has no index names to resolve".into(),
+        })
+    }
+
     /// Replace a requester account's password (`user` mode credential rotation).
     async fn set_principal_password(
         &self,

@@ -220,6 +220,18 @@ impl Driver for ConnectorDriver {
         .await
     }
 
+    async fn resolve_names(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<crate::grant_scope::ResolvedName>, DriverError> {
+        self.run(
+            "resolve_names",
+            |d| async move { d.resolve_names(names).await },
+            rejected,
+        )
+        .await
+    }
+
     async fn create_connector_secret(&self) -> Result<SecretValue, DriverError> {
         self.run(
             "create_connector_secret",

@@ -5,6 +5,7 @@ mod client;
 mod connector;
 pub mod discover;
 pub mod grants;
+mod resolve;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -179,6 +180,13 @@ impl Driver for EsDriver {
 
     async fn list_managed(&self) -> Result<Vec<ManagedObject>, DriverError> {
         accounts::list_managed(&self.es).await
+    }
+
+    async fn resolve_names(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<crate::grant_scope::ResolvedName>, DriverError> {
+        resolve::resolve(&self.es, names).await
     }
 
     async fn create_connector_secret(&self) -> Result<SecretValue, DriverError> {

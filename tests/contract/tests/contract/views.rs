@@ -544,6 +544,64 @@ fn request_views_match_their_operations() {
     }
 }
 
+/// `grant_allows` of `GET /requests/{id}`: each target's scope, with each resolution.
+#[test]
+fn grant_allows_matches_the_request_operation() {
+    use shared::grant_scope::{GrantScope, Resolution, ResolvedKind, ResolvedName};
+    let doc = openapi();
+    let [es, cloud] = integrations();
+    let [mut r, _] = requests();
+    r.status = RequestStatus::Pending;
+    let approver = person("alice-sub", Some("alice@example.com"));
+    let names = vec![
+        ResolvedName {
+            name: "logs-2026.11".into(),
+            kind: ResolvedKind::Index,
+            attributes: vec!["open".into()],
+            reaches: vec![],
+        },
+        ResolvedName {
+            name: "logs-app".into(),
+            kind: ResolvedKind::DataStream,
+            attributes: vec![],
+            reaches: vec![".ds-logs-app-000001".into()],
+        },
+        ResolvedName {
+            name: "gone".into(),
+            kind: ResolvedKind::Missing,
+            attributes: vec![],
+            reaches: vec![],
+        },
+    ];
+    let scope = GrantScope::of(&r, &es).expect("read is offered");
+    for resolution in [
+        Resolution::Live {
+            read_at: at(1),
+            names,
+        },
+        Resolution::NotRead {
+            reason: "not for you".into(),
+        },
+        Resolution::Unavailable {
+            reason: "down".into(),
+        },
+    ] {
+        let mut shown = provision::views::request(&r, &approver);
+        shown["grant_allows"] = provision::views::grant_allows(&scope, Some(&resolution));
+        assert_matches(&doc, "get", "/requests/{id}", "200", &shown);
+    }
+    let mut c = r.clone();
+    c.integration = cloud.name.clone();
+    c.permission = "deployment-viewer".into();
+    let scope = GrantScope::of(&c, &cloud).expect("a Cloud role");
+    let mut shown = provision::views::request(&c, &approver);
+    shown["grant_allows"] = provision::views::grant_allows(&scope, None);
+    assert_matches(&doc, "get", "/requests/{id}", "200", &shown);
+    // An integration gone since: null.
+    shown["grant_allows"] = Value::Null;
+    assert_matches(&doc, "get", "/requests/{id}", "200", &shown);
+}
+
 #[test]
 fn discovery_and_rotation_answers_match_their_operations() {
     let doc = openapi();

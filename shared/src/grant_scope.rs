@@ -82,6 +82,12 @@ pub enum GrantScope {
 }
 
 impl GrantScope {
+    pub fn in_words(&self) -> &[String] {
+        match self {
+            Self::Elasticsearch { in_words, .. } | Self::ElasticCloud { in_words, .. } => in_words,
+        }
+    }
+
     /// The scope of `request` on `integration`, or None when the integration no longer offers
     /// the request's permission (it would then fail to provision).
     pub fn of(request: &AccessRequest, integration: &Integration) -> Option<Self> {

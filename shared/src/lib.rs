@@ -11,6 +11,7 @@ pub mod driver;
 pub mod extension;
 pub mod grant_scope;
 pub mod grants;
+pub mod key_hygiene;
 pub mod logging;
 pub mod metrics;
 pub mod model;

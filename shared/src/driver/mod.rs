@@ -166,6 +166,18 @@ pub trait Driver: Send + Sync {
         })
     }
 
+    /// The live API keys that never expire or outlive the integration's
+    /// `api_key_max_lifetime_days`. Only Elasticsearch has cluster API keys.
+    async fn api_key_report(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<crate::key_hygiene::ApiKeyReport, DriverError> {
+        let _ = now;
+        Err(DriverError::Refused {
+            reason: "this target has no cluster API keys".into(),
+        })
+    }
+
     /// Replace a requester account's password (`user` mode credential rotation).
     async fn set_principal_password(
         &self,

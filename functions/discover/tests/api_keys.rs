@@ -92,18 +92,9 @@ async fn keys_that_never_expire_or_outlive_the_maximum_are_reported_and_left_alo
             .unwrap()
             .starts_with("filter_path=")
     );
-    let live: Value = env
-        .es_as(
-            Method::GET,
-            &format!("/_security/api_key?id={forever}"),
-            &Auth::elastic(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let live = env
+        .es_json(Method::GET, &format!("/_security/api_key?id={forever}"))
+        .await;
     assert_eq!(live["api_keys"][0]["invalidated"], false);
 }
 

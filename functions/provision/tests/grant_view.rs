@@ -1,8 +1,10 @@
 //! `grant_allows` in `GET /requests/{id}`: the role the grant will create, in words, and for
 //! the people deciding a pending request, what each of its names is on the cluster now.
 
-use fixtures::flows::{approve, ask, call, discover_app, flows, provision_app, register};
-use fixtures::{ADMIN, ALICE, Auth, DEV, Env, MALLORY, Person, es_seed, event, http};
+use fixtures::flows::{
+    approve, ask, discover_app, flows, get_request as get, provision_app, register,
+};
+use fixtures::{ADMIN, ALICE, Auth, DEV, Env, MALLORY, es_seed};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -16,19 +18,6 @@ fn seed() -> es_emulator::Seed {
         .unwrap(),
     );
     seed
-}
-
-async fn get(p: &provision::App, who: Person, id: &str) -> (u16, Value) {
-    call(
-        p,
-        http(
-            event("provision/get-request.json"),
-            &format!("/requests/{id}"),
-            who,
-            None,
-        ),
-    )
-    .await
 }
 
 async fn resolve_calls(env: &Env) -> Vec<String> {

@@ -7,6 +7,25 @@ use serde_json::json;
 
 pub const NAMESPACE: &str = "ElasticJit";
 
+/// Emit `count` of `metric` (unit Count) with `Function` and `Integration` dimensions.
+pub fn count_for(metric: &str, function: &str, integration: &str, count: u64) {
+    let line = json!({
+        "_aws": {
+            "Timestamp": chrono::Utc::now().timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Function", "Integration"]],
+                "Metrics": [{"Name": metric, "Unit": "Count"}]
+            }]
+        },
+        "Function": function,
+        "Integration": integration,
+        metric: count,
+    });
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}
+
 /// Emit `count` of `metric` (unit Count) with a `Function` dimension.
 pub fn count(metric: &str, function: &str, count: u64) {
     let line = json!({

@@ -90,6 +90,7 @@ impl Env {
                 tls: TlsConfig::default(),
                 credential_rotation_days: Some(30),
                 user_cleanup_days: None,
+                api_key_max_lifetime_days: None,
                 custom_access_details: None,
                 integration_owners: vec![],
                 resource_owner: Some(ResourceOwner {

@@ -29,6 +29,7 @@ fn integration(name: &str) -> Integration {
             tls: Default::default(),
             credential_rotation_days: Some(30),
             user_cleanup_days: Some(7),
+            api_key_max_lifetime_days: None,
             custom_access_details: Some("Use Kibana at https://kibana.example.com".into()),
             integration_owners: vec![PrincipalRef::group("search-admins")],
             resource_owner: None,

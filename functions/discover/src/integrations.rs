@@ -31,7 +31,7 @@ fn checked_name(name: &str) -> Result<(), ApiError> {
     e.into_result().map_err(ApiError::from)
 }
 
-async fn load(app: &App, name: &str) -> Result<Integration, ApiError> {
+pub(crate) async fn load(app: &App, name: &str) -> Result<Integration, ApiError> {
     checked_name(name)?;
     app.store
         .get_integration(name)

@@ -2,6 +2,8 @@
 //! the hourly re-discovery of every integration.
 #![forbid(unsafe_code)]
 
+/// API-key hygiene: the admin report and the hourly metrics.
+mod api_keys;
 mod flows;
 mod integrations;
 mod schedule;
@@ -43,6 +45,10 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "GET",
         path: "/integrations/{name}/resources",
+    },
+    Route {
+        method: "GET",
+        path: "/integrations/{name}/api-keys/report",
     },
     Route {
         method: "GET",
@@ -136,6 +142,9 @@ impl shared::api::Routes for App {
             }
             "/integrations/{name}/resources" => {
                 integrations::resources(self, caller, param(), req).await
+            }
+            "/integrations/{name}/api-keys/report" => {
+                api_keys::report_route(self, caller, param()).await
             }
             "/flows" => flows::list(self, caller).await,
             _ => match route.method {

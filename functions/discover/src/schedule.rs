@@ -42,6 +42,8 @@ pub async fn rediscover_all(app: &App) -> Report {
     let outcomes: Vec<Outcome> = futures::stream::iter(all)
         .map(|i| async move {
             let name = i.name.clone();
+            // Reported hourly for the operators; a failure here is not a failed discovery.
+            crate::api_keys::emit_metrics(app, &i).await;
             match discover_one(app, i).await {
                 Ok(summary) => Outcome {
                     integration: name,

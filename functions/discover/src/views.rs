@@ -113,3 +113,10 @@ pub fn resource_for_requester(r: &Resource) -> Value {
         "owner": r.owner,
     })
 }
+
+/// `GET /integrations/{name}/api-keys/report`.
+pub fn api_key_report(integration: &str, r: &shared::key_hygiene::ApiKeyReport) -> Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    v["integration"] = json!(integration);
+    v
+}

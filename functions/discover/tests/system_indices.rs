@@ -45,6 +45,7 @@ fn integration(url: &str, include: &[&str]) -> Integration {
             tls: TlsConfig::default(),
             credential_rotation_days: None,
             user_cleanup_days: None,
+            api_key_max_lifetime_days: None,
             custom_access_details: None,
             integration_owners: vec![],
             resource_owner: None,

@@ -78,6 +78,8 @@ pub struct Event {
     pub request: Option<AccessRequest>,
     /// For rotation failures: the audit event.
     pub audit: Option<AuditEvent>,
+    /// What the request's grant would allow, in words (set once the integration is read).
+    pub allows: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +174,7 @@ pub fn from_record(record: &EventRecord) -> Result<Vec<Event>, DecodeError> {
                     integration: r.integration.clone(),
                     request: Some(r),
                     audit: None,
+                    allows: vec![],
                 })
                 .into_iter()
                 .collect())
@@ -189,6 +192,7 @@ pub fn from_record(record: &EventRecord) -> Result<Vec<Event>, DecodeError> {
                 integration: a.integration.clone().unwrap_or_default(),
                 request: None,
                 audit: Some(a),
+                allows: vec![],
             }])
         }
         _ => Ok(vec![]),

@@ -212,6 +212,17 @@ impl App {
                 return false;
             }
         };
+        // Approvers are told what the grant allows, not only the permission's name.
+        let allows = match (&event.request, &integration) {
+            (Some(r), Some(i)) => shared::grant_scope::GrantScope::of(r, i)
+                .map(|s| s.in_words().to_vec())
+                .unwrap_or_default(),
+            _ => vec![],
+        };
+        let event = &Event {
+            allows,
+            ..event.clone()
+        };
         let deliveries =
             plan::deliveries(event, flow.as_ref(), integration.as_ref(), &self.channels());
         let mut ok = true;

@@ -305,6 +305,7 @@ mod tests {
             integration: "prod".into(),
             request: Some(r),
             audit: None,
+            allows: vec![],
         };
         let ch = Channels {
             slack: true,
@@ -356,6 +357,7 @@ mod tests {
             integration: "prod".into(),
             request: Some(r),
             audit: None,
+            allows: vec![],
         };
         let ch = Channels {
             slack: true,

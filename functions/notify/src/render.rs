@@ -124,6 +124,9 @@ pub fn message(event: &Event, role: &Role, public_url: &str) -> Message {
     let mut lines = vec![];
     if let Some(r) = &event.request {
         lines.push(summary(r));
+        if event.kind.asks_for_a_decision() && !event.allows.is_empty() {
+            lines.push(format!("It allows: {}.", event.allows.join("; ")));
+        }
         if let Some(reason) = r
             .status_reason
             .as_deref()
@@ -271,6 +274,7 @@ mod tests {
             integration: "prod".into(),
             request: Some(r),
             audit: None,
+            allows: vec![],
         }
     }
 

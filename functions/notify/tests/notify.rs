@@ -620,6 +620,8 @@ async fn a_request_reaches_each_channel_once_and_its_approver_approves_from_slac
         "1h",
         "INC-4711",
         "You are asked as: flow approvers",
+        // What the grant allows, in the words `GET /requests/{id}` uses.
+        "It allows: index privileges read, view_index_metadata on 1 index or data stream: logs-2026.11; no cluster privileges.",
         &format!("{PUBLIC_URL}/portal/#/requests/{id}"),
     ] {
         assert!(dm[0].contains(part), "{part:?} missing from {}", dm[0]);

@@ -8,6 +8,8 @@ pub mod bundles;
 mod cancel;
 mod credentials;
 mod extend;
+/// What a grant will allow, for the people deciding it.
+mod grant_view;
 mod requests;
 /// Break-glass reviews.
 mod reviews;

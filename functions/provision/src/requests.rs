@@ -557,6 +557,7 @@ pub async fn get(
     if r.bundle.is_some() {
         view["children"] = json!(crate::bundles::children_view(app, &r).await?);
     }
+    view["grant_allows"] = crate::grant_view::grant_allows(app, caller, &r).await?;
     Ok(json_response(200, &view))
 }
 

@@ -69,3 +69,16 @@ fn via_aliases(r: &AccessRequest) -> Value {
         .cloned()
         .unwrap_or_else(|| json!({}))
 }
+
+/// `grant_allows`: what the grant will allow (`scope`), with what its names were on the cluster
+/// when the viewer looked (Elasticsearch only).
+pub fn grant_allows(
+    scope: &shared::grant_scope::GrantScope,
+    resolution: Option<&shared::grant_scope::Resolution>,
+) -> Value {
+    let mut v = serde_json::to_value(scope).unwrap_or_default();
+    if let Some(r) = resolution {
+        v["resolution"] = json!(r);
+    }
+    v
+}

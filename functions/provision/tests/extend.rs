@@ -3,6 +3,7 @@
 //! and the races with expiry and with another extension.
 
 use chrono::Duration;
+use fixtures::flows::get_request as get;
 use fixtures::flows::{
     approve, ask, auth_of, call, credentials, discover_app, flow_spec, granted, provision_app,
     put_flow, register, revoke_app,
@@ -37,19 +38,6 @@ async fn extend(p: &provision::App, who: Person, id: &str, body: Value) -> (u16,
             &format!("/requests/{id}/extend"),
             who,
             Some(body),
-        ),
-    )
-    .await
-}
-
-async fn get(p: &provision::App, who: Person, id: &str) -> (u16, Value) {
-    call(
-        p,
-        http(
-            event("provision/get-request.json"),
-            &format!("/requests/{id}"),
-            who,
-            None,
         ),
     )
     .await

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use fixtures::flows::get_request as get;
 use fixtures::flows::{
     approve, ask, call, credentials, discover_app, flow_spec, flows, put_flow, register, services,
 };
@@ -50,19 +51,6 @@ async fn cancel(p: &provision::App, who: Person, id: &str, body: Option<Value>) 
             &format!("/requests/{id}/cancel"),
             who,
             body,
-        ),
-    )
-    .await
-}
-
-async fn get(p: &provision::App, who: Person, id: &str) -> (u16, Value) {
-    call(
-        p,
-        http(
-            event("provision/get-request.json"),
-            &format!("/requests/{id}"),
-            who,
-            None,
         ),
     )
     .await

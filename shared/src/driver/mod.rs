@@ -154,6 +154,30 @@ pub trait Driver: Send + Sync {
         })
     }
 
+    /// What each of `names` (a grant's index and data stream names) stands for on the target
+    /// now, for the people deciding the grant. Only Elasticsearch resolves names.
+    async fn resolve_names(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<crate::grant_scope::ResolvedName>, DriverError> {
+        let _ = names;
+        Err(DriverError::Refused {
+            reason: "this target has no index names to resolve".into(),
+        })
+    }
+
+    /// The live API keys that never expire or outlive the integration's
+    /// `api_key_max_lifetime_days`. Only Elasticsearch has cluster API keys.
+    async fn api_key_report(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<crate::key_hygiene::ApiKeyReport, DriverError> {
+        let _ = now;
+        Err(DriverError::Refused {
+            reason: "this target has no cluster API keys".into(),
+        })
+    }
+
     /// Replace a requester account's password (`user` mode credential rotation).
     async fn set_principal_password(
         &self,

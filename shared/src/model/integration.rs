@@ -100,6 +100,12 @@ pub struct IntegrationSpec {
     pub credential_rotation_days: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_cleanup_days: Option<u32>,
+    /// The longest an API key on the cluster should live (its expiration minus its creation):
+    /// keys beyond it, and keys that never expire, are reported (`GET
+    /// /integrations/{name}/api-keys/report`, and a metric each hour). Elasticsearch has no such
+    /// setting of its own (elastic/elasticsearch#65658).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_max_lifetime_days: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_access_details: Option<String>,
     #[serde(default)]
@@ -226,6 +232,11 @@ impl IntegrationSpec {
                     self.credential_rotation_days,
                 );
                 check_days(&mut e, "user_cleanup_days", self.user_cleanup_days);
+                check_days(
+                    &mut e,
+                    "api_key_max_lifetime_days",
+                    self.api_key_max_lifetime_days,
+                );
                 if let Some(prefix) = &self.user_prefix {
                     check_prefix(&mut e, prefix);
                 }
@@ -249,6 +260,10 @@ impl IntegrationSpec {
                         self.credential_rotation_days.is_some(),
                     ),
                     ("user_cleanup_days", self.user_cleanup_days.is_some()),
+                    (
+                        "api_key_max_lifetime_days",
+                        self.api_key_max_lifetime_days.is_some(),
+                    ),
                     ("user_prefix", self.user_prefix.is_some()),
                     ("custom_permissions", !self.custom_permissions.is_empty()),
                     ("tls.ca_cert", self.tls.ca_cert.is_some()),

@@ -220,6 +220,30 @@ impl Driver for ConnectorDriver {
         .await
     }
 
+    async fn resolve_names(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<crate::grant_scope::ResolvedName>, DriverError> {
+        self.run(
+            "resolve_names",
+            |d| async move { d.resolve_names(names).await },
+            rejected,
+        )
+        .await
+    }
+
+    async fn api_key_report(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::key_hygiene::ApiKeyReport, DriverError> {
+        self.run(
+            "api_key_report",
+            |d| async move { d.api_key_report(now).await },
+            rejected,
+        )
+        .await
+    }
+
     async fn create_connector_secret(&self) -> Result<SecretValue, DriverError> {
         self.run(
             "create_connector_secret",

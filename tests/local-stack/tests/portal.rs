@@ -408,6 +408,31 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
         return Err("the requester's justification became markup".into());
     }
     shot(&owner, "3-approver-queue").await?;
+    // Before deciding: exactly what the grant allows, and what its name is on the cluster now.
+    click(&owner, &format!("[data-allows-link=\"{id}\"]")).await?;
+    until(
+        &owner,
+        "what the grant allows",
+        "document.querySelector('[data-resolved=\"logs-2026.11\"][data-kind=index]')",
+    )
+    .await?;
+    let allows = text_of(&owner, "[data-allows]").await?;
+    for want in [
+        "index privileges read, view_index_metadata on 1 index or data stream: logs-2026.11",
+        "no cluster privileges",
+    ] {
+        if !allows.contains(want) {
+            return Err(format!("the request view lacks {want:?}: {allows}"));
+        }
+    }
+    shot(&owner, "3b-what-the-grant-allows").await?;
+    click(&owner, "a[data-nav=approve]").await?;
+    until(
+        &owner,
+        "the queue again",
+        &format!("document.querySelector('[data-reason=\"{id}\"]')"),
+    )
+    .await?;
     type_into(
         &owner,
         &format!("[data-reason=\"{id}\"]"),

@@ -67,6 +67,7 @@ export async function editIntegration(main, name) {
     ca_cert: h('textarea', { value: (v.tls && v.tls.ca_cert) || '', placeholder: '-----BEGIN CERTIFICATE-----' }),
     credential_rotation_days: num(v.credential_rotation_days),
     user_cleanup_days: num(v.user_cleanup_days),
+    api_key_max_lifetime_days: num(v.api_key_max_lifetime_days),
     user_prefix: inp({ value: v.user_prefix || '', placeholder: 'ejit_' }),
     custom_access_details: h('textarea', { value: v.custom_access_details || '', 'data-testid': 'custom-access-details' }),
     integration_owners: h('textarea', { value: (v.integration_owners || []).map((p) => `${p.type}:${p.value}`).join('\n') }),
@@ -107,6 +108,7 @@ export async function editIntegration(main, name) {
     esOnly(field('Trusted CA certificate (PEM, optional)', x.ca_cert)),
     esOnly(field('Credential rotation (days)', x.credential_rotation_days, 'Rotate each requester\'s password this often; never during active access.')),
     esOnly(field('User cleanup (days)', x.user_cleanup_days, 'Delete an idle account this long after its last access ended.')),
+    esOnly(field('API key maximum lifetime (days, optional)', x.api_key_max_lifetime_days, 'Report API keys on the cluster that live longer (and those that never expire); nothing is invalidated.')),
     esOnly(field('Account name prefix', x.user_prefix)),
     field('Custom access details', x.custom_access_details, `Shown to requesters with their credentials; at most ${MAX_DETAILS} characters.`),
     counter,
@@ -137,6 +139,7 @@ export async function editIntegration(main, name) {
     connector_secret_access_denied: x.secret_arn, connector_secret_invalid: x.secret_arn,
     'tls.ca_cert': x.ca_cert, tls: x.ca_cert, credential_rotation_days: x.credential_rotation_days,
     user_cleanup_days: x.user_cleanup_days, user_prefix: x.user_prefix,
+    api_key_max_lifetime_days: x.api_key_max_lifetime_days,
     custom_access_details: x.custom_access_details, integration_owners: x.integration_owners,
     resource_owner: x.tag_key, 'resource_owner.tag_key': x.tag_key, 'resource_owner.attribute': x.attribute,
     discovery: x.include, 'discovery.include': x.include, 'discovery.exclude': x.exclude,
@@ -174,6 +177,7 @@ export async function editIntegration(main, name) {
       if (x.ca_cert.value.trim()) spec.tls = { ca_cert: x.ca_cert.value.trim() };
       setNum('credential_rotation_days');
       setNum('user_cleanup_days');
+      setNum('api_key_max_lifetime_days');
       if (x.user_prefix.value.trim()) spec.user_prefix = x.user_prefix.value.trim();
       const perms = permissionsFromText(x.custom_permissions.value);
       if (perms.length) spec.custom_permissions = perms;

@@ -374,6 +374,34 @@ function facts(r) {
     r.ends_at ? [h('dt', {}, 'Ends'), h('dd', {}, when(r.ends_at))] : null);
 }
 
+const KIND = {
+  index: 'index',
+  data_stream: 'data stream: reaches its backing indices, and those it rolls over to',
+  alias: 'now an alias: reaches its indices through it',
+  missing: 'does not exist now: an index created under this name would be covered',
+  not_read: 'not read',
+};
+
+/** What the grant allows (GET /requests/{id}'s `grant_allows`): the role in words, and for the
+ * people deciding it, what each name is on the cluster now. */
+export function allows(r) {
+  const g = r.grant_allows;
+  if (!g) return h('p', { class: 'hint' }, 'Not known: the integration or its permission no longer exists.');
+  const box = h('div', { 'data-allows': '' }, h('ul', {}, (g.in_words || []).map((w) => h('li', {}, w))));
+  const res = g.resolution;
+  if (!res) return box;
+  if (res.status === 'live') {
+    box.append(h('p', { class: 'hint' }, `On the cluster at ${when(res.read_at)}:`),
+      h('ul', {}, (res.names || []).map((n) => h('li', { 'data-resolved': n.name, 'data-kind': n.kind },
+        h('strong', {}, n.name), `: ${KIND[n.kind] || n.kind}`,
+        (n.attributes || []).length ? ` (${n.attributes.join(', ')})` : '',
+        (n.reaches || []).length ? ` — ${n.reaches.join(', ')}` : ''))));
+  } else {
+    box.append(h('p', { class: 'hint', 'data-resolution': res.status }, res.reason || ''));
+  }
+  return box;
+}
+
 export function steps(r) {
   if (!(r.approval_steps || []).length) return h('p', {}, 'No approval needed (approved automatically).');
   const items = r.approval_steps.map((s) => h('li', { 'data-step': s.label },
@@ -452,6 +480,7 @@ export async function detail(main, id) {
     clear(body).append(h('p', { class: 'hint' }, `Request ${r.id}`), facts(r),
       r.bundle ? h('h2', {}, 'Grants of this bundle') : null, r.bundle ? children(r) : null,
       r.parent ? h('p', {}, 'Part of bundle ', h('a', { href: `#/requests/${enc(r.parent)}` }, r.parent), '.') : null,
+      r.bundle ? null : h('h2', {}, 'What the grant allows'), r.bundle ? null : allows(r),
       h('h2', {}, 'Approvals'), steps(r), h('h2', {}, 'Audit trail'), trail(r));
     drawActions(r);
   };

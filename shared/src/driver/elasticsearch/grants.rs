@@ -12,6 +12,7 @@ use super::client::EsClient;
 use crate::driver::{
     DriverError, GrantPlan, IssuedCredential, MANAGED_BY, ProvisionFailure, Provisioned, RevokePlan,
 };
+use crate::grant_scope::EsRole;
 use crate::model::{Identity, ResolvedPermission, TargetObject};
 
 /// The role a grant creates: `<prefix>grant_<id>`.
@@ -31,11 +32,15 @@ fn role_descriptor(plan: &GrantPlan) -> Result<Value, DriverError> {
             reason: "an Elasticsearch grant needs index privileges".into(),
         });
     };
-    Ok(json!({
-        "cluster": [],
-        "indices": [{"names": plan.resources, "privileges": privileges, "allow_restricted_indices": false}],
-        "metadata": metadata(plan),
-    }))
+    // The same role approvers were shown (`GET /requests/{id}`'s `grant_allows`).
+    let mut role =
+        serde_json::to_value(EsRole::for_grant(&plan.resources, privileges)).map_err(|e| {
+            DriverError::Refused {
+                reason: format!("the role descriptor could not be built: {e}"),
+            }
+        })?;
+    role["metadata"] = metadata(plan);
+    Ok(role)
 }
 
 fn metadata(plan: &GrantPlan) -> Value {

@@ -5,6 +5,8 @@ mod client;
 mod connector;
 pub mod discover;
 pub mod grants;
+mod key_report;
+mod resolve;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -179,6 +181,25 @@ impl Driver for EsDriver {
 
     async fn list_managed(&self) -> Result<Vec<ManagedObject>, DriverError> {
         accounts::list_managed(&self.es, self.integration.user_prefix()).await
+    }
+
+    async fn resolve_names(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<crate::grant_scope::ResolvedName>, DriverError> {
+        resolve::resolve(&self.es, names).await
+    }
+
+    async fn api_key_report(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::key_hygiene::ApiKeyReport, DriverError> {
+        key_report::report(
+            &self.es,
+            self.integration.spec.api_key_max_lifetime_days,
+            now,
+        )
+        .await
     }
 
     async fn create_connector_secret(&self) -> Result<SecretValue, DriverError> {

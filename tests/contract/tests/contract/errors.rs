@@ -197,6 +197,10 @@ fn minimum_client_errors() -> BTreeMap<(&'static str, &'static str), &'static [u
             &[400, 401, 404][..],
         ),
         (
+            ("GET", "/integrations/{name}/api-keys/report"),
+            &[400, 401, 403, 404, 409][..],
+        ),
+        (
             ("POST", "/integrations/{name}/rotate"),
             &[400, 401, 403, 404, 409][..],
         ),

@@ -117,6 +117,7 @@ fn full_integration_spec() -> IntegrationSpec {
         },
         credential_rotation_days: Some(30),
         user_cleanup_days: Some(30),
+        api_key_max_lifetime_days: Some(90),
         custom_access_details: Some("details".into()),
         integration_owners: vec![PrincipalRef::group("owners")],
         resource_owner: Some(ResourceOwner {

@@ -104,6 +104,7 @@ fn full_spec(kind: IntegrationKind) -> IntegrationSpec {
         },
         credential_rotation_days: Some(30),
         user_cleanup_days: Some(7),
+        api_key_max_lifetime_days: Some(90),
         custom_access_details: Some("VPN first".into()),
         integration_owners: vec![PrincipalRef::group("search-owners")],
         resource_owner: Some(ResourceOwner {
@@ -571,6 +572,103 @@ fn request_views_match_their_operations() {
         assert_matches(&doc, "post", "/requests/{id}/revoke", "200", &revoked);
         assert_matches(&doc, "post", "/requests/{id}/revoke", "202", &revoked);
     }
+}
+
+/// `GET /integrations/{name}/api-keys/report`: empty, and with a finding of each kind.
+#[test]
+fn api_key_report_matches_its_operation() {
+    use shared::key_hygiene::{ApiKeyReport, KeyFinding};
+    let doc = openapi();
+    let path = "/integrations/{name}/api-keys/report";
+    let empty = ApiKeyReport::new(at(0), None);
+    assert_matches(
+        &doc,
+        "get",
+        path,
+        "200",
+        &discover::views::api_key_report("prod-search", &empty),
+    );
+    let mut r = ApiKeyReport::new(at(0), Some(90));
+    for (expires, managed) in [
+        (None, false),
+        (Some(at(0) + chrono::Duration::days(400)), true),
+    ] {
+        r.judge(KeyFinding {
+            id: "k-1".into(),
+            name: "ci".into(),
+            username: Some("ci-bot".into()),
+            creation: at(0),
+            expiration: expires,
+            managed,
+            grant_id: managed.then(|| "g-1".into()),
+        });
+    }
+    assert_eq!((r.never_expire.count, r.over_max_lifetime.count), (1, 1));
+    assert_matches(
+        &doc,
+        "get",
+        path,
+        "200",
+        &discover::views::api_key_report("prod-search", &r),
+    );
+}
+
+/// `grant_allows` of `GET /requests/{id}`: each target's scope, with each resolution.
+#[test]
+fn grant_allows_matches_the_request_operation() {
+    use shared::grant_scope::{GrantScope, Resolution, ResolvedKind, ResolvedName};
+    let doc = openapi();
+    let [es, cloud] = integrations();
+    let [mut r, _] = requests();
+    r.status = RequestStatus::Pending;
+    let approver = person("alice-sub", Some("alice@example.com"));
+    let names = vec![
+        ResolvedName {
+            name: "logs-2026.11".into(),
+            kind: ResolvedKind::Index,
+            attributes: vec!["open".into()],
+            reaches: vec![],
+        },
+        ResolvedName {
+            name: "logs-app".into(),
+            kind: ResolvedKind::DataStream,
+            attributes: vec![],
+            reaches: vec![".ds-logs-app-000001".into()],
+        },
+        ResolvedName {
+            name: "gone".into(),
+            kind: ResolvedKind::Missing,
+            attributes: vec![],
+            reaches: vec![],
+        },
+    ];
+    let scope = GrantScope::of(&r, &es).expect("read is offered");
+    for resolution in [
+        Resolution::Live {
+            read_at: at(1),
+            names,
+        },
+        Resolution::NotRead {
+            reason: "not for you".into(),
+        },
+        Resolution::Unavailable {
+            reason: "down".into(),
+        },
+    ] {
+        let mut shown = provision::views::request(&r, &approver);
+        shown["grant_allows"] = provision::views::grant_allows(&scope, Some(&resolution));
+        assert_matches(&doc, "get", "/requests/{id}", "200", &shown);
+    }
+    let mut c = r.clone();
+    c.integration = cloud.name.clone();
+    c.permission = "deployment-viewer".into();
+    let scope = GrantScope::of(&c, &cloud).expect("a Cloud role");
+    let mut shown = provision::views::request(&c, &approver);
+    shown["grant_allows"] = provision::views::grant_allows(&scope, None);
+    assert_matches(&doc, "get", "/requests/{id}", "200", &shown);
+    // An integration gone since: null.
+    shown["grant_allows"] = Value::Null;
+    assert_matches(&doc, "get", "/requests/{id}", "200", &shown);
 }
 
 #[test]

@@ -1,0 +1,213 @@
+//! What a grant allows on its target: the Elasticsearch role descriptor its role (and API key)
+//! is made from, or the Elastic Cloud role it assigns, and the same in words for the people
+//! who decide it. The driver builds the role from [`EsRole`], so what an approver is shown is
+//! what is created.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{AccessRequest, CloudRoleScope, Integration, ResolvedPermission};
+
+/// One `indices` entry of a role descriptor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexGrant {
+    pub names: Vec<String>,
+    pub privileges: Vec<String>,
+    /// Never true: a grant does not reach `.security` and the other restricted indices.
+    pub allow_restricted_indices: bool,
+}
+
+/// The role descriptor of a grant's role, without its metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EsRole {
+    /// Always empty: a grant gives index privileges only.
+    pub cluster: Vec<String>,
+    pub indices: Vec<IndexGrant>,
+}
+
+impl EsRole {
+    /// The role naming exactly `resources` (aliases already replaced by what they pointed to).
+    pub fn for_grant(resources: &[String], privileges: &[String]) -> Self {
+        Self {
+            cluster: vec![],
+            indices: vec![IndexGrant {
+                names: resources.to_vec(),
+                privileges: privileges.to_vec(),
+                allow_restricted_indices: false,
+            }],
+        }
+    }
+
+    /// The role in sentences, one per entry.
+    pub fn in_words(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .indices
+            .iter()
+            .map(|i| {
+                format!(
+                    "index privileges {} on {} {}: {}",
+                    i.privileges.join(", "),
+                    i.names.len(),
+                    if i.names.len() == 1 {
+                        "index or data stream"
+                    } else {
+                        "indices or data streams"
+                    },
+                    i.names.join(", ")
+                )
+            })
+            .collect();
+        out.push(if self.cluster.is_empty() {
+            "no cluster privileges".to_string()
+        } else {
+            format!("cluster privileges {}", self.cluster.join(", "))
+        });
+        out
+    }
+}
+
+/// What a grant allows, as its target will be told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "target", rename_all = "snake_case")]
+pub enum GrantScope {
+    Elasticsearch {
+        role_descriptor: EsRole,
+        in_words: Vec<String>,
+    },
+    ElasticCloud {
+        role_id: String,
+        scope: CloudRoleScope,
+        resources: Vec<String>,
+        in_words: Vec<String>,
+    },
+}
+
+impl GrantScope {
+    pub fn in_words(&self) -> &[String] {
+        match self {
+            Self::Elasticsearch { in_words, .. } | Self::ElasticCloud { in_words, .. } => in_words,
+        }
+    }
+
+    /// The scope of `request` on `integration`, or None when the integration no longer offers
+    /// the request's permission (it would then fail to provision).
+    pub fn of(request: &AccessRequest, integration: &Integration) -> Option<Self> {
+        Some(match integration.resolve_permission(&request.permission)? {
+            ResolvedPermission::EsIndex { privileges } => {
+                let role = EsRole::for_grant(&request.resources, &privileges);
+                Self::Elasticsearch {
+                    in_words: role.in_words(),
+                    role_descriptor: role,
+                }
+            }
+            ResolvedPermission::CloudRole { role_id, scope } => Self::ElasticCloud {
+                in_words: vec![format!(
+                    "Elastic Cloud role {role_id} on {}",
+                    match scope {
+                        CloudRoleScope::Organization => "the organization".to_string(),
+                        _ => request.resources.join(", "),
+                    }
+                )],
+                role_id,
+                scope,
+                resources: request.resources.clone(),
+            },
+        })
+    }
+}
+
+/// What the cluster said of a grant's names when someone deciding it looked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Resolution {
+    Live {
+        read_at: chrono::DateTime<chrono::Utc>,
+        names: Vec<ResolvedName>,
+    },
+    /// Not read for this viewer or at this point of the request's life.
+    NotRead { reason: String },
+    /// The read failed (the reason is ours: a target's own error text is never echoed).
+    Unavailable { reason: String },
+}
+
+/// What one name of a role stands for on the cluster right now (`_resolve/index`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolvedName {
+    pub name: String,
+    pub kind: ResolvedKind,
+    /// `open`, `closed`, `hidden`, `system` (indices).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<String>,
+    /// A data stream's backing indices, or an alias's indices: what the name reaches.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reaches: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolvedKind {
+    Index,
+    DataStream,
+    /// A granted index name that is now an alias: a role on it reaches the alias's indices.
+    Alias,
+    /// Nothing of that name exists now; an index created under it later is covered.
+    Missing,
+    /// Not read (the name cannot be sent as an exact name, or the read's budget ran out).
+    NotRead,
+}
+
+/// Can `name` be sent as one exact name of a `_resolve/index` expression? Wildcards, commas,
+/// exclusions and remote-cluster prefixes would make the read reach names the grant does not.
+pub fn is_exact_index_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with(['-', '+', '_'])
+        && !name.contains(['*', '?', ',', ':', '/', '\\', ' ', '"', '<', '>', '|', '#'])
+        && !name.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_role_in_words_names_every_privilege_and_name() {
+        let role = EsRole::for_grant(
+            &["logs-1".into(), "logs-app".into()],
+            &["read".into(), "view_index_metadata".into()],
+        );
+        assert_eq!(
+            role.in_words(),
+            vec![
+                "index privileges read, view_index_metadata on 2 indices or data streams: logs-1, logs-app",
+                "no cluster privileges"
+            ]
+        );
+        let v = serde_json::to_value(&role).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"cluster": [], "indices": [{"names": ["logs-1", "logs-app"], "privileges": ["read", "view_index_metadata"], "allow_restricted_indices": false}]})
+        );
+    }
+
+    #[test]
+    fn only_exact_names_are_resolved() {
+        for ok in ["logs-2026.11", ".ds-logs-app-000001", "a"] {
+            assert!(is_exact_index_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "*",
+            "logs-*",
+            "a,b",
+            "-logs",
+            "_all",
+            "+x",
+            "remote:logs",
+            "a?b",
+            "a/b",
+            "a b",
+        ] {
+            assert!(!is_exact_index_name(bad), "{bad:?}");
+        }
+    }
+}

@@ -56,7 +56,30 @@ pub async fn get(
         "expires_at": r.ends_at,
         "custom_access_details": integration.spec.custom_access_details,
     });
+    let proxy = r
+        .created_objects
+        .iter()
+        .any(|o| matches!(o, TargetObject::ProxyCredential { .. }));
     match integration.kind() {
+        IntegrationKind::Elasticsearch if proxy => {
+            // The proxy's address, never the cluster's: the cluster has no security of its own.
+            body["url"] = json!(integration.spec.proxy_url);
+            let name =
+                grant_secret_name(&app.services.config.secret_prefix, &integration.name, &r.id);
+            let secret = read(app, &name).await?;
+            let stored: Value = secret
+                .parse_json()
+                .map_err(|e| ApiError::internal("grant secret", &e))?;
+            body["mode"] = json!("proxy");
+            body["username"] = stored["username"].clone();
+            body["password"] = stored["password"].clone();
+            body["api_key_id"] = stored["id"].clone();
+            body["api_key"] = stored["api_key"].clone();
+            body["authorization_header"] = json!(format!(
+                "ApiKey {}",
+                stored["api_key"].as_str().unwrap_or_default()
+            ));
+        }
         IntegrationKind::Elasticsearch => {
             body["url"] = json!(integration.spec.url);
             // The newest key: an extension adds one that ends with the grant.

@@ -287,6 +287,12 @@ pub enum TargetObject {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resource_id: Option<String>,
     },
+    /// A proxy credential (`authorization: proxy` integrations): nothing exists on the cluster;
+    /// the hashes live on the grant's record ([`AccessRequest::proxy_credential`]).
+    ProxyCredential {
+        username: String,
+        key_id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -361,6 +367,9 @@ pub struct AccessRequest {
     /// provisioning a new one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extends: Option<String>,
+    /// The proxy credential's hashes while the grant is active (`authorization: proxy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_credential: Option<super::ProxyCredential>,
     /// The request's audit trail, appended in the same conditional write as each change, so a
     /// change and its record can never come apart.
     #[serde(default)]
@@ -401,6 +410,11 @@ impl AccessRequest {
         }
         self.status = next;
         self.updated_at = now;
+        // The proxy accepts a credential only on an active grant; dropping the hashes in the
+        // same write makes a revoke final even for a proxy that ignored the status.
+        if next != RequestStatus::Active {
+            self.proxy_credential = None;
+        }
         if next.is_terminal() && self.ended_at.is_none() {
             self.ended_at = Some(now);
         }
@@ -521,6 +535,7 @@ mod tests {
             last_error: None,
             revoke_requested_by: None,
             key_secret_unsettled: false,
+            proxy_credential: None,
             expiry_warned_at: None,
             extensions: 0,
             key_renewal: None,

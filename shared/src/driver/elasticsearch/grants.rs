@@ -182,6 +182,7 @@ pub async fn provision(
     Ok(Provisioned {
         objects: created,
         credential,
+        proxy: None,
     })
 }
 

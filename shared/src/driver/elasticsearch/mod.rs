@@ -5,6 +5,7 @@ mod client;
 mod connector;
 pub mod discover;
 pub mod grants;
+pub mod proxy;
 
 use async_trait::async_trait;
 use reqwest::Method;

@@ -6,7 +6,7 @@ use proxy::config::{Settings, build, listen_addr};
 use proxy::serve::audit::Stdout;
 use shared::driver::http::HttpClients;
 use shared::secrets::SecretsManager;
-use shared::store::{DynamoStore, StoreConfig};
+use shared::store::DynamoStore;
 
 /// `proxy --serve` runs the standalone server; without it, the Lambda handler.
 #[tokio::main]
@@ -14,9 +14,9 @@ async fn main() -> Result<(), Error> {
     shared::logging::init_tracing();
     let settings = Settings::from_env()?;
     let aws = shared::config::aws_sdk_config().await;
-    let store = Arc::new(DynamoStore::with_config(
+    let store = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&aws),
-        StoreConfig::from_env(shared::config::required("TABLE_NAME")?)?,
+        shared::config::required("TABLE_NAME")?,
     ));
     let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&aws));
     let proxy = Arc::new(

@@ -34,7 +34,11 @@ impl Drop for Running {
     }
 }
 
-async fn start_proxy(env: &Env, integration: &str, cache_ttl: Duration) -> Running {
+async fn build_proxy(
+    env: &Env,
+    integration: &str,
+    cache_ttl: Duration,
+) -> (proxy::serve::Proxy, Arc<Memory>) {
     let mut settings = Settings::new(integration);
     settings.connector_prefix = env.connector_prefix.clone();
     settings.cache_ttl = cache_ttl;
@@ -50,6 +54,11 @@ async fn start_proxy(env: &Env, integration: &str, cache_ttl: Duration) -> Runni
     )
     .await
     .expect("proxy builds");
+    (proxy, audit)
+}
+
+async fn start_proxy(env: &Env, integration: &str, cache_ttl: Duration) -> Running {
+    let (proxy, audit) = build_proxy(env, integration, cache_ttl).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -390,6 +399,32 @@ async fn a_grant_through_the_proxy_reads_what_it_may_and_nothing_else_until_it_e
 
     // The official Python client, through the proxy.
     python_client(&url, &c);
+
+    // The Lambda front end answers the same, from a function URL event.
+    let lambda = build_proxy(&env, "prod-search", Duration::from_millis(500))
+        .await
+        .0;
+    let mut ev: aws_lambda_events::apigw::ApiGatewayV2httpRequest =
+        serde_json::from_value(event("proxy/search.json")).unwrap();
+    let out = proxy::lambda::handle(&lambda, ev.clone()).await;
+    assert_eq!(
+        out.status_code, 401,
+        "the sample's placeholder key is refused"
+    );
+    ev.headers.insert("authorization", key.parse().unwrap());
+    let out = proxy::lambda::handle(&lambda, ev).await;
+    assert_eq!(out.status_code, 200);
+    let Some(aws_lambda_events::encodings::Body::Text(text)) = out.body else {
+        panic!("a JSON body");
+    };
+    let b: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        b["hits"]["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["_index"] == "logs-2026.11")
+    );
 
     // A revoke is effective within the cache TTL.
     let r = revoke_app(&env);

@@ -64,12 +64,7 @@ pub async fn get(
         IntegrationKind::Elasticsearch if proxy => {
             // The proxy's address, never the cluster's: the cluster has no security of its own.
             body["url"] = json!(integration.spec.proxy_url);
-            let name =
-                grant_secret_name(&app.services.config.secret_prefix, &integration.name, &r.id);
-            let secret = read(app, &name).await?;
-            let stored: Value = secret
-                .parse_json()
-                .map_err(|e| ApiError::internal("grant secret", &e))?;
+            let stored = grant_secret(app, &integration.name, &r.id).await?;
             body["mode"] = json!("proxy");
             body["username"] = stored["username"].clone();
             body["password"] = stored["password"].clone();
@@ -88,12 +83,7 @@ pub async fn get(
                 _ => None,
             });
             if let Some(key_id) = key {
-                let name =
-                    grant_secret_name(&app.services.config.secret_prefix, &integration.name, &r.id);
-                let secret = read(app, &name).await?;
-                let stored: Value = secret
-                    .parse_json()
-                    .map_err(|e| ApiError::internal("grant secret", &e))?;
+                let stored = grant_secret(app, &integration.name, &r.id).await?;
                 body["mode"] = json!("api_key");
                 body["api_key_id"] = stored.get("id").cloned().unwrap_or(json!(key_id));
                 body["api_key"] = stored["api_key"].clone();
@@ -142,6 +132,15 @@ pub async fn get(
     }
     tracing::info!(request_id = %r.id, "credentials handed to the requester");
     Ok(json_response(200, &body))
+}
+
+/// The grant's own secret (its API key, or its proxy credential), as stored JSON.
+async fn grant_secret(app: &App, integration: &str, id: &str) -> Result<Value, ApiError> {
+    let name = grant_secret_name(&app.services.config.secret_prefix, integration, id);
+    read(app, &name)
+        .await?
+        .parse_json()
+        .map_err(|e| ApiError::internal("grant secret", &e))
 }
 
 async fn read(app: &App, id: &str) -> Result<SecretValue, ApiError> {

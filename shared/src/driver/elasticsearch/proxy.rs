@@ -8,7 +8,6 @@ use reqwest::Method;
 use reqwest::header::HeaderValue;
 
 use super::client::{ConnectorCredentials, EsClient};
-use super::discover;
 use crate::driver::http::HttpClients;
 use crate::driver::{
     DiscoveredResource, Driver, DriverError, GrantPlan, ManagedObject, ProvisionFailure,
@@ -111,16 +110,7 @@ impl Driver for EsProxyDriver {
     }
 
     async fn discover(&self) -> Result<Vec<DiscoveredResource>, DriverError> {
-        discover::discover(
-            &self.es,
-            &self.integration.spec.discovery,
-            self.integration
-                .spec
-                .resource_owner
-                .as_ref()
-                .map(|o| o.tag_key.as_str()),
-        )
-        .await
+        super::discover_selected(&self.es, &self.integration).await
     }
 
     /// Issues the grant's proxy credential; the cluster is not called.

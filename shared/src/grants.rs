@@ -487,7 +487,9 @@ impl Grants<'_> {
                 Some(principal),
             ));
         }
-        let es = integration.kind() == IntegrationKind::Elasticsearch;
+        // A proxy integration has no account on the cluster: no role, no password.
+        let es = integration.kind() == IntegrationKind::Elasticsearch && !integration.is_proxy();
+        let cloud = integration.kind() == IntegrationKind::ElasticCloud;
         let mut roles_after = principal.roles.clone();
         if es {
             roles_after.push(role_name(integration.user_prefix(), &req.id));
@@ -605,7 +607,17 @@ impl Grants<'_> {
                 ));
             }
         }
-        if !es {
+        if let Some(issued) = &made.proxy {
+            req.key_secret_unsettled = true;
+            if let Err(e) = self.store_proxy_secret(integration, &req.id, issued).await {
+                return Err((
+                    format!("cannot store the grant's proxy credential: {e}"),
+                    vec![],
+                    Some(principal),
+                ));
+            }
+        }
+        if cloud {
             share_cloud_objects(&mut principal, &req.id, &plan, &made.objects);
         }
         if let Err(e) = self.scheduler.schedule_expiry(&req.id, ends_at).await {
@@ -621,6 +633,8 @@ impl Grants<'_> {
         // What the failure path records if the write below does not land.
         let approved = req.clone();
         req.key_secret_unsettled = false;
+        // Its hashes commit with the grant turning active, in the same conditional write.
+        req.proxy_credential = made.proxy.as_ref().map(|p| p.record.clone());
         req.starts_at = Some(start);
         req.ends_at = Some(ends_at);
         req.created_objects = made.objects;
@@ -695,7 +709,7 @@ impl Grants<'_> {
                 // may not delete) flagged for the sweep.
                 let leftovers = objects_of(req);
                 *req = approved;
-                req.key_secret_unsettled = made.credential.is_some();
+                req.key_secret_unsettled = made.credential.is_some() || made.proxy.is_some();
                 Err((
                     format!("grant made but its record could not be saved: {e}"),
                     leftovers,
@@ -894,6 +908,35 @@ impl Grants<'_> {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The proxy credential's plaintext, for the requester to read once through the
+    /// credentials endpoint; the grant's record keeps only its hashes.
+    async fn store_proxy_secret(
+        &self,
+        integration: &Integration,
+        grant_id: &str,
+        issued: &crate::proxy_credentials::IssuedProxyCredential,
+    ) -> Result<(), SecretsError> {
+        let name = grant_secret_name(&self.cfg.secret_prefix, &integration.name, grant_id);
+        let value = SecretValue::new(
+            json!({
+                "username": issued.username,
+                "password": issued.password.expose(),
+                "id": issued.key_id,
+                "api_key": issued.encoded_key().expose(),
+            })
+            .to_string(),
+        );
+        self.secrets
+            .create(
+                &name,
+                &value,
+                "elastic-jit grant proxy credential",
+                &[("managed-by", "elastic-jit"), ("grant-id", grant_id)],
+            )
+            .await
+            .map(|_| ())
     }
 
     async fn read_user_password(&self, p: &PrincipalState) -> Result<SecretValue, SecretsError> {

@@ -18,6 +18,7 @@ pub mod model;
 pub mod notifications;
 pub mod password;
 pub mod policy;
+pub mod proxy_credentials;
 pub mod requester_rotation;
 pub mod revocation;
 pub mod rotation;

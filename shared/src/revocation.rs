@@ -292,10 +292,12 @@ impl Revoker<'_> {
         // behind by a failed delete would be a credential no record accounts for, so the
         // failure is recorded and the sweep retries the (idempotent) revoke until it is gone.
         let has_key = req.key_renewal.is_some()
-            || req
-                .created_objects
-                .iter()
-                .any(|o| matches!(o, TargetObject::EsApiKey { .. }));
+            || req.created_objects.iter().any(|o| {
+                matches!(
+                    o,
+                    TargetObject::EsApiKey { .. } | TargetObject::ProxyCredential { .. }
+                )
+            });
         let key_secret = has_key
             .then(|| grant_secret_name(&self.grants.cfg.secret_prefix, &integration.name, &req.id));
         if let Some(name) = &key_secret {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::driver::cloud::CloudDriver;
 use crate::driver::elasticsearch::EsDriver;
+use crate::driver::elasticsearch::proxy::EsProxyDriver;
 use crate::driver::http::HttpClients;
 use crate::driver::{Driver, DriverError};
 use crate::model::{Integration, IntegrationKind, secret_bound_to};
@@ -104,6 +105,9 @@ pub fn build_driver(
     secret: &SecretValue,
 ) -> Result<Box<dyn Driver>, DriverError> {
     Ok(match integration.kind() {
+        IntegrationKind::Elasticsearch if integration.is_proxy() => {
+            Box::new(EsProxyDriver::new(http, integration, secret)?)
+        }
         IntegrationKind::Elasticsearch => Box::new(EsDriver::new(http, integration, secret)?),
         IntegrationKind::ElasticCloud => Box::new(CloudDriver::new(http, integration, secret)?),
     })

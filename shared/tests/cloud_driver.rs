@@ -102,6 +102,8 @@ impl Env {
                 custom_permissions: vec![],
                 allow_insecure_http: true,
                 notifications: None,
+                authorization: Default::default(),
+                proxy_url: None,
             },
             version: 1,
             created_at: Utc::now(),

@@ -38,6 +38,8 @@ fn integration(name: &str) -> Integration {
             custom_permissions: vec![],
             allow_insecure_http: false,
             notifications: None,
+            authorization: Default::default(),
+            proxy_url: None,
         },
         version: 0,
         created_at: t0(),

@@ -439,3 +439,42 @@ fn custom_permissions_resolve_on_their_integration_only() {
     assert!(f.validate("logs", Some(&i)).is_ok());
     assert_eq!(i.kind(), IntegrationKind::Elasticsearch);
 }
+
+#[test]
+fn proxy_authorization_is_elasticsearch_only_and_has_no_account_settings() {
+    let mut spec = es();
+    spec.authorization = shared::model::Authorization::Proxy;
+    spec.proxy_url = Some("https://es-proxy.example.com".into());
+    assert_eq!(errors(&spec, "prod"), vec![]);
+    // Round trip: `native` is the default and is not written back.
+    let native = serde_json::to_value(es()).unwrap();
+    assert!(native.get("authorization").is_none());
+    let proxy = serde_json::to_value(&spec).unwrap();
+    assert_eq!(proxy["authorization"], "proxy");
+
+    let mut rotating = spec.clone();
+    rotating.credential_rotation_days = Some(30);
+    assert_only(
+        &rotating,
+        "setting_not_supported",
+        "credential_rotation_days",
+    );
+    let mut cleaning = spec.clone();
+    cleaning.user_cleanup_days = Some(30);
+    assert_only(&cleaning, "setting_not_supported", "user_cleanup_days");
+    let mut plain = spec.clone();
+    plain.proxy_url = Some("http://es-proxy.example.com".into());
+    assert_only(&plain, "insecure_url", "proxy_url");
+
+    let mut native_with_url = es();
+    native_with_url.proxy_url = Some("https://es-proxy.example.com".into());
+    assert_only(&native_with_url, "setting_not_supported", "proxy_url");
+    let mut cloud_proxy = cloud();
+    cloud_proxy.authorization = shared::model::Authorization::Proxy;
+    assert_only(&cloud_proxy, "setting_not_supported", "authorization");
+    let unknown: Result<IntegrationSpec, _> = serde_json::from_value(serde_json::json!({
+        "kind": "elasticsearch", "url": "https://es.example.com", "secret_arn": ARN,
+        "authorization": "none",
+    }));
+    assert!(unknown.is_err(), "an unknown authorization is refused");
+}

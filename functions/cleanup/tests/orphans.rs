@@ -74,6 +74,7 @@ fn request(id: &str, status: RequestStatus, sub: &str, email: &str) -> AccessReq
         last_error: None,
         revoke_requested_by: None,
         key_secret_unsettled: false,
+        proxy_credential: None,
         expiry_warned_at: None,
         extensions: 0,
         key_renewal: None,

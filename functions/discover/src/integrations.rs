@@ -403,6 +403,11 @@ fn target_changes(old: &IntegrationSpec, new: &IntegrationSpec) -> Vec<&'static 
     if old.user_prefix != new.user_prefix {
         changed.push("user_prefix");
     }
+    // Native grants live on the cluster, proxy grants only in the records: switching would
+    // leave one kind unrevoked.
+    if old.authorization != new.authorization {
+        changed.push("authorization");
+    }
     changed
 }
 

@@ -40,6 +40,8 @@ fn integration(url: &str, include: &[&str]) -> Integration {
             url: Some(url.into()),
             allow_insecure_http: true,
             notifications: None,
+            authorization: Default::default(),
+            proxy_url: None,
             organization_id: None,
             secret_arn: "arn:aws:secretsmanager:us-east-1:000000000000:secret:es".into(),
             tls: TlsConfig::default(),

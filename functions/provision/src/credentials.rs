@@ -56,7 +56,25 @@ pub async fn get(
         "expires_at": r.ends_at,
         "custom_access_details": integration.spec.custom_access_details,
     });
+    let proxy = r
+        .created_objects
+        .iter()
+        .any(|o| matches!(o, TargetObject::ProxyCredential { .. }));
     match integration.kind() {
+        IntegrationKind::Elasticsearch if proxy => {
+            // The proxy's address, never the cluster's: the cluster has no security of its own.
+            body["url"] = json!(integration.spec.proxy_url);
+            let stored = grant_secret(app, &integration.name, &r.id).await?;
+            body["mode"] = json!("proxy");
+            body["username"] = stored["username"].clone();
+            body["password"] = stored["password"].clone();
+            body["api_key_id"] = stored["id"].clone();
+            body["api_key"] = stored["api_key"].clone();
+            body["authorization_header"] = json!(format!(
+                "ApiKey {}",
+                stored["api_key"].as_str().unwrap_or_default()
+            ));
+        }
         IntegrationKind::Elasticsearch => {
             body["url"] = json!(integration.spec.url);
             // The newest key: an extension adds one that ends with the grant.
@@ -120,6 +138,15 @@ pub async fn get(
     }
     tracing::info!(request_id = %r.id, "credentials handed to the requester");
     Ok(json_response(200, &body))
+}
+
+/// The grant's own secret (its API key, or its proxy credential), as stored JSON.
+async fn grant_secret(app: &App, integration: &str, id: &str) -> Result<Value, ApiError> {
+    let name = grant_secret_name(&app.services.config.secret_prefix, integration, id);
+    read(app, &name)
+        .await?
+        .parse_json()
+        .map_err(|e| ApiError::internal("grant secret", &e))
 }
 
 async fn read(app: &App, id: &str) -> Result<SecretValue, ApiError> {

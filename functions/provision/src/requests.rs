@@ -322,6 +322,7 @@ pub async fn create(
         last_error: None,
         revoke_requested_by: None,
         key_secret_unsettled: false,
+        proxy_credential: None,
         expiry_warned_at: None,
         extensions: 0,
         key_renewal: None,

@@ -13,6 +13,8 @@ pub fn request(r: &AccessRequest, viewer: &Identity) -> Value {
         map.remove("key_secret_unsettled");
         map.remove("expiry_warned_at");
         map.remove("key_renewal");
+        // Hashes only, but still nobody's business outside the proxy.
+        map.remove("proxy_credential");
         map.insert(
             "duration".into(),
             json!(shared::model::format_duration(

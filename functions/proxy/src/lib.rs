@@ -1,8 +1,13 @@
 //! The authorizing proxy for Elasticsearch clusters without security (issue 20).
 //!
-//! Today this crate holds only the authorization engine ([`authz`]): a pure function of the
-//! request, the grant and a snapshot of the cluster's names. The Lambda and server front ends,
-//! credentials and audit lines are built on it later.
+//! [`authz`] is the authorization engine (a pure function of request, grant and the cluster's
+//! names). [`serve`] is the proxy built on it: credentials, the catalog, forwarding, audit
+//! lines. [`server`] and [`lambda`] are its two front ends; [`config`] builds it from the
+//! environment.
 #![forbid(unsafe_code)]
 
 pub mod authz;
+pub mod config;
+pub mod lambda;
+pub mod serve;
+pub mod server;

@@ -147,7 +147,8 @@ pub struct JsonResponse {
 pub struct Call<'a> {
     pub method: Method,
     pub url: String,
-    pub auth: &'a HeaderValue,
+    /// `None` for a cluster without security (a proxy integration's connector secret `{}`).
+    pub auth: Option<&'a HeaderValue>,
     pub body: Option<&'a serde_json::Value>,
     /// Repeating it cannot do harm (reads, PUT-by-name, DELETE).
     pub idempotent: bool,
@@ -205,8 +206,10 @@ async fn send_once(
     let mut req = client
         .request(call.method.clone(), &call.url)
         .timeout(timeout)
-        .header(reqwest::header::AUTHORIZATION, call.auth.clone())
         .header(reqwest::header::ACCEPT, "application/json");
+    if let Some(auth) = call.auth {
+        req = req.header(reqwest::header::AUTHORIZATION, auth.clone());
+    }
     if let Some(body) = call.body {
         req = req.json(body);
     }

@@ -70,6 +70,9 @@ pub struct Provisioned {
     /// What was made, in creation order; revoke removes exactly these.
     pub objects: Vec<TargetObject>,
     pub credential: Option<IssuedCredential>,
+    /// A proxy integration's credential: its plaintext goes to the grant's secret, its hashes
+    /// to the grant's record.
+    pub proxy: Option<crate::proxy_credentials::IssuedProxyCredential>,
 }
 
 /// A provision that failed part-way: the error, and what had already been made.

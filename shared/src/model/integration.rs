@@ -29,6 +29,24 @@ impl IntegrationKind {
     }
 }
 
+/// Who enforces a grant on an Elasticsearch cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Authorization {
+    /// The cluster's own security: grants are users, roles and API keys on the cluster.
+    #[default]
+    Native,
+    /// The cluster's security is off (or not used): grants are proxy credentials that the
+    /// authorizing proxy (`functions/proxy`) checks; nothing is created on the cluster.
+    Proxy,
+}
+
+impl Authorization {
+    pub fn is_native(&self) -> bool {
+        *self == Self::Native
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OwnerAttribute {
@@ -126,6 +144,13 @@ pub struct IntegrationSpec {
     /// Who else hears about this integration's requests, revoke failures and rotation failures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<crate::notifications::NotificationSettings>,
+    /// Elasticsearch only: `proxy` for a cluster whose own security is off.
+    #[serde(default, skip_serializing_if = "Authorization::is_native")]
+    pub authorization: Authorization,
+    /// `authorization: proxy` only: where requesters reach the proxy (shown with their
+    /// credentials instead of the cluster's URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
 }
 
 /// A stored integration.
@@ -173,6 +198,12 @@ impl Integration {
             .user_prefix
             .as_deref()
             .unwrap_or(DEFAULT_USER_PREFIX)
+    }
+
+    /// Grants are proxy credentials, checked by the authorizing proxy.
+    pub fn is_proxy(&self) -> bool {
+        self.spec.kind == IntegrationKind::Elasticsearch
+            && self.spec.authorization == Authorization::Proxy
     }
 
     pub fn cloud_api_url(&self) -> &str {
@@ -241,6 +272,7 @@ impl IntegrationSpec {
                     check_prefix(&mut e, prefix);
                 }
                 self.check_custom_permissions(&mut e);
+                self.check_proxy(&mut e);
             }
             IntegrationKind::ElasticCloud => {
                 if let Some(url) = &self.url {
@@ -267,6 +299,8 @@ impl IntegrationSpec {
                     ("user_prefix", self.user_prefix.is_some()),
                     ("custom_permissions", !self.custom_permissions.is_empty()),
                     ("tls.ca_cert", self.tls.ca_cert.is_some()),
+                    ("authorization", !self.authorization.is_native()),
+                    ("proxy_url", self.proxy_url.is_some()),
                 ] {
                     if set {
                         e.push(
@@ -334,6 +368,41 @@ impl IntegrationSpec {
             n.validate(&mut e, "notifications");
         }
         e.into_result()
+    }
+
+    /// A proxy integration has no accounts on the cluster: nothing to rotate or clean up.
+    fn check_proxy(&self, e: &mut ValidationErrors) {
+        if self.authorization.is_native() {
+            if self.proxy_url.is_some() {
+                e.push(
+                    "setting_not_supported",
+                    "proxy_url",
+                    "proxy_url applies only to integrations with authorization \"proxy\"",
+                );
+            }
+            return;
+        }
+        for (field, set) in [
+            (
+                "credential_rotation_days",
+                self.credential_rotation_days.is_some(),
+            ),
+            ("user_cleanup_days", self.user_cleanup_days.is_some()),
+        ] {
+            if set {
+                e.push(
+                    "setting_not_supported",
+                    field,
+                    format!(
+                        "{field} does not apply to authorization \"proxy\": no account is made \
+                         on the cluster (each grant's proxy credential ends with the grant)"
+                    ),
+                );
+            }
+        }
+        if let Some(url) = &self.proxy_url {
+            check_url(e, "proxy_url", url, self.allow_insecure_http);
+        }
     }
 
     fn check_custom_permissions(&self, e: &mut ValidationErrors) {

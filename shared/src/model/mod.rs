@@ -10,6 +10,7 @@ mod integration;
 mod permission;
 mod principal;
 mod principal_state;
+mod proxy_credential;
 mod request;
 mod resource;
 
@@ -28,13 +29,14 @@ pub use flow::{
     CredentialMode, DEFAULT_MAX_DURATION, EscalationSpec, MAX_QUORUM,
 };
 pub use integration::{
-    CustomPermission, DEFAULT_CONNECTOR_PREFIX, DiscoverySelection, Integration, IntegrationKind,
-    IntegrationSpec, OwnerAttribute, PendingRetire, ResourceOwner, TlsConfig, check_secret_binding,
-    secret_bound_to, secret_name_of_arn,
+    Authorization, CustomPermission, DEFAULT_CONNECTOR_PREFIX, DiscoverySelection, Integration,
+    IntegrationKind, IntegrationSpec, OwnerAttribute, PendingRetire, ResourceOwner, TlsConfig,
+    check_secret_binding, secret_bound_to, secret_name_of_arn,
 };
 pub use permission::{CLOUD_ROLE_IDS, CloudRoleScope, ES_INDEX_PRIVILEGES, ResolvedPermission};
 pub use principal::{Identity, Person, PrincipalKind, PrincipalRef, distinct_users, fold_email};
 pub use principal_state::{PRINCIPAL_IDLE, PrincipalState, SharedObject};
+pub use proxy_credential::{ProxyCredential, SecretHash};
 pub use request::{
     AccessRequest, ApprovalStep, BreakGlass, Decision, DecisionKind, Escalation, RequestStatus,
     Review, ReviewOutcome, START_GRACE, StepApproval, TargetObject, TransitionError,

@@ -311,6 +311,12 @@ pub enum TargetObject {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resource_id: Option<String>,
     },
+    /// A proxy credential (`authorization: proxy` integrations): nothing exists on the cluster;
+    /// the hashes live on the grant's record ([`AccessRequest::proxy_credential`]).
+    ProxyCredential {
+        username: String,
+        key_id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -392,6 +398,9 @@ pub struct AccessRequest {
     /// A bundle's child: its parent request, through which alone it is decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// The proxy credential's hashes while the grant is active (`authorization: proxy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_credential: Option<super::ProxyCredential>,
     /// The request's audit trail, appended in the same conditional write as each change, so a
     /// change and its record can never come apart.
     #[serde(default)]
@@ -432,6 +441,11 @@ impl AccessRequest {
         }
         self.status = next;
         self.updated_at = now;
+        // The proxy accepts a credential only on an active grant; dropping the hashes in the
+        // same write makes a revoke final even for a proxy that ignored the status.
+        if next != RequestStatus::Active {
+            self.proxy_credential = None;
+        }
         // A bundle's parent ends its own part there; its grants (its children) go on.
         if next.is_terminal() && next != RequestStatus::Bundled && self.ended_at.is_none() {
             self.ended_at = Some(now);
@@ -575,6 +589,7 @@ mod tests {
             last_error: None,
             revoke_requested_by: None,
             key_secret_unsettled: false,
+            proxy_credential: None,
             expiry_warned_at: None,
             extensions: 0,
             key_renewal: None,

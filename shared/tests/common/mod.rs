@@ -57,6 +57,7 @@ pub fn request(id: &str, sub: &str, status: RequestStatus, at: DateTime<Utc>) ->
         last_error: None,
         revoke_requested_by: None,
         key_secret_unsettled: false,
+        proxy_credential: None,
         expiry_warned_at: None,
         extensions: 0,
         key_renewal: None,

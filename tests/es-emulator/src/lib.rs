@@ -45,6 +45,9 @@ pub use seed::{Seed, SeedAlias, SeedDataStream, SeedDoc, SeedGenerated, SeedInde
 pub struct EmulatorConfig {
     pub elastic_password: String,
     pub seed: Option<Seed>,
+    /// `false` stands for a cluster run with `xpack.security.enabled: false`: no
+    /// authentication, every request served as the superuser, and the security APIs refused.
+    pub security: bool,
 }
 
 impl EmulatorConfig {
@@ -52,7 +55,14 @@ impl EmulatorConfig {
         Self {
             elastic_password: elastic_password.into(),
             seed: None,
+            security: true,
         }
+    }
+
+    /// A cluster with security disabled (what the authorizing proxy stands in front of).
+    pub fn without_security(mut self) -> Self {
+        self.security = false;
+        self
     }
 
     pub fn with_seed(mut self, seed: Seed) -> Self {
@@ -72,7 +82,11 @@ pub struct RunningEmulator {
 impl RunningEmulator {
     /// Binds `listen` (port 0 picks a free port) and serves until shutdown.
     pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> io::Result<RunningEmulator> {
-        let shared = Arc::new(server::Shared::new(config.elastic_password, config.seed)?);
+        let shared = Arc::new(server::Shared::new(
+            config.elastic_password,
+            config.seed,
+            config.security,
+        )?);
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();

@@ -34,15 +34,17 @@ pub struct Shared {
     state: Mutex<State>,
     elastic_password: String,
     seed: Option<Seed>,
+    security: bool,
 }
 
 impl Shared {
-    pub fn new(elastic_password: String, seed: Option<Seed>) -> io::Result<Self> {
+    pub fn new(elastic_password: String, seed: Option<Seed>, security: bool) -> io::Result<Self> {
         let state = initial_state(&elastic_password, seed.as_ref())?;
         Ok(Shared {
             state: Mutex::new(state),
             elastic_password,
             seed,
+            security,
         })
     }
 
@@ -234,7 +236,12 @@ async fn handle(
 
     let (resp, principal) = {
         let mut state = shared.lock();
-        let outcome = match authn::authenticate(&state, &req) {
+        let authenticated = if shared.security {
+            authn::authenticate(&state, &req)
+        } else {
+            without_security(&state, &req, &shared.elastic_password)
+        };
+        let outcome = match authenticated {
             Err(e) => (e, None),
             Ok(principal) => {
                 let mut ctx = Ctx {
@@ -269,6 +276,29 @@ async fn handle(
         response.headers_mut().insert("content-type", v);
     }
     response
+}
+
+/// `xpack.security.enabled: false`: nobody is authenticated (any `Authorization` is ignored)
+/// and everything is allowed, so requests run as the superuser; the security APIs answer
+/// what a basic-licensed cluster with security off answers (the 500 Kibana reports as
+/// "[exception] Security must be explicitly enabled when using a [basic] license ...").
+fn without_security(
+    state: &State,
+    req: &Req,
+    elastic_password: &str,
+) -> Result<authn::Principal, ApiResponse> {
+    if req.path == "/_security" || req.path.starts_with("/_security/") {
+        return Err(es_error(
+            500,
+            "exception",
+            "Security must be explicitly enabled when using a [basic] license. Enable security \
+             by setting [xpack.security.enabled] to [true] in the elasticsearch.yml file and \
+             restart the node.",
+            serde_json::Map::new(),
+        ));
+    }
+    authn::authenticate_password(state, "elastic", elastic_password)
+        .ok_or_else(|| es_error(500, "exception", "no superuser", serde_json::Map::new()))
 }
 
 fn header_text(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {

@@ -139,7 +139,7 @@ impl CloudClient {
             Call {
                 method,
                 url: format!("{}{path}", self.base),
-                auth: &self.auth,
+                auth: Some(&self.auth),
                 body,
                 idempotent,
             },

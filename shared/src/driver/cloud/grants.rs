@@ -154,7 +154,7 @@ pub async fn provision(
                 .await
                 .map(|objects| Provisioned {
                     objects,
-                    credential: None,
+                    ..Provisioned::default()
                 })
                 .map_err(|(error, created)| fail(error, &created));
         }
@@ -162,7 +162,7 @@ pub async fn provision(
             Ok(objects) => {
                 return Ok(Provisioned {
                     objects,
-                    credential: None,
+                    ..Provisioned::default()
                 });
             }
             Err(e)

@@ -78,7 +78,7 @@ pub struct EsClient {
     retry: RetryPolicy,
     base: String,
     target: String,
-    auth: HeaderValue,
+    auth: Option<HeaderValue>,
 }
 
 impl EsClient {
@@ -86,7 +86,7 @@ impl EsClient {
         clients: &HttpClients,
         url: &str,
         ca_pem: Option<&str>,
-        auth: HeaderValue,
+        auth: impl Into<Option<HeaderValue>>,
     ) -> Result<Self, DriverError> {
         Self::from_parts(clients.client(ca_pem)?, clients.retry, url, auth)
     }
@@ -96,7 +96,7 @@ impl EsClient {
         http: Client,
         retry: RetryPolicy,
         url: &str,
-        auth: HeaderValue,
+        auth: impl Into<Option<HeaderValue>>,
     ) -> Result<Self, DriverError> {
         let target = url::Url::parse(url)
             .map(|u| match u.port() {
@@ -111,7 +111,7 @@ impl EsClient {
             retry,
             base: url.trim_end_matches('/').to_string(),
             target,
-            auth,
+            auth: auth.into(),
         })
     }
 
@@ -134,7 +134,7 @@ impl EsClient {
             Call {
                 method,
                 url: format!("{}{path}", self.base),
-                auth: &self.auth,
+                auth: self.auth.as_ref(),
                 body,
                 idempotent,
             },

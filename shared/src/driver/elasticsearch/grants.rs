@@ -187,6 +187,7 @@ pub async fn provision(
     Ok(Provisioned {
         objects: created,
         credential,
+        proxy: None,
     })
 }
 

@@ -7,6 +7,7 @@ pub mod discover;
 pub mod grants;
 mod key_report;
 mod resolve;
+pub mod proxy;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -101,6 +102,24 @@ fn client_for(
     )
 }
 
+/// The integration's selection, with owners from its resource-owner tag (native and proxy
+/// integrations discover alike).
+pub(crate) async fn discover_selected(
+    es: &EsClient,
+    integration: &Integration,
+) -> Result<Vec<DiscoveredResource>, DriverError> {
+    discover::discover(
+        es,
+        &integration.spec.discovery,
+        integration
+            .spec
+            .resource_owner
+            .as_ref()
+            .map(|o| o.tag_key.as_str()),
+    )
+    .await
+}
+
 async fn check_privileges(es: &EsClient) -> Result<(), DriverError> {
     let body = json!({
         "cluster": REQUIRED_CLUSTER_PRIVILEGES,
@@ -139,16 +158,7 @@ impl Driver for EsDriver {
     }
 
     async fn discover(&self) -> Result<Vec<DiscoveredResource>, DriverError> {
-        discover::discover(
-            &self.es,
-            &self.integration.spec.discovery,
-            self.integration
-                .spec
-                .resource_owner
-                .as_ref()
-                .map(|o| o.tag_key.as_str()),
-        )
-        .await
+        discover_selected(&self.es, &self.integration).await
     }
 
     async fn provision(&self, plan: &GrantPlan) -> Result<Provisioned, ProvisionFailure> {

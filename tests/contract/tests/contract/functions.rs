@@ -88,6 +88,7 @@ fn every_function_built_with_cargo_lambda_for_arm64() {
         ("revoke", (30, 256)),
         ("rotate", (60, 256)),
         ("portal", (10, 128)),
+        ("proxy", (30, 256)),
     ]
     .into_iter()
     .map(|(n, v)| (n.to_string(), v))
@@ -174,6 +175,17 @@ fn each_function_gets_the_environment_it_reads() {
                 "OIDC_CLIENT_ID",
                 "OIDC_SCOPES",
                 "OIDC_CONNECT_ORIGINS",
+            ],
+        ),
+        (
+            "proxy",
+            vec![
+                "TABLE_NAME",
+                "CONNECTOR_SECRET_PREFIX",
+                "PROXY_INTEGRATION",
+                "PROXY_CACHE_TTL_MS",
+                "PROXY_CATALOG_TTL_MS",
+                "PROXY_UPSTREAM_TIMEOUT_SECS",
             ],
         ),
     ]);

@@ -220,6 +220,14 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<String>> {
         .collect();
     // The portal serves embedded files: it touches nothing of AWS but its logs.
     out.insert("portal", logs.iter().map(|a| (*a).to_string()).collect());
+    // The proxy reads grant records and its integration by key, and its connector secret.
+    out.insert(
+        "proxy",
+        logs.iter()
+            .chain(&["dynamodb:GetItem", "secretsmanager:GetSecretValue"])
+            .map(|a| (*a).to_string())
+            .collect(),
+    );
     out
 }
 
@@ -373,6 +381,8 @@ fn secrets_manager_calls_are_scoped_to_the_secrets_each_function_handles() {
         ),
         // The portal reads no secret at all.
         ("portal", (vec![], vec![])),
+        // The proxy reads its connector secret; grant secrets (the plaintext credentials) never.
+        ("proxy", (connector_read.to_vec(), vec![])),
     ]);
     for (id, function) in resources_of(&t, "AWS::Serverless::Function") {
         let name = binary_of(function);
@@ -564,4 +574,30 @@ fn schedule_rights_are_scoped_to_the_kind_of_schedule() {
             assert!(r.contains("ejit-start-*"), "{role} {action} reaches {r}");
         }
     }
+}
+
+/// The proxy's table access is point reads of the integration and of grant records only.
+#[test]
+fn the_proxy_reads_only_grant_and_integration_items() {
+    let t = template();
+    let statements =
+        t["Resources"]["ProxyRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("proxy statements");
+    let table: Vec<&Value> = statements
+        .iter()
+        .filter(|s| actions(s).iter().any(|a| a.starts_with("dynamodb:")))
+        .collect();
+    assert_eq!(table.len(), 1);
+    assert_eq!(actions(table[0]), vec!["dynamodb:GetItem"]);
+    assert_eq!(
+        table[0]["Resource"],
+        serde_json::json!({"Fn::GetAtt": ["Table", "Arn"]}),
+        "the table itself, no index"
+    );
+    assert_eq!(
+        table[0]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+        // shared/src/store/keys.rs: INTEGRATION_PK and request_pk(id).
+        serde_json::json!(["INTEGRATION", "REQUEST#*"])
+    );
 }

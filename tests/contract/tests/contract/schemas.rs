@@ -135,6 +135,8 @@ fn full_integration_spec() -> IntegrationSpec {
         }],
         allow_insecure_http: true,
         notifications: Some(full_notifications()),
+        authorization: shared::model::Authorization::Proxy,
+        proxy_url: Some("https://es-proxy.example.com".into()),
     }
 }
 

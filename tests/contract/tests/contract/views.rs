@@ -122,6 +122,8 @@ fn full_spec(kind: IntegrationKind) -> IntegrationSpec {
         }],
         allow_insecure_http: true,
         notifications: None,
+        authorization: Default::default(),
+        proxy_url: None,
     }
 }
 
@@ -356,6 +358,7 @@ fn requests() -> [AccessRequest; 2] {
         last_error: Some("target answered 503".into()),
         revoke_requested_by: Some("bob@example.com".into()),
         key_secret_unsettled: false,
+        proxy_credential: None,
         expiry_warned_at: None,
         extensions: 2,
         key_renewal: Some(shared::model::KeyRenewal {
@@ -405,6 +408,7 @@ fn requests() -> [AccessRequest; 2] {
         last_error: None,
         revoke_requested_by: None,
         key_secret_unsettled: false,
+        proxy_credential: None,
         expiry_warned_at: None,
         extensions: 0,
         key_renewal: None,

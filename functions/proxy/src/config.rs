@@ -1,0 +1,118 @@
+//! Building the proxy: typed settings read once from the environment, then the integration,
+//! its connector secret and the clients.
+//!
+//! Environment: `TABLE_NAME`, `PROXY_INTEGRATION` (the one integration this proxy serves),
+//! `CONNECTOR_SECRET_PREFIX`, `PROXY_CACHE_TTL_MS` (credential cache, at most 5000, default
+//! 5000), `PROXY_CATALOG_TTL_MS` (default 5000), `PROXY_UPSTREAM_TIMEOUT_SECS` (default 120),
+//! `PROXY_LISTEN` (server mode, default `0.0.0.0:9200`), and the AWS SDK's own variables.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shared::Clock;
+use shared::config::{ConfigError, number, optional, required};
+use shared::driver::http::HttpClients;
+use shared::model::{DEFAULT_CONNECTOR_PREFIX, Integration};
+use shared::secrets::{AWSCURRENT, SecretStore};
+use shared::store::Store;
+use shared::targets::ensure_bound;
+
+use crate::serve::Proxy;
+use crate::serve::audit::AuditSink;
+use crate::serve::catalog::Catalog;
+use crate::serve::credentials::{Authenticator, MAX_CACHE_TTL};
+use crate::serve::upstream::Upstream;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub integration: String,
+    pub connector_prefix: String,
+    pub cache_ttl: Duration,
+    pub catalog_ttl: Duration,
+    pub upstream_timeout: Duration,
+}
+
+impl Settings {
+    pub fn new(integration: impl Into<String>) -> Self {
+        Self {
+            integration: integration.into(),
+            connector_prefix: DEFAULT_CONNECTOR_PREFIX.to_string(),
+            cache_ttl: MAX_CACHE_TTL,
+            catalog_ttl: crate::serve::catalog::DEFAULT_CATALOG_TTL,
+            upstream_timeout: Duration::from_secs(120),
+        }
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let ms = |name, default| number::<u64>(name, default).map(Duration::from_millis);
+        let cache_ttl = ms("PROXY_CACHE_TTL_MS", 5000)?;
+        if cache_ttl > MAX_CACHE_TTL {
+            return Err(ConfigError::Invalid {
+                name: "PROXY_CACHE_TTL_MS",
+                reason: "at most 5000: a revoke must take effect within seconds".into(),
+            });
+        }
+        Ok(Self {
+            integration: required("PROXY_INTEGRATION")?,
+            connector_prefix: optional("CONNECTOR_SECRET_PREFIX", DEFAULT_CONNECTOR_PREFIX),
+            cache_ttl,
+            catalog_ttl: ms("PROXY_CATALOG_TTL_MS", 5000)?,
+            upstream_timeout: Duration::from_secs(number("PROXY_UPSTREAM_TIMEOUT_SECS", 120)?),
+        })
+    }
+}
+
+pub fn listen_addr() -> Result<SocketAddr, ConfigError> {
+    let raw = optional("PROXY_LISTEN", "0.0.0.0:9200");
+    raw.parse().map_err(|_| ConfigError::Invalid {
+        name: "PROXY_LISTEN",
+        reason: format!("{raw:?} is not host:port"),
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("integration {0} does not exist")]
+    NoIntegration(String),
+    #[error("integration {0} does not have authorization \"proxy\"")]
+    NotProxy(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The proxy for `settings.integration`, reading grants from `store` and its connector secret
+/// (AWSCURRENT, bound to the integration) from `secrets`.
+pub async fn build(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    secrets: &dyn SecretStore,
+    http: &HttpClients,
+    audit: Arc<dyn AuditSink>,
+    clock: Arc<dyn Clock>,
+) -> Result<Proxy, BuildError> {
+    let other = |e: &dyn std::fmt::Display| BuildError::Other(e.to_string());
+    let integration: Integration = store
+        .get_integration(&settings.integration)
+        .await
+        .map_err(|e| other(&e))?
+        .ok_or_else(|| BuildError::NoIntegration(settings.integration.clone()))?;
+    if !integration.is_proxy() {
+        return Err(BuildError::NotProxy(integration.name));
+    }
+    ensure_bound(&integration, &settings.connector_prefix).map_err(|e| other(&e))?;
+    let secret = secrets
+        .get(&integration.spec.secret_arn, AWSCURRENT)
+        .await
+        .map_err(|e| other(&e))?;
+    let upstream = Upstream::new(http, &integration, &secret, settings.upstream_timeout)
+        .map_err(|e| other(&e))?;
+    Ok(Proxy {
+        authn: Authenticator::new(store, &integration, settings.cache_ttl),
+        catalog: Catalog::new(settings.catalog_ttl),
+        upstream,
+        integration,
+        audit,
+        clock,
+    })
+}

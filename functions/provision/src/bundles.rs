@@ -339,6 +339,7 @@ pub async fn create(
         extends: None,
         bundle: Some(p.parts),
         parent: None,
+        proxy_credential: None,
         history: vec![],
         version: 0,
     };

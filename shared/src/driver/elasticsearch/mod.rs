@@ -6,8 +6,8 @@ mod connector;
 pub mod discover;
 pub mod grants;
 mod key_report;
-mod resolve;
 pub mod proxy;
+mod resolve;
 
 use async_trait::async_trait;
 use reqwest::Method;

@@ -140,6 +140,17 @@ async fn key_works(env: &Env, encoded: &str) -> bool {
         == 200
 }
 
+/// The integration's driver, as the sweep builds it.
+async fn driver(env: &Env) -> Box<dyn shared::driver::Driver> {
+    let integration = env
+        .store
+        .get_integration(INTEGRATION)
+        .await
+        .unwrap()
+        .unwrap();
+    env.targets.driver(&integration).await.unwrap()
+}
+
 /// The lookalikes every test plants: a user, a role and a key named like elastic-jit's but not
 /// marked as made by it (or marked for another integration). None may ever change.
 async fn plant_lookalikes(env: &Env) -> String {
@@ -433,13 +444,7 @@ async fn the_key_inventory_pages_past_a_thousand_managed_keys() {
         .await;
     api_key(&env, "unmanaged", json!({})).await;
     env.clear_es_log().await;
-    let integration = env
-        .store
-        .get_integration(INTEGRATION)
-        .await
-        .unwrap()
-        .unwrap();
-    let driver = env.targets.driver(&integration).await.unwrap();
+    let driver = driver(&env).await;
     let listed = driver.list_managed().await.expect("inventory");
     let mut keys: Vec<String> = listed
         .iter()
@@ -495,13 +500,7 @@ async fn the_inventory_asks_only_for_the_integrations_names_and_falls_back_on_ol
         )
         .await;
     }
-    let integration = env
-        .store
-        .get_integration(INTEGRATION)
-        .await
-        .unwrap()
-        .unwrap();
-    let driver = env.targets.driver(&integration).await.unwrap();
+    let driver = driver(&env).await;
     let names = |listed: &[shared::driver::ManagedObject]| {
         let mut n: Vec<String> = listed
             .iter()

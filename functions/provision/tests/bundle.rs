@@ -238,6 +238,29 @@ async fn a_bundle_is_approved_as_one_and_each_item_is_granted_on_its_own_integra
     let children = r["children"].as_array().unwrap().clone();
     assert_eq!(children.len(), 2, "{r}");
     let (es_child, cloud_child) = (child_id(&id, 0), child_id(&id, 1));
+    // Each child records its own item's account (a string, as on any request): its
+    // provisioning reads it with the integration.
+    for (i, c) in [&es_child, &cloud_child].into_iter().enumerate() {
+        let c = env.store.get_request(c).await.unwrap().unwrap();
+        let created = c
+            .history
+            .iter()
+            .find(|e| e.action == "request.created")
+            .unwrap();
+        let parent = env.store.get_request(&id).await.unwrap().unwrap();
+        let listed = &parent
+            .history
+            .iter()
+            .find(|e| e.action == "request.created")
+            .unwrap()
+            .details["accounts"][i];
+        assert!(
+            created.details["account"].is_string(),
+            "{:?}",
+            created.details
+        );
+        assert_eq!(&created.details["account"], listed);
+    }
     assert_eq!(children[0]["id"], json!(es_child));
     assert_eq!(children[1]["id"], json!(cloud_child));
     for c in &children {
@@ -309,8 +332,12 @@ async fn a_bundle_is_approved_as_one_and_each_item_is_granted_on_its_own_integra
             "nor revokes the bundle"
         );
     }
-    // The approvers see the children they approved.
-    assert_eq!(get(&p, ALICE, &cloud_child).await.0, 200);
+    // The approvers see the children they approved, and only those: alice owns the
+    // Elasticsearch item alone, the Cloud owners the Cloud item.
+    assert_eq!(get(&p, ALICE, &es_child).await.0, 200);
+    assert_eq!(get(&p, ALICE, &cloud_child).await.0, 404);
+    assert_eq!(get(&p, OPS, &cloud_child).await.0, 200);
+    assert_eq!(get(&p, OPS, &es_child).await.0, 404);
 
     // Revoking the parent ends every grant, on both targets.
     let (s, r) = revoke(&env, BOB, &id).await;

@@ -147,14 +147,20 @@ async fn the_owner_of_one_item_cannot_revoke_another_items_grant() {
     let (s, r) = approve(&p, OPS, &id).await;
     assert_eq!((s, r["status"].as_str()), (200, Some("bundled")), "{r}");
     let cloud_child = child_id(&id, 1);
-    assert!(env.holds("bob@example.com", "deployment-viewer", STAGING).await);
+    assert!(
+        env.holds("bob@example.com", "deployment-viewer", STAGING)
+            .await
+    );
     // Alice owns logs-2026.10 on prod-search only; the Cloud grant is not hers to end.
     let (s, b) = revoke(&env, ALICE, &cloud_child).await;
     assert!(
         s == 404 || s == 403,
         "alice (owner of the ES item only) revoked the Cloud item's grant: {s} {b}"
     );
-    assert!(env.holds("bob@example.com", "deployment-viewer", STAGING).await);
+    assert!(
+        env.holds("bob@example.com", "deployment-viewer", STAGING)
+            .await
+    );
 }
 
 /// Finding 4: the revocation of a bundle is recorded on the parent, but a child that a start
@@ -185,7 +191,12 @@ async fn a_revoked_bundle_leaves_no_child_active_after_a_racing_start() {
         .await
         .unwrap();
     // A start of child 1 has moved it to `approved` (start::fire's first write) ...
-    let c0 = env.store.get_request(&child_id(&id, 0)).await.unwrap().unwrap();
+    let c0 = env
+        .store
+        .get_request(&child_id(&id, 0))
+        .await
+        .unwrap()
+        .unwrap();
     let mut started = c0.clone();
     started.transition(RequestStatus::Approved, now).unwrap();
     let started = env
@@ -200,9 +211,17 @@ async fn a_revoked_bundle_leaves_no_child_active_after_a_racing_start() {
     let done = p.services.grants().provision(started).await.unwrap();
     assert_eq!(done.status, RequestStatus::Active);
     let parent = env.store.get_request(&id).await.unwrap().unwrap();
-    assert!(parent.revoke_requested_by.is_some(), "the revoke was recorded");
+    assert!(
+        parent.revoke_requested_by.is_some(),
+        "the revoke was recorded"
+    );
     sweep(&env).await;
-    let c0 = env.store.get_request(&child_id(&id, 0)).await.unwrap().unwrap();
+    let c0 = env
+        .store
+        .get_request(&child_id(&id, 0))
+        .await
+        .unwrap()
+        .unwrap();
     assert_ne!(
         c0.status,
         RequestStatus::Active,
@@ -236,7 +255,12 @@ async fn a_bundles_approval_request_names_what_it_grants() {
 async fn get(p: &provision::App, who: Person, id: &str) -> (u16, Value) {
     call(
         p,
-        http(event("provision/get-request.json"), &format!("/requests/{id}"), who, None),
+        http(
+            event("provision/get-request.json"),
+            &format!("/requests/{id}"),
+            who,
+            None,
+        ),
     )
     .await
 }

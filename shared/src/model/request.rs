@@ -138,6 +138,16 @@ pub struct ApprovalStep {
     pub approved_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_at: Option<DateTime<Utc>>,
+    /// A bundle's step: the items (0-based) it approves. A child carries only the steps of
+    /// its own item. Empty on any other request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<usize>,
+    /// Who an escalation adds to this step, when that is not the request's whole tier: a
+    /// bundle's step escalates only to its own items' tier (an owner of one integration never
+    /// approves another's item). `None` (every single request, and older records): the
+    /// escalation's `to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_to: Option<Vec<PrincipalRef>>,
 }
 
 fn one() -> u32 {
@@ -158,6 +168,8 @@ impl ApprovalStep {
             approvals: vec![],
             approved_by: None,
             approved_at: None,
+            items: vec![],
+            escalate_to: None,
         }
     }
 
@@ -457,8 +469,8 @@ impl AccessRequest {
             .map(|e| e.at)
     }
 
-    /// Add the escalation tier to every step still open. Returns false (and changes nothing)
-    /// when there is nothing to escalate.
+    /// Add the escalation tier to every step still open (a step that names its own tier gets
+    /// that one only). Returns false (and changes nothing) when there is nothing to escalate.
     pub fn escalate(&mut self, now: DateTime<Utc>) -> bool {
         if self.status != RequestStatus::Pending || self.escalation_due().is_none() {
             return false;
@@ -471,7 +483,7 @@ impl AccessRequest {
             .iter_mut()
             .filter(|s| s.approved_by.is_none())
         {
-            for p in &e.to {
+            for p in step.escalate_to.as_ref().unwrap_or(&e.to) {
                 if !step.approvers.contains(p) {
                     step.approvers.push(p.clone());
                 }

@@ -684,3 +684,62 @@ async fn bundle_flows_are_checked_item_by_item() {
         "{e}"
     );
 }
+
+/// A revoke of a bundle that dies right after recording its intent on the parent (children
+/// still `scheduled`): a start that fires afterwards cancels its child instead of granting
+/// it, and the sweep cancels the rest and settles the parent.
+#[tokio::test]
+async fn a_revoke_that_dies_after_recording_its_intent_is_finished_and_no_child_starts() {
+    let (env, p) = setup("prod-search").await;
+    let (s, r) = ask(&p, BOB, kit()).await;
+    assert_eq!(s, 201, "{r}");
+    let id = r["id"].as_str().unwrap().to_string();
+    let current = env.store.get_request(&id).await.unwrap().unwrap();
+    let mut next = current.clone();
+    let alice = Identity {
+        sub: ALICE.sub.into(),
+        issuer: Some(fixtures::ISSUER.into()),
+        email: Some(ALICE.email.into()),
+        email_verified: true,
+        groups: vec!["search-platform".into(), "leads".into()],
+    };
+    let now = env.clock.now();
+    shared::policy::decide(&mut next, &alice, DecisionKind::Approve, None, now).unwrap();
+    let children = provision::bundles::children_of(&next, now);
+    let (bundled, _) = env
+        .store
+        .bundle_request(&next, current.version, &children, &[])
+        .await
+        .unwrap();
+    // The revoke's first write, and nothing after it.
+    let mut revoked = bundled.clone();
+    revoked.revoke_requested_by = Some(BOB.email.into());
+    env.store
+        .update_request(&revoked, bundled.version, &[])
+        .await
+        .unwrap();
+    let mut e = event("provision/start.json");
+    e["grant_id"] = json!(child_id(&id, 0));
+    let out = p.handle(e).await.expect("start");
+    assert_eq!(out["outcome"], "cancelled", "{out}");
+    let report = sweep(&env).await;
+    assert_eq!(report["bundles_revoked"], 1, "{report}");
+    for c in next.child_ids() {
+        let c = env.store.get_request(&c).await.unwrap().unwrap();
+        assert_eq!(c.status.as_str(), "cancelled", "{c:?}");
+    }
+    let parent = env.store.get_request(&id).await.unwrap().unwrap();
+    assert!(parent.ended_at.is_some(), "{parent:?}");
+    assert!(
+        parent.history.iter().any(|e| e.action == "bundle.revoked"),
+        "{:?}",
+        parent.history
+    );
+    assert!(
+        !env.holds("bob@example.com", "deployment-viewer", PROD)
+            .await
+    );
+    // Settled: the next run has nothing to do.
+    let report = sweep(&env).await;
+    assert_eq!(report["bundles_revoked"], 0, "{report}");
+}

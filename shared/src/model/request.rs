@@ -447,6 +447,13 @@ impl AccessRequest {
             RequestStatus::Approved => Some(self.updated_at + PROVISIONING_GRACE),
             RequestStatus::Active => self.ends_at,
             RequestStatus::RevokeFailed => self.next_attempt_at.or(Some(self.updated_at)),
+            // A bundle whose revocation is recorded but not yet settled on every child (one
+            // was being started, or the revoke died half-way): the sweep finishes it.
+            RequestStatus::Bundled
+                if self.revoke_requested_by.is_some() && self.ended_at.is_none() =>
+            {
+                Some(self.updated_at)
+            }
             RequestStatus::Failed if self.key_secret_unsettled => self
                 .next_attempt_at
                 .or(Some(self.updated_at + SETTLE_AFTER_FAILURE)),
@@ -800,5 +807,45 @@ mod tests {
             stored.get("key_secret_unsettled").is_none(),
             "absent unless set"
         );
+    }
+
+    #[test]
+    fn a_step_with_its_own_tier_escalates_to_that_tier_only() {
+        let mut r = sample(RequestStatus::Pending);
+        let now = r.created_at;
+        let es = PrincipalRef::group("search-admins");
+        let cloud = PrincipalRef::group("cloud-admins");
+        let mut own = ApprovalStep::new("prod-search: owner", vec![PrincipalRef::user("a@x")]);
+        own.items = vec![0];
+        own.escalate_to = Some(vec![es.clone()]);
+        let plain = ApprovalStep::new("owner", vec![PrincipalRef::user("b@x")]);
+        r.approval_steps = vec![own, plain];
+        r.escalation = Some(Escalation {
+            at: now,
+            to: vec![es.clone(), cloud.clone()],
+            escalated_at: None,
+        });
+        assert!(r.escalate(now));
+        assert!(r.approval_steps[0].approvers.contains(&es));
+        assert!(!r.approval_steps[0].approvers.contains(&cloud));
+        // A step without its own tier (every older record) gets the escalation's `to`.
+        assert!(r.approval_steps[1].approvers.contains(&cloud));
+        assert!(r.approval_steps[1].approvers.contains(&es));
+        // Older records deserialise: neither field is needed.
+        let old: ApprovalStep =
+            serde_json::from_value(serde_json::json!({"label": "l", "approvers": []})).unwrap();
+        assert_eq!((old.items.len(), old.escalate_to), (0, None));
+    }
+
+    #[test]
+    fn a_revoked_bundle_is_due_until_its_revocation_is_settled() {
+        let mut r = sample(RequestStatus::Pending);
+        let now = r.created_at;
+        r.transition(RequestStatus::Bundled, now).unwrap();
+        assert_eq!(r.due_at(), None);
+        r.revoke_requested_by = Some("bob@example.com".into());
+        assert_eq!(r.due_at(), Some(r.updated_at));
+        r.ended_at = Some(now);
+        assert_eq!(r.due_at(), None);
     }
 }

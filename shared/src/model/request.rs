@@ -239,7 +239,8 @@ pub struct Escalation {
     /// The next approver tier (the flow's escalation approvers, else the integration owners
     /// when the request was made).
     pub to: Vec<PrincipalRef>,
-    /// When it escalated (then `to` joined every open step's approvers).
+    /// When it escalated (then `to` joined every open step's approvers; a step with its own
+    /// `escalate_to`, a bundle's, got that tier only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalated_at: Option<DateTime<Utc>>,
 }

@@ -604,6 +604,137 @@ fn plan(
     )
 }
 
+/// Attempts at a conditional write on a bundle's child that other writers race with.
+const BUNDLE_ATTEMPTS: usize = 4;
+
+/// Is a child of a revoked bundle settled: nothing of it is live or about to be (its grant
+/// ended, it never started, or its revocation is `revoke_failed` and retried by the sweep)?
+pub fn bundle_child_settled(child: &AccessRequest) -> bool {
+    !matches!(
+        child.status,
+        RequestStatus::Scheduled | RequestStatus::Approved | RequestStatus::Active
+    )
+}
+
+impl Revoker<'_> {
+    /// End every child of a bundle whose revocation is recorded on it (`revoke_requested_by`):
+    /// each grant is revoked as any grant is (its own audit, its own retries), and a child not
+    /// started yet is cancelled so that it never starts. A child being provisioned right now
+    /// (`approved`) is left as it is. Once every child is settled, the parent's `ended_at`
+    /// records it in one write with its audit, and the parent leaves the sweep's due index;
+    /// until then the sweep calls this again (a child that a racing start made active is
+    /// revoked then). Returns the parent and its children as they are afterwards.
+    pub async fn end_bundle(
+        &self,
+        parent: AccessRequest,
+        reason: Option<String>,
+    ) -> Result<(AccessRequest, Vec<AccessRequest>), RevokeError> {
+        let Some(by) = parent.revoke_requested_by.clone() else {
+            return Err(RevokeError::NotActive(parent.status));
+        };
+        let mut children = Vec::new();
+        for id in parent.child_ids() {
+            if let Some(child) = self.end_bundle_child(&id, &by, reason.clone()).await? {
+                children.push(child);
+            }
+        }
+        if parent.ended_at.is_some() || !children.iter().all(bundle_child_settled) {
+            return Ok((parent, children));
+        }
+        let now = self.grants.clock.now();
+        let mut next = parent.clone();
+        next.ended_at = Some(now);
+        next.updated_at = now;
+        let audit = AuditEvent::new(
+            now,
+            format!("system:{}", self.function),
+            "bundle.revoked",
+            AuditSubject::Request(parent.id.clone()),
+        )
+        .with_details(json!({
+            "revoked_by": by,
+            "children": children
+                .iter()
+                .map(|c| json!({ "id": c.id, "status": c.status }))
+                .collect::<Vec<_>>(),
+        }));
+        match self
+            .grants
+            .store
+            .update_request(&next, parent.version, &[audit])
+            .await
+        {
+            Ok(stored) => Ok((stored, children)),
+            // Another caller finished it (or is about to): nothing is lost, the sweep looks
+            // again while it is not.
+            Err(StoreError::Conflict { .. }) => Ok((parent, children)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// End one child of a revoked bundle: revoke its grant, or cancel it if it has not
+    /// started. Returns the child as it is afterwards (`None` if it does not exist).
+    async fn end_bundle_child(
+        &self,
+        id: &str,
+        by: &str,
+        reason: Option<String>,
+    ) -> Result<Option<AccessRequest>, RevokeError> {
+        let store = self.grants.store;
+        for _ in 0..BUNDLE_ATTEMPTS {
+            let Some(child) = store.get_request(id).await? else {
+                return Ok(None);
+            };
+            match child.status {
+                RequestStatus::Active | RequestStatus::RevokeFailed => {
+                    let cause = Cause::Manual {
+                        by: by.to_string(),
+                        reason: reason.clone(),
+                    };
+                    return match self.revoke_request(child, cause, None).await {
+                        Ok(Outcome::Done(r) | Outcome::Unchanged(r) | Outcome::Failed(r)) => {
+                            Ok(Some(*r))
+                        }
+                        Err(e @ (RevokeError::Store(_) | RevokeError::Grant(_))) => Err(e),
+                        // It changed under us (ended, or not active after all): look again.
+                        Err(_) => continue,
+                    };
+                }
+                RequestStatus::Scheduled => {
+                    let now = self.grants.clock.now();
+                    let mut next = child.clone();
+                    if next.transition(RequestStatus::Cancelled, now).is_err() {
+                        return Ok(Some(child));
+                    }
+                    next.status_reason = Some(format!("the bundle was revoked by {by}"));
+                    let audit = AuditEvent::new(
+                        now,
+                        by.to_string(),
+                        "request.cancelled",
+                        AuditSubject::Request(id.into()),
+                    )
+                    .with_integration(&next.integration)
+                    .with_details(
+                        json!({ "reason": reason, "was": child.status, "bundle": child.parent }),
+                    );
+                    // Its start schedule, if one was armed, finds it cancelled and starts
+                    // nothing.
+                    match store.update_request(&next, child.version, &[audit]).await {
+                        Ok(stored) => return Ok(Some(stored)),
+                        Err(StoreError::Conflict { .. }) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                _ => return Ok(Some(child)),
+            }
+        }
+        Err(RevokeError::Store(StoreError::Conflict {
+            entity: "request",
+            id: id.to_string(),
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

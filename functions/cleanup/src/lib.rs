@@ -60,6 +60,8 @@ pub struct Report {
     /// Replaced connector credentials retired now, and those still failing (retried later).
     pub connector_keys_retired: usize,
     pub connector_retires_failing: usize,
+    /// Revoked bundles whose every child the sweep settled (one had raced the revoke).
+    pub bundles_revoked: usize,
     pub errors: usize,
     pub complete: bool,
 }
@@ -189,6 +191,7 @@ impl App {
         // No invocation-wide target deadline here: `bounded` cuts a chunk short instead, and an
         // item cut short stays due for the next run rather than counting as a failed attempt.
         let finished = requests::expire_active(&run, &mut report).await?
+            && requests::finish_bundle_revocations(&run, &mut report).await?
             && requests::warn_expiring(&run, &mut report).await?
             && requests::retry_failed(&run, &mut report).await?
             && requests::expire_pending(&run, &mut report).await?

@@ -298,6 +298,44 @@ async fn escalate(run: &Run<'_>, mut r: AccessRequest) -> Result1 {
 /// the future, never the past).
 const REARM_AFTER: Duration = Duration::seconds(30);
 
+/// Bundles whose revocation was recorded but not settled on every child (a child was being
+/// started when the revoke came, or the revoke died half-way): every child that is active is
+/// revoked and every one not started is cancelled, in the revoker's name; once none is left
+/// live, the parent leaves the due index. A child still being provisioned is looked at again
+/// next run (the parent stays due until then).
+pub async fn finish_bundle_revocations(
+    run: &Run<'_>,
+    report: &mut Report,
+) -> Result<bool, StoreError> {
+    let (done, results) = sweep(run, RequestStatus::Bundled, |r| async move {
+        if r.revoke_requested_by.is_none() || r.ended_at.is_some() {
+            return Result1::Skipped;
+        }
+        match run
+            .app
+            .revoker()
+            .end_bundle(r, Some("the bundle was revoked".into()))
+            .await
+        {
+            // A child whose revocation is `revoke_failed` is settled here: the retries of
+            // failed revocations own it.
+            Ok((parent, _)) if parent.ended_at.is_some() => Result1::Done,
+            Ok((parent, _)) => {
+                tracing::info!(bundle = %parent.id, "a revoked bundle's child is still being provisioned; looked at again next run");
+                Result1::Skipped
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot finish a bundle's revocation; retried next run");
+                Result1::Error
+            }
+        }
+    })
+    .await?;
+    report.bundles_revoked += count(&results, Result1::Done);
+    report.errors += count(&results, Result1::Error);
+    Ok(done)
+}
+
 /// Scheduled requests whose start passed without their start schedule firing (it was never
 /// made, or Scheduler did not deliver): their start schedule is armed again to fire now. The
 /// provision function provisions them when it fires, as it would have at the start, so this

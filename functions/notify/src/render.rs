@@ -206,7 +206,7 @@ pub fn message(event: &Event, role: &Role, public_url: &str) -> Message {
 
 /// The Slack blocks: the text, and on a new request approve/reject buttons carrying its id.
 pub fn slack_blocks(m: &Message, request_id: Option<&str>, buttons: bool) -> Value {
-    let text = shared::slack::escape(&m.text);
+    let text = shared::slack::fit_section(shared::slack::escape(&m.text));
     let mut blocks = vec![json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})];
     let mut actions = vec![];
     if let (true, true, Some(id)) = (buttons, m.buttons, request_id) {
@@ -286,6 +286,35 @@ mod tests {
             .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
             .filter_map(|e| e["action_id"].as_str().map(String::from))
             .collect()
+    }
+
+    #[test]
+    fn a_long_message_still_fits_slacks_section_limit() {
+        let mut long = asked(false);
+        let r = long.request.as_mut().unwrap();
+        r.resources = (0..600).map(|i| format!("logs-<&>-{i}")).collect();
+        let m = message(&long, &Role::Requester, "https://jit.example.com");
+        let blocks = slack_blocks(&m, Some("r-1"), true);
+        let text = blocks[0]["text"]["text"].as_str().unwrap();
+        assert!(
+            text.chars().count() <= shared::slack::SECTION_TEXT_MAX,
+            "{}",
+            text.len()
+        );
+        assert!(text.ends_with("the portal shows it all)"), "{text}");
+        let before_note = text.rsplit_once('\n').unwrap().0;
+        if let Some(amp) = before_note.rfind('&') {
+            assert!(
+                before_note[amp..].contains(';'),
+                "an entity was cut: {before_note}"
+            );
+        }
+        // A short one is left as it is.
+        let short = message(&asked(false), &Role::Requester, "https://jit.example.com");
+        assert_eq!(
+            slack_blocks(&short, None, false)[0]["text"]["text"],
+            json!(shared::slack::escape(&short.text))
+        );
     }
 
     #[test]

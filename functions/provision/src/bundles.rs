@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use shared::api::{ApiError, ApiRequest, Caller, json_response};
 use shared::grants::{ACCOUNT_DETAIL, GrantError, principal_name};
 use shared::model::{
-    AccessFlow, AccessRequest, ApprovalStep, AuditEvent, AuditSubject, BundlePart, PrincipalRef,
-    RequestStatus, child_id,
+    AccessFlow, AccessRequest, ApprovalStep, AuditEvent, AuditSubject, BundlePart, Decision,
+    PrincipalRef, RequestStatus, child_id,
 };
 use shared::policy::{
     ViaAliases, approval_steps, check_duration, check_justification, check_scope, escalation_tier,
@@ -34,6 +34,9 @@ use crate::{App, views};
 
 /// The stable code of a body that names items for a bundle flow (the flow fixes them).
 pub const BUNDLE_ITEMS_FIXED: &str = "bundle_items_fixed";
+
+/// The detail of a bundle parent's `request.created` event listing each item's account.
+const BUNDLE_ACCOUNTS_DETAIL: &str = "accounts";
 
 /// The body of `POST /requests` on a bundle flow: the flow fixes everything else.
 #[derive(Debug, Deserialize)]
@@ -154,6 +157,13 @@ async fn plan(
         ));
     }
     let items = spec.bundle.clone().unwrap_or_default();
+    // An escalation without `to` reaches each item's integration owners: then even the
+    // flow's approvers are one step per integration, each escalating to its own owners.
+    let tier_by_integration = spec
+        .approval
+        .as_ref()
+        .and_then(|a| a.escalation.as_ref())
+        .is_some_and(|e| e.to.is_empty());
     let mut out = BundlePlan {
         parts: Vec::with_capacity(items.len()),
         via_aliases: Vec::with_capacity(items.len()),
@@ -218,17 +228,38 @@ async fn plan(
         {
             return Err(GrantError::AccountOwned(account).into());
         }
+        // Each step escalates to its own item's tier only: the owners of one integration
+        // never join (and so never approve) another integration's item.
+        let tier = escalation_tier(&item_flow, &integration);
         for mut step in approval_steps(&item_flow, &integration, &resources, &caller.identity)? {
             // Owner steps name their item's integration (an owner of `logs` on one cluster is
-            // not the owner of `logs` on another); the flow's approvers are one step.
-            if spec.approvers.is_empty() {
+            // not the owner of `logs` on another); the flow's approvers are one step, unless
+            // its escalation reaches each integration's own owners.
+            if spec.approvers.is_empty() || tier_by_integration {
                 step.label = format!("{}: {}", integration.name, step.label);
             }
-            if !out.steps.contains(&step) {
-                out.steps.push(step);
+            if !tier.is_empty() {
+                step.escalate_to = Some(tier.clone());
+            }
+            // The same step serving another item as well is one step naming both items.
+            match out.steps.iter_mut().find(|s| {
+                s.label == step.label
+                    && s.approvers == step.approvers
+                    && s.required == step.required
+                    && s.escalate_to == step.escalate_to
+            }) {
+                Some(same) => {
+                    if !same.items.contains(&n) {
+                        same.items.push(n);
+                    }
+                }
+                None => {
+                    step.items = vec![n];
+                    out.steps.push(step);
+                }
             }
         }
-        for p in escalation_tier(&item_flow, &integration) {
+        for p in tier {
             if !out.escalation_to.contains(&p) {
                 out.escalation_to.push(p);
             }
@@ -356,7 +387,9 @@ pub async fn create(
         "duration_secs": parent.duration_secs,
         "justification": parent.justification,
         "auto_approved": at_once,
-        ACCOUNT_DETAIL: p.accounts,
+        // One account per item, in item order; each child's own `request.created` records
+        // its item's (the `account` detail every grant reads is a string).
+        BUNDLE_ACCOUNTS_DETAIL: p.accounts,
     }));
     let person = caller.identity.person_key();
     let idempotency = key.as_deref().map(|k| (person.as_str(), k));
@@ -413,10 +446,44 @@ fn same_bundle(stored: &AccessRequest, new: &AccessRequest) -> bool {
         && stored.justification == new.justification
 }
 
+/// The steps (with their approvals) and the decisions of a bundle's parent that concern item
+/// `i`: its own item's steps and the approvals given to them. An approver of one item never
+/// reads or revokes another item's grant through its child (the parent is theirs to revoke).
+/// A parent recorded before steps named their items gives every child every step.
+pub fn item_approvals(parent: &AccessRequest, i: usize) -> (Vec<ApprovalStep>, Vec<Decision>) {
+    let steps: Vec<ApprovalStep> = parent
+        .approval_steps
+        .iter()
+        .filter(|s| s.items.is_empty() || s.items.contains(&i))
+        .cloned()
+        .collect();
+    let decisions = parent
+        .decisions
+        .iter()
+        .filter(|d| {
+            d.by_person.as_ref().is_some_and(|p| {
+                steps
+                    .iter()
+                    .any(|s| s.approvals.iter().any(|a| &a.by_person == p))
+            })
+        })
+        .cloned()
+        .collect();
+    (steps, decisions)
+}
+
 /// The children of a parent that has just become `bundled`: one per item, `scheduled` to
-/// start now, carrying the parent's approvals (so its approvers see them) and its own
+/// start now, carrying its own item's approvals (so those approvers see it) and its own
 /// creation in its trail.
 pub fn children_of(parent: &AccessRequest, now: DateTime<Utc>) -> Vec<AccessRequest> {
+    let accounts: Vec<Option<String>> = parent
+        .history
+        .iter()
+        .find(|e| e.action == "request.created")
+        .and_then(|e| e.details.get(BUNDLE_ACCOUNTS_DETAIL))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
     let parts = parent.bundle.clone().unwrap_or_default();
     let total = parts.len();
     parts
@@ -424,7 +491,8 @@ pub fn children_of(parent: &AccessRequest, now: DateTime<Utc>) -> Vec<AccessRequ
         .enumerate()
         .map(|(i, part)| {
             let id = child_id(&parent.id, i);
-            let created = AuditEvent::new(
+            let (approval_steps, decisions) = item_approvals(parent, i);
+            let mut created = AuditEvent::new(
                 now,
                 "system:provision",
                 "request.created",
@@ -440,10 +508,17 @@ pub fn children_of(parent: &AccessRequest, now: DateTime<Utc>) -> Vec<AccessRequ
                 "permission": part.permission,
                 "duration_secs": parent.duration_secs,
             }));
-            // The parent's requester, flow, duration, justification and approvals; the
-            // item's target; its own life from here.
+            if let (Some(Some(account)), Some(d)) =
+                (accounts.get(i), created.details.as_object_mut())
+            {
+                d.insert(ACCOUNT_DETAIL.into(), json!(account));
+            }
+            // The parent's requester, flow, duration and justification; its item's
+            // approvals and target; its own life from here.
             AccessRequest {
                 id,
+                approval_steps,
+                decisions,
                 integration: part.integration,
                 resources: part.resources,
                 requested_resources: part.requested_resources,

@@ -109,6 +109,43 @@ pub async fn fire(app: &App, event: Value) -> Result<Value, lambda_runtime::Erro
             tracing::warn!(grant_id = %id, "start event before the start; ignored");
             return Ok(json!({ "grant_id": id, "outcome": "not_yet", "starts_at": start }));
         }
+        // A bundle's child whose bundle was revoked meanwhile never starts. (A revoke that
+        // lands after this read finds the child `approved` or active; the cleanup sweep then
+        // revokes it, as the revoke recorded on the parent asks.)
+        if let Some(parent) = &current.parent
+            && let Some(by) = app
+                .services
+                .store
+                .get_request(parent)
+                .await?
+                .and_then(|p| p.revoke_requested_by)
+        {
+            let mut next = current.clone();
+            next.transition(RequestStatus::Cancelled, now)?;
+            next.status_reason = Some(format!("the bundle was revoked by {by}"));
+            let audit = AuditEvent::new(
+                now,
+                by,
+                "request.cancelled",
+                AuditSubject::Request(id.clone()),
+            )
+            .with_integration(&next.integration)
+            .with_details(json!({ "was": current.status, "bundle": parent }));
+            match app
+                .services
+                .store
+                .update_request(&next, current.version, &[audit])
+                .await
+            {
+                Ok(stored) => {
+                    return Ok(
+                        json!({ "grant_id": id, "outcome": "cancelled", "status": stored.status }),
+                    );
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
         let mut next = current.clone();
         // The approval may be weeks old: the flow as it is now must still allow the grant.
         let flow = app.services.store.get_flow(&current.flow).await?;

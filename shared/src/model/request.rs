@@ -138,6 +138,16 @@ pub struct ApprovalStep {
     pub approved_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_at: Option<DateTime<Utc>>,
+    /// A bundle's step: the items (0-based) it approves. A child carries only the steps of
+    /// its own item. Empty on any other request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<usize>,
+    /// Who an escalation adds to this step, when that is not the request's whole tier: a
+    /// bundle's step escalates only to its own items' tier (an owner of one integration never
+    /// approves another's item). `None` (every single request, and older records): the
+    /// escalation's `to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_to: Option<Vec<PrincipalRef>>,
 }
 
 fn one() -> u32 {
@@ -158,6 +168,8 @@ impl ApprovalStep {
             approvals: vec![],
             approved_by: None,
             approved_at: None,
+            items: vec![],
+            escalate_to: None,
         }
     }
 
@@ -227,7 +239,8 @@ pub struct Escalation {
     /// The next approver tier (the flow's escalation approvers, else the integration owners
     /// when the request was made).
     pub to: Vec<PrincipalRef>,
-    /// When it escalated (then `to` joined every open step's approvers).
+    /// When it escalated (then `to` joined every open step's approvers; a step with its own
+    /// `escalate_to`, a bundle's, got that tier only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalated_at: Option<DateTime<Utc>>,
 }
@@ -464,6 +477,13 @@ impl AccessRequest {
             RequestStatus::Approved => Some(self.updated_at + PROVISIONING_GRACE),
             RequestStatus::Active => self.ends_at,
             RequestStatus::RevokeFailed => self.next_attempt_at.or(Some(self.updated_at)),
+            // A bundle whose revocation is recorded but not yet settled on every child (one
+            // was being started, or the revoke died half-way): the sweep finishes it.
+            RequestStatus::Bundled
+                if self.revoke_requested_by.is_some() && self.ended_at.is_none() =>
+            {
+                Some(self.updated_at)
+            }
             RequestStatus::Failed if self.key_secret_unsettled => self
                 .next_attempt_at
                 .or(Some(self.updated_at + SETTLE_AFTER_FAILURE)),
@@ -486,8 +506,8 @@ impl AccessRequest {
             .map(|e| e.at)
     }
 
-    /// Add the escalation tier to every step still open. Returns false (and changes nothing)
-    /// when there is nothing to escalate.
+    /// Add the escalation tier to every step still open (a step that names its own tier gets
+    /// that one only). Returns false (and changes nothing) when there is nothing to escalate.
     pub fn escalate(&mut self, now: DateTime<Utc>) -> bool {
         if self.status != RequestStatus::Pending || self.escalation_due().is_none() {
             return false;
@@ -500,7 +520,7 @@ impl AccessRequest {
             .iter_mut()
             .filter(|s| s.approved_by.is_none())
         {
-            for p in &e.to {
+            for p in step.escalate_to.as_ref().unwrap_or(&e.to) {
                 if !step.approvers.contains(p) {
                     step.approvers.push(p.clone());
                 }
@@ -834,5 +854,45 @@ mod tests {
             stored.get("key_secret_unsettled").is_none(),
             "absent unless set"
         );
+    }
+
+    #[test]
+    fn a_step_with_its_own_tier_escalates_to_that_tier_only() {
+        let mut r = sample(RequestStatus::Pending);
+        let now = r.created_at;
+        let es = PrincipalRef::group("search-admins");
+        let cloud = PrincipalRef::group("cloud-admins");
+        let mut own = ApprovalStep::new("prod-search: owner", vec![PrincipalRef::user("a@x")]);
+        own.items = vec![0];
+        own.escalate_to = Some(vec![es.clone()]);
+        let plain = ApprovalStep::new("owner", vec![PrincipalRef::user("b@x")]);
+        r.approval_steps = vec![own, plain];
+        r.escalation = Some(Escalation {
+            at: now,
+            to: vec![es.clone(), cloud.clone()],
+            escalated_at: None,
+        });
+        assert!(r.escalate(now));
+        assert!(r.approval_steps[0].approvers.contains(&es));
+        assert!(!r.approval_steps[0].approvers.contains(&cloud));
+        // A step without its own tier (every older record) gets the escalation's `to`.
+        assert!(r.approval_steps[1].approvers.contains(&cloud));
+        assert!(r.approval_steps[1].approvers.contains(&es));
+        // Older records deserialise: neither field is needed.
+        let old: ApprovalStep =
+            serde_json::from_value(serde_json::json!({"label": "l", "approvers": []})).unwrap();
+        assert_eq!((old.items.len(), old.escalate_to), (0, None));
+    }
+
+    #[test]
+    fn a_revoked_bundle_is_due_until_its_revocation_is_settled() {
+        let mut r = sample(RequestStatus::Pending);
+        let now = r.created_at;
+        r.transition(RequestStatus::Bundled, now).unwrap();
+        assert_eq!(r.due_at(), None);
+        r.revoke_requested_by = Some("bob@example.com".into());
+        assert_eq!(r.due_at(), Some(r.updated_at));
+        r.ended_at = Some(now);
+        assert_eq!(r.due_at(), None);
     }
 }

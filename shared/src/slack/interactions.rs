@@ -171,7 +171,7 @@ pub fn outcome_message(r: &AccessRequest, public_url: &str) -> Value {
         "replace_original": true,
         "text": text,
         "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": super::fit_section(text.clone())}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("<{link}|Open in the portal>")}]}
         ]
     })

@@ -17,6 +17,28 @@ pub fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Slack refuses a section block whose text is longer than this (a bundle of ten items, each
+/// with many resources, can say more): the message would never arrive.
+pub const SECTION_TEXT_MAX: usize = 3000;
+
+/// `text` (escaped) cut to fit a section block, never inside an entity, saying so at its end.
+pub fn fit_section(text: String) -> String {
+    const MORE: &str = "\n… (cut here: the portal shows it all)";
+    if text.chars().count() <= SECTION_TEXT_MAX {
+        return text;
+    }
+    let keep = SECTION_TEXT_MAX - MORE.chars().count();
+    let mut cut: String = text.chars().take(keep).collect();
+    // `&amp;`, `&lt;`, `&gt;` are whole or absent.
+    if let Some(amp) = cut.rfind('&')
+        && !cut[amp..].contains(';')
+    {
+        cut.truncate(amp);
+    }
+    cut.push_str(MORE);
+    cut
+}
+
 #[cfg(test)]
 mod escape_tests {
     #[test]

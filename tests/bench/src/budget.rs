@@ -57,11 +57,11 @@ pub fn sweep(n: usize, integrations: usize) -> Budget {
 }
 
 /// Queries the sweep's other phases make when they find nothing to do: the expiry warning's
-/// look-ahead, failed revocations, stale pending (and escalations), scheduled starts to arm
-/// again, stuck approved, failed provisions to settle, the integrations (listed once per run),
-/// idle accounts, and the orphan sweep's record reads (accounts, approved, active and failed
-/// grants).
-pub const SWEEP_PHASES: usize = 12;
+/// look-ahead, failed revocations, stale pending (and escalations), revoked bundles to settle,
+/// scheduled starts to arm again, stuck approved, failed provisions to settle, the
+/// integrations (listed once per run), idle accounts, and the orphan sweep's record reads
+/// (accounts, approved, active and failed grants).
+pub const SWEEP_PHASES: usize = 13;
 
 /// Counts measured for one operation.
 #[derive(Debug, Clone, Default, Serialize)]

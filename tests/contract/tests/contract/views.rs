@@ -301,6 +301,8 @@ fn requests() -> [AccessRequest; 2] {
             ],
             approved_by: Some("alice@example.com".into()),
             approved_at: Some(at(1)),
+            items: vec![0],
+            escalate_to: Some(vec![PrincipalRef::group("search-admins")]),
         }],
         decisions: vec![Decision {
             by: "alice@example.com".into(),

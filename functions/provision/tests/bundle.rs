@@ -764,6 +764,48 @@ async fn revoking_a_child_ends_only_it_and_revoking_the_bundle_cancels_a_child_n
     // A bundle whose children were made but not started (the function died): its revoke
     // cancels them, and their starts, when they come, grant nothing.
     let (_, r) = ask(&p, BOB, kit()).await;
+    let id = r["id"].as_str().unwrap().to_string();
+    let current = env.store.get_request(&id).await.unwrap().unwrap();
+    let mut next = current.clone();
+    let alice = Identity {
+        sub: ALICE.sub.into(),
+        issuer: Some(fixtures::ISSUER.into()),
+        email: Some(ALICE.email.into()),
+        email_verified: true,
+        groups: vec!["search-platform".into()],
+    };
+    let now = env.clock.now();
+    shared::policy::decide(&mut next, &alice, DecisionKind::Approve, None, now).unwrap();
+    let children = provision::bundles::children_of(&next, now);
+    env.store
+        .bundle_request(&next, current.version, &children, &[])
+        .await
+        .unwrap();
+    let (s, r) = revoke(&env, BOB, &id).await;
+    assert_eq!(s, 200, "{r}");
+    for c in r["children"].as_array().unwrap() {
+        assert_eq!(c["status"], "cancelled", "{c}");
+    }
+    for c in next.child_ids() {
+        let mut e = event("provision/start.json");
+        e["grant_id"] = json!(c);
+        let out = p.handle(e).await.expect("start");
+        assert_eq!(out["outcome"], "unchanged", "{out}");
+        assert_eq!(count(&actions(&env, &c).await, "grant.provisioned"), 0);
+    }
+    assert!(
+        !env.holds("bob@example.com", "deployment-viewer", PROD)
+            .await
+    );
+    // A pending bundle is not revoked (it is rejected or cancelled).
+    let (_, r) = ask(&p, BOB, kit()).await;
+    let (s, e) = revoke(&env, BOB, r["id"].as_str().unwrap()).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("not_active")),
+        "{e}"
+    );
+}
 
 /// A revoke of a bundle that dies right after recording its intent on the parent (children
 /// still `scheduled`): a start that fires afterwards cancels its child instead of granting
@@ -781,33 +823,11 @@ async fn a_revoke_that_dies_after_recording_its_intent_is_finished_and_no_child_
         issuer: Some(fixtures::ISSUER.into()),
         email: Some(ALICE.email.into()),
         email_verified: true,
-<<<<<<< HEAD
-        groups: vec!["search-platform".into()],
-=======
         groups: vec!["search-platform".into(), "leads".into()],
->>>>>>> h18b-fix
     };
     let now = env.clock.now();
     shared::policy::decide(&mut next, &alice, DecisionKind::Approve, None, now).unwrap();
     let children = provision::bundles::children_of(&next, now);
-<<<<<<< HEAD
-    env.store
-        .bundle_request(&next, current.version, &children, &[])
-        .await
-        .unwrap();
-    let (s, r) = revoke(&env, BOB, &id).await;
-    assert_eq!(s, 200, "{r}");
-    for c in r["children"].as_array().unwrap() {
-        assert_eq!(c["status"], "cancelled", "{c}");
-    }
-    for c in next.child_ids() {
-        let mut e = event("provision/start.json");
-        e["grant_id"] = json!(c);
-        let out = p.handle(e).await.expect("start");
-        assert_eq!(out["outcome"], "unchanged", "{out}");
-        assert_eq!(count(&actions(&env, &c).await, "grant.provisioned"), 0);
-    }
-=======
     let (bundled, _) = env
         .store
         .bundle_request(&next, current.version, &children, &[])
@@ -837,23 +857,11 @@ async fn a_revoke_that_dies_after_recording_its_intent_is_finished_and_no_child_
         "{:?}",
         parent.history
     );
->>>>>>> h18b-fix
     assert!(
         !env.holds("bob@example.com", "deployment-viewer", PROD)
             .await
     );
-<<<<<<< HEAD
-    // A pending bundle is not revoked (it is rejected or cancelled).
-    let (_, r) = ask(&p, BOB, kit()).await;
-    let (s, e) = revoke(&env, BOB, r["id"].as_str().unwrap()).await;
-    assert_eq!(
-        (s, e["error"]["code"].as_str()),
-        (409, Some("not_active")),
-        "{e}"
-    );
-=======
     // Settled: the next run has nothing to do.
     let report = sweep(&env).await;
     assert_eq!(report["bundles_revoked"], 0, "{report}");
->>>>>>> h18b-fix
 }

@@ -272,6 +272,17 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, &'static str, Strin
         // a search body shaped like a header stays a body (ES answers it with a 400)
         ("R", "POST", "/_msearch", "", b("{\"index\":\"logs-app\"}\n{}\n{\"index\":\"logs-app\"}\n{\"index\":\"secrets\"}\n"), Allow("indices:data/read/msearch", &["indices:data/read/search=logs-app", "indices:data/read/search=logs-app"])),
         // --- lookups inside queries
+        // `;` separates parameters for Elasticsearch: a hidden `source`, `pipeline` or `scroll`.
+        ("R", "GET", "/logs-app/_search", "pretty;source=%7B%7D&source_content_type=application/json", n(), Refuse(RefusalCode::Malformed)),
+        ("W", "PUT", "/logs-app/_doc/1", "x;pipeline=reroute", b(r#"{"a":1}"#), Refuse(RefusalCode::Malformed)),
+        ("R", "POST", "/logs-app/_search", "x;scroll=1m", n(), Refuse(RefusalCode::Malformed)),
+        // A lookup runtime field reads its target index for every hit.
+        ("R", "POST", "/logs-app/_search", "", b(r#"{"runtime_mappings":{"leak":{"type":"lookup","target_index":"secrets","input_field":"h","target_field":"h","fetch_fields":["*"]}},"fields":["leak"]}"#), Deny("indices:data/read/search", "secrets")),
+        ("R", "POST", "/logs-app/_search", "", b(r#"{"runtime_mappings":{"same":{"type":"lookup","target_index":"logs-app","input_field":"h","target_field":"h","fetch_fields":["a"]}}}"#), Allow(SEARCH, &["indices:data/read/search=logs-app", "indices:data/read/search=logs-app"])),
+        ("R", "POST", "/logs-app/_search", "", b(r#"{"runtime_mappings":{"leak":{"type":"lookup","target_index":"sec*","input_field":"h","target_field":"h"}}}"#), Refuse(RefusalCode::Malformed)),
+        ("R", "POST", "/logs-app/_search", "", b(r#"{"runtime_mappings":{"leak":{"type":"lookup","input_field":"h"}}}"#), Refuse(RefusalCode::Malformed)),
+        // An indexed shape without `index` comes from Elasticsearch's default `shapes` index.
+        ("R", "POST", "/logs-app/_search", "", b(r#"{"query":{"geo_shape":{"loc":{"indexed_shape":{"id":"1","path":"loc"}}}}}"#), Deny("indices:data/read/get", "shapes")),
         ("R", "POST", "/logs-app/_search", "", b(r#"{"query":{"terms":{"user":{"index":"secrets","id":"1","path":"f"}}}}"#), Deny("indices:data/read/get", "secrets")),
         ("R", "POST", "/logs-app/_search", "", b(r#"{"query":{"terms":{"user":{"index":"logs-app","id":"1","path":"f"}}}}"#), Allow(SEARCH, &["indices:data/read/search=logs-app", "indices:data/read/get=logs-app"])),
         ("R", "POST", "/logs-app/_search", "", b(r#"{"query":{"more_like_this":{"fields":["t"],"like":[{"_index":"secrets","_id":"1"}]}}}"#), Deny("indices:data/read/get", "secrets")),

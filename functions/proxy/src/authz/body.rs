@@ -379,6 +379,9 @@ pub(crate) fn lookups(b: &[u8], out: &mut Vec<Target>) -> Result<(), Refusal> {
     walk(&v, out, 0)
 }
 
+/// Where `geo_shape`/`shape` queries fetch an `indexed_shape` that names no index.
+const DEFAULT_SHAPES_INDEX: &str = "shapes";
+
 fn walk(v: &Value, out: &mut Vec<Target>, depth: usize) -> Result<(), Refusal> {
     // serde_json already stops at 128 levels; this keeps our own recursion bounded too.
     if depth > 128 {
@@ -398,7 +401,37 @@ fn walk(v: &Value, out: &mut Vec<Target>, depth: usize) -> Result<(), Refusal> {
                     origin: Origin::Lookup,
                 });
             }
-            for child in o.values() {
+            // A `lookup` runtime field (8.2+) searches `target_index` for every hit and returns
+            // what it finds, as the caller: a read of that index, wherever the field is defined
+            // (`runtime_mappings` of a search, of each msearch body, or a mapping).
+            if o.get("type").and_then(Value::as_str) == Some("lookup") {
+                let target = o.get("target_index").ok_or_else(|| {
+                    malformed("a lookup runtime field must name its target_index")
+                })?;
+                out.push(Target {
+                    action: "indices:data/read/search",
+                    item_action: None,
+                    indices: index_name(target, "lookup target_index")?,
+                    expand: Expand::default(),
+                    origin: Origin::Lookup,
+                });
+            }
+            for (key, child) in o {
+                // An indexed shape without `index` is fetched from Elasticsearch's default
+                // index for them, `shapes`.
+                if key == "indexed_shape"
+                    && let Value::Object(shape) = child
+                    && !shape.contains_key("index")
+                    && !shape.contains_key("_index")
+                {
+                    out.push(Target {
+                        action: "indices:data/read/get",
+                        item_action: None,
+                        indices: index_name(&Value::from(DEFAULT_SHAPES_INDEX), "shape index")?,
+                        expand: Expand::default(),
+                        origin: Origin::Lookup,
+                    });
+                }
                 walk(child, out, depth + 1)?;
             }
         }

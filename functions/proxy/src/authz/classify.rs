@@ -216,6 +216,15 @@ impl Params {
         };
         let mut seen_expand = false;
         let mut seen_op = false;
+        // Elasticsearch splits parameters on `;` as well as `&` (`RestUtils.decodeQueryString`):
+        // `?pretty;source=...` is two parameters to it. Refused rather than parsed both ways, so
+        // no parameter can hide from these checks behind a separator only the cluster honours.
+        if query.contains(';') {
+            return Err(Refusal::new(
+                RefusalCode::Malformed,
+                "a query string may not contain [;]: separate parameters with [&]",
+            ));
+        }
         for pair in query.split('&').filter(|s| !s.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let k = percent_decode_str(k).decode_utf8_lossy();

@@ -171,7 +171,7 @@ pub fn request_headers(from: &HeaderMap) -> HeaderMap {
 /// Whether the query asks for a scroll (`scroll=`): scroll ids are not bound to grants, so the
 /// proxy refuses scrolls from the start rather than break them half-way.
 pub fn asks_for_scroll(query: &str) -> bool {
-    query.split('&').any(|pair| {
+    query.split(['&', ';']).any(|pair| {
         let k = pair.split_once('=').map_or(pair, |(k, _)| k);
         percent_decode_str(k).decode_utf8_lossy() == "scroll"
     })

@@ -115,6 +115,9 @@ impl Proxy {
         } else {
             format!("{}?{}", inc.path, inc.query)
         };
+        // Echoed to callers nobody has authenticated yet: kept short, so a huge request line
+        // cannot be turned into a huge answer (a slow reader would hold the connection).
+        let uri = echo(&uri);
         let header = inc
             .headers
             .get(http::header::AUTHORIZATION)
@@ -134,7 +137,10 @@ impl Proxy {
                         None,
                     ),
                     AuthnFailure::BadUser(u) => Answer::unauthenticated(
-                        &format!("unable to authenticate user [{u}] for REST request [{uri}]"),
+                        &format!(
+                            "unable to authenticate user [{}] for REST request [{uri}]",
+                            echo(&u)
+                        ),
                         None,
                     ),
                     AuthnFailure::BadApiKey => Answer::unauthenticated(
@@ -308,5 +314,34 @@ impl Proxy {
                 }
             }
         }
+    }
+}
+
+/// The most of a caller's own input echoed back in an error.
+const ECHO_MAX: usize = 256;
+
+/// `s` cut to [`ECHO_MAX`] bytes (on a character boundary), marked when cut.
+fn echo(s: &str) -> String {
+    if s.len() <= ECHO_MAX {
+        return s.to_string();
+    }
+    let mut end = ECHO_MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+#[cfg(test)]
+mod echo_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_request_line_is_echoed_short() {
+        assert_eq!(echo("/logs/_search"), "/logs/_search");
+        let long = format!("/{}", "é".repeat(400));
+        let cut = echo(&long);
+        assert!(cut.len() <= ECHO_MAX + 3, "{}", cut.len());
+        assert!(cut.ends_with("..."));
     }
 }

@@ -322,6 +322,13 @@ fn resource_texts(statement: &Value) -> Vec<String> {
 }
 
 const CONNECTOR_SECRETS: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${ConnectorSecretPrefix}*";
+/// The proxy's own integration's connector secret, by both names it may have (see "Connector
+/// secrets": `<prefix><integration>` with Secrets Manager's suffix, or under
+/// `<prefix><integration>/`): the internet-facing proxy reads no other cluster's credentials.
+const PROXY_CONNECTOR_SECRETS: [&str; 2] = [
+    "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${ConnectorSecretPrefix}${ProxyIntegration}-??????",
+    "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${ConnectorSecretPrefix}${ProxyIntegration}/*",
+];
 const CREDENTIAL_SECRETS: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${CredentialSecretPrefix}*";
 /// The Slack app's secret and the webhooks' HMAC keys (notify reads them all).
 const NOTIFY_SECRETS: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${NotifySecretPrefix}*";
@@ -381,8 +388,9 @@ fn secrets_manager_calls_are_scoped_to_the_secrets_each_function_handles() {
         ),
         // The portal reads no secret at all.
         ("portal", (vec![], vec![])),
-        // The proxy reads its connector secret; grant secrets (the plaintext credentials) never.
-        ("proxy", (connector_read.to_vec(), vec![])),
+        // The proxy reads only its own connector secret (below); grant secrets (the plaintext
+        // credentials) never.
+        ("proxy", (vec![], vec![])),
     ]);
     for (id, function) in resources_of(&t, "AWS::Serverless::Function") {
         let name = binary_of(function);
@@ -407,7 +415,9 @@ fn secrets_manager_calls_are_scoped_to_the_secrets_each_function_handles() {
                                 NOTIFY_SECRETS,
                                 SLACK_SECRET
                             ]
-                            .contains(&r.as_str()),
+                            .contains(&r.as_str())
+                                || (name == "proxy"
+                                    && PROXY_CONNECTOR_SECRETS.contains(&r.as_str())),
                             "{id}: {a} on {r}: secrets calls are scoped to one of the prefixes"
                         );
                         on.entry(r).or_default().insert(a.to_string());
@@ -417,6 +427,14 @@ fn secrets_manager_calls_are_scoped_to_the_secrets_each_function_handles() {
         }
         let (connector, credential) = &expected[name];
         let set = |v: &Vec<&str>| v.iter().map(|a| a.to_string()).collect::<BTreeSet<_>>();
+        for r in PROXY_CONNECTOR_SECRETS {
+            let want = if name == "proxy" {
+                set(&vec!["secretsmanager:GetSecretValue"])
+            } else {
+                BTreeSet::new()
+            };
+            assert_eq!(on.remove(r).unwrap_or_default(), want, "{id}: {r}");
+        }
         assert_eq!(
             on.remove(CONNECTOR_SECRETS).unwrap_or_default(),
             set(connector),

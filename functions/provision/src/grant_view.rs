@@ -28,6 +28,11 @@ pub async fn grant_allows(
     caller: &Caller,
     r: &AccessRequest,
 ) -> Result<Value, ApiError> {
+    // A bundle's parent grants nothing itself (its children do, each shown on its own) and
+    // names no integration.
+    if r.bundle.is_some() || r.integration.is_empty() {
+        return Ok(Value::Null);
+    }
     let Some(integration) = app.services.store.get_integration(&r.integration).await? else {
         return Ok(Value::Null);
     };

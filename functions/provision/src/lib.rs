@@ -124,7 +124,10 @@ impl App {
         event: serde_json::Value,
         deadline: std::time::Instant,
     ) -> Result<serde_json::Value, lambda_runtime::Error> {
-        shared::services::within_invocation(deadline, self.handle_by(event, deadline)).await
+        // Boxed: every route's future is one large state machine, and held inline it can
+        // outgrow a 2 MB thread's stack in a debug build (the fault matrix overflowed).
+        shared::services::within_invocation(deadline, Box::pin(self.handle_by(event, deadline)))
+            .await
     }
 
     /// Handle `event` with the fallback budget (tests, and runtimes that give no deadline).
@@ -132,10 +135,10 @@ impl App {
         &self,
         event: serde_json::Value,
     ) -> Result<serde_json::Value, lambda_runtime::Error> {
-        self.handle_by(
+        Box::pin(self.handle_by(
             event,
             std::time::Instant::now() + shared::services::FALLBACK_BUDGET,
-        )
+        ))
         .await
     }
 

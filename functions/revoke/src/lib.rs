@@ -61,7 +61,8 @@ impl App {
         event: serde_json::Value,
         deadline: std::time::Instant,
     ) -> Result<serde_json::Value, lambda_runtime::Error> {
-        shared::services::within_invocation(deadline, self.handle(event)).await
+        // Boxed for the same reason as provision's: a large future held inline.
+        shared::services::within_invocation(deadline, Box::pin(self.handle(event))).await
     }
 
     pub async fn handle(

@@ -1,6 +1,6 @@
 //! The cleanup sweep under faults: each failure kind at each call of the expiry backstop
-//! (revoking an overdue grant) and of the orphan sweep's inventory (`GET /_security/user`,
-//! `GET /_security/role`, `POST /_security/_query/api_key`). The faulted run reports errors or
+//! (revoking an overdue grant) and of the orphan sweep's inventory (`POST /_security/_query/user`,
+//! `POST /_security/_query/role`, `POST /_security/_query/api_key`). The faulted run reports errors or
 //! stops short, deletes nothing live, and a later run finishes with nothing left behind.
 
 use std::time::{Duration as StdDuration, Instant};
@@ -38,8 +38,8 @@ async fn sweep_faults_at_every_call_delete_nothing_live_and_a_later_run_finishes
         ("DELETE", "/_security/api_key"),
         ("PUT", "/_security/user/*"),
         ("DELETE", "/_security/role/*"),
-        ("GET", "/_security/user"),
-        ("GET", "/_security/role"),
+        ("POST", "/_security/_query/user"),
+        ("POST", "/_security/_query/role"),
         ("POST", "/_security/_query/api_key"),
     ];
     for (method, path) in calls {

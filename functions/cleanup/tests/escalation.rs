@@ -2,23 +2,13 @@
 //! the cleanup sweep, which indexes them so they find it, once; the approval window still ends
 //! it.
 
-use std::time::{Duration as StdDuration, Instant};
-
 use chrono::Duration;
+use fixtures::flows::sweep;
 use fixtures::flows::{approve, ask, cleanup_app, discover_app, provision_app, put_flow, register};
 use fixtures::{ALICE, CAROL, DEV, Env, Person, es_seed, event, http};
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::model::{AuditSubject, PrincipalRef};
 use shared::store::{AuditStore, RequestStore};
-
-async fn sweep(c: &cleanup::App) -> Value {
-    c.handle(
-        event("cleanup/schedule.json"),
-        Instant::now() + StdDuration::from_secs(120),
-    )
-    .await
-    .unwrap()
-}
 
 async fn to_decide(p: &provision::App, who: Person) -> Vec<String> {
     let (s, b) = fixtures::flows::call(

@@ -2,13 +2,12 @@
 //! or half-recorded provision leaves behind is repaired, and lookalikes elastic-jit did not make
 //! are never touched. Also the API-key inventory the sweep reads (`_query/api_key` paging).
 
-use std::time::{Duration as StdDuration, Instant};
-
 use chrono::Duration;
+use fixtures::flows::sweep;
 use fixtures::flows::{
     auth_of, cleanup_app, credentials, discover_app, flows, granted, provision_app, register,
 };
-use fixtures::{Auth, DEV, Env, es_seed, event, t0};
+use fixtures::{Auth, DEV, Env, es_seed, t0};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::clock::Clock;
@@ -17,15 +16,6 @@ use shared::store::{IntegrationStore, PrincipalStore, RequestStore};
 use shared::targets::DriverFactory;
 
 const INTEGRATION: &str = "prod-search";
-
-async fn sweep(c: &cleanup::App) -> Value {
-    c.handle(
-        event("cleanup/schedule.json"),
-        Instant::now() + StdDuration::from_secs(120),
-    )
-    .await
-    .unwrap()
-}
 
 fn managed(grant: Option<&str>, requester: &str) -> Value {
     let mut m =
@@ -39,50 +29,23 @@ fn managed(grant: Option<&str>, requester: &str) -> Value {
 fn request(id: &str, status: RequestStatus, sub: &str, email: &str) -> AccessRequest {
     // Recent enough that the stuck-request sweep leaves an `approved` one alone.
     let at = t0();
+    let requester = Identity {
+        sub: sub.into(),
+        email: Some(email.into()),
+        groups: vec!["developers".into()],
+        issuer: Some("https://idp.example.com".into()),
+        email_verified: true,
+    };
     AccessRequest {
-        id: id.into(),
         integration: INTEGRATION.into(),
         flow: "keys-auto".into(),
-        requester: Identity {
-            sub: sub.into(),
-            email: Some(email.into()),
-            groups: vec!["developers".into()],
-            issuer: Some("https://idp.example.com".into()),
-            email_verified: true,
-        },
         resources: vec!["logs-2026.11".into()],
         requested_resources: vec!["logs-2026.11".into()],
         permission: "read".into(),
         duration_secs: 3600,
-        justification: None,
         status,
-        status_reason: None,
-        approval_steps: vec![],
-        decisions: vec![],
-        created_at: at,
-        updated_at: at,
         approval_expires_at: at + Duration::hours(1),
-        approval_reason_required: false,
-        escalation: None,
-        break_glass: None,
-        starts_at: None,
-        ends_at: None,
-        ended_at: None,
-        created_objects: vec![],
-        revoke_attempts: 0,
-        next_attempt_at: None,
-        last_error: None,
-        revoke_requested_by: None,
-        key_secret_unsettled: false,
-        proxy_credential: None,
-        expiry_warned_at: None,
-        extensions: 0,
-        key_renewal: None,
-        extends: None,
-        bundle: None,
-        parent: None,
-        history: vec![],
-        version: 0,
+        ..AccessRequest::fresh(id.into(), requester, at)
     }
 }
 

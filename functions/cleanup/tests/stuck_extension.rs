@@ -2,25 +2,15 @@
 //! moving its grant's end and marking the request): the sweep settles it from the grant's own
 //! record, `applied` when the grant records it, `failed` otherwise, and never extends anything.
 
-use std::time::{Duration as StdDuration, Instant};
-
 use chrono::Duration;
+use fixtures::flows::sweep;
 use fixtures::flows::{
     approve, ask, call, cleanup_app, discover_app, flow_spec, provision_app, put_flow, register,
 };
 use fixtures::{ALICE, DEV, Env, es_seed, event, http};
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::model::{AccessRequest, RequestStatus};
 use shared::store::RequestStore;
-
-async fn sweep(c: &cleanup::App) -> Value {
-    c.handle(
-        event("cleanup/schedule.json"),
-        Instant::now() + StdDuration::from_secs(120),
-    )
-    .await
-    .unwrap()
-}
 
 /// Put `r` back as approved and unsettled, as a function that died before its last write
 /// left it.

@@ -3,6 +3,7 @@
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Duration;
+use fixtures::flows::sweep;
 use fixtures::flows::{
     auth_of, cleanup_app, credentials, discover_app, flows, granted, provision_app, register,
 };
@@ -12,15 +13,6 @@ use serde_json::{Value, json};
 use shared::clock::Clock;
 use shared::model::{AccessRequest, Identity, RequestStatus, TargetObject};
 use shared::store::{PrincipalStore, RequestStore};
-
-async fn sweep(c: &cleanup::App) -> Value {
-    c.handle(
-        event("cleanup/schedule.json"),
-        Instant::now() + StdDuration::from_secs(120),
-    )
-    .await
-    .unwrap()
-}
 
 async fn status(env: &Env, id: &str) -> String {
     env.store
@@ -229,51 +221,26 @@ async fn idle_accounts_are_deleted_exactly_when_user_cleanup_days_have_passed() 
 
 fn overdue(id: usize) -> AccessRequest {
     let at = t0() - Duration::hours(2);
+    let requester = Identity {
+        sub: format!("bulk-user-{id}"),
+        email: None,
+        groups: vec![],
+        ..Identity::default()
+    };
     AccessRequest {
-        id: format!("bulk-{id:05}"),
         integration: "prod-search".into(),
         flow: "logs-auto".into(),
-        requester: Identity {
-            sub: format!("bulk-user-{id}"),
-            email: None,
-            groups: vec![],
-            ..Identity::default()
-        },
         resources: vec!["logs-2026.11".into()],
         requested_resources: vec!["logs-2026.11".into()],
         permission: "read".into(),
         duration_secs: 3600,
-        justification: None,
         status: RequestStatus::Active,
-        status_reason: None,
-        approval_steps: vec![],
-        decisions: vec![],
-        created_at: at,
-        updated_at: at,
-        approval_expires_at: at,
-        approval_reason_required: false,
-        escalation: None,
-        break_glass: None,
         starts_at: Some(at),
         ends_at: Some(at + Duration::hours(1)),
-        ended_at: None,
         created_objects: vec![TargetObject::EsRole {
             name: format!("ejit_grant_bulk-{id:05}"),
         }],
-        revoke_attempts: 0,
-        next_attempt_at: None,
-        last_error: None,
-        revoke_requested_by: None,
-        key_secret_unsettled: false,
-        proxy_credential: None,
-        expiry_warned_at: None,
-        extensions: 0,
-        key_renewal: None,
-        extends: None,
-        bundle: None,
-        parent: None,
-        history: vec![],
-        version: 0,
+        ..AccessRequest::fresh(format!("bulk-{id:05}"), requester, at)
     }
 }
 

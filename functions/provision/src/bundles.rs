@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::api::{ApiError, ApiRequest, Caller, json_response};
-use shared::grants::{ACCOUNT_DETAIL, GrantError, principal_name};
+use shared::grants::ACCOUNT_DETAIL;
 use shared::model::{
     AccessFlow, AccessRequest, ApprovalStep, AuditEvent, AuditSubject, BundlePart, Decision,
     PrincipalRef, RequestStatus, child_id,
@@ -217,17 +217,7 @@ async fn plan(
             )));
         }
         check_scope(&integration, &item.permission, &resources)?;
-        let account = principal_name(&integration, &caller.identity)
-            .map_err(|m| ApiError::bad_request("identity_not_mappable", m))?;
-        if let Some(p) = app
-            .services
-            .store
-            .get_principal(&integration.name, &account)
-            .await?
-            && !p.is_owned_by(&caller.identity.person())
-        {
-            return Err(GrantError::AccountOwned(account).into());
-        }
+        let account = crate::requests::account_for(app, &integration, caller).await?;
         // Each step escalates to its own item's tier only: the owners of one integration
         // never join (and so never approve) another integration's item.
         let tier = escalation_tier(&item_flow, &integration);
@@ -334,45 +324,22 @@ pub async fn create(
     let window = chrono::Duration::from_std(flow.spec.approval_window())
         .unwrap_or(chrono::Duration::hours(24));
     let at_once = flow.spec.grants_at_once();
+    // A parent grants nothing itself (no integration, resources or permission): its children
+    // name their integrations.
     let parent = AccessRequest {
-        id: uuid::Uuid::new_v4().to_string(),
-        // A parent grants nothing itself: its children name their integrations.
-        integration: String::new(),
         flow: flow.name.clone(),
-        requester: caller.identity.clone(),
-        resources: vec![],
-        requested_resources: vec![],
-        permission: String::new(),
         duration_secs: p.duration.as_secs(),
         justification: p.justification.clone(),
-        status: RequestStatus::Pending,
-        status_reason: None,
         approval_steps: p.steps,
-        decisions: vec![],
-        created_at: now,
-        updated_at: now,
         approval_expires_at: now + window,
         approval_reason_required: crate::requests::reason_required(&flow),
         escalation: crate::requests::escalation(&flow, p.escalation_to, now),
-        break_glass: None,
-        starts_at: None,
-        ends_at: None,
-        ended_at: None,
-        created_objects: vec![],
-        revoke_attempts: 0,
-        next_attempt_at: None,
-        last_error: None,
-        revoke_requested_by: None,
-        key_secret_unsettled: false,
-        expiry_warned_at: None,
-        extensions: 0,
-        key_renewal: None,
-        extends: None,
         bundle: Some(p.parts),
-        parent: None,
-        proxy_credential: None,
-        history: vec![],
-        version: 0,
+        ..AccessRequest::fresh(
+            uuid::Uuid::new_v4().to_string(),
+            caller.identity.clone(),
+            now,
+        )
     };
     let audit = AuditEvent::new(
         now,

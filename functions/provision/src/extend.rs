@@ -7,8 +7,7 @@ use serde_json::json;
 use shared::api::{ApiError, ApiRequest, Caller, json_response};
 use shared::extension::{EXTEND_CUTOFF, ExtendAsk, check, policy_of};
 use shared::model::{
-    AccessFlow, AccessRequest, AuditEvent, AuditSubject, ExtensionApproval, RequestStatus,
-    parse_duration,
+    AccessFlow, AccessRequest, AuditEvent, AuditSubject, ExtensionApproval, parse_duration,
 };
 use shared::store::Created;
 use shared::validation::{TextKind, ValidationErrors, check_text};
@@ -165,43 +164,23 @@ async fn ask_approval(
         s.approvals.clear();
     }
     let request = AccessRequest {
-        id: uuid::Uuid::new_v4().to_string(),
         integration: grant.integration.clone(),
         flow: grant.flow.clone(),
-        requester: caller.identity.clone(),
         resources: grant.resources.clone(),
         requested_resources: grant.requested_resources.clone(),
         permission: grant.permission.clone(),
         duration_secs: add.as_secs(),
         justification,
-        status: RequestStatus::Pending,
         status_reason: Some(format!("extends grant {}", grant.id)),
         approval_steps: steps,
-        decisions: vec![],
-        created_at: now,
-        updated_at: now,
         approval_expires_at: (now + window).min(last_chance),
         approval_reason_required: grant.approval_reason_required,
-        escalation: None,
-        break_glass: None,
-        starts_at: None,
-        ends_at: None,
-        ended_at: None,
-        created_objects: vec![],
-        revoke_attempts: 0,
-        next_attempt_at: None,
-        last_error: None,
-        revoke_requested_by: None,
-        key_secret_unsettled: false,
-        proxy_credential: None,
-        expiry_warned_at: None,
-        extensions: 0,
-        key_renewal: None,
         extends: Some(grant.id.clone()),
-        bundle: None,
-        parent: None,
-        history: vec![],
-        version: 0,
+        ..AccessRequest::fresh(
+            uuid::Uuid::new_v4().to_string(),
+            caller.identity.clone(),
+            now,
+        )
     };
     let audit = AuditEvent::new(
         now,

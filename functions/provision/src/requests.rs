@@ -44,6 +44,27 @@ pub(crate) fn idempotency_key(req: &ApiRequest) -> Result<Option<String>, ApiErr
     }
 }
 
+/// The account `caller` would be granted on `integration`, refused now when it belongs to
+/// another person rather than failed at provisioning (which checks again under the lease).
+pub(crate) async fn account_for(
+    app: &App,
+    integration: &Integration,
+    caller: &Caller,
+) -> Result<String, ApiError> {
+    let account = principal_name(integration, &caller.identity)
+        .map_err(|m| ApiError::bad_request("identity_not_mappable", m))?;
+    if let Some(p) = app
+        .services
+        .store
+        .get_principal(&integration.name, &account)
+        .await?
+        && !p.is_owned_by(&caller.identity.person())
+    {
+        return Err(GrantError::AccountOwned(account).into());
+    }
+    Ok(account)
+}
+
 /// What `POST /requests` decides before it writes anything: the checks, the concrete resources
 /// (patterns expanded, aliases replaced), the flow, and who must approve. A preview answers with
 /// it; a create stores it.
@@ -103,18 +124,7 @@ async fn plan(app: &App, caller: &Caller, body: &NewRequest) -> Result<Plan, Api
             "break-glass access is reviewed by the integration's owners, and it has none now",
         ));
     }
-    let account = principal_name(&integration, &caller.identity)
-        .map_err(|m| ApiError::bad_request("identity_not_mappable", m))?;
-    // Refused now rather than failed at provisioning (which checks again under the lease).
-    if let Some(p) = app
-        .services
-        .store
-        .get_principal(&integration.name, &account)
-        .await?
-        && !p.is_owned_by(&caller.identity.person())
-    {
-        return Err(GrantError::AccountOwned(account).into());
-    }
+    let account = account_for(app, &integration, caller).await?;
     let starts_at = match requested_start {
         Some(at) => check_start(at, app.services.clock.now(), flow.spec.schedule_horizon())?,
         None => None,
@@ -284,10 +294,8 @@ pub async fn create(
         (true, None) => RequestStatus::Approved,
     };
     let request = AccessRequest {
-        id: uuid::Uuid::new_v4().to_string(),
         integration: integration.name.clone(),
         flow: flow.name.clone(),
-        requester: caller.identity.clone(),
         resources: resources.iter().map(|r| r.name.clone()).collect(),
         requested_resources: body.resources.clone(),
         permission: body.permission.clone(),
@@ -305,32 +313,17 @@ pub async fn create(
                 .then(|| format!("approved automatically by flow {}", flow.name))
         },
         approval_steps: steps,
-        decisions: vec![],
-        created_at: now,
-        updated_at: now,
         approval_expires_at: approval_deadline(now, window, starts_at),
         approval_reason_required: reason_required(&flow),
         escalation: escalation(&flow, escalation_to, now)
             .map(|e| e.no_later_than_lead_before(approval_deadline(now, window, starts_at), now)),
         break_glass: flow.spec.break_glass.then(BreakGlass::default),
         starts_at,
-        ends_at: None,
-        ended_at: None,
-        created_objects: vec![],
-        revoke_attempts: 0,
-        next_attempt_at: None,
-        last_error: None,
-        revoke_requested_by: None,
-        key_secret_unsettled: false,
-        proxy_credential: None,
-        expiry_warned_at: None,
-        extensions: 0,
-        key_renewal: None,
-        extends: None,
-        bundle: None,
-        parent: None,
-        history: vec![],
-        version: 0,
+        ..AccessRequest::fresh(
+            uuid::Uuid::new_v4().to_string(),
+            caller.identity.clone(),
+            now,
+        )
     };
     let audit = AuditEvent::new(
         now,

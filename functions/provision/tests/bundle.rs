@@ -7,26 +7,21 @@
 //! approving under a second identity, forged items, the open-request cap).
 
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Duration;
+use fixtures::bundles::{self, OPS, kit, setup};
 use fixtures::cloud::{BOB, CloudEnv, INTEGRATION, PROD, STAGING};
 use fixtures::flows::{
-    approve, auth_of, call, cleanup_app, credentials, discover_app, put_flow, register, revoke_app,
+    approve, ask, auth_of, call, cleanup_app, credentials, discover_app, get_request, put_flow,
+    register, revoke_app, revoke_by, sweep,
 };
 use fixtures::{ALICE, DEV, MALLORY, Person, event, http, response};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::clock::Clock;
-use shared::model::{AuditSubject, DecisionKind, Identity, child_id};
+use shared::model::{AuditSubject, child_id};
 use shared::store::{AuditStore, DynamoStore, RequestStore, StoreConfig};
 
-/// An integration owner of the Cloud integration (`cloud-admins`).
-const OPS: Person = Person {
-    sub: "7a8b9c0d-ops",
-    email: "ops@example.com",
-    groups: "[cloud-admins]",
-};
 /// Bob again under another identity (another `sub`) with his verified email, in every
 /// approver group.
 const BOB_AGAIN: Person = Person {
@@ -34,53 +29,6 @@ const BOB_AGAIN: Person = Person {
     email: "bob@example.com",
     groups: "[search-platform leads cloud-admins]",
 };
-
-/// `oncall-kit`: read on logs-2026.10 (owned by alice) on the cluster, and deployment-viewer on
-/// a Cloud deployment: `staging-logs` (no owner: the Cloud integration owners approve) or
-/// `prod-search` (owned by alice: she alone approves the whole bundle).
-fn bundle_spec(deployment: &str) -> Value {
-    json!({
-        "requesters": [{"type": "group", "value": "developers"}],
-        "max_duration": "4h",
-        "require_justification": true,
-        "bundle": [
-            {"integration": "prod-search", "resources": ["logs-2026.10"], "permission": "read"},
-            {"integration": INTEGRATION, "resources": [deployment], "permission": "deployment-viewer"}
-        ]
-    })
-}
-
-async fn setup(deployment: &str) -> (CloudEnv, provision::App) {
-    let env = CloudEnv::start().await;
-    let d = discover_app(&env);
-    register(&env, &d, json!({})).await;
-    env.register(&d).await;
-    let (s, b) = put_flow(&d, "oncall-kit", bundle_spec(deployment)).await;
-    assert_eq!(s, 201, "{b}");
-    let p = fixtures::flows::provision_app(&env);
-    (env, p)
-}
-
-fn kit() -> Value {
-    json!({"flow": "oncall-kit", "duration": "1h", "justification": "incident 42"})
-}
-
-async fn ask(p: &provision::App, who: Person, body: Value) -> (u16, Value) {
-    fixtures::flows::ask(p, who, body).await
-}
-
-async fn get(p: &provision::App, who: Person, id: &str) -> (u16, Value) {
-    call(
-        p,
-        http(
-            event("provision/get-request.json"),
-            &format!("/requests/{id}"),
-            who,
-            None,
-        ),
-    )
-    .await
-}
 
 async fn post(
     p: &provision::App,
@@ -90,16 +38,6 @@ async fn post(
     body: Option<Value>,
 ) -> (u16, Value) {
     call(p, http(event(sample), path, who, body)).await
-}
-
-async fn revoke(env: &CloudEnv, who: Person, id: &str) -> (u16, Value) {
-    let ev = http(
-        event("revoke/post-revoke.json"),
-        &format!("/requests/{id}/revoke"),
-        who,
-        None,
-    );
-    response(revoke_app(env).handle(ev).await.expect("revoke handler"))
 }
 
 async fn actions(env: &CloudEnv, id: &str) -> Vec<String> {
@@ -123,19 +61,9 @@ async fn reads_logs(env: &CloudEnv, creds: &Value) -> u16 {
         .await
 }
 
-async fn sweep(env: &CloudEnv) -> Value {
-    cleanup_app(env)
-        .handle(
-            event("cleanup/schedule.json"),
-            Instant::now() + StdDuration::from_secs(120),
-        )
-        .await
-        .expect("sweep")
-}
-
 #[tokio::test]
 async fn a_bundle_is_approved_as_one_and_each_item_is_granted_on_its_own_integration() {
-    let (env, p) = setup("staging-logs").await;
+    let (env, p) = setup("staging-logs", json!({})).await;
 
     // Items are the flow's: a body that names any is refused, and a bundle starts when it is
     // approved.
@@ -318,29 +246,29 @@ async fn a_bundle_is_approved_as_one_and_each_item_is_granted_on_its_own_integra
     assert_eq!(s, 409, "{e}");
     for who in [MALLORY, DEV] {
         assert_eq!(
-            get(&p, who, &es_child).await.0,
+            get_request(&p, who, &es_child).await.0,
             404,
             "a stranger never sees a child"
         );
-        assert_eq!(get(&p, who, &id).await.0, 404);
+        assert_eq!(get_request(&p, who, &id).await.0, 404);
         let (s, body) = credentials(&p, who, &es_child).await;
         assert_eq!(s, 403, "{body}");
         assert!(!body.to_string().contains("password"), "{body}");
         assert_eq!(
-            revoke(&env, who, &id).await.0,
+            revoke_by(&revoke_app(&env), who, &id).await.0,
             404,
             "nor revokes the bundle"
         );
     }
     // The approvers see the children they approved, and only those: alice owns the
     // Elasticsearch item alone, the Cloud owners the Cloud item.
-    assert_eq!(get(&p, ALICE, &es_child).await.0, 200);
-    assert_eq!(get(&p, ALICE, &cloud_child).await.0, 404);
-    assert_eq!(get(&p, OPS, &cloud_child).await.0, 200);
-    assert_eq!(get(&p, OPS, &es_child).await.0, 404);
+    assert_eq!(get_request(&p, ALICE, &es_child).await.0, 200);
+    assert_eq!(get_request(&p, ALICE, &cloud_child).await.0, 404);
+    assert_eq!(get_request(&p, OPS, &cloud_child).await.0, 200);
+    assert_eq!(get_request(&p, OPS, &es_child).await.0, 404);
 
     // Revoking the parent ends every grant, on both targets.
-    let (s, r) = revoke(&env, BOB, &id).await;
+    let (s, r) = revoke_by(&revoke_app(&env), BOB, &id).await;
     assert_eq!(s, 200, "{r}");
     for c in r["children"].as_array().unwrap() {
         assert_eq!(c["status"], "revoked", "{c}");
@@ -351,7 +279,7 @@ async fn a_bundle_is_approved_as_one_and_each_item_is_granted_on_its_own_integra
             .await
     );
     // Idempotent: again, nothing changes.
-    let (s, again) = revoke(&env, BOB, &id).await;
+    let (s, again) = revoke_by(&revoke_app(&env), BOB, &id).await;
     assert_eq!((s, again["children"].clone()), (200, r["children"].clone()));
 
     let trail = actions(&env, &id).await;
@@ -375,14 +303,14 @@ async fn a_bundle_is_approved_as_one_and_each_item_is_granted_on_its_own_integra
         }
     }
     assert_eq!(
-        get(&p, BOB, &id).await.1["children"][0]["status"],
+        get_request(&p, BOB, &id).await.1["children"][0]["status"],
         "revoked"
     );
 }
 
 #[tokio::test]
 async fn two_approvals_completing_a_bundle_at_once_create_its_grants_once() {
-    let (env, p) = setup("staging-logs").await;
+    let (env, p) = setup("staging-logs", json!({})).await;
     let p = Arc::new(p);
     for round in 0..3 {
         let (s, r) = ask(&p, BOB, kit()).await;
@@ -400,7 +328,7 @@ async fn two_approvals_completing_a_bundle_at_once_create_its_grants_once() {
             assert_eq!(count(&trail, "request.created"), 1, "{trail:?}");
             assert_eq!(count(&trail, "grant.provisioned"), 1, "{trail:?}");
         }
-        let (s, r) = revoke(&env, BOB, &id).await;
+        let (s, r) = revoke_by(&revoke_app(&env), BOB, &id).await;
         assert_eq!(s, 200, "round {round}: {r}");
     }
 }
@@ -408,7 +336,7 @@ async fn two_approvals_completing_a_bundle_at_once_create_its_grants_once() {
 #[tokio::test]
 async fn a_cancel_racing_the_approval_leaves_either_nothing_or_every_grant() {
     // Alice owns both items: her one approval completes the bundle.
-    let (env, p) = setup("prod-search").await;
+    let (env, p) = setup("prod-search", json!({})).await;
     let p = Arc::new(p);
     let mut seen = (false, false);
     for round in 0..4 {
@@ -435,7 +363,7 @@ async fn a_cancel_racing_the_approval_leaves_either_nothing_or_every_grant() {
                     env.holds("bob@example.com", "deployment-viewer", PROD)
                         .await
                 );
-                assert_eq!(revoke(&env, BOB, &id).await.0, 200);
+                assert_eq!(revoke_by(&revoke_app(&env), BOB, &id).await.0, 200);
             }
             (409, 200) => {
                 seen.1 = true;
@@ -461,30 +389,15 @@ async fn a_cancel_racing_the_approval_leaves_either_nothing_or_every_grant() {
 
 #[tokio::test]
 async fn a_crash_after_the_approval_is_finished_by_the_sweep_and_the_grants_expire_together() {
-    let (env, p) = setup("prod-search").await;
+    let (env, p) = setup("prod-search", json!({})).await;
     let (s, r) = ask(&p, BOB, kit()).await;
     assert_eq!(s, 201, "{r}");
     let id = r["id"].as_str().unwrap().to_string();
 
     // Alice's approval commits (parent bundled, children created), then the function dies
     // before it starts any child: exactly the write the approval makes, without the rest.
-    let current = env.store.get_request(&id).await.unwrap().unwrap();
-    let mut next = current.clone();
-    let alice = Identity {
-        sub: ALICE.sub.into(),
-        issuer: Some(fixtures::ISSUER.into()),
-        email: Some(ALICE.email.into()),
-        email_verified: true,
-        groups: vec!["search-platform".into(), "leads".into()],
-    };
+    let (current, bundled) = fixtures::bundles::approved_without_starting(&env, &id).await;
     let now = env.clock.now();
-    shared::policy::decide(&mut next, &alice, DecisionKind::Approve, None, now).unwrap();
-    assert_eq!(next.status.as_str(), "bundled");
-    let children = provision::bundles::children_of(&next, now);
-    env.store
-        .bundle_request(&next, current.version, &children, &[])
-        .await
-        .unwrap();
     // A retried approval changes nothing, and a second set of children cannot be made.
     let (s, e) = approve(&p, ALICE, &id).await;
     assert_eq!(
@@ -494,10 +407,15 @@ async fn a_crash_after_the_approval_is_finished_by_the_sweep_and_the_grants_expi
     );
     let again = env
         .store
-        .bundle_request(&next, current.version, &children, &[])
+        .bundle_request(
+            &bundled,
+            current.version,
+            &provision::bundles::children_of(&bundled, env.clock.now()),
+            &[],
+        )
         .await;
     assert!(again.is_err(), "{again:?}");
-    for c in next.child_ids() {
+    for c in bundled.child_ids() {
         assert_eq!(
             env.store
                 .get_request(&c)
@@ -512,9 +430,9 @@ async fn a_crash_after_the_approval_is_finished_by_the_sweep_and_the_grants_expi
 
     // After the start grace, the sweep arms each child's start; the starts provision them.
     env.clock.advance(Duration::minutes(3));
-    let report = sweep(&env).await;
+    let report = sweep(&cleanup_app(&env)).await;
     assert_eq!(report["starts_armed"], 2, "{report}");
-    for c in next.child_ids() {
+    for c in bundled.child_ids() {
         let mut e = event("provision/start.json");
         e["grant_id"] = json!(c);
         let out = p.handle(e.clone()).await.expect("start");
@@ -523,7 +441,7 @@ async fn a_crash_after_the_approval_is_finished_by_the_sweep_and_the_grants_expi
         let out = p.handle(e).await.expect("start");
         assert_eq!(out["outcome"], "unchanged", "{out}");
     }
-    let (_, view) = get(&p, BOB, &id).await;
+    let (_, view) = get_request(&p, BOB, &id).await;
     let kids = view["children"].as_array().unwrap();
     // Counted from the approval, not from the late start: they end together.
     for k in kids {
@@ -538,8 +456,8 @@ async fn a_crash_after_the_approval_is_finished_by_the_sweep_and_the_grants_expi
 
     // At the end, the sweep (the expiry schedules' backstop) ends both grants.
     env.clock.advance(Duration::hours(1));
-    sweep(&env).await;
-    let (_, view) = get(&p, BOB, &id).await;
+    sweep(&cleanup_app(&env)).await;
+    let (_, view) = get_request(&p, BOB, &id).await;
     for k in view["children"].as_array().unwrap() {
         assert_eq!(k["status"], "expired", "{k}");
     }
@@ -552,7 +470,7 @@ async fn a_crash_after_the_approval_is_finished_by_the_sweep_and_the_grants_expi
 
 #[tokio::test]
 async fn a_pending_bundle_counts_once_per_item_against_the_open_request_cap() {
-    let (env, _) = setup("prod-search").await;
+    let (env, _) = setup("prod-search", json!({})).await;
     // The same table, with a cap of three open requests per requester.
     let mut cfg = StoreConfig::new(env.store.table());
     cfg.max_open_requests = 3;
@@ -624,7 +542,7 @@ async fn bundle_flows_are_checked_item_by_item() {
     register(&env, &d, json!({})).await;
     env.register(&d).await;
     let with = |extra: Value| {
-        let mut spec = bundle_spec("prod-search");
+        let mut spec = bundles::spec("prod-search", json!({}));
         for (k, v) in extra.as_object().unwrap() {
             spec[k] = v.clone();
         }
@@ -668,7 +586,7 @@ async fn bundle_flows_are_checked_item_by_item() {
             "{extra}: expected {code}: {e}"
         );
     }
-    let (s, e) = put_flow(&d, "kit", bundle_spec("prod-search")).await;
+    let (s, e) = put_flow(&d, "kit", bundles::spec("prod-search", json!({}))).await;
     assert_eq!(s, 201, "{e}");
     // An integration a bundle uses cannot be deleted under it.
     let ev = http(
@@ -687,7 +605,7 @@ async fn bundle_flows_are_checked_item_by_item() {
 
 #[tokio::test]
 async fn a_retried_bundle_request_is_the_same_bundle() {
-    let (env, p) = setup("prod-search").await;
+    let (env, p) = setup("prod-search", json!({})).await;
     // The sample event carries an Idempotency-Key: a retry answers the bundle it created.
     let sample = || {
         http(
@@ -733,14 +651,14 @@ async fn a_retried_bundle_request_is_the_same_bundle() {
 
 #[tokio::test]
 async fn revoking_a_child_ends_only_it_and_revoking_the_bundle_cancels_a_child_not_started() {
-    let (env, p) = setup("prod-search").await;
+    let (env, p) = setup("prod-search", json!({})).await;
 
     // One child revoked by its requester: the other grant stays.
     let (_, r) = ask(&p, BOB, kit()).await;
     let id = r["id"].as_str().unwrap().to_string();
     let (s, r) = approve(&p, ALICE, &id).await;
     assert_eq!((s, r["status"].as_str()), (200, Some("bundled")), "{r}");
-    let (s, r) = revoke(&env, BOB, &child_id(&id, 1)).await;
+    let (s, r) = revoke_by(&revoke_app(&env), BOB, &child_id(&id, 1)).await;
     assert_eq!((s, r["status"].as_str()), (200, Some("revoked")), "{r}");
     assert!(
         !env.holds("bob@example.com", "deployment-viewer", PROD)
@@ -750,7 +668,7 @@ async fn revoking_a_child_ends_only_it_and_revoking_the_bundle_cancels_a_child_n
     assert_eq!(s, 200, "{creds}");
     assert_eq!(reads_logs(&env, &creds).await, 200);
     // The bundle's revoke ends the rest and reports both.
-    let (s, r) = revoke(&env, BOB, &id).await;
+    let (s, r) = revoke_by(&revoke_app(&env), BOB, &id).await;
     assert_eq!(s, 200, "{r}");
     let statuses: Vec<&str> = r["children"]
         .as_array()
@@ -765,28 +683,13 @@ async fn revoking_a_child_ends_only_it_and_revoking_the_bundle_cancels_a_child_n
     // cancels them, and their starts, when they come, grant nothing.
     let (_, r) = ask(&p, BOB, kit()).await;
     let id = r["id"].as_str().unwrap().to_string();
-    let current = env.store.get_request(&id).await.unwrap().unwrap();
-    let mut next = current.clone();
-    let alice = Identity {
-        sub: ALICE.sub.into(),
-        issuer: Some(fixtures::ISSUER.into()),
-        email: Some(ALICE.email.into()),
-        email_verified: true,
-        groups: vec!["search-platform".into()],
-    };
-    let now = env.clock.now();
-    shared::policy::decide(&mut next, &alice, DecisionKind::Approve, None, now).unwrap();
-    let children = provision::bundles::children_of(&next, now);
-    env.store
-        .bundle_request(&next, current.version, &children, &[])
-        .await
-        .unwrap();
-    let (s, r) = revoke(&env, BOB, &id).await;
+    let (_, bundled) = fixtures::bundles::approved_without_starting(&env, &id).await;
+    let (s, r) = revoke_by(&revoke_app(&env), BOB, &id).await;
     assert_eq!(s, 200, "{r}");
     for c in r["children"].as_array().unwrap() {
         assert_eq!(c["status"], "cancelled", "{c}");
     }
-    for c in next.child_ids() {
+    for c in bundled.child_ids() {
         let mut e = event("provision/start.json");
         e["grant_id"] = json!(c);
         let out = p.handle(e).await.expect("start");
@@ -799,7 +702,7 @@ async fn revoking_a_child_ends_only_it_and_revoking_the_bundle_cancels_a_child_n
     );
     // A pending bundle is not revoked (it is rejected or cancelled).
     let (_, r) = ask(&p, BOB, kit()).await;
-    let (s, e) = revoke(&env, BOB, r["id"].as_str().unwrap()).await;
+    let (s, e) = revoke_by(&revoke_app(&env), BOB, r["id"].as_str().unwrap()).await;
     assert_eq!(
         (s, e["error"]["code"].as_str()),
         (409, Some("not_active")),
@@ -812,27 +715,11 @@ async fn revoking_a_child_ends_only_it_and_revoking_the_bundle_cancels_a_child_n
 /// it, and the sweep cancels the rest and settles the parent.
 #[tokio::test]
 async fn a_revoke_that_dies_after_recording_its_intent_is_finished_and_no_child_starts() {
-    let (env, p) = setup("prod-search").await;
+    let (env, p) = setup("prod-search", json!({})).await;
     let (s, r) = ask(&p, BOB, kit()).await;
     assert_eq!(s, 201, "{r}");
     let id = r["id"].as_str().unwrap().to_string();
-    let current = env.store.get_request(&id).await.unwrap().unwrap();
-    let mut next = current.clone();
-    let alice = Identity {
-        sub: ALICE.sub.into(),
-        issuer: Some(fixtures::ISSUER.into()),
-        email: Some(ALICE.email.into()),
-        email_verified: true,
-        groups: vec!["search-platform".into(), "leads".into()],
-    };
-    let now = env.clock.now();
-    shared::policy::decide(&mut next, &alice, DecisionKind::Approve, None, now).unwrap();
-    let children = provision::bundles::children_of(&next, now);
-    let (bundled, _) = env
-        .store
-        .bundle_request(&next, current.version, &children, &[])
-        .await
-        .unwrap();
+    let (_, bundled) = fixtures::bundles::approved_without_starting(&env, &id).await;
     // The revoke's first write, and nothing after it.
     let mut revoked = bundled.clone();
     revoked.revoke_requested_by = Some(BOB.email.into());
@@ -844,9 +731,9 @@ async fn a_revoke_that_dies_after_recording_its_intent_is_finished_and_no_child_
     e["grant_id"] = json!(child_id(&id, 0));
     let out = p.handle(e).await.expect("start");
     assert_eq!(out["outcome"], "cancelled", "{out}");
-    let report = sweep(&env).await;
+    let report = sweep(&cleanup_app(&env)).await;
     assert_eq!(report["bundles_revoked"], 1, "{report}");
-    for c in next.child_ids() {
+    for c in bundled.child_ids() {
         let c = env.store.get_request(&c).await.unwrap().unwrap();
         assert_eq!(c.status.as_str(), "cancelled", "{c:?}");
     }
@@ -862,6 +749,6 @@ async fn a_revoke_that_dies_after_recording_its_intent_is_finished_and_no_child_
             .await
     );
     // Settled: the next run has nothing to do.
-    let report = sweep(&env).await;
+    let report = sweep(&cleanup_app(&env)).await;
     assert_eq!(report["bundles_revoked"], 0, "{report}");
 }

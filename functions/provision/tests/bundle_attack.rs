@@ -2,75 +2,16 @@
 //! while the finding stands.
 
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Duration;
-use fixtures::cloud::{BOB, CloudEnv, INTEGRATION, STAGING};
-use fixtures::flows::{approve, call, cleanup_app, discover_app, put_flow, register, revoke_app};
-use fixtures::{ALICE, Person, event, http, response};
-use serde_json::{Value, json};
+use fixtures::ALICE;
+use fixtures::bundles::{OPS, kit, setup};
+use fixtures::cloud::{BOB, STAGING};
+use fixtures::flows::{approve, ask, cleanup_app, revoke_app, revoke_by, sweep};
+use serde_json::json;
 use shared::clock::Clock;
-use shared::model::{DecisionKind, Identity, RequestStatus, child_id};
+use shared::model::{RequestStatus, child_id};
 use shared::store::{DynamoStore, RequestStore, StoreConfig};
-
-/// An integration owner of the Cloud integration (`cloud-admins`) only: no role on the
-/// Elasticsearch integration `prod-search` and owner of none of its indices.
-const OPS: Person = Person {
-    sub: "7a8b9c0d-ops",
-    email: "ops@example.com",
-    groups: "[cloud-admins]",
-};
-
-fn spec(deployment: &str, extra: Value) -> Value {
-    let mut s = json!({
-        "requesters": [{"type": "group", "value": "developers"}],
-        "max_duration": "4h",
-        "require_justification": true,
-        "bundle": [
-            {"integration": "prod-search", "resources": ["logs-2026.10"], "permission": "read"},
-            {"integration": INTEGRATION, "resources": [deployment], "permission": "deployment-viewer"}
-        ]
-    });
-    for (k, v) in extra.as_object().into_iter().flatten() {
-        s[k] = v.clone();
-    }
-    s
-}
-
-async fn setup(deployment: &str, extra: Value) -> (CloudEnv, provision::App) {
-    let env = CloudEnv::start().await;
-    let d = discover_app(&env);
-    register(&env, &d, json!({})).await;
-    env.register(&d).await;
-    let (s, b) = put_flow(&d, "oncall-kit", spec(deployment, extra)).await;
-    assert_eq!(s, 201, "{b}");
-    let p = fixtures::flows::provision_app(&env);
-    (env, p)
-}
-
-fn kit() -> Value {
-    json!({"flow": "oncall-kit", "duration": "1h", "justification": "incident 42"})
-}
-
-async fn revoke(env: &CloudEnv, who: Person, id: &str) -> (u16, Value) {
-    let ev = http(
-        event("revoke/post-revoke.json"),
-        &format!("/requests/{id}/revoke"),
-        who,
-        None,
-    );
-    response(revoke_app(env).handle(ev).await.expect("revoke handler"))
-}
-
-async fn sweep(env: &CloudEnv) -> Value {
-    cleanup_app(env)
-        .handle(
-            event("cleanup/schedule.json"),
-            Instant::now() + StdDuration::from_secs(120),
-        )
-        .await
-        .expect("sweep")
-}
 
 /// Finding 1: the write that makes a pending bundle `bundled` does not delete its extra
 /// open-request places (`OPEN_SLOT#k`) nor its approver-index items: `leaves_pending` does
@@ -87,14 +28,14 @@ async fn an_approved_bundle_gives_back_its_extra_open_places() {
         services,
         ..fixtures::flows::provision_app(&env)
     };
-    let (s, first) = fixtures::flows::ask(&p, BOB, kit()).await;
+    let (s, first) = ask(&p, BOB, kit()).await;
     assert_eq!(s, 201, "{first}");
     let id = first["id"].as_str().unwrap().to_string();
     // Alice owns both items' resources: her approval completes the bundle.
     let (s, r) = approve(&p, ALICE, &id).await;
     assert_eq!((s, r["status"].as_str()), (200, Some("bundled")), "{r}");
     // Two children are open (two places of four); a second bundle of two fits exactly.
-    let (s, second) = fixtures::flows::ask(&p, BOB, kit()).await;
+    let (s, second) = ask(&p, BOB, kit()).await;
     assert_eq!(
         s, 201,
         "2 active children + 2 new places = 4 <= cap 4, yet refused: the approved bundle's \
@@ -113,11 +54,11 @@ async fn an_escalated_bundle_is_not_approved_by_another_integrations_owners() {
         json!({"approval_window": "4h", "approval": {"escalation": {"after": "30m"}}}),
     )
     .await;
-    let (s, parent) = fixtures::flows::ask(&p, BOB, kit()).await;
+    let (s, parent) = ask(&p, BOB, kit()).await;
     assert_eq!(s, 201, "{parent}");
     let id = parent["id"].as_str().unwrap().to_string();
     env.clock.advance(Duration::minutes(31));
-    let report = sweep(&env).await;
+    let report = sweep(&cleanup_app(&env)).await;
     assert_eq!(report["escalated"], 1, "{report}");
     let stored = env.store.get_request(&id).await.unwrap().unwrap();
     let es_step = stored.approval_steps[0].clone();
@@ -140,7 +81,7 @@ async fn an_escalated_bundle_is_not_approved_by_another_integrations_owners() {
 #[tokio::test]
 async fn the_owner_of_one_item_cannot_revoke_another_items_grant() {
     let (env, p) = setup("staging-logs", json!({})).await;
-    let (s, parent) = fixtures::flows::ask(&p, BOB, kit()).await;
+    let (s, parent) = ask(&p, BOB, kit()).await;
     assert_eq!(s, 201, "{parent}");
     let id = parent["id"].as_str().unwrap().to_string();
     assert_eq!(approve(&p, ALICE, &id).await.0, 200);
@@ -152,7 +93,7 @@ async fn the_owner_of_one_item_cannot_revoke_another_items_grant() {
             .await
     );
     // Alice owns logs-2026.10 on prod-search only; the Cloud grant is not hers to end.
-    let (s, b) = revoke(&env, ALICE, &cloud_child).await;
+    let (s, b) = revoke_by(&revoke_app(&env), ALICE, &cloud_child).await;
     assert!(
         s == 404 || s == 403,
         "alice (owner of the ES item only) revoked the Cloud item's grant: {s} {b}"
@@ -170,26 +111,12 @@ async fn the_owner_of_one_item_cannot_revoke_another_items_grant() {
 #[tokio::test]
 async fn a_revoked_bundle_leaves_no_child_active_after_a_racing_start() {
     let (env, p) = setup("prod-search", json!({})).await;
-    let (s, r) = fixtures::flows::ask(&p, BOB, kit()).await;
+    let (s, r) = ask(&p, BOB, kit()).await;
     assert_eq!(s, 201, "{r}");
     let id = r["id"].as_str().unwrap().to_string();
     // The approval commits (as `bundles::grant` does) and the children are still scheduled.
-    let current = env.store.get_request(&id).await.unwrap().unwrap();
-    let mut next = current.clone();
-    let alice = Identity {
-        sub: ALICE.sub.into(),
-        issuer: Some(fixtures::ISSUER.into()),
-        email: Some(ALICE.email.into()),
-        email_verified: true,
-        groups: vec!["search-platform".into(), "leads".into()],
-    };
+    let (_, _bundled) = fixtures::bundles::approved_without_starting(&env, &id).await;
     let now = env.clock.now();
-    shared::policy::decide(&mut next, &alice, DecisionKind::Approve, None, now).unwrap();
-    let children = provision::bundles::children_of(&next, now);
-    env.store
-        .bundle_request(&next, current.version, &children, &[])
-        .await
-        .unwrap();
     // A start of child 1 has moved it to `approved` (start::fire's first write) ...
     let c0 = env
         .store
@@ -205,7 +132,7 @@ async fn a_revoked_bundle_leaves_no_child_active_after_a_racing_start() {
         .await
         .unwrap();
     // ... when the requester revokes the bundle.
-    let (s, b) = revoke(&env, BOB, &id).await;
+    let (s, b) = revoke_by(&revoke_app(&env), BOB, &id).await;
     assert_eq!(s, 409, "{b}");
     // The start goes on and provisions it.
     let done = p.services.grants().provision(started).await.unwrap();
@@ -215,7 +142,7 @@ async fn a_revoked_bundle_leaves_no_child_active_after_a_racing_start() {
         parent.revoke_requested_by.is_some(),
         "the revoke was recorded"
     );
-    sweep(&env).await;
+    sweep(&cleanup_app(&env)).await;
     let c0 = env
         .store
         .get_request(&child_id(&id, 0))
@@ -236,7 +163,7 @@ async fn a_revoked_bundle_leaves_no_child_active_after_a_racing_start() {
 #[tokio::test]
 async fn a_bundles_approval_request_names_what_it_grants() {
     let (env, p) = setup("staging-logs", json!({})).await;
-    let (s, parent) = fixtures::flows::ask(&p, BOB, kit()).await;
+    let (s, parent) = ask(&p, BOB, kit()).await;
     assert_eq!(s, 201, "{parent}");
     let stored = env
         .store
@@ -249,18 +176,4 @@ async fn a_bundles_approval_request_names_what_it_grants() {
         text.contains("logs-2026.10") && text.contains(STAGING),
         "the approvers' message names no item: {text:?}"
     );
-}
-
-#[allow(dead_code)]
-async fn get(p: &provision::App, who: Person, id: &str) -> (u16, Value) {
-    call(
-        p,
-        http(
-            event("provision/get-request.json"),
-            &format!("/requests/{id}"),
-            who,
-            None,
-        ),
-    )
-    .await
 }

@@ -4,7 +4,6 @@
 //! (table, secrets, scheduler group) and the Cloud API emulator.
 
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Duration;
 use cloud_emulator::OWNER_KEY_ID;
@@ -15,7 +14,8 @@ use fixtures::cloud::{
 use fixtures::flows::{
     approve, auth, cleanup_app, credentials, discover_app, provision_app, revoke_app,
 };
-use fixtures::{ALICE, CAROL, Env, MALLORY, Person, event, http, response};
+use fixtures::flows::{revoke_by, sweep};
+use fixtures::{ALICE, CAROL, Env, MALLORY, event};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::model::TargetObject;
@@ -42,30 +42,8 @@ fn expiry(id: &str) -> Value {
     e
 }
 
-async fn revoke_by(r: &revoke::App, who: Person, id: &str) -> (u16, Value) {
-    response(
-        r.handle(http(
-            event("revoke/post-revoke.json"),
-            &format!("/requests/{id}/revoke"),
-            who,
-            None,
-        ))
-        .await
-        .expect("handler"),
-    )
-}
-
 fn id_of(request: &Value) -> String {
     request["id"].as_str().expect("request id").to_string()
-}
-
-async fn sweep(c: &cleanup::App) -> Value {
-    c.handle(
-        event("cleanup/schedule.json"),
-        Instant::now() + StdDuration::from_secs(120),
-    )
-    .await
-    .expect("sweep")
 }
 
 async fn status(env: &Env, id: &str) -> String {

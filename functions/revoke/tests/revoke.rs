@@ -2,11 +2,12 @@
 //! manual revokes, replays and races.
 
 use chrono::Duration;
+use fixtures::flows::revoke_by;
 use fixtures::flows::{
     approve, ask, auth_of, credentials, discover_app, flows, granted, provision_app, register,
     revoke_app,
 };
-use fixtures::{ADMIN, ALICE, Auth, DEV, Env, MALLORY, Person, es_seed, event, http, response};
+use fixtures::{ADMIN, ALICE, Auth, DEV, Env, MALLORY, es_seed, event};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::model::AuditSubject;
@@ -16,19 +17,6 @@ fn expiry(id: &str) -> Value {
     let mut e = event("revoke/expiry.json");
     e["grant_id"] = json!(id);
     e
-}
-
-async fn revoke_by(r: &revoke::App, who: Person, id: &str) -> (u16, Value) {
-    response(
-        r.handle(http(
-            event("revoke/post-revoke.json"),
-            &format!("/requests/{id}/revoke"),
-            who,
-            None,
-        ))
-        .await
-        .unwrap(),
-    )
 }
 
 async fn trail(env: &Env, id: &str) -> Vec<String> {

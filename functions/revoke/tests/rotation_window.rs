@@ -9,6 +9,7 @@ use std::time::Duration as StdDuration;
 
 use cloud_emulator::OWNER_KEY_ID;
 use fixtures::cloud::{BOB, CloudEnv, INTEGRATION, ORG, OWNER_KEY, cloud_flows, cloud_granted};
+use fixtures::flows::revoke_by;
 use fixtures::flows::{
     auth, discover_app, flows, granted, provision_app, quick_retry, register, revoke_app, services,
 };
@@ -68,19 +69,6 @@ async fn step(rot: &rotate::App, name: &str, secret: &str, token: &str) -> Value
     rot.handle(ev)
         .await
         .unwrap_or_else(|e| panic!("{name}: {e:?}"))
-}
-
-async fn revoke_by(r: &revoke::App, who: Person, id: &str) -> (u16, Value) {
-    response(
-        r.handle(http(
-            event("revoke/post-revoke.json"),
-            &format!("/requests/{id}/revoke"),
-            who,
-            None,
-        ))
-        .await
-        .expect("handler"),
-    )
 }
 
 async fn discover_now(d: &discover::App, name: &str) -> (u16, Value) {

@@ -436,6 +436,51 @@ pub const START_GRACE: Duration = Duration::minutes(2);
 pub const SETTLE_AFTER_FAILURE: Duration = Duration::minutes(2);
 
 impl AccessRequest {
+    /// A request as it is first stored: pending, nothing asked, decided, granted or ended yet,
+    /// at version 0. Each route sets what it decides with struct update syntax, so a field
+    /// added later gets its fresh value here once, not once per route.
+    pub fn fresh(id: String, requester: Identity, now: DateTime<Utc>) -> Self {
+        AccessRequest {
+            id,
+            integration: String::new(),
+            flow: String::new(),
+            requester,
+            resources: vec![],
+            requested_resources: vec![],
+            permission: String::new(),
+            duration_secs: 0,
+            justification: None,
+            status: RequestStatus::Pending,
+            status_reason: None,
+            approval_steps: vec![],
+            decisions: vec![],
+            created_at: now,
+            updated_at: now,
+            approval_expires_at: now,
+            approval_reason_required: false,
+            escalation: None,
+            break_glass: None,
+            starts_at: None,
+            ends_at: None,
+            ended_at: None,
+            created_objects: vec![],
+            revoke_attempts: 0,
+            next_attempt_at: None,
+            last_error: None,
+            revoke_requested_by: None,
+            key_secret_unsettled: false,
+            expiry_warned_at: None,
+            extensions: 0,
+            key_renewal: None,
+            extends: None,
+            bundle: None,
+            parent: None,
+            proxy_credential: None,
+            history: vec![],
+            version: 0,
+        }
+    }
+
     pub fn duration(&self) -> Duration {
         Duration::seconds(i64::try_from(self.duration_secs).unwrap_or(i64::MAX))
     }
@@ -552,6 +597,7 @@ impl AccessRequest {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn an_escalation_fires_before_an_early_approval_deadline() {
@@ -568,56 +614,29 @@ mod tests {
         // A start too close for any lead: escalate now (the next sweep).
         assert_eq!(e(60).no_later_than_lead_before(at(5), at(0)).at, at(0));
     }
-    use super::*;
 
     pub(super) fn sample(status: RequestStatus) -> AccessRequest {
         let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
+        let requester = Identity {
+            sub: "u-1".into(),
+            issuer: Some("https://idp.example.com".into()),
+            email: Some("dev@example.com".into()),
+            email_verified: true,
+            groups: vec![],
+        };
         AccessRequest {
-            id: "r-1".into(),
             integration: "prod".into(),
             flow: "logs".into(),
-            requester: Identity {
-                sub: "u-1".into(),
-                issuer: Some("https://idp.example.com".into()),
-                email: Some("dev@example.com".into()),
-                email_verified: true,
-                groups: vec![],
-            },
             resources: vec!["logs-2026.11".into()],
             requested_resources: vec!["logs-*".into()],
             permission: "read".into(),
             duration_secs: 3600,
-            justification: None,
             status,
-            status_reason: None,
-            approval_steps: vec![],
-            decisions: vec![],
-            created_at: now,
-            updated_at: now,
             approval_expires_at: now + Duration::hours(24),
-            approval_reason_required: false,
-            escalation: None,
-            break_glass: None,
-            starts_at: None,
-            ends_at: None,
-            ended_at: None,
-            created_objects: vec![],
-            revoke_attempts: 0,
-            next_attempt_at: None,
-            last_error: None,
-            revoke_requested_by: None,
-            key_secret_unsettled: false,
-            proxy_credential: None,
-            expiry_warned_at: None,
-            extensions: 0,
-            key_renewal: None,
-            extends: None,
-            bundle: None,
-            parent: None,
-            history: vec![],
             version: 1,
+            ..AccessRequest::fresh("r-1".into(), requester, now)
         }
     }
 

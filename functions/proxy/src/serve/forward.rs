@@ -202,35 +202,23 @@ mod tests {
 
     #[test]
     fn paths_carry_the_resolved_names_never_the_expression() {
-        assert_eq!(
-            forward("GET", "/logs-*/_search", "").unwrap(),
-            "/logs-a,logs-b/_search"
-        );
-        assert_eq!(
-            forward("GET", "/_search", "").unwrap(),
-            "/logs-a,logs-b/_search"
-        );
-        assert_eq!(
-            forward("GET", "/_all/_count", "").unwrap(),
-            "/logs-a,logs-b/_count"
-        );
-        assert_eq!(
-            forward("GET", "/nomatch*/_search", "").unwrap(),
-            "/*,-*/_search"
-        );
-        assert_eq!(
-            forward("GET", "/_cat/indices", "").unwrap(),
-            "/_cat/indices/logs-a,logs-b"
-        );
-        assert_eq!(
-            forward("GET", "/logs-a/_doc/1", "").unwrap(),
-            "/logs-a/_doc/1"
-        );
-        assert_eq!(forward("GET", "/", "").unwrap(), "/");
-        assert_eq!(
-            forward("POST", "/logs-*/_delete_by_query", "{}").unwrap(),
-            "/logs-a,logs-b/_delete_by_query"
-        );
+        for (method, raw, body, want) in [
+            ("GET", "/logs-*/_search", "", "/logs-a,logs-b/_search"),
+            ("GET", "/_search", "", "/logs-a,logs-b/_search"),
+            ("GET", "/_all/_count", "", "/logs-a,logs-b/_count"),
+            ("GET", "/nomatch*/_search", "", "/*,-*/_search"),
+            ("GET", "/_cat/indices", "", "/_cat/indices/logs-a,logs-b"),
+            ("GET", "/logs-a/_doc/1", "", "/logs-a/_doc/1"),
+            ("GET", "/", "", "/"),
+            (
+                "POST",
+                "/logs-*/_delete_by_query",
+                "{}",
+                "/logs-a,logs-b/_delete_by_query",
+            ),
+        ] {
+            assert_eq!(forward(method, raw, body).unwrap(), want, "{method} {raw}");
+        }
         let bulk = "{\"index\":{\"_index\":\"logs-a\"}}\n{}\n";
         assert_eq!(forward("POST", "/_bulk", bulk).unwrap(), "/_bulk");
         let msearch = "{\"index\":\"logs-*\"}\n{}\n";

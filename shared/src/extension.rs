@@ -22,6 +22,10 @@ use crate::model::{
 use crate::secrets::{AWSCURRENT, SecretValue};
 use crate::store::StoreError;
 
+/// How often one extension moves the expiry schedule after finding the recorded end moved
+/// again: each move answers one later extension, and a grant has few.
+const MAX_SCHEDULE_MOVES: usize = 4;
+
 /// How close to its end a grant may still be extended: any closer and its expiry may already
 /// be under way.
 pub const EXTEND_CUTOFF: Duration = Duration::minutes(5);
@@ -337,11 +341,32 @@ impl Grants<'_> {
                 None => return Err(e.into()),
             },
         };
-        if let Err(e) = self.scheduler.schedule_expiry(&stored.id, new_end).await {
-            tracing::warn!(grant_id = %stored.id, error = %e, "expiry schedule not moved; the sweep ends the grant at its new end");
-        }
+        self.move_schedule(&stored.id, new_end).await;
         tracing::info!(grant_id = %stored.id, extension = stored.extensions, "grant extended");
         Ok(stored)
+    }
+
+    /// Move the expiry schedule to `end`. Two extensions in quick succession record their
+    /// ends in order but may reach Scheduler out of order (the earlier end last): whoever
+    /// finds the record at another end than it just scheduled moves the schedule again, so
+    /// the last schedule written always follows the last end recorded.
+    async fn move_schedule(&self, grant_id: &str, end: DateTime<Utc>) {
+        let mut at = end;
+        for _ in 0..MAX_SCHEDULE_MOVES {
+            if let Err(e) = self.scheduler.schedule_expiry(grant_id, at).await {
+                tracing::warn!(grant_id, error = %e, "expiry schedule not moved; the sweep ends the grant at its new end");
+                return;
+            }
+            match self.store.get_request(grant_id).await {
+                Ok(Some(r)) if r.status == RequestStatus::Active => match r.ends_at {
+                    Some(recorded) if recorded != at => at = recorded,
+                    _ => return,
+                },
+                // Ended meanwhile (its revoke deletes the schedule), or unreadable: the
+                // sweep is the backstop either way.
+                _ => return,
+            }
+        }
     }
 
     /// `api_key` mode: record the new key's name, issue it expiring at the new end, store it

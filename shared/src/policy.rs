@@ -373,8 +373,12 @@ pub fn match_flow<'a>(
 /// grant and integration are checked again against what was approved (as the requester was
 /// when they asked: their groups are not known again until they sign in). `None` when it does,
 /// else why not.
-pub fn no_longer_allowed(flow: Option<&AccessFlow>, r: &AccessRequest) -> Option<String> {
-    no_longer_offered(flow, r).or_else(|| {
+pub fn no_longer_allowed(
+    flow: Option<&AccessFlow>,
+    r: &AccessRequest,
+    known: &[Resource],
+) -> Option<String> {
+    no_longer_offered(flow, r, known).or_else(|| {
         let max = flow.map(|f| f.spec.max_duration()).unwrap_or_default();
         (r.duration() > chrono::Duration::from_std(max).unwrap_or_default())
             .then(|| format!("the duration now exceeds flow {}'s maximum", r.flow))
@@ -382,8 +386,14 @@ pub fn no_longer_allowed(flow: Option<&AccessFlow>, r: &AccessRequest) -> Option
 }
 
 /// [`no_longer_allowed`] without the duration (an extension is held to the flow's extension
-/// limits instead).
-pub fn no_longer_offered(flow: Option<&AccessFlow>, r: &AccessRequest) -> Option<String> {
+/// limits instead). `known` holds the grant's resources as last discovered (see
+/// [`grant_resources`]): a Cloud deployment is granted by id, and a flow may name it by its
+/// display name.
+pub fn no_longer_offered(
+    flow: Option<&AccessFlow>,
+    r: &AccessRequest,
+    known: &[Resource],
+) -> Option<String> {
     let Some(flow) = flow else {
         return Some(format!("the access flow {} no longer exists", r.flow));
     };
@@ -391,7 +401,10 @@ pub fn no_longer_offered(flow: Option<&AccessFlow>, r: &AccessRequest) -> Option
         return no_longer_offered_in_bundle(flow, r);
     }
     let s = &flow.spec;
-    let patterns_cover = |name: &str| s.resources.iter().any(|p| WildMatch::new(p).matches(name));
+    let patterns_cover = |name: &str| match known.iter().find(|k| k.name == name) {
+        Some(k) => covers(&s.resources, k),
+        None => s.resources.iter().any(|p| WildMatch::new(p).matches(name)),
+    };
     if s.bundle.is_some() {
         Some(format!("the access flow {} is now a bundle", flow.name))
     } else if s.integration != r.integration {
@@ -422,6 +435,18 @@ pub fn no_longer_offered(flow: Option<&AccessFlow>, r: &AccessRequest) -> Option
             )
         })
     }
+}
+
+/// The stored records of what `r` grants, for [`no_longer_offered`]: none for a bundle's child
+/// (judged on what its item named) or parent.
+pub async fn grant_resources(
+    store: &dyn crate::store::Store,
+    r: &AccessRequest,
+) -> Result<Vec<Resource>, crate::store::StoreError> {
+    if r.parent.is_some() || r.bundle.is_some() || r.resources.is_empty() {
+        return Ok(vec![]);
+    }
+    store.get_resources(&r.integration, &r.resources).await
 }
 
 /// [`no_longer_offered`] for a bundle's child: the flow must still be a bundle with an item on
@@ -772,6 +797,66 @@ mod tests {
             flow: None,
             starts_at: None,
         }
+    }
+
+    /// A scheduled or extended Cloud grant whose flow names its deployment by display name:
+    /// the grant holds the deployment's id, which no pattern names.
+    #[test]
+    fn a_deployment_named_by_its_display_name_is_still_offered() {
+        let flow = |resources: serde_json::Value| -> AccessFlow {
+            serde_json::from_value(json!({
+                "name": "cloud-view",
+                "spec": {
+                    "integration": "cloud",
+                    "requesters": [{"type": "group", "value": "developers"}],
+                    "resources": resources,
+                    "permissions": ["deployment-viewer"],
+                    "max_duration": "4h",
+                },
+                "version": 1,
+                "created_at": "2026-11-23T10:00:00Z",
+                "updated_at": "2026-11-23T10:00:00Z",
+            }))
+            .unwrap()
+        };
+        let requester = Identity {
+            sub: "u-1".into(),
+            groups: vec!["developers".into()],
+            ..Identity::default()
+        };
+        let grant = AccessRequest {
+            integration: "cloud".into(),
+            flow: "cloud-view".into(),
+            resources: vec!["3f6c1a9e2b".into()],
+            requested_resources: vec!["staging-logs".into()],
+            permission: "deployment-viewer".into(),
+            duration_secs: 3600,
+            ..AccessRequest::fresh("r-1".into(), requester, chrono::Utc::now())
+        };
+        let known: Vec<Resource> = serde_json::from_value(json!([{
+            "integration": "cloud",
+            "name": "3f6c1a9e2b",
+            "kind": "deployment",
+            "display_name": "staging-logs",
+            "discovered_at": "2026-11-23T10:00:00Z",
+        }]))
+        .unwrap();
+        for offered in [
+            json!(["staging-*"]),
+            json!(["staging-logs"]),
+            json!(["3f6c1a9e2b"]),
+        ] {
+            assert_eq!(
+                no_longer_allowed(Some(&flow(offered.clone())), &grant, &known),
+                None,
+                "{offered}"
+            );
+        }
+        let why = no_longer_allowed(Some(&flow(json!(["prod-*"]))), &grant, &known)
+            .expect("a flow that no longer names it refuses");
+        assert!(why.contains("outside"), "{why}");
+        // Without the record, only the id counts (a resource no longer discovered).
+        assert!(no_longer_allowed(Some(&flow(json!(["staging-logs"]))), &grant, &[]).is_some());
     }
 
     #[test]

@@ -93,8 +93,9 @@ pub async fn extend(
         ));
     }
     // The flow as it is now must still grant this access to this requester.
+    let known = shared::policy::grant_resources(app.services.store.as_ref(), &grant).await?;
     if grant.status == shared::model::RequestStatus::Active
-        && let Some(why) = shared::policy::no_longer_offered(flow.as_ref(), &grant)
+        && let Some(why) = shared::policy::no_longer_offered(flow.as_ref(), &grant, &known)
     {
         return Err(ApiError::new(
             409,

@@ -7,13 +7,13 @@ use shared::api::{ApiError, ApiRequest, Caller, json_response};
 use shared::grants::{ACCOUNT_DETAIL, GrantError, principal_name};
 use shared::model::{
     AccessFlow, AccessRequest, ApprovalStep, AuditEvent, AuditSubject, BreakGlass, DecisionKind,
-    Escalation, Integration, IntegrationKind, PrincipalRef, RequestStatus, Resource,
+    Escalation, Identity, Integration, IntegrationKind, PrincipalRef, RequestStatus, Resource,
 };
 use shared::policy::{
     NewRequest, ViaAliases, alias_targets, approval_steps, can_decide, check_scope, concrete,
     decide, escalation_tier, expand, match_flow,
 };
-use shared::scheduled_start::{approval_deadline, check_start, parse_start};
+use shared::scheduled_start::{INVALID_START, approval_deadline, check_start, parse_start};
 use shared::store::{Created, StoreError};
 use shared::validation::{TextKind, ValidationErrors, check_name, check_text};
 
@@ -273,6 +273,26 @@ pub async fn create(
     }
     let body: NewRequest = req.json()?;
     let key = idempotency_key(req)?;
+    let planned = match plan(app, caller, &body).await {
+        // A retry of a create that landed, arriving after the start it named: the start is
+        // past now, but the request it made is the answer, not a refusal.
+        Err(e) if e.code == INVALID_START && key.is_some() => {
+            let person = caller.identity.person_key();
+            let now = app.services.clock.now();
+            match app
+                .services
+                .store
+                .replayed_request(&person, key.as_deref().unwrap_or_default(), now)
+                .await?
+            {
+                Some(r) if replays(&r, &caller.identity, &body) => {
+                    return Ok(json_response(200, &views::request(&r, &caller.identity)));
+                }
+                _ => return Err(e),
+            }
+        }
+        other => other?,
+    };
     let Plan {
         integration,
         flow,
@@ -283,7 +303,7 @@ pub async fn create(
         duration,
         starts_at,
         account,
-    } = plan(app, caller, &body).await?;
+    } = planned;
 
     let now = app.services.clock.now();
     let window = chrono::Duration::from_std(flow.spec.approval_window())
@@ -358,7 +378,7 @@ pub async fn create(
         .await
         .map_err(create_error)?;
     let stored = match created {
-        Created::Existing(r) if same_request(&r, &request, &body) => {
+        Created::Existing(r) if replays(&r, &caller.identity, &body) => {
             return Ok(json_response(200, &views::request(&r, &caller.identity)));
         }
         Created::Existing(_) => {
@@ -446,13 +466,16 @@ fn check_text_fields(body: &NewRequest) -> Result<(), ApiError> {
 
 /// Is the stored request the one this body (from the same person, with the same
 /// Idempotency-Key) asks for? A retry must not receive the answer to another request.
-fn same_request(stored: &AccessRequest, new: &AccessRequest, body: &NewRequest) -> bool {
-    stored.requester.same_person(&new.requester)
-        && stored.integration == new.integration
-        && stored.requested_resources == new.requested_resources
-        && stored.permission == new.permission
-        && stored.duration_secs == new.duration_secs
-        && stored.justification == new.justification
+/// Does `body`, sent by `requester`, ask again for exactly what `stored` was created from?
+fn replays(stored: &AccessRequest, requester: &Identity, body: &NewRequest) -> bool {
+    stored.requester.same_person(requester)
+        && stored.integration == body.integration
+        && stored.requested_resources == body.resources
+        && stored.permission == body.permission
+        && body
+            .check()
+            .is_ok_and(|d| stored.duration_secs == d.as_secs())
+        && stored.justification == body.justification.clone().filter(|j| !j.trim().is_empty())
         && requested_start(stored) == body.starts_at.as_deref().and_then(|t| parse_start(t).ok())
         && body.flow.as_ref().is_none_or(|f| *f == stored.flow)
 }

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 use shared::model::{AccessRequest, AuditEvent, AuditSubject, RequestStatus};
-use shared::policy::no_longer_allowed;
+use shared::policy::{grant_resources, no_longer_allowed};
 use shared::scheduled_start::EARLY_START;
 use shared::scheduler::{START_SOURCE, StartEvent};
 use shared::store::StoreError;
@@ -149,7 +149,8 @@ pub async fn fire(app: &App, event: Value) -> Result<Value, lambda_runtime::Erro
         let mut next = current.clone();
         // The approval may be weeks old: the flow as it is now must still allow the grant.
         let flow = app.services.store.get_flow(&current.flow).await?;
-        let refused = no_longer_allowed(flow.as_ref(), &current);
+        let known = grant_resources(app.services.store.as_ref(), &current).await?;
+        let refused = no_longer_allowed(flow.as_ref(), &current, &known);
         let audit = match &refused {
             None => {
                 next.transition(RequestStatus::Approved, now)?;

@@ -705,3 +705,60 @@ async fn a_grant_the_flow_no_longer_offers_is_not_extended() {
         (before.version, before.ends_at)
     );
 }
+
+/// Scheduler as seen by an extension whose call reaches it after a later extension's: before
+/// the first call goes through, another extension records an end one hour later and moves the
+/// schedule there; then the first (earlier) end lands last.
+struct OvertakenOnce {
+    inner: std::sync::Arc<dyn shared::scheduler::ExpiryScheduler>,
+    store: std::sync::Arc<dyn shared::store::Store>,
+    done: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl shared::scheduler::ExpiryScheduler for OvertakenOnce {
+    async fn schedule_expiry(
+        &self,
+        grant_id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), shared::scheduler::SchedulerError> {
+        if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let mut later = self.store.get_request(grant_id).await.unwrap().unwrap();
+            let v = later.version;
+            let end = later.ends_at.unwrap() + Duration::hours(1);
+            later.ends_at = Some(end);
+            later.extensions += 1;
+            self.store.update_request(&later, v, &[]).await.unwrap();
+            self.inner.schedule_expiry(grant_id, end).await?;
+        }
+        self.inner.schedule_expiry(grant_id, at).await
+    }
+
+    async fn cancel_expiry(&self, grant_id: &str) -> Result<(), shared::scheduler::SchedulerError> {
+        self.inner.cancel_expiry(grant_id).await
+    }
+}
+
+#[tokio::test]
+async fn extensions_reaching_the_scheduler_out_of_order_leave_it_at_the_last_end() {
+    let env = Env::start(es_seed()).await;
+    let d = discover_app(&env);
+    extendable(&env, &d, &["logs-auto"]).await;
+    let grant = granted(&provision_app(&env), DEV, "logs-auto", &["logs-2026.11"]).await;
+    let id = grant["id"].as_str().unwrap().to_string();
+    let mut p = provision_app(&env);
+    p.services.scheduler = std::sync::Arc::new(OvertakenOnce {
+        inner: env.scheduler.clone(),
+        store: env.store.clone(),
+        done: false.into(),
+    });
+    let (s, r) = extend(&p, DEV, &id, json!({"duration": "30m"})).await;
+    assert_eq!(s, 200, "{r}");
+    let stored = env.store.get_request(&id).await.unwrap().unwrap();
+    // 11:00 + 30 min (this extension) + 1 h (the one that overtook it).
+    assert_eq!(
+        stored.ends_at.map(|e| e.to_rfc3339()),
+        Some("2026-11-23T12:30:00+00:00".to_string())
+    );
+    assert_eq!(schedule_of(&env, &id).await, "at(2026-11-23T12:30:00)");
+}

@@ -587,6 +587,31 @@ async fn a_retried_request_with_the_same_key_must_name_the_same_start() {
         (200, Some("active")),
         "{again}"
     );
+    // Well after the start, the same retry is still the same request, not a refusal of its
+    // (now past) start.
+    env.clock.advance(Duration::minutes(20));
+    let (s, again) = call(&p, keyed(Some(start))).await;
+    assert_eq!(
+        (s, again["id"].clone()),
+        (200, first["id"].clone()),
+        "{again}"
+    );
+    // Anything else naming that past start is refused: another body under the key, or the
+    // same body under another key.
+    let mut other_body = keyed(Some(start));
+    let mut b: Value = serde_json::from_str(other_body["body"].as_str().unwrap()).unwrap();
+    b["duration"] = json!("2h");
+    other_body["body"] = json!(b.to_string());
+    let mut other_key = keyed(Some(start));
+    other_key["headers"]["idempotency-key"] = json!("start-key-2");
+    for ev in [other_body, other_key] {
+        let (s, e) = call(&p, ev).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (400, Some("invalid_start")),
+            "{e}"
+        );
+    }
 }
 
 /// An approved start is approved for this target: the integration cannot be moved (its grants
@@ -691,4 +716,48 @@ async fn a_start_the_flow_no_longer_allows_is_refused_and_nothing_is_provisioned
             .contains(&"request.start_refused".to_string())
     );
     assert!(!role_exists(&env, &id).await, "nothing on the target");
+}
+
+/// A Cloud flow may name a deployment by its display name while the grant holds the
+/// deployment's id: the start's re-check of the flow (and an extension's) must still find it
+/// offered, as the request's own check did.
+#[tokio::test]
+async fn a_scheduled_cloud_grant_on_a_deployment_named_by_display_name_starts() {
+    use fixtures::cloud::{BOB, CloudEnv, INTEGRATION, STAGING};
+    let env = CloudEnv::start().await;
+    let d = discover_app(&env);
+    env.register(&d).await;
+    let (s, b) = put_flow(
+        &d,
+        "staging-soon",
+        json!({"integration": INTEGRATION, "requesters": [{"type": "group", "value": "developers"}],
+               "resources": ["staging-logs"], "permissions": ["deployment-viewer"],
+               "auto_approve": true, "schedule_horizon": "7d"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let p = provision(&env);
+    let start = env.clock.now() + Duration::hours(1);
+    let (s, r) = ask(
+        &p,
+        BOB,
+        json!({"integration": INTEGRATION, "resources": ["staging-logs"],
+               "permission": "deployment-viewer", "duration": "1h", "flow": "staging-soon",
+               "starts_at": rfc3339(start)}),
+    )
+    .await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("scheduled")), "{r}");
+    assert_eq!(r["resources"], json!([STAGING]), "granted by id");
+    let id = r["id"].as_str().unwrap().to_string();
+    env.clock.advance(Duration::hours(1));
+    let out = fire(&p, &id).await;
+    assert_eq!(
+        (out["outcome"].as_str(), out["status"].as_str()),
+        (Some("started"), Some("active")),
+        "{out}"
+    );
+    assert!(
+        env.holds("bob@example.com", "deployment-viewer", STAGING)
+            .await
+    );
 }

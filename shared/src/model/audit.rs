@@ -72,13 +72,38 @@ impl AuditEvent {
         self
     }
 
+    /// The integration the event concerns; none for an empty name (a bundle's parent names no
+    /// integration: each child names its own).
     pub fn with_integration(mut self, name: impl Into<String>) -> Self {
-        self.integration = Some(name.into());
+        let name = name.into();
+        self.integration = (!name.is_empty()).then_some(name);
         self
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
         self.details = details;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_names_no_empty_integration() {
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        let e = |name: &str| {
+            AuditEvent::new(
+                at,
+                "system:provision",
+                "request.approved",
+                AuditSubject::Request("r-1".into()),
+            )
+            .with_integration(name)
+            .integration
+        };
+        assert_eq!(e("prod-search"), Some("prod-search".to_string()));
+        assert_eq!(e(""), None);
     }
 }

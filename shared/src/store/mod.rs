@@ -292,6 +292,14 @@ pub trait ReviewStore: Send + Sync {
 #[async_trait]
 pub trait RequestStore: Send + Sync {
     async fn get_request(&self, id: &str) -> Result<Option<AccessRequest>, StoreError>;
+    /// The request an idempotency key of `sub`'s created, if the key is known and its window
+    /// still open at `now` (a retry whose own checks no longer pass, e.g. a start now past).
+    async fn replayed_request(
+        &self,
+        sub: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AccessRequest>, StoreError>;
     /// Create a request; with `idempotency` = (requester sub, key), a second create with the
     /// same key returns the first request instead. A request that would exceed its
     /// requester's open-request cap is refused with [`StoreError::TooManyOpen`].

@@ -198,6 +198,15 @@ impl RequestStore for DynamoStore {
             .transpose()
     }
 
+    async fn replayed_request(
+        &self,
+        sub: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AccessRequest>, StoreError> {
+        self.idempotent_replay(sub, key, now).await
+    }
+
     async fn create_request(
         &self,
         request: &AccessRequest,

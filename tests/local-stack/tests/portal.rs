@@ -263,10 +263,39 @@ async fn set_up(stack: &Stack) -> Res<()> {
             "permissions": ["read"],
             "max_duration": "8h",
             "require_justification": true,
-            "extension": {"max_extensions": 1, "length": "1h", "max_total_duration": "8h"}
+            "extension": {"max_extensions": 1, "length": "1h", "max_total_duration": "8h"},
+            // Settings the admin's form must keep when it saves the flow (it once dropped
+            // what it had no field for).
+            "schedule_horizon": "7d",
+            "approval": {"require_reason": false, "escalation": {"after": "6h", "to": [{"type": "group", "value": "leads"}]}},
+            "notifications": {"emails": ["secops@example.com"]}
         }),
     )
     .await
+}
+
+/// `GET path` on the API as the admin (a fresh login at the development IdP).
+async fn admin_get(stack: &Stack, path: &str) -> Res<Value> {
+    let idp = IdpClient::new(stack.issuer()).map_err(|e| e.to_string())?;
+    let token = idp
+        .login("admin")
+        .await
+        .map_err(|e| e.to_string())?
+        .access_token;
+    let r = stack
+        .http
+        .get(format!("{}{path}", stack.api_url))
+        .timeout(stack.timeouts().invoke)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| format!("GET {path}: {e}"))?;
+    let status = r.status();
+    let body: Value = r.json().await.map_err(|e| format!("GET {path}: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("GET {path}: {status} {body}"));
+    }
+    Ok(body)
 }
 
 async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<()> {
@@ -575,7 +604,25 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
     if refusal.is_empty() || refusal.contains('{') {
         return Err(format!("the flow's refusal is not in words: {refusal:?}"));
     }
+    // Invalid notifications are refused next to their field, before anything is sent.
+    type_into(&owner, "textarea[name=notifications]", "{not json").await?;
+    click(&owner, "form button[type=submit]").await?;
+    let refusal = text_of(&owner, "textarea[name=notifications] + .field-error").await?;
+    if !refusal.contains("JSON object") {
+        return Err(format!("the refused notifications: {refusal:?}"));
+    }
+    type_into(
+        &owner,
+        "textarea[name=notifications]",
+        r#"{"emails": ["secops@example.com"]}"#,
+    )
+    .await?;
     type_into(&owner, "input[name=max_duration]", "8h").await?;
+    // The form shows the flow's lifecycle settings; one is changed here.
+    if value_of(&owner, "input[name=escalation_after]").await? != "6h" {
+        return Err("the form does not show the flow's escalation".into());
+    }
+    type_into(&owner, "input[name=schedule_horizon]", "10d").await?;
     click(&owner, "form button[type=submit]").await?;
     until(
         &owner,
@@ -583,6 +630,26 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
         "document.querySelector('[data-saved]')",
     )
     .await?;
+    let saved = admin_get(stack, &format!("/flows/{FLOW}")).await?;
+    let kept = (
+        saved["schedule_horizon"].as_str(),
+        saved["approval"]["escalation"]["after"].as_str(),
+        saved["approval"]["escalation"]["to"][0]["value"].as_str(),
+        saved["notifications"]["emails"][0].as_str(),
+        saved["extension"]["max_extensions"].as_u64(),
+    );
+    if kept
+        != (
+            // Durations come back in the API's own words.
+            Some("10days"),
+            Some("6h"),
+            Some("leads"),
+            Some("secops@example.com"),
+            Some(1),
+        )
+    {
+        return Err(format!("the form's save lost settings: {saved}"));
+    }
 
     // The requester's page turns active by itself; the credentials are shown once, copied,
     // and work against Elasticsearch.

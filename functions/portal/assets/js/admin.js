@@ -308,7 +308,25 @@ export async function failedRevocations(main) {
   await draw();
 }
 
-/** An access flow's settings; `name` null for a new one. */
+/** The flow view's fields that are not settings (the API sets them), and settings the view
+ * always fills with their defaults (sent back only as the form shows them). */
+const FLOW_VIEW_ONLY = ['name', 'version', 'created_at', 'updated_at'];
+
+/** Bundle items as the form shows them: `integration | resources, … | permission`, one a line. */
+function bundleText(items) {
+  return (items || []).map((i) => `${i.integration} | ${(i.resources || []).join(', ')} | ${i.permission}`).join('\n');
+}
+
+function bundleFrom(text) {
+  return String(text || '').split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
+    const [integration, resources, permission] = l.split('|').map((x) => (x || '').trim());
+    return { integration, resources: lines(resources), permission };
+  });
+}
+
+/** An access flow's settings; `name` null for a new one. Every setting the API knows is on the
+ * form, and anything it does not show yet is carried over as it is: saving never drops a
+ * setting (a quorum, a break-glass flag, notifications) the administrator did not touch. */
 export async function editFlow(main, name) {
   const [existing, ints] = await Promise.all([
     name ? get(`/flows/${enc(name)}`) : Promise.resolve(null),
@@ -317,27 +335,55 @@ export async function editFlow(main, name) {
   main.append(h('h1', {}, existing ? `Access flow ${existing.name}` : 'New access flow'), adminNav());
   const v = existing || { requesters: [], resources: [], permissions: ['read'], approvers: [], max_duration: '8h',
     approval_window: '24h', credential_mode: 'user', auto_approve: false, require_justification: true };
-  const inp = (value, props = {}) => h('input', { type: 'text', value: value || '', ...props });
+  const approval = v.approval || {};
+  const escalation = approval.escalation || {};
+  const ext = v.extension || {};
+  const isBundle = Array.isArray(v.bundle) && v.bundle.length > 0;
+  const inp = (value, props = {}) => h('input', { type: 'text', value: value == null ? '' : String(value), ...props });
+  const box = (checked) => h('input', { type: 'checkbox', checked: Boolean(checked) });
   const x = {
     name: inp(v.name, { readonly: Boolean(existing) }),
-    integration: h('select', {}, (ints.integrations || []).map((i) => h('option', { value: i.name }, i.name))),
+    integration: h('select', {}, h('option', { value: '' }, '— none: a bundle (items below)'),
+      (ints.integrations || []).map((i) => h('option', { value: i.name }, i.name))),
     requesters: h('textarea', { value: (v.requesters || []).map((p) => `${p.type}:${p.value}`).join('\n') }),
     resources: inp((v.resources || []).join(', ')),
     permissions: inp((v.permissions || []).join(', ')),
     max_duration: inp(v.max_duration),
     approval_window: inp(v.approval_window),
-    auto_approve: h('input', { type: 'checkbox', checked: Boolean(v.auto_approve) }),
-    require_justification: h('input', { type: 'checkbox', checked: Boolean(v.require_justification) }),
+    schedule_horizon: inp(isBundle ? '' : v.schedule_horizon),
+    auto_approve: box(v.auto_approve),
+    require_justification: box(v.require_justification),
+    break_glass: box(v.break_glass),
     approvers: h('textarea', { value: (v.approvers || []).map((p) => `${p.type}:${p.value}`).join('\n') }),
+    rule: h('select', {},
+      h('option', { value: '' }, 'default: any one of the approvers, else one per owner set'),
+      h('option', { value: 'any' }, 'any: one approval'),
+      h('option', { value: 'all_owners' }, 'all_owners: one approval per owner set'),
+      h('option', { value: 'quorum' }, 'quorum: N different people')),
+    quorum: inp(approval.quorum, { inputmode: 'numeric' }),
+    require_reason: box(approval.require_reason),
+    escalation_after: inp(escalation.after),
+    escalation_to: h('textarea', { value: (escalation.to || []).map((p) => `${p.type}:${p.value}`).join('\n') }),
+    max_extensions: inp(ext.max_extensions, { inputmode: 'numeric' }),
+    extension_length: inp(ext.length),
+    max_total_duration: inp(ext.max_total_duration),
+    extension_approval: h('select', {},
+      h('option', { value: 'automatic' }, 'automatic (within these limits)'),
+      h('option', { value: 'required' }, 'required (the grant\'s approvers decide again)')),
+    bundle: h('textarea', { value: bundleText(v.bundle) }),
     credential_mode: h('select', {}, h('option', { value: 'user' }, 'user (an Elasticsearch user: works for Kibana)'),
       h('option', { value: 'api_key' }, 'api_key (expires by itself in Elasticsearch)')),
+    notifications: h('textarea', { value: v.notifications ? JSON.stringify(v.notifications, null, 2) : '' }),
     description: inp(v.description),
   };
   for (const [k, el] of Object.entries(x)) el.name = k;
-  if (v.integration) x.integration.value = v.integration;
+  x.integration.value = v.integration || '';
   x.credential_mode.value = v.credential_mode || 'user';
+  x.rule.value = approval.rule || '';
+  x.extension_approval.value = ext.approval || 'automatic';
   const check = (el, text) => h('div', { class: 'field' }, h('label', {}, el, ' ', text));
-  const box = h('div', { tabindex: '-1' });
+  const section = (title, ...children) => h('fieldset', {}, h('legend', {}, title), ...children);
+  const errors = h('div', { tabindex: '-1' });
   const result = h('div', { role: 'status' });
   const save = h('button', { type: 'submit' }, existing ? 'Save' : 'Create');
   const f = h('form', { novalidate: true },
@@ -346,47 +392,111 @@ export async function editFlow(main, name) {
     field('Who may request', x.requesters, 'One per line: group:name or user:email.'),
     field('Resources', x.resources, 'Names or * patterns, comma-separated; an alias counts only when every index behind it does.'),
     field('Permissions', x.permissions, 'read, write, manage, the integration\'s custom levels, or Elastic Cloud role ids.'),
-    field('Longest grant', x.max_duration, '5m to 90d, e.g. 8h.'),
+    field('Longest grant', x.max_duration, '5m to 90d, e.g. 8h (break-glass: at most 4h).'),
     field('Approval window', x.approval_window, 'How long a request may wait for approval, e.g. 24h.'),
+    field('Schedule horizon', x.schedule_horizon, 'How far ahead a request may name its start, e.g. 14d (not on a bundle).'),
     check(x.auto_approve, 'Approve automatically'),
     check(x.require_justification, 'Require a justification'),
+    check(x.break_glass, 'Break-glass: granted at once without approval, a justification required, the integration owners told at once and reviewing each grant afterwards'),
     field('Approvers (optional)', x.approvers, 'One per line. Empty: each resource\'s owner, else the integration owners.'),
+    section('Approval rules',
+      field('Rule', x.rule),
+      field('Quorum', x.quorum, 'With the quorum rule: how many different people, 2 to 10.'),
+      check(x.require_reason, 'Approvers must give a reason'),
+      field('Escalate after (optional)', x.escalation_after, 'e.g. 2h: then the next tier may approve too, and is told.'),
+      field('Escalate to', x.escalation_to, 'One per line. Empty: the integration owners.')),
+    section('Extensions',
+      field('Extensions per grant (optional)', x.max_extensions, 'Empty: grants of this flow are not extended.'),
+      field('Longest extension', x.extension_length, 'e.g. 1h.'),
+      field('Longest grant with extensions', x.max_total_duration, 'From the start, e.g. 24h.'),
+      field('Extension approval', x.extension_approval)),
+    field('Bundle items (optional)', x.bundle, 'One grant a line: integration | resources, comma-separated | permission. A bundle names no integration, resources or permissions of its own.'),
     field('Credentials (Elasticsearch)', x.credential_mode),
+    field('Notifications (optional, JSON)', x.notifications, 'e.g. {"slack_channel": "#access", "emails": ["secops@example.com"]}'),
     field('Description (optional)', x.description),
-    box, h('div', { class: 'actions' }, save), result);
+    errors, h('div', { class: 'actions' }, save), result);
   main.append(f);
+  // API field paths (and error codes) to the inputs that show their errors.
   const fields = {
     name: x.name, integration: x.integration, requesters: x.requesters, resources: x.resources,
     permissions: x.permissions, max_duration: x.max_duration, approval_window: x.approval_window,
-    approvers: x.approvers, credential_mode: x.credential_mode, description: x.description,
+    schedule_horizon: x.schedule_horizon, approvers: x.approvers, credential_mode: x.credential_mode,
+    description: x.description, break_glass: x.break_glass, approval: x.rule, 'approval.rule': x.rule,
+    'approval.quorum': x.quorum, 'approval.escalation': x.escalation_after,
+    'approval.escalation.after': x.escalation_after, 'approval.escalation.to': x.escalation_to,
+    extension: x.max_extensions, 'extension.max_extensions': x.max_extensions,
+    'extension.length': x.extension_length, 'extension.max_total_duration': x.max_total_duration,
+    'extension.approval': x.extension_approval, bundle: x.bundle, bundle_conflict: x.bundle,
+    notifications: x.notifications,
   };
   f.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    clearErrors(f, box);
+    clearErrors(f, errors);
     clear(result);
     const flowName = x.name.value.trim();
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(flowName)) {
-      showErrors(f, box, { code: 'name', message: 'Use 1 to 64 letters, digits, - or _.' }, fields);
+      showErrors(f, errors, { code: 'name', message: 'Use 1 to 64 letters, digits, - or _.' }, fields);
       return;
     }
-    const spec = {
+    let notifications = null;
+    if (x.notifications.value.trim()) {
+      try {
+        notifications = JSON.parse(x.notifications.value);
+      } catch (_) {
+        showErrors(f, errors, { code: 'notifications', message: 'Notifications must be a JSON object, e.g. {"slack_channel": "#access"}.' }, fields);
+        return;
+      }
+    }
+    const spec = {};
+    for (const [k, val] of Object.entries(existing || {})) {
+      if (!FLOW_VIEW_ONLY.includes(k)) spec[k] = val;
+    }
+    Object.assign(spec, {
       integration: x.integration.value, requesters: principals(x.requesters.value),
       resources: lines(x.resources.value), permissions: lines(x.permissions.value),
       auto_approve: x.auto_approve.checked, require_justification: x.require_justification.checked,
+      break_glass: x.break_glass.checked,
       approvers: principals(x.approvers.value), credential_mode: x.credential_mode.value,
-    };
-    for (const k of ['max_duration', 'approval_window', 'description']) {
+    });
+    for (const k of ['max_duration', 'approval_window', 'schedule_horizon', 'description']) {
       if (x[k].value.trim()) spec[k] = x[k].value.trim();
+      else delete spec[k];
     }
-    // The form has no fields for extensions yet: saving keeps the flow's policy as it is.
-    if (existing && existing.extension) spec.extension = existing.extension;
+    const rule = x.rule.value;
+    const newApproval = {};
+    if (rule) newApproval.rule = rule;
+    if (x.quorum.value.trim()) newApproval.quorum = Number(x.quorum.value.trim());
+    if (x.require_reason.checked) newApproval.require_reason = true;
+    if (x.escalation_after.value.trim()) {
+      newApproval.escalation = { after: x.escalation_after.value.trim(), to: principals(x.escalation_to.value) };
+    }
+    if (Object.keys(newApproval).length) spec.approval = newApproval;
+    else delete spec.approval;
+    if (x.max_extensions.value.trim()) {
+      spec.extension = {
+        max_extensions: Number(x.max_extensions.value.trim()), length: x.extension_length.value.trim(),
+        max_total_duration: x.max_total_duration.value.trim(), approval: x.extension_approval.value,
+      };
+    } else {
+      delete spec.extension;
+    }
+    const items = bundleFrom(x.bundle.value);
+    if (items.length) {
+      spec.bundle = items;
+      // A bundle's items name their integrations; it starts when approved.
+      for (const k of ['integration', 'resources', 'permissions', 'schedule_horizon']) delete spec[k];
+    } else {
+      delete spec.bundle;
+    }
+    if (notifications) spec.notifications = notifications;
+    else delete spec.notifications;
     save.disabled = true;
     try {
       await put(`/flows/${enc(flowName)}`, spec);
       result.append(h('p', { class: 'notice', 'data-saved': '' }, 'Saved.'));
       if (!existing) location.hash = `#/admin/flows/${enc(flowName)}`;
     } catch (err) {
-      showErrors(f, box, err, fields);
+      showErrors(f, errors, err, fields);
     } finally {
       save.disabled = false;
     }

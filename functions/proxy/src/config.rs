@@ -5,6 +5,9 @@
 //! `CONNECTOR_SECRET_PREFIX`, `PROXY_CACHE_TTL_MS` (credential cache, at most 5000, default
 //! 5000), `PROXY_CATALOG_TTL_MS` (default 5000), `PROXY_UPSTREAM_TIMEOUT_SECS` (default 120),
 //! `PROXY_LISTEN` (server mode, default `0.0.0.0:9200`), and the AWS SDK's own variables.
+//! Server mode's limits: `PROXY_HEADER_TIMEOUT_SECS` (10), `PROXY_BODY_TIMEOUT_SECS` (30),
+//! `PROXY_WRITE_TIMEOUT_SECS` (30), `PROXY_CONNECTION_LIFETIME_SECS` (600),
+//! `PROXY_MAX_CONNECTIONS` (1024), `PROXY_MAX_CONNECTIONS_PER_PEER` (64).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +26,7 @@ use crate::serve::audit::AuditSink;
 use crate::serve::catalog::Catalog;
 use crate::serve::credentials::{Authenticator, MAX_CACHE_TTL};
 use crate::serve::upstream::Upstream;
+use crate::server::ServerConfig;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -71,6 +75,55 @@ pub fn listen_addr() -> Result<SocketAddr, ConfigError> {
     })
 }
 
+/// Server mode's limits from the environment, each defaulting to [`ServerConfig::default`].
+pub fn server_config() -> Result<ServerConfig, ConfigError> {
+    let d = ServerConfig::default();
+    let secs =
+        |name, default: Duration| number::<u64>(name, default.as_secs()).map(Duration::from_secs);
+    let config = ServerConfig {
+        header_timeout: secs("PROXY_HEADER_TIMEOUT_SECS", d.header_timeout)?,
+        body_timeout: secs("PROXY_BODY_TIMEOUT_SECS", d.body_timeout)?,
+        write_timeout: secs("PROXY_WRITE_TIMEOUT_SECS", d.write_timeout)?,
+        connection_lifetime: secs("PROXY_CONNECTION_LIFETIME_SECS", d.connection_lifetime)?,
+        max_connections: number("PROXY_MAX_CONNECTIONS", d.max_connections)?,
+        max_connections_per_peer: number(
+            "PROXY_MAX_CONNECTIONS_PER_PEER",
+            d.max_connections_per_peer,
+        )?,
+    };
+    checked(config)
+}
+
+/// Refuses limits that would disable a bound or serve nobody.
+pub fn checked(c: ServerConfig) -> Result<ServerConfig, ConfigError> {
+    let invalid = |name, reason: &str| {
+        Err(ConfigError::Invalid {
+            name,
+            reason: reason.to_string(),
+        })
+    };
+    for (name, v) in [
+        ("PROXY_HEADER_TIMEOUT_SECS", c.header_timeout),
+        ("PROXY_BODY_TIMEOUT_SECS", c.body_timeout),
+        ("PROXY_WRITE_TIMEOUT_SECS", c.write_timeout),
+        ("PROXY_CONNECTION_LIFETIME_SECS", c.connection_lifetime),
+    ] {
+        if v.is_zero() {
+            return invalid(name, "must be at least 1");
+        }
+    }
+    if c.max_connections == 0 {
+        return invalid("PROXY_MAX_CONNECTIONS", "must be at least 1");
+    }
+    if c.max_connections_per_peer == 0 || c.max_connections_per_peer > c.max_connections {
+        return invalid(
+            "PROXY_MAX_CONNECTIONS_PER_PEER",
+            "must be between 1 and PROXY_MAX_CONNECTIONS",
+        );
+    }
+    Ok(c)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("integration {0} does not exist")]
@@ -115,4 +168,36 @@ pub async fn build(
         audit,
         clock,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_limits_that_disable_a_bound_are_refused() {
+        assert!(checked(ServerConfig::default()).is_ok());
+        let bad = [
+            ServerConfig {
+                write_timeout: Duration::ZERO,
+                ..Default::default()
+            },
+            ServerConfig {
+                connection_lifetime: Duration::ZERO,
+                ..Default::default()
+            },
+            ServerConfig {
+                max_connections_per_peer: 0,
+                ..Default::default()
+            },
+            ServerConfig {
+                max_connections: 10,
+                max_connections_per_peer: 11,
+                ..Default::default()
+            },
+        ];
+        for c in bad {
+            assert!(checked(c.clone()).is_err(), "{c:?}");
+        }
+    }
 }

@@ -84,6 +84,7 @@ impl Proxy {
             method: inc.method.clone(),
             path: inc.path.clone(),
             indices: Vec::new(),
+            indices_omitted: 0,
             action: None,
             decision: Outcome::Unauthenticated,
             reason: None,
@@ -320,28 +321,6 @@ impl Proxy {
 /// The most of a caller's own input echoed back in an error.
 const ECHO_MAX: usize = 256;
 
-/// `s` cut to [`ECHO_MAX`] bytes (on a character boundary), marked when cut.
 fn echo(s: &str) -> String {
-    if s.len() <= ECHO_MAX {
-        return s.to_string();
-    }
-    let mut end = ECHO_MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &s[..end])
-}
-
-#[cfg(test)]
-mod echo_tests {
-    use super::*;
-
-    #[test]
-    fn a_long_request_line_is_echoed_short() {
-        assert_eq!(echo("/logs/_search"), "/logs/_search");
-        let long = format!("/{}", "é".repeat(400));
-        let cut = echo(&long);
-        assert!(cut.len() <= ECHO_MAX + 3, "{}", cut.len());
-        assert!(cut.ends_with("..."));
-    }
+    crate::text::clip(s, ECHO_MAX)
 }

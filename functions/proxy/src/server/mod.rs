@@ -1,6 +1,13 @@
 //! The standalone server (ECS, EC2, a sidecar): HTTP/1.1 on hyper, response bodies streamed
-//! chunk by chunk from the cluster, never held whole. Slow clients are cut off: headers must
-//! arrive within `header_timeout`, a body within `body_timeout`; connections are capped.
+//! chunk by chunk from the cluster, never held whole.
+//!
+//! No client holds a connection, or the memory behind it, longer than it keeps up: headers
+//! must arrive within `header_timeout` (idle keep-alive connections included), a body within
+//! `body_timeout`; a write the client does not take within `write_timeout` ends the connection;
+//! no connection lives past `connection_lifetime`. Connections are capped globally and per peer
+//! address (more are closed at once), and a body buffer grows only as bytes arrive.
+
+pub mod limits;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,12 +25,21 @@ use tokio::sync::Semaphore;
 use crate::serve::answer::AnswerBody;
 use crate::serve::audit::Pending;
 use crate::serve::{BodyError, Incoming, Proxy, Served};
+use limits::{PeerSlots, WriteDeadline};
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
+    /// How long one write may wait for the client to read (progress resets it).
+    pub write_timeout: Duration,
+    /// The longest any connection lives; a request in flight then gets `write_timeout` more to
+    /// finish before the connection is cut.
+    pub connection_lifetime: Duration,
     pub max_connections: usize,
+    /// Per peer IP address. Behind a load balancer every client shares its address: raise it
+    /// to `max_connections` there.
+    pub max_connections_per_peer: usize,
 }
 
 impl Default for ServerConfig {
@@ -31,10 +47,17 @@ impl Default for ServerConfig {
         Self {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            connection_lifetime: Duration::from_secs(600),
             max_connections: 1024,
+            max_connections_per_peer: 64,
         }
     }
 }
+
+/// Where a body buffer starts, whatever `Content-Length` claims: a client that announces the
+/// limit and sends nothing must not make the server allocate it.
+const INITIAL_BODY_CAPACITY: usize = 64 * 1024;
 
 /// Serves until `shutdown` resolves; connections in flight finish on their own.
 pub async fn serve(
@@ -44,6 +67,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(config.max_connections));
+    let peers = PeerSlots::new(config.max_connections_per_peer);
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -58,8 +82,13 @@ pub async fn serve(
                 continue;
             }
         };
+        // Over either cap: close at once rather than queue (a flood must not pin memory).
+        let Some(peer_slot) = peers.try_acquire(peer.ip()) else {
+            tracing::debug!(peer = %peer, "per-peer connection cap reached");
+            drop(stream);
+            continue;
+        };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            // Over the cap: close at once rather than queue (a flood must not pin memory).
             drop(stream);
             continue;
         };
@@ -68,14 +97,26 @@ pub async fn serve(
         let config = config.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| handle(proxy.clone(), config.body_timeout, req));
+            let io = TokioIo::new(WriteDeadline::new(stream, config.write_timeout));
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(config.header_timeout)
-                .serve_connection(TokioIo::new(stream), svc);
-            if let Err(e) = conn.await {
+                .serve_connection(io, svc);
+            tokio::pin!(conn);
+            let ended = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = tokio::time::sleep(config.connection_lifetime) => {
+                    conn.as_mut().graceful_shutdown();
+                    tokio::time::timeout(config.write_timeout, conn.as_mut())
+                        .await
+                        .unwrap_or(Ok(()))
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, peer = %peer, "connection ended");
             }
             drop(permit);
+            drop(peer_slot);
         });
     }
 }
@@ -124,7 +165,7 @@ async fn read(
         return Err(BodyError::TooLarge);
     }
     let collect = async {
-        let mut out = Vec::with_capacity(declared.unwrap_or(0));
+        let mut out = Vec::with_capacity(initial_capacity(declared));
         let mut stream = Body::new(body).into_data_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|_| BodyError::Broken)?;
@@ -138,6 +179,10 @@ async fn read(
     tokio::time::timeout(timeout, collect)
         .await
         .unwrap_or(Err(BodyError::Timeout))
+}
+
+fn initial_capacity(declared: Option<usize>) -> usize {
+    declared.unwrap_or(0).min(INITIAL_BODY_CAPACITY)
 }
 
 fn respond(served: Served) -> http::Response<Body> {
@@ -178,4 +223,20 @@ fn stream_of(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claimed_length_does_not_size_the_buffer() {
+        assert_eq!(initial_capacity(None), 0);
+        assert_eq!(initial_capacity(Some(100)), 100);
+        assert_eq!(
+            initial_capacity(Some(16 * 1024 * 1024)),
+            INITIAL_BODY_CAPACITY
+        );
+        assert_eq!(initial_capacity(Some(usize::MAX)), INITIAL_BODY_CAPACITY);
+    }
 }

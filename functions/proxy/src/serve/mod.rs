@@ -7,6 +7,7 @@ pub mod audit;
 pub mod catalog;
 pub mod credentials;
 pub mod forward;
+pub mod media;
 pub mod upstream;
 
 use std::future::Future;
@@ -202,6 +203,13 @@ impl Proxy {
                 );
             }
         };
+        if !body.is_empty()
+            && let Err(unsupported) = media::body_kind(&inc.headers)
+        {
+            line.decision = Outcome::Refuse;
+            line.reason = Some(unsupported.reason());
+            return Answer::json(media::Unsupported::STATUS, unsupported.body());
+        }
         let req = match authz::classify(&inc.method, &inc.path, &inc.query, &body) {
             Ok(r) => r,
             Err(r) => return refuse(line, r),
@@ -282,10 +290,12 @@ impl Proxy {
             Ok(m) => m,
             Err(_) => return refuse(line, refusal(RefusalCode::Malformed, "bad method")),
         };
-        let mut upstream = self
-            .upstream
-            .request(method, &target)
-            .headers(forward::request_headers(&inc.headers));
+        let mut headers = forward::request_headers(&inc.headers);
+        if body.is_empty() {
+            // Unchecked when there is no body, so not passed on.
+            headers.remove(http::header::CONTENT_TYPE);
+        }
+        let mut upstream = self.upstream.request(method, &target).headers(headers);
         if !body.is_empty() {
             upstream = upstream.body(body);
         }

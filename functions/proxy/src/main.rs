@@ -24,13 +24,15 @@ async fn main() -> Result<(), Error> {
         aws_sdk_dynamodb::Client::new(&aws),
         shared::config::required("TABLE_NAME")?,
     ));
-    let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&aws));
+    let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
+        &aws,
+    )));
     let proxy = Arc::new(
         build(
             &settings,
             store,
-            &secrets,
-            &HttpClients::new()?,
+            secrets,
+            Arc::new(HttpClients::new()?),
             Arc::new(Stdout),
             Arc::new(shared::SystemClock),
         )

@@ -390,11 +390,118 @@ async fn a_proxy_is_only_built_for_a_proxy_integration() {
     let built = build(
         &settings,
         env.store.clone(),
-        &*env.secrets,
-        &HttpClients::new().unwrap(),
+        env.secrets.clone(),
+        Arc::new(HttpClients::new().unwrap()),
         memory,
         Arc::new(env.clock.clone()),
     )
     .await;
     assert!(built.is_err());
+}
+
+/// Polls `path` with `auth` until it answers `want`, within 3 s (the test proxies re-read their
+/// configuration every 500 ms).
+async fn until_status(url: &str, path: &str, auth: &str, want: u16) -> Value {
+    let started = Instant::now();
+    loop {
+        let (s, _, b) = send(url, reqwest::Method::GET, path, Some(auth), None).await;
+        if s.as_u16() == want {
+            return b;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{path} still answers {s} ({b}), not {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_proxy_follows_its_integration_and_secret_and_stops_when_withdrawn() {
+    use shared::secrets::{AWSCURRENT, SecretStore, SecretValue};
+    use shared::store::IntegrationStore;
+    // A cluster WITH security, so the connector secret the proxy uses visibly matters.
+    let env = Env::start(es_seed()).await;
+    let (d, p) = (discover_app(&env), provision_app(&env));
+    let good = json!({"username": "elastic", "password": fixtures::ELASTIC_PASSWORD});
+    let arn = env.secret_for("prod-search", good.clone()).await;
+    let (s, b) = put_integration(
+        &d,
+        "prod-search",
+        json!({"kind": "elasticsearch", "url": env.es.url(), "secret_arn": arn,
+               "authorization": "proxy", "proxy_url": "http://127.0.0.1:9201",
+               "allow_insecure_http": true}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    flows(&d, &["logs-auto"]).await;
+    let (_, c) = grant(&p, &["logs-2026.11"]).await;
+    let proxy = start_proxy(&env, "prod-search", Duration::from_millis(500)).await;
+    let user = basic(&c);
+    let path = "/logs-2026.11/_search?size=0";
+    until_status(&proxy.url, path, &user, 200).await;
+
+    // The connector secret rotates to a value the cluster refuses: the proxy uses it within
+    // the TTL (and says so), then follows it back.
+    let put = |v: Value| {
+        let (secrets, arn) = (env.secrets.clone(), arn.clone());
+        async move {
+            secrets
+                .put(&arn, &SecretValue::new(v.to_string()), None, &[AWSCURRENT])
+                .await
+                .unwrap();
+        }
+    };
+    put(json!({"username": "elastic", "password": "not-it"})).await;
+    let started = Instant::now();
+    loop {
+        let (s, _, _) = send(&proxy.url, reqwest::Method::GET, path, Some(&user), None).await;
+        if s != 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the old secret is still used"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    put(good).await;
+    until_status(&proxy.url, path, &user, 200).await;
+
+    // No longer a proxy integration: every request is refused, credentials or not.
+    let mut record = env
+        .store
+        .get_integration("prod-search")
+        .await
+        .unwrap()
+        .unwrap();
+    record.spec.authorization = shared::model::Authorization::Native;
+    let record = env
+        .store
+        .save_integration(&record, Some(record.version), &[])
+        .await
+        .unwrap();
+    let b = until_status(&proxy.url, path, &user, 503).await;
+    assert_eq!(b["error"]["type"], "proxy_exception", "{b}");
+    let (s, _, _) = send(&proxy.url, reqwest::Method::GET, "/", None, None).await;
+    assert_eq!(s, 503, "refused before any credential is looked at");
+    // Back to proxy, then deleted: served again, then refused again.
+    let mut back = record.clone();
+    back.spec.authorization = shared::model::Authorization::Proxy;
+    let back = env
+        .store
+        .save_integration(&back, Some(record.version), &[])
+        .await
+        .unwrap();
+    until_status(&proxy.url, path, &user, 200).await;
+    env.store
+        .delete_integration("prod-search", back.version, &[])
+        .await
+        .unwrap();
+    until_status(&proxy.url, path, &user, 503).await;
+    let lines = proxy.audit.0.lock().unwrap().clone();
+    assert!(
+        lines.iter().any(|l| l.contains("Withdrawn")),
+        "the audit line says why"
+    );
 }

@@ -14,7 +14,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use lru::LruCache;
-use shared::model::{AccessRequest, Integration, MAX_BUNDLE_ITEMS, RequestStatus};
+use shared::model::{AccessRequest, MAX_BUNDLE_ITEMS, RequestStatus};
 use shared::proxy_credentials::{grant_of_username, verify};
 use shared::store::{RequestStore, StoreError};
 
@@ -134,26 +134,25 @@ struct Caches {
 pub struct Authenticator {
     store: Arc<dyn GrantRecords>,
     integration: String,
-    user_prefix: String,
     ttl: Duration,
     caches: Mutex<Caches>,
 }
 
 impl Authenticator {
-    pub fn new(store: Arc<dyn RequestStore>, integration: &Integration, ttl: Duration) -> Self {
+    /// For the integration named `integration`.
+    pub fn new(store: Arc<dyn RequestStore>, integration: &str, ttl: Duration) -> Self {
         Self::with_records(
             Arc::new(StoreRecords(store)),
-            (&integration.name, integration.user_prefix()),
+            integration,
             ttl,
             (MAX_KNOWN, MAX_UNKNOWN),
         )
     }
 
-    /// For the integration `(name, user prefix)`; `capacity` is (records kept, unknown ids
-    /// kept).
+    /// `capacity` is (records kept, unknown ids kept).
     pub fn with_records(
         store: Arc<dyn GrantRecords>,
-        (integration, user_prefix): (&str, &str),
+        integration: &str,
         ttl: Duration,
         capacity: (usize, usize),
     ) -> Self {
@@ -161,7 +160,6 @@ impl Authenticator {
         Self {
             store,
             integration: integration.to_string(),
-            user_prefix: user_prefix.to_string(),
             ttl: ttl.min(MAX_CACHE_TTL),
             caches: Mutex::new(Caches {
                 known: LruCache::new(cap(capacity.0)),
@@ -170,14 +168,16 @@ impl Authenticator {
         }
     }
 
+    /// `user_prefix` is the integration's as last read (usernames are `<prefix>proxy_<grant>`).
     pub async fn authenticate(
         &self,
         presented: &Presented,
         now: DateTime<Utc>,
+        user_prefix: &str,
     ) -> Result<Session, AuthnFailure> {
         let (grant_id, fail) = match presented {
             Presented::Basic { username, .. } => (
-                grant_of_username(&self.user_prefix, username),
+                grant_of_username(user_prefix, username),
                 AuthnFailure::BadUser(username.clone()),
             ),
             Presented::ApiKey { id, .. } => (Some(id.as_str()), AuthnFailure::BadApiKey),
@@ -219,7 +219,7 @@ impl Authenticator {
             api_key_id,
             resources: record.resources.clone(),
             privileges: cred.privileges.clone(),
-            role: format!("{}grant_{}", self.user_prefix, record.id),
+            role: format!("{user_prefix}grant_{}", record.id),
         })
     }
 
@@ -399,31 +399,31 @@ mod tests {
         });
         let authn = Authenticator::with_records(
             store.clone(),
-            ("prod-search", "ejit_"),
+            "prod-search",
             Duration::from_secs(5),
             (4, 8),
         );
         let now = Utc::now();
         // The real grant is read once (a wrong secret still fails, after the lookup).
-        assert!(authn.authenticate(&key(&real), now).await.is_err());
+        assert!(authn.authenticate(&key(&real), now, "ejit_").await.is_err());
         assert_eq!(store.reads(), 1);
         let sprayed: Vec<String> = (0..100).map(|_| uuid::Uuid::new_v4().to_string()).collect();
         for id in &sprayed {
             assert_eq!(
-                authn.authenticate(&key(id), now).await.err(),
+                authn.authenticate(&key(id), now, "ejit_").await.err(),
                 Some(AuthnFailure::BadApiKey)
             );
         }
         assert_eq!(store.reads(), 101);
         // The real grant's record survived the spray: no new read.
-        let _ = authn.authenticate(&key(&real), now).await;
+        let _ = authn.authenticate(&key(&real), now, "ejit_").await;
         assert_eq!(store.reads(), 101, "the spray flushed the known grant");
         // The newest 8 unknown ids are still cached; the oldest went, one by one.
         for id in &sprayed[92..] {
-            let _ = authn.authenticate(&key(id), now).await;
+            let _ = authn.authenticate(&key(id), now, "ejit_").await;
         }
         assert_eq!(store.reads(), 101, "the newest unknown ids were flushed");
-        let _ = authn.authenticate(&key(&sprayed[0]), now).await;
+        let _ = authn.authenticate(&key(&sprayed[0]), now, "ejit_").await;
         assert_eq!(store.reads(), 102);
     }
 
@@ -435,7 +435,7 @@ mod tests {
         });
         let authn = Authenticator::with_records(
             store.clone(),
-            ("prod-search", "ejit_"),
+            "prod-search",
             Duration::from_secs(5),
             (4, 4),
         );
@@ -446,12 +446,22 @@ mod tests {
             "../../etc".to_string(),
             "a".repeat(64),
         ] {
-            assert!(authn.authenticate(&key(&id), Utc::now()).await.is_err());
+            assert!(
+                authn
+                    .authenticate(&key(&id), Utc::now(), "ejit_")
+                    .await
+                    .is_err()
+            );
             let basic = Presented::Basic {
                 username: format!("ejit_proxy_{id}"),
                 password: "p".into(),
             };
-            assert!(authn.authenticate(&basic, Utc::now()).await.is_err());
+            assert!(
+                authn
+                    .authenticate(&basic, Utc::now(), "ejit_")
+                    .await
+                    .is_err()
+            );
         }
         assert_eq!(store.reads(), 0);
     }

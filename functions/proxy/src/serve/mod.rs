@@ -7,6 +7,7 @@ pub mod audit;
 pub mod catalog;
 pub mod credentials;
 pub mod forward;
+pub mod live;
 pub mod media;
 pub mod upstream;
 
@@ -17,14 +18,13 @@ use std::time::Instant;
 use axum::body::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use shared::Clock;
-use shared::model::Integration;
 
 use crate::authz::{self, Decision, MAX_BODY_BYTES, Refusal, RefusalCode};
 use answer::{Answer, AnswerBody};
 use audit::{AuditLine, AuditSink, Outcome, Pending};
 use catalog::Catalog;
 use credentials::{Authenticator, AuthnFailure, presented};
-use upstream::Upstream;
+use live::{Live, NotServed};
 
 /// A request as a front end hands it over (the body is asked for separately, only once the
 /// caller is authenticated).
@@ -48,9 +48,9 @@ pub enum BodyError {
 }
 
 pub struct Proxy {
-    pub integration: Integration,
+    /// The integration and its cluster, re-read every few seconds.
+    pub live: Live,
     pub authn: Authenticator,
-    pub upstream: Upstream,
     pub catalog: Catalog,
     pub audit: Arc<dyn AuditSink>,
     pub clock: Arc<dyn Clock>,
@@ -77,7 +77,7 @@ impl Proxy {
         let mut line = AuditLine {
             kind: "proxy_request",
             at: now,
-            integration: self.integration.name.clone(),
+            integration: self.live.name.clone(),
             user: None,
             requester: None,
             grant_id: None,
@@ -120,13 +120,35 @@ impl Proxy {
         // Echoed to callers nobody has authenticated yet: kept short, so a huge request line
         // cannot be turned into a huge answer (a slow reader would hold the connection).
         let uri = echo(&uri);
+        let current = match self.live.current().await {
+            Ok(c) => c,
+            Err(why) => {
+                line.decision = Outcome::Error;
+                line.reason = Some(format!("{why:?}"));
+                return Answer::unavailable(
+                    503,
+                    match why {
+                        NotServed::Withdrawn(_) => {
+                            "this proxy's integration is not served (deleted, or no longer a proxy integration)"
+                        }
+                        NotServed::Unavailable => {
+                            "the proxy cannot read its configuration right now"
+                        }
+                    },
+                );
+            }
+        };
         let header = inc
             .headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         let session = match presented(header) {
             Ok(None) => Err(AuthnFailure::Missing),
-            Ok(Some(p)) => self.authn.authenticate(&p, now).await,
+            Ok(Some(p)) => {
+                self.authn
+                    .authenticate(&p, now, current.integration.user_prefix())
+                    .await
+            }
             Err(e) => Err(e),
         };
         let session = match session {
@@ -233,7 +255,12 @@ impl Proxy {
                 return Answer::unavailable(500, "the grant cannot be applied");
             }
         };
-        if self.catalog.refresh(&self.upstream).await.is_err() {
+        if self
+            .catalog
+            .refresh(&current.upstream, current.generation)
+            .await
+            .is_err()
+        {
             line.decision = Outcome::Error;
             return Answer::unavailable(503, "the cluster's index catalog cannot be read");
         }
@@ -295,7 +322,7 @@ impl Proxy {
             // Unchecked when there is no body, so not passed on.
             headers.remove(http::header::CONTENT_TYPE);
         }
-        let mut upstream = self.upstream.request(method, &target).headers(headers);
+        let mut upstream = current.upstream.request(method, &target).headers(headers);
         if !body.is_empty() {
             upstream = upstream.body(body);
         }

@@ -40,12 +40,14 @@ pub async fn build_proxy(
     settings.connector_prefix = env.connector_prefix.clone();
     settings.cache_ttl = cache_ttl;
     settings.catalog_ttl = Duration::from_millis(200);
+    // Configuration changes show within the credential cache's TTL (tests wait for either).
+    settings.config_ttl = cache_ttl;
     let audit = Arc::new(Memory::default());
     let proxy = build(
         &settings,
         env.store.clone(),
-        &*env.secrets,
-        &HttpClients::new().unwrap(),
+        env.secrets.clone(),
+        Arc::new(HttpClients::new().unwrap()),
         audit.clone(),
         Arc::new(env.clock.clone()),
     )

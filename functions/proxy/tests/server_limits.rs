@@ -7,9 +7,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{Running, basic, grant, register_proxy, start_proxy_with};
+use common::{Running, basic, build_proxy, grant, lambda_answer, register_proxy, start_proxy_with};
 use fixtures::flows::{discover_app, flows, provision_app};
-use fixtures::{Env, es_seed};
+use fixtures::{Env, es_seed, event};
 use proxy::server::ServerConfig;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -225,4 +225,26 @@ async fn a_huge_request_line_makes_a_short_answer_and_a_short_audit_line() {
         let v: Value = serde_json::from_str(l).unwrap();
         assert!(v["path"].as_str().unwrap().ends_with("..."), "{v}");
     }
+}
+
+/// The Lambda front end streams: an answer of about 16 MB (over a buffered response's 6 MB,
+/// which used to be refused with a 502) arrives whole, and its audit line counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambda_front_end_streams_answers_larger_than_a_buffered_response() {
+    let env = Env::start_without_security(bulky_seed()).await;
+    let c = bulky_grant(&env).await;
+    let (proxy, audit) = build_proxy(&env, "prod-search", TTL).await;
+    let mut ev: aws_lambda_events::apigw::ApiGatewayV2httpRequest =
+        serde_json::from_value(event("proxy/search.json")).unwrap();
+    ev.raw_path = Some("/logs-bulky/_search".into());
+    ev.raw_query_string = Some("size=16".into());
+    ev.headers
+        .insert("authorization", basic(&c).parse().unwrap());
+    let (status, body) = lambda_answer(&proxy, ev).await;
+    assert_eq!(status, 200);
+    assert!(body.len() > 16 * 1024 * 1024, "{} bytes", body.len());
+    let hits: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(hits["hits"]["hits"].as_array().unwrap().len(), 16);
+    let line: Value = serde_json::from_str(&audit.0.lock().unwrap()[0]).unwrap();
+    assert_eq!(line["bytes"].as_u64(), Some(body.len() as u64));
 }

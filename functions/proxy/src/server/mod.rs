@@ -22,8 +22,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::serve::answer::AnswerBody;
-use crate::serve::audit::Pending;
+use crate::serve::answer::{AnswerBody, upstream_stream};
 use crate::serve::{BodyError, Incoming, Proxy, Served};
 use limits::{PeerSlots, WriteDeadline};
 
@@ -193,7 +192,7 @@ fn respond(served: Served) -> http::Response<Body> {
             drop(audit);
             Body::from(b)
         }
-        AnswerBody::Upstream(resp) => Body::from_stream(stream_of(resp, audit)),
+        AnswerBody::Upstream(resp) => Body::from_stream(upstream_stream(resp, audit)),
     };
     let mut out = http::Response::new(body);
     *out.status_mut() = answer.status;
@@ -201,28 +200,6 @@ fn respond(served: Served) -> http::Response<Body> {
         out.headers_mut().append(k, v);
     }
     out
-}
-
-/// The cluster's body as it arrives, counted into the audit line, which is written when the
-/// stream ends or is dropped (client gone).
-fn stream_of(
-    resp: reqwest::Response,
-    audit: Pending,
-) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
-    futures::stream::unfold(Some((resp, audit)), |state| async move {
-        let (mut resp, mut audit) = state?;
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
-                audit.bytes += chunk.len() as u64;
-                Some((Ok(chunk), Some((resp, audit))))
-            }
-            Ok(None) => None,
-            Err(e) => {
-                tracing::warn!(error = %e.without_url(), "cluster response cut short");
-                Some((Err(std::io::Error::other("upstream body failed")), None))
-            }
-        }
-    })
 }
 
 #[cfg(test)]

@@ -56,6 +56,22 @@ pub async fn build_proxy(
     (proxy, audit)
 }
 
+/// The Lambda front end's streamed answer, read to its end: (status, body).
+pub async fn lambda_answer(
+    proxy: &proxy::serve::Proxy,
+    event: aws_lambda_events::apigw::ApiGatewayV2httpRequest,
+) -> (u16, Vec<u8>) {
+    use futures::StreamExt;
+    let out = proxy::lambda::handle(proxy, event).await;
+    let status = out.metadata_prelude.status_code.as_u16();
+    let mut body = Vec::new();
+    let mut stream = out.stream;
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk.expect("the stream completes"));
+    }
+    (status, body)
+}
+
 pub async fn start_proxy(env: &Env, integration: &str, cache_ttl: Duration) -> Running {
     start_proxy_with(env, integration, cache_ttl, ServerConfig::default()).await
 }

@@ -51,20 +51,22 @@ async fn only_json_and_ndjson_bodies_are_forwarded() {
     let (proxy, auth) = granted(&env).await;
     let post = reqwest::Method::POST;
     let query = r#"{"query":{"match_all":{}}}"#;
+    let search = |t: Option<&'static str>| {
+        call(
+            &proxy,
+            post.clone(),
+            "/logs-2026.11/_search",
+            &auth,
+            t,
+            query,
+        )
+    };
     for t in [
         "application/json",
         "application/json; charset=UTF-8",
         "application/vnd.elasticsearch+json; compatible-with=8",
     ] {
-        let (s, b) = call(
-            &proxy,
-            post.clone(),
-            "/logs-2026.11/_search",
-            &auth,
-            Some(t),
-            query,
-        )
-        .await;
+        let (s, b) = search(Some(t)).await;
         assert_eq!(s, 200, "{t}: {b}");
     }
     // NDJSON as the clients label it reaches the engine (this read grant may not write: 403,
@@ -95,15 +97,7 @@ async fn only_json_and_ndjson_bodies_are_forwarded() {
         "application/yaml",
         "application/json; charset=iso-8859-1",
     ] {
-        let (s, b) = call(
-            &proxy,
-            post.clone(),
-            "/logs-2026.11/_search",
-            &auth,
-            Some(t),
-            query,
-        )
-        .await;
+        let (s, b) = search(Some(t)).await;
         assert_eq!(
             (s, b),
             (
@@ -113,15 +107,7 @@ async fn only_json_and_ndjson_bodies_are_forwarded() {
             "{t}"
         );
     }
-    let (s, b) = call(
-        &proxy,
-        post.clone(),
-        "/logs-2026.11/_search",
-        &auth,
-        None,
-        query,
-    )
-    .await;
+    let (s, b) = search(None).await;
     assert_eq!(
         (s, b),
         (

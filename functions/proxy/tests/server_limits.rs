@@ -79,6 +79,14 @@ async fn bulky_grant(env: &Env) -> Value {
     grant(&p, &["logs-bulky"]).await.1
 }
 
+/// The proxy integration alone (no grant), served with `config`.
+async fn without_grants(config: ServerConfig) -> (Env, Running) {
+    let env = Env::start_without_security(es_seed()).await;
+    register_proxy(&env, &discover_app(&env)).await;
+    let proxy = start_proxy_with(&env, "prod-search", TTL, config).await;
+    (env, proxy)
+}
+
 fn bulky_seed() -> es_emulator::Seed {
     let mut seed = es_seed();
     let chunk = "x".repeat(1024 * 1024);
@@ -135,18 +143,11 @@ async fn a_client_that_stops_reading_loses_its_connection_and_its_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_connection_outlives_its_lifetime_however_busy() {
-    let env = Env::start_without_security(es_seed()).await;
-    register_proxy(&env, &discover_app(&env)).await;
-    let proxy = start_proxy_with(
-        &env,
-        "prod-search",
-        TTL,
-        ServerConfig {
-            connection_lifetime: Duration::from_secs(1),
-            write_timeout: Duration::from_millis(300),
-            ..Default::default()
-        },
-    )
+    let (_env, proxy) = without_grants(ServerConfig {
+        connection_lifetime: Duration::from_secs(1),
+        write_timeout: Duration::from_millis(300),
+        ..Default::default()
+    })
     .await;
     let mut conn = connect_from("127.0.0.1", addr(&proxy)).await;
     let started = Instant::now();
@@ -167,18 +168,11 @@ async fn no_connection_outlives_its_lifetime_however_busy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_cannot_take_every_connection() {
-    let env = Env::start_without_security(es_seed()).await;
-    register_proxy(&env, &discover_app(&env)).await;
-    let proxy = start_proxy_with(
-        &env,
-        "prod-search",
-        TTL,
-        ServerConfig {
-            max_connections_per_peer: 2,
-            max_connections: 16,
-            ..Default::default()
-        },
-    )
+    let (_env, proxy) = without_grants(ServerConfig {
+        max_connections_per_peer: 2,
+        max_connections: 16,
+        ..Default::default()
+    })
     .await;
     let to = addr(&proxy);
     // Two idle connections (a slow-loris opening), each accepted.

@@ -167,6 +167,29 @@ async fn no_connection_outlives_its_lifetime_however_busy() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
+    let (_env, proxy) = without_grants(ServerConfig {
+        header_timeout: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    let mut conn = connect_from("127.0.0.1", addr(&proxy)).await;
+    assert!(served(&mut conn).await.is_some(), "the first request");
+    let idle = Instant::now();
+    let mut rest = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut rest)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "an idle connection stayed open: {read:?}"
+    );
+    assert!(
+        idle.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        idle.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_cannot_take_every_connection() {
     let (_env, proxy) = without_grants(ServerConfig {
         max_connections_per_peer: 2,

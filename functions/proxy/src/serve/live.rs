@@ -134,7 +134,9 @@ impl Live {
             Err(e) => {
                 tracing::warn!(integration = %self.name, error = %e, "configuration re-read failed");
                 // Try again soon, not on every request.
-                snap.checked = now - self.ttl + RETRY_AFTER.min(self.ttl);
+                snap.checked = now
+                    .checked_sub(self.ttl.saturating_sub(RETRY_AFTER))
+                    .unwrap_or(now);
             }
         }
         answer(&snap, self.ttl)

@@ -168,8 +168,13 @@ async fn read(
         let mut stream = Body::new(body).into_data_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|_| BodyError::Broken)?;
-            if out.len() + chunk.len() > limit {
+            let needed = out.len() + chunk.len();
+            if needed > limit {
                 return Err(BodyError::TooLarge);
+            }
+            // Doubling, but never past the limit (a plain extend could reserve twice it).
+            if needed > out.capacity() {
+                out.reserve_exact(grown(out.capacity(), needed, limit) - out.len());
             }
             out.extend_from_slice(&chunk);
         }
@@ -178,6 +183,11 @@ async fn read(
     tokio::time::timeout(timeout, collect)
         .await
         .unwrap_or(Err(BodyError::Timeout))
+}
+
+/// The next buffer capacity for `needed` bytes: doubled, at least `needed`, at most `limit`.
+fn grown(capacity: usize, needed: usize, limit: usize) -> usize {
+    capacity.saturating_mul(2).max(needed).min(limit)
 }
 
 fn initial_capacity(declared: Option<usize>) -> usize {
@@ -215,5 +225,13 @@ mod tests {
             INITIAL_BODY_CAPACITY
         );
         assert_eq!(initial_capacity(Some(usize::MAX)), INITIAL_BODY_CAPACITY);
+    }
+
+    #[test]
+    fn a_body_buffer_grows_with_what_arrived_and_never_past_the_limit() {
+        assert_eq!(grown(0, 10, 100), 10);
+        assert_eq!(grown(10, 11, 100), 20);
+        assert_eq!(grown(60, 61, 100), 100, "doubling stops at the limit");
+        assert_eq!(grown(usize::MAX, usize::MAX, 100), 100);
     }
 }

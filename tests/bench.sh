@@ -6,6 +6,8 @@
 #   --json       machine-readable output
 #   --verbose    every call of every operation, by service and action
 #   --runs N     warm runs per latency measurement (default 15)
+#   --proxy-only only the proxy line (added latency and throughput of proxy --serve)
+#   --proxy-requests N / --proxy-seconds S   its sample sizes (default 500 and 3)
 # Exits non-zero when a count is above its budget (see README "Benchmark").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +16,8 @@ source tests/setup.sh
 ensure_moto
 
 target="${CARGO_TARGET_DIR:-$PWD/target}"
-echo "==> cargo build --release (discover, provision, revoke, cleanup, rotate)" >&2
-cargo build --release --locked -p discover -p provision -p revoke -p cleanup -p rotate >&2
+echo "==> cargo build --release (discover, provision, revoke, cleanup, rotate, proxy)" >&2
+cargo build --release --locked -p discover -p provision -p revoke -p cleanup -p rotate -p proxy >&2
 # The harness (emulators, proxy, runtime API) is built like the tests: it is not measured.
 echo "==> cargo build -p bench" >&2
 cargo build --locked -p bench --bin bench >&2

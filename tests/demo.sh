@@ -7,7 +7,8 @@
 # the glue that fires schedules and rotations. It walks the whole story through the HTTP API with
 # real tokens (refusals of bad tokens, register, discover, flow, request, approve, credentials,
 # use, revoke, cleanup, audit trail, an Elastic Cloud deployment role, a 2-minute grant that
-# expires by itself), prints the API's URL, the login page and the demo identities, and keeps
+# expires by itself, and a cluster without security behind the authorizing proxy: an allowed
+# search, a refused index, the proxy's audit lines), prints the API's URL, the login page and the demo identities, and keeps
 # serving until Ctrl-C.
 #
 #   bash tests/demo.sh           story, then keep serving (GLUE_SPEEDUP=10 by default here:
@@ -23,7 +24,7 @@ ensure_moto
 ensure_cargo_lambda
 
 echo "==> cargo build (the functions, the emulators and the local stack)"
-cargo build --bins -p discover -p provision -p revoke -p rotate -p cleanup -p portal -p es-emulator -p cloud-emulator
+cargo build --bins -p discover -p provision -p revoke -p rotate -p cleanup -p portal -p proxy -p es-emulator -p cloud-emulator
 cargo build -p local-stack --bin local-stack
 
 echo "==> demo"

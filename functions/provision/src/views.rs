@@ -5,7 +5,7 @@ use shared::model::{AccessRequest, ExtensionPolicy, Identity};
 use shared::policy::can_decide;
 
 pub fn request(r: &AccessRequest, viewer: &Identity) -> Value {
-    let mut v = serde_json::to_value(r).unwrap_or_default();
+    let mut v = r.view_json();
     if let Some(map) = v.as_object_mut() {
         // Internal bookkeeping of the sweeps, not part of the API.
         map.remove("version");
@@ -13,8 +13,6 @@ pub fn request(r: &AccessRequest, viewer: &Identity) -> Value {
         map.remove("key_secret_unsettled");
         map.remove("expiry_warned_at");
         map.remove("key_renewal");
-        // Hashes only, but still nobody's business outside the proxy.
-        map.remove("proxy_credential");
         map.insert(
             "duration".into(),
             json!(shared::model::format_duration(

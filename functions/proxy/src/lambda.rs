@@ -1,20 +1,18 @@
-//! The Lambda front end (function URL or HTTP API, payload format 2.0). Lambda's buffered
-//! responses hold at most 6 MB, so a cluster answer over [`MAX_RESPONSE_BYTES`] is refused
-//! with a 502 naming the limit (use the server for large results); request bodies over
-//! Lambda's own 6 MB never arrive.
+//! The Lambda front end: a function URL with `InvokeMode: RESPONSE_STREAM` (payload format
+//! 2.0). The answer streams as the cluster sends it (the runtime writes the status and headers
+//! as the streaming prelude), so a large search result is never held whole, and is not bound by
+//! a buffered response's 6 MB. Request bodies still arrive whole in the event: Lambda limits
+//! them to 6 MB, and the engine's own limit applies as in the server.
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use aws_lambda_events::encodings::Body;
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use axum::body::Bytes;
 use base64::Engine;
+use lambda_runtime::{MetadataPrelude, StreamResponse};
 
-use crate::serve::answer::{Answer, AnswerBody};
+use crate::serve::answer::{ByteStream, body_stream};
 use crate::serve::{BodyError, Incoming, Proxy, Served};
 
-/// What a buffered Lambda response may carry (6 MB, less room for headers and encoding).
-pub const MAX_RESPONSE_BYTES: usize = 5 * 1024 * 1024;
-
-pub async fn handle(proxy: &Proxy, event: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+pub async fn handle(proxy: &Proxy, event: ApiGatewayV2httpRequest) -> StreamResponse<ByteStream> {
     let body = match (&event.body, event.is_base64_encoded) {
         (None, _) => Ok(Bytes::new()),
         (Some(b), false) => Ok(Bytes::from(b.clone().into_bytes())),
@@ -39,79 +37,21 @@ pub async fn handle(proxy: &Proxy, event: ApiGatewayV2httpRequest) -> ApiGateway
             }
         })
         .await;
-    respond(served).await
+    respond(served)
 }
 
-async fn respond(served: Served) -> ApiGatewayV2httpResponse {
-    let Served { answer, mut audit } = served;
-    let Answer {
-        status,
-        headers,
-        body,
-    } = answer;
-    let (status, headers, bytes) = match body {
-        AnswerBody::Full(b) => (status, headers, b),
-        AnswerBody::Upstream(mut resp) => {
-            let mut out = Vec::new();
-            let mut over = false;
-            loop {
-                match resp.chunk().await {
-                    Ok(Some(c)) if out.len() + c.len() <= MAX_RESPONSE_BYTES => {
-                        out.extend_from_slice(&c)
-                    }
-                    Ok(Some(_)) => {
-                        over = true;
-                        break;
-                    }
-                    Ok(None) => break,
-                    Err(_) => {
-                        let a = Answer::unavailable(502, "the cluster's answer was cut short");
-                        return finish(a.status, a.headers, body_of(a.body), audit);
-                    }
-                }
-            }
-            if over {
-                let a = Answer::unavailable(
-                    502,
-                    "the cluster's answer is over the Lambda front end's 5 MiB limit; narrow \
-                     the request or use the proxy server",
-                );
-                return finish(a.status, a.headers, body_of(a.body), audit);
-            }
-            (status, headers, Bytes::from(out))
-        }
-    };
-    audit.bytes = bytes.len() as u64;
-    finish(status, headers, bytes, audit)
-}
-
-fn body_of(b: AnswerBody) -> Bytes {
-    match b {
-        AnswerBody::Full(b) => b,
-        AnswerBody::Upstream(_) => Bytes::new(),
+fn respond(served: Served) -> StreamResponse<ByteStream> {
+    let Served { answer, audit } = served;
+    let mut headers = http::HeaderMap::new();
+    for (k, v) in answer.headers {
+        headers.append(k, v);
     }
-}
-
-fn finish(
-    status: http::StatusCode,
-    headers: Vec<(http::HeaderName, http::HeaderValue)>,
-    bytes: Bytes,
-    mut audit: crate::serve::audit::Pending,
-) -> ApiGatewayV2httpResponse {
-    audit.bytes = bytes.len() as u64;
-    let mut map = http::HeaderMap::new();
-    for (k, v) in headers {
-        map.append(k, v);
+    StreamResponse {
+        metadata_prelude: MetadataPrelude {
+            status_code: answer.status,
+            headers,
+            cookies: Vec::new(),
+        },
+        stream: body_stream(answer.body, audit),
     }
-    let text = std::str::from_utf8(&bytes).is_ok();
-    let mut r = ApiGatewayV2httpResponse::default();
-    r.status_code = i64::from(status.as_u16());
-    r.headers = map;
-    r.body = Some(if text {
-        Body::Text(String::from_utf8_lossy(&bytes).into_owned())
-    } else {
-        Body::Binary(bytes.to_vec())
-    });
-    r.is_base64_encoded = !text;
-    r
 }

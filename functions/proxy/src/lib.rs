@@ -11,3 +11,4 @@ pub mod config;
 pub mod lambda;
 pub mod serve;
 pub mod server;
+pub mod text;

@@ -281,6 +281,19 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, &'static str, Strin
         ("R", "POST", "/logs-app/_search", "", b(r#"{"runtime_mappings":{"same":{"type":"lookup","target_index":"logs-app","input_field":"h","target_field":"h","fetch_fields":["a"]}}}"#), Allow(SEARCH, &["indices:data/read/search=logs-app", "indices:data/read/search=logs-app"])),
         ("R", "POST", "/logs-app/_search", "", b(r#"{"runtime_mappings":{"leak":{"type":"lookup","target_index":"sec*","input_field":"h","target_field":"h"}}}"#), Refuse(RefusalCode::Malformed)),
         ("R", "POST", "/logs-app/_search", "", b(r#"{"runtime_mappings":{"leak":{"type":"lookup","input_field":"h"}}}"#), Refuse(RefusalCode::Malformed)),
+        // A lookup field put into a mapping reads its target index at every later search of
+        // the index, as whoever searches: the grant that writes it must be able to read it.
+        ("M", "PUT", "/team-a/_mapping", "", b(r#"{"runtime":{"leak":{"type":"lookup","target_index":"secrets","input_field":"h","target_field":"h","fetch_fields":["*"]}}}"#), Deny("indices:data/read/search", "secrets")),
+        ("M", "POST", "/team-a/_mapping", "", b(r#"{"runtime":{"leak":{"type":"lookup","target_index":"secrets","input_field":"h","target_field":"h"}}}"#), Deny("indices:data/read/search", "secrets")),
+        ("M", "PUT", "/team-a/_mapping", "", b(r#"{"runtime":{"ok":{"type":"lookup","target_index":"team-a","input_field":"h","target_field":"h"}}}"#), Allow("indices:admin/mapping/put", &["indices:admin/mapping/put=team-a", "indices:data/read/search=team-a"])),
+        ("M", "PUT", "/team-a/_mapping", "", b(r#"{"runtime":{"leak":{"type":"lookup","target_index":"sec*","input_field":"h","target_field":"h"}}}"#), Refuse(RefusalCode::Malformed)),
+        ("M", "PUT", "/team-a/_mapping", "", b(r#"{"runtime":{"day":{"type":"keyword","script":"emit('x')"}},"properties":{"index":{"type":"keyword"},"id":{"type":"keyword"}}}"#), Allow("indices:admin/mapping/put", &["indices:admin/mapping/put=team-a"])),
+        // The same at creation, in the mappings, in a dynamic template, or in an alias filter.
+        ("M", "PUT", "/team-b", "", b(r#"{"mappings":{"runtime":{"leak":{"type":"lookup","target_index":"secrets","input_field":"h","target_field":"h"}}}}"#), Deny("indices:data/read/search", "secrets")),
+        ("M", "PUT", "/team-b", "", b(r#"{"mappings":{"dynamic_templates":[{"t":{"match":"*","runtime":{"type":"lookup","target_index":"secrets","input_field":"h","target_field":"h"}}}]}}"#), Deny("indices:data/read/search", "secrets")),
+        ("M", "PUT", "/team-b", "", b(r#"{"aliases":{"team-b-view":{"filter":{"terms":{"user":{"index":"secrets","id":"1","path":"u"}}}}}}"#), Deny("indices:data/read/get", "secrets")),
+        ("M", "PUT", "/team-b", "", b(r#"{"settings":{"index":{"number_of_shards":1}},"mappings":{"runtime":{"ok":{"type":"lookup","target_index":"team-a","input_field":"h","target_field":"h"}}}}"#), Allow("indices:admin/create", &["indices:admin/create=team-b", "indices:data/read/search=team-a"])),
+        ("M", "PUT", "/team-b", "", b("{not json"), Refuse(RefusalCode::Malformed)),
         // An indexed shape without `index` comes from Elasticsearch's default `shapes` index.
         ("R", "POST", "/logs-app/_search", "", b(r#"{"query":{"geo_shape":{"loc":{"indexed_shape":{"id":"1","path":"loc"}}}}}"#), Deny("indices:data/read/get", "shapes")),
         ("R", "POST", "/logs-app/_search", "", b(r#"{"query":{"terms":{"user":{"index":"secrets","id":"1","path":"f"}}}}"#), Deny("indices:data/read/get", "secrets")),

@@ -5,166 +5,23 @@
 //! revoke takes effect within the cache TTL, the grant's end without any revoke, and the
 //! official Python client works through it.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{
+    basic, build_proxy, grant, lambda_answer, python_client, register_proxy, send, start_proxy,
+    stored,
+};
 use fixtures::flows::{
-    ask, credentials, discover_app, flows, provision_app, put_integration, revoke_app,
+    credentials, discover_app, flows, provision_app, put_integration, revoke_app,
 };
 use fixtures::{DEV, Env, es_seed, event, http, response};
 use proxy::config::{Settings, build};
 use proxy::serve::audit::Memory;
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::driver::http::HttpClients;
-
-struct Running {
-    url: String,
-    audit: Arc<Memory>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
-}
-
-async fn build_proxy(
-    env: &Env,
-    integration: &str,
-    cache_ttl: Duration,
-) -> (proxy::serve::Proxy, Arc<Memory>) {
-    let mut settings = Settings::new(integration);
-    settings.connector_prefix = env.connector_prefix.clone();
-    settings.cache_ttl = cache_ttl;
-    settings.catalog_ttl = Duration::from_millis(200);
-    let audit = Arc::new(Memory::default());
-    let proxy = build(
-        &settings,
-        env.store.clone(),
-        &*env.secrets,
-        &HttpClients::new().unwrap(),
-        audit.clone(),
-        Arc::new(env.clock.clone()),
-    )
-    .await
-    .expect("proxy builds");
-    (proxy, audit)
-}
-
-async fn start_proxy(env: &Env, integration: &str, cache_ttl: Duration) -> Running {
-    let (proxy, audit) = build_proxy(env, integration, cache_ttl).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(proxy::server::serve(
-        Arc::new(proxy),
-        listener,
-        Default::default(),
-        async {
-            let _ = rx.await;
-        },
-    ));
-    Running {
-        url,
-        audit,
-        stop: Some(tx),
-    }
-}
-
-async fn stored(env: &Env, id: &str) -> Value {
-    use shared::store::RequestStore;
-    serde_json::to_value(env.store.get_request(id).await.unwrap().expect("record")).unwrap()
-}
-
-async fn register_proxy(env: &Env, d: &discover::App) {
-    let arn = env.secret_for("prod-search", json!({})).await;
-    let (s, b) = put_integration(
-        d,
-        "prod-search",
-        json!({
-            "kind": "elasticsearch", "url": env.es.url(), "secret_arn": arn,
-            "authorization": "proxy", "proxy_url": "http://127.0.0.1:9201",
-            "integration_owners": [{"type": "group", "value": "search-platform"}],
-            "resource_owner": {"tag_key": "owner", "attribute": "user"},
-            "allow_insecure_http": true
-        }),
-    )
-    .await;
-    assert_eq!(s, 201, "{b}");
-    assert_eq!(b["authorization"], "proxy");
-    assert!(
-        b["discovery"]["total"].as_u64().unwrap() > 0,
-        "discovered without credentials: {b}"
-    );
-}
-
-/// An auto-approved read grant on `resources`; returns (grant id, credentials).
-async fn grant(p: &provision::App, resources: &[&str]) -> (String, Value) {
-    let (s, r) = ask(
-        p,
-        DEV,
-        json!({"integration": "prod-search", "resources": resources, "permission": "read",
-               "duration": "1h", "flow": "logs-auto"}),
-    )
-    .await;
-    assert_eq!((s, r["status"].as_str()), (201, Some("active")), "{r}");
-    let id = r["id"].as_str().unwrap().to_string();
-    assert!(
-        r.get("proxy_credential").is_none(),
-        "hashes never leave the record"
-    );
-    assert_eq!(r["created_objects"][0]["type"], "proxy_credential");
-    let (s, c) = credentials(p, DEV, &id).await;
-    assert_eq!(s, 200);
-    (id, c)
-}
-
-fn basic(c: &Value) -> String {
-    use base64::Engine;
-    let raw = format!(
-        "{}:{}",
-        c["username"].as_str().unwrap(),
-        c["password"].as_str().unwrap()
-    );
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
-}
-
-async fn send(
-    url: &str,
-    method: reqwest::Method,
-    path: &str,
-    auth: Option<&str>,
-    body: Option<&str>,
-) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-    let client = reqwest::Client::new();
-    let mut r = client.request(method, format!("{url}{path}"));
-    if let Some(a) = auth {
-        r = r.header("authorization", a);
-    }
-    if let Some(b) = body {
-        r = r
-            .header("content-type", "application/x-ndjson")
-            .body(b.to_string());
-    }
-    let resp = r.send().await.expect("proxy answers");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        headers,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grant_through_the_proxy_reads_what_it_may_and_nothing_else_until_it_ends() {
@@ -406,18 +263,12 @@ async fn a_grant_through_the_proxy_reads_what_it_may_and_nothing_else_until_it_e
         .0;
     let mut ev: aws_lambda_events::apigw::ApiGatewayV2httpRequest =
         serde_json::from_value(event("proxy/search.json")).unwrap();
-    let out = proxy::lambda::handle(&lambda, ev.clone()).await;
-    assert_eq!(
-        out.status_code, 401,
-        "the sample's placeholder key is refused"
-    );
+    let (status, _) = lambda_answer(&lambda, ev.clone()).await;
+    assert_eq!(status, 401, "the sample's placeholder key is refused");
     ev.headers.insert("authorization", key.parse().unwrap());
-    let out = proxy::lambda::handle(&lambda, ev).await;
-    assert_eq!(out.status_code, 200);
-    let Some(aws_lambda_events::encodings::Body::Text(text)) = out.body else {
-        panic!("a JSON body");
-    };
-    let b: Value = serde_json::from_str(&text).unwrap();
+    let (status, body) = lambda_answer(&lambda, ev).await;
+    assert_eq!(status, 200);
+    let b: Value = serde_json::from_slice(&body).unwrap();
     assert!(
         b["hits"]["hits"]
             .as_array()
@@ -536,8 +387,8 @@ async fn a_proxy_is_only_built_for_a_proxy_integration() {
     let built = build(
         &settings,
         env.store.clone(),
-        &*env.secrets,
-        &HttpClients::new().unwrap(),
+        env.secrets.clone(),
+        Arc::new(HttpClients::new().unwrap()),
         memory,
         Arc::new(env.clock.clone()),
     )
@@ -545,34 +396,109 @@ async fn a_proxy_is_only_built_for_a_proxy_integration() {
     assert!(built.is_err());
 }
 
-/// The project's test virtualenv, as `tests/setup.sh` makes it (`ELASTIC_JIT_VENV` overrides).
-fn python() -> PathBuf {
-    let venv = std::env::var("ELASTIC_JIT_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
-    venv.join("bin/python")
+/// Polls `path` with `auth` until it answers `want`, within 3 s (the test proxies re-read their
+/// configuration every 500 ms).
+async fn until_status(url: &str, path: &str, auth: &str, want: u16) -> Value {
+    let started = Instant::now();
+    loop {
+        let (s, _, b) = send(url, reqwest::Method::GET, path, Some(auth), None).await;
+        if s.as_u16() == want {
+            return b;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{path} still answers {s} ({b}), not {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
-fn python_client(url: &str, c: &Value) {
-    let out = Command::new(python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/python/through_proxy.py"
-        ))
-        .arg(url)
-        .env("PROXY_USERNAME", c["username"].as_str().unwrap())
-        .env("PROXY_PASSWORD", c["password"].as_str().unwrap())
-        .env("PROXY_API_KEY", c["api_key"].as_str().unwrap())
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_proxy_follows_its_integration_and_secret_and_stops_when_withdrawn() {
+    use shared::secrets::{AWSCURRENT, SecretStore, SecretValue};
+    use shared::store::IntegrationStore;
+    // A cluster WITH security, so the connector secret the proxy uses visibly matters.
+    let env = Env::start(es_seed()).await;
+    let (d, p) = (discover_app(&env), provision_app(&env));
+    let good = json!({"username": "elastic", "password": fixtures::ELASTIC_PASSWORD});
+    let arn = env.secret_for("prod-search", good.clone()).await;
+    let (s, b) = put_integration(
+        &d,
+        "prod-search",
+        json!({"kind": "elasticsearch", "url": env.es.url(), "secret_arn": arn,
+               "authorization": "proxy", "proxy_url": "http://127.0.0.1:9201",
+               "allow_insecure_http": true}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    flows(&d, &["logs-auto"]).await;
+    let (_, c) = grant(&p, &["logs-2026.11"]).await;
+    let proxy = start_proxy(&env, "prod-search", Duration::from_millis(500)).await;
+    let user = basic(&c);
+    let path = "/logs-2026.11/_search?size=0";
+    until_status(&proxy.url, path, &user, 200).await;
+
+    // The connector secret rotates to a value the cluster refuses: the proxy uses it within
+    // the TTL (and says so), then follows it back.
+    let put = |v: Value| {
+        let (secrets, arn) = (env.secrets.clone(), arn.clone());
+        async move {
+            secrets
+                .put(&arn, &SecretValue::new(v.to_string()), None, &[AWSCURRENT])
+                .await
+                .unwrap();
+        }
+    };
+    put(json!({"username": "elastic", "password": "not-it"})).await;
+    let started = Instant::now();
+    loop {
+        let (s, _, _) = send(&proxy.url, reqwest::Method::GET, path, Some(&user), None).await;
+        if s != 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the old secret is still used"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    put(good).await;
+    until_status(&proxy.url, path, &user, 200).await;
+
+    // No longer a proxy integration: every request is refused, credentials or not.
+    let mut record = env
+        .store
+        .get_integration("prod-search")
+        .await
+        .unwrap()
+        .unwrap();
+    record.spec.authorization = shared::model::Authorization::Native;
+    let record = env
+        .store
+        .save_integration(&record, Some(record.version), &[])
+        .await
+        .unwrap();
+    let b = until_status(&proxy.url, path, &user, 503).await;
+    assert_eq!(b["error"]["type"], "proxy_exception", "{b}");
+    let (s, _, _) = send(&proxy.url, reqwest::Method::GET, "/", None, None).await;
+    assert_eq!(s, 503, "refused before any credential is looked at");
+    // Back to proxy, then deleted: served again, then refused again.
+    let mut back = record.clone();
+    back.spec.authorization = shared::model::Authorization::Proxy;
+    let back = env
+        .store
+        .save_integration(&back, Some(record.version), &[])
+        .await
+        .unwrap();
+    until_status(&proxy.url, path, &user, 200).await;
+    env.store
+        .delete_integration("prod-search", back.version, &[])
+        .await
+        .unwrap();
+    until_status(&proxy.url, path, &user, 503).await;
+    let lines = proxy.audit.0.lock().unwrap().clone();
     assert!(
-        out.status.success(),
-        "python client through the proxy failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains("ok search allowed") && stdout.contains("ok search refused"),
-        "{stdout}"
+        lines.iter().any(|l| l.contains("Withdrawn")),
+        "the audit line says why"
     );
 }

@@ -131,9 +131,10 @@ fn outcome_name(o: &Outcome) -> &'static str {
 }
 
 /// The request as the revoke route answers it (the contract test checks it against
-/// infra/openapi.yaml): the record without its concurrency version.
+/// infra/openapi.yaml): the record without its concurrency version, nor the proxy
+/// credential's hashes (a revoke that failed leaves them on the record).
 pub fn view(r: &AccessRequest) -> serde_json::Value {
-    let mut v = serde_json::to_value(r).unwrap_or_default();
+    let mut v = r.view_json();
     if let Some(m) = v.as_object_mut() {
         m.remove("version");
         // The sweep's bookkeeping (when the requester was told the grant ends soon).

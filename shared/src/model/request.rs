@@ -435,6 +435,10 @@ pub const START_GRACE: Duration = Duration::minutes(2);
 /// after 10 s), so what it may have left can be removed for good.
 pub const SETTLE_AFTER_FAILURE: Duration = Duration::minutes(2);
 
+/// Fields kept for the stack's own readers (the proxy reads the credential's hashes): never
+/// part of any API answer, whichever function gives it.
+pub const STORE_ONLY_FIELDS: [&str; 1] = ["proxy_credential"];
+
 impl AccessRequest {
     /// A request as it is first stored: pending, nothing asked, decided, granted or ended yet,
     /// at version 0. Each route sets what it decides with struct update syntax, so a field
@@ -479,6 +483,19 @@ impl AccessRequest {
             history: vec![],
             version: 0,
         }
+    }
+
+    /// The record as API views start from it: everything but [`STORE_ONLY_FIELDS`]. Every view
+    /// of a request builds on this, so a hash cannot leave the store through one view
+    /// forgetting it.
+    pub fn view_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(m) = v.as_object_mut() {
+            for f in STORE_ONLY_FIELDS {
+                m.remove(f);
+            }
+        }
+        v
     }
 
     pub fn duration(&self) -> Duration {

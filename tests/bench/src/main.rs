@@ -2,8 +2,9 @@
 //! against moto (through the counting proxy) and the Elasticsearch emulator. One table: per
 //! operation the target requests and the DynamoDB / Secrets Manager / Scheduler calls (exact),
 //! warm latency p50/p99 (with min and max over the repeated runs); per function the cold-start
-//! init time, peak RSS and the stripped and zipped binary sizes. Exits non-zero when a count
-//! is over its budget.
+//! init time, peak RSS and the stripped and zipped binary sizes; and the authorizing proxy's
+//! added latency and throughput against direct calls to the emulator. Exits non-zero when a
+//! count is over its budget (or the proxy line cannot be measured).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use bench::budget::{self, Budget, over};
+use bench::proxy::ProxyLine;
 use bench::runtime::RuntimeApi;
 use bench::scenario::{Bench, Function, Invoke, Measured, Time, person, story, sweep_problem};
 use clap::Parser;
@@ -47,6 +49,15 @@ struct Args {
     /// Where the release binaries are.
     #[arg(long, default_value = "target/release")]
     bin_dir: PathBuf,
+    /// Sequential requests per side (direct, through the proxy) for the proxy's latency.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    proxy_requests: u32,
+    /// Seconds per side of the proxy's throughput run.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    proxy_seconds: u64,
+    /// Only the proxy line (quick to check on a busy machine).
+    #[arg(long)]
+    proxy_only: bool,
 }
 
 /// One function process behind its runtime API.
@@ -231,6 +242,31 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let proxy = AwsFaultProxy::start(&test_harness::aws_endpoint()).await;
     let env = Env::start_via(es_seed(), proxy.url()).await;
+    let measure_proxy = || {
+        bench::proxy::measure(
+            &env,
+            proxy.url(),
+            &args.bin_dir,
+            args.proxy_requests as usize,
+            Duration::from_secs(args.proxy_seconds),
+        )
+    };
+    if args.proxy_only {
+        return match measure_proxy().await {
+            Ok(line) => {
+                if args.json {
+                    println!("{}", json!({"proxy": line}));
+                } else {
+                    print_proxy(&line);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("proxy line: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let mut procs = BTreeMap::new();
     for f in Function::ALL {
         procs.insert(f, spawn(f, &env, &proxy, &args.bin_dir).await);
@@ -340,6 +376,21 @@ async fn main() -> ExitCode {
         rows.push(vec![m]);
     }
 
+    // The proxy's line: its own cluster and process, so nothing above is disturbed.
+    let proxy_line = match measure_proxy().await {
+        Ok(line) => {
+            eprintln!(
+                "[bench] proxy: +{:.3} ms at p50, +{:.3} ms at p99",
+                line.added_p50_ms, line.added_p99_ms
+            );
+            Some(line)
+        }
+        Err(e) => {
+            failures.push(format!("proxy line: {e}"));
+            None
+        }
+    };
+
     let table: Vec<Row> = rows.iter().map(|r| row(r)).collect();
     let mut functions = Vec::new();
     for (f, p) in &binaries.procs {
@@ -363,10 +414,15 @@ async fn main() -> ExitCode {
         }
     }
     if args.json {
-        let out = json!({"operations": table, "functions": functions, "over_budget": failures});
+        let out = json!({"operations": table, "functions": functions, "proxy": proxy_line,
+                         "over_budget": failures});
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
         print_table(&table, &functions, args.verbose);
+        if let Some(line) = &proxy_line {
+            println!();
+            print_proxy(line);
+        }
         for f in &failures {
             eprintln!("OVER BUDGET: {f}");
         }
@@ -428,4 +484,27 @@ fn print_table(rows: &[Row], functions: &[FunctionRow], verbose: bool) {
             f.function, f.init_ms, f.peak_rss_mib, f.binary_mib, f.zipped_mib
         );
     }
+}
+
+fn print_proxy(l: &ProxyLine) {
+    println!(
+        "| proxy (server mode, loopback; {} sequential requests per side, {} in flight for req/s) | p50 ms | p99 ms | req/s |",
+        l.requests, l.concurrency
+    );
+    println!("|---|---:|---:|---:|");
+    for (name, s) in [
+        ("direct to the emulator", &l.direct),
+        ("through the proxy", &l.proxied),
+    ] {
+        println!(
+            "| {name} | {:.3} | {:.3} | {:.0} |",
+            s.p50_ms, s.p99_ms, s.requests_per_s
+        );
+    }
+    println!(
+        "| added by the proxy | {:+.3} | {:+.3} | {:+.0} |",
+        l.added_p50_ms,
+        l.added_p99_ms,
+        l.proxied.requests_per_s - l.direct.requests_per_s
+    );
 }

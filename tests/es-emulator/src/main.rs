@@ -1,4 +1,4 @@
-//! `es-emulator --listen 127.0.0.1:PORT --elastic-password PW [--seed FILE]`
+//! `es-emulator --listen 127.0.0.1:PORT --elastic-password PW [--seed FILE] [--without-security]`
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
@@ -22,6 +22,10 @@ struct Args {
     /// JSON seed file with indices, data streams, aliases, users and roles.
     #[arg(long)]
     seed: Option<PathBuf>,
+    /// Run as a cluster with `xpack.security.enabled: false` (no authentication; what the
+    /// authorizing proxy stands in front of).
+    #[arg(long)]
+    without_security: bool,
 }
 
 #[tokio::main]
@@ -44,6 +48,9 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let mut config = EmulatorConfig::new(args.elastic_password);
+    if args.without_security {
+        config = config.without_security();
+    }
     if let Some(path) = &args.seed {
         match Seed::from_file(path) {
             Ok(seed) => config.seed = Some(seed),

@@ -30,6 +30,9 @@ pub const FUNCTIONS: [&str; 7] = [
     "portal",
     "notify",
 ];
+/// Built with the functions but not served by `cargo lambda watch`: the story starts the
+/// authorizing proxy in server mode (`proxy --serve`) itself.
+pub const PROXY_BINARY: &str = "proxy";
 pub const ELASTIC_PASSWORD: &str = "demo-elastic-password";
 pub const CLOUD_ORG: &str = "demo-org";
 pub const CLOUD_API_KEY: &str = "demo-owner-api-key";
@@ -142,6 +145,8 @@ pub struct Stack {
     pub aws_endpoint: String,
     pub aws: SdkConfig,
     pub es_url: String,
+    /// A second cluster, with security off: the proxy's.
+    pub plain_es_url: String,
     pub cloud_url: String,
     pub lambda_url: String,
     pub names: Names,
@@ -210,7 +215,10 @@ impl Stack {
             .current_dir(&root)
             .env("PATH", path_env())
             .args(["build", "--locked", "--bins"]);
-        for p in FUNCTIONS.iter().chain(&["es-emulator", "cloud-emulator"]) {
+        for p in FUNCTIONS
+            .iter()
+            .chain(&["es-emulator", "cloud-emulator", PROXY_BINARY])
+        {
             build.args(["-p", p]);
         }
         progress("building the function binaries and the emulators (cargo build)");
@@ -222,6 +230,7 @@ impl Stack {
             aws_endpoint: String::new(),
             aws: aws_config::SdkConfig::builder().build(),
             es_url: String::new(),
+            plain_es_url: String::new(),
             cloud_url: String::new(),
             lambda_url: String::new(),
             names: Names::new(),
@@ -279,6 +288,20 @@ impl Stack {
             .start_announced("es-emulator", es, "es-emulator listening on")
             .await?;
         progress(&format!("Elasticsearch emulator at {}", stack.es_url));
+
+        let mut plain = Command::new(debug.join("es-emulator"));
+        plain
+            .args(["--listen", "127.0.0.1:0", "--without-security"])
+            .args(["--elastic-password", ELASTIC_PASSWORD])
+            .arg("--seed")
+            .arg(root.join("tests/es-emulator/seeds/demo.json"));
+        stack.plain_es_url = stack
+            .start_announced("es-emulator-plain", plain, "es-emulator listening on")
+            .await?;
+        progress(&format!(
+            "Elasticsearch emulator without security at {}",
+            stack.plain_es_url
+        ));
 
         let mut cloud = Command::new(debug.join("cloud-emulator"));
         cloud
@@ -582,10 +605,7 @@ impl Stack {
                 .env("GROUPS_CLAIM", "groups")
                 .env("CREDENTIAL_SECRET_PREFIX", &self.names.secret_prefix)
                 // The story names each connector secret <this prefix><integration>.
-                .env(
-                    "CONNECTOR_SECRET_PREFIX",
-                    format!("elastic-jit-demo-{}/connector/", self.names.suffix),
-                )
+                .env("CONNECTOR_SECRET_PREFIX", self.connector_prefix())
                 .env("SCHEDULE_GROUP", &self.names.schedule_group)
                 .env("REVOKE_FUNCTION_ARN", REVOKE_ARN)
                 .env("PROVISION_FUNCTION_ARN", PROVISION_ARN)
@@ -619,6 +639,46 @@ impl Stack {
             }
         }
         Err(last.unwrap_or_else(|| StoryError::setup("cargo lambda watch did not start")))
+    }
+
+    /// The connector secrets' name prefix the functions are configured with.
+    pub fn connector_prefix(&self) -> String {
+        format!("elastic-jit-demo-{}/connector/", self.names.suffix)
+    }
+
+    /// Starts the authorizing proxy in server mode for `integration` on 127.0.0.1:`port`, as a
+    /// container would run it (`proxy --serve`), with a 1 s configuration and grant cache so a
+    /// revoke shows at once. Its audit lines (stdout) are in [`Self::proxy_log`].
+    pub async fn start_proxy(
+        &mut self,
+        integration: &str,
+        port: u16,
+    ) -> Result<String, StoryError> {
+        let mut cmd = Command::new(target_dir().join("debug").join(PROXY_BINARY));
+        cmd.arg("--serve")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env("TABLE_NAME", &self.names.table)
+            .env("PROXY_INTEGRATION", integration)
+            .env("CONNECTOR_SECRET_PREFIX", self.connector_prefix())
+            .env("PROXY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("PROXY_CACHE_TTL_MS", "1000")
+            .env("PROXY_CONFIG_TTL_MS", "1000")
+            .env("AWS_ENDPOINT_URL", &self.aws_endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("RUST_LOG", "info");
+        let mut p = Proc::spawn(PROXY_BINARY, cmd, &self.log_dir, false)?;
+        p.wait_for_port(port, self.timeouts.start).await?;
+        self.procs.push(p);
+        Ok(format!("http://127.0.0.1:{port}"))
+    }
+
+    /// The proxy server's output: its audit lines, among its logs.
+    pub fn proxy_log(&self) -> PathBuf {
+        self.log_dir.join(format!("{PROXY_BINARY}.log"))
     }
 
     /// Invoke `function` with `event` through `cargo lambda watch`; the function's JSON result.

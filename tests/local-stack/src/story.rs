@@ -15,6 +15,8 @@ use crate::idp::client::IdpClient;
 use crate::idp::identities::{ADMIN, ALICE, BOB, CAROL, DEV, EVE, Identity};
 use crate::stack::{CLOUD_API_KEY, CLOUD_ORG, Stack};
 
+/// The authorizing proxy in front of a cluster without security.
+mod proxy;
 /// A scheduled start: approved before its start, provisioned by its one-time schedule.
 mod scheduled;
 
@@ -315,6 +317,7 @@ pub async fn run<W: Write>(stack: &mut Stack, out: &mut W) -> Result<(), StoryEr
     notifications(&mut t).await?;
     // Last: bob's short grant has ended, so the bundle's grant is the only one on his account.
     bundle::bundle(&mut t).await?;
+    proxy::proxy(&mut t).await?;
     writeln!(
         t.out,
         "\n== The story ran to the end: every step behaved as expected"

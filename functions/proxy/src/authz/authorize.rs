@@ -278,12 +278,16 @@ impl Denial {
     }
 }
 
+/// The longest reason sent back: reasons quote the caller's names and paths, and a 60 KB
+/// request line must not come back twice over (a slow reader would hold the connection).
+pub const MAX_REASON_BYTES: usize = 1024;
+
 /// `{"error":{"root_cause":[{"type":T,"reason":R}],"type":T,"reason":R},"status":S}`, keys in
 /// ES's order (serde_json's map would sort them).
 pub(crate) fn error_body(kind: &str, reason: &str, status: u16) -> String {
     let (kind, reason) = (
         serde_json::Value::from(kind),
-        serde_json::Value::from(reason),
+        serde_json::Value::from(crate::text::clip(reason, MAX_REASON_BYTES)),
     );
     format!(
         r#"{{"error":{{"root_cause":[{{"type":{kind},"reason":{reason}}}],"type":{kind},"reason":{reason}}},"status":{status}}}"#

@@ -319,7 +319,10 @@ fn single(raw: &str) -> Result<Vec<IndexExpr>, Refusal> {
 }
 
 /// A read request whose body may name further indices (lookups).
-fn read_with_body(
+/// An API whose body may hold lookups ES runs as the caller: in a query, or in a `lookup`
+/// runtime field of a search or of a mapping (which then reads `target_index` at every search
+/// of the index), or in a created index's alias filters.
+fn with_lookups(
     action: &'static str,
     indices: Vec<IndexExpr>,
     p: &Params,
@@ -342,14 +345,14 @@ fn route(m: Method, s: &[&str], p: &Params, b: &[u8]) -> Result<Request, Refusal
         },
 
         // APIs without an index in the path: they default to all indices.
-        ["_search"] | ["_count"] if read => read_with_body(SEARCH, all(), p, b)?,
+        ["_search"] | ["_count"] if read => with_lookups(SEARCH, all(), p, b)?,
         ["_msearch"] if read => body::msearch(None, p.expand, b)?,
         ["_bulk"] if matches!(m, Post | Put) => body::bulk(None, b)?,
         ["_mget"] if read => body::mget(None, b, "indices:data/read/mget")?,
         ["_mtermvectors"] if read => body::mget(None, b, "indices:data/read/mtv")?,
-        ["_field_caps"] if read => read_with_body("indices:data/read/field_caps", all(), p, b)?,
+        ["_field_caps"] if read => with_lookups("indices:data/read/field_caps", all(), p, b)?,
         ["_validate", "query"] if read => {
-            read_with_body("indices:admin/validate/query", all(), p, b)?
+            with_lookups("indices:admin/validate/query", all(), p, b)?
         }
         // Scroll continuations carry no index: ES ties a scroll to its creator
         // (`SecuritySearchOperationListener`); the proxy must do the same (see `Decision`).
@@ -381,26 +384,26 @@ fn route(m: Method, s: &[&str], p: &Params, b: &[u8]) -> Result<Request, Refusal
 
         // Index-scoped APIs.
         [e] => match m {
-            Put => one("indices:admin/create", single(e)?, p),
+            Put => with_lookups("indices:admin/create", single(e)?, p, b)?,
             // `action.destructive_requires_name` (default true since 8.0): no wildcards.
             Delete => one("indices:admin/delete", single(e)?, p),
             Get | Head => one("indices:admin/get", parse(e)?, p),
             Post => return Err(unrecognised(s)),
         },
-        [e, "_search"] | [e, "_count"] if read => read_with_body(SEARCH, parse(e)?, p, b)?,
+        [e, "_search"] | [e, "_count"] if read => with_lookups(SEARCH, parse(e)?, p, b)?,
         [e, "_msearch"] if read => body::msearch(Some(parse(e)?), p.expand, b)?,
         [e, "_bulk"] if matches!(m, Post | Put) => body::bulk(Some(single(e)?), b)?,
         [e, "_mget"] if read => body::mget(Some(single(e)?), b, "indices:data/read/mget")?,
         [e, "_mtermvectors"] if read => body::mget(Some(single(e)?), b, "indices:data/read/mtv")?,
         [e, "_field_caps"] if read => {
-            read_with_body("indices:data/read/field_caps", parse(e)?, p, b)?
+            with_lookups("indices:data/read/field_caps", parse(e)?, p, b)?
         }
         [e, "_validate", "query"] if read => {
-            read_with_body("indices:admin/validate/query", parse(e)?, p, b)?
+            with_lookups("indices:admin/validate/query", parse(e)?, p, b)?
         }
         [e, "_mapping"] if m == Get => one("indices:admin/mappings/get", parse(e)?, p),
         [e, "_mapping"] if matches!(m, Put | Post) => {
-            one("indices:admin/mapping/put", parse(e)?, p)
+            with_lookups("indices:admin/mapping/put", parse(e)?, p, b)?
         }
         [e, "_mapping", "field", _] if m == Get => {
             one("indices:admin/mappings/fields/get", parse(e)?, p)
@@ -428,9 +431,7 @@ fn route(m: Method, s: &[&str], p: &Params, b: &[u8]) -> Result<Request, Refusal
         [e, "_doc", _] if m == Delete => one("indices:data/write/delete", single(e)?, p),
         [e, "_update", _] if m == Post => one("indices:data/write/update", single(e)?, p),
         [e, "_source", _] if get => one(GET, single(e)?, p),
-        [e, "_explain", _] if read => {
-            read_with_body("indices:data/read/explain", single(e)?, p, b)?
-        }
+        [e, "_explain", _] if read => with_lookups("indices:data/read/explain", single(e)?, p, b)?,
         [e, "_termvectors"] | [e, "_termvectors", _] if read => {
             one("indices:data/read/tv", single(e)?, p)
         }

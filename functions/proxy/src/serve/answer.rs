@@ -1,7 +1,15 @@
 //! What the proxy answers: a local body (refusals, 401s) or the cluster's response, streamed.
 
+use std::pin::Pin;
+
 use axum::body::Bytes;
+use futures::Stream;
 use http::{HeaderName, HeaderValue, StatusCode};
+
+use super::audit::Pending;
+
+/// A response body as both front ends send it: chunks as they come.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
 
 /// Elasticsearch's 401 challenge: the schemes the proxy accepts, as a secured cluster lists them.
 pub const WWW_AUTHENTICATE: [&str; 2] = ["Basic realm=\"security\", charset=\"UTF-8\"", "ApiKey"];
@@ -74,4 +82,39 @@ impl Answer {
             ),
         )
     }
+}
+
+/// The answer's body as a stream, its size counted into the audit line, which is written when
+/// the stream ends or is dropped (the client went away).
+pub fn body_stream(body: AnswerBody, mut audit: Pending) -> ByteStream {
+    match body {
+        AnswerBody::Full(b) => {
+            audit.bytes = b.len() as u64;
+            drop(audit);
+            Box::pin(futures::stream::once(async move { Ok(b) }))
+        }
+        AnswerBody::Upstream(resp) => Box::pin(upstream_stream(resp, audit)),
+    }
+}
+
+/// The cluster's body as it arrives, counted into the audit line, which is written when the
+/// stream ends or is dropped (client gone).
+pub fn upstream_stream(
+    resp: reqwest::Response,
+    audit: Pending,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    futures::stream::unfold(Some((resp, audit)), |state| async move {
+        let (mut resp, mut audit) = state?;
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                audit.bytes += chunk.len() as u64;
+                Some((Ok(chunk), Some((resp, audit))))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e.without_url(), "cluster response cut short");
+                Some((Err(std::io::Error::other("upstream body failed")), None))
+            }
+        }
+    })
 }

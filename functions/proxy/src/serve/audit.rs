@@ -8,6 +8,13 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::text::clip;
+
+/// The longest `path` or `reason` written (both carry caller input).
+pub const MAX_FIELD_BYTES: usize = 1024;
+/// The most index names written; the rest are counted in `indices_omitted`.
+pub const MAX_INDICES: usize = 64;
+
 pub trait AuditSink: Send + Sync {
     fn write(&self, line: &str);
 }
@@ -65,8 +72,10 @@ pub struct AuditLine {
     pub api_key_id: Option<String>,
     pub method: String,
     pub path: String,
-    /// The concrete names forwarded (or refused).
+    /// The concrete names forwarded (or refused), at most [`MAX_INDICES`].
     pub indices: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub indices_omitted: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     pub decision: Outcome,
@@ -76,6 +85,27 @@ pub struct AuditLine {
     /// Response body bytes sent to the client.
     pub bytes: u64,
     pub latency_ms: f64,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl AuditLine {
+    /// Bounds what the caller controls, so one line stays small whatever was sent.
+    fn bounded(mut self) -> Self {
+        self.path = clip(&self.path, MAX_FIELD_BYTES);
+        self.reason = self.reason.map(|r| clip(&r, MAX_FIELD_BYTES));
+        self.user = self.user.map(|u| clip(&u, MAX_FIELD_BYTES));
+        if self.indices.len() > MAX_INDICES {
+            self.indices_omitted += self.indices.len() - MAX_INDICES;
+            self.indices.truncate(MAX_INDICES);
+        }
+        for i in &mut self.indices {
+            *i = clip(i, MAX_FIELD_BYTES);
+        }
+        self
+    }
 }
 
 /// Writes its line once, when dropped: at the end of a streamed body, or when the client
@@ -100,7 +130,8 @@ impl Pending {
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        if let Some(mut line) = self.line.take() {
+        if let Some(line) = self.line.take() {
+            let mut line = line.bounded();
             line.bytes = self.bytes;
             line.latency_ms =
                 (self.started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
@@ -109,5 +140,41 @@ impl Drop for Pending {
                 Err(e) => tracing::error!(error = %e, "audit line not serializable"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_stays_small_whatever_the_caller_sent() {
+        let memory = Arc::new(Memory::default());
+        let line = AuditLine {
+            kind: "proxy_request",
+            at: chrono::Utc::now(),
+            integration: "i".into(),
+            user: Some("u".repeat(100_000)),
+            requester: None,
+            grant_id: None,
+            api_key_id: None,
+            method: "GET".into(),
+            path: format!("/{}/_search", "a".repeat(1_000_000)),
+            indices: (0..10_000).map(|i| format!("idx-{i}")).collect(),
+            indices_omitted: 0,
+            action: None,
+            decision: Outcome::Deny,
+            reason: Some("r".repeat(1_000_000)),
+            status: 403,
+            bytes: 0,
+            latency_ms: 0.0,
+        };
+        drop(Pending::new(line, memory.clone(), Instant::now()));
+        let written = memory.0.lock().unwrap();
+        assert!(written[0].len() < 8 * 1024, "{}", written[0].len());
+        let v: serde_json::Value = serde_json::from_str(&written[0]).unwrap();
+        assert_eq!(v["indices"].as_array().unwrap().len(), MAX_INDICES);
+        assert_eq!(v["indices_omitted"], 10_000 - MAX_INDICES);
+        assert!(v["path"].as_str().unwrap().ends_with("..."));
     }
 }

@@ -14,6 +14,8 @@ pub const DEFAULT_CATALOG_TTL: Duration = Duration::from_secs(5);
 
 struct Snapshot {
     at: Instant,
+    /// The upstream generation it was read through (a new cluster URL invalidates it).
+    generation: u64,
     catalog: IndexCatalog,
 }
 
@@ -37,18 +39,24 @@ impl Catalog {
         }
     }
 
-    fn is_fresh(&self) -> bool {
+    fn is_fresh(&self, generation: u64) -> bool {
         let cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        cur.as_ref().is_some_and(|s| s.at.elapsed() < self.ttl)
+        cur.as_ref()
+            .is_some_and(|s| s.generation == generation && s.at.elapsed() < self.ttl)
     }
 
-    /// Refreshes the snapshot when it is older than the TTL.
-    pub async fn refresh(&self, upstream: &Upstream) -> Result<(), CatalogUnavailable> {
-        if self.is_fresh() {
+    /// Refreshes the snapshot when it is older than the TTL or was read through another
+    /// upstream generation.
+    pub async fn refresh(
+        &self,
+        upstream: &Upstream,
+        generation: u64,
+    ) -> Result<(), CatalogUnavailable> {
+        if self.is_fresh(generation) {
             return Ok(());
         }
         let _one = self.refreshing.lock().await;
-        if self.is_fresh() {
+        if self.is_fresh(generation) {
             return Ok(());
         }
         let body = upstream
@@ -65,6 +73,7 @@ impl Catalog {
             })?;
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(Snapshot {
             at: Instant::now(),
+            generation,
             catalog,
         });
         Ok(())

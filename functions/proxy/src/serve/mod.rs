@@ -7,6 +7,8 @@ pub mod audit;
 pub mod catalog;
 pub mod credentials;
 pub mod forward;
+pub mod live;
+pub mod media;
 pub mod upstream;
 
 use std::future::Future;
@@ -16,14 +18,13 @@ use std::time::Instant;
 use axum::body::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use shared::Clock;
-use shared::model::Integration;
 
 use crate::authz::{self, Decision, MAX_BODY_BYTES, Refusal, RefusalCode};
 use answer::{Answer, AnswerBody};
 use audit::{AuditLine, AuditSink, Outcome, Pending};
 use catalog::Catalog;
 use credentials::{Authenticator, AuthnFailure, presented};
-use upstream::Upstream;
+use live::{Live, NotServed};
 
 /// A request as a front end hands it over (the body is asked for separately, only once the
 /// caller is authenticated).
@@ -47,9 +48,9 @@ pub enum BodyError {
 }
 
 pub struct Proxy {
-    pub integration: Integration,
+    /// The integration and its cluster, re-read every few seconds.
+    pub live: Live,
     pub authn: Authenticator,
-    pub upstream: Upstream,
     pub catalog: Catalog,
     pub audit: Arc<dyn AuditSink>,
     pub clock: Arc<dyn Clock>,
@@ -76,7 +77,7 @@ impl Proxy {
         let mut line = AuditLine {
             kind: "proxy_request",
             at: now,
-            integration: self.integration.name.clone(),
+            integration: self.live.name.clone(),
             user: None,
             requester: None,
             grant_id: None,
@@ -84,6 +85,7 @@ impl Proxy {
             method: inc.method.clone(),
             path: inc.path.clone(),
             indices: Vec::new(),
+            indices_omitted: 0,
             action: None,
             decision: Outcome::Unauthenticated,
             reason: None,
@@ -118,13 +120,35 @@ impl Proxy {
         // Echoed to callers nobody has authenticated yet: kept short, so a huge request line
         // cannot be turned into a huge answer (a slow reader would hold the connection).
         let uri = echo(&uri);
+        let current = match self.live.current().await {
+            Ok(c) => c,
+            Err(why) => {
+                line.decision = Outcome::Error;
+                line.reason = Some(format!("{why:?}"));
+                return Answer::unavailable(
+                    503,
+                    match why {
+                        NotServed::Withdrawn(_) => {
+                            "this proxy's integration is not served (deleted, or no longer a proxy integration)"
+                        }
+                        NotServed::Unavailable => {
+                            "the proxy cannot read its configuration right now"
+                        }
+                    },
+                );
+            }
+        };
         let header = inc
             .headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         let session = match presented(header) {
             Ok(None) => Err(AuthnFailure::Missing),
-            Ok(Some(p)) => self.authn.authenticate(&p, now).await,
+            Ok(Some(p)) => {
+                self.authn
+                    .authenticate(&p, now, current.integration.user_prefix())
+                    .await
+            }
             Err(e) => Err(e),
         };
         let session = match session {
@@ -201,6 +225,13 @@ impl Proxy {
                 );
             }
         };
+        if !body.is_empty()
+            && let Err(unsupported) = media::body_kind(&inc.headers)
+        {
+            line.decision = Outcome::Refuse;
+            line.reason = Some(unsupported.reason());
+            return Answer::json(media::Unsupported::STATUS, unsupported.body());
+        }
         let req = match authz::classify(&inc.method, &inc.path, &inc.query, &body) {
             Ok(r) => r,
             Err(r) => return refuse(line, r),
@@ -224,7 +255,12 @@ impl Proxy {
                 return Answer::unavailable(500, "the grant cannot be applied");
             }
         };
-        if self.catalog.refresh(&self.upstream).await.is_err() {
+        if self
+            .catalog
+            .refresh(&current.upstream, current.generation)
+            .await
+            .is_err()
+        {
             line.decision = Outcome::Error;
             return Answer::unavailable(503, "the cluster's index catalog cannot be read");
         }
@@ -281,10 +317,12 @@ impl Proxy {
             Ok(m) => m,
             Err(_) => return refuse(line, refusal(RefusalCode::Malformed, "bad method")),
         };
-        let mut upstream = self
-            .upstream
-            .request(method, &target)
-            .headers(forward::request_headers(&inc.headers));
+        let mut headers = forward::request_headers(&inc.headers);
+        if body.is_empty() {
+            // Unchecked when there is no body, so not passed on.
+            headers.remove(http::header::CONTENT_TYPE);
+        }
+        let mut upstream = current.upstream.request(method, &target).headers(headers);
         if !body.is_empty() {
             upstream = upstream.body(body);
         }
@@ -320,28 +358,6 @@ impl Proxy {
 /// The most of a caller's own input echoed back in an error.
 const ECHO_MAX: usize = 256;
 
-/// `s` cut to [`ECHO_MAX`] bytes (on a character boundary), marked when cut.
 fn echo(s: &str) -> String {
-    if s.len() <= ECHO_MAX {
-        return s.to_string();
-    }
-    let mut end = ECHO_MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &s[..end])
-}
-
-#[cfg(test)]
-mod echo_tests {
-    use super::*;
-
-    #[test]
-    fn a_long_request_line_is_echoed_short() {
-        assert_eq!(echo("/logs/_search"), "/logs/_search");
-        let long = format!("/{}", "é".repeat(400));
-        let cut = echo(&long);
-        assert!(cut.len() <= ECHO_MAX + 3, "{}", cut.len());
-        assert!(cut.ends_with("..."));
-    }
+    crate::text::clip(s, ECHO_MAX)
 }

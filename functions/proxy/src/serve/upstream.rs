@@ -42,6 +42,11 @@ impl Upstream {
         })
     }
 
+    /// The same cluster reached the same way (URL and connector credentials).
+    pub fn same_as(&self, other: &Upstream) -> bool {
+        self.base == other.base && self.auth == other.auth && self.timeout == other.timeout
+    }
+
     pub fn request(
         &self,
         method: reqwest::Method,

@@ -185,6 +185,7 @@ fn each_function_gets_the_environment_it_reads() {
                 "PROXY_INTEGRATION",
                 "PROXY_CACHE_TTL_MS",
                 "PROXY_CATALOG_TTL_MS",
+                "PROXY_CONFIG_TTL_MS",
                 "PROXY_UPSTREAM_TIMEOUT_SECS",
             ],
         ),

@@ -551,6 +551,59 @@ fn request_views_match_their_operations() {
     }
 }
 
+/// A proxy grant's record carries its credential's salted hashes (the proxy reads them): no
+/// view of a request, from any function and in any state (a revoke that failed leaves them),
+/// lets them out.
+#[test]
+fn no_request_view_carries_the_proxy_credential_hashes() {
+    let doc = openapi();
+    let issued = shared::proxy_credentials::issue("ejit_", "r-1", &["read".to_string()]);
+    let hashes = serde_json::to_value(&issued.record).unwrap();
+    let secrets: Vec<String> = ["password", "key"]
+        .iter()
+        .flat_map(|k| {
+            ["hash", "salt"]
+                .iter()
+                .map(|f| hashes[k][f].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let viewer = person("alice-sub", Some("alice@example.com"));
+    for mut r in requests() {
+        r.proxy_credential = Some(issued.record.clone());
+        for status in [
+            RequestStatus::Active,
+            RequestStatus::RevokeFailed,
+            RequestStatus::Revoked,
+        ] {
+            r.status = status;
+            let views = [
+                ("provision request", provision::views::request(&r, &viewer)),
+                (
+                    "provision request with extension",
+                    provision::views::request_with_extension(&r, &r.requester, None),
+                ),
+                ("revoke", revoke::view(&r)),
+                ("bundle child summary", shared::model::child_summary(&r)),
+            ];
+            for (name, v) in views {
+                assert!(v.get("proxy_credential").is_none(), "{name}: {v}");
+                let text = v.to_string();
+                for s in &secrets {
+                    assert!(!text.contains(s.as_str()), "{name} carries a hash or salt");
+                }
+            }
+            assert_matches(
+                &doc,
+                "post",
+                "/requests/{id}/revoke",
+                "200",
+                &revoke::view(&r),
+            );
+        }
+    }
+}
+
 /// `GET /integrations/{name}/api-keys/report`: empty, and with a finding of each kind.
 #[test]
 fn api_key_report_matches_its_operation() {

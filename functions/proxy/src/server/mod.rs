@@ -1,6 +1,13 @@
 //! The standalone server (ECS, EC2, a sidecar): HTTP/1.1 on hyper, response bodies streamed
-//! chunk by chunk from the cluster, never held whole. Slow clients are cut off: headers must
-//! arrive within `header_timeout`, a body within `body_timeout`; connections are capped.
+//! chunk by chunk from the cluster, never held whole.
+//!
+//! No client holds a connection, or the memory behind it, longer than it keeps up: headers
+//! must arrive within `header_timeout` (idle keep-alive connections included), a body within
+//! `body_timeout`; a write the client does not take within `write_timeout` ends the connection;
+//! no connection lives past `connection_lifetime`. Connections are capped globally and per peer
+//! address (more are closed at once), and a body buffer grows only as bytes arrive.
+
+pub mod limits;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,15 +22,23 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::serve::answer::AnswerBody;
-use crate::serve::audit::Pending;
+use crate::serve::answer::{AnswerBody, upstream_stream};
 use crate::serve::{BodyError, Incoming, Proxy, Served};
+use limits::{PeerSlots, WriteDeadline};
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
+    /// How long one write may wait for the client to read (progress resets it).
+    pub write_timeout: Duration,
+    /// The longest any connection lives; a request in flight then gets `write_timeout` more to
+    /// finish before the connection is cut.
+    pub connection_lifetime: Duration,
     pub max_connections: usize,
+    /// Per peer IP address. Behind a load balancer every client shares its address: raise it
+    /// to `max_connections` there.
+    pub max_connections_per_peer: usize,
 }
 
 impl Default for ServerConfig {
@@ -31,10 +46,17 @@ impl Default for ServerConfig {
         Self {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            connection_lifetime: Duration::from_secs(600),
             max_connections: 1024,
+            max_connections_per_peer: 64,
         }
     }
 }
+
+/// Where a body buffer starts, whatever `Content-Length` claims: a client that announces the
+/// limit and sends nothing must not make the server allocate it.
+const INITIAL_BODY_CAPACITY: usize = 64 * 1024;
 
 /// Serves until `shutdown` resolves; connections in flight finish on their own.
 pub async fn serve(
@@ -44,6 +66,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(config.max_connections));
+    let peers = PeerSlots::new(config.max_connections_per_peer);
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -58,8 +81,13 @@ pub async fn serve(
                 continue;
             }
         };
+        // Over either cap: close at once rather than queue (a flood must not pin memory).
+        let Some(peer_slot) = peers.try_acquire(peer.ip()) else {
+            tracing::debug!(peer = %peer, "per-peer connection cap reached");
+            drop(stream);
+            continue;
+        };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            // Over the cap: close at once rather than queue (a flood must not pin memory).
             drop(stream);
             continue;
         };
@@ -68,14 +96,26 @@ pub async fn serve(
         let config = config.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| handle(proxy.clone(), config.body_timeout, req));
+            let io = TokioIo::new(WriteDeadline::new(stream, config.write_timeout));
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(config.header_timeout)
-                .serve_connection(TokioIo::new(stream), svc);
-            if let Err(e) = conn.await {
+                .serve_connection(io, svc);
+            tokio::pin!(conn);
+            let ended = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = tokio::time::sleep(config.connection_lifetime) => {
+                    conn.as_mut().graceful_shutdown();
+                    tokio::time::timeout(config.write_timeout, conn.as_mut())
+                        .await
+                        .unwrap_or(Ok(()))
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, peer = %peer, "connection ended");
             }
             drop(permit);
+            drop(peer_slot);
         });
     }
 }
@@ -124,12 +164,17 @@ async fn read(
         return Err(BodyError::TooLarge);
     }
     let collect = async {
-        let mut out = Vec::with_capacity(declared.unwrap_or(0));
+        let mut out = Vec::with_capacity(initial_capacity(declared));
         let mut stream = Body::new(body).into_data_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|_| BodyError::Broken)?;
-            if out.len() + chunk.len() > limit {
+            let needed = out.len() + chunk.len();
+            if needed > limit {
                 return Err(BodyError::TooLarge);
+            }
+            // Doubling, but never past the limit (a plain extend could reserve twice it).
+            if needed > out.capacity() {
+                out.reserve_exact(grown(out.capacity(), needed, limit) - out.len());
             }
             out.extend_from_slice(&chunk);
         }
@@ -140,6 +185,15 @@ async fn read(
         .unwrap_or(Err(BodyError::Timeout))
 }
 
+/// The next buffer capacity for `needed` bytes: doubled, at least `needed`, at most `limit`.
+fn grown(capacity: usize, needed: usize, limit: usize) -> usize {
+    capacity.saturating_mul(2).max(needed).min(limit)
+}
+
+fn initial_capacity(declared: Option<usize>) -> usize {
+    declared.unwrap_or(0).min(INITIAL_BODY_CAPACITY)
+}
+
 fn respond(served: Served) -> http::Response<Body> {
     let Served { answer, mut audit } = served;
     let body = match answer.body {
@@ -148,7 +202,7 @@ fn respond(served: Served) -> http::Response<Body> {
             drop(audit);
             Body::from(b)
         }
-        AnswerBody::Upstream(resp) => Body::from_stream(stream_of(resp, audit)),
+        AnswerBody::Upstream(resp) => Body::from_stream(upstream_stream(resp, audit)),
     };
     let mut out = http::Response::new(body);
     *out.status_mut() = answer.status;
@@ -158,24 +212,26 @@ fn respond(served: Served) -> http::Response<Body> {
     out
 }
 
-/// The cluster's body as it arrives, counted into the audit line, which is written when the
-/// stream ends or is dropped (client gone).
-fn stream_of(
-    resp: reqwest::Response,
-    audit: Pending,
-) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
-    futures::stream::unfold(Some((resp, audit)), |state| async move {
-        let (mut resp, mut audit) = state?;
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
-                audit.bytes += chunk.len() as u64;
-                Some((Ok(chunk), Some((resp, audit))))
-            }
-            Ok(None) => None,
-            Err(e) => {
-                tracing::warn!(error = %e.without_url(), "cluster response cut short");
-                Some((Err(std::io::Error::other("upstream body failed")), None))
-            }
-        }
-    })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claimed_length_does_not_size_the_buffer() {
+        assert_eq!(initial_capacity(None), 0);
+        assert_eq!(initial_capacity(Some(100)), 100);
+        assert_eq!(
+            initial_capacity(Some(16 * 1024 * 1024)),
+            INITIAL_BODY_CAPACITY
+        );
+        assert_eq!(initial_capacity(Some(usize::MAX)), INITIAL_BODY_CAPACITY);
+    }
+
+    #[test]
+    fn a_body_buffer_grows_with_what_arrived_and_never_past_the_limit() {
+        assert_eq!(grown(0, 10, 100), 10);
+        assert_eq!(grown(10, 11, 100), 20);
+        assert_eq!(grown(60, 61, 100), 100, "doubling stops at the limit");
+        assert_eq!(grown(usize::MAX, usize::MAX, 100), 100);
+    }
 }

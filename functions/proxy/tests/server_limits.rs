@@ -1,0 +1,267 @@
+//! The server under abuse, over real sockets: a client that stops reading, a connection kept
+//! alive forever, one address opening many connections, a huge request line. Each must cost
+//! the server a bounded time, a bounded number of slots and a bounded log line.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::{Running, basic, build_proxy, grant, lambda_answer, register_proxy, start_proxy_with};
+use fixtures::flows::{discover_app, flows, provision_app};
+use fixtures::{Env, es_seed, event};
+use proxy::server::ServerConfig;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+const TTL: Duration = Duration::from_millis(500);
+
+fn addr(p: &Running) -> SocketAddr {
+    p.url.trim_start_matches("http://").parse().unwrap()
+}
+
+/// A connection from `from` (any 127/8 address on Linux loopback) with a small receive
+/// buffer, so a response it does not read fills the server's socket quickly.
+async fn connect_from(from: &str, to: SocketAddr) -> TcpStream {
+    let s = TcpSocket::new_v4().unwrap();
+    s.set_recv_buffer_size(4096).unwrap();
+    s.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    s.connect(to).await.unwrap()
+}
+
+fn get(path: &str, auth: Option<&str>) -> String {
+    let auth = auth
+        .map(|a| format!("authorization: {a}\r\n"))
+        .unwrap_or_default();
+    format!("GET {path} HTTP/1.1\r\nhost: proxy\r\n{auth}\r\n")
+}
+
+/// Sends `GET /` without credentials and reads the head of the answer: `Some(status line)` when
+/// served, `None` when the server closed the connection without answering.
+async fn served(stream: &mut TcpStream) -> Option<String> {
+    if stream.write_all(get("/", None).as_bytes()).await.is_err() {
+        return None;
+    }
+    let mut buf = vec![0u8; 4096];
+    match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+        Ok(Ok(n)) if n > 0 => {
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            text.lines().next().map(str::to_string)
+        }
+        _ => None,
+    }
+}
+
+/// A new connection from `from` is served within `within`.
+async fn served_within(from: &str, to: SocketAddr, within: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let mut s = connect_from(from, to).await;
+        if let Some(status) = served(&mut s).await {
+            assert!(status.contains("401"), "{status}");
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "no connection from {from} served within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The proxy integration with a grant on `logs-*`, whose `logs-bulky` index answers a search
+/// with about 16 MB: more than every socket buffer between the server and a client.
+async fn bulky_grant(env: &Env) -> Value {
+    let (d, p) = (discover_app(env), provision_app(env));
+    register_proxy(env, &d).await;
+    flows(&d, &["logs-auto"]).await;
+    grant(&p, &["logs-bulky"]).await.1
+}
+
+/// The proxy integration alone (no grant), served with `config`.
+async fn without_grants(config: ServerConfig) -> (Env, Running) {
+    let env = Env::start_without_security(es_seed()).await;
+    register_proxy(&env, &discover_app(&env)).await;
+    let proxy = start_proxy_with(&env, "prod-search", TTL, config).await;
+    (env, proxy)
+}
+
+fn bulky_seed() -> es_emulator::Seed {
+    let mut seed = es_seed();
+    let chunk = "x".repeat(1024 * 1024);
+    let docs: Vec<Value> = (0..16)
+        .map(|i| json!({"id": i.to_string(), "source": {"blob": chunk}}))
+        .collect();
+    seed.indices
+        .push(serde_json::from_value(json!({"name": "logs-bulky", "documents": docs})).unwrap());
+    seed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_loses_its_connection_and_its_slot() {
+    let env = Env::start_without_security(bulky_seed()).await;
+    let c = bulky_grant(&env).await;
+    let proxy = start_proxy_with(
+        &env,
+        "prod-search",
+        TTL,
+        ServerConfig {
+            write_timeout: Duration::from_millis(300),
+            max_connections_per_peer: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    let to = addr(&proxy);
+
+    let mut stalled = connect_from("127.0.0.1", to).await;
+    stalled
+        .write_all(get("/logs-bulky/_search?size=16", Some(&basic(&c))).as_bytes())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // While it holds the peer's only slot, the same address is turned away...
+    let mut second = connect_from("127.0.0.1", to).await;
+    assert_eq!(served(&mut second).await, None, "the slot is held");
+    // ...until the stalled write times out and the server lets it go.
+    let waited = served_within("127.0.0.1", to, Duration::from_secs(20)).await;
+    assert!(waited >= Duration::from_millis(200), "{waited:?}");
+    // The stalled client, reading at last, finds its answer cut short.
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stalled.read_to_end(&mut got)).await;
+    assert!(got.len() < 16 * 1024 * 1024, "{} bytes", got.len());
+    let lines = proxy.audit.0.lock().unwrap().clone();
+    let line: Value = lines
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|l| l["path"] == "/logs-bulky/_search")
+        .expect("the cut exchange is audited");
+    assert_eq!(line["decision"], "allow");
+    assert!(line["bytes"].as_u64().unwrap() < 16 * 1024 * 1024, "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_connection_outlives_its_lifetime_however_busy() {
+    let (_env, proxy) = without_grants(ServerConfig {
+        connection_lifetime: Duration::from_secs(1),
+        write_timeout: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    let mut conn = connect_from("127.0.0.1", addr(&proxy)).await;
+    let started = Instant::now();
+    // A well-behaved keep-alive client that never stops asking: served until the lifetime ends.
+    while served(&mut conn).await.is_some() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the connection outlived its lifetime"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
+    let (_env, proxy) = without_grants(ServerConfig {
+        header_timeout: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    let mut conn = connect_from("127.0.0.1", addr(&proxy)).await;
+    assert!(served(&mut conn).await.is_some(), "the first request");
+    let idle = Instant::now();
+    let mut rest = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut rest)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "an idle connection stayed open: {read:?}"
+    );
+    assert!(
+        idle.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        idle.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_connection() {
+    let (_env, proxy) = without_grants(ServerConfig {
+        max_connections_per_peer: 2,
+        max_connections: 16,
+        ..Default::default()
+    })
+    .await;
+    let to = addr(&proxy);
+    // Two idle connections (a slow-loris opening), each accepted.
+    let first = connect_from("127.0.0.1", to).await;
+    let _second = connect_from("127.0.0.1", to).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut third = connect_from("127.0.0.1", to).await;
+    assert_eq!(served(&mut third).await, None, "over the per-peer cap");
+    // Another address is served all the while.
+    served_within("127.0.0.2", to, Duration::from_secs(2)).await;
+    // A closed connection gives its slot back.
+    drop(first);
+    served_within("127.0.0.1", to, Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_request_line_makes_a_short_answer_and_a_short_audit_line() {
+    let env = Env::start_without_security(es_seed()).await;
+    let c = {
+        let (d, p) = (discover_app(&env), provision_app(&env));
+        register_proxy(&env, &d).await;
+        flows(&d, &["logs-auto"]).await;
+        grant(&p, &["logs-2026.11"]).await.1
+    };
+    let proxy = start_proxy_with(&env, "prod-search", TTL, ServerConfig::default()).await;
+    // Just under what an `http::Uri` holds (64 KiB; hyper answers longer ones itself).
+    let long = format!("/{}/_search", "a".repeat(60_000));
+    for auth in [None, Some(basic(&c))] {
+        let mut conn = connect_from("127.0.0.1", addr(&proxy)).await;
+        let request =
+            get(&long, auth.as_deref()).replace("\r\n\r\n", "\r\nconnection: close\r\n\r\n");
+        conn.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        conn.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        let status = answer.lines().next().unwrap_or_default().to_string();
+        assert!(status.contains(" 4"), "{status}");
+        assert!(answer.len() < 4096, "answer of {} bytes", answer.len());
+    }
+    let lines = proxy.audit.0.lock().unwrap().clone();
+    assert_eq!(lines.len(), 2);
+    for l in &lines {
+        assert!(l.len() < 4096, "audit line of {} bytes", l.len());
+        let v: Value = serde_json::from_str(l).unwrap();
+        assert!(v["path"].as_str().unwrap().ends_with("..."), "{v}");
+    }
+}
+
+/// The Lambda front end streams: an answer of about 16 MB (over a buffered response's 6 MB,
+/// which used to be refused with a 502) arrives whole, and its audit line counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambda_front_end_streams_answers_larger_than_a_buffered_response() {
+    let env = Env::start_without_security(bulky_seed()).await;
+    let c = bulky_grant(&env).await;
+    let (proxy, audit) = build_proxy(&env, "prod-search", TTL).await;
+    let mut ev: aws_lambda_events::apigw::ApiGatewayV2httpRequest =
+        serde_json::from_value(event("proxy/search.json")).unwrap();
+    ev.raw_path = Some("/logs-bulky/_search".into());
+    ev.raw_query_string = Some("size=16".into());
+    ev.headers
+        .insert("authorization", basic(&c).parse().unwrap());
+    let (status, body) = lambda_answer(&proxy, ev).await;
+    assert_eq!(status, 200);
+    assert!(body.len() > 16 * 1024 * 1024, "{} bytes", body.len());
+    let hits: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(hits["hits"]["hits"].as_array().unwrap().len(), 16);
+    let line: Value = serde_json::from_str(&audit.0.lock().unwrap()[0]).unwrap();
+    assert_eq!(line["bytes"].as_u64(), Some(body.len() as u64));
+}

@@ -5,7 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{AccessRequest, CloudRoleScope, Integration, ResolvedPermission};
+use crate::model::{
+    AccessRequest, CloudRoleScope, Integration, RemoteIndexGrant, ResolvedPermission, split_remote,
+};
 
 /// One `indices` entry of a role descriptor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,17 +18,39 @@ pub struct IndexGrant {
     pub allow_restricted_indices: bool,
 }
 
+/// One `remote_indices` entry: Elasticsearch's `RemoteIndicesPrivileges` (role API 8.14+),
+/// one cluster alias per entry so each reads as "on cluster X".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteIndexEntry {
+    pub clusters: Vec<String>,
+    pub names: Vec<String>,
+    pub privileges: Vec<String>,
+    pub allow_restricted_indices: bool,
+}
+
 /// The role descriptor of a grant's role, without its metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EsRole {
     /// Always empty: a grant gives index privileges only.
     pub cluster: Vec<String>,
     pub indices: Vec<IndexGrant>,
+    /// Left out when empty: clusters before 8.14 refuse the field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_indices: Vec<RemoteIndexEntry>,
 }
 
 impl EsRole {
     /// The role naming exactly `resources` (aliases already replaced by what they pointed to).
     pub fn for_grant(resources: &[String], privileges: &[String]) -> Self {
+        Self::for_permission(resources, privileges, &[])
+    }
+
+    /// The role of a permission that also carries remote indices.
+    pub fn for_permission(
+        resources: &[String],
+        privileges: &[String],
+        remote: &[RemoteIndexGrant],
+    ) -> Self {
         Self {
             cluster: vec![],
             indices: vec![IndexGrant {
@@ -34,6 +58,7 @@ impl EsRole {
                 privileges: privileges.to_vec(),
                 allow_restricted_indices: false,
             }],
+            remote_indices: remote_entries(remote),
         }
     }
 
@@ -56,6 +81,14 @@ impl EsRole {
                 )
             })
             .collect();
+        out.extend(self.remote_indices.iter().map(|r| {
+            format!(
+                "remote index privileges {} on cluster {}: {}",
+                r.privileges.join(", "),
+                r.clusters.join(", "),
+                r.names.join(", ")
+            )
+        }));
         out.push(if self.cluster.is_empty() {
             "no cluster privileges".to_string()
         } else {
@@ -63,6 +96,27 @@ impl EsRole {
         });
         out
     }
+}
+
+/// One entry per (permission entry, cluster alias), names in the order written. Validation
+/// has refused every resource without an alias.
+fn remote_entries(remote: &[RemoteIndexGrant]) -> Vec<RemoteIndexEntry> {
+    let mut out: Vec<RemoteIndexEntry> = Vec::new();
+    for g in remote {
+        let first = out.len();
+        for (alias, pattern) in g.resources.iter().filter_map(|r| split_remote(r)) {
+            match out[first..].iter_mut().find(|e| e.clusters[0] == alias) {
+                Some(e) => e.names.push(pattern.to_string()),
+                None => out.push(RemoteIndexEntry {
+                    clusters: vec![alias.to_string()],
+                    names: vec![pattern.to_string()],
+                    privileges: g.privileges.clone(),
+                    allow_restricted_indices: false,
+                }),
+            }
+        }
+    }
+    out
 }
 
 /// What a grant allows, as its target will be told.
@@ -92,8 +146,11 @@ impl GrantScope {
     /// the request's permission (it would then fail to provision).
     pub fn of(request: &AccessRequest, integration: &Integration) -> Option<Self> {
         Some(match integration.resolve_permission(&request.permission)? {
-            ResolvedPermission::EsIndex { privileges } => {
-                let role = EsRole::for_grant(&request.resources, &privileges);
+            ResolvedPermission::EsIndex {
+                privileges,
+                remote_indices,
+            } => {
+                let role = EsRole::for_permission(&request.resources, &privileges, &remote_indices);
                 Self::Elasticsearch {
                     in_words: role.in_words(),
                     role_descriptor: role,
@@ -187,6 +244,42 @@ mod tests {
             v,
             serde_json::json!({"cluster": [], "indices": [{"names": ["logs-1", "logs-app"], "privileges": ["read", "view_index_metadata"], "allow_restricted_indices": false}]})
         );
+    }
+
+    #[test]
+    fn remote_indices_become_one_entry_per_cluster_alias() {
+        let remote = vec![
+            RemoteIndexGrant {
+                resources: vec!["eu:logs-*".into(), "us:logs-*".into(), "eu:metrics".into()],
+                privileges: vec!["read".into(), "read_cross_cluster".into()],
+            },
+            RemoteIndexGrant {
+                resources: vec!["eu:audit".into()],
+                privileges: vec!["view_index_metadata".into()],
+            },
+        ];
+        let role = EsRole::for_permission(&["logs-1".into()], &["read".into()], &remote);
+        let v = serde_json::to_value(&role).unwrap();
+        assert_eq!(
+            v["remote_indices"],
+            serde_json::json!([
+                {"clusters": ["eu"], "names": ["logs-*", "metrics"], "privileges": ["read", "read_cross_cluster"], "allow_restricted_indices": false},
+                {"clusters": ["us"], "names": ["logs-*"], "privileges": ["read", "read_cross_cluster"], "allow_restricted_indices": false},
+                {"clusters": ["eu"], "names": ["audit"], "privileges": ["view_index_metadata"], "allow_restricted_indices": false}
+            ])
+        );
+        assert_eq!(
+            role.in_words()[1..4],
+            [
+                "remote index privileges read, read_cross_cluster on cluster eu: logs-*, metrics",
+                "remote index privileges read, read_cross_cluster on cluster us: logs-*",
+                "remote index privileges view_index_metadata on cluster eu: audit",
+            ]
+        );
+        // Without remote indices the field is left out (older clusters refuse it).
+        let plain =
+            serde_json::to_value(EsRole::for_grant(&["a".into()], &["read".into()])).unwrap();
+        assert!(plain.get("remote_indices").is_none());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::permission::{ResolvedPermission, builtin_es_permission, cloud_role};
 use super::principal::{PrincipalRef, check_principals};
+use super::remote_indices::{RemoteIndexGrant, check_remote_indices};
 use crate::validation::{TextKind, ValidationErrors, check_name, check_text};
 
 pub const MAX_CUSTOM_ACCESS_DETAILS: usize = 400;
@@ -94,11 +95,16 @@ impl Default for DiscoverySelection {
 }
 
 /// A named permission level beyond read/write/manage, e.g. `{"name":"append","privileges":["create_doc"]}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Its `privileges` apply to the resources a request names; what else it carries is fixed by
+/// the administrator and the same for every grant of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomPermission {
     pub name: String,
     pub privileges: Vec<String>,
+    /// Index privileges on remote clusters' indices (cross-cluster search).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_indices: Vec<RemoteIndexGrant>,
 }
 
 /// What an administrator PUTs to `/integrations/{name}`.
@@ -219,14 +225,20 @@ impl Integration {
 impl IntegrationSpec {
     pub fn resolve_permission(&self, name: &str) -> Option<ResolvedPermission> {
         match self.kind {
-            IntegrationKind::Elasticsearch => builtin_es_permission(name)
-                .or_else(|| {
-                    self.custom_permissions
-                        .iter()
-                        .find(|c| c.name == name)
-                        .map(|c| c.privileges.clone())
-                })
-                .map(|privileges| ResolvedPermission::EsIndex { privileges }),
+            IntegrationKind::Elasticsearch => match builtin_es_permission(name) {
+                Some(privileges) => Some(ResolvedPermission::EsIndex {
+                    privileges,
+                    remote_indices: vec![],
+                }),
+                None => self
+                    .custom_permissions
+                    .iter()
+                    .find(|c| c.name == name)
+                    .map(|c| ResolvedPermission::EsIndex {
+                        privileges: c.privileges.clone(),
+                        remote_indices: c.remote_indices.clone(),
+                    }),
+            },
             IntegrationKind::ElasticCloud => {
                 cloud_role(name).map(|scope| ResolvedPermission::CloudRole {
                     role_id: name.to_string(),
@@ -444,6 +456,17 @@ impl IntegrationSpec {
                         format!("{p:?} is not an Elasticsearch index privilege"),
                     );
                 }
+            }
+            check_remote_indices(e, &format!("{field}.remote_indices"), &c.remote_indices);
+            if !self.authorization.is_native() && !c.remote_indices.is_empty() {
+                // The proxy sees only requests to the cluster it fronts: a search the cluster
+                // forwards to a remote one is beyond what it checks.
+                e.push(
+                    "setting_not_supported",
+                    format!("{field}.remote_indices"),
+                    "remote_indices needs the cluster's own security (authorization \"native\"): \
+                     the remote cluster enforces them on the role the grant creates",
+                );
             }
         }
     }

@@ -11,6 +11,7 @@ mod permission;
 mod principal;
 mod principal_state;
 mod proxy_credential;
+mod remote_indices;
 mod request;
 mod resource;
 
@@ -37,6 +38,7 @@ pub use permission::{CLOUD_ROLE_IDS, CloudRoleScope, ES_INDEX_PRIVILEGES, Resolv
 pub use principal::{Identity, Person, PrincipalKind, PrincipalRef, distinct_users, fold_email};
 pub use principal_state::{PRINCIPAL_IDLE, PrincipalState, SharedObject};
 pub use proxy_credential::{ProxyCredential, SecretHash};
+pub use remote_indices::{RemoteIndexGrant, split_remote};
 pub use request::{
     AccessRequest, ApprovalStep, BreakGlass, Decision, DecisionKind, Escalation, RequestStatus,
     Review, ReviewOutcome, START_GRACE, StepApproval, TargetObject, TransitionError,

@@ -61,7 +61,11 @@ pub enum CloudRoleScope {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ResolvedPermission {
     EsIndex {
+        /// On the resources the request names.
         privileges: Vec<String>,
+        /// Fixed by the permission: remote clusters' indices.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        remote_indices: Vec<super::RemoteIndexGrant>,
     },
     CloudRole {
         role_id: String,

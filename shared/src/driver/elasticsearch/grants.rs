@@ -27,18 +27,26 @@ pub(crate) fn path_segment(name: &str) -> String {
 }
 
 fn role_descriptor(plan: &GrantPlan) -> Result<Value, DriverError> {
-    let ResolvedPermission::EsIndex { privileges } = &plan.permission else {
+    let ResolvedPermission::EsIndex {
+        privileges,
+        remote_indices,
+    } = &plan.permission
+    else {
         return Err(DriverError::Refused {
             reason: "an Elasticsearch grant needs index privileges".into(),
         });
     };
-    // The same role approvers were shown (`GET /requests/{id}`'s `grant_allows`).
-    let mut role =
-        serde_json::to_value(EsRole::for_grant(&plan.resources, privileges)).map_err(|e| {
-            DriverError::Refused {
-                reason: format!("the role descriptor could not be built: {e}"),
-            }
-        })?;
+    // The same role approvers were shown (`GET /requests/{id}`'s `grant_allows`). Its shape
+    // is put-role's (specification `security/put_role`, `RemoteIndicesPrivileges` for
+    // `remote_indices`); an API key's `role_descriptors` take the same descriptor.
+    let mut role = serde_json::to_value(EsRole::for_permission(
+        &plan.resources,
+        privileges,
+        remote_indices,
+    ))
+    .map_err(|e| DriverError::Refused {
+        reason: format!("the role descriptor could not be built: {e}"),
+    })?;
     role["metadata"] = metadata(plan);
     Ok(role)
 }

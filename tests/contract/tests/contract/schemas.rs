@@ -132,6 +132,7 @@ fn full_integration_spec() -> IntegrationSpec {
         custom_permissions: vec![CustomPermission {
             name: "append".into(),
             privileges: vec!["create_doc".into()],
+            ..Default::default()
         }],
         allow_insecure_http: true,
         notifications: Some(full_notifications()),

@@ -119,6 +119,7 @@ fn full_spec(kind: IntegrationKind) -> IntegrationSpec {
         custom_permissions: vec![CustomPermission {
             name: "append".into(),
             privileges: vec!["create_doc".into()],
+            ..Default::default()
         }],
         allow_insecure_http: true,
         notifications: None,

@@ -20,6 +20,8 @@ mod data;
 mod discovery;
 #[path = "conformance/media.rs"]
 mod media;
+#[path = "conformance/remote_indices.rs"]
+mod remote_indices;
 #[path = "conformance/roles.rs"]
 mod roles;
 #[path = "conformance/security_query.rs"]

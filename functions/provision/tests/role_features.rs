@@ -1,0 +1,165 @@
+//! Custom permissions that carry more than index privileges on the requested names (issue 21):
+//! remote clusters' indices. What approvers are shown is what the cluster gets, and nothing a
+//! requester sends can add to it.
+
+use fixtures::flows::{
+    approve, ask, credentials, discover_app, flow_spec, get_request as get, provision_app,
+    put_flow, register,
+};
+use fixtures::{ALICE, DEV, Env, es_seed};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn remote_permission() -> Value {
+    json!({"custom_permissions": [{
+        "name": "read-eu", "privileges": ["read", "view_index_metadata"],
+        "remote_indices": [{"resources": ["eu-cluster:logs-*", "eu-cluster:audit", "us-cluster:logs-*"],
+                            "privileges": ["read", "read_cross_cluster"]}]
+    }]})
+}
+
+/// The integration with `extra`, and flow `eu` offering `read-eu` on `logs-*`.
+async fn setup(env: &Env, extra: Value, flow: Value) -> provision::App {
+    let d = discover_app(env);
+    register(env, &d, extra).await;
+    let mut spec = flow_spec("logs-read");
+    spec["permissions"] = json!(["read-eu"]);
+    for (k, v) in flow.as_object().into_iter().flatten() {
+        spec[k] = v.clone();
+    }
+    let (s, b) = put_flow(&d, "eu", spec).await;
+    assert_eq!(s, 201, "{b}");
+    provision_app(env)
+}
+
+fn asking(permission: &str) -> Value {
+    json!({"integration": "prod-search", "flow": "eu", "resources": ["logs-2026.11"],
+           "permission": permission, "duration": "1h", "justification": "incident 42"})
+}
+
+#[tokio::test]
+async fn remote_indices_are_shown_to_the_approver_and_created_as_shown() {
+    let env = Env::start(es_seed()).await;
+    let p = setup(&env, remote_permission(), json!({})).await;
+    let (s, r) = ask(&p, DEV, asking("read-eu")).await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("pending")), "{r}");
+    let id = r["id"].as_str().unwrap().to_string();
+
+    let (_, r) = get(&p, ALICE, &id).await;
+    let g = &r["grant_allows"];
+    let remote = json!([
+        {"clusters": ["eu-cluster"], "names": ["logs-*", "audit"], "privileges": ["read", "read_cross_cluster"], "allow_restricted_indices": false},
+        {"clusters": ["us-cluster"], "names": ["logs-*"], "privileges": ["read", "read_cross_cluster"], "allow_restricted_indices": false}
+    ]);
+    assert_eq!(g["role_descriptor"]["remote_indices"], remote, "{g}");
+    assert_eq!(
+        g["in_words"][1],
+        "remote index privileges read, read_cross_cluster on cluster eu-cluster: logs-*, audit"
+    );
+    assert_eq!(
+        g["in_words"][2],
+        "remote index privileges read, read_cross_cluster on cluster us-cluster: logs-*"
+    );
+
+    let (s, done) = approve(&p, ALICE, &id).await;
+    assert_eq!(
+        (s, done["status"].as_str()),
+        (200, Some("active")),
+        "{done}"
+    );
+    let name = format!("ejit_grant_{id}");
+    let role = env
+        .es_json(Method::GET, &format!("/_security/role/{name}"))
+        .await;
+    // Elasticsearch writes `clusters` after the index fields; the content is what was shown.
+    let created = role[&name]["remote_indices"].as_array().unwrap();
+    assert_eq!(created.len(), 2, "{role}");
+    for (c, shown) in created.iter().zip(remote.as_array().unwrap()) {
+        for field in [
+            "clusters",
+            "names",
+            "privileges",
+            "allow_restricted_indices",
+        ] {
+            assert_eq!(c[field], shown[field], "{field}: {role}");
+        }
+    }
+    assert_eq!(
+        role[&name]["indices"][0]["names"],
+        json!(["logs-2026.11"]),
+        "the local part still names only the requested resources"
+    );
+}
+
+#[tokio::test]
+async fn an_api_key_grant_carries_the_remote_indices_too() {
+    let env = Env::start(es_seed()).await;
+    let p = setup(
+        &env,
+        remote_permission(),
+        json!({"auto_approve": true, "credential_mode": "api_key", "require_justification": false}),
+    )
+    .await;
+    let (s, r) = ask(&p, DEV, asking("read-eu")).await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("active")), "{r}");
+    let id = r["id"].as_str().unwrap();
+    let (_, c) = credentials(&p, DEV, id).await;
+    let key_id = c["api_key_id"].as_str().expect("an api key");
+    let keys = env
+        .es_json(Method::GET, &format!("/_security/api_key?id={key_id}"))
+        .await;
+    let descriptors = &keys["api_keys"][0]["role_descriptors"];
+    let remote = &descriptors["grant"]["remote_indices"];
+    assert_eq!(remote[0]["clusters"], json!(["eu-cluster"]), "{keys}");
+    assert_eq!(remote[1]["clusters"], json!(["us-cluster"]), "{keys}");
+}
+
+#[tokio::test]
+async fn a_requester_cannot_add_remote_clusters() {
+    let env = Env::start(es_seed()).await;
+    let p = setup(&env, remote_permission(), json!({})).await;
+    // Not a field of a request.
+    let mut body = asking("read-eu");
+    body["remote_indices"] = json!([{"clusters": ["*"], "names": ["*"], "privileges": ["all"]}]);
+    let (s, r) = ask(&p, DEV, body).await;
+    assert_eq!(s, 400, "{r}");
+    // A remote name as a resource: nothing discovered is called that, and a remote cluster's
+    // indices are never discovered.
+    for resource in ["eu-cluster:logs-*", "*:logs-*", "eu-cluster:*"] {
+        let mut body = asking("read-eu");
+        body["resources"] = json!([resource]);
+        let (s, r) = ask(&p, DEV, body).await;
+        assert_eq!(s, 400, "{resource}: {r}");
+    }
+    let roles = env.es_json(Method::GET, "/_security/role").await;
+    assert!(
+        roles
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.starts_with("ejit_grant_")),
+        "nothing was created: {roles}"
+    );
+}
+
+#[tokio::test]
+async fn an_admin_cannot_save_a_wildcard_cluster_alias() {
+    let env = Env::start(es_seed()).await;
+    let d = discover_app(&env);
+    let arn = env.connector_secret().await;
+    let (s, b) = fixtures::flows::put_integration(
+        &d,
+        "prod-search",
+        json!({"kind": "elasticsearch", "url": env.es.url(), "secret_arn": arn, "allow_insecure_http": true,
+               "custom_permissions": [{"name": "all-remotes", "privileges": ["read"],
+                   "remote_indices": [{"resources": ["*:logs-*", "eu:a,b"], "privileges": ["read"]}]}]}),
+    )
+    .await;
+    assert_eq!(s, 400, "{b}");
+    let codes: Vec<&str> = b["error"]["details"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|d| d["code"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(codes.contains(&"invalid_cluster_alias"), "{b}");
+    assert!(codes.contains(&"invalid_pattern"), "{b}");
+}

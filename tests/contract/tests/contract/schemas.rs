@@ -132,7 +132,10 @@ fn full_integration_spec() -> IntegrationSpec {
         custom_permissions: vec![CustomPermission {
             name: "append".into(),
             privileges: vec!["create_doc".into()],
-            ..Default::default()
+            remote_indices: vec![shared::model::RemoteIndexGrant {
+                resources: vec!["eu-cluster:logs-*".into()],
+                privileges: vec!["read".into(), "read_cross_cluster".into()],
+            }],
         }],
         allow_insecure_http: true,
         notifications: Some(full_notifications()),
@@ -222,6 +225,11 @@ fn integration_spec_is_documented_field_for_field() {
         properties(&doc, &s["properties"]["custom_permissions"]["items"]),
         keys(&spec["custom_permissions"][0]),
         "IntegrationSpec.custom_permissions[] properties"
+    );
+    assert_eq!(
+        properties(&doc, schema(&doc, "RemoteIndexGrant")),
+        keys(&spec["custom_permissions"][0]["remote_indices"][0]),
+        "IntegrationSpec.custom_permissions[].remote_indices[] properties"
     );
     accepts::<IntegrationSpec>(&doc, "IntegrationSpec");
     required_matches::<IntegrationSpec>(&doc, "IntegrationSpec");

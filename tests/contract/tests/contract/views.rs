@@ -119,7 +119,10 @@ fn full_spec(kind: IntegrationKind) -> IntegrationSpec {
         custom_permissions: vec![CustomPermission {
             name: "append".into(),
             privileges: vec!["create_doc".into()],
-            ..Default::default()
+            remote_indices: vec![shared::model::RemoteIndexGrant {
+                resources: vec!["eu-cluster:logs-*".into()],
+                privileges: vec!["read".into(), "read_cross_cluster".into()],
+            }],
         }],
         allow_insecure_http: true,
         notifications: None,
@@ -666,6 +669,17 @@ fn grant_allows_matches_the_request_operation() {
         shown["grant_allows"] = provision::views::grant_allows(&scope, Some(&resolution));
         assert_matches(&doc, "get", "/requests/{id}", "200", &shown);
     }
+    // A custom permission with remote clusters' indices.
+    let mut x = r.clone();
+    x.permission = "append".into();
+    let scope = GrantScope::of(&x, &es).expect("a custom permission");
+    let mut shown = provision::views::request(&x, &approver);
+    shown["grant_allows"] = provision::views::grant_allows(&scope, None);
+    assert_eq!(
+        shown["grant_allows"]["role_descriptor"]["remote_indices"][0]["clusters"],
+        json!(["eu-cluster"])
+    );
+    assert_matches(&doc, "get", "/requests/{id}", "200", &shown);
     let mut c = r.clone();
     c.integration = cloud.name.clone();
     c.permission = "deployment-viewer".into();

@@ -5,9 +5,57 @@
 
 use serde::{Deserialize, Serialize};
 
+use serde_json::{Map, Value};
+
 use crate::model::{
-    AccessRequest, CloudRoleScope, Integration, RemoteIndexGrant, ResolvedPermission, split_remote,
+    AccessRequest, CloudRoleScope, FieldSecurity, Integration, RemoteIndexGrant,
+    ResolvedPermission, role_query, split_remote,
 };
+
+/// Document- and field-level security of an `indices` or `remote_indices` entry: put-role's
+/// `query` (an object, or `{"template": {"source": …}}`) and `field_security`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentSecurity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_security: Option<FieldSecurity>,
+}
+
+impl DocumentSecurity {
+    fn of(query: Option<&Map<String, Value>>, fields: Option<&FieldSecurity>) -> Self {
+        Self {
+            query: query.map(role_query),
+            field_security: fields.cloned(),
+        }
+    }
+
+    fn in_words(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(q) = &self.query {
+            let (query, template) = match q.pointer("/template/source") {
+                Some(source) => (source, true),
+                None => (q, false),
+            };
+            out.push(format!(
+                "only documents matching {query}{}",
+                if template {
+                    " ({{_user.…}} is the requester's own account)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        if let Some(f) = &self.field_security {
+            let mut s = format!("only the fields {}", f.grant.join(", "));
+            if !f.except.is_empty() {
+                s.push_str(&format!(" except {}", f.except.join(", ")));
+            }
+            out.push(s);
+        }
+        out
+    }
+}
 
 /// One `indices` entry of a role descriptor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,6 +64,8 @@ pub struct IndexGrant {
     pub privileges: Vec<String>,
     /// Never true: a grant does not reach `.security` and the other restricted indices.
     pub allow_restricted_indices: bool,
+    #[serde(flatten)]
+    pub security: DocumentSecurity,
 }
 
 /// One `remote_indices` entry: Elasticsearch's `RemoteIndicesPrivileges` (role API 8.14+),
@@ -26,6 +76,8 @@ pub struct RemoteIndexEntry {
     pub names: Vec<String>,
     pub privileges: Vec<String>,
     pub allow_restricted_indices: bool,
+    #[serde(flatten)]
+    pub security: DocumentSecurity,
 }
 
 /// The role descriptor of a grant's role, without its metadata.
@@ -42,14 +94,30 @@ pub struct EsRole {
 impl EsRole {
     /// The role naming exactly `resources` (aliases already replaced by what they pointed to).
     pub fn for_grant(resources: &[String], privileges: &[String]) -> Self {
-        Self::for_permission(resources, privileges, &[])
+        Self::build(resources, privileges, &[], DocumentSecurity::default())
     }
 
-    /// The role of a permission that also carries remote indices.
-    pub fn for_permission(
+    /// The role of an Elasticsearch permission on `resources`; None for a Cloud role. The
+    /// permission's document query and fields restrict every entry, remote ones included.
+    pub fn for_permission(resources: &[String], permission: &ResolvedPermission) -> Option<Self> {
+        let ResolvedPermission::EsIndex {
+            privileges,
+            remote_indices,
+            query,
+            field_security,
+        } = permission
+        else {
+            return None;
+        };
+        let security = DocumentSecurity::of(query.as_ref(), field_security.as_ref());
+        Some(Self::build(resources, privileges, remote_indices, security))
+    }
+
+    fn build(
         resources: &[String],
         privileges: &[String],
         remote: &[RemoteIndexGrant],
+        security: DocumentSecurity,
     ) -> Self {
         Self {
             cluster: vec![],
@@ -57,9 +125,17 @@ impl EsRole {
                 names: resources.to_vec(),
                 privileges: privileges.to_vec(),
                 allow_restricted_indices: false,
+                security: security.clone(),
             }],
-            remote_indices: remote_entries(remote),
+            remote_indices: remote_entries(remote, &security),
         }
+    }
+
+    /// Does the role restrict documents or fields (Elasticsearch's licensed feature)?
+    pub fn uses_document_security(&self) -> bool {
+        self.indices
+            .iter()
+            .any(|i| i.security != DocumentSecurity::default())
     }
 
     /// The role in sentences, one per entry.
@@ -89,6 +165,9 @@ impl EsRole {
                 r.names.join(", ")
             )
         }));
+        if let Some(first) = self.indices.first() {
+            out.extend(first.security.in_words());
+        }
         out.push(if self.cluster.is_empty() {
             "no cluster privileges".to_string()
         } else {
@@ -100,7 +179,10 @@ impl EsRole {
 
 /// One entry per (permission entry, cluster alias), names in the order written. Validation
 /// has refused every resource without an alias.
-fn remote_entries(remote: &[RemoteIndexGrant]) -> Vec<RemoteIndexEntry> {
+fn remote_entries(
+    remote: &[RemoteIndexGrant],
+    security: &DocumentSecurity,
+) -> Vec<RemoteIndexEntry> {
     let mut out: Vec<RemoteIndexEntry> = Vec::new();
     for g in remote {
         let first = out.len();
@@ -112,6 +194,7 @@ fn remote_entries(remote: &[RemoteIndexGrant]) -> Vec<RemoteIndexEntry> {
                     names: vec![pattern.to_string()],
                     privileges: g.privileges.clone(),
                     allow_restricted_indices: false,
+                    security: security.clone(),
                 }),
             }
         }
@@ -146,16 +229,6 @@ impl GrantScope {
     /// the request's permission (it would then fail to provision).
     pub fn of(request: &AccessRequest, integration: &Integration) -> Option<Self> {
         Some(match integration.resolve_permission(&request.permission)? {
-            ResolvedPermission::EsIndex {
-                privileges,
-                remote_indices,
-            } => {
-                let role = EsRole::for_permission(&request.resources, &privileges, &remote_indices);
-                Self::Elasticsearch {
-                    in_words: role.in_words(),
-                    role_descriptor: role,
-                }
-            }
             ResolvedPermission::CloudRole { role_id, scope } => Self::ElasticCloud {
                 in_words: vec![format!(
                     "Elastic Cloud role {role_id} on {}",
@@ -168,6 +241,13 @@ impl GrantScope {
                 scope,
                 resources: request.resources.clone(),
             },
+            es => {
+                let role = EsRole::for_permission(&request.resources, &es)?;
+                Self::Elasticsearch {
+                    in_words: role.in_words(),
+                    role_descriptor: role,
+                }
+            }
         })
     }
 }
@@ -258,7 +338,12 @@ mod tests {
                 privileges: vec!["view_index_metadata".into()],
             },
         ];
-        let role = EsRole::for_permission(&["logs-1".into()], &["read".into()], &remote);
+        let role = EsRole::build(
+            &["logs-1".into()],
+            &["read".into()],
+            &remote,
+            DocumentSecurity::default(),
+        );
         let v = serde_json::to_value(&role).unwrap();
         assert_eq!(
             v["remote_indices"],

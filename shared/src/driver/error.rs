@@ -33,6 +33,16 @@ pub enum DriverError {
     BadConnectorSecret { reason: String },
     #[error("{reason}")]
     Refused { reason: String },
+    #[error(
+        "the cluster's licence ({license}, {status}) does not include {feature}: it needs an \
+         active platinum, enterprise or trial licence"
+    )]
+    LicenseNotSufficient {
+        feature: String,
+        /// The licence type and status, as tokens of the target's answer.
+        license: String,
+        status: String,
+    },
 }
 
 /// The longest error type token kept from a target's answer.
@@ -109,6 +119,7 @@ impl DriverError {
             Self::Protocol { .. } => "target_protocol_error",
             Self::BadConnectorSecret { .. } => "connector_secret_invalid",
             Self::Refused { .. } => "operation_refused",
+            Self::LicenseNotSufficient { .. } => "license_not_sufficient",
         }
     }
 }

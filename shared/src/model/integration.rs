@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::document_security::{FieldSecurity, check_field_security, check_query};
 use super::permission::{ResolvedPermission, builtin_es_permission, cloud_role};
 use super::principal::{PrincipalRef, check_principals};
 use super::remote_indices::{RemoteIndexGrant, check_remote_indices};
@@ -105,6 +106,19 @@ pub struct CustomPermission {
     /// Index privileges on remote clusters' indices (cross-cluster search).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remote_indices: Vec<RemoteIndexGrant>,
+    /// Document-level security: only documents matching this query are visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Field-level security: only these fields are visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_security: Option<FieldSecurity>,
+}
+
+impl CustomPermission {
+    /// Does it restrict documents or fields (a licence feature of Elasticsearch)?
+    pub fn uses_document_security(&self) -> bool {
+        self.query.is_some() || self.field_security.is_some()
+    }
 }
 
 /// What an administrator PUTs to `/integrations/{name}`.
@@ -229,6 +243,8 @@ impl IntegrationSpec {
                 Some(privileges) => Some(ResolvedPermission::EsIndex {
                     privileges,
                     remote_indices: vec![],
+                    query: None,
+                    field_security: None,
                 }),
                 None => self
                     .custom_permissions
@@ -237,6 +253,8 @@ impl IntegrationSpec {
                     .map(|c| ResolvedPermission::EsIndex {
                         privileges: c.privileges.clone(),
                         remote_indices: c.remote_indices.clone(),
+                        query: c.query.clone(),
+                        field_security: c.field_security.clone(),
                     }),
             },
             IntegrationKind::ElasticCloud => {
@@ -458,6 +476,21 @@ impl IntegrationSpec {
                 }
             }
             check_remote_indices(e, &format!("{field}.remote_indices"), &c.remote_indices);
+            if let Some(q) = &c.query {
+                check_query(e, &format!("{field}.query"), q);
+            }
+            if let Some(fs) = &c.field_security {
+                check_field_security(e, &format!("{field}.field_security"), fs);
+            }
+            if !self.authorization.is_native() && c.uses_document_security() {
+                // The proxy passes documents through as the cluster returns them.
+                e.push(
+                    "setting_not_supported",
+                    format!("{field}.query"),
+                    "query and field_security need the cluster's own security (authorization \
+                     \"native\"): Elasticsearch filters the documents and fields",
+                );
+            }
             if !self.authorization.is_native() && !c.remote_indices.is_empty() {
                 // The proxy sees only requests to the cluster it fronts: a search the cluster
                 // forwards to a remote one is beyond what it checks.

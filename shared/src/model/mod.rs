@@ -3,6 +3,7 @@
 
 mod audit;
 mod bundle;
+mod document_security;
 mod duration;
 mod extension;
 mod flow;
@@ -19,6 +20,9 @@ pub use audit::{AuditEvent, AuditOutcome, AuditSubject};
 pub use bundle::{
     BUNDLE_CHILD, BUNDLE_CONFLICT, BundleItem, BundlePart, MAX_BUNDLE_ITEMS, MIN_BUNDLE_ITEMS,
     child_id, child_summary,
+};
+pub use document_security::{
+    FieldSecurity, MAX_QUERY_BYTES, TEMPLATE_VARIABLES, is_template, role_query,
 };
 pub use duration::{format_duration, parse_duration};
 pub use extension::{

@@ -66,6 +66,12 @@ pub enum ResolvedPermission {
         /// Fixed by the permission: remote clusters' indices.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         remote_indices: Vec<super::RemoteIndexGrant>,
+        /// Fixed by the permission: which documents (may use the requester's attributes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query: Option<serde_json::Map<String, serde_json::Value>>,
+        /// Fixed by the permission: which fields.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field_security: Option<super::FieldSecurity>,
     },
     CloudRole {
         role_id: String,

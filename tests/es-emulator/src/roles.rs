@@ -96,6 +96,35 @@ impl RoleDescriptor {
         Value::Object(o)
     }
 
+    /// `RoleDescriptor.isUsingDocumentOrFieldLevelSecurity`.
+    pub fn uses_document_security(&self) -> bool {
+        self.indices
+            .iter()
+            .chain(self.remote_indices.iter().map(|r| &r.indices))
+            .any(|ip| ip.query.is_some() || ip.field_security.is_some())
+    }
+
+    /// `DLSRoleQueryValidator.validateQueryField`: each non-template query must parse (here:
+    /// as the emulator's query subset); templates need the user and are checked at search.
+    pub fn check_role_queries(&self) -> Result<(), ApiResponse> {
+        for (i, ip) in self.indices.iter().enumerate() {
+            let Some(q) = &ip.query else { continue };
+            let parsed: Option<Value> = serde_json::from_str(q).ok();
+            let ok = match &parsed {
+                Some(v) if v.get("template").is_some() => true,
+                Some(v) => crate::query::matches(v, &json!({})).is_ok(),
+                None => false,
+            };
+            if !ok {
+                return Err(parse_exception(&format!(
+                    "failed to parse field 'query' for indices [{}] at index privilege [{i}] of role descriptor",
+                    ip.names.join(",")
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The checks `RoleDescriptorRequestValidator` makes; each entry is one numbered
     /// validation error.
     pub fn validation_errors(&self) -> Vec<String> {

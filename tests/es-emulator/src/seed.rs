@@ -33,6 +33,9 @@ pub struct Seed {
     /// Role name → role body, exactly as `PUT /_security/role/{name}` takes it.
     #[serde(default)]
     pub roles: BTreeMap<String, Value>,
+    /// The cluster's licence (default: active basic, as a new cluster has).
+    #[serde(default)]
+    pub license: Option<crate::license::License>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -145,6 +148,14 @@ impl Seed {
     /// Loads the seed into `state`, refusing what the real APIs would refuse.
     pub fn apply(&self, state: &mut State) -> io::Result<()> {
         let now = state.now_millis();
+        if let Some(l) = &self.license {
+            if !l.is_known() {
+                return Err(invalid(format!(
+                    "seed license {l:?} is not a licence type and status"
+                )));
+            }
+            state.license = l.clone();
+        }
         for (name, body) in &self.roles {
             if let Some(e) = role_name_error(name, false) {
                 return Err(invalid(format!("seed role [{name}]: {e}")));

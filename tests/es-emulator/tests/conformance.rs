@@ -18,6 +18,8 @@ mod control;
 mod data;
 #[path = "conformance/discovery.rs"]
 mod discovery;
+#[path = "conformance/document_security.rs"]
+mod document_security;
 #[path = "conformance/media.rs"]
 mod media;
 #[path = "conformance/remote_indices.rs"]

@@ -6,6 +6,7 @@ mod connector;
 pub mod discover;
 pub mod grants;
 mod key_report;
+mod license;
 pub mod proxy;
 mod resolve;
 
@@ -154,7 +155,17 @@ async fn check_privileges(es: &EsClient) -> Result<(), DriverError> {
 #[async_trait]
 impl Driver for EsDriver {
     async fn check_prerequisites(&self) -> Result<(), DriverError> {
-        check_privileges(&self.es).await
+        check_privileges(&self.es).await?;
+        if self
+            .integration
+            .spec
+            .custom_permissions
+            .iter()
+            .any(|c| c.uses_document_security())
+        {
+            license::check_document_security(&self.es).await?;
+        }
+        Ok(())
     }
 
     async fn discover(&self) -> Result<Vec<DiscoveredResource>, DriverError> {

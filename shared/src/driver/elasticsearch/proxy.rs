@@ -118,6 +118,8 @@ impl Driver for EsProxyDriver {
         let ResolvedPermission::EsIndex {
             privileges,
             remote_indices,
+            query,
+            field_security,
         } = &plan.permission
         else {
             return Err(ProvisionFailure {
@@ -127,9 +129,11 @@ impl Driver for EsProxyDriver {
         };
         // Refused when the permission is saved; a record from before would otherwise be
         // granted less than its approvers were shown.
-        if !remote_indices.is_empty() {
+        if !remote_indices.is_empty() || query.is_some() || field_security.is_some() {
             return Err(ProvisionFailure {
-                error: refused("the proxy cannot enforce remote_indices"),
+                error: refused(
+                    "the proxy cannot enforce remote_indices, a document query or field security",
+                ),
                 created: vec![],
             });
         }

@@ -1,12 +1,12 @@
 //! Custom permissions that carry more than index privileges on the requested names (issue 21):
-//! remote clusters' indices. What approvers are shown is what the cluster gets, and nothing a
-//! requester sends can add to it.
+//! remote clusters' indices, document- and field-level security. What approvers are shown is
+//! what the cluster gets, and nothing a requester sends can add to it.
 
 use fixtures::flows::{
-    approve, ask, credentials, discover_app, flow_spec, get_request as get, provision_app,
-    put_flow, register,
+    approve, ask, auth_of, credentials, discover_app, flow_spec, get_request as get, provision_app,
+    put_flow, put_integration, register, registration,
 };
-use fixtures::{ALICE, DEV, Env, es_seed};
+use fixtures::{ALICE, Auth, DEV, Env, MALLORY, Person, es_seed};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -162,4 +162,205 @@ async fn an_admin_cannot_save_a_wildcard_cluster_alias() {
         .unwrap_or_default();
     assert!(codes.contains(&"invalid_cluster_alias"), "{b}");
     assert!(codes.contains(&"invalid_pattern"), "{b}");
+}
+
+/// Each requester's own documents, with a field nobody should see.
+fn seed_with_documents() -> es_emulator::Seed {
+    let mut seed = es_seed();
+    let docs: Vec<es_emulator::SeedDoc> = serde_json::from_value(json!([
+        {"id": "d1", "source": {"by": "dev@example.com", "msg": "dev's", "card": "4111"}},
+        {"id": "d2", "source": {"by": "mallory@example.com", "msg": "mallory's", "card": "5500"}},
+        {"id": "d3", "source": {"by": "dev@example.com", "msg": "dev's too", "card": "3400"}}
+    ]))
+    .unwrap();
+    seed.indices[0].documents = docs;
+    seed
+}
+
+fn own_documents() -> Value {
+    json!({"custom_permissions": [{
+        "name": "own-docs", "privileges": ["read"],
+        "query": {"term": {"by": "{{_user.email}}"}},
+        "field_security": {"grant": ["*"], "except": ["card"]}
+    }]})
+}
+
+async fn search_as(env: &Env, p: &provision::App, who: Person) -> Value {
+    let mut body = asking("own-docs");
+    body["flow"] = json!("own");
+    let (s, r) = ask(p, who, body).await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("active")), "{r}");
+    let (_, c) = credentials(p, who, r["id"].as_str().unwrap()).await;
+    let Auth::Basic(user, password) = auth_of(&c) else {
+        panic!("user mode")
+    };
+    reqwest::Client::new()
+        .get(format!("{}/logs-2026.11/_search", env.es.url()))
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn sources(found: &Value) -> Vec<Value> {
+    let mut out: Vec<Value> = found["hits"]["hits"]
+        .as_array()
+        .unwrap_or_else(|| panic!("hits: {found}"))
+        .iter()
+        .map(|h| h["_source"].clone())
+        .collect();
+    out.sort_by_key(|v| v["msg"].as_str().unwrap_or_default().to_string());
+    out
+}
+
+#[tokio::test]
+async fn document_security_needs_the_licence_and_each_requester_sees_only_their_own() {
+    let env = Env::start(seed_with_documents()).await;
+    let d = discover_app(&env);
+    // A basic licence does not include it: refused when saved, with the reason.
+    let (s, b) =
+        put_integration(&d, "prod-search", registration(&env, own_documents()).await).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (400, Some("license_not_sufficient")),
+        "{b}"
+    );
+    let message = b["error"]["message"].as_str().unwrap();
+    assert!(message.contains("(basic, active)"), "{message}");
+    assert!(
+        message.contains("platinum, enterprise or trial"),
+        "{message}"
+    );
+
+    env.es_license("platinum").await;
+    register(&env, &d, own_documents()).await;
+    let mut spec = flow_spec("logs-auto");
+    spec["permissions"] = json!(["own-docs"]);
+    let (s, b) = put_flow(&d, "own", spec).await;
+    assert_eq!(s, 201, "{b}");
+    let p = provision_app(&env);
+
+    let dev = search_as(&env, &p, DEV).await;
+    assert_eq!(
+        sources(&dev),
+        [
+            json!({"by": "dev@example.com", "msg": "dev's"}),
+            json!({"by": "dev@example.com", "msg": "dev's too"})
+        ]
+    );
+    let mallory = search_as(&env, &p, MALLORY).await;
+    assert_eq!(
+        sources(&mallory),
+        [json!({"by": "mallory@example.com", "msg": "mallory's"})]
+    );
+}
+
+#[tokio::test]
+async fn the_approver_reads_the_query_and_fields_and_the_role_carries_them() {
+    let env = Env::start(seed_with_documents()).await;
+    env.es_license("trial").await;
+    let p = setup(&env, own_documents(), json!({"permissions": ["own-docs"]})).await;
+    let (s, r) = ask(&p, DEV, asking("own-docs")).await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("pending")), "{r}");
+    let id = r["id"].as_str().unwrap().to_string();
+    let (_, r) = get(&p, ALICE, &id).await;
+    let g = &r["grant_allows"];
+    let entry = &g["role_descriptor"]["indices"][0];
+    assert_eq!(
+        entry["query"],
+        json!({"template": {"source": {"term": {"by": "{{_user.email}}"}}}})
+    );
+    assert_eq!(
+        entry["field_security"],
+        json!({"grant": ["*"], "except": ["card"]})
+    );
+    let words: Vec<&str> = g["in_words"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        words.contains(&"only documents matching {\"term\":{\"by\":\"{{_user.email}}\"}} ({{_user.…}} is the requester's own account)"),
+        "{words:?}"
+    );
+    assert!(
+        words.contains(&"only the fields * except card"),
+        "{words:?}"
+    );
+    let (s, done) = approve(&p, ALICE, &id).await;
+    assert_eq!(
+        (s, done["status"].as_str()),
+        (200, Some("active")),
+        "{done}"
+    );
+    let name = format!("ejit_grant_{id}");
+    let role = env
+        .es_json(Method::GET, &format!("/_security/role/{name}"))
+        .await;
+    let stored: Value =
+        serde_json::from_str(role[&name]["indices"][0]["query"].as_str().unwrap()).unwrap();
+    assert_eq!(stored, entry["query"]);
+    assert_eq!(
+        role[&name]["indices"][0]["field_security"],
+        entry["field_security"]
+    );
+}
+
+#[tokio::test]
+async fn a_requester_cannot_send_a_query_or_fields_of_their_own() {
+    let env = Env::start(seed_with_documents()).await;
+    env.es_license("platinum").await;
+    let p = setup(&env, own_documents(), json!({"permissions": ["own-docs"]})).await;
+    for (field, value) in [
+        ("query", json!({"match_all": {}})),
+        ("field_security", json!({"grant": ["*"]})),
+        ("template", json!({"source": "{}"})),
+    ] {
+        let mut body = asking("own-docs");
+        body[field] = value;
+        let (s, r) = ask(&p, DEV, body).await;
+        assert_eq!(s, 400, "{field}: {r}");
+    }
+}
+
+#[tokio::test]
+async fn an_admin_cannot_save_a_script_or_another_requesters_attributes() {
+    let env = Env::start(seed_with_documents()).await;
+    env.es_license("platinum").await;
+    let d = discover_app(&env);
+    for (query, code) in [
+        (
+            json!({"script": {"script": {"source": "doc['by'].value != null"}}}),
+            "query_not_allowed",
+        ),
+        (
+            json!({"wrapper": {"query": "eyJtYXRjaF9hbGwiOnt9fQ=="}}),
+            "query_not_allowed",
+        ),
+        (
+            json!({"term": {"by": "{{_user.metadata.other}}"}}),
+            "invalid_template_variable",
+        ),
+        (
+            json!({"term": {"by": "{{{_user.email}}}"}}),
+            "invalid_template_variable",
+        ),
+    ] {
+        let body = registration(
+            &env,
+            json!({"custom_permissions": [{"name": "p", "privileges": ["read"], "query": query}]}),
+        )
+        .await;
+        let (s, b) = put_integration(&d, "prod-search", body).await;
+        assert_eq!(s, 400, "{b}");
+        let codes: Vec<&str> = b["error"]["details"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|d| d["code"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(codes.contains(&code), "{query}: {b}");
+    }
 }

@@ -136,6 +136,13 @@ fn full_integration_spec() -> IntegrationSpec {
                 resources: vec!["eu-cluster:logs-*".into()],
                 privileges: vec!["read".into(), "read_cross_cluster".into()],
             }],
+            query: serde_json::json!({"term": {"owner": "{{_user.email}}"}})
+                .as_object()
+                .cloned(),
+            field_security: Some(shared::model::FieldSecurity {
+                grant: vec!["*".into()],
+                except: vec!["card".into()],
+            }),
         }],
         allow_insecure_http: true,
         notifications: Some(full_notifications()),
@@ -230,6 +237,11 @@ fn integration_spec_is_documented_field_for_field() {
         properties(&doc, schema(&doc, "RemoteIndexGrant")),
         keys(&spec["custom_permissions"][0]["remote_indices"][0]),
         "IntegrationSpec.custom_permissions[].remote_indices[] properties"
+    );
+    assert_eq!(
+        properties(&doc, schema(&doc, "FieldSecurity")),
+        keys(&spec["custom_permissions"][0]["field_security"]),
+        "IntegrationSpec.custom_permissions[].field_security properties"
     );
     accepts::<IntegrationSpec>(&doc, "IntegrationSpec");
     required_matches::<IntegrationSpec>(&doc, "IntegrationSpec");

@@ -123,6 +123,13 @@ fn full_spec(kind: IntegrationKind) -> IntegrationSpec {
                 resources: vec!["eu-cluster:logs-*".into()],
                 privileges: vec!["read".into(), "read_cross_cluster".into()],
             }],
+            query: serde_json::json!({"term": {"owner": "{{_user.email}}"}})
+                .as_object()
+                .cloned(),
+            field_security: Some(shared::model::FieldSecurity {
+                grant: vec!["*".into()],
+                except: vec!["card".into()],
+            }),
         }],
         allow_insecure_http: true,
         notifications: None,
@@ -678,6 +685,9 @@ fn grant_allows_matches_the_request_operation() {
     assert_eq!(
         shown["grant_allows"]["role_descriptor"]["remote_indices"][0]["clusters"],
         json!(["eu-cluster"])
+    );
+    assert!(
+        shown["grant_allows"]["role_descriptor"]["indices"][0]["query"]["template"].is_object()
     );
     assert_matches(&doc, "get", "/requests/{id}", "200", &shown);
     let mut c = r.clone();

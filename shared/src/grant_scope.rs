@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::model::{
-    AccessRequest, CloudRoleScope, FieldSecurity, Integration, RemoteIndexGrant,
-    ResolvedPermission, role_query, split_remote,
+    AccessRequest, CloudRoleScope, FieldSecurity, Integration, KIBANA_APPLICATION, KibanaGrant,
+    RemoteIndexGrant, ResolvedPermission, role_query, split_remote,
 };
 
 /// Document- and field-level security of an `indices` or `remote_indices` entry: put-role's
@@ -80,6 +80,14 @@ pub struct RemoteIndexEntry {
     pub security: DocumentSecurity,
 }
 
+/// One `applications` entry (`ApplicationResourcePrivileges`): Kibana's privileges on spaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationGrant {
+    pub application: String,
+    pub privileges: Vec<String>,
+    pub resources: Vec<String>,
+}
+
 /// The role descriptor of a grant's role, without its metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EsRole {
@@ -89,12 +97,15 @@ pub struct EsRole {
     /// Left out when empty: clusters before 8.14 refuse the field.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remote_indices: Vec<RemoteIndexEntry>,
+    /// Kibana spaces and features; left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applications: Vec<ApplicationGrant>,
 }
 
 impl EsRole {
     /// The role naming exactly `resources` (aliases already replaced by what they pointed to).
     pub fn for_grant(resources: &[String], privileges: &[String]) -> Self {
-        Self::build(resources, privileges, &[], DocumentSecurity::default())
+        Self::build(resources, privileges, &[], DocumentSecurity::default(), &[])
     }
 
     /// The role of an Elasticsearch permission on `resources`; None for a Cloud role. The
@@ -105,12 +116,19 @@ impl EsRole {
             remote_indices,
             query,
             field_security,
+            kibana,
         } = permission
         else {
             return None;
         };
         let security = DocumentSecurity::of(query.as_ref(), field_security.as_ref());
-        Some(Self::build(resources, privileges, remote_indices, security))
+        Some(Self::build(
+            resources,
+            privileges,
+            remote_indices,
+            security,
+            kibana,
+        ))
     }
 
     fn build(
@@ -118,6 +136,7 @@ impl EsRole {
         privileges: &[String],
         remote: &[RemoteIndexGrant],
         security: DocumentSecurity,
+        kibana: &[KibanaGrant],
     ) -> Self {
         Self {
             cluster: vec![],
@@ -128,6 +147,14 @@ impl EsRole {
                 security: security.clone(),
             }],
             remote_indices: remote_entries(remote, &security),
+            applications: kibana
+                .iter()
+                .map(|k| ApplicationGrant {
+                    application: KIBANA_APPLICATION.into(),
+                    privileges: k.privileges.clone(),
+                    resources: k.resources(),
+                })
+                .collect(),
         }
     }
 
@@ -168,6 +195,19 @@ impl EsRole {
         if let Some(first) = self.indices.first() {
             out.extend(first.security.in_words());
         }
+        out.extend(self.applications.iter().map(|a| {
+            let spaces: Vec<&str> = a
+                .resources
+                .iter()
+                .map(|r| r.strip_prefix("space:").unwrap_or(r))
+                .collect();
+            format!(
+                "Kibana privileges {} in {} {}",
+                a.privileges.join(", "),
+                if spaces.len() == 1 { "space" } else { "spaces" },
+                spaces.join(", ")
+            )
+        }));
         out.push(if self.cluster.is_empty() {
             "no cluster privileges".to_string()
         } else {
@@ -343,6 +383,7 @@ mod tests {
             &["read".into()],
             &remote,
             DocumentSecurity::default(),
+            &[],
         );
         let v = serde_json::to_value(&role).unwrap();
         assert_eq!(
@@ -365,6 +406,32 @@ mod tests {
         let plain =
             serde_json::to_value(EsRole::for_grant(&["a".into()], &["read".into()])).unwrap();
         assert!(plain.get("remote_indices").is_none());
+    }
+
+    #[test]
+    fn kibana_privileges_become_application_privileges_on_spaces() {
+        let kibana = vec![KibanaGrant {
+            spaces: vec!["payments".into()],
+            privileges: vec!["feature_discover.read".into()],
+        }];
+        let role = EsRole::build(
+            &["logs-1".into()],
+            &["read".into()],
+            &[],
+            DocumentSecurity::default(),
+            &kibana,
+        );
+        assert_eq!(
+            serde_json::to_value(&role).unwrap()["applications"],
+            serde_json::json!([{"application": "kibana-.kibana", "privileges": ["feature_discover.read"], "resources": ["space:payments"]}])
+        );
+        assert_eq!(
+            role.in_words()[1],
+            "Kibana privileges feature_discover.read in space payments"
+        );
+        let plain =
+            serde_json::to_value(EsRole::for_grant(&["a".into()], &["read".into()])).unwrap();
+        assert!(plain.get("applications").is_none());
     }
 
     #[test]

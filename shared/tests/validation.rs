@@ -272,6 +272,17 @@ fn a_custom_permission_may_carry_remote_indices_on_a_native_integration_only() {
         "setting_not_supported",
         "custom_permissions[0].remote_indices",
     );
+    let mut kibana_on_proxy = proxy.clone();
+    kibana_on_proxy.custom_permissions[0].remote_indices.clear();
+    kibana_on_proxy.custom_permissions[0].kibana = vec![shared::model::KibanaGrant {
+        spaces: vec!["payments".into()],
+        privileges: vec!["space_read".into()],
+    }];
+    assert_only(
+        &kibana_on_proxy,
+        "setting_not_supported",
+        "custom_permissions[0].kibana",
+    );
     // The entry's own fields are closed: no `clusters` or `query` slipped in beside them.
     let smuggled = serde_json::from_value::<IntegrationSpec>(serde_json::json!({
         "kind": "elasticsearch", "url": "https://x", "secret_arn": ARN,

@@ -364,3 +364,82 @@ async fn an_admin_cannot_save_a_script_or_another_requesters_attributes() {
         assert!(codes.contains(&code), "{query}: {b}");
     }
 }
+
+#[tokio::test]
+async fn kibana_spaces_are_granted_to_the_requesters_account_only_where_named() {
+    let env = Env::start(es_seed()).await;
+    let p = setup(
+        &env,
+        json!({"custom_permissions": [{"name": "discover-payments", "privileges": ["read"],
+               "kibana": [{"spaces": ["payments"], "privileges": ["feature_discover.read"]}]}]}),
+        json!({"permissions": ["discover-payments"], "auto_approve": true, "require_justification": false}),
+    )
+    .await;
+    // A requester cannot add spaces of their own.
+    let mut body = asking("discover-payments");
+    body["kibana"] = json!([{"spaces": ["*"], "privileges": ["space_all"]}]);
+    assert_eq!(ask(&p, DEV, body).await.0, 400);
+
+    let (s, r) = ask(&p, DEV, asking("discover-payments")).await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("active")), "{r}");
+    let id = r["id"].as_str().unwrap();
+    let (_, shown) = get(&p, DEV, id).await;
+    let g = &shown["grant_allows"];
+    assert_eq!(
+        g["role_descriptor"]["applications"],
+        json!([{"application": "kibana-.kibana", "privileges": ["feature_discover.read"], "resources": ["space:payments"]}])
+    );
+    assert!(
+        g["in_words"].as_array().unwrap().contains(&json!(
+            "Kibana privileges feature_discover.read in space payments"
+        )),
+        "{g}"
+    );
+    let (_, c) = credentials(&p, DEV, id).await;
+    let Auth::Basic(user, password) = auth_of(&c) else {
+        panic!("user mode")
+    };
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/_security/user/_has_privileges", env.es.url()))
+        .basic_auth(user, Some(password))
+        .json(&json!({"application": [{"application": "kibana-.kibana",
+               "privileges": ["feature_discover.read", "space_all"],
+               "resources": ["space:payments", "space:default"]}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["application"]["kibana-.kibana"],
+        json!({"space:payments": {"feature_discover.read": true, "space_all": false},
+               "space:default": {"feature_discover.read": false, "space_all": false}}),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn an_admin_cannot_grant_every_kibana_space() {
+    let env = Env::start(es_seed()).await;
+    let d = discover_app(&env);
+    for (kibana, code) in [
+        (
+            json!([{"spaces": ["*"], "privileges": ["space_read"]}]),
+            "invalid_kibana_space",
+        ),
+        (
+            json!([{"spaces": ["payments"], "privileges": ["all"]}]),
+            "unknown_kibana_privilege",
+        ),
+    ] {
+        let body = registration(
+            &env,
+            json!({"custom_permissions": [{"name": "k", "privileges": ["read"], "kibana": kibana}]}),
+        )
+        .await;
+        let (s, b) = put_integration(&d, "prod-search", body).await;
+        assert_eq!(s, 400, "{b}");
+        assert_eq!(b["error"]["details"][0]["code"], code, "{b}");
+    }
+}

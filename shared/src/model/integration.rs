@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::document_security::{FieldSecurity, check_field_security, check_query};
+use super::kibana::{KibanaGrant, check_kibana};
 use super::permission::{ResolvedPermission, builtin_es_permission, cloud_role};
 use super::principal::{PrincipalRef, check_principals};
 use super::remote_indices::{RemoteIndexGrant, check_remote_indices};
@@ -112,6 +113,9 @@ pub struct CustomPermission {
     /// Field-level security: only these fields are visible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field_security: Option<FieldSecurity>,
+    /// Kibana spaces and features (application privileges of `kibana-.kibana`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kibana: Vec<KibanaGrant>,
 }
 
 impl CustomPermission {
@@ -245,6 +249,7 @@ impl IntegrationSpec {
                     remote_indices: vec![],
                     query: None,
                     field_security: None,
+                    kibana: vec![],
                 }),
                 None => self
                     .custom_permissions
@@ -255,6 +260,7 @@ impl IntegrationSpec {
                         remote_indices: c.remote_indices.clone(),
                         query: c.query.clone(),
                         field_security: c.field_security.clone(),
+                        kibana: c.kibana.clone(),
                     }),
             },
             IntegrationKind::ElasticCloud => {
@@ -481,6 +487,15 @@ impl IntegrationSpec {
             }
             if let Some(fs) = &c.field_security {
                 check_field_security(e, &format!("{field}.field_security"), fs);
+            }
+            check_kibana(e, &format!("{field}.kibana"), &c.kibana);
+            if !self.authorization.is_native() && !c.kibana.is_empty() {
+                e.push(
+                    "setting_not_supported",
+                    format!("{field}.kibana"),
+                    "kibana privileges need the cluster's own security (authorization \"native\"): \
+                     Kibana reads them from the account's roles",
+                );
             }
             if !self.authorization.is_native() && c.uses_document_security() {
                 // The proxy passes documents through as the cluster returns them.

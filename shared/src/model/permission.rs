@@ -72,6 +72,9 @@ pub enum ResolvedPermission {
         /// Fixed by the permission: which fields.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         field_security: Option<super::FieldSecurity>,
+        /// Fixed by the permission: Kibana spaces and features.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        kibana: Vec<super::KibanaGrant>,
     },
     CloudRole {
         role_id: String,

@@ -254,13 +254,16 @@ fn parse_remote_indices(
         .collect()
 }
 
+/// An `indices` entry and, in `remote_indices`, its `clusters`.
+type EntryWithClusters = (IndicesPrivileges, Option<Vec<String>>);
+
 /// `parseIndexWithOptionalRemoteClusters`: each entry, with its `clusters` when allowed.
 fn parse_index_entries(
     role: &str,
     field: &str,
     v: &Value,
     allow_clusters: bool,
-) -> Result<Vec<(IndicesPrivileges, Option<Vec<String>>)>, ApiResponse> {
+) -> Result<Vec<EntryWithClusters>, ApiResponse> {
     let entries = v.as_array().map(Vec::as_slice).unwrap_or_default();
     let mut out = Vec::new();
     for entry in entries {

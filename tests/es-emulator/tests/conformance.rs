@@ -6,6 +6,8 @@ mod common;
 
 #[path = "conformance/api_key.rs"]
 mod api_key;
+#[path = "conformance/applications.rs"]
+mod applications;
 #[path = "conformance/authenticate.rs"]
 mod authenticate;
 #[path = "conformance/authz.rs"]

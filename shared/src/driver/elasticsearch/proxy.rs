@@ -120,6 +120,7 @@ impl Driver for EsProxyDriver {
             remote_indices,
             query,
             field_security,
+            kibana,
         } = &plan.permission
         else {
             return Err(ProvisionFailure {
@@ -129,10 +130,15 @@ impl Driver for EsProxyDriver {
         };
         // Refused when the permission is saved; a record from before would otherwise be
         // granted less than its approvers were shown.
-        if !remote_indices.is_empty() || query.is_some() || field_security.is_some() {
+        if !remote_indices.is_empty()
+            || query.is_some()
+            || field_security.is_some()
+            || !kibana.is_empty()
+        {
             return Err(ProvisionFailure {
                 error: refused(
-                    "the proxy cannot enforce remote_indices, a document query or field security",
+                    "the proxy cannot enforce remote_indices, a document query, field security \
+                     or Kibana privileges",
                 ),
                 created: vec![],
             });

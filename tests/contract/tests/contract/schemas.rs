@@ -143,6 +143,10 @@ fn full_integration_spec() -> IntegrationSpec {
                 grant: vec!["*".into()],
                 except: vec!["card".into()],
             }),
+            kibana: vec![shared::model::KibanaGrant {
+                spaces: vec!["payments".into()],
+                privileges: vec!["feature_discover.read".into()],
+            }],
         }],
         allow_insecure_http: true,
         notifications: Some(full_notifications()),
@@ -242,6 +246,11 @@ fn integration_spec_is_documented_field_for_field() {
         properties(&doc, schema(&doc, "FieldSecurity")),
         keys(&spec["custom_permissions"][0]["field_security"]),
         "IntegrationSpec.custom_permissions[].field_security properties"
+    );
+    assert_eq!(
+        properties(&doc, schema(&doc, "KibanaGrant")),
+        keys(&spec["custom_permissions"][0]["kibana"][0]),
+        "IntegrationSpec.custom_permissions[].kibana[] properties"
     );
     accepts::<IntegrationSpec>(&doc, "IntegrationSpec");
     required_matches::<IntegrationSpec>(&doc, "IntegrationSpec");

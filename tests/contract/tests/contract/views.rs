@@ -130,6 +130,10 @@ fn full_spec(kind: IntegrationKind) -> IntegrationSpec {
                 grant: vec!["*".into()],
                 except: vec!["card".into()],
             }),
+            kibana: vec![shared::model::KibanaGrant {
+                spaces: vec!["payments".into()],
+                privileges: vec!["feature_discover.read".into()],
+            }],
         }],
         allow_insecure_http: true,
         notifications: None,
@@ -689,6 +693,7 @@ fn grant_allows_matches_the_request_operation() {
     assert!(
         shown["grant_allows"]["role_descriptor"]["indices"][0]["query"]["template"].is_object()
     );
+    assert!(shown["grant_allows"]["role_descriptor"]["applications"][0]["resources"].is_array());
     assert_matches(&doc, "get", "/requests/{id}", "200", &shown);
     let mut c = r.clone();
     c.integration = cloud.name.clone();

@@ -73,11 +73,8 @@ pub struct IndexGrant {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteIndexEntry {
     pub clusters: Vec<String>,
-    pub names: Vec<String>,
-    pub privileges: Vec<String>,
-    pub allow_restricted_indices: bool,
     #[serde(flatten)]
-    pub security: DocumentSecurity,
+    pub entry: IndexGrant,
 }
 
 /// One `applications` entry (`ApplicationResourcePrivileges`): Kibana's privileges on spaces.
@@ -187,9 +184,9 @@ impl EsRole {
         out.extend(self.remote_indices.iter().map(|r| {
             format!(
                 "remote index privileges {} on cluster {}: {}",
-                r.privileges.join(", "),
+                r.entry.privileges.join(", "),
                 r.clusters.join(", "),
-                r.names.join(", ")
+                r.entry.names.join(", ")
             )
         }));
         if let Some(first) = self.indices.first() {
@@ -228,13 +225,15 @@ fn remote_entries(
         let first = out.len();
         for (alias, pattern) in g.resources.iter().filter_map(|r| split_remote(r)) {
             match out[first..].iter_mut().find(|e| e.clusters[0] == alias) {
-                Some(e) => e.names.push(pattern.to_string()),
+                Some(e) => e.entry.names.push(pattern.to_string()),
                 None => out.push(RemoteIndexEntry {
                     clusters: vec![alias.to_string()],
-                    names: vec![pattern.to_string()],
-                    privileges: g.privileges.clone(),
-                    allow_restricted_indices: false,
-                    security: security.clone(),
+                    entry: IndexGrant {
+                        names: vec![pattern.to_string()],
+                        privileges: g.privileges.clone(),
+                        allow_restricted_indices: false,
+                        security: security.clone(),
+                    },
                 }),
             }
         }

@@ -18,6 +18,21 @@ fn remote_permission() -> Value {
     }]})
 }
 
+/// Approves `id` as alice and reads the role its grant created.
+async fn approved_role(env: &Env, p: &provision::App, id: &str) -> Value {
+    let (s, done) = approve(p, ALICE, id).await;
+    assert_eq!(
+        (s, done["status"].as_str()),
+        (200, Some("active")),
+        "{done}"
+    );
+    let name = format!("ejit_grant_{id}");
+    let role = env
+        .es_json(Method::GET, &format!("/_security/role/{name}"))
+        .await;
+    role[&name].clone()
+}
+
 /// The integration with `extra`, and flow `eu` offering `read-eu` on `logs-*`.
 async fn setup(env: &Env, extra: Value, flow: Value) -> provision::App {
     let d = discover_app(env);
@@ -61,18 +76,9 @@ async fn remote_indices_are_shown_to_the_approver_and_created_as_shown() {
         "remote index privileges read, read_cross_cluster on cluster us-cluster: logs-*"
     );
 
-    let (s, done) = approve(&p, ALICE, &id).await;
-    assert_eq!(
-        (s, done["status"].as_str()),
-        (200, Some("active")),
-        "{done}"
-    );
-    let name = format!("ejit_grant_{id}");
-    let role = env
-        .es_json(Method::GET, &format!("/_security/role/{name}"))
-        .await;
+    let role = approved_role(&env, &p, &id).await;
     // Elasticsearch writes `clusters` after the index fields; the content is what was shown.
-    let created = role[&name]["remote_indices"].as_array().unwrap();
+    let created = role["remote_indices"].as_array().unwrap();
     assert_eq!(created.len(), 2, "{role}");
     for (c, shown) in created.iter().zip(remote.as_array().unwrap()) {
         for field in [
@@ -85,7 +91,7 @@ async fn remote_indices_are_shown_to_the_approver_and_created_as_shown() {
         }
     }
     assert_eq!(
-        role[&name]["indices"][0]["names"],
+        role["indices"][0]["names"],
         json!(["logs-2026.11"]),
         "the local part still names only the requested resources"
     );
@@ -191,18 +197,8 @@ async fn search_as(env: &Env, p: &provision::App, who: Person) -> Value {
     let (s, r) = ask(p, who, body).await;
     assert_eq!((s, r["status"].as_str()), (201, Some("active")), "{r}");
     let (_, c) = credentials(p, who, r["id"].as_str().unwrap()).await;
-    let Auth::Basic(user, password) = auth_of(&c) else {
-        panic!("user mode")
-    };
-    reqwest::Client::new()
-        .get(format!("{}/logs-2026.11/_search", env.es.url()))
-        .basic_auth(user, Some(password))
-        .send()
+    env.es_json_as(Method::GET, "/logs-2026.11/_search", &auth_of(&c), None)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 fn sources(found: &Value) -> Vec<Value> {
@@ -291,21 +287,12 @@ async fn the_approver_reads_the_query_and_fields_and_the_role_carries_them() {
         words.contains(&"only the fields * except card"),
         "{words:?}"
     );
-    let (s, done) = approve(&p, ALICE, &id).await;
-    assert_eq!(
-        (s, done["status"].as_str()),
-        (200, Some("active")),
-        "{done}"
-    );
-    let name = format!("ejit_grant_{id}");
-    let role = env
-        .es_json(Method::GET, &format!("/_security/role/{name}"))
-        .await;
+    let role = approved_role(&env, &p, &id).await;
     let stored: Value =
-        serde_json::from_str(role[&name]["indices"][0]["query"].as_str().unwrap()).unwrap();
+        serde_json::from_str(role["indices"][0]["query"].as_str().unwrap()).unwrap();
     assert_eq!(stored, entry["query"]);
     assert_eq!(
-        role[&name]["indices"][0]["field_security"],
+        role["indices"][0]["field_security"],
         entry["field_security"]
     );
 }
@@ -396,21 +383,16 @@ async fn kibana_spaces_are_granted_to_the_requesters_account_only_where_named() 
         "{g}"
     );
     let (_, c) = credentials(&p, DEV, id).await;
-    let Auth::Basic(user, password) = auth_of(&c) else {
-        panic!("user mode")
-    };
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{}/_security/user/_has_privileges", env.es.url()))
-        .basic_auth(user, Some(password))
-        .json(&json!({"application": [{"application": "kibana-.kibana",
-               "privileges": ["feature_discover.read", "space_all"],
-               "resources": ["space:payments", "space:default"]}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = env
+        .es_json_as(
+            Method::POST,
+            "/_security/user/_has_privileges",
+            &auth_of(&c),
+            Some(json!({"application": [{"application": "kibana-.kibana",
+                   "privileges": ["feature_discover.read", "space_all"],
+                   "resources": ["space:payments", "space:default"]}]})),
+        )
+        .await;
     assert_eq!(
         answer["application"]["kibana-.kibana"],
         json!({"space:payments": {"feature_discover.read": true, "space_all": false},

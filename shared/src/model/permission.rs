@@ -82,6 +82,28 @@ pub enum ResolvedPermission {
     },
 }
 
+impl ResolvedPermission {
+    /// Does it carry more than index privileges on the requested names (remote indices,
+    /// a document query, field security, Kibana privileges)?
+    pub fn carries_role_template(&self) -> bool {
+        match self {
+            Self::EsIndex {
+                remote_indices,
+                query,
+                field_security,
+                kibana,
+                ..
+            } => {
+                !remote_indices.is_empty()
+                    || query.is_some()
+                    || field_security.is_some()
+                    || !kibana.is_empty()
+            }
+            Self::CloudRole { .. } => false,
+        }
+    }
+}
+
 pub(crate) fn builtin_es_permission(name: &str) -> Option<Vec<String>> {
     let privileges: &[&str] = match name {
         "read" => &["read", "view_index_metadata"],

@@ -115,14 +115,7 @@ impl Driver for EsProxyDriver {
 
     /// Issues the grant's proxy credential; the cluster is not called.
     async fn provision(&self, plan: &GrantPlan) -> Result<Provisioned, ProvisionFailure> {
-        let ResolvedPermission::EsIndex {
-            privileges,
-            remote_indices,
-            query,
-            field_security,
-            kibana,
-        } = &plan.permission
-        else {
+        let ResolvedPermission::EsIndex { privileges, .. } = &plan.permission else {
             return Err(ProvisionFailure {
                 error: refused("an Elasticsearch grant needs index privileges"),
                 created: vec![],
@@ -130,11 +123,7 @@ impl Driver for EsProxyDriver {
         };
         // Refused when the permission is saved; a record from before would otherwise be
         // granted less than its approvers were shown.
-        if !remote_indices.is_empty()
-            || query.is_some()
-            || field_security.is_some()
-            || !kibana.is_empty()
-        {
+        if plan.permission.carries_role_template() {
             return Err(ProvisionFailure {
                 error: refused(
                     "the proxy cannot enforce remote_indices, a document query, field security \

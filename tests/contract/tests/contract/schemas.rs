@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use shared::model::{
-    AccessFlowSpec, ApprovalPolicy, ApprovalRule, CredentialMode, CustomPermission,
-    DiscoverySelection, EscalationSpec, IntegrationKind, IntegrationSpec, OwnerAttribute,
-    PrincipalRef, RequestStatus, ResourceOwner, TlsConfig,
+    AccessFlowSpec, ApprovalPolicy, ApprovalRule, CredentialMode, DiscoverySelection,
+    EscalationSpec, IntegrationKind, IntegrationSpec, OwnerAttribute, PrincipalRef, RequestStatus,
+    ResourceOwner, TlsConfig,
 };
 use shared::policy::NewRequest;
 
@@ -129,25 +129,7 @@ fn full_integration_spec() -> IntegrationSpec {
             exclude: vec!["tmp-*".into()],
         },
         user_prefix: Some("ejit_".into()),
-        custom_permissions: vec![CustomPermission {
-            name: "append".into(),
-            privileges: vec!["create_doc".into()],
-            remote_indices: vec![shared::model::RemoteIndexGrant {
-                resources: vec!["eu-cluster:logs-*".into()],
-                privileges: vec!["read".into(), "read_cross_cluster".into()],
-            }],
-            query: serde_json::json!({"term": {"owner": "{{_user.email}}"}})
-                .as_object()
-                .cloned(),
-            field_security: Some(shared::model::FieldSecurity {
-                grant: vec!["*".into()],
-                except: vec!["card".into()],
-            }),
-            kibana: vec![shared::model::KibanaGrant {
-                spaces: vec!["payments".into()],
-                privileges: vec!["feature_discover.read".into()],
-            }],
-        }],
+        custom_permissions: vec![crate::common::full_custom_permission()],
         allow_insecure_http: true,
         notifications: Some(full_notifications()),
         authorization: shared::model::Authorization::Proxy,

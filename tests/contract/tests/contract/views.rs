@@ -9,10 +9,10 @@ use serde_json::{Map, Value, json};
 use shared::discovery::DiscoverySummary;
 use shared::model::{
     AccessFlow, AccessFlowSpec, AccessRequest, ApprovalStep, AuditEvent, AuditSubject, BreakGlass,
-    CredentialMode, CustomPermission, Decision, DecisionKind, DiscoverySelection, Escalation,
-    Identity, Integration, IntegrationKind, IntegrationSpec, OwnerAttribute, PendingRetire,
-    PrincipalRef, RequestStatus, Resource, ResourceKind, ResourceOwner, Review, ReviewOutcome,
-    StepApproval, TargetObject, TlsConfig,
+    CredentialMode, Decision, DecisionKind, DiscoverySelection, Escalation, Identity, Integration,
+    IntegrationKind, IntegrationSpec, OwnerAttribute, PendingRetire, PrincipalRef, RequestStatus,
+    Resource, ResourceKind, ResourceOwner, Review, ReviewOutcome, StepApproval, TargetObject,
+    TlsConfig,
 };
 
 use crate::common::{openapi, operations, resolve};
@@ -116,25 +116,7 @@ fn full_spec(kind: IntegrationKind) -> IntegrationSpec {
             exclude: vec!["logs-debug-*".into()],
         },
         user_prefix: Some("ejit_".into()),
-        custom_permissions: vec![CustomPermission {
-            name: "append".into(),
-            privileges: vec!["create_doc".into()],
-            remote_indices: vec![shared::model::RemoteIndexGrant {
-                resources: vec!["eu-cluster:logs-*".into()],
-                privileges: vec!["read".into(), "read_cross_cluster".into()],
-            }],
-            query: serde_json::json!({"term": {"owner": "{{_user.email}}"}})
-                .as_object()
-                .cloned(),
-            field_security: Some(shared::model::FieldSecurity {
-                grant: vec!["*".into()],
-                except: vec!["card".into()],
-            }),
-            kibana: vec![shared::model::KibanaGrant {
-                spaces: vec!["payments".into()],
-                privileges: vec!["feature_discover.read".into()],
-            }],
-        }],
+        custom_permissions: vec![crate::common::full_custom_permission()],
         allow_insecure_http: true,
         notifications: None,
         authorization: Default::default(),

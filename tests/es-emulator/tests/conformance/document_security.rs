@@ -22,6 +22,15 @@ async fn platinum(es: &Es) {
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
+async fn put_field_security_role(es: &Es) -> Resp {
+    es.put(
+        "/_security/role/r",
+        &elastic(),
+        json!({"indices": [{"names": ["orders"], "privileges": ["read"], "field_security": {"grant": ["*"]}}]}),
+    )
+    .await
+}
+
 fn ids(r: &Resp) -> Vec<String> {
     let mut ids: Vec<String> = r.body["hits"]["hits"]
         .as_array()
@@ -87,23 +96,11 @@ async fn document_or_field_security_is_refused_without_the_licence() {
         Some(json!({"type": "platinum", "status": "expired"})),
     )
     .await;
-    let r = es
-        .put(
-            "/_security/role/r",
-            &elastic(),
-            json!({"indices": [{"names": ["orders"], "privileges": ["read"], "field_security": {"grant": ["*"]}}]}),
-        )
-        .await;
+    let r = put_field_security_role(&es).await;
     assert_eq!(r.status, 403);
     es.control("PUT", "license", Some(json!({"type": "trial"})))
         .await;
-    let r = es
-        .put(
-            "/_security/role/r",
-            &elastic(),
-            json!({"indices": [{"names": ["orders"], "privileges": ["read"], "field_security": {"grant": ["*"]}}]}),
-        )
-        .await;
+    let r = put_field_security_role(&es).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
 

@@ -47,6 +47,14 @@ async fn setup(env: &Env, extra: Value, flow: Value) -> provision::App {
     provision_app(env)
 }
 
+/// The codes of a 400's field errors.
+fn error_codes(b: &Value) -> Vec<&str> {
+    b["error"]["details"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|d| d["code"].as_str()).collect())
+        .unwrap_or_default()
+}
+
 fn asking(permission: &str) -> Value {
     json!({"integration": "prod-search", "flow": "eu", "resources": ["logs-2026.11"],
            "permission": permission, "duration": "1h", "justification": "incident 42"})
@@ -162,10 +170,7 @@ async fn an_admin_cannot_save_a_wildcard_cluster_alias() {
     )
     .await;
     assert_eq!(s, 400, "{b}");
-    let codes: Vec<&str> = b["error"]["details"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|d| d["code"].as_str()).collect())
-        .unwrap_or_default();
+    let codes = error_codes(&b);
     assert!(codes.contains(&"invalid_cluster_alias"), "{b}");
     assert!(codes.contains(&"invalid_pattern"), "{b}");
 }
@@ -344,10 +349,7 @@ async fn an_admin_cannot_save_a_script_or_another_requesters_attributes() {
         .await;
         let (s, b) = put_integration(&d, "prod-search", body).await;
         assert_eq!(s, 400, "{b}");
-        let codes: Vec<&str> = b["error"]["details"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|d| d["code"].as_str()).collect())
-            .unwrap_or_default();
+        let codes = error_codes(&b);
         assert!(codes.contains(&code), "{query}: {b}");
     }
 }

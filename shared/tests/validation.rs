@@ -283,6 +283,14 @@ fn a_custom_permission_may_carry_remote_indices_on_a_native_integration_only() {
         "setting_not_supported",
         "custom_permissions[0].kibana",
     );
+    let mut kibana_url = remote.clone();
+    kibana_url.kibana_url = Some("http://kibana.internal".into());
+    assert_only(&kibana_url, "insecure_url", "kibana_url");
+    kibana_url.kibana_url = Some("https://kibana.internal".into());
+    assert!(kibana_url.validate("x").is_ok());
+    let mut cloud_kibana = cloud();
+    cloud_kibana.kibana_url = Some("https://kibana.internal".into());
+    assert_only(&cloud_kibana, "setting_not_supported", "kibana_url");
     // The entry's own fields are closed: no `clusters` or `query` slipped in beside them.
     let smuggled = serde_json::from_value::<IntegrationSpec>(serde_json::json!({
         "kind": "elasticsearch", "url": "https://x", "secret_arn": ARN,

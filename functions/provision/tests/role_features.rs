@@ -427,3 +427,62 @@ async fn an_admin_cannot_grant_every_kibana_space() {
         assert_eq!(b["error"]["details"][0]["code"], code, "{b}");
     }
 }
+
+/// The demo cluster with a Kibana beside it holding `payments` and `ops`.
+fn seed_with_kibana() -> es_emulator::Seed {
+    let mut seed = es_seed();
+    seed.kibana_spaces = serde_json::from_value(json!([
+        {"id": "payments", "name": "Payments"}, {"id": "ops", "name": "Operations"}
+    ]))
+    .unwrap();
+    seed
+}
+
+#[tokio::test]
+async fn with_a_kibana_url_the_spaces_named_must_be_ones_kibana_shows_the_connector() {
+    let env = Env::start(seed_with_kibana()).await;
+    let d = discover_app(&env);
+    let with_spaces = |spaces: Value| {
+        json!({"kibana_url": env.es.url(), "custom_permissions": [{"name": "k", "privileges": ["read"],
+               "kibana": [{"spaces": spaces, "privileges": ["space_read"]}]}]})
+    };
+    // The connector holds no Kibana privilege yet: Kibana lists it no space.
+    let body = registration(&env, with_spaces(json!(["payments"]))).await;
+    let (s, b) = put_integration(&d, "prod-search", body).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (400, Some("unknown_kibana_space")),
+        "{b}"
+    );
+    assert_eq!(
+        b["error"]["details"],
+        json!({"missing": ["payments"], "known": []})
+    );
+
+    let s = env
+        .es_status(
+            Method::PUT,
+            "/_security/role/jit_connector",
+            &Auth::elastic(),
+            Some(json!({"cluster": ["monitor", "manage_security"],
+                "indices": [{"names": ["*"], "privileges": ["monitor", "view_index_metadata"]}],
+                "applications": [{"application": "kibana-.kibana", "privileges": ["space_read"], "resources": ["*"]}]})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let body = registration(&env, with_spaces(json!(["payments", "marketing"]))).await;
+    let (s, b) = put_integration(&d, "prod-search", body).await;
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(
+        b["error"]["details"],
+        json!({"missing": ["marketing"], "known": ["payments", "ops"]})
+    );
+    register(&env, &d, with_spaces(json!(["payments", "ops"]))).await;
+    let spaces_read = env
+        .es_requests()
+        .await
+        .iter()
+        .filter(|r| r["path"] == "/api/spaces/space")
+        .count();
+    assert_eq!(spaces_read, 3, "one read per save");
+}

@@ -43,6 +43,17 @@ pub enum DriverError {
         license: String,
         status: String,
     },
+    #[error(
+        "Kibana does not show the connector the space(s) {}: create them, or give the \
+         connector a Kibana privilege in them (it lists {})",
+        missing.join(", "),
+        if known.is_empty() { "no spaces".to_string() } else { known.join(", ") }
+    )]
+    UnknownKibanaSpaces {
+        missing: Vec<String>,
+        /// Space ids Kibana listed (only ids of Kibana's own form are kept).
+        known: Vec<String>,
+    },
 }
 
 /// The longest error type token kept from a target's answer.
@@ -120,6 +131,7 @@ impl DriverError {
             Self::BadConnectorSecret { .. } => "connector_secret_invalid",
             Self::Refused { .. } => "operation_refused",
             Self::LicenseNotSufficient { .. } => "license_not_sufficient",
+            Self::UnknownKibanaSpaces { .. } => "unknown_kibana_space",
         }
     }
 }

@@ -118,6 +118,24 @@ pub struct CustomPermission {
     pub kibana: Vec<KibanaGrant>,
 }
 
+impl IntegrationSpec {
+    /// Every Kibana space its custom permissions name, once each, in order.
+    pub fn kibana_spaces(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for s in self
+            .custom_permissions
+            .iter()
+            .flat_map(|c| &c.kibana)
+            .flat_map(|k| &k.spaces)
+        {
+            if !out.contains(&s.as_str()) {
+                out.push(s);
+            }
+        }
+        out
+    }
+}
+
 impl CustomPermission {
     /// Does it restrict documents or fields (a licence feature of Elasticsearch)?
     pub fn uses_document_security(&self) -> bool {
@@ -175,6 +193,10 @@ pub struct IntegrationSpec {
     /// credentials instead of the cluster's URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_url: Option<String>,
+    /// The cluster's Kibana: when set, the Kibana spaces custom permissions name are checked
+    /// against Kibana's own list (read with the connector's credentials) when saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kibana_url: Option<String>,
 }
 
 /// A stored integration.
@@ -309,6 +331,16 @@ impl IntegrationSpec {
                 }
                 self.check_custom_permissions(&mut e);
                 self.check_proxy(&mut e);
+                if let Some(url) = &self.kibana_url {
+                    check_url(&mut e, "kibana_url", url, self.allow_insecure_http);
+                    if !self.authorization.is_native() {
+                        e.push(
+                            "setting_not_supported",
+                            "kibana_url",
+                            "kibana_url needs the cluster's own security (authorization \"native\")",
+                        );
+                    }
+                }
             }
             IntegrationKind::ElasticCloud => {
                 if let Some(url) = &self.url {
@@ -337,6 +369,7 @@ impl IntegrationSpec {
                     ("tls.ca_cert", self.tls.ca_cert.is_some()),
                     ("authorization", !self.authorization.is_native()),
                     ("proxy_url", self.proxy_url.is_some()),
+                    ("kibana_url", self.kibana_url.is_some()),
                 ] {
                     if set {
                         e.push(

@@ -38,7 +38,7 @@ impl KibanaGrant {
 }
 
 /// Kibana space ids: lowercase letters, digits, `_` and `-` (the spaces API's rule).
-fn space_ok(id: &str) -> bool {
+pub fn is_space_id(id: &str) -> bool {
     (1..=255).contains(&id.len())
         && id
             .chars()
@@ -79,7 +79,7 @@ pub(crate) fn check_kibana(e: &mut ValidationErrors, field: &str, grants: &[Kiba
             );
         }
         for (j, s) in g.spaces.iter().enumerate() {
-            if !space_ok(s) {
+            if !is_space_id(s) {
                 e.push(
                     "invalid_kibana_space",
                     format!("{f}.spaces[{j}]"),

@@ -16,6 +16,7 @@ mod errors;
 mod filter_path;
 mod glob;
 mod ids;
+mod kibana;
 mod license;
 mod media;
 mod privileges;

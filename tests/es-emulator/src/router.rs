@@ -127,6 +127,10 @@ fn route(ctx: &mut Ctx, s: &[&str]) -> ApiResult {
             allow(ctx, &["GET"])?;
             account::builtin_privileges(ctx)
         }
+        ["api", "spaces", "space"] => {
+            allow(ctx, &["GET"])?;
+            crate::kibana::list_spaces(ctx)
+        }
         ["_license"] => {
             allow(ctx, &["GET"])?;
             crate::license::get_license(ctx)

@@ -36,6 +36,9 @@ pub struct Seed {
     /// The cluster's licence (default: active basic, as a new cluster has).
     #[serde(default)]
     pub license: Option<crate::license::License>,
+    /// Spaces of the tiny Kibana served beside the API (`GET /api/spaces/space`).
+    #[serde(default)]
+    pub kibana_spaces: Vec<crate::kibana::Space>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -156,6 +159,7 @@ impl Seed {
             }
             state.license = l.clone();
         }
+        state.kibana_spaces = self.kibana_spaces.clone();
         for (name, body) in &self.roles {
             if let Some(e) = role_name_error(name, false) {
                 return Err(invalid(format!("seed role [{name}]: {e}")));

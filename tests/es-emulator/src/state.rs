@@ -51,6 +51,8 @@ pub struct State {
     pub cluster_uuid: String,
     /// `GET /_license`; a new cluster's is an active basic licence.
     pub license: crate::license::License,
+    /// The tiny Kibana's spaces (`GET /api/spaces/space`).
+    pub kibana_spaces: Vec<crate::kibana::Space>,
 }
 
 impl State {
@@ -65,6 +67,7 @@ impl State {
             faults: Vec::new(),
             cluster_uuid: crate::ids::random_id(22),
             license: crate::license::License::default(),
+            kibana_spaces: Vec::new(),
         }
     }
 

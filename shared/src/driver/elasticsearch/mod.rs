@@ -6,6 +6,7 @@ mod connector;
 pub mod discover;
 pub mod grants;
 mod key_report;
+mod kibana;
 mod license;
 pub mod proxy;
 mod resolve;
@@ -164,6 +165,16 @@ impl Driver for EsDriver {
             .any(|c| c.uses_document_security())
         {
             license::check_document_security(&self.es).await?;
+        }
+        let spaces = self.integration.spec.kibana_spaces();
+        if let (Some(url), false) = (&self.integration.spec.kibana_url, spaces.is_empty()) {
+            let kibana = EsClient::from_parts(
+                self.http.clone(),
+                self.retry,
+                url,
+                self.creds.authorization()?,
+            )?;
+            kibana::check_spaces(&kibana, &spaces).await?;
         }
         Ok(())
     }

@@ -134,6 +134,7 @@ fn full_integration_spec() -> IntegrationSpec {
         notifications: Some(full_notifications()),
         authorization: shared::model::Authorization::Proxy,
         proxy_url: Some("https://es-proxy.example.com".into()),
+        kibana_url: Some("https://kibana.example.com".into()),
     }
 }
 

@@ -121,6 +121,7 @@ fn full_spec(kind: IntegrationKind) -> IntegrationSpec {
         notifications: None,
         authorization: Default::default(),
         proxy_url: None,
+        kibana_url: Some("https://kibana.example.com".into()),
     }
 }
 

@@ -301,6 +301,18 @@ fn a_custom_permission_may_carry_remote_indices_on_a_native_integration_only() {
 }
 
 #[test]
+fn the_sample_event_with_role_templates_is_a_valid_integration() {
+    let event: serde_json::Value = serde_json::from_str(include_str!(
+        "../../events/discover/put-integration-role-templates.json"
+    ))
+    .unwrap();
+    let spec: IntegrationSpec =
+        serde_json::from_str(event["body"].as_str().unwrap()).expect("the body parses");
+    assert_eq!(spec.validate("prod-search"), Ok(()));
+    assert_eq!(spec.kibana_spaces(), ["payments"]);
+}
+
+#[test]
 fn unknown_fields_and_wrong_types_are_refused_by_the_parser() {
     let unknown = serde_json::from_value::<IntegrationSpec>(serde_json::json!({
         "kind": "elasticsearch", "url": "https://x", "secret_arn": ARN, "pasword": "x"

@@ -56,13 +56,9 @@ fn role_descriptor(plan: &GrantPlan) -> Result<Value, DriverError> {
 /// cannot change the query's meaning, whatever the template engine escapes, are let through:
 /// an identity provider's subject or email with quotes or braces is refused rather than trusted.
 fn check_template_values(plan: &GrantPlan) -> Result<(), DriverError> {
-    let safe = |v: &str| {
-        v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@._+-|:".contains(c))
-    };
     let mut values = vec![plan.principal.name.as_str(), plan.requester.sub.as_str()];
     values.extend(plan.requester.email.as_deref());
-    if values.into_iter().all(safe) {
+    if values.into_iter().all(substitutes_safely) {
         Ok(())
     } else {
         Err(DriverError::Refused {
@@ -72,6 +68,13 @@ fn check_template_values(plan: &GrantPlan) -> Result<(), DriverError> {
                 .into(),
         })
     }
+}
+
+/// Letters, digits and the punctuation of usernames, subjects and addresses: nothing that
+/// could close a JSON string or open a Mustache tag.
+fn substitutes_safely(v: &str) -> bool {
+    v.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "@._+-|:".contains(c))
 }
 
 fn metadata(plan: &GrantPlan) -> Value {
@@ -364,4 +367,23 @@ pub async fn revoke(es: &EsClient, plan: &RevokePlan) -> Result<(), DriverError>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod template_value_tests {
+    use super::substitutes_safely;
+
+    #[test]
+    fn only_values_that_cannot_change_a_query_are_substituted() {
+        for ok in [
+            "ejit_dev_example_com",
+            "auth0|8a7b6c5d",
+            "dev+jit@example.com",
+        ] {
+            assert!(substitutes_safely(ok), "{ok}");
+        }
+        for bad in ["a\"b", "x}}", "{{y", "a\\b", "a b", "é@example.com", "a\nb"] {
+            assert!(!substitutes_safely(bad), "{bad:?}");
+        }
+    }
 }

@@ -104,6 +104,7 @@ impl Env {
                 notifications: None,
                 authorization: Default::default(),
                 proxy_url: None,
+                kibana_url: None,
             },
             version: 1,
             created_at: Utc::now(),

@@ -40,6 +40,7 @@ fn integration(name: &str) -> Integration {
             notifications: None,
             authorization: Default::default(),
             proxy_url: None,
+            kibana_url: None,
         },
         version: 0,
         created_at: t0(),

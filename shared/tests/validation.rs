@@ -229,21 +229,87 @@ fn tls_prefix_and_custom_permissions_are_checked() {
     s.custom_permissions = vec![CustomPermission {
         name: "append".into(),
         privileges: vec!["create_doc".into(), "fly".into()],
+        ..Default::default()
     }];
     assert_only(&s, "unknown_privilege", "custom_permissions[0].privileges");
     s.custom_permissions = vec![CustomPermission {
         name: "read".into(),
         privileges: vec!["read".into()],
+        ..Default::default()
     }];
     assert_only(&s, "duplicate_permission", "custom_permissions[0].name");
     s.custom_permissions = vec![CustomPermission {
         name: "append".into(),
         privileges: vec![],
+        ..Default::default()
     }];
     assert_only(&s, "empty_privileges", "custom_permissions[0].privileges");
     let mut c = cloud();
     c.tls.ca_cert = Some("-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----".into());
     assert_only(&c, "setting_not_supported", "tls.ca_cert");
+}
+
+#[test]
+fn a_custom_permission_may_carry_remote_indices_on_a_native_integration_only() {
+    let remote: IntegrationSpec = serde_json::from_value(serde_json::json!({
+        "kind": "elasticsearch", "url": "https://x", "secret_arn": ARN,
+        "custom_permissions": [{"name": "read-eu", "privileges": ["read"],
+            "remote_indices": [{"resources": ["eu-cluster:logs-*"], "privileges": ["read", "read_cross_cluster"]}]}]
+    }))
+    .unwrap();
+    assert!(remote.validate("x").is_ok());
+    let mut bad = remote.clone();
+    bad.custom_permissions[0].remote_indices[0].resources = vec!["*:logs-*".into()];
+    assert_only(
+        &bad,
+        "invalid_cluster_alias",
+        "custom_permissions[0].remote_indices[0].resources[0]",
+    );
+    let mut proxy = remote.clone();
+    proxy.authorization = shared::model::Authorization::Proxy;
+    assert_only(
+        &proxy,
+        "setting_not_supported",
+        "custom_permissions[0].remote_indices",
+    );
+    let mut kibana_on_proxy = proxy.clone();
+    kibana_on_proxy.custom_permissions[0].remote_indices.clear();
+    kibana_on_proxy.custom_permissions[0].kibana = vec![shared::model::KibanaGrant {
+        spaces: vec!["payments".into()],
+        privileges: vec!["space_read".into()],
+    }];
+    assert_only(
+        &kibana_on_proxy,
+        "setting_not_supported",
+        "custom_permissions[0].kibana",
+    );
+    let mut kibana_url = remote.clone();
+    kibana_url.kibana_url = Some("http://kibana.internal".into());
+    assert_only(&kibana_url, "insecure_url", "kibana_url");
+    kibana_url.kibana_url = Some("https://kibana.internal".into());
+    assert!(kibana_url.validate("x").is_ok());
+    let mut cloud_kibana = cloud();
+    cloud_kibana.kibana_url = Some("https://kibana.internal".into());
+    assert_only(&cloud_kibana, "setting_not_supported", "kibana_url");
+    // The entry's own fields are closed: no `clusters` or `query` slipped in beside them.
+    let smuggled = serde_json::from_value::<IntegrationSpec>(serde_json::json!({
+        "kind": "elasticsearch", "url": "https://x", "secret_arn": ARN,
+        "custom_permissions": [{"name": "r", "privileges": ["read"],
+            "remote_indices": [{"resources": ["eu:logs"], "privileges": ["read"], "clusters": ["*"]}]}]
+    }));
+    assert!(smuggled.unwrap_err().to_string().contains("unknown field"));
+}
+
+#[test]
+fn the_sample_event_with_role_templates_is_a_valid_integration() {
+    let event: serde_json::Value = serde_json::from_str(include_str!(
+        "../../events/discover/put-integration-role-templates.json"
+    ))
+    .unwrap();
+    let spec: IntegrationSpec =
+        serde_json::from_str(event["body"].as_str().unwrap()).expect("the body parses");
+    assert_eq!(spec.validate("prod-search"), Ok(()));
+    assert_eq!(spec.kibana_spaces(), ["payments"]);
 }
 
 #[test]
@@ -432,6 +498,7 @@ fn custom_permissions_resolve_on_their_integration_only() {
     spec.custom_permissions = vec![CustomPermission {
         name: "append".into(),
         privileges: vec!["create_doc".into()],
+        ..Default::default()
     }];
     let i = integration(spec);
     let mut f = flow();

@@ -42,6 +42,7 @@ fn integration(url: &str, include: &[&str]) -> Integration {
             notifications: None,
             authorization: Default::default(),
             proxy_url: None,
+            kibana_url: None,
             organization_id: None,
             secret_arn: "arn:aws:secretsmanager:us-east-1:000000000000:secret:es".into(),
             tls: TlsConfig::default(),

@@ -139,6 +139,9 @@ impl From<DriverError> for ApiError {
         if let DriverError::MissingPrivileges { missing } = &e {
             err = err.with_details(json!({ "missing": missing }));
         }
+        if let DriverError::UnknownKibanaSpaces { missing, known } = &e {
+            err = err.with_details(json!({ "missing": missing, "known": known }));
+        }
         err
     }
 }

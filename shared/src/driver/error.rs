@@ -33,6 +33,27 @@ pub enum DriverError {
     BadConnectorSecret { reason: String },
     #[error("{reason}")]
     Refused { reason: String },
+    #[error(
+        "the cluster's licence ({license}, {status}) does not include {feature}: it needs an \
+         active platinum, enterprise or trial licence"
+    )]
+    LicenseNotSufficient {
+        feature: String,
+        /// The licence type and status, as tokens of the target's answer.
+        license: String,
+        status: String,
+    },
+    #[error(
+        "Kibana does not show the connector the space(s) {}: create them, or give the \
+         connector a Kibana privilege in them (it lists {})",
+        missing.join(", "),
+        if known.is_empty() { "no spaces".to_string() } else { known.join(", ") }
+    )]
+    UnknownKibanaSpaces {
+        missing: Vec<String>,
+        /// Space ids Kibana listed (only ids of Kibana's own form are kept).
+        known: Vec<String>,
+    },
 }
 
 /// The longest error type token kept from a target's answer.
@@ -109,6 +130,8 @@ impl DriverError {
             Self::Protocol { .. } => "target_protocol_error",
             Self::BadConnectorSecret { .. } => "connector_secret_invalid",
             Self::Refused { .. } => "operation_refused",
+            Self::LicenseNotSufficient { .. } => "license_not_sufficient",
+            Self::UnknownKibanaSpaces { .. } => "unknown_kibana_space",
         }
     }
 }

@@ -5,8 +5,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::document_security::{FieldSecurity, check_field_security, check_query};
+use super::kibana::{KibanaGrant, check_kibana};
 use super::permission::{ResolvedPermission, builtin_es_permission, cloud_role};
 use super::principal::{PrincipalRef, check_principals};
+use super::remote_indices::{RemoteIndexGrant, check_remote_indices};
 use crate::validation::{TextKind, ValidationErrors, check_name, check_text};
 
 pub const MAX_CUSTOM_ACCESS_DETAILS: usize = 400;
@@ -94,11 +97,50 @@ impl Default for DiscoverySelection {
 }
 
 /// A named permission level beyond read/write/manage, e.g. `{"name":"append","privileges":["create_doc"]}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Its `privileges` apply to the resources a request names; what else it carries is fixed by
+/// the administrator and the same for every grant of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomPermission {
     pub name: String,
     pub privileges: Vec<String>,
+    /// Index privileges on remote clusters' indices (cross-cluster search).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_indices: Vec<RemoteIndexGrant>,
+    /// Document-level security: only documents matching this query are visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Field-level security: only these fields are visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_security: Option<FieldSecurity>,
+    /// Kibana spaces and features (application privileges of `kibana-.kibana`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kibana: Vec<KibanaGrant>,
+}
+
+impl IntegrationSpec {
+    /// Every Kibana space its custom permissions name, once each, in order.
+    pub fn kibana_spaces(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for s in self
+            .custom_permissions
+            .iter()
+            .flat_map(|c| &c.kibana)
+            .flat_map(|k| &k.spaces)
+        {
+            if !out.contains(&s.as_str()) {
+                out.push(s);
+            }
+        }
+        out
+    }
+}
+
+impl CustomPermission {
+    /// Does it restrict documents or fields (a licence feature of Elasticsearch)?
+    pub fn uses_document_security(&self) -> bool {
+        self.query.is_some() || self.field_security.is_some()
+    }
 }
 
 /// What an administrator PUTs to `/integrations/{name}`.
@@ -151,6 +193,10 @@ pub struct IntegrationSpec {
     /// credentials instead of the cluster's URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_url: Option<String>,
+    /// The cluster's Kibana: when set, the Kibana spaces custom permissions name are checked
+    /// against Kibana's own list (read with the connector's credentials) when saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kibana_url: Option<String>,
 }
 
 /// A stored integration.
@@ -219,14 +265,26 @@ impl Integration {
 impl IntegrationSpec {
     pub fn resolve_permission(&self, name: &str) -> Option<ResolvedPermission> {
         match self.kind {
-            IntegrationKind::Elasticsearch => builtin_es_permission(name)
-                .or_else(|| {
-                    self.custom_permissions
-                        .iter()
-                        .find(|c| c.name == name)
-                        .map(|c| c.privileges.clone())
-                })
-                .map(|privileges| ResolvedPermission::EsIndex { privileges }),
+            IntegrationKind::Elasticsearch => match builtin_es_permission(name) {
+                Some(privileges) => Some(ResolvedPermission::EsIndex {
+                    privileges,
+                    remote_indices: vec![],
+                    query: None,
+                    field_security: None,
+                    kibana: vec![],
+                }),
+                None => self
+                    .custom_permissions
+                    .iter()
+                    .find(|c| c.name == name)
+                    .map(|c| ResolvedPermission::EsIndex {
+                        privileges: c.privileges.clone(),
+                        remote_indices: c.remote_indices.clone(),
+                        query: c.query.clone(),
+                        field_security: c.field_security.clone(),
+                        kibana: c.kibana.clone(),
+                    }),
+            },
             IntegrationKind::ElasticCloud => {
                 cloud_role(name).map(|scope| ResolvedPermission::CloudRole {
                     role_id: name.to_string(),
@@ -273,6 +331,16 @@ impl IntegrationSpec {
                 }
                 self.check_custom_permissions(&mut e);
                 self.check_proxy(&mut e);
+                if let Some(url) = &self.kibana_url {
+                    check_url(&mut e, "kibana_url", url, self.allow_insecure_http);
+                    if !self.authorization.is_native() {
+                        e.push(
+                            "setting_not_supported",
+                            "kibana_url",
+                            "kibana_url needs the cluster's own security (authorization \"native\")",
+                        );
+                    }
+                }
             }
             IntegrationKind::ElasticCloud => {
                 if let Some(url) = &self.url {
@@ -301,6 +369,7 @@ impl IntegrationSpec {
                     ("tls.ca_cert", self.tls.ca_cert.is_some()),
                     ("authorization", !self.authorization.is_native()),
                     ("proxy_url", self.proxy_url.is_some()),
+                    ("kibana_url", self.kibana_url.is_some()),
                 ] {
                     if set {
                         e.push(
@@ -444,6 +513,41 @@ impl IntegrationSpec {
                         format!("{p:?} is not an Elasticsearch index privilege"),
                     );
                 }
+            }
+            check_remote_indices(e, &format!("{field}.remote_indices"), &c.remote_indices);
+            if let Some(q) = &c.query {
+                check_query(e, &format!("{field}.query"), q);
+            }
+            if let Some(fs) = &c.field_security {
+                check_field_security(e, &format!("{field}.field_security"), fs);
+            }
+            check_kibana(e, &format!("{field}.kibana"), &c.kibana);
+            if !self.authorization.is_native() && !c.kibana.is_empty() {
+                e.push(
+                    "setting_not_supported",
+                    format!("{field}.kibana"),
+                    "kibana privileges need the cluster's own security (authorization \"native\"): \
+                     Kibana reads them from the account's roles",
+                );
+            }
+            if !self.authorization.is_native() && c.uses_document_security() {
+                // The proxy passes documents through as the cluster returns them.
+                e.push(
+                    "setting_not_supported",
+                    format!("{field}.query"),
+                    "query and field_security need the cluster's own security (authorization \
+                     \"native\"): Elasticsearch filters the documents and fields",
+                );
+            }
+            if !self.authorization.is_native() && !c.remote_indices.is_empty() {
+                // The proxy sees only requests to the cluster it fronts: a search the cluster
+                // forwards to a remote one is beyond what it checks.
+                e.push(
+                    "setting_not_supported",
+                    format!("{field}.remote_indices"),
+                    "remote_indices needs the cluster's own security (authorization \"native\"): \
+                     the remote cluster enforces them on the role the grant creates",
+                );
             }
         }
     }

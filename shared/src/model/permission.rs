@@ -61,12 +61,47 @@ pub enum CloudRoleScope {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ResolvedPermission {
     EsIndex {
+        /// On the resources the request names.
         privileges: Vec<String>,
+        /// Fixed by the permission: remote clusters' indices.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        remote_indices: Vec<super::RemoteIndexGrant>,
+        /// Fixed by the permission: which documents (may use the requester's attributes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query: Option<serde_json::Map<String, serde_json::Value>>,
+        /// Fixed by the permission: which fields.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field_security: Option<super::FieldSecurity>,
+        /// Fixed by the permission: Kibana spaces and features.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        kibana: Vec<super::KibanaGrant>,
     },
     CloudRole {
         role_id: String,
         scope: CloudRoleScope,
     },
+}
+
+impl ResolvedPermission {
+    /// Does it carry more than index privileges on the requested names (remote indices,
+    /// a document query, field security, Kibana privileges)?
+    pub fn carries_role_template(&self) -> bool {
+        match self {
+            Self::EsIndex {
+                remote_indices,
+                query,
+                field_security,
+                kibana,
+                ..
+            } => {
+                !remote_indices.is_empty()
+                    || query.is_some()
+                    || field_security.is_some()
+                    || !kibana.is_empty()
+            }
+            Self::CloudRole { .. } => false,
+        }
+    }
 }
 
 pub(crate) fn builtin_es_permission(name: &str) -> Option<Vec<String>> {

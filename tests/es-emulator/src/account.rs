@@ -155,6 +155,16 @@ fn has_application_privilege(
     privilege: &str,
     resource: &str,
 ) -> bool {
+    application_grants(p, app, resource, &|x| x == "*" || x == privilege)
+}
+
+/// Does every layer hold some privilege of `app` on `resource` that `wanted` accepts?
+pub fn application_grants(
+    p: &crate::authn::Principal,
+    app: &str,
+    resource: &str,
+    wanted: &dyn Fn(&str) -> bool,
+) -> bool {
     let strs = |v: &Value| -> Vec<String> {
         v.as_array()
             .map(|a| {
@@ -168,9 +178,7 @@ fn has_application_privilege(
         layer.iter().any(|rd| {
             rd.applications.iter().any(|a| {
                 glob::matches(a["application"].as_str().unwrap_or_default(), app)
-                    && strs(&a["privileges"])
-                        .iter()
-                        .any(|x| x == "*" || x == privilege)
+                    && strs(&a["privileges"]).iter().any(|x| wanted(x))
                     && strs(&a["resources"])
                         .iter()
                         .any(|x| glob::matches(x, resource))

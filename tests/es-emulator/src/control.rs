@@ -95,6 +95,15 @@ pub fn handle(shared: &Shared, method: &str, path: &str, body: &[u8]) -> ApiResp
             state.log.clear();
             ApiResponse::ok(json!({"acknowledged": true}))
         }
+        ("PUT", "license") => match serde_json::from_slice::<crate::license::License>(body) {
+            Ok(l) if l.is_known() => {
+                state.license = l;
+                ApiResponse::ok(json!({"acknowledged": true}))
+            }
+            _ => bad_request(
+                "body must be {\"type\": basic|standard|gold|platinum|enterprise|trial, \"status\": active|expired|invalid}",
+            ),
+        },
         ("GET", "faults") => ApiResponse::ok(json!({"faults": state.faults})),
         ("POST", "faults") => match parse_fault(body) {
             Ok(f) => {

@@ -510,8 +510,21 @@ pub fn search(ctx: &mut Ctx, expr: Option<&str>) -> ApiResult {
         let Some(ix) = catalog.indices.get(name) else {
             continue;
         };
+        // Document- and field-level security of the roles that let this index be read.
+        let mut granted_as = vec![name.as_str()];
+        granted_as.extend(ix.data_stream.as_deref());
+        let control =
+            crate::dls::ReadControl::of(ctx.principal, "indices:data/read/search", &granted_as)?;
         for (id, d) in &ix.docs {
-            let mut doc = d.source.clone();
+            // The search sees only the fields field-level security leaves; the role's own
+            // query sees the whole document.
+            let visible = control.filter_source(&d.source);
+            let with_id = |mut v: Value| {
+                if let Value::Object(o) = &mut v {
+                    o.entry("_id").or_insert(json!(id));
+                }
+                v
+            };
             let matched = if query_v
                 .get("match")
                 .and_then(|m| m.get("_all_fields"))
@@ -521,17 +534,14 @@ pub fn search(ctx: &mut Ctx, expr: Option<&str>) -> ApiResult {
                     .as_str()
                     .unwrap_or_default()
                     .to_lowercase();
-                d.source.to_string().to_lowercase().contains(&needle)
+                visible.to_string().to_lowercase().contains(&needle)
             } else {
-                if let Value::Object(o) = &mut doc {
-                    o.entry("_id").or_insert(json!(id));
-                }
-                query::matches(&query_v, &doc)?
+                query::matches(&query_v, &with_id(visible.clone()))?
             };
-            if matched {
+            if matched && control.allows(&with_id(d.source.clone()))? {
                 let mut hit = json!({"_index": name, "_id": id, "_score": 1.0});
                 if source_enabled {
-                    hit["_source"] = d.source.clone();
+                    hit["_source"] = visible;
                 }
                 hits.push((hit, d.source.clone()));
             }

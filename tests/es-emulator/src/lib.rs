@@ -10,11 +10,14 @@ mod catalog;
 mod control;
 mod ctx;
 mod discovery;
+mod dls;
 mod documents;
 mod errors;
 mod filter_path;
 mod glob;
 mod ids;
+mod kibana;
+mod license;
 mod media;
 mod privileges;
 mod query;
@@ -38,6 +41,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use license::License;
 pub use seed::{Seed, SeedAlias, SeedDataStream, SeedDoc, SeedGenerated, SeedIndex, SeedUser};
 
 /// How an emulator starts: the `elastic` superuser's password and optional fixtures.

@@ -26,6 +26,11 @@ pub fn put_role(ctx: &mut Ctx, name: &str) -> ApiResult {
         return Err(action_validation(&errors));
     }
     require_cluster(ctx.principal, A_PUT)?;
+    rd.check_role_queries()?;
+    // `NativeRolesStore.putRole`: a role restricting documents or fields needs the licence.
+    if rd.uses_document_security() && !ctx.state.license.allows_document_security() {
+        return Err(crate::license::dls_compliance_exception());
+    }
     let created = ctx.state.roles.insert(name.to_string(), rd).is_none();
     Ok(ApiResponse::ok(json!({"role": {"created": created}})))
 }

@@ -17,6 +17,13 @@ pub struct IndicesPrivileges {
     pub allow_restricted_indices: bool,
 }
 
+/// `RemoteIndicesPrivileges`: an `indices` entry that also names the remote clusters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteIndicesPrivileges {
+    pub clusters: Vec<String>,
+    pub indices: IndicesPrivileges,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RoleDescriptor {
     pub cluster: Vec<String>,
@@ -26,7 +33,7 @@ pub struct RoleDescriptor {
     pub metadata: Map<String, Value>,
     pub description: Option<String>,
     pub global: Option<Value>,
-    pub remote_indices: Vec<Value>,
+    pub remote_indices: Vec<RemoteIndicesPrivileges>,
     pub remote_cluster: Vec<Value>,
     pub restriction: Option<Value>,
 }
@@ -47,26 +54,7 @@ impl RoleDescriptor {
     }
 
     pub fn to_json(&self) -> Value {
-        let indices: Vec<Value> = self
-            .indices
-            .iter()
-            .map(|ip| {
-                let mut o = Map::new();
-                o.insert("names".into(), json!(ip.names));
-                o.insert("privileges".into(), json!(ip.privileges));
-                if let Some(fs) = &ip.field_security {
-                    o.insert("field_security".into(), fs.clone());
-                }
-                if let Some(q) = &ip.query {
-                    o.insert("query".into(), json!(q));
-                }
-                o.insert(
-                    "allow_restricted_indices".into(),
-                    json!(ip.allow_restricted_indices),
-                );
-                Value::Object(o)
-            })
-            .collect();
+        let indices: Vec<Value> = self.indices.iter().map(indices_json).collect();
         let mut o = Map::new();
         o.insert("cluster".into(), json!(self.cluster));
         o.insert("indices".into(), Value::Array(indices));
@@ -84,10 +72,17 @@ impl RoleDescriptor {
             o.insert("global".into(), g.clone());
         }
         if !self.remote_indices.is_empty() {
-            o.insert(
-                "remote_indices".into(),
-                Value::Array(self.remote_indices.clone()),
-            );
+            // `RemoteIndicesPrivileges.toXContent`: the indices fields, then `clusters`.
+            let remote = self
+                .remote_indices
+                .iter()
+                .map(|r| {
+                    let mut v = indices_json(&r.indices);
+                    v["clusters"] = json!(r.clusters);
+                    v
+                })
+                .collect();
+            o.insert("remote_indices".into(), Value::Array(remote));
         }
         if !self.remote_cluster.is_empty() {
             o.insert(
@@ -99,6 +94,35 @@ impl RoleDescriptor {
             o.insert("restriction".into(), r.clone());
         }
         Value::Object(o)
+    }
+
+    /// `RoleDescriptor.isUsingDocumentOrFieldLevelSecurity`.
+    pub fn uses_document_security(&self) -> bool {
+        self.indices
+            .iter()
+            .chain(self.remote_indices.iter().map(|r| &r.indices))
+            .any(|ip| ip.query.is_some() || ip.field_security.is_some())
+    }
+
+    /// `DLSRoleQueryValidator.validateQueryField`: each non-template query must parse (here:
+    /// as the emulator's query subset); templates need the user and are checked at search.
+    pub fn check_role_queries(&self) -> Result<(), ApiResponse> {
+        for (i, ip) in self.indices.iter().enumerate() {
+            let Some(q) = &ip.query else { continue };
+            let parsed: Option<Value> = serde_json::from_str(q).ok();
+            let ok = match &parsed {
+                Some(v) if v.get("template").is_some() => true,
+                Some(v) => crate::query::matches(v, &json!({})).is_ok(),
+                None => false,
+            };
+            if !ok {
+                return Err(parse_exception(&format!(
+                    "failed to parse field 'query' for indices [{}] at index privilege [{i}] of role descriptor",
+                    ip.names.join(",")
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The checks `RoleDescriptorRequestValidator` makes; each entry is one numbered
@@ -127,17 +151,37 @@ impl RoleDescriptor {
         {
             errors.push("Role description must be less than 1000 characters.".into());
         }
+        // `RoleDescriptorRequestValidator`: each remote entry's alias list, then its index
+        // privileges as for `indices`.
         for ri in &self.remote_indices {
-            let empty_alias = ri
-                .get("clusters")
-                .and_then(Value::as_array)
-                .is_some_and(|c| c.iter().any(|a| a.as_str() == Some("")));
-            if empty_alias {
+            if ri.clusters.iter().any(String::is_empty) {
                 errors.push("remote index cluster alias cannot be an empty string".into());
+            }
+            for p in &ri.indices.privileges {
+                if !privileges::is_valid_index_privilege(p) {
+                    errors.push(privileges::unknown_index_privilege(p));
+                }
             }
         }
         errors
     }
+}
+
+fn indices_json(ip: &IndicesPrivileges) -> Value {
+    let mut o = Map::new();
+    o.insert("names".into(), json!(ip.names));
+    o.insert("privileges".into(), json!(ip.privileges));
+    if let Some(fs) = &ip.field_security {
+        o.insert("field_security".into(), fs.clone());
+    }
+    if let Some(q) = &ip.query {
+        o.insert("query".into(), json!(q));
+    }
+    o.insert(
+        "allow_restricted_indices".into(),
+        json!(ip.allow_restricted_indices),
+    );
+    Value::Object(o)
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -172,12 +216,55 @@ fn parse_indices(
     field: &str,
     v: &Value,
 ) -> Result<Vec<IndicesPrivileges>, ApiResponse> {
-    let Value::Array(entries) = v else {
+    let Value::Array(_) = v else {
         return Err(parse_exception(&format!(
             "failed to parse indices privileges for role [{role}]. expected field [{field}] value to be an array, but found [{}] instead",
             type_name(v)
         )));
     };
+    Ok(parse_index_entries(role, field, v, false)?
+        .into_iter()
+        .map(|(ip, _)| ip)
+        .collect())
+}
+
+/// `RoleDescriptor.parseRemoteIndices`: the `indices` entry parser with `clusters` allowed,
+/// and required.
+fn parse_remote_indices(
+    role: &str,
+    field: &str,
+    v: &Value,
+) -> Result<Vec<RemoteIndicesPrivileges>, ApiResponse> {
+    let Value::Array(_) = v else {
+        return Err(parse_exception(&format!(
+            "failed to parse remote indices privileges for role [{role}]. expected field [{field}] value to be an array, but found [{}] instead",
+            type_name(v)
+        )));
+    };
+    parse_index_entries(role, field, v, true)?
+        .into_iter()
+        .map(|(indices, clusters)| {
+            let clusters = clusters.ok_or_else(|| {
+                parse_exception(&format!(
+                    "failed to parse remote indices privileges for role [{role}]. missing required [clusters] field"
+                ))
+            })?;
+            Ok(RemoteIndicesPrivileges { clusters, indices })
+        })
+        .collect()
+}
+
+/// An `indices` entry and, in `remote_indices`, its `clusters`.
+type EntryWithClusters = (IndicesPrivileges, Option<Vec<String>>);
+
+/// `parseIndexWithOptionalRemoteClusters`: each entry, with its `clusters` when allowed.
+fn parse_index_entries(
+    role: &str,
+    field: &str,
+    v: &Value,
+    allow_clusters: bool,
+) -> Result<Vec<EntryWithClusters>, ApiResponse> {
+    let entries = v.as_array().map(Vec::as_slice).unwrap_or_default();
     let mut out = Vec::new();
     for entry in entries {
         let Value::Object(obj) = entry else {
@@ -191,8 +278,10 @@ fn parse_indices(
         let mut field_security = None;
         let mut query = None;
         let mut allow_restricted = false;
+        let mut clusters = None;
         for (k, val) in obj {
             match k.as_str() {
+                "clusters" if allow_clusters => clusters = Some(string_array(role, k, val)?),
                 "names" => {
                     names = Some(match val {
                         Value::String(s) => vec![s.clone()],
@@ -245,13 +334,16 @@ fn parse_indices(
                 "failed to parse indices privileges for role [{role}]. missing required [privileges] field"
             ))
         })?;
-        out.push(IndicesPrivileges {
-            names,
-            privileges,
-            field_security,
-            query,
-            allow_restricted_indices: allow_restricted,
-        });
+        out.push((
+            IndicesPrivileges {
+                names,
+                privileges,
+                field_security,
+                query,
+                allow_restricted_indices: allow_restricted,
+            },
+            clusters,
+        ));
     }
     Ok(out)
 }
@@ -309,7 +401,7 @@ pub fn parse_role(
                 }
             },
             "global" => rd.global = Some(v.clone()),
-            "remote_indices" => rd.remote_indices = object_array(role, k, v)?,
+            "remote_indices" => rd.remote_indices = parse_remote_indices(role, k, v)?,
             "remote_cluster" => rd.remote_cluster = object_array(role, k, v)?,
             "restriction" if allow_restriction => rd.restriction = Some(v.clone()),
             other => {

@@ -127,6 +127,14 @@ fn route(ctx: &mut Ctx, s: &[&str]) -> ApiResult {
             allow(ctx, &["GET"])?;
             account::builtin_privileges(ctx)
         }
+        ["api", "spaces", "space"] => {
+            allow(ctx, &["GET"])?;
+            crate::kibana::list_spaces(ctx)
+        }
+        ["_license"] => {
+            allow(ctx, &["GET"])?;
+            crate::license::get_license(ctx)
+        }
         ["_cluster", "health"] | ["_cluster", "health", _] => {
             allow(ctx, &["GET"])?;
             account::cluster_health(ctx)

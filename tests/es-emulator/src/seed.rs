@@ -33,6 +33,12 @@ pub struct Seed {
     /// Role name → role body, exactly as `PUT /_security/role/{name}` takes it.
     #[serde(default)]
     pub roles: BTreeMap<String, Value>,
+    /// The cluster's licence (default: active basic, as a new cluster has).
+    #[serde(default)]
+    pub license: Option<crate::license::License>,
+    /// Spaces of the tiny Kibana served beside the API (`GET /api/spaces/space`).
+    #[serde(default)]
+    pub kibana_spaces: Vec<crate::kibana::Space>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -145,6 +151,15 @@ impl Seed {
     /// Loads the seed into `state`, refusing what the real APIs would refuse.
     pub fn apply(&self, state: &mut State) -> io::Result<()> {
         let now = state.now_millis();
+        if let Some(l) = &self.license {
+            if !l.is_known() {
+                return Err(invalid(format!(
+                    "seed license {l:?} is not a licence type and status"
+                )));
+            }
+            state.license = l.clone();
+        }
+        state.kibana_spaces = self.kibana_spaces.clone();
         for (name, body) in &self.roles {
             if let Some(e) = role_name_error(name, false) {
                 return Err(invalid(format!("seed role [{name}]: {e}")));

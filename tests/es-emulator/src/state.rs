@@ -49,6 +49,10 @@ pub struct State {
     pub log: Vec<LogEntry>,
     pub faults: Vec<Fault>,
     pub cluster_uuid: String,
+    /// `GET /_license`; a new cluster's is an active basic licence.
+    pub license: crate::license::License,
+    /// The tiny Kibana's spaces (`GET /api/spaces/space`).
+    pub kibana_spaces: Vec<crate::kibana::Space>,
 }
 
 impl State {
@@ -62,6 +66,8 @@ impl State {
             log: Vec::new(),
             faults: Vec::new(),
             cluster_uuid: crate::ids::random_id(22),
+            license: crate::license::License::default(),
+            kibana_spaces: Vec::new(),
         }
     }
 

@@ -6,6 +6,8 @@ mod common;
 
 #[path = "conformance/api_key.rs"]
 mod api_key;
+#[path = "conformance/applications.rs"]
+mod applications;
 #[path = "conformance/authenticate.rs"]
 mod authenticate;
 #[path = "conformance/authz.rs"]
@@ -18,8 +20,12 @@ mod control;
 mod data;
 #[path = "conformance/discovery.rs"]
 mod discovery;
+#[path = "conformance/document_security.rs"]
+mod document_security;
 #[path = "conformance/media.rs"]
 mod media;
+#[path = "conformance/remote_indices.rs"]
+mod remote_indices;
 #[path = "conformance/roles.rs"]
 mod roles;
 #[path = "conformance/security_query.rs"]

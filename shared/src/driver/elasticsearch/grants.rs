@@ -13,7 +13,7 @@ use crate::driver::{
     DriverError, GrantPlan, IssuedCredential, MANAGED_BY, ProvisionFailure, Provisioned, RevokePlan,
 };
 use crate::grant_scope::EsRole;
-use crate::model::{Identity, ResolvedPermission, TargetObject};
+use crate::model::{Identity, TargetObject};
 
 /// The role a grant creates: `<prefix>grant_<id>`.
 pub fn role_name(prefix: &str, grant_id: &str) -> String {
@@ -27,20 +27,54 @@ pub(crate) fn path_segment(name: &str) -> String {
 }
 
 fn role_descriptor(plan: &GrantPlan) -> Result<Value, DriverError> {
-    let ResolvedPermission::EsIndex { privileges } = &plan.permission else {
-        return Err(DriverError::Refused {
+    // The same role approvers were shown (`GET /requests/{id}`'s `grant_allows`). Its shape
+    // is put-role's (specification `security/put_role`: `IndicesPrivileges` with `query` and
+    // `field_security`, `RemoteIndicesPrivileges` for `remote_indices`; a templated query as
+    // in Elasticsearch's "Templating a role query"); an API key's `role_descriptors` take the
+    // same descriptor.
+    let role = EsRole::for_permission(&plan.resources, &plan.permission).ok_or_else(|| {
+        DriverError::Refused {
             reason: "an Elasticsearch grant needs index privileges".into(),
-        });
-    };
-    // The same role approvers were shown (`GET /requests/{id}`'s `grant_allows`).
-    let mut role =
-        serde_json::to_value(EsRole::for_grant(&plan.resources, privileges)).map_err(|e| {
-            DriverError::Refused {
-                reason: format!("the role descriptor could not be built: {e}"),
-            }
-        })?;
+        }
+    })?;
+    if role.indices.iter().any(|i| {
+        i.security
+            .query
+            .as_ref()
+            .is_some_and(|q| q.get("template").is_some())
+    }) {
+        check_template_values(plan)?;
+    }
+    let mut role = serde_json::to_value(role).map_err(|e| DriverError::Refused {
+        reason: format!("the role descriptor could not be built: {e}"),
+    })?;
     role["metadata"] = metadata(plan);
     Ok(role)
+}
+
+/// Elasticsearch substitutes the account's attributes into a templated query. Only values that
+/// cannot change the query's meaning, whatever the template engine escapes, are let through:
+/// an identity provider's subject or email with quotes or braces is refused rather than trusted.
+fn check_template_values(plan: &GrantPlan) -> Result<(), DriverError> {
+    let mut values = vec![plan.principal.name.as_str(), plan.requester.sub.as_str()];
+    values.extend(plan.requester.email.as_deref());
+    if values.into_iter().all(substitutes_safely) {
+        Ok(())
+    } else {
+        Err(DriverError::Refused {
+            reason: "the permission's document query uses the requester's attributes, and the \
+                     requester's username, subject or email holds characters that cannot be \
+                     substituted safely"
+                .into(),
+        })
+    }
+}
+
+/// Letters, digits and the punctuation of usernames, subjects and addresses: nothing that
+/// could close a JSON string or open a Mustache tag.
+fn substitutes_safely(v: &str) -> bool {
+    v.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "@._+-|:".contains(c))
 }
 
 fn metadata(plan: &GrantPlan) -> Value {
@@ -333,4 +367,23 @@ pub async fn revoke(es: &EsClient, plan: &RevokePlan) -> Result<(), DriverError>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod template_value_tests {
+    use super::substitutes_safely;
+
+    #[test]
+    fn only_values_that_cannot_change_a_query_are_substituted() {
+        for ok in [
+            "ejit_dev_example_com",
+            "auth0|8a7b6c5d",
+            "dev+jit@example.com",
+        ] {
+            assert!(substitutes_safely(ok), "{ok}");
+        }
+        for bad in ["a\"b", "x}}", "{{y", "a\\b", "a b", "é@example.com", "a\nb"] {
+            assert!(!substitutes_safely(bad), "{bad:?}");
+        }
+    }
 }

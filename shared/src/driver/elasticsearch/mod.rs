@@ -6,6 +6,8 @@ mod connector;
 pub mod discover;
 pub mod grants;
 mod key_report;
+mod kibana;
+mod license;
 pub mod proxy;
 mod resolve;
 
@@ -154,7 +156,27 @@ async fn check_privileges(es: &EsClient) -> Result<(), DriverError> {
 #[async_trait]
 impl Driver for EsDriver {
     async fn check_prerequisites(&self) -> Result<(), DriverError> {
-        check_privileges(&self.es).await
+        check_privileges(&self.es).await?;
+        if self
+            .integration
+            .spec
+            .custom_permissions
+            .iter()
+            .any(|c| c.uses_document_security())
+        {
+            license::check_document_security(&self.es).await?;
+        }
+        let spaces = self.integration.spec.kibana_spaces();
+        if let (Some(url), false) = (&self.integration.spec.kibana_url, spaces.is_empty()) {
+            let kibana = EsClient::from_parts(
+                self.http.clone(),
+                self.retry,
+                url,
+                self.creds.authorization()?,
+            )?;
+            kibana::check_spaces(&kibana, &spaces).await?;
+        }
+        Ok(())
     }
 
     async fn discover(&self) -> Result<Vec<DiscoveredResource>, DriverError> {

@@ -115,12 +115,23 @@ impl Driver for EsProxyDriver {
 
     /// Issues the grant's proxy credential; the cluster is not called.
     async fn provision(&self, plan: &GrantPlan) -> Result<Provisioned, ProvisionFailure> {
-        let ResolvedPermission::EsIndex { privileges } = &plan.permission else {
+        let ResolvedPermission::EsIndex { privileges, .. } = &plan.permission else {
             return Err(ProvisionFailure {
                 error: refused("an Elasticsearch grant needs index privileges"),
                 created: vec![],
             });
         };
+        // Refused when the permission is saved; a record from before would otherwise be
+        // granted less than its approvers were shown.
+        if plan.permission.carries_role_template() {
+            return Err(ProvisionFailure {
+                error: refused(
+                    "the proxy cannot enforce remote_indices, a document query, field security \
+                     or Kibana privileges",
+                ),
+                created: vec![],
+            });
+        }
         let issued =
             proxy_credentials::issue(self.integration.user_prefix(), &plan.grant_id, privileges);
         Ok(Provisioned {

@@ -159,3 +159,26 @@ pub fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
     }
     out
 }
+
+/// A custom permission with every field set, so each must be documented.
+pub fn full_custom_permission() -> shared::model::CustomPermission {
+    shared::model::CustomPermission {
+        name: "append".into(),
+        privileges: vec!["create_doc".into()],
+        remote_indices: vec![shared::model::RemoteIndexGrant {
+            resources: vec!["eu-cluster:logs-*".into()],
+            privileges: vec!["read".into(), "read_cross_cluster".into()],
+        }],
+        query: serde_json::json!({"term": {"owner": "{{_user.email}}"}})
+            .as_object()
+            .cloned(),
+        field_security: Some(shared::model::FieldSecurity {
+            grant: vec!["*".into()],
+            except: vec!["card".into()],
+        }),
+        kibana: vec![shared::model::KibanaGrant {
+            spaces: vec!["payments".into()],
+            privileges: vec!["feature_discover.read".into()],
+        }],
+    }
+}

@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use shared::model::{
-    AccessFlowSpec, ApprovalPolicy, ApprovalRule, CredentialMode, CustomPermission,
-    DiscoverySelection, EscalationSpec, IntegrationKind, IntegrationSpec, OwnerAttribute,
-    PrincipalRef, RequestStatus, ResourceOwner, TlsConfig,
+    AccessFlowSpec, ApprovalPolicy, ApprovalRule, CredentialMode, DiscoverySelection,
+    EscalationSpec, IntegrationKind, IntegrationSpec, OwnerAttribute, PrincipalRef, RequestStatus,
+    ResourceOwner, TlsConfig,
 };
 use shared::policy::NewRequest;
 
@@ -129,14 +129,12 @@ fn full_integration_spec() -> IntegrationSpec {
             exclude: vec!["tmp-*".into()],
         },
         user_prefix: Some("ejit_".into()),
-        custom_permissions: vec![CustomPermission {
-            name: "append".into(),
-            privileges: vec!["create_doc".into()],
-        }],
+        custom_permissions: vec![crate::common::full_custom_permission()],
         allow_insecure_http: true,
         notifications: Some(full_notifications()),
         authorization: shared::model::Authorization::Proxy,
         proxy_url: Some("https://es-proxy.example.com".into()),
+        kibana_url: Some("https://kibana.example.com".into()),
     }
 }
 
@@ -221,6 +219,21 @@ fn integration_spec_is_documented_field_for_field() {
         properties(&doc, &s["properties"]["custom_permissions"]["items"]),
         keys(&spec["custom_permissions"][0]),
         "IntegrationSpec.custom_permissions[] properties"
+    );
+    assert_eq!(
+        properties(&doc, schema(&doc, "RemoteIndexGrant")),
+        keys(&spec["custom_permissions"][0]["remote_indices"][0]),
+        "IntegrationSpec.custom_permissions[].remote_indices[] properties"
+    );
+    assert_eq!(
+        properties(&doc, schema(&doc, "FieldSecurity")),
+        keys(&spec["custom_permissions"][0]["field_security"]),
+        "IntegrationSpec.custom_permissions[].field_security properties"
+    );
+    assert_eq!(
+        properties(&doc, schema(&doc, "KibanaGrant")),
+        keys(&spec["custom_permissions"][0]["kibana"][0]),
+        "IntegrationSpec.custom_permissions[].kibana[] properties"
     );
     accepts::<IntegrationSpec>(&doc, "IntegrationSpec");
     required_matches::<IntegrationSpec>(&doc, "IntegrationSpec");

@@ -9,10 +9,10 @@ use serde_json::{Map, Value, json};
 use shared::discovery::DiscoverySummary;
 use shared::model::{
     AccessFlow, AccessFlowSpec, AccessRequest, ApprovalStep, AuditEvent, AuditSubject, BreakGlass,
-    CredentialMode, CustomPermission, Decision, DecisionKind, DiscoverySelection, Escalation,
-    Identity, Integration, IntegrationKind, IntegrationSpec, OwnerAttribute, PendingRetire,
-    PrincipalRef, RequestStatus, Resource, ResourceKind, ResourceOwner, Review, ReviewOutcome,
-    StepApproval, TargetObject, TlsConfig,
+    CredentialMode, Decision, DecisionKind, DiscoverySelection, Escalation, Identity, Integration,
+    IntegrationKind, IntegrationSpec, OwnerAttribute, PendingRetire, PrincipalRef, RequestStatus,
+    Resource, ResourceKind, ResourceOwner, Review, ReviewOutcome, StepApproval, TargetObject,
+    TlsConfig,
 };
 
 use crate::common::{openapi, operations, resolve};
@@ -116,14 +116,12 @@ fn full_spec(kind: IntegrationKind) -> IntegrationSpec {
             exclude: vec!["logs-debug-*".into()],
         },
         user_prefix: Some("ejit_".into()),
-        custom_permissions: vec![CustomPermission {
-            name: "append".into(),
-            privileges: vec!["create_doc".into()],
-        }],
+        custom_permissions: vec![crate::common::full_custom_permission()],
         allow_insecure_http: true,
         notifications: None,
         authorization: Default::default(),
         proxy_url: None,
+        kibana_url: Some("https://kibana.example.com".into()),
     }
 }
 
@@ -689,6 +687,21 @@ fn grant_allows_matches_the_request_operation() {
         shown["grant_allows"] = provision::views::grant_allows(&scope, Some(&resolution));
         assert_matches(&doc, "get", "/requests/{id}", "200", &shown);
     }
+    // A custom permission with remote clusters' indices.
+    let mut x = r.clone();
+    x.permission = "append".into();
+    let scope = GrantScope::of(&x, &es).expect("a custom permission");
+    let mut shown = provision::views::request(&x, &approver);
+    shown["grant_allows"] = provision::views::grant_allows(&scope, None);
+    assert_eq!(
+        shown["grant_allows"]["role_descriptor"]["remote_indices"][0]["clusters"],
+        json!(["eu-cluster"])
+    );
+    assert!(
+        shown["grant_allows"]["role_descriptor"]["indices"][0]["query"]["template"].is_object()
+    );
+    assert!(shown["grant_allows"]["role_descriptor"]["applications"][0]["resources"].is_array());
+    assert_matches(&doc, "get", "/requests/{id}", "200", &shown);
     let mut c = r.clone();
     c.integration = cloud.name.clone();
     c.permission = "deployment-viewer".into();

@@ -427,6 +427,17 @@ pub fn no_longer_offered(
             "flow {} no longer offers permission {:?}",
             flow.name, r.permission
         ))
+    } else if let Some(alias) = known
+        .iter()
+        .find(|k| k.is_alias() && r.resources.contains(&k.name))
+    {
+        // A grant names no alias (see [`concrete`]): a granted name that is one now (its index
+        // deleted, an alias made under its name) reaches indices nobody approved, and a
+        // request for it would be judged on those (see [`offers`]), not on its own name.
+        Some(format!(
+            "resource {:?} is now an alias: the grant would reach whatever it points to",
+            alias.name
+        ))
     } else {
         r.resources.iter().find(|n| !patterns_cover(n)).map(|out| {
             format!(
@@ -857,6 +868,60 @@ mod tests {
         assert!(why.contains("outside"), "{why}");
         // Without the record, only the id counts (a resource no longer discovered).
         assert!(no_longer_allowed(Some(&flow(json!(["staging-logs"]))), &grant, &[]).is_some());
+    }
+
+    /// A granted index deleted and an alias made under its name before the grant starts (or is
+    /// extended): the name still matches the flow's pattern, but the role would reach what the
+    /// alias points to, which the flow does not offer (the request's own check, [`offers`],
+    /// would refuse the alias).
+    #[test]
+    fn a_granted_index_that_is_now_an_alias_is_no_longer_offered() {
+        let flow: AccessFlow = serde_json::from_value(json!({
+            "name": "team-logs",
+            "spec": {
+                "integration": "prod",
+                "requesters": [{"type": "group", "value": "developers"}],
+                "resources": ["team-*"],
+                "permissions": ["read"],
+                "max_duration": "4h",
+            },
+            "version": 1,
+            "created_at": "2026-11-23T10:00:00Z",
+            "updated_at": "2026-11-23T10:00:00Z",
+        }))
+        .unwrap();
+        let requester = Identity {
+            sub: "u-1".into(),
+            groups: vec!["developers".into()],
+            ..Identity::default()
+        };
+        let grant = AccessRequest {
+            integration: "prod".into(),
+            flow: "team-logs".into(),
+            resources: vec!["team-tmp".into()],
+            requested_resources: vec!["team-tmp".into()],
+            permission: "read".into(),
+            duration_secs: 3600,
+            ..AccessRequest::fresh("r-1".into(), requester, chrono::Utc::now())
+        };
+        let record = |kind: &str, targets: &[&str]| -> Vec<Resource> {
+            serde_json::from_value(json!([{
+                "integration": "prod",
+                "name": "team-tmp",
+                "kind": kind,
+                "targets": targets,
+                "discovered_at": "2026-11-23T10:00:00Z",
+            }]))
+            .unwrap()
+        };
+        assert_eq!(
+            no_longer_allowed(Some(&flow), &grant, &record("index", &[])),
+            None
+        );
+        let why = no_longer_allowed(Some(&flow), &grant, &record("alias", &["payroll"]))
+            .expect("an alias under a granted name is refused");
+        assert!(why.contains("\"team-tmp\" is now an alias"), "{why}");
+        assert!(!why.contains("payroll"), "{why}");
     }
 
     #[test]

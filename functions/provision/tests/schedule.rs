@@ -614,6 +614,49 @@ async fn a_retried_request_with_the_same_key_must_name_the_same_start() {
     }
 }
 
+/// A retry answered with the stored request must be a retry: a body whose `starts_at` does not
+/// parse is not one, even under the key of a request that named no start (an unreadable start
+/// and no start must not compare equal).
+#[tokio::test]
+async fn a_retry_with_an_unreadable_start_is_refused_not_answered() {
+    let env = Env::start(es_seed()).await;
+    let (_, p) = setup(&env, &["logs-auto"]).await;
+    let keyed = |start: Option<&str>| {
+        let mut body = json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "read", "duration": "1h", "flow": "logs-auto"});
+        if let Some(s) = start {
+            body["starts_at"] = json!(s);
+        }
+        let mut ev = http(
+            event("provision/post-request.json"),
+            "/requests",
+            DEV,
+            Some(body),
+        );
+        ev["headers"]["idempotency-key"] = json!("start-key-3");
+        ev
+    };
+    let (s, first) = call(&p, keyed(None)).await;
+    assert_eq!(
+        (s, first["status"].as_str()),
+        (201, Some("active")),
+        "{first}"
+    );
+    let (s, again) = call(&p, keyed(None)).await;
+    assert_eq!(
+        (s, again["id"].clone()),
+        (200, first["id"].clone()),
+        "{again}"
+    );
+    for bad in ["tomorrow", "", " ", "2026-11-23T11:00:00"] {
+        let (s, e) = call(&p, keyed(Some(bad))).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (400, Some("invalid_start")),
+            "{bad:?}: {e}"
+        );
+    }
+}
+
 /// An approved start is approved for this target: the integration cannot be moved (its grants
 /// would land on another cluster) until it is cancelled.
 #[tokio::test]

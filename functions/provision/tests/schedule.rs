@@ -17,7 +17,7 @@ use fixtures::{
 use serde_json::{Value, json};
 use shared::clock::Clock;
 use shared::model::AuditSubject;
-use shared::store::{AuditStore, PrincipalStore, RequestStore};
+use shared::store::{AuditStore, PrincipalStore, RequestStore, ResourceStore};
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -757,6 +757,45 @@ async fn a_start_the_flow_no_longer_allows_is_refused_and_nothing_is_provisioned
         actions(&env, &id)
             .await
             .contains(&"request.start_refused".to_string())
+    );
+    assert!(!role_exists(&env, &id).await, "nothing on the target");
+}
+
+/// Between approval and start the granted index is deleted and an alias made under its name,
+/// pointing at an index the flow does not offer; discovery records the alias. The name still
+/// matches the flow's pattern, but a role on it would reach the alias's target: the start is
+/// refused as a request naming that alias would be.
+#[tokio::test]
+async fn a_scheduled_index_that_became_an_alias_is_refused_at_its_start() {
+    let env = Env::start(es_seed()).await;
+    let (_, p) = setup(&env, &["logs-leads"]).await;
+    let start = t0() + Duration::days(2);
+    let (_, r) = ask(&p, DEV, leads_body(Some(&rfc3339(start)))).await;
+    let id = r["id"].as_str().unwrap().to_string();
+    let (s, r) = approve(&p, ALICE, &id).await;
+    assert_eq!((s, r["status"].as_str()), (200, Some("scheduled")), "{r}");
+    let mut record = env
+        .store
+        .get_resources("prod-search", &["logs-2026.10".to_string()])
+        .await
+        .unwrap()
+        .pop()
+        .expect("discovered");
+    record.kind = shared::model::ResourceKind::Alias;
+    record.targets = vec!["secrets-1".into()];
+    env.store.put_resources(&[record]).await.unwrap();
+    env.clock.advance(Duration::days(2));
+    let out = fire(&p, &id).await;
+    assert_eq!(out["outcome"], "refused", "{out}");
+    let stored = env.store.get_request(&id).await.unwrap().unwrap();
+    assert_eq!(stored.status.as_str(), "failed");
+    assert!(
+        stored
+            .status_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("\"logs-2026.10\" is now an alias")),
+        "{:?}",
+        stored.status_reason
     );
     assert!(!role_exists(&env, &id).await, "nothing on the target");
 }

@@ -15,7 +15,7 @@ use shared::grants::grant_secret_name;
 use shared::model::{AuditSubject, KeyRenewal, TargetObject};
 use shared::revocation::Cause;
 use shared::secrets::{AWSCURRENT, SecretStore, SecretValue};
-use shared::store::{AuditStore, RequestStore};
+use shared::store::{AuditStore, RequestStore, ResourceStore};
 
 /// `name` (a flow of the fixtures) offering extensions: two, each at most 1 h, 3 h in all.
 async fn extendable(env: &Env, d: &discover::App, names: &[&str]) {
@@ -697,6 +697,47 @@ async fn a_grant_the_flow_no_longer_offers_is_not_extended() {
             .as_str()
             .unwrap_or_default()
             .contains("no longer one of flow"),
+        "{e}"
+    );
+    let after = env.store.get_request(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.version, after.ends_at),
+        (before.version, before.ends_at)
+    );
+}
+
+/// The granted index was deleted and an alias made under its name (discovery recorded it):
+/// the role already names it, but an extension must not stretch access to what the alias now
+/// reaches, which nobody approved.
+#[tokio::test]
+async fn a_grant_whose_index_became_an_alias_is_not_extended() {
+    let env = Env::start(es_seed()).await;
+    let (d, p) = (discover_app(&env), provision_app(&env));
+    extendable(&env, &d, &["logs-auto"]).await;
+    let grant = granted(&p, DEV, "logs-auto", &["logs-2026.11"]).await;
+    let id = grant["id"].as_str().unwrap().to_string();
+    let mut record = env
+        .store
+        .get_resources("prod-search", &["logs-2026.11".to_string()])
+        .await
+        .unwrap()
+        .pop()
+        .expect("discovered");
+    record.kind = shared::model::ResourceKind::Alias;
+    record.targets = vec!["secrets-1".into()];
+    env.store.put_resources(&[record]).await.unwrap();
+    let before = env.store.get_request(&id).await.unwrap().unwrap();
+    let (s, e) = extend(&p, DEV, &id, json!({"duration": "10m"})).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("extension_not_offered")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\"logs-2026.11\" is now an alias"),
         "{e}"
     );
     let after = env.store.get_request(&id).await.unwrap().unwrap();

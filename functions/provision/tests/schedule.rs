@@ -17,7 +17,7 @@ use fixtures::{
 use serde_json::{Value, json};
 use shared::clock::Clock;
 use shared::model::AuditSubject;
-use shared::store::{AuditStore, PrincipalStore, RequestStore, ResourceStore};
+use shared::store::{AuditStore, PrincipalStore, RequestStore};
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -726,6 +726,29 @@ async fn an_administrator_may_withdraw_a_scheduled_request() {
     assert!(!role_exists(&env, &id).await);
 }
 
+/// The start schedule fires for `id` and is refused for `why`: the request fails with the
+/// reason recorded, and nothing reaches the target.
+async fn refused_start(env: &Env, p: &provision::App, id: &str, why: &str) {
+    let out = fire(p, id).await;
+    assert_eq!(out["outcome"], "refused", "{out}");
+    let stored = env.store.get_request(id).await.unwrap().unwrap();
+    assert_eq!(stored.status.as_str(), "failed");
+    assert!(
+        stored
+            .status_reason
+            .as_deref()
+            .is_some_and(|r| r.contains(why)),
+        "{:?}",
+        stored.status_reason
+    );
+    assert!(
+        actions(env, id)
+            .await
+            .contains(&"request.start_refused".to_string())
+    );
+    assert!(!role_exists(env, id).await, "nothing on the target");
+}
+
 #[tokio::test]
 async fn a_start_the_flow_no_longer_allows_is_refused_and_nothing_is_provisioned() {
     let env = Env::start(es_seed()).await;
@@ -741,24 +764,7 @@ async fn a_start_the_flow_no_longer_allows_is_refused_and_nothing_is_provisioned
     let (s, e) = put_flow(&d, "logs-leads", spec).await;
     assert_eq!(s, 200, "{e}");
     env.clock.advance(Duration::days(2));
-    let out = fire(&p, &id).await;
-    assert_eq!(out["outcome"], "refused", "{out}");
-    let stored = env.store.get_request(&id).await.unwrap().unwrap();
-    assert_eq!(stored.status.as_str(), "failed");
-    assert!(
-        stored
-            .status_reason
-            .as_deref()
-            .is_some_and(|r| r.contains("no longer offers permission")),
-        "{:?}",
-        stored.status_reason
-    );
-    assert!(
-        actions(&env, &id)
-            .await
-            .contains(&"request.start_refused".to_string())
-    );
-    assert!(!role_exists(&env, &id).await, "nothing on the target");
+    refused_start(&env, &p, &id, "no longer offers permission").await;
 }
 
 /// Between approval and start the granted index is deleted and an alias made under its name,
@@ -774,30 +780,9 @@ async fn a_scheduled_index_that_became_an_alias_is_refused_at_its_start() {
     let id = r["id"].as_str().unwrap().to_string();
     let (s, r) = approve(&p, ALICE, &id).await;
     assert_eq!((s, r["status"].as_str()), (200, Some("scheduled")), "{r}");
-    let mut record = env
-        .store
-        .get_resources("prod-search", &["logs-2026.10".to_string()])
-        .await
-        .unwrap()
-        .pop()
-        .expect("discovered");
-    record.kind = shared::model::ResourceKind::Alias;
-    record.targets = vec!["secrets-1".into()];
-    env.store.put_resources(&[record]).await.unwrap();
+    fixtures::flows::index_became_alias(&env, "logs-2026.10", &["secrets-1"]).await;
     env.clock.advance(Duration::days(2));
-    let out = fire(&p, &id).await;
-    assert_eq!(out["outcome"], "refused", "{out}");
-    let stored = env.store.get_request(&id).await.unwrap().unwrap();
-    assert_eq!(stored.status.as_str(), "failed");
-    assert!(
-        stored
-            .status_reason
-            .as_deref()
-            .is_some_and(|r| r.contains("\"logs-2026.10\" is now an alias")),
-        "{:?}",
-        stored.status_reason
-    );
-    assert!(!role_exists(&env, &id).await, "nothing on the target");
+    refused_start(&env, &p, &id, "\"logs-2026.10\" is now an alias").await;
 }
 
 /// A Cloud flow may name a deployment by its display name while the grant holds the

@@ -398,13 +398,9 @@ pub fn no_longer_offered(
         return Some(format!("the access flow {} no longer exists", r.flow));
     };
     if r.parent.is_some() {
-        return no_longer_offered_in_bundle(flow, r);
+        return no_longer_offered_in_bundle(flow, r, known);
     }
     let s = &flow.spec;
-    let patterns_cover = |name: &str| match known.iter().find(|k| k.name == name) {
-        Some(k) => covers(&s.resources, k),
-        None => s.resources.iter().any(|p| WildMatch::new(p).matches(name)),
-    };
     if s.bundle.is_some() {
         Some(format!("the access flow {} is now a bundle", flow.name))
     } else if s.integration != r.integration {
@@ -427,34 +423,70 @@ pub fn no_longer_offered(
             "flow {} no longer offers permission {:?}",
             flow.name, r.permission
         ))
-    } else if let Some(alias) = known
-        .iter()
-        .find(|k| k.is_alias() && r.resources.contains(&k.name))
-    {
-        // A grant names no alias (see [`concrete`]): a granted name that is one now (its index
-        // deleted, an alias made under its name) reaches indices nobody approved, and a
-        // request for it would be judged on those (see [`offers`]), not on its own name.
-        Some(format!(
-            "resource {:?} is now an alias: the grant would reach whatever it points to",
-            alias.name
-        ))
     } else {
-        r.resources.iter().find(|n| !patterns_cover(n)).map(|out| {
-            format!(
-                "resource {out:?} is now outside flow {}'s resource patterns",
-                flow.name
-            )
-        })
+        outside(&s.resources, &r.resources, known).map(|why| why.of(&flow.name))
     }
 }
 
-/// The stored records of what `r` grants, for [`no_longer_offered`]: none for a bundle's child
-/// (judged on what its item named) or parent.
+/// Why a grant's resource is no longer within a flow's (or bundle item's) patterns.
+enum Outside<'a> {
+    /// A grant names no alias (see [`concrete`]): a granted name that is one now (its index
+    /// deleted, an alias made under its name) reaches indices nobody approved, and a request
+    /// for it would be judged on those (see [`offers`]), not on its own name.
+    Alias(&'a str),
+    Patterns(&'a str),
+}
+
+impl Outside<'_> {
+    fn of(&self, flow: &str) -> String {
+        match self {
+            Outside::Alias(name) => {
+                format!(
+                    "resource {name:?} is now an alias: the grant would reach whatever it points to"
+                )
+            }
+            Outside::Patterns(name) => {
+                format!("resource {name:?} is now outside flow {flow}'s resource patterns")
+            }
+        }
+    }
+}
+
+/// The first of `names` (what a grant grants) whose record says it is an alias now.
+fn now_an_alias<'a>(names: &[String], known: &'a [Resource]) -> Option<&'a str> {
+    known
+        .iter()
+        .find(|k| k.is_alias() && names.contains(&k.name))
+        .map(|k| k.name.as_str())
+}
+
+/// The first of `names` (what a grant grants) that `patterns` no longer cover, judged as the
+/// request was ([`covers`] on its record, so a Cloud deployment granted by id counts by its
+/// display name too; by name alone without a record), or that is now an alias.
+fn outside<'a>(
+    patterns: &[String],
+    names: &'a [String],
+    known: &'a [Resource],
+) -> Option<Outside<'a>> {
+    if let Some(alias) = now_an_alias(names, known) {
+        return Some(Outside::Alias(alias));
+    }
+    names
+        .iter()
+        .find(|n| match known.iter().find(|k| &k.name == *n) {
+            Some(k) => !covers(patterns, k),
+            None => !patterns.iter().any(|p| WildMatch::new(p).matches(n)),
+        })
+        .map(|n| Outside::Patterns(n))
+}
+
+/// The stored records of what `r` grants, for [`no_longer_offered`]: none for a bundle's
+/// parent (it grants nothing itself).
 pub async fn grant_resources(
     store: &dyn crate::store::Store,
     r: &AccessRequest,
 ) -> Result<Vec<Resource>, crate::store::StoreError> {
-    if r.parent.is_some() || r.bundle.is_some() || r.resources.is_empty() {
+    if r.bundle.is_some() || r.resources.is_empty() {
         return Ok(vec![]);
     }
     store.get_resources(&r.integration, &r.resources).await
@@ -462,7 +494,11 @@ pub async fn grant_resources(
 
 /// [`no_longer_offered`] for a bundle's child: the flow must still be a bundle with an item on
 /// the child's integration and permission whose patterns cover every resource it grants.
-fn no_longer_offered_in_bundle(flow: &AccessFlow, r: &AccessRequest) -> Option<String> {
+fn no_longer_offered_in_bundle(
+    flow: &AccessFlow,
+    r: &AccessRequest,
+    known: &[Resource],
+) -> Option<String> {
     let s = &flow.spec;
     let Some(items) = &s.bundle else {
         return Some(format!(
@@ -482,8 +518,12 @@ fn no_longer_offered_in_bundle(flow: &AccessFlow, r: &AccessRequest) -> Option<S
             flow.name
         ));
     }
-    // Judged on what the item named when the bundle was asked for (a Cloud deployment is
-    // granted by id, and named by its display name).
+    if let Some(alias) = now_an_alias(&r.resources, known) {
+        return Some(Outside::Alias(alias).of(&flow.name));
+    }
+    // The item must still name what it named when the bundle was asked for, and still cover
+    // what that was resolved to: a pattern matching the old pattern's text proves little
+    // (`logs-?` matches the text `logs-*`, not `logs-2026.11`).
     let covered = items.iter().any(|i| {
         i.integration == r.integration
             && i.permission == r.permission
@@ -491,6 +531,7 @@ fn no_longer_offered_in_bundle(flow: &AccessFlow, r: &AccessRequest) -> Option<S
             && r.requested_resources.iter().all(|q| {
                 i.resources.contains(q) || i.resources.iter().any(|p| WildMatch::new(p).matches(q))
             })
+            && outside(&i.resources, &r.resources, known).is_none()
     });
     (!covered).then(|| {
         format!(
@@ -922,6 +963,65 @@ mod tests {
             .expect("an alias under a granted name is refused");
         assert!(why.contains("\"team-tmp\" is now an alias"), "{why}");
         assert!(!why.contains("payroll"), "{why}");
+    }
+
+    /// A bundle's child is started after the bundle's approval, maybe days after it was asked
+    /// for: the item as it is then must still cover what the child grants, as the request's
+    /// check did (not merely match the text of the pattern it was asked with), and none of it
+    /// may have become an alias.
+    #[test]
+    fn a_bundle_child_is_judged_on_what_it_grants() {
+        let flow = |pattern: &str| -> AccessFlow {
+            serde_json::from_value(json!({
+                "name": "oncall-kit",
+                "spec": {
+                    "requesters": [{"type": "group", "value": "developers"}],
+                    "max_duration": "4h",
+                    "bundle": [{"integration": "prod", "resources": [pattern], "permission": "read"}],
+                },
+                "version": 1,
+                "created_at": "2026-11-23T10:00:00Z",
+                "updated_at": "2026-11-23T10:00:00Z",
+            }))
+            .unwrap()
+        };
+        let requester = Identity {
+            sub: "u-1".into(),
+            groups: vec!["developers".into()],
+            ..Identity::default()
+        };
+        let child = AccessRequest {
+            integration: "prod".into(),
+            flow: "oncall-kit".into(),
+            resources: vec!["logs-2026.10".into(), "logs-2026.11".into()],
+            requested_resources: vec!["logs-*".into()],
+            permission: "read".into(),
+            duration_secs: 3600,
+            parent: Some("b-1".into()),
+            ..AccessRequest::fresh("b-1-0".into(), requester, chrono::Utc::now())
+        };
+        let records = |last: &str| -> Vec<Resource> {
+            serde_json::from_value(json!([
+                {"integration": "prod", "name": "logs-2026.10", "kind": "index",
+                 "discovered_at": "2026-11-23T10:00:00Z"},
+                {"integration": "prod", "name": "logs-2026.11", "kind": last,
+                 "targets": if last == "alias" { json!(["payroll"]) } else { json!([]) },
+                 "discovered_at": "2026-11-23T10:00:00Z"},
+            ]))
+            .unwrap()
+        };
+        let indices = records("index");
+        assert_eq!(
+            no_longer_allowed(Some(&flow("logs-*")), &child, &indices),
+            None
+        );
+        // `logs-?` matches the text `logs-*`, but neither index.
+        let why = no_longer_allowed(Some(&flow("logs-?")), &child, &indices)
+            .expect("an item that no longer covers the child refuses it");
+        assert!(why.contains("no longer offers read on prod"), "{why}");
+        let why = no_longer_allowed(Some(&flow("logs-*")), &child, &records("alias"))
+            .expect("an alias under a granted name is refused");
+        assert!(why.contains("\"logs-2026.11\" is now an alias"), "{why}");
     }
 
     #[test]

@@ -839,6 +839,44 @@ pub fn is_own_request(request: &AccessRequest, who: &Identity) -> bool {
 mod tests {
     use super::*;
 
+    /// A stored flow `name` whose spec is `spec` with the group `developers` as its requesters
+    /// and a 4 h maximum.
+    fn flow_of(name: &str, mut spec: serde_json::Value) -> AccessFlow {
+        spec["requesters"] = json!([{"type": "group", "value": "developers"}]);
+        spec["max_duration"] = json!("4h");
+        serde_json::from_value(json!({
+            "name": name,
+            "spec": spec,
+            "version": 1,
+            "created_at": "2026-11-23T10:00:00Z",
+            "updated_at": "2026-11-23T10:00:00Z",
+        }))
+        .unwrap()
+    }
+
+    /// A one-hour grant of `permission` on `resources` of `integration` through `flow`, asked
+    /// for as `requested` by a developer.
+    fn grant_of(
+        (integration, flow, permission): (&str, &str, &str),
+        resources: &[&str],
+        requested: &[&str],
+    ) -> AccessRequest {
+        let requester = Identity {
+            sub: "u-1".into(),
+            groups: vec!["developers".into()],
+            ..Identity::default()
+        };
+        AccessRequest {
+            integration: integration.into(),
+            flow: flow.into(),
+            resources: resources.iter().map(|r| r.to_string()).collect(),
+            requested_resources: requested.iter().map(|r| r.to_string()).collect(),
+            permission: permission.into(),
+            duration_secs: 3600,
+            ..AccessRequest::fresh("r-1".into(), requester, chrono::Utc::now())
+        }
+    }
+
     fn asking_for(duration: &str) -> NewRequest {
         NewRequest {
             integration: "prod".into(),
@@ -855,36 +893,18 @@ mod tests {
     /// the grant holds the deployment's id, which no pattern names.
     #[test]
     fn a_deployment_named_by_its_display_name_is_still_offered() {
-        let flow = |resources: serde_json::Value| -> AccessFlow {
-            serde_json::from_value(json!({
-                "name": "cloud-view",
-                "spec": {
-                    "integration": "cloud",
-                    "requesters": [{"type": "group", "value": "developers"}],
-                    "resources": resources,
-                    "permissions": ["deployment-viewer"],
-                    "max_duration": "4h",
-                },
-                "version": 1,
-                "created_at": "2026-11-23T10:00:00Z",
-                "updated_at": "2026-11-23T10:00:00Z",
-            }))
-            .unwrap()
+        let flow = |resources: serde_json::Value| {
+            flow_of(
+                "cloud-view",
+                json!({"integration": "cloud", "resources": resources,
+                       "permissions": ["deployment-viewer"]}),
+            )
         };
-        let requester = Identity {
-            sub: "u-1".into(),
-            groups: vec!["developers".into()],
-            ..Identity::default()
-        };
-        let grant = AccessRequest {
-            integration: "cloud".into(),
-            flow: "cloud-view".into(),
-            resources: vec!["3f6c1a9e2b".into()],
-            requested_resources: vec!["staging-logs".into()],
-            permission: "deployment-viewer".into(),
-            duration_secs: 3600,
-            ..AccessRequest::fresh("r-1".into(), requester, chrono::Utc::now())
-        };
+        let grant = grant_of(
+            ("cloud", "cloud-view", "deployment-viewer"),
+            &["3f6c1a9e2b"],
+            &["staging-logs"],
+        );
         let known: Vec<Resource> = serde_json::from_value(json!([{
             "integration": "cloud",
             "name": "3f6c1a9e2b",
@@ -917,34 +937,11 @@ mod tests {
     /// would refuse the alias).
     #[test]
     fn a_granted_index_that_is_now_an_alias_is_no_longer_offered() {
-        let flow: AccessFlow = serde_json::from_value(json!({
-            "name": "team-logs",
-            "spec": {
-                "integration": "prod",
-                "requesters": [{"type": "group", "value": "developers"}],
-                "resources": ["team-*"],
-                "permissions": ["read"],
-                "max_duration": "4h",
-            },
-            "version": 1,
-            "created_at": "2026-11-23T10:00:00Z",
-            "updated_at": "2026-11-23T10:00:00Z",
-        }))
-        .unwrap();
-        let requester = Identity {
-            sub: "u-1".into(),
-            groups: vec!["developers".into()],
-            ..Identity::default()
-        };
-        let grant = AccessRequest {
-            integration: "prod".into(),
-            flow: "team-logs".into(),
-            resources: vec!["team-tmp".into()],
-            requested_resources: vec!["team-tmp".into()],
-            permission: "read".into(),
-            duration_secs: 3600,
-            ..AccessRequest::fresh("r-1".into(), requester, chrono::Utc::now())
-        };
+        let flow = flow_of(
+            "team-logs",
+            json!({"integration": "prod", "resources": ["team-*"], "permissions": ["read"]}),
+        );
+        let grant = grant_of(("prod", "team-logs", "read"), &["team-tmp"], &["team-tmp"]);
         let record = |kind: &str, targets: &[&str]| -> Vec<Resource> {
             serde_json::from_value(json!([{
                 "integration": "prod",
@@ -971,34 +968,19 @@ mod tests {
     /// may have become an alias.
     #[test]
     fn a_bundle_child_is_judged_on_what_it_grants() {
-        let flow = |pattern: &str| -> AccessFlow {
-            serde_json::from_value(json!({
-                "name": "oncall-kit",
-                "spec": {
-                    "requesters": [{"type": "group", "value": "developers"}],
-                    "max_duration": "4h",
-                    "bundle": [{"integration": "prod", "resources": [pattern], "permission": "read"}],
-                },
-                "version": 1,
-                "created_at": "2026-11-23T10:00:00Z",
-                "updated_at": "2026-11-23T10:00:00Z",
-            }))
-            .unwrap()
-        };
-        let requester = Identity {
-            sub: "u-1".into(),
-            groups: vec!["developers".into()],
-            ..Identity::default()
+        let flow = |pattern: &str| {
+            flow_of(
+                "oncall-kit",
+                json!({"bundle": [{"integration": "prod", "resources": [pattern], "permission": "read"}]}),
+            )
         };
         let child = AccessRequest {
-            integration: "prod".into(),
-            flow: "oncall-kit".into(),
-            resources: vec!["logs-2026.10".into(), "logs-2026.11".into()],
-            requested_resources: vec!["logs-*".into()],
-            permission: "read".into(),
-            duration_secs: 3600,
             parent: Some("b-1".into()),
-            ..AccessRequest::fresh("b-1-0".into(), requester, chrono::Utc::now())
+            ..grant_of(
+                ("prod", "oncall-kit", "read"),
+                &["logs-2026.10", "logs-2026.11"],
+                &["logs-*"],
+            )
         };
         let records = |last: &str| -> Vec<Resource> {
             serde_json::from_value(json!([

@@ -398,13 +398,9 @@ pub fn no_longer_offered(
         return Some(format!("the access flow {} no longer exists", r.flow));
     };
     if r.parent.is_some() {
-        return no_longer_offered_in_bundle(flow, r);
+        return no_longer_offered_in_bundle(flow, r, known);
     }
     let s = &flow.spec;
-    let patterns_cover = |name: &str| match known.iter().find(|k| k.name == name) {
-        Some(k) => covers(&s.resources, k),
-        None => s.resources.iter().any(|p| WildMatch::new(p).matches(name)),
-    };
     if s.bundle.is_some() {
         Some(format!("the access flow {} is now a bundle", flow.name))
     } else if s.integration != r.integration {
@@ -428,22 +424,69 @@ pub fn no_longer_offered(
             flow.name, r.permission
         ))
     } else {
-        r.resources.iter().find(|n| !patterns_cover(n)).map(|out| {
-            format!(
-                "resource {out:?} is now outside flow {}'s resource patterns",
-                flow.name
-            )
-        })
+        outside(&s.resources, &r.resources, known).map(|why| why.of(&flow.name))
     }
 }
 
-/// The stored records of what `r` grants, for [`no_longer_offered`]: none for a bundle's child
-/// (judged on what its item named) or parent.
+/// Why a grant's resource is no longer within a flow's (or bundle item's) patterns.
+enum Outside<'a> {
+    /// A grant names no alias (see [`concrete`]): a granted name that is one now (its index
+    /// deleted, an alias made under its name) reaches indices nobody approved, and a request
+    /// for it would be judged on those (see [`offers`]), not on its own name.
+    Alias(&'a str),
+    Patterns(&'a str),
+}
+
+impl Outside<'_> {
+    fn of(&self, flow: &str) -> String {
+        match self {
+            Outside::Alias(name) => {
+                format!(
+                    "resource {name:?} is now an alias: the grant would reach whatever it points to"
+                )
+            }
+            Outside::Patterns(name) => {
+                format!("resource {name:?} is now outside flow {flow}'s resource patterns")
+            }
+        }
+    }
+}
+
+/// The first of `names` (what a grant grants) whose record says it is an alias now.
+fn now_an_alias<'a>(names: &[String], known: &'a [Resource]) -> Option<&'a str> {
+    known
+        .iter()
+        .find(|k| k.is_alias() && names.contains(&k.name))
+        .map(|k| k.name.as_str())
+}
+
+/// The first of `names` (what a grant grants) that `patterns` no longer cover, judged as the
+/// request was ([`covers`] on its record, so a Cloud deployment granted by id counts by its
+/// display name too; by name alone without a record), or that is now an alias.
+fn outside<'a>(
+    patterns: &[String],
+    names: &'a [String],
+    known: &'a [Resource],
+) -> Option<Outside<'a>> {
+    if let Some(alias) = now_an_alias(names, known) {
+        return Some(Outside::Alias(alias));
+    }
+    names
+        .iter()
+        .find(|n| match known.iter().find(|k| &k.name == *n) {
+            Some(k) => !covers(patterns, k),
+            None => !patterns.iter().any(|p| WildMatch::new(p).matches(n)),
+        })
+        .map(|n| Outside::Patterns(n))
+}
+
+/// The stored records of what `r` grants, for [`no_longer_offered`]: none for a bundle's
+/// parent (it grants nothing itself).
 pub async fn grant_resources(
     store: &dyn crate::store::Store,
     r: &AccessRequest,
 ) -> Result<Vec<Resource>, crate::store::StoreError> {
-    if r.parent.is_some() || r.bundle.is_some() || r.resources.is_empty() {
+    if r.bundle.is_some() || r.resources.is_empty() {
         return Ok(vec![]);
     }
     store.get_resources(&r.integration, &r.resources).await
@@ -451,7 +494,11 @@ pub async fn grant_resources(
 
 /// [`no_longer_offered`] for a bundle's child: the flow must still be a bundle with an item on
 /// the child's integration and permission whose patterns cover every resource it grants.
-fn no_longer_offered_in_bundle(flow: &AccessFlow, r: &AccessRequest) -> Option<String> {
+fn no_longer_offered_in_bundle(
+    flow: &AccessFlow,
+    r: &AccessRequest,
+    known: &[Resource],
+) -> Option<String> {
     let s = &flow.spec;
     let Some(items) = &s.bundle else {
         return Some(format!(
@@ -471,8 +518,12 @@ fn no_longer_offered_in_bundle(flow: &AccessFlow, r: &AccessRequest) -> Option<S
             flow.name
         ));
     }
-    // Judged on what the item named when the bundle was asked for (a Cloud deployment is
-    // granted by id, and named by its display name).
+    if let Some(alias) = now_an_alias(&r.resources, known) {
+        return Some(Outside::Alias(alias).of(&flow.name));
+    }
+    // The item must still name what it named when the bundle was asked for, and still cover
+    // what that was resolved to: a pattern matching the old pattern's text proves little
+    // (`logs-?` matches the text `logs-*`, not `logs-2026.11`).
     let covered = items.iter().any(|i| {
         i.integration == r.integration
             && i.permission == r.permission
@@ -480,6 +531,7 @@ fn no_longer_offered_in_bundle(flow: &AccessFlow, r: &AccessRequest) -> Option<S
             && r.requested_resources.iter().all(|q| {
                 i.resources.contains(q) || i.resources.iter().any(|p| WildMatch::new(p).matches(q))
             })
+            && outside(&i.resources, &r.resources, known).is_none()
     });
     (!covered).then(|| {
         format!(
@@ -787,6 +839,44 @@ pub fn is_own_request(request: &AccessRequest, who: &Identity) -> bool {
 mod tests {
     use super::*;
 
+    /// A stored flow `name` whose spec is `spec` with the group `developers` as its requesters
+    /// and a 4 h maximum.
+    fn flow_of(name: &str, mut spec: serde_json::Value) -> AccessFlow {
+        spec["requesters"] = json!([{"type": "group", "value": "developers"}]);
+        spec["max_duration"] = json!("4h");
+        serde_json::from_value(json!({
+            "name": name,
+            "spec": spec,
+            "version": 1,
+            "created_at": "2026-11-23T10:00:00Z",
+            "updated_at": "2026-11-23T10:00:00Z",
+        }))
+        .unwrap()
+    }
+
+    /// A one-hour grant of `permission` on `resources` of `integration` through `flow`, asked
+    /// for as `requested` by a developer.
+    fn grant_of(
+        (integration, flow, permission): (&str, &str, &str),
+        resources: &[&str],
+        requested: &[&str],
+    ) -> AccessRequest {
+        let requester = Identity {
+            sub: "u-1".into(),
+            groups: vec!["developers".into()],
+            ..Identity::default()
+        };
+        AccessRequest {
+            integration: integration.into(),
+            flow: flow.into(),
+            resources: resources.iter().map(|r| r.to_string()).collect(),
+            requested_resources: requested.iter().map(|r| r.to_string()).collect(),
+            permission: permission.into(),
+            duration_secs: 3600,
+            ..AccessRequest::fresh("r-1".into(), requester, chrono::Utc::now())
+        }
+    }
+
     fn asking_for(duration: &str) -> NewRequest {
         NewRequest {
             integration: "prod".into(),
@@ -803,36 +893,18 @@ mod tests {
     /// the grant holds the deployment's id, which no pattern names.
     #[test]
     fn a_deployment_named_by_its_display_name_is_still_offered() {
-        let flow = |resources: serde_json::Value| -> AccessFlow {
-            serde_json::from_value(json!({
-                "name": "cloud-view",
-                "spec": {
-                    "integration": "cloud",
-                    "requesters": [{"type": "group", "value": "developers"}],
-                    "resources": resources,
-                    "permissions": ["deployment-viewer"],
-                    "max_duration": "4h",
-                },
-                "version": 1,
-                "created_at": "2026-11-23T10:00:00Z",
-                "updated_at": "2026-11-23T10:00:00Z",
-            }))
-            .unwrap()
+        let flow = |resources: serde_json::Value| {
+            flow_of(
+                "cloud-view",
+                json!({"integration": "cloud", "resources": resources,
+                       "permissions": ["deployment-viewer"]}),
+            )
         };
-        let requester = Identity {
-            sub: "u-1".into(),
-            groups: vec!["developers".into()],
-            ..Identity::default()
-        };
-        let grant = AccessRequest {
-            integration: "cloud".into(),
-            flow: "cloud-view".into(),
-            resources: vec!["3f6c1a9e2b".into()],
-            requested_resources: vec!["staging-logs".into()],
-            permission: "deployment-viewer".into(),
-            duration_secs: 3600,
-            ..AccessRequest::fresh("r-1".into(), requester, chrono::Utc::now())
-        };
+        let grant = grant_of(
+            ("cloud", "cloud-view", "deployment-viewer"),
+            &["3f6c1a9e2b"],
+            &["staging-logs"],
+        );
         let known: Vec<Resource> = serde_json::from_value(json!([{
             "integration": "cloud",
             "name": "3f6c1a9e2b",
@@ -857,6 +929,81 @@ mod tests {
         assert!(why.contains("outside"), "{why}");
         // Without the record, only the id counts (a resource no longer discovered).
         assert!(no_longer_allowed(Some(&flow(json!(["staging-logs"]))), &grant, &[]).is_some());
+    }
+
+    /// A granted index deleted and an alias made under its name before the grant starts (or is
+    /// extended): the name still matches the flow's pattern, but the role would reach what the
+    /// alias points to, which the flow does not offer (the request's own check, [`offers`],
+    /// would refuse the alias).
+    #[test]
+    fn a_granted_index_that_is_now_an_alias_is_no_longer_offered() {
+        let flow = flow_of(
+            "team-logs",
+            json!({"integration": "prod", "resources": ["team-*"], "permissions": ["read"]}),
+        );
+        let grant = grant_of(("prod", "team-logs", "read"), &["team-tmp"], &["team-tmp"]);
+        let record = |kind: &str, targets: &[&str]| -> Vec<Resource> {
+            serde_json::from_value(json!([{
+                "integration": "prod",
+                "name": "team-tmp",
+                "kind": kind,
+                "targets": targets,
+                "discovered_at": "2026-11-23T10:00:00Z",
+            }]))
+            .unwrap()
+        };
+        assert_eq!(
+            no_longer_allowed(Some(&flow), &grant, &record("index", &[])),
+            None
+        );
+        let why = no_longer_allowed(Some(&flow), &grant, &record("alias", &["payroll"]))
+            .expect("an alias under a granted name is refused");
+        assert!(why.contains("\"team-tmp\" is now an alias"), "{why}");
+        assert!(!why.contains("payroll"), "{why}");
+    }
+
+    /// A bundle's child is started after the bundle's approval, maybe days after it was asked
+    /// for: the item as it is then must still cover what the child grants, as the request's
+    /// check did (not merely match the text of the pattern it was asked with), and none of it
+    /// may have become an alias.
+    #[test]
+    fn a_bundle_child_is_judged_on_what_it_grants() {
+        let flow = |pattern: &str| {
+            flow_of(
+                "oncall-kit",
+                json!({"bundle": [{"integration": "prod", "resources": [pattern], "permission": "read"}]}),
+            )
+        };
+        let child = AccessRequest {
+            parent: Some("b-1".into()),
+            ..grant_of(
+                ("prod", "oncall-kit", "read"),
+                &["logs-2026.10", "logs-2026.11"],
+                &["logs-*"],
+            )
+        };
+        let records = |last: &str| -> Vec<Resource> {
+            serde_json::from_value(json!([
+                {"integration": "prod", "name": "logs-2026.10", "kind": "index",
+                 "discovered_at": "2026-11-23T10:00:00Z"},
+                {"integration": "prod", "name": "logs-2026.11", "kind": last,
+                 "targets": if last == "alias" { json!(["payroll"]) } else { json!([]) },
+                 "discovered_at": "2026-11-23T10:00:00Z"},
+            ]))
+            .unwrap()
+        };
+        let indices = records("index");
+        assert_eq!(
+            no_longer_allowed(Some(&flow("logs-*")), &child, &indices),
+            None
+        );
+        // `logs-?` matches the text `logs-*`, but neither index.
+        let why = no_longer_allowed(Some(&flow("logs-?")), &child, &indices)
+            .expect("an item that no longer covers the child refuses it");
+        assert!(why.contains("no longer offers read on prod"), "{why}");
+        let why = no_longer_allowed(Some(&flow("logs-*")), &child, &records("alias"))
+            .expect("an alias under a granted name is refused");
+        assert!(why.contains("\"logs-2026.11\" is now an alias"), "{why}");
     }
 
     #[test]

@@ -476,7 +476,13 @@ fn replays(stored: &AccessRequest, requester: &Identity, body: &NewRequest) -> b
             .check()
             .is_ok_and(|d| stored.duration_secs == d.as_secs())
         && stored.justification == body.justification.clone().filter(|j| !j.trim().is_empty())
-        && requested_start(stored) == body.starts_at.as_deref().and_then(|t| parse_start(t).ok())
+        // A start that does not parse is no start asked again: never equal to "none".
+        && body
+            .starts_at
+            .as_deref()
+            .map(parse_start)
+            .transpose()
+            .is_ok_and(|start| requested_start(stored) == start)
         && body.flow.as_ref().is_none_or(|f| *f == stored.flow)
 }
 

@@ -671,6 +671,30 @@ async fn an_extension_that_needs_approval_waits_for_the_grants_approvers_and_nev
     assert_eq!(grant.extensions, 1);
 }
 
+/// DEV's extension of `id` is refused for `why` (the flow no longer offers the grant), and the
+/// grant is left as it was.
+async fn not_offered(env: &Env, p: &provision::App, id: &str, why: &str) {
+    let before = env.store.get_request(id).await.unwrap().unwrap();
+    let (s, e) = extend(p, DEV, id, json!({"duration": "10m"})).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("extension_not_offered")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(why),
+        "{e}"
+    );
+    let after = env.store.get_request(id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.version, after.ends_at),
+        (before.version, before.ends_at)
+    );
+}
+
 /// The flow as it is now must still grant this access to this requester: one who is no longer
 /// among its requesters, or a resource no longer in its patterns, cannot stretch an old grant.
 #[tokio::test]
@@ -685,25 +709,21 @@ async fn a_grant_the_flow_no_longer_offers_is_not_extended() {
     spec["extension"] = json!({"max_extensions": 2, "length": "1h", "max_total_duration": "3h"});
     spec["requesters"] = json!([{"type": "group", "value": "leads"}]);
     assert_eq!(put_flow(&d, "logs-auto", spec).await.0, 200);
-    let before = env.store.get_request(&id).await.unwrap().unwrap();
-    let (s, e) = extend(&p, DEV, &id, json!({"duration": "10m"})).await;
-    assert_eq!(
-        (s, e["error"]["code"].as_str()),
-        (409, Some("extension_not_offered")),
-        "{e}"
-    );
-    assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("no longer one of flow"),
-        "{e}"
-    );
-    let after = env.store.get_request(&id).await.unwrap().unwrap();
-    assert_eq!(
-        (after.version, after.ends_at),
-        (before.version, before.ends_at)
-    );
+    not_offered(&env, &p, &id, "no longer one of flow").await;
+}
+
+/// The granted index was deleted and an alias made under its name (discovery recorded it):
+/// the role already names it, but an extension must not stretch access to what the alias now
+/// reaches, which nobody approved.
+#[tokio::test]
+async fn a_grant_whose_index_became_an_alias_is_not_extended() {
+    let env = Env::start(es_seed()).await;
+    let (d, p) = (discover_app(&env), provision_app(&env));
+    extendable(&env, &d, &["logs-auto"]).await;
+    let grant = granted(&p, DEV, "logs-auto", &["logs-2026.11"]).await;
+    let id = grant["id"].as_str().unwrap().to_string();
+    fixtures::flows::index_became_alias(&env, "logs-2026.11", &["secrets-1"]).await;
+    not_offered(&env, &p, &id, "\"logs-2026.11\" is now an alias").await;
 }
 
 /// Scheduler as seen by an extension whose call reaches it after a later extension's: before

@@ -614,6 +614,49 @@ async fn a_retried_request_with_the_same_key_must_name_the_same_start() {
     }
 }
 
+/// A retry answered with the stored request must be a retry: a body whose `starts_at` does not
+/// parse is not one, even under the key of a request that named no start (an unreadable start
+/// and no start must not compare equal).
+#[tokio::test]
+async fn a_retry_with_an_unreadable_start_is_refused_not_answered() {
+    let env = Env::start(es_seed()).await;
+    let (_, p) = setup(&env, &["logs-auto"]).await;
+    let keyed = |start: Option<&str>| {
+        let mut body = json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "read", "duration": "1h", "flow": "logs-auto"});
+        if let Some(s) = start {
+            body["starts_at"] = json!(s);
+        }
+        let mut ev = http(
+            event("provision/post-request.json"),
+            "/requests",
+            DEV,
+            Some(body),
+        );
+        ev["headers"]["idempotency-key"] = json!("start-key-3");
+        ev
+    };
+    let (s, first) = call(&p, keyed(None)).await;
+    assert_eq!(
+        (s, first["status"].as_str()),
+        (201, Some("active")),
+        "{first}"
+    );
+    let (s, again) = call(&p, keyed(None)).await;
+    assert_eq!(
+        (s, again["id"].clone()),
+        (200, first["id"].clone()),
+        "{again}"
+    );
+    for bad in ["tomorrow", "", " ", "2026-11-23T11:00:00"] {
+        let (s, e) = call(&p, keyed(Some(bad))).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (400, Some("invalid_start")),
+            "{bad:?}: {e}"
+        );
+    }
+}
+
 /// An approved start is approved for this target: the integration cannot be moved (its grants
 /// would land on another cluster) until it is cancelled.
 #[tokio::test]
@@ -683,6 +726,29 @@ async fn an_administrator_may_withdraw_a_scheduled_request() {
     assert!(!role_exists(&env, &id).await);
 }
 
+/// The start schedule fires for `id` and is refused for `why`: the request fails with the
+/// reason recorded, and nothing reaches the target.
+async fn refused_start(env: &Env, p: &provision::App, id: &str, why: &str) {
+    let out = fire(p, id).await;
+    assert_eq!(out["outcome"], "refused", "{out}");
+    let stored = env.store.get_request(id).await.unwrap().unwrap();
+    assert_eq!(stored.status.as_str(), "failed");
+    assert!(
+        stored
+            .status_reason
+            .as_deref()
+            .is_some_and(|r| r.contains(why)),
+        "{:?}",
+        stored.status_reason
+    );
+    assert!(
+        actions(env, id)
+            .await
+            .contains(&"request.start_refused".to_string())
+    );
+    assert!(!role_exists(env, id).await, "nothing on the target");
+}
+
 #[tokio::test]
 async fn a_start_the_flow_no_longer_allows_is_refused_and_nothing_is_provisioned() {
     let env = Env::start(es_seed()).await;
@@ -698,24 +764,25 @@ async fn a_start_the_flow_no_longer_allows_is_refused_and_nothing_is_provisioned
     let (s, e) = put_flow(&d, "logs-leads", spec).await;
     assert_eq!(s, 200, "{e}");
     env.clock.advance(Duration::days(2));
-    let out = fire(&p, &id).await;
-    assert_eq!(out["outcome"], "refused", "{out}");
-    let stored = env.store.get_request(&id).await.unwrap().unwrap();
-    assert_eq!(stored.status.as_str(), "failed");
-    assert!(
-        stored
-            .status_reason
-            .as_deref()
-            .is_some_and(|r| r.contains("no longer offers permission")),
-        "{:?}",
-        stored.status_reason
-    );
-    assert!(
-        actions(&env, &id)
-            .await
-            .contains(&"request.start_refused".to_string())
-    );
-    assert!(!role_exists(&env, &id).await, "nothing on the target");
+    refused_start(&env, &p, &id, "no longer offers permission").await;
+}
+
+/// Between approval and start the granted index is deleted and an alias made under its name,
+/// pointing at an index the flow does not offer; discovery records the alias. The name still
+/// matches the flow's pattern, but a role on it would reach the alias's target: the start is
+/// refused as a request naming that alias would be.
+#[tokio::test]
+async fn a_scheduled_index_that_became_an_alias_is_refused_at_its_start() {
+    let env = Env::start(es_seed()).await;
+    let (_, p) = setup(&env, &["logs-leads"]).await;
+    let start = t0() + Duration::days(2);
+    let (_, r) = ask(&p, DEV, leads_body(Some(&rfc3339(start)))).await;
+    let id = r["id"].as_str().unwrap().to_string();
+    let (s, r) = approve(&p, ALICE, &id).await;
+    assert_eq!((s, r["status"].as_str()), (200, Some("scheduled")), "{r}");
+    fixtures::flows::index_became_alias(&env, "logs-2026.10", &["secrets-1"]).await;
+    env.clock.advance(Duration::days(2));
+    refused_start(&env, &p, &id, "\"logs-2026.10\" is now an alias").await;
 }
 
 /// A Cloud flow may name a deployment by its display name while the grant holds the

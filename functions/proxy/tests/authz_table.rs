@@ -294,6 +294,26 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, &'static str, Strin
         ("M", "PUT", "/team-b", "", b(r#"{"aliases":{"team-b-view":{"filter":{"terms":{"user":{"index":"secrets","id":"1","path":"u"}}}}}}"#), Deny("indices:data/read/get", "secrets")),
         ("M", "PUT", "/team-b", "", b(r#"{"settings":{"index":{"number_of_shards":1}},"mappings":{"runtime":{"ok":{"type":"lookup","target_index":"team-a","input_field":"h","target_field":"h"}}}}"#), Allow("indices:admin/create", &["indices:admin/create=team-b", "indices:data/read/search=team-a"])),
         ("M", "PUT", "/team-b", "", b("{not json"), Refuse(RefusalCode::Malformed)),
+        // An alias a created index joins is authorized by its own name, as ES authorizes
+        // `indices:admin/aliases` on each (`AuthorizationService`, create-index aliases): else a
+        // grant on `team-*` adds its index to `all-data` (seen by every reader of that alias) or
+        // makes it the write index of an alias others write through.
+        ("M", "PUT", "/team-b", "", b(r#"{"aliases":{"all-data":{"is_write_index":true}}}"#), Deny("indices:admin/aliases", "all-data")),
+        ("M", "PUT", "/team-b", "", b(r#"{"aliases":{"team-view":{}}}"#), Allow("indices:admin/create", &["indices:admin/create=team-b", "indices:admin/aliases=team-view"])),
+        ("M", "PUT", "/team-b", "", b(r#"{"aliases":{"team-*":{}}}"#), Refuse(RefusalCode::Malformed)),
+        ("M", "PUT", "/team-b", "", b(r#"{"aliases":["all-data"]}"#), Refuse(RefusalCode::Malformed)),
+        ("R", "PUT", "/logs-app/_settings", "", b(r#"{"index":{"default_pipeline":"reroute"}}"#), Refuse(RefusalCode::NotPermitted)),
+        // A default or final pipeline runs at every write to the index, as `?pipeline=` would
+        // (refused above): it can reroute documents to any index, so neither may be set.
+        ("M", "PUT", "/team-a/_settings", "", b(r#"{"index":{"default_pipeline":"reroute"}}"#), Refuse(RefusalCode::NotPermitted)),
+        ("M", "PUT", "/team-a/_settings", "", b(r#"{"settings":{"index.final_pipeline":"reroute"}}"#), Refuse(RefusalCode::NotPermitted)),
+        ("M", "PUT", "/team-a/_settings", "", b(r#"{"final_pipeline":"reroute"}"#), Refuse(RefusalCode::NotPermitted)),
+        ("M", "PUT", "/team-a/_settings", "", b(r#"{"index.default_pipeline":"_none","index":{"default_pipeline":"reroute"}}"#), Refuse(RefusalCode::NotPermitted)),
+        ("M", "PUT", "/team-b", "", b(r#"{"settings":{"index":{"default_pipeline":"reroute"}}}"#), Refuse(RefusalCode::NotPermitted)),
+        ("M", "PUT", "/team-b", "", b(r#"{"settings":{"default_pipeline":["reroute"]}}"#), Refuse(RefusalCode::NotPermitted)),
+        ("M", "PUT", "/team-a/_settings", "", b(r#"{"index":{"number_of_replicas":0,"default_pipeline":"_none","final_pipeline":null}}"#), Allow("indices:admin/settings/update", &["indices:admin/settings/update=team-a"])),
+        ("M", "PUT", "/team-b", "", b(r#"{"mappings":{"properties":{"default_pipeline":{"type":"keyword"}}}}"#), Allow("indices:admin/create", &["indices:admin/create=team-b"])),
+        ("M", "PUT", "/team-a/_settings", "", b(r#"{"index":"#), Refuse(RefusalCode::Malformed)),
         // An indexed shape without `index` comes from Elasticsearch's default `shapes` index.
         ("R", "POST", "/logs-app/_search", "", b(r#"{"query":{"geo_shape":{"loc":{"indexed_shape":{"id":"1","path":"loc"}}}}}"#), Deny("indices:data/read/get", "shapes")),
         ("R", "POST", "/logs-app/_search", "", b(r#"{"query":{"terms":{"user":{"index":"secrets","id":"1","path":"f"}}}}"#), Deny("indices:data/read/get", "secrets")),

@@ -99,7 +99,7 @@ fn object(line: &[u8], n: usize) -> Result<Map<String, Value>, Refusal> {
     }
 }
 
-fn index_name(v: &Value, what: &str) -> Result<Vec<IndexExpr>, Refusal> {
+pub(crate) fn index_name(v: &Value, what: &str) -> Result<Vec<IndexExpr>, Refusal> {
     let raw = v
         .as_str()
         .ok_or_else(|| malformed(format!("{what} must be a string")))?;
@@ -376,7 +376,12 @@ pub(crate) fn lookups(b: &[u8], out: &mut Vec<Target>) -> Result<(), Refusal> {
     }
     let v =
         strict(b).ok_or_else(|| malformed("request body is not valid JSON (or repeats a key)"))?;
-    walk(&v, out, 0)
+    lookups_in(&v, out)
+}
+
+/// [`lookups`] of a body already parsed.
+pub(crate) fn lookups_in(v: &Value, out: &mut Vec<Target>) -> Result<(), Refusal> {
+    walk(v, out, 0)
 }
 
 /// Where `geo_shape`/`shape` queries fetch an `indexed_shape` that names no index.

@@ -9,6 +9,7 @@ use percent_encoding::percent_decode_str;
 
 use super::body;
 use super::expr::{self, IndexExpr};
+use super::index_admin;
 use super::refusal::{Refusal, RefusalCode};
 
 /// Bodies above this are refused before parsing: the proxy must read `_bulk`/`_msearch`/`_mget`
@@ -36,6 +37,8 @@ pub enum Origin {
     /// An index named inside a query (terms lookup, `more_like_this`, indexed shapes,
     /// percolator): ES runs a get on it as the caller.
     Lookup,
+    /// An alias a created index joins (`aliases` of a create-index body).
+    Alias,
 }
 
 /// One (action, indices) pair to authorize. A request may carry many (bulk items, msearch
@@ -384,7 +387,11 @@ fn route(m: Method, s: &[&str], p: &Params, b: &[u8]) -> Result<Request, Refusal
 
         // Index-scoped APIs.
         [e] => match m {
-            Put => with_lookups("indices:admin/create", single(e)?, p, b)?,
+            Put => {
+                let mut req = one("indices:admin/create", single(e)?, p);
+                index_admin::create_index(b, &mut req.targets)?;
+                req
+            }
             // `action.destructive_requires_name` (default true since 8.0): no wildcards.
             Delete => one("indices:admin/delete", single(e)?, p),
             Get | Head => one("indices:admin/get", parse(e)?, p),
@@ -411,7 +418,10 @@ fn route(m: Method, s: &[&str], p: &Params, b: &[u8]) -> Result<Request, Refusal
         [e, "_settings"] | [e, "_settings", _] if m == Get => {
             one("indices:monitor/settings/get", parse(e)?, p)
         }
-        [e, "_settings"] if m == Put => one("indices:admin/settings/update", parse(e)?, p),
+        [e, "_settings"] if m == Put => {
+            index_admin::update_settings(b)?;
+            one("indices:admin/settings/update", parse(e)?, p)
+        }
         [e, "_stats"] | [e, "_stats", _] if m == Get => one("indices:monitor/stats", parse(e)?, p),
         [e, "_refresh"] if read => one("indices:admin/refresh", parse(e)?, p),
         [e, "_flush"] if read => one("indices:admin/flush", parse(e)?, p),

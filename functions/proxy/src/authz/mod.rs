@@ -9,6 +9,7 @@ mod authorize;
 mod body;
 mod classify;
 mod expr;
+mod index_admin;
 mod privilege;
 mod refusal;
 

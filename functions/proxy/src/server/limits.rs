@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
@@ -23,6 +23,17 @@ use tokio::time::{Instant, Sleep};
 pub struct PeerSlots {
     per_peer: usize,
     live: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// The address a peer is counted under. One IPv6 host is routinely given a whole /64 and can
+/// pick any source address in it, so an IPv6 peer is its /64; an IPv4 client reaching a
+/// dual-stack listener (`::ffff:a.b.c.d`) is its IPv4 address, not the one mapped /64 that all
+/// IPv4 clients would otherwise share.
+fn peer_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !(u128::MAX >> 64))),
+        v4 => v4,
+    }
 }
 
 /// One connection's hold on its peer's count, given back when dropped.
@@ -41,6 +52,7 @@ impl PeerSlots {
 
     /// A slot for `peer`, or `None` when it already holds `per_peer` connections.
     pub fn try_acquire(&self, peer: IpAddr) -> Option<PeerSlot> {
+        let peer = peer_key(peer);
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         let n = live.entry(peer).or_insert(0);
         if *n >= self.per_peer {
@@ -176,6 +188,49 @@ mod tests {
         assert!(
             slots.try_acquire(a).is_some(),
             "a closed connection frees its slot"
+        );
+    }
+
+    #[test]
+    fn addresses_of_one_ipv6_subnet_are_one_peer() {
+        let slots = PeerSlots::new(2);
+        let _held: Vec<PeerSlot> = ["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff"]
+            .iter()
+            .map(|a| {
+                slots
+                    .try_acquire(a.parse().unwrap())
+                    .expect("within the cap")
+            })
+            .collect();
+        assert!(
+            slots
+                .try_acquire("2001:db8:1:2:dead:beef::7".parse().unwrap())
+                .is_none(),
+            "a third address of the same /64 is the same peer"
+        );
+        assert!(
+            slots
+                .try_acquire("2001:db8:1:3::1".parse().unwrap())
+                .is_some(),
+            "the next /64 is another peer"
+        );
+    }
+
+    #[test]
+    fn ipv4_clients_of_a_dual_stack_listener_are_counted_by_their_ipv4_address() {
+        let slots = PeerSlots::new(1);
+        let _a = slots
+            .try_acquire("::ffff:192.0.2.1".parse().unwrap())
+            .expect("first");
+        assert!(
+            slots.try_acquire("192.0.2.1".parse().unwrap()).is_none(),
+            "the mapped and the plain spelling are one peer"
+        );
+        assert!(
+            slots
+                .try_acquire("::ffff:192.0.2.2".parse().unwrap())
+                .is_some(),
+            "another IPv4 client is not affected"
         );
     }
 

@@ -36,7 +36,7 @@ pub struct ServerConfig {
     /// finish before the connection is cut.
     pub connection_lifetime: Duration,
     pub max_connections: usize,
-    /// Per peer IP address. Behind a load balancer every client shares its address: raise it
+    /// Per peer: an IPv4 address or an IPv6 /64. Behind a load balancer every client shares its address: raise it
     /// to `max_connections` there.
     pub max_connections_per_peer: usize,
 }

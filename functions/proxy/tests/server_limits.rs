@@ -244,6 +244,90 @@ async fn a_huge_request_line_makes_a_short_answer_and_a_short_audit_line() {
     }
 }
 
+/// A head is held in memory until it is whole, and for up to the header timeout: one much
+/// larger than any client sends (Elasticsearch's own limits are a 4 KiB request line and 16 KiB
+/// of headers) is refused at once, not buffered, before anything is authenticated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_head_is_refused_not_buffered() {
+    let (_env, proxy) = without_grants(ServerConfig::default()).await;
+    let mut conn = connect_from("127.0.0.1", addr(&proxy)).await;
+    // 40 headers (under hyper's count limit of 100) of 5000 bytes: 200 KB in all.
+    let filler: String = (0..40)
+        .map(|i| format!("x-filler-{i}: {}\r\n", "f".repeat(5000)))
+        .collect();
+    let request = get("/", None).replace("\r\n\r\n", &format!("\r\n{filler}\r\n"));
+    // The server may stop reading (and close) before it has taken all of it.
+    let _ = conn.write_all(request.as_bytes()).await;
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut answer))
+        .await
+        .expect("answered at once")
+        .unwrap_or(0);
+    let status = String::from_utf8_lossy(&answer[..n]);
+    assert!(
+        status.starts_with("HTTP/1.1 431"),
+        "a 200 KB head was read whole: {:?}",
+        status.lines().next()
+    );
+    // An ordinary client on the next connection is unaffected.
+    served_within("127.0.0.1", addr(&proxy), Duration::from_secs(2)).await;
+}
+
+/// The read buffer's bound holds heads, not bodies: a 4 MB body sent chunked with no
+/// `Content-Length` is read whole, and requests pipelined behind it on the same connection are
+/// answered in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_chunked_body_and_pipelined_requests_pass_the_head_bound() {
+    let env = Env::start_without_security(bulky_seed()).await;
+    let c = bulky_grant(&env).await;
+    let proxy = start_proxy_with(&env, "prod-search", TTL, ServerConfig::default()).await;
+    let mut conn = TcpStream::connect(addr(&proxy)).await.unwrap();
+    let auth = basic(&c);
+    // JSON allows any amount of whitespace: a valid search body far larger than the bound.
+    let body = format!(r#"{{"size":0{}}}"#, " ".repeat(4 * 1024 * 1024));
+    let mut wire = format!(
+        "POST /logs-bulky/_search HTTP/1.1\r\nhost: proxy\r\nauthorization: {auth}\r\n\
+         content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+    )
+    .into_bytes();
+    for chunk in body.as_bytes().chunks(100_000) {
+        wire.extend(format!("{:x}\r\n", chunk.len()).as_bytes());
+        wire.extend(chunk);
+        wire.extend(b"\r\n");
+    }
+    wire.extend(b"0\r\n\r\n");
+    wire.extend(get("/logs-bulky/_search?size=0", Some(&auth)).as_bytes());
+    wire.extend(
+        get("/", None)
+            .replace("\r\n\r\n", "\r\nconnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    let (mut rd, mut wr) = conn.split();
+    let (sent, answers) = tokio::join!(wr.write_all(&wire), async {
+        let mut all = Vec::new();
+        tokio::time::timeout(Duration::from_secs(20), rd.read_to_end(&mut all))
+            .await
+            .expect("answered")
+            .map(|_| all)
+    });
+    sent.unwrap();
+    let answers = String::from_utf8_lossy(&answers.unwrap()).to_string();
+    let statuses: Vec<&str> = answers
+        .lines()
+        .filter(|l| l.starts_with("HTTP/1.1 "))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 401 Unauthorized"
+        ],
+        "{}",
+        &answers[..answers.len().min(2000)]
+    );
+}
+
 /// The Lambda front end streams: an answer of about 16 MB (over a buffered response's 6 MB,
 /// which used to be refused with a 502) arrives whole, and its audit line counts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,8 @@
 //! must arrive within `header_timeout` (idle keep-alive connections included), a body within
 //! `body_timeout`; a write the client does not take within `write_timeout` ends the connection;
 //! no connection lives past `connection_lifetime`. Connections are capped globally and per peer
-//! address (more are closed at once), and a body buffer grows only as bytes arrive.
+//! (more are closed at once), a request head is held only up to [`MAX_HEAD_BYTES`], and a body
+//! buffer grows only as bytes arrive.
 
 pub mod limits;
 
@@ -36,8 +37,8 @@ pub struct ServerConfig {
     /// finish before the connection is cut.
     pub connection_lifetime: Duration,
     pub max_connections: usize,
-    /// Per peer: an IPv4 address or an IPv6 /64. Behind a load balancer every client shares its address: raise it
-    /// to `max_connections` there.
+    /// Per peer: an IPv4 address or an IPv6 /64. Behind a load balancer every client shares
+    /// its address: raise it to `max_connections` there.
     pub max_connections_per_peer: usize,
 }
 
@@ -53,6 +54,13 @@ impl Default for ServerConfig {
         }
     }
 }
+
+/// The most a connection's read buffer holds: a request head must fit (hyper answers 431
+/// otherwise), and so must pipelined requests waiting their turn. hyper's default (about
+/// 400 KiB) would let 1024 slow-header connections pin 400 MiB before any is authenticated;
+/// Elasticsearch itself takes a 4 KiB request line and 16 KiB of headers, and a 64 KiB URI
+/// (the longest `http::Uri` holds) still fits.
+pub const MAX_HEAD_BYTES: usize = 80 * 1024;
 
 /// Where a body buffer starts, whatever `Content-Length` claims: a client that announces the
 /// limit and sends nothing must not make the server allocate it.
@@ -100,6 +108,7 @@ pub async fn serve(
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(config.header_timeout)
+                .max_buf_size(MAX_HEAD_BYTES)
                 .serve_connection(io, svc);
             tokio::pin!(conn);
             let ended = tokio::select! {

@@ -328,6 +328,101 @@ async fn a_large_chunked_body_and_pipelined_requests_pass_the_head_bound() {
     );
 }
 
+/// Framing a proxy and a cluster could read two ways (RFC 9112 §6.3, request smuggling): each
+/// shape is refused, or read one way with the connection closed behind it, so nothing queued
+/// after it on the connection is ever answered. The proxy re-frames what it forwards (its own
+/// `Content-Length`, an allowlist of headers), so no framing header reaches the cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ambiguous_framing_is_refused_or_read_one_way() {
+    let env = Env::start_without_security(es_seed()).await;
+    let c = {
+        let (d, p) = (discover_app(&env), provision_app(&env));
+        register_proxy(&env, &d).await;
+        flows(&d, &["logs-auto"]).await;
+        grant(&p, &["logs-2026.11"]).await.1
+    };
+    let proxy = start_proxy_with(&env, "prod-search", TTL, ServerConfig::default()).await;
+    let auth = basic(&c);
+    let head = |framing: &str| {
+        format!(
+            "POST /logs-2026.11/_search HTTP/1.1\r\nhost: p\r\nauthorization: {auth}\r\n\
+             content-type: application/json\r\n{framing}\r\n"
+        )
+    };
+    let body = r#"{"size":0}"#;
+    let chunked = format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len());
+    // Unauthenticated: if it were answered, the connection had been kept after the ambiguity.
+    let smuggled = "GET /secrets/_search HTTP/1.1\r\nhost: p\r\n\r\n";
+    let cases = [
+        (
+            "TE then CL",
+            format!(
+                "{}{chunked}{smuggled}",
+                head("content-length: 4\r\ntransfer-encoding: chunked\r\n")
+            ),
+            "200",
+        ),
+        (
+            "CL then TE",
+            format!(
+                "{}{chunked}{smuggled}",
+                head("transfer-encoding: chunked\r\ncontent-length: 4\r\n")
+            ),
+            "200",
+        ),
+        (
+            "two lengths",
+            format!(
+                "{}{body}{smuggled}",
+                head("content-length: 10\r\ncontent-length: 4\r\n")
+            ),
+            "400",
+        ),
+        (
+            "unknown coding",
+            format!(
+                "{}{body}{smuggled}",
+                head("transfer-encoding: xchunked\r\n")
+            ),
+            "400",
+        ),
+        (
+            "HTTP/1.0 chunked",
+            format!(
+                "{}{chunked}{smuggled}",
+                head("transfer-encoding: chunked\r\n").replace("HTTP/1.1", "HTTP/1.0")
+            ),
+            "400",
+        ),
+        (
+            "obs-fold",
+            format!(
+                "{}{body}{smuggled}",
+                head("content-length: 10\r\nx-a: b\r\n c\r\n")
+            ),
+            "400",
+        ),
+        (
+            "space before colon",
+            format!("{}{body}{smuggled}", head("content-length : 10\r\n")),
+            "400",
+        ),
+    ];
+    for (name, wire, status) in cases {
+        let mut conn = TcpStream::connect(addr(&proxy)).await.unwrap();
+        let _ = conn.write_all(wire.as_bytes()).await;
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut out)).await;
+        let out = String::from_utf8_lossy(&out);
+        let statuses: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("HTTP/1.1 "))
+            .map(|l| &l[..3])
+            .collect();
+        assert_eq!(statuses, [status], "{name}: {out}");
+    }
+}
+
 /// The Lambda front end streams: an answer of about 16 MB (over a buffered response's 6 MB,
 /// which used to be refused with a 502) arrives whole, and its audit line counts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

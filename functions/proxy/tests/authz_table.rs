@@ -25,6 +25,7 @@ const SEARCH: &str = "indices:data/read/search";
 /// `M`: all on `team-*`, manage on `logs-*`.
 /// `V`: view_index_metadata on `logs-*` only (no read).
 /// `S`: read on data stream `logs-ds` only.
+/// `C`: create_index and read on `team-*` (no manage).
 fn grant(kind: &str) -> Grant {
     let e = |names: &[&str], privs: &[&str]| GrantEntry::new(names, privs).unwrap();
     let entries = match kind {
@@ -37,6 +38,7 @@ fn grant(kind: &str) -> Grant {
         "M" => vec![e(&["team-*"], &["all"]), e(&["logs-*"], &["manage"])],
         "V" => vec![e(&["logs-*"], &["view_index_metadata"])],
         "S" => vec![e(&["logs-ds"], &["read"])],
+        "C" => vec![e(&["team-*"], &["create_index", "read"])],
         _ => unreachable!("unknown grant {kind}"),
     };
     Grant {
@@ -299,7 +301,11 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, &'static str, Strin
         // grant on `team-*` adds its index to `all-data` (seen by every reader of that alias) or
         // makes it the write index of an alias others write through.
         ("M", "PUT", "/team-b", "", b(r#"{"aliases":{"all-data":{"is_write_index":true}}}"#), Deny("indices:admin/aliases", "all-data")),
-        ("M", "PUT", "/team-b", "", b(r#"{"aliases":{"team-view":{}}}"#), Allow("indices:admin/create", &["indices:admin/create=team-b", "indices:admin/aliases=team-view"])),
+        ("M", "PUT", "/team-b", "", b(r#"{"aliases":{"team-view":{}}}"#), Allow("indices:admin/create", &["indices:admin/create=team-b", "indices:admin/aliases=team-b", "indices:admin/aliases=team-view"])),
+        ("M", "PUT", "/team-b", "", b(r#"{"aliases":{}}"#), Allow("indices:admin/create", &["indices:admin/create=team-b"])),
+        // `create_index` alone creates, but aliases need `manage` on the index and the alias.
+        ("C", "PUT", "/team-b", "", b("{}"), Allow("indices:admin/create", &["indices:admin/create=team-b"])),
+        ("C", "PUT", "/team-b", "", b(r#"{"aliases":{"team-view":{}}}"#), Deny("indices:admin/aliases", "team-b")),
         ("M", "PUT", "/team-b", "", b(r#"{"aliases":{"team-*":{}}}"#), Refuse(RefusalCode::Malformed)),
         ("M", "PUT", "/team-b", "", b(r#"{"aliases":["all-data"]}"#), Refuse(RefusalCode::Malformed)),
         ("R", "PUT", "/logs-app/_settings", "", b(r#"{"index":{"default_pipeline":"reroute"}}"#), Refuse(RefusalCode::NotPermitted)),

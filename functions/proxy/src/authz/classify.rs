@@ -388,8 +388,9 @@ fn route(m: Method, s: &[&str], p: &Params, b: &[u8]) -> Result<Request, Refusal
         // Index-scoped APIs.
         [e] => match m {
             Put => {
-                let mut req = one("indices:admin/create", single(e)?, p);
-                index_admin::create_index(b, &mut req.targets)?;
+                let index = single(e)?;
+                let mut req = one("indices:admin/create", index.clone(), p);
+                index_admin::create_index(&index, b, &mut req.targets)?;
                 req
             }
             // `action.destructive_requires_name` (default true since 8.0): no wildcards.

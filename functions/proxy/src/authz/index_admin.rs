@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::body::{index_name, lookups_in, strict};
 use super::classify::{Expand, Origin, Target};
+use super::expr::IndexExpr;
 use super::refusal::{Refusal, RefusalCode};
 
 const ALIASES: &str = "indices:admin/aliases";
@@ -34,8 +35,13 @@ fn body(b: &[u8]) -> Result<Option<Value>, Refusal> {
 }
 
 /// `PUT /{index}`: its aliases as targets, its settings checked, lookups in its mappings and
-/// alias filters as targets.
-pub(crate) fn create_index(b: &[u8], out: &mut Vec<Target>) -> Result<(), Refusal> {
+/// alias filters as targets. With aliases, Elasticsearch authorizes `indices:admin/aliases` on
+/// the new index as well as on each alias (`manage` on both, not just `create_index`).
+pub(crate) fn create_index(
+    index: &[IndexExpr],
+    b: &[u8],
+    out: &mut Vec<Target>,
+) -> Result<(), Refusal> {
     let Some(v) = body(b)? else {
         return Ok(());
     };
@@ -48,7 +54,15 @@ pub(crate) fn create_index(b: &[u8], out: &mut Vec<Target>) -> Result<(), Refusa
     }
     match o.get("aliases") {
         None => {}
+        Some(Value::Object(aliases)) if aliases.is_empty() => {}
         Some(Value::Object(aliases)) => {
+            out.push(Target {
+                action: ALIASES,
+                item_action: None,
+                indices: index.to_vec(),
+                expand: Expand::default(),
+                origin: Origin::Path,
+            });
             for name in aliases.keys() {
                 out.push(Target {
                     action: ALIASES,

@@ -87,6 +87,19 @@ async fn without_grants(config: ServerConfig) -> (Env, Running) {
     (env, proxy)
 }
 
+/// The proxy integration with a grant on `logs-2026.11`, served with the default limits.
+async fn with_a_grant() -> (Env, Value, Running) {
+    let env = Env::start_without_security(es_seed()).await;
+    let c = {
+        let (d, p) = (discover_app(&env), provision_app(&env));
+        register_proxy(&env, &d).await;
+        flows(&d, &["logs-auto"]).await;
+        grant(&p, &["logs-2026.11"]).await.1
+    };
+    let proxy = start_proxy_with(&env, "prod-search", TTL, ServerConfig::default()).await;
+    (env, c, proxy)
+}
+
 fn bulky_seed() -> es_emulator::Seed {
     let mut seed = es_seed();
     let chunk = "x".repeat(1024 * 1024);
@@ -213,14 +226,7 @@ async fn one_address_cannot_take_every_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_request_line_makes_a_short_answer_and_a_short_audit_line() {
-    let env = Env::start_without_security(es_seed()).await;
-    let c = {
-        let (d, p) = (discover_app(&env), provision_app(&env));
-        register_proxy(&env, &d).await;
-        flows(&d, &["logs-auto"]).await;
-        grant(&p, &["logs-2026.11"]).await.1
-    };
-    let proxy = start_proxy_with(&env, "prod-search", TTL, ServerConfig::default()).await;
+    let (_env, c, proxy) = with_a_grant().await;
     // Just under what an `http::Uri` holds (64 KiB; hyper answers longer ones itself).
     let long = format!("/{}/_search", "a".repeat(60_000));
     for auth in [None, Some(basic(&c))] {
@@ -334,14 +340,7 @@ async fn a_large_chunked_body_and_pipelined_requests_pass_the_head_bound() {
 /// `Content-Length`, an allowlist of headers), so no framing header reaches the cluster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ambiguous_framing_is_refused_or_read_one_way() {
-    let env = Env::start_without_security(es_seed()).await;
-    let c = {
-        let (d, p) = (discover_app(&env), provision_app(&env));
-        register_proxy(&env, &d).await;
-        flows(&d, &["logs-auto"]).await;
-        grant(&p, &["logs-2026.11"]).await.1
-    };
-    let proxy = start_proxy_with(&env, "prod-search", TTL, ServerConfig::default()).await;
+    let (_env, c, proxy) = with_a_grant().await;
     let auth = basic(&c);
     let head = |framing: &str| {
         format!(

@@ -191,47 +191,33 @@ mod tests {
         );
     }
 
+    /// A slot for the peer spelled `addr`.
+    fn slot(slots: &PeerSlots, addr: &str) -> Option<PeerSlot> {
+        slots.try_acquire(addr.parse().unwrap())
+    }
+
     #[test]
     fn addresses_of_one_ipv6_subnet_are_one_peer() {
         let slots = PeerSlots::new(2);
-        let _held: Vec<PeerSlot> = ["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff"]
-            .iter()
-            .map(|a| {
-                slots
-                    .try_acquire(a.parse().unwrap())
-                    .expect("within the cap")
-            })
-            .collect();
-        assert!(
-            slots
-                .try_acquire("2001:db8:1:2:dead:beef::7".parse().unwrap())
-                .is_none(),
-            "a third address of the same /64 is the same peer"
-        );
-        assert!(
-            slots
-                .try_acquire("2001:db8:1:3::1".parse().unwrap())
-                .is_some(),
-            "the next /64 is another peer"
-        );
+        let _one = slot(&slots, "2001:db8:1:2::1").expect("first");
+        let _two = slot(&slots, "2001:db8:1:2:ffff:ffff:ffff:ffff").expect("second");
+        let third = slot(&slots, "2001:db8:1:2:dead:beef::7");
+        assert!(third.is_none(), "a third address of the same /64");
+        let next = slot(&slots, "2001:db8:1:3::1");
+        assert!(next.is_some(), "the next /64 is another peer");
     }
 
     #[test]
     fn ipv4_clients_of_a_dual_stack_listener_are_counted_by_their_ipv4_address() {
         let slots = PeerSlots::new(1);
-        let _a = slots
-            .try_acquire("::ffff:192.0.2.1".parse().unwrap())
-            .expect("first");
+        let _mapped = slot(&slots, "::ffff:192.0.2.1").expect("first");
+        let plain = slot(&slots, "192.0.2.1");
         assert!(
-            slots.try_acquire("192.0.2.1".parse().unwrap()).is_none(),
+            plain.is_none(),
             "the mapped and the plain spelling are one peer"
         );
-        assert!(
-            slots
-                .try_acquire("::ffff:192.0.2.2".parse().unwrap())
-                .is_some(),
-            "another IPv4 client is not affected"
-        );
+        let other = slot(&slots, "::ffff:192.0.2.2");
+        assert!(other.is_some(), "another IPv4 client is not affected");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! `PROXY_LISTEN` (server mode, default `0.0.0.0:9200`), and the AWS SDK's own variables.
 //! Server mode's limits: `PROXY_HEADER_TIMEOUT_SECS` (10), `PROXY_BODY_TIMEOUT_SECS` (30),
 //! `PROXY_WRITE_TIMEOUT_SECS` (30), `PROXY_CONNECTION_LIFETIME_SECS` (600),
-//! `PROXY_MAX_CONNECTIONS` (1024), `PROXY_MAX_CONNECTIONS_PER_PEER` (64).
+//! `PROXY_MAX_CONNECTIONS` (1024), `PROXY_MAX_CONNECTIONS_PER_PEER` (64),
+//! `PROXY_MAX_BUFFERED_BODY_BYTES` (256 MiB).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -113,6 +114,10 @@ pub fn server_config() -> Result<ServerConfig, ConfigError> {
             "PROXY_MAX_CONNECTIONS_PER_PEER",
             d.max_connections_per_peer,
         )?,
+        max_buffered_body_bytes: number(
+            "PROXY_MAX_BUFFERED_BODY_BYTES",
+            d.max_buffered_body_bytes,
+        )?,
     };
     checked(config)
 }
@@ -142,6 +147,12 @@ pub fn checked(c: ServerConfig) -> Result<ServerConfig, ConfigError> {
         return invalid(
             "PROXY_MAX_CONNECTIONS_PER_PEER",
             "must be between 1 and PROXY_MAX_CONNECTIONS",
+        );
+    }
+    if c.max_buffered_body_bytes < crate::authz::MAX_BODY_BYTES {
+        return invalid(
+            "PROXY_MAX_BUFFERED_BODY_BYTES",
+            "must be at least the largest body the proxy takes (16 MiB)",
         );
     }
     Ok(c)
@@ -210,6 +221,10 @@ mod tests {
             ServerConfig {
                 max_connections: 10,
                 max_connections_per_peer: 11,
+                ..Default::default()
+            },
+            ServerConfig {
+                max_buffered_body_bytes: 1024,
                 ..Default::default()
             },
         ];

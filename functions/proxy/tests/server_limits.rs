@@ -87,8 +87,8 @@ async fn without_grants(config: ServerConfig) -> (Env, Running) {
     (env, proxy)
 }
 
-/// The proxy integration with a grant on `logs-2026.11`, served with the default limits.
-async fn with_a_grant() -> (Env, Value, Running) {
+/// The proxy integration with a grant on `logs-2026.11`, served with `config`.
+async fn with_a_grant(config: ServerConfig) -> (Env, Value, Running) {
     let env = Env::start_without_security(es_seed()).await;
     let c = {
         let (d, p) = (discover_app(&env), provision_app(&env));
@@ -96,7 +96,7 @@ async fn with_a_grant() -> (Env, Value, Running) {
         flows(&d, &["logs-auto"]).await;
         grant(&p, &["logs-2026.11"]).await.1
     };
-    let proxy = start_proxy_with(&env, "prod-search", TTL, ServerConfig::default()).await;
+    let proxy = start_proxy_with(&env, "prod-search", TTL, config).await;
     (env, c, proxy)
 }
 
@@ -226,7 +226,7 @@ async fn one_address_cannot_take_every_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_request_line_makes_a_short_answer_and_a_short_audit_line() {
-    let (_env, c, proxy) = with_a_grant().await;
+    let (_env, c, proxy) = with_a_grant(ServerConfig::default()).await;
     // Just under what an `http::Uri` holds (64 KiB; hyper answers longer ones itself).
     let long = format!("/{}/_search", "a".repeat(60_000));
     for auth in [None, Some(basic(&c))] {
@@ -340,7 +340,7 @@ async fn a_large_chunked_body_and_pipelined_requests_pass_the_head_bound() {
 /// `Content-Length`, an allowlist of headers), so no framing header reaches the cluster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ambiguous_framing_is_refused_or_read_one_way() {
-    let (_env, c, proxy) = with_a_grant().await;
+    let (_env, c, proxy) = with_a_grant(ServerConfig::default()).await;
     let auth = basic(&c);
     let head = |framing: &str| {
         format!(
@@ -420,6 +420,60 @@ async fn ambiguous_framing_is_refused_or_read_one_way() {
             .collect();
         assert_eq!(statuses, [status], "{name}: {out}");
     }
+}
+
+/// A search of `logs-2026.11` whose body is `len` bytes (a valid body padded with whitespace),
+/// as the request head and the body apart.
+fn padded_search(auth: &str, len: usize) -> (String, Vec<u8>) {
+    let head = format!(
+        "POST /logs-2026.11/_search HTTP/1.1\r\nhost: p\r\nauthorization: {auth}\r\n\
+         content-type: application/json\r\ncontent-length: {len}\r\nconnection: close\r\n\r\n"
+    );
+    let mut body = b"{\"size\":0".to_vec();
+    body.resize(len - 1, b' ');
+    body.push(b'}');
+    (head, body)
+}
+
+/// The status of the answer on `conn`.
+async fn status_of(conn: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut out)).await;
+    let out = String::from_utf8_lossy(&out);
+    out.lines().next().unwrap_or_default().to_string()
+}
+
+/// Bodies are held until answered, each up to 16 MiB: without a shared bound, an authenticated
+/// client with many connections (each trickling a body just inside the body timeout) holds
+/// 16 MiB times the connection cap. Past the bound a body is a 503 at once, and the budget
+/// comes back when the body holding it is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_held_at_once_are_bounded_across_connections() {
+    let (_env, c, proxy) = with_a_grant(ServerConfig {
+        max_buffered_body_bytes: 2_621_440,
+        ..Default::default()
+    })
+    .await;
+    let auth = basic(&c);
+    // A: 1.2 MB of a 1.5 MB body arrives; its buffer (2 MiB by doubling) is held.
+    let (head, body) = padded_search(&auth, 1_500_000);
+    let mut a = TcpStream::connect(addr(&proxy)).await.unwrap();
+    a.write_all(head.as_bytes()).await.unwrap();
+    a.write_all(&body[..1_200_000]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // B: a 1 MB body would need 1 MiB more than is left.
+    let (b_head, b_body) = padded_search(&auth, 1_000_000);
+    let mut b = TcpStream::connect(addr(&proxy)).await.unwrap();
+    b.write_all(b_head.as_bytes()).await.unwrap();
+    let _ = b.write_all(&b_body).await;
+    assert_eq!(status_of(&mut b).await, "HTTP/1.1 503 Service Unavailable");
+    // A finishes and is served; then B's retry fits.
+    a.write_all(&body[1_200_000..]).await.unwrap();
+    assert_eq!(status_of(&mut a).await, "HTTP/1.1 200 OK");
+    let mut retry = TcpStream::connect(addr(&proxy)).await.unwrap();
+    retry.write_all(b_head.as_bytes()).await.unwrap();
+    retry.write_all(&b_body).await.unwrap();
+    assert_eq!(status_of(&mut retry).await, "HTTP/1.1 200 OK");
 }
 
 /// The Lambda front end streams: an answer of about 16 MB (over a buffered response's 6 MB,

@@ -45,6 +45,8 @@ pub enum BodyError {
     /// Not received in time (a client trickling its body).
     Timeout,
     Broken,
+    /// The server holds as many body bytes as it may: answered 503, to be retried.
+    Busy,
 }
 
 pub struct Proxy {
@@ -217,6 +219,13 @@ impl Proxy {
             Err(BodyError::Timeout) => {
                 line.decision = Outcome::Refuse;
                 return Answer::unavailable(408, "the request body was not received in time");
+            }
+            Err(BodyError::Busy) => {
+                line.decision = Outcome::Refuse;
+                return Answer::unavailable(
+                    503,
+                    "the proxy is holding as many request bodies as it may; retry shortly",
+                );
             }
             Err(BodyError::Broken) => {
                 return refuse(

@@ -21,7 +21,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::serve::answer::{AnswerBody, upstream_stream};
 use crate::serve::{BodyError, Incoming, Proxy, Served};
@@ -40,6 +40,10 @@ pub struct ServerConfig {
     /// Per peer: an IPv4 address or an IPv6 /64. Behind a load balancer every client shares
     /// its address: raise it to `max_connections` there.
     pub max_connections_per_peer: usize,
+    /// Request-body bytes all connections may hold at once (each body is held until its
+    /// request is answered). Past it a body is answered 503 rather than buffered: otherwise
+    /// `max_connections` bodies of 16 MiB each could be held at once.
+    pub max_buffered_body_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +55,7 @@ impl Default for ServerConfig {
             connection_lifetime: Duration::from_secs(600),
             max_connections: 1024,
             max_connections_per_peer: 64,
+            max_buffered_body_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -74,6 +79,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(config.max_connections));
+    let bodies = Arc::new(Semaphore::new(
+        config.max_buffered_body_bytes.min(Semaphore::MAX_PERMITS),
+    ));
     let peers = PeerSlots::new(config.max_connections_per_peer);
     tokio::pin!(shutdown);
     loop {
@@ -102,8 +110,11 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let proxy = proxy.clone();
         let config = config.clone();
+        let bodies = bodies.clone();
         tokio::spawn(async move {
-            let svc = service_fn(move |req| handle(proxy.clone(), config.body_timeout, req));
+            let svc = service_fn(move |req| {
+                handle(proxy.clone(), bodies.clone(), config.body_timeout, req)
+            });
             let io = TokioIo::new(WriteDeadline::new(stream, config.write_timeout));
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -142,6 +153,7 @@ pub async fn run(proxy: Arc<Proxy>, addr: SocketAddr, config: ServerConfig) -> s
 
 async fn handle(
     proxy: Arc<Proxy>,
+    bodies: Arc<Semaphore>,
     body_timeout: Duration,
     req: http::Request<HyperBody>,
 ) -> Result<http::Response<Body>, std::convert::Infallible> {
@@ -158,22 +170,63 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     let served = proxy
-        .serve(incoming, |limit| read(body, declared, limit, body_timeout))
+        .serve(incoming, |limit| {
+            read(body, declared, limit, Budget(bodies), body_timeout)
+        })
         .await;
     Ok(respond(served))
+}
+
+/// The bytes all buffered bodies may take, shared by every connection.
+struct Budget(Arc<Semaphore>);
+
+impl Budget {
+    /// Permits for `bytes` more, or `Busy` at once (waiting would hold the connection).
+    fn take(&self, held: &mut Option<OwnedSemaphorePermit>, bytes: usize) -> Result<(), BodyError> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        let n = u32::try_from(bytes).map_err(|_| BodyError::TooLarge)?;
+        let more = self
+            .0
+            .clone()
+            .try_acquire_many_owned(n)
+            .map_err(|_| BodyError::Busy)?;
+        match held {
+            Some(p) => p.merge(more),
+            None => *held = Some(more),
+        }
+        Ok(())
+    }
+}
+
+/// A body and its share of the budget, given back when the last reference to the body drops
+/// (after it has been forwarded), not when reading ends.
+struct Held {
+    bytes: Vec<u8>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 async fn read(
     body: HyperBody,
     declared: Option<usize>,
     limit: usize,
+    budget: Budget,
     timeout: Duration,
 ) -> Result<Bytes, BodyError> {
     if declared.is_some_and(|n| n > limit) {
         return Err(BodyError::TooLarge);
     }
     let collect = async {
+        let mut permit = None;
         let mut out = Vec::with_capacity(initial_capacity(declared));
+        budget.take(&mut permit, out.capacity())?;
         let mut stream = Body::new(body).into_data_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|_| BodyError::Broken)?;
@@ -183,11 +236,19 @@ async fn read(
             }
             // Doubling, but never past the limit (a plain extend could reserve twice it).
             if needed > out.capacity() {
-                out.reserve_exact(grown(out.capacity(), needed, limit) - out.len());
+                let before = out.capacity();
+                let target = grown(before, needed, limit);
+                budget.take(&mut permit, target - before)?;
+                out.reserve_exact(target - out.len());
+                // The allocator may round up: what it gave is what is held.
+                budget.take(&mut permit, out.capacity().saturating_sub(target))?;
             }
             out.extend_from_slice(&chunk);
         }
-        Ok(Bytes::from(out))
+        Ok(Bytes::from_owner(Held {
+            bytes: out,
+            _permit: permit,
+        }))
     };
     tokio::time::timeout(timeout, collect)
         .await

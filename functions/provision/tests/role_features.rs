@@ -341,6 +341,25 @@ async fn an_admin_cannot_save_a_script_or_another_requesters_attributes() {
             json!({"term": {"by": "{{{_user.email}}}"}}),
             "invalid_template_variable",
         ),
+        // A requester's verified address `.+|x@example.com` is a regexp matching everyone.
+        (
+            json!({"regexp": {"by": "{{_user.email}}"}}),
+            "invalid_template_variable",
+        ),
+        (
+            json!({"query_string": {"query": "by:{{_user.username}}"}}),
+            "invalid_template_variable",
+        ),
+        (
+            json!({"terms_set": {"by": {"terms": ["a"],
+                "minimum_should_match_script": {"source": "1"}}}}),
+            "query_not_allowed",
+        ),
+        (
+            json!({"more_like_this": {"fields": ["by"],
+                "like": [{"_index": "secrets", "_id": "1"}]}}),
+            "query_not_allowed",
+        ),
     ] {
         let body = registration(
             &env,

@@ -39,7 +39,28 @@ const REFUSED_KEYS: &[&str] = &[
     "percolate",
     "indexed_shape",
     "stored_script",
+    // `terms_set`'s per-document script.
+    "minimum_should_match_script",
 ];
+
+/// Queries that read their string as a pattern or a query language: a requester's own value
+/// substituted there is syntax (`.`, `|`, `+` and `@` in a regexp, `:` and `-` in a query
+/// string), so a verified address such as `.+|x@example.com` would match everyone's documents.
+const PATTERN_QUERIES: &[&str] = &[
+    "regexp",
+    "wildcard",
+    "prefix",
+    "fuzzy",
+    "query_string",
+    "simple_query_string",
+    "match_phrase_prefix",
+    "match_bool_prefix",
+    "intervals",
+    "span_multi",
+];
+
+/// `more_like_this` keys whose object entries are documents it fetches, from any index.
+const LIKE_KEYS: &[&str] = &["like", "unlike"];
 
 /// `field_security` of a custom permission.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +109,8 @@ pub(crate) fn check_query(e: &mut ValidationErrors, field: &str, query: &Map<Str
     let mut refused = Vec::new();
     let mut lookups = false;
     let depth = walk(&Value::Object(query.clone()), 0, &mut refused, &mut lookups);
+    let mut patterns = Vec::new();
+    variables_in_patterns(&Value::Object(query.clone()), None, &mut patterns);
     if depth > MAX_QUERY_DEPTH {
         e.push(
             "invalid_query",
@@ -111,10 +134,49 @@ pub(crate) fn check_query(e: &mut ValidationErrors, field: &str, query: &Map<Str
         e.push(
             "query_not_allowed",
             field,
-            format!("{field}: a terms lookup reads another index; list the terms instead"),
+            format!(
+                "{field}: a terms lookup or a more_like_this document reads another index; list \
+                 the terms or give the text instead"
+            ),
+        );
+    }
+    patterns.sort_unstable();
+    patterns.dedup();
+    for kind in patterns {
+        e.push(
+            "invalid_template_variable",
+            field,
+            format!(
+                "{field}: a variable may not be used inside {kind:?}, which reads the requester's \
+                 value as a pattern or query syntax; compare it exactly with term or terms"
+            ),
         );
     }
     check_variables(e, field, &text);
+}
+
+/// The pattern queries ([`PATTERN_QUERIES`]) with a `{{` anywhere inside them.
+fn variables_in_patterns(v: &Value, inside: Option<&'static str>, found: &mut Vec<&'static str>) {
+    match v {
+        Value::Object(o) => {
+            for (k, child) in o {
+                if let Some(kind) = inside.filter(|_| k.contains("{{")) {
+                    found.push(kind);
+                }
+                let here = PATTERN_QUERIES.iter().copied().find(|p| p == k);
+                variables_in_patterns(child, inside.or(here), found);
+            }
+        }
+        Value::Array(a) => a
+            .iter()
+            .for_each(|c| variables_in_patterns(c, inside, found)),
+        Value::String(s) => {
+            if let Some(kind) = inside.filter(|_| s.contains("{{")) {
+                found.push(kind);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The deepest nesting, collecting refused keys and terms lookups on the way.
@@ -133,6 +195,9 @@ fn walk(v: &Value, depth: usize, refused: &mut Vec<String>, lookups: &mut bool) 
                 {
                     *lookups = true;
                 }
+                if LIKE_KEYS.contains(&k.as_str()) && has_document(child) {
+                    *lookups = true;
+                }
                 deepest = deepest.max(walk(child, depth + 1, refused, lookups));
             }
             deepest
@@ -143,6 +208,17 @@ fn walk(v: &Value, depth: usize, refused: &mut Vec<String>, lookups: &mut bool) 
             .max()
             .unwrap_or(depth + 1),
         _ => depth,
+    }
+}
+
+/// A `like`/`unlike` value with a document in it rather than text: Elasticsearch fetches a
+/// named one (`{"_index": …, "_id": …}`) from any index, whatever the requester may read, so
+/// the documents visible would depend on one they may not see. Text says the same without it.
+fn has_document(v: &Value) -> bool {
+    match v {
+        Value::Object(_) => true,
+        Value::Array(a) => a.iter().any(Value::is_object),
+        _ => false,
     }
 }
 
@@ -225,13 +301,17 @@ pub(crate) fn check_field_security(e: &mut ValidationErrors, field: &str, fs: &F
             }
         }
     }
-    // Elasticsearch refuses a role whose exceptions reach outside its grants.
+    // Elasticsearch refuses a role whose exceptions reach outside its grants (an automaton
+    // subset test). Matching an exception as literal text against a grant is that test when
+    // the grant's only wildcard is `*`, which can take whatever the exception's wildcards
+    // stand for; a grant's `?` is one character, so `a?` does not cover `a*` (an exception
+    // with a wildcard is taken under a `?` grant only when it is that grant).
     for (i, x) in fs.except.iter().enumerate() {
-        if !fs
-            .grant
-            .iter()
-            .any(|g| wildmatch::WildMatch::new(g).matches(x))
-        {
+        if !fs.grant.iter().any(|g| {
+            g == x
+                || (wildmatch::WildMatch::new(g).matches(x)
+                    && !(g.contains('?') && x.contains(['*', '?'])))
+        }) {
             e.push(
                 "invalid_field_security",
                 format!("{field}.except[{i}]"),
@@ -315,6 +395,50 @@ mod tests {
     }
 
     #[test]
+    fn a_terms_set_script_and_more_like_this_documents_are_refused() {
+        let script = json!({"terms_set": {"team": {"terms": ["a"],
+            "minimum_should_match_script": {"source": "params.num_terms"}}}});
+        assert_eq!(codes(script), ["query_not_allowed"]);
+        for like in [
+            json!({"_index": "secrets", "_id": "1"}),
+            json!(["text", {"_index": "secrets", "_id": "1"}]),
+            json!({"doc": {"team": "a"}}),
+        ] {
+            let mlt = json!({"more_like_this": {"fields": ["team"], "like": like.clone()}});
+            assert_eq!(codes(mlt), ["query_not_allowed"], "{like}");
+        }
+        let unlike = json!({"more_like_this": {"fields": ["t"], "like": "x",
+            "unlike": [{"_index": "secrets", "_id": "1"}]}});
+        assert_eq!(codes(unlike), ["query_not_allowed"]);
+        assert!(
+            codes(json!({"more_like_this": {"fields": ["t"], "like": ["some text"]}})).is_empty()
+        );
+    }
+
+    #[test]
+    fn a_variable_is_compared_exactly_never_read_as_a_pattern() {
+        // A verified address such as `.+|x@example.com` is a regexp matching everything.
+        for q in [
+            json!({"regexp": {"owner": "{{_user.email}}"}}),
+            json!({"regexp": {"owner": {"value": "{{_user.email}}"}}}),
+            json!({"wildcard": {"owner": {"value": "{{_user.username}}*"}}}),
+            json!({"prefix": {"owner": "{{_user.username}}"}}),
+            json!({"query_string": {"query": "owner:{{_user.username}}"}}),
+            json!({"simple_query_string": {"query": "{{_user.email}}", "fields": ["owner"]}}),
+            json!({"bool": {"should": [{"term": {"team": "a"}},
+                {"intervals": {"owner": {"wildcard": {"pattern": "{{_user.username}}"}}}}]}}),
+            json!({"fuzzy": {"{{_user.username}}": {"value": "x"}}}),
+        ] {
+            assert_eq!(codes(q.clone()), ["invalid_template_variable"], "{q}");
+        }
+        assert!(
+            codes(json!({"bool": {"filter": [{"regexp": {"team": "pay.*"}},
+                {"terms": {"owner": ["{{_user.username}}", "{{_user.email}}"]}}]}}))
+            .is_empty()
+        );
+    }
+
+    #[test]
     fn a_template_is_sent_only_when_a_variable_is_used() {
         let plain = json!({"term": {"team": "payments"}});
         assert_eq!(role_query(plain.as_object().unwrap()), plain);
@@ -346,6 +470,12 @@ mod tests {
             check(&["message"], &["customer.ssn"]),
             ["invalid_field_security"]
         );
+        // Saved only when Elasticsearch will take it, not refused at the first grant.
+        assert_eq!(check(&["a?"], &["a*"]), ["invalid_field_security"]);
+        assert_eq!(check(&["a?c"], &["a*c"]), ["invalid_field_security"]);
+        assert!(check(&["a?c"], &["a?c"]).is_empty());
+        assert!(check(&["a?"], &["ab"]).is_empty());
+        assert!(check(&["a*"], &["a?", "ab*"]).is_empty());
         assert_eq!(check(&["a b"], &[]), ["invalid_field_pattern"]);
         assert_eq!(check(&["a", "a..b"], &[]), ["invalid_field_pattern"]);
     }

@@ -37,13 +37,12 @@ fn role_descriptor(plan: &GrantPlan) -> Result<Value, DriverError> {
             reason: "an Elasticsearch grant needs index privileges".into(),
         }
     })?;
-    if role.indices.iter().any(|i| {
-        i.security
-            .query
-            .as_ref()
-            .is_some_and(|q| q.get("template").is_some())
-    }) {
-        check_template_values(plan)?;
+    if let Some(template) = role
+        .indices
+        .iter()
+        .find_map(|i| i.security.query.as_ref()?.get("template"))
+    {
+        check_template_values(plan, &template.to_string())?;
     }
     let mut role = serde_json::to_value(role).map_err(|e| DriverError::Refused {
         reason: format!("the role descriptor could not be built: {e}"),
@@ -55,18 +54,42 @@ fn role_descriptor(plan: &GrantPlan) -> Result<Value, DriverError> {
 /// Elasticsearch substitutes the account's attributes into a templated query. Only values that
 /// cannot change the query's meaning, whatever the template engine escapes, are let through:
 /// an identity provider's subject or email with quotes or braces is refused rather than trusted.
-fn check_template_values(plan: &GrantPlan) -> Result<(), DriverError> {
-    let mut values = vec![plan.principal.name.as_str(), plan.requester.sub.as_str()];
-    values.extend(plan.requester.email.as_deref());
-    if values.into_iter().all(substitutes_safely) {
-        Ok(())
-    } else {
-        Err(DriverError::Refused {
-            reason: "the permission's document query uses the requester's attributes, and the \
-                     requester's username, subject or email holds characters that cannot be \
-                     substituted safely"
+fn check_template_values(plan: &GrantPlan, template: &str) -> Result<(), DriverError> {
+    let reason = template_values_problem(
+        template,
+        &plan.principal.name,
+        &plan.requester.sub,
+        plan.requester.email.as_deref(),
+    );
+    reason.map_or(Ok(()), |reason| Err(DriverError::Refused { reason }))
+}
+
+fn template_values_problem(
+    template: &str,
+    username: &str,
+    sub: &str,
+    email: Option<&str>,
+) -> Option<String> {
+    // Mustache renders a missing value as "": `{"term": {"owner": ""}}` would show the
+    // documents nobody owns (or whatever an empty value marks) instead of the requester's.
+    if email.is_none() && template.contains("{{_user.email}}") {
+        return Some(
+            "the permission's document query uses the requester's email, and the requester \
+             has no verified email"
                 .into(),
-        })
+        );
+    }
+    let mut values = vec![username, sub];
+    values.extend(email);
+    if values.into_iter().all(substitutes_safely) {
+        None
+    } else {
+        Some(
+            "the permission's document query uses the requester's attributes, and the \
+             requester's username, subject or email holds characters that cannot be \
+             substituted safely"
+                .into(),
+        )
     }
 }
 
@@ -371,7 +394,20 @@ pub async fn revoke(es: &EsClient, plan: &RevokePlan) -> Result<(), DriverError>
 
 #[cfg(test)]
 mod template_value_tests {
-    use super::substitutes_safely;
+    use super::{substitutes_safely, template_values_problem};
+
+    #[test]
+    fn a_query_on_the_email_needs_the_requester_to_have_one() {
+        let on_email = r#"{"source":{"term":{"owner":"{{_user.email}}"}}}"#;
+        let on_name = r#"{"source":{"term":{"owner":"{{_user.username}}"}}}"#;
+        assert!(template_values_problem(on_email, "ejit_dev", "s-dev", None).is_some());
+        assert!(
+            template_values_problem(on_email, "ejit_dev", "s-dev", Some("dev@example.com"))
+                .is_none()
+        );
+        assert!(template_values_problem(on_name, "ejit_dev", "s-dev", None).is_none());
+        assert!(template_values_problem(on_name, "ejit_dev", "s\"dev", None).is_some());
+    }
 
     #[test]
     fn only_values_that_cannot_change_a_query_are_substituted() {

@@ -97,6 +97,8 @@ async fn spawn(f: Function, env: &Env, proxy: &AwsFaultProxy, dir: &std::path::P
         .env("SCHEDULE_GROUP", &env.schedule_group)
         .env("REVOKE_FUNCTION_ARN", fixtures::REVOKE_ARN)
         .env("SCHEDULER_ROLE_ARN", fixtures::SCHEDULER_ROLE)
+        // The cleanup function arms missed start schedules again with it (required there).
+        .env("PROVISION_FUNCTION_ARN", fixtures::PROVISION_ARN)
         // The functions' logs would mix with the table on stdout; their errors stay visible.
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -95,10 +95,23 @@ impl RuntimeApi {
             .send(Queued { id, event, answer })
             .await
             .map_err(|_| "the runtime API stopped".to_string())?;
-        match tokio::time::timeout(INVOCATION_TIMEOUT, wait).await {
-            Ok(Ok(a)) => a,
-            Ok(Err(_)) => Err("the invocation was dropped".into()),
-            Err(_) => Err("the invocation timed out".into()),
+        // A process whose start failed never polls: answered with its init error at once
+        // rather than after the invocation's whole timeout.
+        let failed_start = async {
+            loop {
+                if let Some(e) = self.init_error() {
+                    return e;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        };
+        tokio::select! {
+            answer = tokio::time::timeout(INVOCATION_TIMEOUT, wait) => match answer {
+                Ok(Ok(a)) => a,
+                Ok(Err(_)) => Err("the invocation was dropped".into()),
+                Err(_) => Err("the invocation timed out".into()),
+            },
+            e = failed_start => Err(format!("the function did not start: {e}")),
         }
     }
 

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use shared::api::{ApiError, ApiRequest, Caller, json_response, no_content};
 use shared::discovery::{DiscoveryError, Snapshot, generation, store_snapshot};
 use shared::model::{
-    AccessFlow, AuditEvent, AuditSubject, Integration, IntegrationSpec, RequestStatus, Resource,
-    check_secret_binding,
+    AccessFlow, AccessRequest, AuditEvent, AuditSubject, Integration, IntegrationSpec,
+    RequestStatus, Resource, check_secret_binding,
 };
 use shared::policy::offers;
 use shared::store::Cursor;
@@ -343,37 +343,51 @@ impl LiveUse {
     }
 }
 
+/// The ids of this integration's requests in `statuses` that `keep` keeps, by status (through
+/// the due-time index).
+async fn live_requests(
+    app: &App,
+    integration: &str,
+    statuses: &[RequestStatus],
+    keep: impl Fn(&AccessRequest) -> bool,
+) -> Result<BTreeMap<&'static str, Vec<String>>, ApiError> {
+    let mut grants = BTreeMap::new();
+    for status in statuses {
+        let mut cursor: Option<Cursor> = None;
+        let mut ids = Vec::new();
+        loop {
+            let page = app
+                .store
+                .due_requests(status.as_str(), None, 500, cursor.as_ref())
+                .await?;
+            ids.extend(
+                page.items
+                    .into_iter()
+                    .filter(|r| r.integration == integration && keep(r))
+                    .map(|r| r.id),
+            );
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        if !ids.is_empty() {
+            grants.insert(status.as_str(), ids);
+        }
+    }
+    Ok(grants)
+}
+
 /// Requests of this integration in `statuses` (through the due-time index) and its accounts.
 async fn live_use(
     app: &App,
     integration: &str,
     statuses: &[RequestStatus],
 ) -> Result<LiveUse, ApiError> {
-    let mut live = LiveUse::default();
-    for status in statuses {
-        let mut cursor: Option<Cursor> = None;
-        loop {
-            let page = app
-                .store
-                .due_requests(status.as_str(), None, 500, cursor.as_ref())
-                .await?;
-            let ids = page
-                .items
-                .into_iter()
-                .filter(|r| r.integration == integration)
-                .map(|r| r.id);
-            let entry = live.grants.entry(status.as_str());
-            let list = entry.or_default();
-            list.extend(ids);
-            if list.is_empty() {
-                live.grants.remove(status.as_str());
-            }
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
-    }
+    let mut live = LiveUse {
+        grants: live_requests(app, integration, statuses, |_| true).await?,
+        ..LiveUse::default()
+    };
     let accounts = app.store.principals_of(integration, 100, None).await?;
     live.accounts = accounts.items.into_iter().map(|p| p.name).collect();
     live.more_accounts = accounts.next.is_some();
@@ -408,7 +422,21 @@ fn target_changes(old: &IntegrationSpec, new: &IntegrationSpec) -> Vec<&'static 
     if old.authorization != new.authorization {
         changed.push("authorization");
     }
+    // Where the connector's credentials are sent, as `url` is.
+    if old.kibana_url != new.kibana_url {
+        changed.push("kibana_url");
+    }
     changed
+}
+
+/// The custom permissions `new` defines otherwise than `old` (or no longer defines): a grant
+/// approved under one must be provisioned as its approvers saw it.
+fn permission_changes(old: &IntegrationSpec, new: &IntegrationSpec) -> Vec<String> {
+    old.custom_permissions
+        .iter()
+        .filter(|p| !new.custom_permissions.contains(p))
+        .map(|p| p.name.clone())
+        .collect()
 }
 
 /// Changing where grants live while any grant is live or any account is not cleaned up would
@@ -418,6 +446,31 @@ async fn refuse_live_change(
     old: &Integration,
     new: &IntegrationSpec,
 ) -> Result<(), ApiError> {
+    let permissions = permission_changes(&old.spec, new);
+    if !permissions.is_empty() {
+        let using = live_requests(app, &old.name, &LIVE_STATUSES, |r| {
+            permissions.contains(&r.permission)
+        })
+        .await?;
+        if !using.is_empty() {
+            let ids: Vec<&str> = using.values().flatten().map(String::as_str).collect();
+            return Err(ApiError::new(
+                409,
+                "permission_in_use",
+                format!(
+                    "custom permission(s) {} of integration {:?} are used by {} scheduled,                      approved or active grant(s) ({}): they are provisioned as approved, so                      define a new permission instead, or change it once they have ended",
+                    permissions.join(", "),
+                    old.name,
+                    ids.len(),
+                    ids.iter().take(SHOWN).copied().collect::<Vec<_>>().join(", ")
+                ),
+            )
+            .with_details(json!({
+                "permissions": permissions,
+                "grants": ids.iter().take(SHOWN).collect::<Vec<_>>(),
+            })));
+        }
+    }
     let changed = target_changes(&old.spec, new);
     if changed.is_empty() {
         return Ok(());

@@ -1209,3 +1209,60 @@ async fn a_preview_says_who_would_approve_and_stores_nothing() {
         "{r}"
     );
 }
+
+/// A custom permission is provisioned as it is defined when the grant is made: changing one that
+/// a scheduled, approved or active grant uses would give access its approvers never saw (a
+/// document query removed, a remote cluster or Kibana space added). Where the connector's
+/// credentials go (`kibana_url`) moves only as `url` does.
+#[tokio::test]
+async fn a_custom_permission_in_use_cannot_change_under_its_grants() {
+    let env = Env::start(es_seed()).await;
+    let (d, p) = apps(&env);
+    let append = json!({"name": "append", "privileges": ["create_doc"]});
+    fixtures::flows::register(&env, &d, json!({"custom_permissions": [append]})).await;
+    let (s, b) = fixtures::flows::put_flow(
+        &d,
+        "append-auto",
+        json!({"integration": "prod-search", "requesters": [{"type": "group", "value": "developers"}],
+               "resources": ["logs-*"], "permissions": ["append"], "auto_approve": true}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, r) = fixtures::flows::ask(
+        &p,
+        DEV,
+        json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "append",
+               "duration": "1h", "flow": "append-auto"}),
+    )
+    .await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("active")), "{r}");
+    let id = r["id"].as_str().unwrap();
+    let (env, d) = (&env, &d);
+    let put = |extra: Value| async move {
+        let body = fixtures::flows::registration(env, extra).await;
+        fixtures::flows::put_integration(d, "prod-search", body).await
+    };
+    for changed in [
+        json!([{"name": "append", "privileges": ["create_doc", "read"]}]),
+        json!([]),
+    ] {
+        let (s, e) = put(json!({"custom_permissions": changed})).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (409, Some("permission_in_use")),
+            "{changed}: {e}"
+        );
+        assert!(e["error"]["message"].as_str().unwrap().contains(id), "{e}");
+    }
+    let (s, e) =
+        put(json!({"custom_permissions": [append], "kibana_url": "https://kibana.example.com"}))
+            .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("integration_in_use")),
+        "{e}"
+    );
+    // A new permission beside it is fine, and the grant keeps what it was approved with.
+    let (s, r) = put(json!({"custom_permissions": [append, {"name": "append2", "privileges": ["create_doc", "read"]}]})).await;
+    assert_eq!(s, 200, "{r}");
+}

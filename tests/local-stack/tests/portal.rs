@@ -193,11 +193,6 @@ async fn no_token_stored(c: &Client) -> Res<()> {
 /// a flow for the developers, set up through the API as an administrator's script would.
 async fn set_up(stack: &Stack) -> Res<()> {
     let idp = IdpClient::new(stack.issuer()).map_err(|e| e.to_string())?;
-    let admin = idp
-        .login("admin")
-        .await
-        .map_err(|e| e.to_string())?
-        .access_token;
     let name = format!(
         "elastic-jit-demo-{}/connector/{INTEGRATION}",
         stack.names.suffix
@@ -220,9 +215,16 @@ async fn set_up(stack: &Stack) -> Res<()> {
         .arn()
         .unwrap_or_default()
         .to_string();
+    // A fresh token for each call: the session test's tokens live 40 seconds, and the first
+    // call to a function under `cargo lambda watch` may take longer than that.
     let put = |path: String, body: Value| {
-        let token = admin.clone();
+        let idp = &idp;
         async move {
+            let token = idp
+                .login("admin")
+                .await
+                .map_err(|e| e.to_string())?
+                .access_token;
             let r = stack
                 .http
                 .put(format!("{}{path}", stack.api_url))

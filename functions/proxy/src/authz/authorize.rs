@@ -209,6 +209,13 @@ impl IndexCatalog {
             .chain(self.data_streams.iter().map(|(n, _)| n.as_str()))
     }
 
+    /// Does the cluster have an index, alias or data stream of this name?
+    pub fn knows(&self, name: &str) -> bool {
+        self.indices.iter().any(|i| i == name)
+            || self.aliases.iter().any(|a| a.name == name)
+            || self.data_streams.iter().any(|(d, _)| d == name)
+    }
+
     fn parent_stream(&self, index: &str) -> Option<&str> {
         if !index.starts_with(".ds-") {
             return None;
@@ -377,6 +384,25 @@ pub fn authorize(req: &Request, grant: &Grant, cluster: &IndexCatalog) -> Decisi
                 },
             }
         }
+        // A write to a name the cluster does not have creates it first (ES's bulk action
+        // auto-creates the index for index, create and update items, never for deletes), which
+        // ES authorizes as `indices:admin/auto_create` on that name: `write` or `create_doc`
+        // alone do not grant it.
+        if denied.is_empty() && creates(t.item_action.unwrap_or(t.action)) {
+            let missing: Vec<String> = t
+                .indices
+                .iter()
+                .filter_map(|e| match e {
+                    IndexExpr::Name(n) => Some(n.clone()),
+                    IndexExpr::DateMath(inner) => expr::resolve_date_math(inner, cluster.now).ok(),
+                    _ => None,
+                })
+                .filter(|n| !cluster.knows(n) && !authorized(grant, cluster, AUTO_CREATE, n))
+                .collect();
+            if !missing.is_empty() {
+                return deny(grant, AUTO_CREATE, missing);
+            }
+        }
         if !denied.is_empty() {
             // Name the action that failed: the item's own when the bulk shard action passed.
             let failed = actions
@@ -444,6 +470,15 @@ fn expand(
 
 /// Whether the grant allows `action` on `name` (index, alias or data stream, by its own name;
 /// a backing index also through its data stream).
+/// The action ES authorizes before a write creates the index it names.
+pub const AUTO_CREATE: &str = "indices:admin/auto_create";
+
+/// Does a write with this (item) action create a missing index? Indexing in any op type
+/// (`indices:data/write/index:op_type/create` …) and updates (an upsert), not updates by query.
+fn creates(action: &str) -> bool {
+    action.starts_with("indices:data/write/index") || action == "indices:data/write/update"
+}
+
 fn authorized(grant: &Grant, cluster: &IndexCatalog, action: &str, name: &str) -> bool {
     let direct = |n: &str| {
         grant

@@ -14,7 +14,7 @@ mod privilege;
 mod refusal;
 
 pub use authorize::{
-    AliasInfo, Allowed, CatalogError, Decision, Denial, Grant, GrantEntry, GrantError,
+    AUTO_CREATE, AliasInfo, Allowed, CatalogError, Decision, Denial, Grant, GrantEntry, GrantError,
     IndexCatalog, ResolvedTarget, authorize,
 };
 pub use classify::{Expand, MAX_BODY_BYTES, Origin, Request, Target, classify};

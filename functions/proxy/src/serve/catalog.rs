@@ -1,6 +1,8 @@
 //! The cluster's names (`_resolve/index/*?expand_wildcards=all`), read with the connector's
 //! credentials and kept briefly: wildcards expand against it, so a new index shows up within
-//! the refresh interval, and an explicit name is authorized whether or not it exists yet.
+//! the refresh interval. An explicit name is authorized whether or not it exists, except that a
+//! write to a name the snapshot lacks needs the right to create it: the snapshot is read again
+//! before such a refusal.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -79,6 +81,18 @@ impl Catalog {
         Ok(())
     }
 
+    /// Forget the snapshot if it was read more than `age` ago, so the next
+    /// [`Catalog::refresh`] reads the cluster again (a name created since must not be judged
+    /// missing); whether it did.
+    pub fn invalidate_if_older(&self, age: Duration) -> bool {
+        let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if cur.as_ref().is_some_and(|s| s.at.elapsed() > age) {
+            *cur = None;
+            return true;
+        }
+        false
+    }
+
     /// Runs `f` on the snapshot with its clock at `now` (for date math). Authorization is a
     /// few microseconds of pure computation, so holding the lock for it costs nothing.
     pub fn with<R>(
@@ -90,5 +104,25 @@ impl Catalog {
         let snap = cur.as_mut().ok_or(CatalogUnavailable)?;
         snap.catalog.now = now;
         Ok(f(&snap.catalog))
+    }
+}
+
+#[cfg(test)]
+mod recheck_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_snapshot_older_than_the_recheck_age_is_forgotten() {
+        let c = Catalog::new(DEFAULT_CATALOG_TTL);
+        assert!(!c.invalidate_if_older(Duration::ZERO), "nothing to forget");
+        *c.current.lock().unwrap() = Some(Snapshot {
+            at: Instant::now(),
+            generation: 1,
+            catalog: IndexCatalog::new(DateTime::<Utc>::UNIX_EPOCH),
+        });
+        assert!(!c.invalidate_if_older(Duration::from_secs(60)));
+        assert!(c.is_fresh(1));
+        assert!(c.invalidate_if_older(Duration::ZERO));
+        assert!(!c.is_fresh(1));
     }
 }

@@ -264,24 +264,40 @@ impl Proxy {
                 return Answer::unavailable(500, "the grant cannot be applied");
             }
         };
-        if self
-            .catalog
-            .refresh(&current.upstream, current.generation)
-            .await
-            .is_err()
-        {
-            line.decision = Outcome::Error;
-            return Answer::unavailable(503, "the cluster's index catalog cannot be read");
-        }
-        let decision = match self
-            .catalog
-            .with(now, |c| authz::authorize(&req, &grant, c))
-        {
-            Ok(d) => d,
-            Err(_) => {
+        let mut decision = None;
+        // At most twice: a write refused for creating a name the snapshot lacks is judged
+        // again on a fresh read (the name may have been created since). A snapshot read less
+        // than a second ago is trusted, so refused writes cannot make the proxy read the
+        // cluster's catalog more than about once a second.
+        for attempt in 0..2 {
+            if self
+                .catalog
+                .refresh(&current.upstream, current.generation)
+                .await
+                .is_err()
+            {
                 line.decision = Outcome::Error;
                 return Answer::unavailable(503, "the cluster's index catalog cannot be read");
             }
+            let d = match self
+                .catalog
+                .with(now, |c| authz::authorize(&req, &grant, c))
+            {
+                Ok(d) => d,
+                Err(_) => {
+                    line.decision = Outcome::Error;
+                    return Answer::unavailable(503, "the cluster's index catalog cannot be read");
+                }
+            };
+            let missing = matches!(&d, Decision::Deny(x) if x.action == authz::AUTO_CREATE);
+            decision = Some(d);
+            if !missing || attempt == 1 || !self.catalog.invalidate_if_older(CATALOG_RECHECK) {
+                break;
+            }
+        }
+        let Some(decision) = decision else {
+            line.decision = Outcome::Error;
+            return Answer::unavailable(503, "the cluster's index catalog cannot be read");
         };
         let allowed = match decision {
             Decision::Allow(a) => a,
@@ -363,6 +379,10 @@ impl Proxy {
         }
     }
 }
+
+/// How old the index catalog must be before a write refused for naming a missing index
+/// reads it again.
+const CATALOG_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The most of a caller's own input echoed back in an error.
 const ECHO_MAX: usize = 256;

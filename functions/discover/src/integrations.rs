@@ -486,6 +486,33 @@ async fn refuse_live_change(
     Err(err)
 }
 
+/// `GET /integrations/{name}/kibana-spaces` (admins): the Kibana spaces the connector can see,
+/// read now from the integration's `kibana_url`, to name in custom permissions.
+pub async fn kibana_spaces(
+    app: &App,
+    caller: &Caller,
+    name: &str,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    caller.require_admin()?;
+    let integration = load(app, name).await?;
+    if integration.spec.kibana_url.is_none() {
+        return Err(ApiError::new(
+            409,
+            "no_kibana_url",
+            format!(
+                "integration {name:?} names no kibana_url: set one to list its spaces, or type \
+                 the space ids"
+            ),
+        ));
+    }
+    let driver = app.targets.driver(&integration).await?;
+    let spaces = driver.kibana_spaces().await?;
+    Ok(json_response(
+        200,
+        &crate::views::kibana_spaces(name, &spaces),
+    ))
+}
+
 pub async fn discover_now(
     app: &App,
     caller: &Caller,

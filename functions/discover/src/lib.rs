@@ -52,6 +52,10 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/integrations/{name}/kibana-spaces",
+    },
+    Route {
+        method: "GET",
         path: "/flows",
     },
     Route {
@@ -145,6 +149,9 @@ impl shared::api::Routes for App {
             }
             "/integrations/{name}/api-keys/report" => {
                 api_keys::report_route(self, caller, param()).await
+            }
+            "/integrations/{name}/kibana-spaces" => {
+                integrations::kibana_spaces(self, caller, param()).await
             }
             "/flows" => flows::list(self, caller).await,
             _ => match route.method {

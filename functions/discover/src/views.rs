@@ -115,6 +115,11 @@ pub fn resource_for_requester(r: &Resource) -> Value {
 }
 
 /// `GET /integrations/{name}/api-keys/report`.
+/// `GET /integrations/{name}/kibana-spaces`.
+pub fn kibana_spaces(integration: &str, spaces: &[shared::model::KibanaSpace]) -> Value {
+    json!({ "integration": integration, "spaces": spaces })
+}
+
 pub fn api_key_report(integration: &str, r: &shared::key_hygiene::ApiKeyReport) -> Value {
     let mut v = serde_json::to_value(r).unwrap_or_default();
     v["integration"] = json!(integration);

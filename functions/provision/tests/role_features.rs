@@ -504,4 +504,39 @@ async fn with_a_kibana_url_the_spaces_named_must_be_ones_kibana_shows_the_connec
         .filter(|r| r["path"] == "/api/spaces/space")
         .count();
     assert_eq!(spaces_read, 3, "one read per save");
+
+    // Discovery of the spaces, for administrators writing permissions: what Kibana lists to the
+    // connector, now. Nobody else may ask (it reads Kibana with the connector's credentials).
+    let spaces_of = |who: fixtures::Person| {
+        let ev = fixtures::http(
+            fixtures::event("discover/get-kibana-spaces.json"),
+            "/integrations/prod-search/kibana-spaces",
+            who,
+            None,
+        );
+        let d = &d;
+        async move { fixtures::response(d.handle(ev).await.expect("handler")) }
+    };
+    let (s, b) = spaces_of(fixtures::ADMIN).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["spaces"],
+        json!([{"id": "payments", "name": "Payments"}, {"id": "ops", "name": "Operations"}])
+    );
+    let (s, b) = spaces_of(fixtures::DEV).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{b}"
+    );
+    // Without a kibana_url the spaces are typed: 409 says so.
+    let body = registration(&env, json!({})).await;
+    let (s, b) = put_integration(&d, "prod-search", body).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = spaces_of(fixtures::ADMIN).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (409, Some("no_kibana_url")),
+        "{b}"
+    );
 }

@@ -181,6 +181,14 @@ pub trait Driver: Send + Sync {
         })
     }
 
+    /// The Kibana spaces the connector can see (`kibana_url` set), for administrators writing
+    /// custom permissions. Only Elasticsearch integrations name a Kibana.
+    async fn kibana_spaces(&self) -> Result<Vec<crate::model::KibanaSpace>, DriverError> {
+        Err(DriverError::Refused {
+            reason: "this target has no Kibana".into(),
+        })
+    }
+
     /// Replace a requester account's password (`user` mode credential rotation).
     async fn set_principal_password(
         &self,

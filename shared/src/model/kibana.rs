@@ -113,6 +113,14 @@ pub(crate) fn check_kibana(e: &mut ValidationErrors, field: &str, grants: &[Kiba
     }
 }
 
+/// A Kibana space as Kibana lists it to the connector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KibanaSpace {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,7 +39,7 @@ pub use integration::{
     IntegrationKind, IntegrationSpec, OwnerAttribute, PendingRetire, ResourceOwner, TlsConfig,
     check_secret_binding, secret_bound_to, secret_name_of_arn,
 };
-pub use kibana::{KIBANA_APPLICATION, KibanaGrant, is_space_id};
+pub use kibana::{KIBANA_APPLICATION, KibanaGrant, KibanaSpace, is_space_id};
 pub use permission::{CLOUD_ROLE_IDS, CloudRoleScope, ES_INDEX_PRIVILEGES, ResolvedPermission};
 pub use principal::{Identity, Person, PrincipalKind, PrincipalRef, distinct_users, fold_email};
 pub use principal_state::{PRINCIPAL_IDLE, PrincipalState, SharedObject};

@@ -244,6 +244,15 @@ impl Driver for ConnectorDriver {
         .await
     }
 
+    async fn kibana_spaces(&self) -> Result<Vec<crate::model::KibanaSpace>, DriverError> {
+        self.run(
+            "kibana_spaces",
+            |d| async move { d.kibana_spaces().await },
+            rejected,
+        )
+        .await
+    }
+
     async fn create_connector_secret(&self) -> Result<SecretValue, DriverError> {
         self.run(
             "create_connector_secret",

@@ -8,13 +8,15 @@ use reqwest::Method;
 
 use super::client::EsClient;
 use crate::driver::DriverError;
-use crate::model::is_space_id;
+use crate::model::{KibanaSpace, is_space_id};
 
-pub async fn check_spaces(kibana: &EsClient, wanted: &[&str]) -> Result<(), DriverError> {
+/// The spaces Kibana lists for the connector, in its order. Only ids of Kibana's own form are
+/// kept, and names are cut to [`MAX_SPACE_NAME`] characters: the rest is the target's free text.
+pub async fn list_spaces(kibana: &EsClient) -> Result<Vec<KibanaSpace>, DriverError> {
     let answer = kibana
         .json(Method::GET, "/api/spaces/space", None, true)
         .await?;
-    let listed: Vec<String> = answer
+    Ok(answer
         .as_array()
         .ok_or_else(|| DriverError::Protocol {
             target: "kibana".into(),
@@ -22,10 +24,26 @@ pub async fn check_spaces(kibana: &EsClient, wanted: &[&str]) -> Result<(), Driv
             reason: "expected a list of spaces".into(),
         })?
         .iter()
-        .filter_map(|s| s["id"].as_str())
-        // Only ids of Kibana's own form reach a message: the rest is the target's free text.
-        .filter(|id| is_space_id(id))
-        .map(str::to_string)
+        .filter_map(|s| {
+            let id = s["id"].as_str().filter(|id| is_space_id(id))?;
+            Some(KibanaSpace {
+                id: id.to_string(),
+                name: s["name"]
+                    .as_str()
+                    .map(|n| n.chars().take(MAX_SPACE_NAME).collect()),
+            })
+        })
+        .collect())
+}
+
+/// The most of a space's display name kept.
+pub const MAX_SPACE_NAME: usize = 128;
+
+pub async fn check_spaces(kibana: &EsClient, wanted: &[&str]) -> Result<(), DriverError> {
+    let listed: Vec<String> = list_spaces(kibana)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
         .collect();
     let missing: Vec<String> = wanted
         .iter()

@@ -179,6 +179,21 @@ impl Driver for EsDriver {
         Ok(())
     }
 
+    async fn kibana_spaces(&self) -> Result<Vec<crate::model::KibanaSpace>, DriverError> {
+        let Some(url) = &self.integration.spec.kibana_url else {
+            return Err(DriverError::Refused {
+                reason: "the integration names no kibana_url: type the space ids".into(),
+            });
+        };
+        let kibana = EsClient::from_parts(
+            self.http.clone(),
+            self.retry,
+            url,
+            self.creds.authorization()?,
+        )?;
+        kibana::list_spaces(&kibana).await
+    }
+
     async fn discover(&self) -> Result<Vec<DiscoveredResource>, DriverError> {
         discover_selected(&self.es, &self.integration).await
     }

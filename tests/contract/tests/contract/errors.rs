@@ -201,6 +201,10 @@ fn minimum_client_errors() -> BTreeMap<(&'static str, &'static str), &'static [u
             &[400, 401, 403, 404, 409][..],
         ),
         (
+            ("GET", "/integrations/{name}/kibana-spaces"),
+            &[400, 401, 403, 404, 409][..],
+        ),
+        (
             ("POST", "/integrations/{name}/rotate"),
             &[400, 401, 403, 404, 409][..],
         ),

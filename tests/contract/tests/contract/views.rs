@@ -602,6 +602,35 @@ fn no_request_view_carries_the_proxy_credential_hashes() {
     }
 }
 
+/// `GET /integrations/{name}/kibana-spaces`: none, and spaces with and without a name.
+#[test]
+fn kibana_spaces_match_their_operation() {
+    use shared::model::KibanaSpace;
+    let doc = openapi();
+    let path = "/integrations/{name}/kibana-spaces";
+    for spaces in [
+        vec![],
+        vec![
+            KibanaSpace {
+                id: "payments".into(),
+                name: Some("Payments".into()),
+            },
+            KibanaSpace {
+                id: "ops".into(),
+                name: None,
+            },
+        ],
+    ] {
+        assert_matches(
+            &doc,
+            "get",
+            path,
+            "200",
+            &discover::views::kibana_spaces("prod-search", &spaces),
+        );
+    }
+}
+
 /// `GET /integrations/{name}/api-keys/report`: empty, and with a finding of each kind.
 #[test]
 fn api_key_report_matches_its_operation() {

@@ -192,7 +192,6 @@ async fn no_token_stored(c: &Client) -> Res<()> {
 /// What the story needs before anyone opens a browser: an integration (alice owns logs-*) and
 /// a flow for the developers, set up through the API as an administrator's script would.
 async fn set_up(stack: &Stack) -> Res<()> {
-    let idp = IdpClient::new(stack.issuer()).map_err(|e| e.to_string())?;
     let name = format!(
         "elastic-jit-demo-{}/connector/{INTEGRATION}",
         stack.names.suffix
@@ -217,32 +216,25 @@ async fn set_up(stack: &Stack) -> Res<()> {
         .to_string();
     // A fresh token for each call: the session test's tokens live 40 seconds, and the first
     // call to a function under `cargo lambda watch` may take longer than that.
-    let put = |path: String, body: Value| {
-        let idp = &idp;
-        async move {
-            let token = idp
-                .login("admin")
-                .await
-                .map_err(|e| e.to_string())?
-                .access_token;
-            let r = stack
-                .http
-                .put(format!("{}{path}", stack.api_url))
-                .timeout(stack.timeouts().invoke)
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .map_err(|e| format!("PUT {path}: {e}"))?;
-            if !r.status().is_success() {
-                return Err(format!(
-                    "PUT {path}: {} {}",
-                    r.status(),
-                    r.text().await.unwrap_or_default()
-                ));
-            }
-            Ok(())
+    let put = |path: String, body: Value| async move {
+        let token = admin_token(stack).await?;
+        let r = stack
+            .http
+            .put(format!("{}{path}", stack.api_url))
+            .timeout(stack.timeouts().invoke)
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| format!("PUT {path}: {e}"))?;
+        if !r.status().is_success() {
+            return Err(format!(
+                "PUT {path}: {} {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            ));
         }
+        Ok(())
     };
     put(
         format!("/integrations/{INTEGRATION}"),
@@ -276,14 +268,19 @@ async fn set_up(stack: &Stack) -> Res<()> {
     .await
 }
 
-/// `GET path` on the API as the admin (a fresh login at the development IdP).
-async fn admin_get(stack: &Stack, path: &str) -> Res<Value> {
-    let idp = IdpClient::new(stack.issuer()).map_err(|e| e.to_string())?;
-    let token = idp
+/// A fresh admin token from the development IdP.
+async fn admin_token(stack: &Stack) -> Res<String> {
+    Ok(IdpClient::new(stack.issuer())
+        .map_err(|e| e.to_string())?
         .login("admin")
         .await
         .map_err(|e| e.to_string())?
-        .access_token;
+        .access_token)
+}
+
+/// `GET path` on the API as the admin.
+async fn admin_get(stack: &Stack, path: &str) -> Res<Value> {
+    let token = admin_token(stack).await?;
     let r = stack
         .http
         .get(format!("{}{path}", stack.api_url))

@@ -153,6 +153,18 @@ async fn check_privileges(es: &EsClient) -> Result<(), DriverError> {
     }
 }
 
+impl EsDriver {
+    /// A client of the integration's Kibana, logging in with the connector's credentials.
+    fn kibana(&self, url: &str) -> Result<EsClient, DriverError> {
+        EsClient::from_parts(
+            self.http.clone(),
+            self.retry,
+            url,
+            self.creds.authorization()?,
+        )
+    }
+}
+
 #[async_trait]
 impl Driver for EsDriver {
     async fn check_prerequisites(&self) -> Result<(), DriverError> {
@@ -168,13 +180,7 @@ impl Driver for EsDriver {
         }
         let spaces = self.integration.spec.kibana_spaces();
         if let (Some(url), false) = (&self.integration.spec.kibana_url, spaces.is_empty()) {
-            let kibana = EsClient::from_parts(
-                self.http.clone(),
-                self.retry,
-                url,
-                self.creds.authorization()?,
-            )?;
-            kibana::check_spaces(&kibana, &spaces).await?;
+            kibana::check_spaces(&self.kibana(url)?, &spaces).await?;
         }
         Ok(())
     }
@@ -185,13 +191,7 @@ impl Driver for EsDriver {
                 reason: "the integration names no kibana_url: type the space ids".into(),
             });
         };
-        let kibana = EsClient::from_parts(
-            self.http.clone(),
-            self.retry,
-            url,
-            self.creds.authorization()?,
-        )?;
-        kibana::list_spaces(&kibana).await
+        kibana::list_spaces(&self.kibana(url)?).await
     }
 
     async fn discover(&self) -> Result<Vec<DiscoveredResource>, DriverError> {

@@ -208,7 +208,7 @@ async fn story(stack: &Stack) -> Res<()> {
     }
 
     // A bad request: the API's stable code on one line, exit code 1.
-    let r = dev.run(&[
+    let ask = [
         "request",
         "--integration",
         INTEGRATION,
@@ -218,25 +218,12 @@ async fn story(stack: &Stack) -> Res<()> {
         "read",
         "--duration",
         "1h",
-    ])?;
+    ];
+    let r = dev.run(&ask)?;
     if r.code != 1 || !r.stderr.contains("(justification_required)") {
         return Err(format!("no justification: {} {}", r.code, r.stderr));
     }
-    let asked = dev.json(&[
-        "request",
-        "--integration",
-        INTEGRATION,
-        "--resource",
-        "logs-2026.11",
-        "--permission",
-        "read",
-        "--duration",
-        "1h",
-        "--justification",
-        "INC-4711",
-        "-o",
-        "json",
-    ])?;
+    let asked = dev.json(&[&ask[..], &["--justification", "INC-4711", "-o", "json"]].concat())?;
     let id = asked["id"].as_str().ok_or("no id")?.to_string();
     if asked["status"] != "pending" {
         return Err(format!("asked: {asked}"));

@@ -87,7 +87,10 @@ async fn a_pkce_login_gives_tokens_the_authorizer_accepts_with_exact_claims() {
 async fn a_wrong_pkce_verifier_is_refused_and_spends_the_code() {
     let (_idp, client) = idp().await;
     let a = client.authorize("dev").await.expect("code");
-    let other = format!("{}x", &a.verifier[..a.verifier.len() - 1]);
+    // Change the last character to one it is not (a fixed "x" equals it one time in 66).
+    let (head, last) = a.verifier.split_at(a.verifier.len() - 1);
+    let other = format!("{head}{}", if last == "x" { "y" } else { "x" });
+    assert_ne!(other, a.verifier);
     let e = client
         .exchange(&a.code, &other)
         .await

@@ -44,8 +44,9 @@ pub struct Claims {
     pub nonce: Option<String>,
 }
 
-/// A successful token response (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A successful token response (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3). Its `Debug`
+/// leaves the tokens out: a failed test's message must not print a usable bearer token.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub id_token: String,
@@ -53,6 +54,19 @@ pub struct TokenResponse {
     pub token_type: String,
     pub expires_in: u64,
     pub scope: String,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"[redacted]")
+            .field("id_token", &"[redacted]")
+            .field("refresh_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish()
+    }
 }
 
 const SCOPE: &str = "openid profile email";

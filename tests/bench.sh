@@ -9,6 +9,8 @@
 #   --proxy-only only the proxy line (added latency and throughput of proxy --serve)
 #   --proxy-requests N / --proxy-seconds S   its sample sizes (default 500 and 3)
 # Exits non-zero when a count is above its budget (see README "Benchmark").
+# moto rolls transactions back by an undo log rather than a copy of the whole table
+# (tests/harness MOTO_UNDO_LOG_PATCH); ELASTIC_JIT_MOTO_ROLLBACK=stock measures stock moto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tests/setup.sh
@@ -21,4 +23,5 @@ cargo build --release --locked -p discover -p provision -p revoke -p cleanup -p 
 # The harness (emulators, proxy, runtime API) is built like the tests: it is not measured.
 echo "==> cargo build -p bench" >&2
 cargo build --locked -p bench --bin bench >&2
+export ELASTIC_JIT_MOTO_ROLLBACK="${ELASTIC_JIT_MOTO_ROLLBACK:-undo-log}"
 exec "$target/debug/bench" --bin-dir "$target/release" "$@"

@@ -1,8 +1,9 @@
 """What moto's DynamoDB charges per call as the table grows (README "Benchmark").
 
 Run with the project's moto: `.venv/bin/python tests/bench/python/moto_transaction_cost.py`
-(optionally the numbers of grants to try, e.g. `100 500 2000`). It builds, in-process (no
-server, no HTTP), a table shaped like elastic-jit's (`pk`/`sk`, the three GSIs of
+(optionally the numbers of grants to try, e.g. `100 500 2000`; `--undo-log` measures the
+benchmark's moto, tests/harness/python/moto_undo_log.py, instead of stock moto). It builds,
+in-process (no server, no HTTP), a table shaped like elastic-jit's (`pk`/`sk`, the three GSIs of
 `shared/src/store/schema.rs`) holding, per overdue grant, what the sweep finds: its request
 (with a short history), its account and its audit-log copies. Then it times the calls the
 sweep makes per grant: the lease (UpdateItem), the outcome with the account's release and
@@ -16,6 +17,7 @@ TransactWriteItems, before applying it (moto/dynamodb/models/__init__.py,
 import statistics
 import sys
 import time
+from pathlib import Path
 
 from moto.dynamodb.models import dynamodb_backends
 
@@ -125,14 +127,22 @@ def measure(grants):
 
 
 def main():
-    sizes = [int(a) for a in sys.argv[1:]] or [100, 500, 1000, 2000]
+    args = sys.argv[1:]
+    if "--undo-log" in args:
+        # The benchmark's moto: transactions rolled back by an undo log, not a table copy.
+        args.remove("--undo-log")
+        import importlib.util
+        path = Path(__file__).resolve().parents[2] / "harness/python/moto_undo_log.py"
+        spec = importlib.util.spec_from_file_location("moto_undo_log", path)
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    sizes = [int(a) for a in args] or [100, 500, 1000, 2000]
     print("| overdue grants | table items | UpdateItem ms | Query (100) ms "
           "| TransactWriteItems 1 write ms | 3 writes ms | sweep of all at 3 writes each, s |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for n in sizes:
         r = measure(n)
-        print(f"| {n:,} | {r['items']:,} | {r['lease']:.1f} | {r['page']:.1f} | {r['tx1']:.0f} "
-              f"| {r['tx3']:.0f} | {n * r['tx3'] / 1000:,.0f} |", flush=True)
+        print(f"| {n:,} | {r['items']:,} | {r['lease']:.1f} | {r['page']:.1f} | {r['tx1']:.1f} "
+              f"| {r['tx3']:.1f} | {n * r['tx3'] / 1000:,.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,24 @@ done.wait()
 server.shutdown()
 "#;
 
+/// Prepended to [`MOTO_LAUNCHER`] when [`MOTO_ROLLBACK_ENV`] is `undo-log` (the benchmark's
+/// default): moto 5.1 and later deep-copy the whole table once per write of a
+/// TransactWriteItems, to roll a failed transaction back, so a transaction's cost grows with
+/// the table (README "Benchmark"; `tests/bench/python/moto_transaction_cost.py`). This keeps a
+/// copy of only the items the transaction names, taken before moto applies it, and puts them
+/// back (or removes what was created) when moto raises, which is what the table copy achieved:
+/// moto's own code still checks, applies and cancels every write. DynamoDB's cost does not
+/// depend on the table's size either, so measured times are closer to it. Tests use stock moto.
+pub const MOTO_UNDO_LOG_PATCH: &str = include_str!("../python/moto_undo_log.py");
+
+/// Set to `undo-log` to start moto with [`MOTO_UNDO_LOG_PATCH`] (the benchmark sets it).
+pub const MOTO_ROLLBACK_ENV: &str = "ELASTIC_JIT_MOTO_ROLLBACK";
+
+/// Is moto (started by this process) rolling transactions back by an undo log?
+pub fn moto_undo_log() -> bool {
+    std::env::var(MOTO_ROLLBACK_ENV).is_ok_and(|v| v == "undo-log")
+}
+
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -64,12 +82,23 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", &id[..12])
 }
 
-struct Moto {
-    endpoint: String,
-    _child: Mutex<Child>,
+/// A moto server this process started; it is killed when dropped (and exits by itself when
+/// this process ends: it watches its stdin).
+pub struct MotoServer {
+    pub endpoint: String,
+    child: Mutex<Child>,
 }
 
-static MOTO: OnceLock<Moto> = OnceLock::new();
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        if let Ok(child) = self.child.get_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+static MOTO: OnceLock<MotoServer> = OnceLock::new();
 
 fn moto_python() -> PathBuf {
     if let Ok(p) = std::env::var("ELASTIC_JIT_VENV") {
@@ -78,45 +107,58 @@ fn moto_python() -> PathBuf {
     workspace_root().join(".venv/bin/python")
 }
 
-fn start_moto() -> Moto {
-    let python = moto_python();
-    assert!(
-        python.exists(),
-        "moto's server is not installed at {}: run `bash tests/test.sh` once (it creates .venv)",
-        python.display()
-    );
-    let mut last_error = String::new();
-    // Another process may take the port between our probe and moto's bind: try a few.
-    for _ in 0..5 {
-        let port = free_port();
-        let mut child = Command::new(&python)
-            .args(["-c", MOTO_LAUNCHER, &port.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto's server");
-        let stdout = child.stdout.take().expect("moto stdout");
-        let mut line = String::new();
-        let ready = BufReader::new(stdout).read_line(&mut line).is_ok() && line.trim() == "ready";
-        if ready {
-            return Moto {
-                endpoint: format!("http://127.0.0.1:{port}"),
-                _child: Mutex::new(child),
-            };
+impl MotoServer {
+    /// A new moto server on a free loopback port; with `undo_log`, its transactions roll back
+    /// by [`MOTO_UNDO_LOG_PATCH`] instead of a table copy.
+    pub fn start(undo_log: bool) -> Self {
+        let python = moto_python();
+        assert!(
+            python.exists(),
+            "moto's server is not installed at {}: run `bash tests/test.sh` once (it creates .venv)",
+            python.display()
+        );
+        let launcher = if undo_log {
+            format!("{MOTO_UNDO_LOG_PATCH}{MOTO_LAUNCHER}")
+        } else {
+            MOTO_LAUNCHER.to_string()
+        };
+        let mut last_error = String::new();
+        // Another process may take the port between our probe and moto's bind: try a few.
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(&python)
+                .args(["-c", &launcher, &port.to_string()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start moto's server");
+            let stdout = child.stdout.take().expect("moto stdout");
+            let mut line = String::new();
+            let ready =
+                BufReader::new(stdout).read_line(&mut line).is_ok() && line.trim() == "ready";
+            if ready {
+                return Self {
+                    endpoint: format!("http://127.0.0.1:{port}"),
+                    child: Mutex::new(child),
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            last_error = format!("moto did not become ready on port {port}");
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        last_error = format!("moto did not become ready on port {port}");
+        panic!("{last_error}");
     }
-    panic!("{last_error}");
 }
 
 /// The AWS endpoint tests talk to: `AWS_ENDPOINT_URL` if set, else this process's moto server.
 pub fn aws_endpoint() -> String {
     match std::env::var("AWS_ENDPOINT_URL") {
         Ok(url) if !url.is_empty() => url,
-        _ => MOTO.get_or_init(start_moto).endpoint.clone(),
+        _ => MOTO
+            .get_or_init(|| MotoServer::start(moto_undo_log()))
+            .endpoint
+            .clone(),
     }
 }
 

@@ -725,6 +725,7 @@ pub(crate) async fn decide_as(
             RequestStatus::Scheduled => json!({ "reason": reason, "starts_at": next.starts_at }),
             _ => json!({ "reason": reason }),
         });
+        let (event_id, status) = (audit.id.clone(), next.status);
         // The approval that makes the request approved commits with the account's lease; the
         // one that completes a bundle commits with its children.
         let decided = if next.status == RequestStatus::Bundled {
@@ -752,7 +753,19 @@ pub(crate) async fn decide_as(
             }
             Err(GrantError::Store(StoreError::Conflict {
                 entity: "request", ..
-            })) => continue,
+            })) => {
+                // The write may have landed with its answer lost: an attempt timed out and the
+                // SDK's retry found the request already moved, by this very decision. Then it
+                // is done, and what follows it is done here, not refused as "not pending".
+                if let Some(stored) = app
+                    .services
+                    .grants()
+                    .applied(id, current.version, status, &event_id)
+                    .await
+                {
+                    return after_landed_decision(app, stored).await;
+                }
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -761,6 +774,27 @@ pub(crate) async fn decide_as(
         "conflict",
         "the request is changing too quickly; retry",
     ))
+}
+
+/// What follows a decision whose write landed but whose answer was lost: an approved request
+/// is provisioned (its account's lease, if the write took it, is this request's own), a
+/// bundle's children are started, a scheduled start is armed.
+async fn after_landed_decision(
+    app: &App,
+    stored: AccessRequest,
+) -> Result<AccessRequest, ApiError> {
+    match stored.status {
+        RequestStatus::Approved => Ok(app.services.grants().provision(stored).await?),
+        RequestStatus::Bundled => {
+            crate::bundles::start_children(app, &stored).await;
+            Ok(stored)
+        }
+        RequestStatus::Scheduled => {
+            crate::start::arm(app, &stored).await;
+            Ok(stored)
+        }
+        _ => Ok(stored),
+    }
 }
 
 async fn expire_pending(app: &App, mut r: AccessRequest) -> Result<(), ApiError> {

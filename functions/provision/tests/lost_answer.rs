@@ -1,0 +1,70 @@
+//! A decision whose write lands but whose answer is lost (the connection to DynamoDB closes
+//! after the commit; the SDK retries and its retry finds the request already moved, by this
+//! very decision) is done: the approver gets 200 and the grant is provisioned once, not
+//! `409 not_pending` with nothing provisioned (a CI run on a loaded machine hit exactly this on
+//! a bundle's approval).
+
+use fixtures::aws_faults::{AwsFault, AwsFaultProxy, AwsKind};
+use fixtures::flows::{approve, ask, discover_app, flows, get_request, provision_app, register};
+use fixtures::{CAROL, DEV, Env, es_seed};
+use reqwest::Method;
+use serde_json::json;
+use shared::store::RequestStore;
+
+#[tokio::test]
+async fn an_approval_whose_answer_is_lost_still_provisions_once() {
+    let proxy = AwsFaultProxy::start(&test_harness::aws_endpoint()).await;
+    let env = Env::start_via(es_seed(), proxy.url()).await;
+    let d = discover_app(&env);
+    let p = provision_app(&env);
+    register(&env, &d, json!({})).await;
+    flows(&d, &["logs-leads"]).await;
+
+    // A new account: the approval takes its lease in the same commit.
+    let (s, asked) = ask(
+        &p,
+        DEV,
+        json!({"integration": "prod-search", "resources": ["logs-2026.10"], "permission": "read",
+               "duration": "1h", "flow": "logs-leads"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{asked}");
+    let id = asked["id"].as_str().expect("id").to_string();
+
+    // The approval commits the decision with the account's lease in one transaction; its answer
+    // is lost once.
+    proxy.arm(
+        AwsFault::new("DynamoDB_20120810.TransactWriteItems", AwsKind::AnswerLostOnce)
+            .with_body("request.approved"),
+    );
+    let (s, b) = approve(&p, CAROL, &id).await;
+    let lost = proxy.clear();
+    assert_eq!(lost, 1, "the approval's commit lost its answer once");
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["status"], "active", "{b}");
+
+    // Provisioned once: the grant's role exists and the account holds it, and the request's
+    // own history has one approval and one provisioning.
+    let role = env
+        .es_json(Method::GET, &format!("/_security/role/ejit_grant_{id}"))
+        .await;
+    assert_eq!(role[format!("ejit_grant_{id}")]["metadata"]["grant_id"], id.as_str());
+    let user = env
+        .es_json(Method::GET, "/_security/user/ejit_dev@example.com")
+        .await;
+    assert_eq!(
+        user["ejit_dev@example.com"]["roles"],
+        json!([format!("ejit_grant_{id}")]),
+        "{user}"
+    );
+    let stored = env.store.get_request(&id).await.expect("read").expect("request");
+    let count = |action: &str| stored.history.iter().filter(|e| e.action == action).count();
+    assert_eq!(count("request.approved"), 1, "{:?}", stored.history);
+    assert_eq!(count("grant.provisioned"), 1, "{:?}", stored.history);
+    let (s, r) = get_request(&p, DEV, &id).await;
+    assert_eq!((s, r["status"].as_str()), (200, Some("active")), "{r}");
+
+    // Approving again is what it always was: already decided.
+    let (s, b) = approve(&p, CAROL, &id).await;
+    assert_eq!(s, 409, "{b}");
+}

@@ -65,10 +65,16 @@ fn ok(r: Ran, what: &str) -> Res<Ran> {
     }
 }
 
-/// Refused before anything was sent: one line naming its code, the exit code, nothing applied.
+/// Refused: the exit code, and one error line (the last; progress lines may come before it)
+/// ending with the stable code.
 fn refused(r: &Ran, exit: i32, code: &str, what: &str) -> Res<()> {
-    let line = r.stderr.trim();
-    if r.code != exit || line.lines().count() != 1 || !line.contains(&format!("({code})")) {
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    let last = r.stderr.trim().lines().last().unwrap_or_default();
+    if r.code != exit || errors != [last] || !last.ends_with(&format!("({code})")) {
         return Err(format!("{what}: exited {} with {:?}", r.code, r.stderr));
     }
     Ok(())
@@ -229,10 +235,11 @@ async fn story(stack: &Stack) -> Res<()> {
     let with_bad = ["apply", "-f", dir, bad.to_str().ok_or("path")?, "--yes"];
     write(&main, &access(stack, &arn, "two", "3h"))?;
     let r = admin.run(&with_bad)?;
-    refused(&r, 1, "connector_secret_not_bound", "a refused PUT")?;
-    if !r
-        .stderr
-        .contains(&format!("create integration {OTHER} failed"))
+    refused(&r, 1, "validation_failed", "a refused PUT")?;
+    if !r.stderr.contains("(connector_secret_not_bound)")
+        || !r
+            .stderr
+            .contains(&format!("create integration {OTHER} failed"))
         || !r.stderr.contains(&format!(
             "applied before it (1 of 3): update integration {SEARCH}"
         ))

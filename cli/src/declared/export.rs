@@ -128,11 +128,16 @@ fn collect(v: &Value, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
     }
 }
 
-/// Where export writes: nothing (standard output), a file, or a directory (one file per
-/// integration). Existing files are replaced only with `--force`, and all are checked before
-/// any is written.
+/// Where export writes: a file, or a directory (existing, or named with a trailing `/`; one
+/// file per integration). Existing files are replaced only with `--force`, and all are
+/// checked before any is written.
 pub fn write(d: &Deployed, to: &Path, force: bool) -> Result<Vec<PathBuf>> {
-    let files: Vec<(PathBuf, String)> = if to.is_dir() {
+    let dir = to.is_dir() || to.as_os_str().to_string_lossy().ends_with(['/', '\\']);
+    if dir {
+        std::fs::create_dir_all(to)
+            .map_err(|e| CliError::input("unwritable_file", format!("{}: {e}", to.display())))?;
+    }
+    let files: Vec<(PathBuf, String)> = if dir {
         per_integration(d)
             .iter()
             .map(|(n, doc)| Ok((to.join(format!("{n}.yaml")), to_yaml(doc)?)))
@@ -211,5 +216,15 @@ mod tests {
         let split = per_integration(&d);
         assert_eq!(split.len(), 1);
         assert_eq!(split[0].1.flows.0[0].0, "logs");
+        // A directory named with a trailing slash is made; a second export does not overwrite.
+        let root = std::env::temp_dir().join(format!("ejit-export-{}", uuid::Uuid::new_v4()));
+        let to = PathBuf::from(format!("{}/", root.display()));
+        assert_eq!(write(&d, &to, false).unwrap(), [root.join("search.yaml")]);
+        match write(&d, &to, false).unwrap_err() {
+            CliError::Input { code, .. } => assert_eq!(code, "file_exists"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(write(&d, &to, true).unwrap().len(), 1);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

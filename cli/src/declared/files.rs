@@ -397,7 +397,7 @@ mod tests {
             "flows:\n  logs:\n    integration: search\n    requesters: []\n",
         )
         .unwrap();
-        let (c, m) = code(load(&[dir.clone()]));
+        let (c, m) = code(load(std::slice::from_ref(&dir)));
         assert_eq!(c, "duplicate_name");
         assert!(m.contains("also in"), "{m}");
         std::fs::write(
@@ -405,17 +405,17 @@ mod tests {
             "flows:\n  other:\n    integration: search\n    requesters: []\n",
         )
         .unwrap();
-        let d = load(&[dir.clone()]).unwrap();
+        let d = load(std::slice::from_ref(&dir)).unwrap();
         assert_eq!(d.flows.keys().collect::<Vec<_>>(), ["logs", "other"]);
         std::fs::write(
             &b,
             "flows:\n  ../integrations:\n    integration: search\n    requesters: []\n",
         )
         .unwrap();
-        assert_eq!(code(load(&[dir.clone()])).0, "invalid_name");
+        assert_eq!(code(load(std::slice::from_ref(&dir))).0, "invalid_name");
         std::fs::write(&a, "# nothing yet\n").unwrap();
         std::fs::write(&b, "flows: {}\n").unwrap();
-        assert_eq!(code(load(&[dir.clone()])).0, "nothing_declared");
+        assert_eq!(code(load(std::slice::from_ref(&dir))).0, "nothing_declared");
         assert_eq!(code(load(&[dir.join("missing.yaml")])).0, "unreadable_file");
         std::fs::remove_dir_all(&dir).unwrap();
     }

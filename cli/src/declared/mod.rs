@@ -85,8 +85,8 @@ pub struct ApplyArgs {
     elastic-jit export access/            # one file per integration, with its flows\n  \
     elastic-jit plan -f access/           # right after an export: no changes")]
 pub struct ExportArgs {
-    /// A file, or an existing directory (one <integration>.yaml each); standard output if
-    /// left out.
+    /// A file, or a directory (existing, or ending in /: one <integration>.yaml each);
+    /// standard output if left out.
     #[arg(value_name = "FILE|DIR")]
     pub to: Option<PathBuf>,
     /// Replace files that exist.

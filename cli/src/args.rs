@@ -93,6 +93,12 @@ pub enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// Show what `apply` would create, change and delete (administrators).
+    Plan(crate::declared::PlanArgs),
+    /// Make integrations and flows what declaration files say: plan, confirm, apply (administrators).
+    Apply(crate::declared::ApplyArgs),
+    /// Write today's integrations and flows as declaration files (administrators).
+    Export(crate::declared::ExportArgs),
     /// Shell completions for bash, zsh, fish, elvish or PowerShell.
     Completions {
         #[arg(value_enum)]

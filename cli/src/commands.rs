@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::api::{Api, segment};
 use crate::args::{Cli, Command, LoginArgs, Output, RequestArgs};
+use crate::declared;
 use crate::error::{CliError, Result};
 use crate::output::{self, print_json};
 use crate::settings::{self, Settings, checked_url};
@@ -75,6 +76,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let creds = credentials(&Api::signed_in(&dir).await?, &id).await?;
             return exec(&creds, &command);
         }
+        Command::Plan(a) => return declared::plan(&Api::signed_in(&dir).await?, out, a).await,
+        Command::Apply(a) => return declared::apply(&Api::signed_in(&dir).await?, out, a).await,
+        Command::Export(a) => declared::export(&Api::signed_in(&dir).await?, out, a).await?,
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

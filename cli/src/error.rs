@@ -2,7 +2,9 @@
 
 /// Exit codes: 0 success; 1 the API refused (4xx, its stable code in the message); 3 not signed
 /// in or the sign-in was refused; 4 a server or identity provider could not be reached; 5 the
-/// API failed (5xx); 6 local configuration or files. `exec` exits with the command's own code.
+/// API failed (5xx); 6 local configuration or files (the declaration files of `plan`/`apply`,
+/// an unconfirmed apply); 7 `plan --exit-code` found changes. `exec` exits with the command's
+/// own code.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error("{message} ({code})")]
@@ -17,6 +19,10 @@ pub enum CliError {
     Unreachable(String),
     #[error("{0}")]
     Config(String),
+    /// A local input refused before anything is sent (a declaration file, a plan that cannot
+    /// be applied), with a stable code like the API's.
+    #[error("{message} ({code})")]
+    Input { code: &'static str, message: String },
 }
 
 impl CliError {
@@ -26,12 +32,21 @@ impl CliError {
             Self::Api { .. } => 1,
             Self::NotSignedIn(_) => 3,
             Self::Unreachable(_) => 4,
-            Self::Config(_) => 6,
+            Self::Config(_) | Self::Input { .. } => 6,
         }
     }
 
     pub fn config(what: impl std::fmt::Display) -> Self {
         Self::Config(what.to_string())
+    }
+}
+
+impl CliError {
+    pub fn input(code: &'static str, message: impl std::fmt::Display) -> Self {
+        Self::Input {
+            code,
+            message: message.to_string(),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use clap::Parser;
 mod api;
 mod args;
 mod commands;
+mod declared;
 mod error;
 mod login;
 mod output;

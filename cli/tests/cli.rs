@@ -4,154 +4,22 @@
 //! configuration folder) approves it, dev runs a command that reaches Elasticsearch with the
 //! grant's credentials from its environment, revokes, and the same command is refused.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
-use local_stack::idp::client::IdpClient;
+use common::{Person, Res, admin_token, call, connector_secret};
 use local_stack::stack::Stack;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const INTEGRATION: &str = "cli-search";
 const FLOW: &str = "cli-logs-read";
 
-type Res<T> = Result<T, String>;
-
-/// One person's `elastic-jit`, with their own configuration folder.
-struct Person {
-    dir: PathBuf,
-}
-
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Person {
-    fn new(root: &Path, name: &str) -> Self {
-        let dir = root.join(format!("cli-{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        Self { dir }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_elastic-jit"));
-        c.args(args)
-            .env("ELASTIC_JIT_CONFIG_DIR", &self.dir)
-            .env_remove("ELASTIC_JIT_API")
-            .env_remove("ELASTIC_JIT_ISSUER")
-            .env_remove("ELASTIC_JIT_CLIENT_ID");
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Res<Ran> {
-        let out = self
-            .command(args)
-            .output()
-            .map_err(|e| format!("elastic-jit {args:?}: {e}"))?;
-        Ok(Ran {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into(),
-            stderr: String::from_utf8_lossy(&out.stderr).into(),
-        })
-    }
-
-    /// Succeeds, and its JSON output.
-    fn json(&self, args: &[&str]) -> Res<Value> {
-        let r = self.run(args)?;
-        if r.code != 0 {
-            return Err(format!(
-                "elastic-jit {args:?} exited {}: {}",
-                r.code, r.stderr
-            ));
-        }
-        serde_json::from_str(&r.stdout).map_err(|e| format!("{args:?}: {e}: {}", r.stdout))
-    }
-
-    /// `login` through the device flow, the person approving the code at the IdP's page.
-    async fn login(&self, stack: &Stack, identity: &str) -> Res<()> {
-        let mut child = self
-            .command(&[
-                "login",
-                "--api",
-                &stack.api_url,
-                "--issuer",
-                stack.issuer(),
-                "--client-id",
-                local_stack::idp::CLIENT_ID,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("login: {e}"))?;
-        let stderr = child.stderr.take().ok_or("login: no stderr")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let code = rx
-            .recv_timeout(Duration::from_secs(60))
-            .map_err(|_| "login printed no code".to_string())
-            .and_then(|line| {
-                line.rsplit(' ')
-                    .next()
-                    .filter(|_| line.contains("enter the code"))
-                    .map(str::to_string)
-                    .ok_or(format!("login said {line:?}"))
-            })?;
-        IdpClient::new(stack.issuer())
-            .map_err(|e| e.to_string())?
-            .device_decide(&code, Some(identity))
-            .await
-            .map_err(|e| e.to_string())?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-                let said: Vec<String> = rx.try_iter().collect();
-                return if status.success() {
-                    Ok(())
-                } else {
-                    Err(format!("login exited {status}: {said:?}"))
-                };
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                return Err("login did not finish".into());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
-
 /// The integration (alice owns logs-*) and a flow for the developers, as an admin's script
 /// would set them up.
 async fn set_up(stack: &Stack) -> Res<()> {
-    let admin = IdpClient::new(stack.issuer())
-        .map_err(|e| e.to_string())?
-        .login("admin")
-        .await
-        .map_err(|e| e.to_string())?
-        .access_token;
-    let arn = aws_sdk_secretsmanager::Client::new(&stack.aws)
-        .create_secret()
-        .name(format!(
-            "elastic-jit-demo-{}/connector/{INTEGRATION}",
-            stack.names.suffix
-        ))
-        .secret_string(
-            json!({"username": "elastic-jit-connector", "password": "connector-password"})
-                .to_string(),
-        )
-        .send()
-        .await
-        .map_err(|e| format!("connector secret: {e}"))?
-        .arn()
-        .unwrap_or_default()
-        .to_string();
+    let admin = admin_token(stack).await?;
+    let arn = connector_secret(stack, INTEGRATION).await?;
     for (path, body) in [
         (
             format!("/integrations/{INTEGRATION}"),
@@ -167,17 +35,9 @@ async fn set_up(stack: &Stack) -> Res<()> {
                    "require_justification": true}),
         ),
     ] {
-        let r = stack
-            .http
-            .put(format!("{}{path}", stack.api_url))
-            .timeout(stack.timeouts().invoke)
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| format!("PUT {path}: {e}"))?;
-        if !r.status().is_success() {
-            return Err(format!("PUT {path}: {}", r.status()));
+        let (status, _) = call(stack, &admin, reqwest::Method::PUT, &path, Some(&body)).await?;
+        if !(200..300).contains(&status) {
+            return Err(format!("PUT {path}: {status}"));
         }
     }
     Ok(())

@@ -1,0 +1,230 @@
+//! `export`: what is deployed, written as declaration files that `plan` reads back as no change.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use serde_yaml_ng::Value as YamlValue;
+
+use super::files::{Document, Named, to_yaml};
+use super::state::Deployed;
+use crate::error::{CliError, Result};
+
+pub type Doc = Document<YamlValue, YamlValue>;
+
+/// Everything in one document, each spec without the fields that only repeat a default.
+pub fn document(d: &Deployed) -> Doc {
+    Document {
+        integrations: Named(
+            d.integrations
+                .iter()
+                .map(|(n, s)| (n.clone(), without_defaults(s)))
+                .collect(),
+        ),
+        flows: Named(
+            d.flows
+                .iter()
+                .map(|(n, s)| (n.clone(), without_defaults(s)))
+                .collect(),
+        ),
+    }
+}
+
+/// One document per integration, named after it, holding the flows that name it first (a
+/// bundle goes with its first item's integration), so every flow is in exactly one file.
+pub fn per_integration(d: &Deployed) -> Vec<(String, Doc)> {
+    let mut files: Vec<(String, Doc)> = d
+        .integrations
+        .iter()
+        .map(|(n, s)| {
+            (
+                n.clone(),
+                Document {
+                    integrations: Named(vec![(n.clone(), without_defaults(s))]),
+                    flows: Named(vec![]),
+                },
+            )
+        })
+        .collect();
+    for (n, s) in &d.flows {
+        let home = s
+            .integrations()
+            .first()
+            .copied()
+            .unwrap_or_default()
+            .to_string();
+        let flow = (n.clone(), without_defaults(s));
+        match files.iter_mut().find(|(f, _)| *f == home) {
+            Some((_, doc)) => doc.flows.0.push(flow),
+            None => files.push((
+                home,
+                Document {
+                    integrations: Named(vec![]),
+                    flows: Named(vec![flow]),
+                },
+            )),
+        }
+    }
+    files
+}
+
+/// The spec without each field (at any depth) whose absence parses back to the same spec:
+/// the API's own defaults decide, so nothing here repeats them. YAML keeps the fields in the
+/// spec's own order (kind first), which JSON maps here do not.
+pub fn without_defaults<T: Serialize + DeserializeOwned + PartialEq>(spec: &T) -> YamlValue {
+    let mut v = serde_json::to_value(spec).unwrap_or_default();
+    let mut paths = Vec::new();
+    collect(&v, &mut vec![], &mut paths);
+    let mut removed = Vec::new();
+    // Deepest first, so an object emptied of defaults can go too.
+    for p in paths.iter().rev() {
+        let Some((last, parent)) = p.split_last() else {
+            continue;
+        };
+        let Some(kept) = remove_at(&mut v, parent, last) else {
+            continue;
+        };
+        if serde_json::from_value::<T>(v.clone()).ok().as_ref() == Some(spec) {
+            removed.push(p.clone());
+        } else if let Some(o) = parent
+            .iter()
+            .try_fold(&mut v, |v, k| v.get_mut(k.as_str()))
+            .and_then(Value::as_object_mut)
+        {
+            o.insert(last.clone(), kept);
+        }
+    }
+    let mut y = serde_yaml_ng::to_value(spec).unwrap_or(YamlValue::Null);
+    for p in &removed {
+        if let Some((last, parent)) = p.split_last()
+            && let Some(m) = parent
+                .iter()
+                .try_fold(&mut y, |y, k| y.get_mut(k.as_str()))
+                .and_then(YamlValue::as_mapping_mut)
+        {
+            m.remove(last.as_str());
+        }
+    }
+    y
+}
+
+fn remove_at(v: &mut Value, parent: &[String], last: &str) -> Option<Value> {
+    parent
+        .iter()
+        .try_fold(v, |v, k| v.get_mut(k.as_str()))
+        .and_then(Value::as_object_mut)
+        .and_then(|o| o.remove(last))
+}
+
+fn collect(v: &Value, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    if let Value::Object(m) = v {
+        for (k, child) in m {
+            at.push(k.clone());
+            out.push(at.clone());
+            collect(child, at, out);
+            at.pop();
+        }
+    }
+}
+
+/// Where export writes: a file, or a directory (existing, or named with a trailing `/`; one
+/// file per integration). Existing files are replaced only with `--force`, and all are
+/// checked before any is written.
+pub fn write(d: &Deployed, to: &Path, force: bool) -> Result<Vec<PathBuf>> {
+    let dir = to.is_dir() || to.as_os_str().to_string_lossy().ends_with(['/', '\\']);
+    if dir {
+        std::fs::create_dir_all(to)
+            .map_err(|e| CliError::input("unwritable_file", format!("{}: {e}", to.display())))?;
+    }
+    let files: Vec<(PathBuf, String)> = if dir {
+        per_integration(d)
+            .iter()
+            .map(|(n, doc)| Ok((to.join(format!("{n}.yaml")), to_yaml(doc)?)))
+            .collect::<Result<_>>()?
+    } else {
+        vec![(to.to_path_buf(), to_yaml(&document(d))?)]
+    };
+    if !force && let Some((p, _)) = files.iter().find(|(p, _)| p.exists()) {
+        return Err(CliError::input(
+            "file_exists",
+            format!(
+                "{} exists: nothing was written (--force replaces it)",
+                p.display()
+            ),
+        ));
+    }
+    for (p, text) in &files {
+        std::fs::write(p, text)
+            .map_err(|e| CliError::input("unwritable_file", format!("{}: {e}", p.display())))?;
+    }
+    Ok(files.into_iter().map(|(p, _)| p).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::files::parse;
+    use super::super::plan::build;
+    use super::super::state::normalize_flow;
+    use super::*;
+    use crate::declared::files::{Declared, Item};
+    use shared::model::{AccessFlowSpec, IntegrationSpec};
+
+    #[test]
+    fn an_export_repeats_no_default_and_reads_back_as_no_change() {
+        let mut d = Deployed::default();
+        let i: IntegrationSpec = serde_json::from_value(serde_json::json!({
+            "kind": "elasticsearch", "url": "https://es:9200", "secret_arn": "arn:x",
+            "tls": {}, "discovery": {"include": ["*"], "exclude": []},
+            "integration_owners": [{"type": "group", "value": "p"}]}))
+        .unwrap();
+        let f: AccessFlowSpec = serde_json::from_value(serde_json::json!({
+            "integration": "search", "requesters": [], "max_duration": "8h",
+            "approval_window": "1day", "auto_approve": false, "credential_mode": "user"}))
+        .unwrap();
+        d.integrations.insert("search".into(), i);
+        d.flows.insert("logs".into(), normalize_flow(f));
+        let text = to_yaml(&document(&d)).unwrap();
+        assert_eq!(
+            text,
+            "integrations:\n  search:\n    kind: elasticsearch\n    url: https://es:9200\n    \
+             secret_arn: arn:x\n    integration_owners:\n    - type: group\n      value: p\n\
+             flows:\n  logs:\n    integration: search\n    requesters: []\n"
+        );
+        let mut back = Declared::default();
+        for doc in parse("e.yaml", &text).unwrap() {
+            for (n, spec) in doc.integrations.0 {
+                back.integrations.insert(
+                    n,
+                    Item {
+                        spec,
+                        file: "e.yaml".into(),
+                    },
+                );
+            }
+            for (n, spec) in doc.flows.0 {
+                back.flows.insert(
+                    n,
+                    Item {
+                        spec,
+                        file: "e.yaml".into(),
+                    },
+                );
+            }
+        }
+        assert!(build(&back, &d, true).unwrap().changes.is_empty());
+        let split = per_integration(&d);
+        assert_eq!(split.len(), 1);
+        assert_eq!(split[0].1.flows.0[0].0, "logs");
+        // A directory named with a trailing slash is made; a second export does not overwrite.
+        let root = std::env::temp_dir().join(format!("ejit-export-{}", uuid::Uuid::new_v4()));
+        let to = PathBuf::from(format!("{}/", root.display()));
+        assert_eq!(write(&d, &to, false).unwrap(), [root.join("search.yaml")]);
+        match write(&d, &to, false).unwrap_err() {
+            CliError::Input { code, .. } => assert_eq!(code, "file_exists"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(write(&d, &to, true).unwrap().len(), 1);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

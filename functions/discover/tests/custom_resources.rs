@@ -698,3 +698,36 @@ async fn a_response_url_cloudformation_never_gives_is_never_contacted() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn other_functions_refuse_custom_resource_requests() {
+    let env = fixtures::Env::start(Seed::default()).await;
+    let recorder = Recorder::start().await;
+    for name in [
+        "custom-resource-create-integration.json",
+        "custom-resource-update-integration.json",
+        "custom-resource-delete-flow.json",
+    ] {
+        let mut ev = event(name);
+        ev["ResponseURL"] = json!(format!("{}/responses/x", recorder.url));
+        let provision = fixtures::flows::provision_app(&env)
+            .handle(ev.clone())
+            .await;
+        assert!(provision.is_err(), "provision acted on {name}");
+        let revoke = fixtures::flows::revoke_app(&env).handle(ev).await;
+        let err = revoke.expect_err("revoke acted on a custom resource request");
+        assert!(
+            err.to_string()
+                .contains("not CloudFormation custom resources"),
+            "{err}"
+        );
+    }
+    assert!(recorder.all().is_empty(), "a refusing function answered");
+    assert!(
+        env.store
+            .get_integration("prod-search")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

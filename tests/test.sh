@@ -19,6 +19,8 @@ echo "==> sam validate / cfn-lint / openapi-spec-validator"
     cd infra
     SAM_CLI_TELEMETRY=0 "$venv/bin/sam" validate --lint --region us-east-1 -t template.yaml
     "$venv/bin/cfn-lint" template.yaml
+    # The example stack declaring an integration and a flow as custom resources.
+    "$venv/bin/cfn-lint" examples/integration-stack.yaml
     "$venv/bin/openapi-spec-validator" openapi.yaml
 )
 

@@ -10,6 +10,7 @@ use shared::model::{
 use shared::policy::unusable_roles;
 use shared::validation::{ValidationErrors, check_name};
 
+use crate::actor::Actor;
 use crate::{App, views};
 
 fn checked_name(name: &str) -> Result<(), ApiError> {
@@ -60,6 +61,7 @@ pub fn may_use(caller: &Caller, f: &AccessFlow) -> bool {
     caller.identity.matches_any(&f.spec.requesters)
 }
 
+/// `PUT /flows/{name}`: create or update (see [`save`]).
 pub async fn put(
     app: &App,
     caller: &Caller,
@@ -68,6 +70,22 @@ pub async fn put(
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     caller.require_admin()?;
     let spec: AccessFlowSpec = req.json()?;
+    let (stored, created) = save(app, &Actor::Api(caller), name, spec).await?;
+    Ok(json_response(
+        if created { 201 } else { 200 },
+        &views::flow(&stored),
+    ))
+}
+
+/// Create or update a flow, for the API and for custom resources alike: the stored flow, and
+/// whether it is new.
+pub(crate) async fn save(
+    app: &App,
+    actor: &Actor<'_>,
+    name: &str,
+    spec: AccessFlowSpec,
+) -> Result<(AccessFlow, bool), ApiError> {
+    actor.require_admin()?;
     match &spec.bundle {
         Some(items) => check_bundle(app, name, &spec, items).await?,
         None => {
@@ -98,17 +116,14 @@ pub async fn put(
     } else {
         "flow.created"
     };
-    let audit = AuditEvent::new(now, caller.actor(), action, AuditSubject::Flow(name.into()))
+    let audit = AuditEvent::new(now, actor.name(), action, AuditSubject::Flow(name.into()))
         .with_integration(&flow.spec.integration)
         .with_details(serde_json::to_value(&flow.spec).unwrap_or_default());
     let stored = app
         .store
         .save_flow(&flow, existing.as_ref().map(|f| f.version), &[audit])
         .await?;
-    Ok(json_response(
-        if existing.is_some() { 200 } else { 201 },
-        &views::flow(&stored),
-    ))
+    Ok((stored, existing.is_none()))
 }
 
 /// A bundle flow: each item checked as a single flow's integration, patterns and permission.
@@ -177,12 +192,21 @@ async fn refuse_unusable_roles(
     .with_details(json!({ "permissions": unusable })))
 }
 
+/// `DELETE /flows/{name}` (see [`remove`]).
 pub async fn delete(
     app: &App,
     caller: &Caller,
     name: &str,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     caller.require_admin()?;
+    remove(app, &Actor::Api(caller), name).await?;
+    Ok(no_content())
+}
+
+/// Delete a flow, for the API and for custom resources alike (404 when there is none of that
+/// name).
+pub(crate) async fn remove(app: &App, actor: &Actor<'_>, name: &str) -> Result<(), ApiError> {
+    actor.require_admin()?;
     checked_name(name)?;
     let f = app
         .store
@@ -191,11 +215,11 @@ pub async fn delete(
         .ok_or_else(|| ApiError::not_found("flow", name))?;
     let audit = AuditEvent::new(
         app.clock.now(),
-        caller.actor(),
+        actor.name(),
         "flow.deleted",
         AuditSubject::Flow(name.into()),
     )
     .with_integration(&f.spec.integration);
     app.store.delete_flow(name, f.version, &[audit]).await?;
-    Ok(no_content())
+    Ok(())
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use shared::api::{ApiError, ApiRequest, Caller, json_response, no_content};
-use shared::discovery::{DiscoveryError, Snapshot, generation, store_snapshot};
+use shared::discovery::{DiscoveryError, DiscoverySummary, Snapshot, generation, store_snapshot};
 use shared::model::{
     AccessFlow, AccessRequest, AuditEvent, AuditSubject, Integration, IntegrationSpec,
     RequestStatus, Resource, check_secret_binding,
@@ -14,6 +14,7 @@ use shared::policy::offers;
 use shared::store::Cursor;
 use shared::validation::{ValidationErrors, check_name};
 
+use crate::actor::Actor;
 use crate::{App, views};
 
 /// Statuses in which a grant still has (or may get) access on the target.
@@ -93,8 +94,7 @@ fn usable_flows<'a>(
         .collect()
 }
 
-/// Register or update: validate, read the connector secret, check the connector's privileges,
-/// discover — and only then store anything.
+/// `PUT /integrations/{name}`: register or update (see [`save`]).
 pub async fn put(
     app: &App,
     caller: &Caller,
@@ -103,6 +103,30 @@ pub async fn put(
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     caller.require_admin()?;
     let spec: IntegrationSpec = req.json()?;
+    let saved = save(app, &Actor::Api(caller), name, spec).await?;
+    Ok(json_response(
+        if saved.created { 201 } else { 200 },
+        &views::integration_saved(&saved.integration, &saved.summary),
+    ))
+}
+
+/// An integration as [`save`] stored it.
+pub(crate) struct Saved {
+    pub integration: Integration,
+    pub summary: DiscoverySummary,
+    /// No integration of that name existed before.
+    pub created: bool,
+}
+
+/// Register or update, for the API and for custom resources alike: validate, read the
+/// connector secret, check the connector's privileges, discover — and only then store anything.
+pub(crate) async fn save(
+    app: &App,
+    actor: &Actor<'_>,
+    name: &str,
+    spec: IntegrationSpec,
+) -> Result<Saved, ApiError> {
+    actor.require_admin()?;
     spec.validate(name)?;
     // Before anything is read or sent: the secret must be this integration's own.
     let mut bound = ValidationErrors::default();
@@ -163,7 +187,7 @@ pub async fn put(
     };
     let audit = AuditEvent::new(
         now,
-        caller.actor(),
+        actor.name(),
         action,
         AuditSubject::Integration(name.into()),
     )
@@ -182,11 +206,11 @@ pub async fn put(
     match saved {
         Ok(stored) => {
             integration = stored;
-            let status = if existing.is_some() { 200 } else { 201 };
-            Ok(json_response(
-                status,
-                &views::integration_saved(&integration, &summary),
-            ))
+            Ok(Saved {
+                integration,
+                summary,
+                created: existing.is_none(),
+            })
         }
         Err(e) => {
             // Lost a race with another writer: take back resources written for a record that
@@ -212,12 +236,21 @@ pub async fn put(
     }
 }
 
+/// `DELETE /integrations/{name}` (see [`remove`]).
 pub async fn delete(
     app: &App,
     caller: &Caller,
     name: &str,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     caller.require_admin()?;
+    remove(app, &Actor::Api(caller), name).await?;
+    Ok(no_content())
+}
+
+/// Delete an integration no flow uses and nothing live depends on, for the API and for
+/// custom resources alike (404 when there is none of that name).
+pub(crate) async fn remove(app: &App, actor: &Actor<'_>, name: &str) -> Result<(), ApiError> {
+    actor.require_admin()?;
     let integration = load(app, name).await?;
     let flows: Vec<String> = app
         .store
@@ -251,7 +284,7 @@ pub async fn delete(
         .collect();
     let audit = AuditEvent::new(
         app.clock.now(),
-        caller.actor(),
+        actor.name(),
         "integration.deleted",
         AuditSubject::Integration(name.into()),
     )
@@ -261,7 +294,7 @@ pub async fn delete(
         .await?;
     app.store.delete_resources(name, &names).await?;
     app.store.forget_snapshot(name).await?;
-    Ok(no_content())
+    Ok(())
 }
 
 /// Statuses in which a grant may hold something on the target, or will at its start (approved

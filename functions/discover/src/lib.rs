@@ -1,9 +1,12 @@
-//! The discover function: `/integrations` and `/flows` administration over the HTTP API, and
-//! the hourly re-discovery of every integration.
+//! The discover function: `/integrations` and `/flows` administration over the HTTP API and
+//! as CloudFormation custom resources, and the hourly re-discovery of every integration.
 #![forbid(unsafe_code)]
 
+mod actor;
 /// API-key hygiene: the admin report and the hourly metrics.
 mod api_keys;
+/// `Custom::ElasticJitIntegration` and `Custom::ElasticJitFlow`.
+pub mod custom_resource;
 mod flows;
 mod integrations;
 mod schedule;
@@ -77,6 +80,8 @@ pub struct App {
     pub targets: Arc<dyn DriverFactory>,
     pub clock: Arc<dyn Clock>,
     pub auth: AuthConfig,
+    /// Where custom resource responses may be sent.
+    pub response_urls: custom_resource::ResponseUrls,
 }
 
 impl App {
@@ -102,21 +107,43 @@ impl App {
             ),
             clock: Arc::new(SystemClock),
             auth: cfg.auth,
+            // Never set by the template: only tests answer to a loopback server.
+            response_urls: custom_resource::ResponseUrls::new()?
+                .allow_loopback_http(shared::config::flag(custom_resource::ALLOW_LOOPBACK_ENV)?),
         })
+    }
+
+    /// An invocation that must answer by `deadline` (custom resources answer CloudFormation
+    /// before it).
+    pub async fn handle_within(
+        &self,
+        event: serde_json::Value,
+        deadline: std::time::Instant,
+    ) -> Result<serde_json::Value, lambda_runtime::Error> {
+        self.handle_by(event, Some(deadline)).await
     }
 
     pub async fn handle(
         &self,
         event: serde_json::Value,
     ) -> Result<serde_json::Value, lambda_runtime::Error> {
+        self.handle_by(event, None).await
+    }
+
+    async fn handle_by(
+        &self,
+        event: serde_json::Value,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<serde_json::Value, lambda_runtime::Error> {
         match Incoming::classify(event)? {
             Incoming::Http(e) => Ok(serde_json::to_value(shared::api::serve(self, &e).await)?),
             Incoming::Scheduled(_) => {
                 Ok(serde_json::to_value(schedule::rediscover_all(self).await)?)
             }
-            Incoming::Direct(_) => {
-                Err("discover accepts API Gateway HTTP API events and schedule events".into())
-            }
+            Incoming::CustomResource(r) => Ok(custom_resource::handle(self, *r, deadline).await?),
+            Incoming::Direct(_) => Err("discover accepts API Gateway HTTP API events, schedule \
+                                        events and CloudFormation custom resource requests"
+                .into()),
         }
     }
 }

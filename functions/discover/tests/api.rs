@@ -101,6 +101,7 @@ impl Env {
             ),
             clock: Arc::new(clock.clone()),
             auth: AuthConfig::new("jit-admins", "groups"),
+            response_urls: discover::custom_resource::ResponseUrls::new().unwrap(),
         };
         Self {
             app,

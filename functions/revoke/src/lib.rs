@@ -71,6 +71,10 @@ impl App {
     ) -> Result<serde_json::Value, lambda_runtime::Error> {
         match Incoming::classify(event)? {
             Incoming::Http(e) => Ok(serde_json::to_value(shared::api::serve(self, &e).await)?),
+            Incoming::CustomResource(_) => Err(
+                "revoke accepts API events and expiry events, not CloudFormation custom resources"
+                    .into(),
+            ),
             Incoming::Direct(v) | Incoming::Scheduled(v) => {
                 let expiry: ExpiryEvent = serde_json::from_value(v).map_err(|e| {
                     format!("revoke accepts API events and expiry events {{source, grant_id}}: {e}")

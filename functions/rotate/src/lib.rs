@@ -134,7 +134,7 @@ impl App {
                 let event: connector::RotationEvent = serde_json::from_value(v)?;
                 connector::handle(self, &event).await
             }
-            Incoming::Direct(_) => Err(HandlerError::new(
+            Incoming::Direct(_) | Incoming::CustomResource(_) => Err(HandlerError::new(
                 "invalid_event",
                 false,
                 "rotate accepts Secrets Manager rotation events, API Gateway HTTP API events and schedule events",

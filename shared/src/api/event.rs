@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::cloudformation::CloudFormationCustomResourceRequest;
 use aws_lambda_events::encodings::Body;
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
@@ -18,6 +19,10 @@ pub enum Incoming {
     Http(Box<ApiGatewayV2httpRequest>),
     /// An EventBridge schedule or rule event (`detail-type`, `source`, `detail`).
     Scheduled(serde_json::Value),
+    /// A CloudFormation custom resource request (`RequestType`, `ResponseURL`, `StackId`, ...).
+    /// Told apart so that only a function that serves custom resources acts on one: every
+    /// other function refuses it.
+    CustomResource(Box<CloudFormationCustomResourceRequest>),
     /// An EventBridge Scheduler target payload or any other direct invocation payload.
     Direct(serde_json::Value),
 }
@@ -32,6 +37,14 @@ impl Incoming {
         }
         if event.get("detail-type").is_some() && event.get("source").is_some() {
             return Ok(Self::Scheduled(event));
+        }
+        let is_custom_resource = ["RequestType", "ResponseURL", "StackId"]
+            .iter()
+            .all(|k| event.get(k).is_some());
+        if is_custom_resource {
+            return Ok(Self::CustomResource(Box::new(serde_json::from_value(
+                event,
+            )?)));
         }
         Ok(Self::Direct(event))
     }
@@ -305,5 +318,48 @@ pub async fn serve<R: Routes + ?Sized>(
             respond(result, &req)
         }
         Err(e) => e.response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn custom_resource(request_type: &str) -> serde_json::Value {
+        json!({
+            "RequestType": request_type,
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:discover",
+            "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
+            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1",
+            "RequestId": "r-1",
+            "ResourceType": "Custom::ElasticJitFlow",
+            "LogicalResourceId": "Flow",
+            "PhysicalResourceId": "flow",
+            "ResourceProperties": {"Name": "flow"},
+            "OldResourceProperties": {"Name": "flow"}
+        })
+    }
+
+    #[test]
+    fn custom_resource_requests_are_told_apart_from_direct_payloads() {
+        for t in ["Create", "Update", "Delete"] {
+            assert!(
+                matches!(
+                    Incoming::classify(custom_resource(t)),
+                    Ok(Incoming::CustomResource(_))
+                ),
+                "{t}"
+            );
+        }
+        // Without a ResponseURL nobody could be answered: not a custom resource request.
+        let mut partial = custom_resource("Create");
+        partial.as_object_mut().unwrap().remove("ResponseURL");
+        assert!(matches!(
+            Incoming::classify(partial),
+            Ok(Incoming::Direct(_))
+        ));
+        // A request type CloudFormation never sends is an error, not a direct payload.
+        assert!(Incoming::classify(custom_resource("Adopt")).is_err());
     }
 }

@@ -63,6 +63,7 @@ impl InProcess {
                 targets: targets.clone(),
                 clock: Arc::new(env.clock.clone()),
                 auth: auth(),
+                response_urls: discover::custom_resource::ResponseUrls::new().unwrap(),
             },
             provision: provision::App {
                 services: services(),

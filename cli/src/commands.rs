@@ -4,7 +4,6 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use base64::Engine;
-use clap::CommandFactory;
 use serde_json::{Value, json};
 
 use crate::api::{Api, segment};
@@ -75,14 +74,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let creds = credentials(&Api::signed_in(&dir).await?, &id).await?;
             return exec(&creds, &command);
         }
-        Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "elastic-jit",
-                &mut std::io::stdout(),
-            );
-        }
+        Command::Completions { shell } => crate::complete::registration(shell)?,
     }
     Ok(0)
 }
@@ -120,7 +112,19 @@ async fn login(dir: &std::path::Path, a: LoginArgs) -> Result<()> {
             "--client-id",
         )?,
     };
-    let t = crate::login::device_login(&s).await?;
+    let flow = crate::login::Flow::choose(
+        a.browser,
+        a.device,
+        a.no_open,
+        Duration::from_secs(a.timeout),
+        |k| std::env::var(k).ok(),
+    );
+    let t = match flow {
+        crate::login::Flow::Device => crate::login::device_login(&s).await?,
+        crate::login::Flow::Browser { open, timeout } => {
+            crate::login::browser_login(&s, open, timeout).await?
+        }
+    };
     settings::save(dir, &s)?;
     tokens::save(dir, &t)?;
     let claims = claims(&t.access_token);
@@ -314,6 +318,7 @@ fn exec(creds: &Value, command: &[String]) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     #[test]
     fn credentials_become_the_variables_clients_read() {

@@ -127,6 +127,15 @@ pub struct LoginArgs {
     /// Print the browser sign-in's address instead of opening a browser (implies --browser).
     #[arg(long, conflicts_with = "device")]
     pub no_open: bool,
+    /// The loopback port the browser sign-in listens on (default: any free one; set it for a
+    /// provider that needs the exact redirect URI registered).
+    #[arg(
+        long,
+        value_name = "PORT",
+        default_value_t = 0,
+        conflicts_with = "device"
+    )]
+    pub port: u16,
     /// How long the browser sign-in waits for the answer, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..=3600))]

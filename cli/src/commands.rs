@@ -112,19 +112,16 @@ async fn login(dir: &std::path::Path, a: LoginArgs) -> Result<()> {
             "--client-id",
         )?,
     };
-    let flow = crate::login::Flow::choose(
-        a.browser,
-        a.device,
-        a.no_open,
-        Duration::from_secs(a.timeout),
-        |k| std::env::var(k).ok(),
-    );
-    let t = match flow {
-        crate::login::Flow::Device => crate::login::device_login(&s).await?,
-        crate::login::Flow::Browser { open, timeout } => {
-            crate::login::browser_login(&s, open, timeout).await?
-        }
+    let browser = crate::login::Browser {
+        open: !a.no_open,
+        port: a.port,
+        timeout: Duration::from_secs(a.timeout),
     };
+    let t =
+        match crate::login::Flow::choose(a.browser, a.device, browser, |k| std::env::var(k).ok()) {
+            crate::login::Flow::Device => crate::login::device_login(&s).await?,
+            crate::login::Flow::Browser(b) => crate::login::browser_login(&s, b).await?,
+        };
     settings::save(dir, &s)?;
     tokens::save(dir, &t)?;
     let claims = claims(&t.access_token);

@@ -73,10 +73,9 @@ impl Source {
 
     /// The integrations the caller may use, each with a short description.
     pub async fn integrations(&self) -> Option<Vec<(String, String)>> {
-        let v = self.get("/integrations").await?;
         Some(
-            v["integrations"]
-                .as_array()?
+            self.integrations_raw()
+                .await?
                 .iter()
                 .filter_map(|i| {
                     let name = i["name"].as_str()?.to_string();
@@ -181,14 +180,18 @@ pub fn candidates(items: Vec<(String, String)>, typed: &OsStr) -> Vec<Completion
         .collect()
 }
 
-/// The value of the last `--integration` among the words being completed (`--integration X` or
-/// `--integration=X`).
+/// The value of the last `--integration` among the words being completed (`--integration X`,
+/// `--integration=X`, or bash's `--integration = X`).
 pub fn integration_on_line(words: &[OsString]) -> Option<String> {
     let mut found = None;
     let mut it = words.iter().map(|w| w.to_string_lossy());
     while let Some(w) = it.next() {
         if w == "--integration" {
-            found = it.next().map(|v| v.into_owned());
+            // bash splits `--integration=X` at the `=` (COMP_WORDBREAKS): `=` then `X`.
+            found = match it.next() {
+                Some(v) if v == "=" => it.next().map(|v| v.into_owned()),
+                v => v.map(|v| v.into_owned()),
+            };
         } else if let Some(v) = w.strip_prefix("--integration=") {
             found = Some(v.to_string());
         }
@@ -312,6 +315,15 @@ mod tests {
             "--integration=b",
         ]);
         assert_eq!(integration_on_line(&eq).as_deref(), Some("b"));
+        let bash = os(&[
+            "elastic-jit",
+            "request",
+            "--integration",
+            "=",
+            "c",
+            "--resource",
+        ]);
+        assert_eq!(integration_on_line(&bash).as_deref(), Some("c"));
         assert_eq!(integration_on_line(&os(&["elastic-jit", "request"])), None);
         assert_eq!(integration_on_line(&os(&["--integration"])), None);
     }

@@ -36,37 +36,40 @@ struct Discovery {
 /// The scopes both flows ask for (the access token then carries email and groups).
 const SCOPES: [&str; 3] = ["openid", "profile", "email"];
 
+/// The browser sign-in's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Browser {
+    /// Open the address in the default browser (else only print it).
+    pub open: bool,
+    /// The loopback port; 0: any free one (RFC 8252 §7.3 lets the port vary).
+    pub port: u16,
+    pub timeout: Duration,
+}
+
 /// How `login` signs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
-    /// Authorization code with PKCE; `open`: open the address in the default browser.
-    Browser {
-        open: bool,
-        timeout: Duration,
-    },
+    /// Authorization code with PKCE through a loopback redirect.
+    Browser(Browser),
     Device,
 }
 
 impl Flow {
     /// The flow the flags ask for, else the browser where one can open on this machine and the
     /// device flow elsewhere (over SSH or without a desktop a loopback redirect would reach the
-    /// wrong machine, while a device code works from any browser). `--no-open` means the
-    /// browser flow with the address printed only.
+    /// wrong machine, while a device code works from any browser). Not opening the browser
+    /// (`--no-open`) means the browser flow with the address printed only.
     pub fn choose(
         browser: bool,
         device: bool,
-        no_open: bool,
-        timeout: Duration,
+        b: Browser,
         env: impl Fn(&str) -> Option<String>,
     ) -> Self {
         if device {
             return Self::Device;
         }
-        if browser || no_open || desktop(env) {
-            return Self::Browser {
-                open: !no_open,
-                timeout,
-            };
+        if browser || !b.open || desktop(env) {
+            return Self::Browser(b);
         }
         Self::Device
     }
@@ -197,7 +200,7 @@ pub async fn device_login(settings: &Settings) -> Result<Tokens> {
 /// The authorization-code flow with PKCE (S256): a listener on 127.0.0.1, the provider's login
 /// page in a browser, the code back on the listener (with this login's random `state`), then
 /// the code exchanged with the verifier only this process knows.
-pub async fn browser_login(settings: &Settings, open: bool, timeout: Duration) -> Result<Tokens> {
+pub async fn browser_login(settings: &Settings, b: Browser) -> Result<Tokens> {
     let client = http_client()?;
     let d = discover(&client, &settings.issuer).await?;
     let auth_url = d.authorization_endpoint.clone().ok_or_else(|| {
@@ -207,7 +210,7 @@ pub async fn browser_login(settings: &Settings, open: bool, timeout: Duration) -
         ))
     })?;
     crate::settings::checked_url("authorization endpoint", &auth_url)?;
-    let listener = Loopback::bind().await?;
+    let listener = Loopback::bind(b.port).await?;
     let oauth = BasicClient::new(ClientId::new(settings.client_id.clone()))
         .set_auth_uri(
             AuthUrl::new(auth_url)
@@ -226,9 +229,9 @@ pub async fn browser_login(settings: &Settings, open: bool, timeout: Duration) -
         .url();
     eprintln!(
         "To sign in, open this address in a browser (waiting {}s):\n  {url}",
-        timeout.as_secs()
+        b.timeout.as_secs()
     );
-    if open {
+    if b.open {
         let target = url.to_string();
         // A text-mode browser would hold this thread until it exits: open from the blocking pool
         // so the listener keeps serving meanwhile.
@@ -238,7 +241,7 @@ pub async fn browser_login(settings: &Settings, open: bool, timeout: Duration) -
         }
     }
     let code = match listener
-        .wait(state.secret(), &settings.issuer, timeout)
+        .wait(state.secret(), &settings.issuer, b.timeout)
         .await?
     {
         Outcome::Code(c) => c,
@@ -284,7 +287,12 @@ pub async fn refresh(settings: &Settings, refresh_token: &str) -> Result<Tokens>
 mod tests {
     use super::*;
 
-    const T: Duration = Duration::from_secs(300);
+    const B: Browser = Browser {
+        open: true,
+        port: 0,
+        timeout: Duration::from_secs(300),
+    };
+    const PRINT_ONLY: Browser = Browser { open: false, ..B };
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |k| {
@@ -296,10 +304,6 @@ mod tests {
 
     #[test]
     fn the_browser_is_the_default_on_a_desktop_and_the_device_flow_elsewhere() {
-        let browser = Flow::Browser {
-            open: true,
-            timeout: T,
-        };
         let linux_desktop = [("DISPLAY", ":0")];
         let over_ssh = [
             ("DISPLAY", ":0"),
@@ -307,31 +311,28 @@ mod tests {
         ];
         if cfg!(target_os = "linux") {
             assert_eq!(
-                Flow::choose(false, false, false, T, env(&linux_desktop)),
-                browser
+                Flow::choose(false, false, B, env(&linux_desktop)),
+                Flow::Browser(B)
             );
-            assert_eq!(Flow::choose(false, false, false, T, env(&[])), Flow::Device);
+            assert_eq!(Flow::choose(false, false, B, env(&[])), Flow::Device);
             assert_eq!(
-                Flow::choose(false, false, false, T, env(&[("WAYLAND_DISPLAY", "")])),
+                Flow::choose(false, false, B, env(&[("WAYLAND_DISPLAY", "")])),
                 Flow::Device
             );
         }
-        assert_eq!(
-            Flow::choose(false, false, false, T, env(&over_ssh)),
-            Flow::Device
-        );
+        assert_eq!(Flow::choose(false, false, B, env(&over_ssh)), Flow::Device);
         // The flags win over the guess.
-        assert_eq!(Flow::choose(true, false, false, T, env(&over_ssh)), browser);
         assert_eq!(
-            Flow::choose(false, true, false, T, env(&linux_desktop)),
+            Flow::choose(true, false, B, env(&over_ssh)),
+            Flow::Browser(B)
+        );
+        assert_eq!(
+            Flow::choose(false, true, B, env(&linux_desktop)),
             Flow::Device
         );
         assert_eq!(
-            Flow::choose(false, false, true, T, env(&over_ssh)),
-            Flow::Browser {
-                open: false,
-                timeout: T
-            }
+            Flow::choose(false, false, PRINT_ONLY, env(&over_ssh)),
+            Flow::Browser(PRINT_ONLY)
         );
     }
 }

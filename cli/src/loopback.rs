@@ -61,11 +61,12 @@ struct Shared {
 }
 
 impl Loopback {
-    /// Bind 127.0.0.1 on a free port.
-    pub async fn bind() -> Result<Self> {
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+    /// Bind 127.0.0.1 on `port`, or on a free one for 0. A port another process holds is an
+    /// error, never shared.
+    pub async fn bind(port: u16) -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
             .await
-            .map_err(|e| CliError::config(format!("cannot listen on 127.0.0.1: {e}")))?;
+            .map_err(|e| CliError::config(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
         let addr = listener
             .local_addr()
             .map_err(|e| CliError::config(format!("cannot listen on 127.0.0.1: {e}")))?;

@@ -368,11 +368,41 @@ async fn refusals(idp: &RunningIdp) -> Res<()> {
     {
         return Err(format!("declined: exit {code}: {said:?}"));
     }
+    // A fixed port another process already listens on (one squatting on it, say) is an error,
+    // never shared: the answer could otherwise reach the squatter.
+    let squatter = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = squatter
+        .local_addr()
+        .map_err(|e| e.to_string())?
+        .port()
+        .to_string();
+    let args = [
+        "login",
+        "--no-open",
+        "--port",
+        &port,
+        "--api",
+        "http://127.0.0.1:9",
+        "--issuer",
+        idp.issuer(),
+        "--client-id",
+        CLIENT_ID,
+    ];
+    let out = declined
+        .command(&args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() != Some(6) || !err.contains(&format!("cannot listen on 127.0.0.1:{port}"))
+    {
+        return Err(format!("a taken port: {:?} {err}", out.status.code()));
+    }
     // Flags that contradict each other, or a timeout out of range, never start a login.
     for bad in [
         &["login", "--device", "--no-open"][..],
         &["login", "--browser", "--device"],
         &["login", "--timeout", "0"],
+        &["login", "--device", "--port", "8400"],
     ] {
         let out = declined.command(bad).output().map_err(|e| e.to_string())?;
         if out.status.code() != Some(2) {

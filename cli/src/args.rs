@@ -1,6 +1,9 @@
 //! The command line, as clap parses it.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::ArgValueCompleter;
+
+use crate::complete;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,7 +34,8 @@ pub enum Output {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Sign in at the identity provider (device code: open the printed address, enter the code).
+    /// Sign in at the identity provider: in a browser where one can open, else with a device
+    /// code (open the printed address, enter the code).
     Login(LoginArgs),
     /// Forget the stored tokens.
     Logout,
@@ -99,7 +103,8 @@ pub enum Command {
     Apply(crate::declared::ApplyArgs),
     /// Write today's integrations and flows as declaration files (administrators).
     Export(crate::declared::ExportArgs),
-    /// Shell completions for bash, zsh, fish, elvish or PowerShell.
+    /// The shell code that registers completions (names come from the API as you type) for
+    /// bash, zsh, fish, elvish or PowerShell.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
@@ -117,16 +122,40 @@ pub struct LoginArgs {
     /// The OAuth client id registered for elastic-jit.
     #[arg(long, env = "ELASTIC_JIT_CLIENT_ID")]
     pub client_id: Option<String>,
+    /// Sign in in a browser (authorization code with PKCE, answered on 127.0.0.1): the default
+    /// where a browser can open here.
+    #[arg(long, conflicts_with = "device")]
+    pub browser: bool,
+    /// Sign in with a code entered in any browser (device flow): the default over SSH or
+    /// without a desktop.
+    #[arg(long)]
+    pub device: bool,
+    /// Print the browser sign-in's address instead of opening a browser (implies --browser).
+    #[arg(long, conflicts_with = "device")]
+    pub no_open: bool,
+    /// The loopback port the browser sign-in listens on (default: any free one; set it for a
+    /// provider that needs the exact redirect URI registered).
+    #[arg(
+        long,
+        value_name = "PORT",
+        default_value_t = 0,
+        conflicts_with = "device"
+    )]
+    pub port: u16,
+    /// How long the browser sign-in waits for the answer, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]
 pub struct RequestArgs {
-    #[arg(long)]
+    #[arg(long, add = ArgValueCompleter::new(complete::integration))]
     pub integration: String,
     /// A resource name or `*` pattern; repeat for several.
-    #[arg(long = "resource", required = true)]
+    #[arg(long = "resource", required = true, add = ArgValueCompleter::new(complete::resource))]
     pub resources: Vec<String>,
-    #[arg(long)]
+    #[arg(long, add = ArgValueCompleter::new(complete::permission))]
     pub permission: String,
     /// e.g. 2h.
     #[arg(long)]

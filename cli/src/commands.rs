@@ -4,7 +4,6 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use base64::Engine;
-use clap::CommandFactory;
 use serde_json::{Value, json};
 
 use crate::api::{Api, segment};
@@ -79,14 +78,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Plan(a) => return declared::plan(&Api::signed_in(&dir).await?, out, a).await,
         Command::Apply(a) => return declared::apply(&Api::signed_in(&dir).await?, out, a).await,
         Command::Export(a) => declared::export(&Api::signed_in(&dir).await?, out, a).await?,
-        Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "elastic-jit",
-                &mut std::io::stdout(),
-            );
-        }
+        Command::Completions { shell } => crate::complete::registration(shell)?,
     }
     Ok(0)
 }
@@ -124,7 +116,16 @@ async fn login(dir: &std::path::Path, a: LoginArgs) -> Result<()> {
             "--client-id",
         )?,
     };
-    let t = crate::login::device_login(&s).await?;
+    let browser = crate::login::Browser {
+        open: !a.no_open,
+        port: a.port,
+        timeout: Duration::from_secs(a.timeout),
+    };
+    let t =
+        match crate::login::Flow::choose(a.browser, a.device, browser, |k| std::env::var(k).ok()) {
+            crate::login::Flow::Device => crate::login::device_login(&s).await?,
+            crate::login::Flow::Browser(b) => crate::login::browser_login(&s, b).await?,
+        };
     settings::save(dir, &s)?;
     tokens::save(dir, &t)?;
     let claims = claims(&t.access_token);
@@ -318,6 +319,7 @@ fn exec(creds: &Value, command: &[String]) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     #[test]
     fn credentials_become_the_variables_clients_read() {

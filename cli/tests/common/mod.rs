@@ -72,6 +72,8 @@ impl Person {
         let mut child = self
             .command(&[
                 "login",
+                // The device flow whatever the machine: on a desktop the default is the browser.
+                "--device",
                 "--api",
                 &stack.api_url,
                 "--issuer",

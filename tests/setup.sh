@@ -27,6 +27,21 @@ ensure_cargo_lambda() {
     "$venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
 }
 
+# cargo-hakari, into the checkout (.tools), to check that workspace-hack/ is current: a stale
+# one lets `cargo run --bin X` (what `cargo lambda watch` runs) resolve other features than the
+# stack's joint build, so each function's first invocation compiled shared/ again, for minutes
+# on a loaded machine, and a client waiting on it timed out.
+CARGO_HAKARI_VERSION="0.9.39"
+
+ensure_cargo_hakari() {
+    local root="${ELASTIC_JIT_TOOLS:-$PWD/.tools}"
+    if "$root/bin/cargo-hakari" hakari --version 2>/dev/null | grep -q "$CARGO_HAKARI_VERSION"; then
+        return 0
+    fi
+    echo "==> installing cargo-hakari $CARGO_HAKARI_VERSION into $root"
+    cargo install --quiet --locked --root "$root" cargo-hakari --version "$CARGO_HAKARI_VERSION"
+}
+
 # Infrastructure checks (sam validate --lint, cfn-lint, the OpenAPI validator) in their own
 # virtualenv: aws-sam-cli pins boto3 differently from moto. All three run offline.
 SAM_CLI_VERSION="1.170.0"

@@ -12,6 +12,7 @@ ensure_elasticsearch_client
 ensure_infra_tools
 ensure_schemathesis
 ensure_chromium
+ensure_cargo_hakari
 
 echo "==> sam validate / cfn-lint / openapi-spec-validator"
 (
@@ -24,6 +25,8 @@ echo "==> sam validate / cfn-lint / openapi-spec-validator"
     "$venv/bin/openapi-spec-validator" openapi.yaml
 )
 
+echo "==> cargo hakari verify (workspace-hack/ is current)"
+PATH="${ELASTIC_JIT_TOOLS:-$PWD/.tools}/bin:$PATH" cargo hakari verify
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"

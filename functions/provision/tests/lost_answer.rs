@@ -34,8 +34,11 @@ async fn an_approval_whose_answer_is_lost_still_provisions_once() {
     // The approval commits the decision with the account's lease in one transaction; its answer
     // is lost once.
     proxy.arm(
-        AwsFault::new("DynamoDB_20120810.TransactWriteItems", AwsKind::AnswerLostOnce)
-            .with_body("request.approved"),
+        AwsFault::new(
+            "DynamoDB_20120810.TransactWriteItems",
+            AwsKind::AnswerLostOnce,
+        )
+        .with_body("request.approved"),
     );
     let (s, b) = approve(&p, CAROL, &id).await;
     let lost = proxy.clear();
@@ -48,7 +51,10 @@ async fn an_approval_whose_answer_is_lost_still_provisions_once() {
     let role = env
         .es_json(Method::GET, &format!("/_security/role/ejit_grant_{id}"))
         .await;
-    assert_eq!(role[format!("ejit_grant_{id}")]["metadata"]["grant_id"], id.as_str());
+    assert_eq!(
+        role[format!("ejit_grant_{id}")]["metadata"]["grant_id"],
+        id.as_str()
+    );
     let user = env
         .es_json(Method::GET, "/_security/user/ejit_dev@example.com")
         .await;
@@ -57,7 +63,12 @@ async fn an_approval_whose_answer_is_lost_still_provisions_once() {
         json!([format!("ejit_grant_{id}")]),
         "{user}"
     );
-    let stored = env.store.get_request(&id).await.expect("read").expect("request");
+    let stored = env
+        .store
+        .get_request(&id)
+        .await
+        .expect("read")
+        .expect("request");
     let count = |action: &str| stored.history.iter().filter(|e| e.action == action).count();
     assert_eq!(count("request.approved"), 1, "{:?}", stored.history);
     assert_eq!(count("grant.provisioned"), 1, "{:?}", stored.history);

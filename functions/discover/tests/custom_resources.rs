@@ -758,7 +758,10 @@ async fn a_stack_never_takes_over_or_deletes_what_it_did_not_create() {
         .await;
     assert_eq!(left["Status"], "SUCCESS", "{left}");
     let kept = env.store.get_flow("prod-logs-read").await.unwrap().unwrap();
-    assert_eq!(kept.spec, by_api.spec, "the API's flow was changed or deleted");
+    assert_eq!(
+        kept.spec, by_api.spec,
+        "the API's flow was changed or deleted"
+    );
 
     // The stack's own integration is still its own: its Delete removes it once the flow is
     // gone.

@@ -156,17 +156,18 @@ fn words(v: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The candidates among `items` that start with what is typed. A name that a shell could not
-/// take as one word (whitespace, control characters) is left out: in the completion protocol a
-/// newline would become another candidate. Help text loses its control characters.
+/// The candidates among `items` that start with what is typed. Only a name a shell takes as
+/// one plain word is offered: in the completion protocol a newline would become another
+/// candidate, and bash puts a candidate on the command line as it is, where `$(…)`, `;`,
+/// backquotes, `&`, quotes, globs or `!` in a name someone gave an index would run or expand
+/// when the line is entered. Such a name can still be typed, quoted. Help text loses its
+/// control characters.
 pub fn candidates(items: Vec<(String, String)>, typed: &OsStr) -> Vec<CompletionCandidate> {
     let typed = typed.to_string_lossy();
     items
         .into_iter()
         .filter(|(name, _)| {
-            !name.is_empty()
-                && name.starts_with(typed.as_ref())
-                && !name.chars().any(|c| c.is_control() || c.is_whitespace())
+            !name.is_empty() && name.starts_with(typed.as_ref()) && name.chars().all(plain)
         })
         .map(|(name, help)| {
             let help = crate::loopback::printable(&help);
@@ -178,6 +179,13 @@ pub fn candidates(items: Vec<(String, String)>, typed: &OsStr) -> Vec<Completion
             }
         })
         .collect()
+}
+
+/// A character no shell gives a meaning to in an unquoted word: letters and digits (in any
+/// script) and `-_.:@%+,/=^`, which is every character of index, data stream, alias,
+/// deployment and project names in practice.
+fn plain(c: char) -> bool {
+    c.is_alphanumeric() || "-_.:@%+,/=^".contains(c)
 }
 
 /// The value of the last `--integration` among the words being completed (`--integration X`,

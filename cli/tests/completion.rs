@@ -65,6 +65,15 @@ async fn resources(
             "resources": [
                 {"name": "logs-app", "kind": "index", "display_name": null, "owner": "alice"},
                 {"name": "logs-x\nrm -rf ~", "kind": "index", "display_name": null, "owner": null},
+                // Index names Elasticsearch accepts that bash would run or expand once the
+                // candidate is on the command line (bash inserts a candidate as it is).
+                {"name": "logs-$(touch${IFS}pwned)", "kind": "index", "display_name": null, "owner": null},
+                {"name": "logs-a;id", "kind": "index", "display_name": null, "owner": null},
+                {"name": "logs-`id`", "kind": "index", "display_name": null, "owner": null},
+                {"name": "logs-a&id", "kind": "index", "display_name": null, "owner": null},
+                {"name": "logs-[a]pp", "kind": "index", "display_name": null, "owner": null},
+                {"name": "logs-'q'", "kind": "index", "display_name": null, "owner": null},
+                {"name": "logs-!!", "kind": "index", "display_name": null, "owner": null},
             ],
             "next_cursor": "page 2/+"
         }))
@@ -195,7 +204,8 @@ async fn names_complete_from_what_the_api_offers_and_never_from_anything_else() 
     taken();
 
     // Resources of the integration on the line, every page read, matching what is typed; a name
-    // with a newline (it would become a second candidate) is left out.
+    // with a newline (it would become a second candidate) or with what a shell would run or
+    // expand (`$(…)`, `;`, backquotes, `&`, globs, quotes, history) is left out.
     let words = [
         "request",
         "--integration",

@@ -318,6 +318,7 @@ mod tests {
             last_discovery_at: None,
             last_discovery_error: None,
             pending_retires: vec![],
+            managed_by: None,
         }
     }
 

@@ -112,6 +112,7 @@ impl Env {
             last_discovery_at: None,
             last_discovery_error: None,
             pending_retires: vec![],
+            managed_by: None,
         }
     }
 

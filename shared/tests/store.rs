@@ -48,6 +48,7 @@ fn integration(name: &str) -> Integration {
         last_discovery_at: None,
         last_discovery_error: None,
         pending_retires: vec![],
+        managed_by: None,
     }
 }
 
@@ -338,6 +339,7 @@ async fn integrations_and_flows_are_versioned_and_audited_atomically() {
         version: 0,
         created_at: t0(),
         updated_at: t0(),
+        managed_by: None,
     };
     let f = store.save_flow(&flow, None, &[]).await.unwrap();
     assert_eq!(store.get_flow("logs").await.unwrap().unwrap(), f);

@@ -357,6 +357,7 @@ fn integration(spec: IntegrationSpec) -> Integration {
         last_discovery_at: None,
         last_discovery_error: None,
         pending_retires: vec![],
+        managed_by: None,
     }
 }
 

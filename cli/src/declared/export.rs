@@ -10,6 +10,7 @@ use serde_yaml_ng::Value as YamlValue;
 use super::files::{Document, Named, to_yaml};
 use super::state::Deployed;
 use crate::error::{CliError, Result};
+use shared::validation::{ValidationErrors, check_name};
 
 pub type Doc = Document<YamlValue, YamlValue>;
 
@@ -140,12 +141,13 @@ pub fn write(d: &Deployed, to: &Path, force: bool) -> Result<Vec<PathBuf>> {
     let files: Vec<(PathBuf, String)> = if dir {
         per_integration(d)
             .iter()
-            .map(|(n, doc)| Ok((to.join(format!("{n}.yaml")), to_yaml(doc)?)))
+            .map(|(n, doc)| Ok((to.join(file_name(n)?), to_yaml(doc)?)))
             .collect::<Result<_>>()?
     } else {
         vec![(to.to_path_buf(), to_yaml(&document(d))?)]
     };
-    if !force && let Some((p, _)) = files.iter().find(|(p, _)| p.exists()) {
+    // A symlink counts as existing even when it points nowhere (`exists` follows it).
+    if !force && let Some((p, _)) = files.iter().find(|(p, _)| p.symlink_metadata().is_ok()) {
         return Err(CliError::input(
             "file_exists",
             format!(
@@ -155,10 +157,49 @@ pub fn write(d: &Deployed, to: &Path, force: bool) -> Result<Vec<PathBuf>> {
         ));
     }
     for (p, text) in &files {
-        std::fs::write(p, text)
+        write_file(p, text, force)
             .map_err(|e| CliError::input("unwritable_file", format!("{}: {e}", p.display())))?;
     }
     Ok(files.into_iter().map(|(p, _)| p).collect())
+}
+
+/// `<name>.yaml` for an integration the API named: a name that is not a valid one (a path, `..`,
+/// empty) would put the file somewhere else, so it is refused.
+fn file_name(name: &str) -> Result<String> {
+    let mut e = ValidationErrors::default();
+    check_name(&mut e, "name", name);
+    e.into_result().map_err(|e| {
+        CliError::config(format!(
+            "the API answered an integration name a file cannot be named after ({e}): nothing \
+             was written"
+        ))
+    })?;
+    Ok(format!("{name}.yaml"))
+}
+
+/// Write `text` to `path` itself, never through a symlink someone put there: a new file is
+/// created exclusively (which fails on any existing entry, a dangling link too), and `force`
+/// writes a new file beside it and renames it over the path, replacing the link, not its
+/// target.
+fn write_file(path: &Path, text: &str, force: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    let create = |p: &Path| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(p)?
+            .write_all(text.as_bytes())
+    };
+    if !force {
+        return create(path);
+    }
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4()));
+    let written = create(&temporary).and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 #[cfg(test)]
@@ -225,6 +266,61 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(write(&d, &to, true).unwrap().len(), 1);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    fn one_integration(name: &str) -> Deployed {
+        let mut d = Deployed::default();
+        let i: IntegrationSpec = serde_json::from_value(serde_json::json!({
+            "kind": "elasticsearch", "url": "https://es:9200", "secret_arn": "arn:x"}))
+        .unwrap();
+        d.integrations.insert(name.into(), i);
+        d
+    }
+
+    /// In a shared folder someone else may have put `search.yaml` there as a symlink: export
+    /// writes the folder's own file, never where the link points (a dangling link is an
+    /// existing file too).
+    #[cfg(unix)]
+    #[test]
+    fn an_export_never_writes_through_a_symlink() {
+        let root = std::env::temp_dir().join(format!("ejit-export-{}", uuid::Uuid::new_v4()));
+        let dir = root.join("access");
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = root.join("victim");
+        let link = dir.join("search.yaml");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let d = one_integration("search");
+        match write(&d, &dir, false).unwrap_err() {
+            CliError::Input { code, .. } => assert_eq!(code, "file_exists"),
+            other => panic!("{other:?}"),
+        }
+        assert!(!victim.exists(), "export created the symlink's target");
+        std::fs::write(&victim, "keep me").unwrap();
+        assert_eq!(write(&d, &dir, true).unwrap(), std::slice::from_ref(&link));
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        assert!(!link.symlink_metadata().unwrap().file_type().is_symlink());
+        assert!(std::fs::read_to_string(&link).unwrap().contains("search"));
+        // Nothing but the export itself is left in the folder.
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// File names come from the API's names: one that is not a valid name (a path, `..`) is
+    /// refused before anything is written, so no answer can put a file outside the folder.
+    #[test]
+    fn an_export_refuses_a_name_that_would_leave_its_folder() {
+        let root = std::env::temp_dir().join(format!("ejit-export-{}", uuid::Uuid::new_v4()));
+        let dir = root.join("access");
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["../escaped", "/tmp/escaped", "a/b", ""] {
+            match write(&one_integration(name), &dir, true).unwrap_err() {
+                CliError::Config(m) => assert!(m.contains("name"), "{name}: {m}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        assert!(!root.join("escaped.yaml").exists());
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -306,6 +306,7 @@ fn as_integration(name: &str, spec: &IntegrationSpec) -> Integration {
         last_discovery_at: None,
         last_discovery_error: None,
         pending_retires: vec![],
+        managed_by: None,
     }
 }
 

@@ -3,6 +3,9 @@
 
 use shared::api::{ApiError, Caller};
 
+/// The code of [`Actor::require_owner`]'s refusal.
+pub(crate) const NOT_MANAGED_BY_STACK: &str = "not_managed_by_stack";
+
 pub(crate) enum Actor<'a> {
     /// A caller of the HTTP API, identified by the token the JWT authorizer verified.
     Api(&'a Caller),
@@ -21,6 +24,45 @@ impl Actor<'_> {
         match self {
             Self::Api(caller) => caller.require_admin(),
             Self::Stack { .. } => Ok(()),
+        }
+    }
+
+    /// The owner recorded on what this actor creates: a custom resource's own id, so that only
+    /// it may change or delete it later; nobody in particular for the API.
+    pub(crate) fn owner(&self) -> Option<String> {
+        match self {
+            Self::Api(_) => None,
+            Self::Stack { .. } => Some(self.name()),
+        }
+    }
+
+    /// A custom resource changes and deletes only what it created (`owner`): an integration or
+    /// flow of the same name made through the API, by another stack, or by another resource of
+    /// its own stack is refused with 409 `not_managed_by_stack`, so a stack never takes over
+    /// nor deletes what someone else still declares. Administrators through the API may change
+    /// anything, as before (the owner stays).
+    pub(crate) fn require_owner(
+        &self,
+        owner: Option<&str>,
+        noun: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        match self {
+            Self::Api(_) => Ok(()),
+            Self::Stack { .. } if owner == self.owner().as_deref() => Ok(()),
+            Self::Stack { .. } => Err(ApiError::new(
+                409,
+                NOT_MANAGED_BY_STACK,
+                format!(
+                    "{noun} {name:?} exists and is not this resource's (it was made {}); choose \
+                     another Name, or delete it first",
+                    if owner.is_some() {
+                        "by another CloudFormation resource"
+                    } else {
+                        "through the API"
+                    }
+                ),
+            )),
         }
     }
 

@@ -103,6 +103,9 @@ pub(crate) async fn save(
         }
     }
     let existing = app.store.get_flow(name).await?;
+    if let Some(old) = &existing {
+        actor.require_owner(old.managed_by.as_deref(), "flow", name)?;
+    }
     let now = app.clock.now();
     let flow = AccessFlow {
         name: name.to_string(),
@@ -110,6 +113,10 @@ pub(crate) async fn save(
         version: existing.as_ref().map_or(0, |f| f.version),
         created_at: existing.as_ref().map_or(now, |f| f.created_at),
         updated_at: now,
+        managed_by: match &existing {
+            Some(f) => f.managed_by.clone(),
+            None => actor.owner(),
+        },
     };
     let action = if existing.is_some() {
         "flow.updated"
@@ -213,6 +220,7 @@ pub(crate) async fn remove(app: &App, actor: &Actor<'_>, name: &str) -> Result<(
         .get_flow(name)
         .await?
         .ok_or_else(|| ApiError::not_found("flow", name))?;
+    actor.require_owner(f.managed_by.as_deref(), "flow", name)?;
     let audit = AuditEvent::new(
         app.clock.now(),
         actor.name(),

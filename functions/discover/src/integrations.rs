@@ -138,6 +138,9 @@ pub(crate) async fn save(
     );
     bound.into_result()?;
     let existing = app.store.get_integration(name).await?;
+    if let Some(old) = &existing {
+        actor.require_owner(old.managed_by.as_deref(), "integration", name)?;
+    }
     if let Some(old) = &existing
         && old.spec.kind != spec.kind
     {
@@ -167,6 +170,10 @@ pub(crate) async fn save(
             .as_ref()
             .map(|e| e.pending_retires.clone())
             .unwrap_or_default(),
+        managed_by: match &existing {
+            Some(e) => e.managed_by.clone(),
+            None => actor.owner(),
+        },
     };
     let driver = app.targets.driver(&integration).await?;
     driver.check_prerequisites().await?;
@@ -252,6 +259,7 @@ pub async fn delete(
 pub(crate) async fn remove(app: &App, actor: &Actor<'_>, name: &str) -> Result<(), ApiError> {
     actor.require_admin()?;
     let integration = load(app, name).await?;
+    actor.require_owner(integration.managed_by.as_deref(), "integration", name)?;
     let flows: Vec<String> = app
         .store
         .list_flows()

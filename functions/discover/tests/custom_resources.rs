@@ -212,6 +212,7 @@ impl Env {
     /// Invoke with `ev`; the response the recorder received for it.
     async fn invoke(&self, ev: Value) -> Value {
         let id = ev["RequestId"].as_str().unwrap().to_string();
+        let stack = ev["StackId"].clone();
         let before = self.recorder.all().len();
         let out = self.app.handle(ev).await.expect("answered");
         let all = self.recorder.all();
@@ -223,7 +224,7 @@ impl Env {
         assert_eq!(got.content_type.as_deref(), Some(""));
         assert_eq!(out["Status"], got.body["Status"]);
         assert_eq!(got.body["RequestId"], id);
-        assert_eq!(got.body["StackId"], STACK);
+        assert_eq!(got.body["StackId"], stack);
         assert!(serde_json::to_vec(&got.body).unwrap().len() <= 4096);
         assert!(
             !got.body.to_string().contains(CONNECTOR_PASSWORD),
@@ -656,6 +657,129 @@ async fn a_failed_create_answers_failed_and_its_rollback_deletes_nothing() {
     assert!(
         env.store
             .get_flow("prod-logs-read")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// A stack owns only what it created: an integration or flow of the same name and the same
+/// settings made through the API, or by another stack (or another resource of the same stack),
+/// is neither taken over by a Create nor removed by a Delete, which would delete what its
+/// owner still declares.
+#[tokio::test]
+async fn a_stack_never_takes_over_or_deletes_what_it_did_not_create() {
+    const OTHER: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/other-team/0c1d2e3f-c8a7-11f0-9b1a-0a1b2c3d4e5f";
+    let env = Env::start().await;
+    let arn = env
+        .secret("prod-search", "connector", CONNECTOR_PASSWORD)
+        .await;
+    let integration = env
+        .invoke(env.event(
+            "custom-resource-create-integration.json",
+            Some(&arn),
+            json!({}),
+        ))
+        .await;
+    assert_eq!(integration["Status"], "SUCCESS", "{integration}");
+    let flow = env
+        .invoke(env.event("custom-resource-create-flow.json", None, json!({})))
+        .await;
+    assert_eq!(flow["Status"], "SUCCESS", "{flow}");
+
+    // Another stack declares the very same flow, and the same integration: refused, not adopted.
+    let mut adopt = env.event("custom-resource-create-flow.json", None, json!({}));
+    adopt["StackId"] = json!(OTHER);
+    let refused = env.invoke(adopt).await;
+    assert_failed(&refused, "already_exists");
+    let mut adopt = env.event(
+        "custom-resource-create-integration.json",
+        Some(&arn),
+        json!({}),
+    );
+    adopt["StackId"] = json!(OTHER);
+    assert_failed(&env.invoke(adopt).await, "already_exists");
+    // Another resource of the same stack naming it is refused too.
+    let mut twin = env.event("custom-resource-create-flow.json", None, json!({}));
+    twin["LogicalResourceId"] = json!("ProdLogsReadTwin");
+    assert_failed(&env.invoke(twin).await, "already_exists");
+
+    // The other stack's Delete of that name (as if it had been adopted) leaves it alone, and
+    // answers SUCCESS so that stack's deletion is not stuck on what was never its own.
+    let mut delete = env.event("custom-resource-delete-flow.json", None, json!({}));
+    delete["StackId"] = json!(OTHER);
+    let left = env.invoke(delete).await;
+    assert_eq!(left["Status"], "SUCCESS", "{left}");
+    assert!(
+        left["Reason"].as_str().unwrap().contains("left alone"),
+        "{left}"
+    );
+    assert!(
+        env.store
+            .get_flow("prod-logs-read")
+            .await
+            .unwrap()
+            .is_some(),
+        "another stack deleted this stack's flow"
+    );
+
+    // The flow deleted and made again through the API: no longer the stack's. Its Create (a
+    // retry, say) does not take it back, its Update does not change it, its Delete keeps it.
+    let stored = env.store.get_flow("prod-logs-read").await.unwrap().unwrap();
+    env.store
+        .delete_flow("prod-logs-read", stored.version, &[])
+        .await
+        .unwrap();
+    let by_api = shared::model::AccessFlow {
+        version: 0,
+        managed_by: None,
+        ..stored
+    };
+    env.store.save_flow(&by_api, None, &[]).await.unwrap();
+    assert_failed(
+        &env.invoke(env.event("custom-resource-create-flow.json", None, json!({})))
+            .await,
+        "already_exists",
+    );
+    let mut update = env.event(
+        "custom-resource-create-flow.json",
+        None,
+        json!({"max_duration": "4h"}),
+    );
+    update["RequestType"] = json!("Update");
+    update["PhysicalResourceId"] = json!("prod-logs-read");
+    update["OldResourceProperties"] =
+        event("custom-resource-create-flow.json")["ResourceProperties"].clone();
+    let refused = env.invoke(update).await;
+    assert_failed(&refused, "already_exists");
+    assert_eq!(refused["PhysicalResourceId"], "prod-logs-read");
+    let left = env
+        .invoke(env.event("custom-resource-delete-flow.json", None, json!({})))
+        .await;
+    assert_eq!(left["Status"], "SUCCESS", "{left}");
+    let kept = env.store.get_flow("prod-logs-read").await.unwrap().unwrap();
+    assert_eq!(
+        kept.spec, by_api.spec,
+        "the API's flow was changed or deleted"
+    );
+
+    // The stack's own integration is still its own: its Delete removes it once the flow is
+    // gone.
+    env.store
+        .delete_flow("prod-logs-read", kept.version, &[])
+        .await
+        .unwrap();
+    let deleted = env
+        .invoke(env.event(
+            "custom-resource-delete-integration.json",
+            Some(&arn),
+            json!({}),
+        ))
+        .await;
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+    assert!(
+        env.store
+            .get_integration("prod-search")
             .await
             .unwrap()
             .is_none()

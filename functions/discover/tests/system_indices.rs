@@ -65,6 +65,7 @@ fn integration(url: &str, include: &[&str]) -> Integration {
         last_discovery_at: None,
         last_discovery_error: None,
         pending_retires: vec![],
+        managed_by: None,
     }
 }
 

@@ -143,6 +143,9 @@ pub struct AccessFlow {
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The CloudFormation resource that created it (see `Integration::managed_by`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
 }
 
 impl AccessFlowSpec {

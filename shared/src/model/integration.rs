@@ -215,6 +215,10 @@ pub struct Integration {
     /// cleanup sweep retries each until it is gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending_retires: Vec<PendingRetire>,
+    /// The CloudFormation resource that created it (`cloudformation:<stack id>/<logical id>`),
+    /// the only one whose requests may change or delete it; absent when made through the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
 }
 
 /// A replaced connector credential that is still valid on the target (an Elastic Cloud API key

@@ -7,11 +7,13 @@
 //! waits for its timeout — unless that URL is not one CloudFormation gives out, in which case
 //! nothing is done and nothing is contacted ([`response`]).
 //!
-//! The resource's `Name` property is its physical id. Create refuses a name that exists with
-//! other settings (a stack deleting something it did not create would be a surprise); an Update
-//! that changes `Name` creates the new one and answers its name, and CloudFormation then deletes
-//! the old one. A failed Create answers a physical id that is not a valid name, so the Delete
-//! of the rollback removes nothing.
+//! The resource's `Name` property is its physical id. What a resource creates records it as its
+//! owner (`managed_by`), and only that resource's requests change or delete it: Create and
+//! Update refuse a name that exists and is not theirs, even with the same settings, and Delete
+//! leaves such a name alone (a stack deleting what the API or another stack still declares
+//! would be a surprise). An Update that changes `Name` creates the new one and answers its
+//! name, and CloudFormation then deletes the old one. A failed Create answers a physical id
+//! that is not a valid name, so the Delete of the rollback removes nothing.
 
 mod properties;
 pub mod response;
@@ -27,7 +29,7 @@ use shared::api::ApiError;
 use shared::model::{AccessFlowSpec, IntegrationSpec};
 use shared::validation::{ValidationErrors, check_name};
 
-use crate::actor::Actor;
+use crate::actor::{Actor, NOT_MANAGED_BY_STACK};
 use crate::{App, flows, integrations};
 use properties::PropertiesError;
 pub use response::{ALLOW_LOOPBACK_ENV, ResponseError, ResponseUrls};
@@ -272,10 +274,7 @@ async fn process(app: &App, request: &Request) -> Result<Done, Failure> {
     };
     match (request.operation, &request.physical_id) {
         (Operation::Delete, Some(physical_id)) => delete(app, &actor, kind, physical_id).await,
-        (Operation::Update, Some(physical_id)) => {
-            put(app, &actor, kind, &request.properties, Some(physical_id)).await
-        }
-        _ => put(app, &actor, kind, &request.properties, None).await,
+        _ => put(app, &actor, kind, &request.properties).await,
     }
 }
 
@@ -307,35 +306,41 @@ fn check_ids(request: &Request) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The settings stored under `name`, if any, as JSON (to compare with the requested ones).
-async fn stored_spec(app: &App, kind: Kind, name: &str) -> Result<Option<Value>, ApiError> {
+/// What is stored under `name`, if anything: its settings as JSON (to compare with the
+/// requested ones) and the custom resource that owns it.
+async fn stored_spec(
+    app: &App,
+    kind: Kind,
+    name: &str,
+) -> Result<Option<(Value, Option<String>)>, ApiError> {
     let mut e = ValidationErrors::default();
     check_name(&mut e, "Name", name);
     e.into_result()?;
-    let spec = match kind {
+    let stored = match kind {
         Kind::Integration => app
             .store
             .get_integration(name)
             .await?
-            .map(|i| serde_json::to_value(i.spec)),
+            .map(|i| (serde_json::to_value(i.spec), i.managed_by)),
         Kind::Flow => app
             .store
             .get_flow(name)
             .await?
-            .map(|f| serde_json::to_value(f.spec)),
+            .map(|f| (serde_json::to_value(f.spec), f.managed_by)),
     };
-    spec.transpose()
+    stored
+        .map(|(spec, owner)| spec.map(|s| (s, owner)))
+        .transpose()
         .map_err(|e| ApiError::internal("custom resource: encode a stored spec", &e))
 }
 
-/// Create, or update `previous` (the physical id): the API's PUT, skipped when the stored
-/// settings already are the requested ones.
+/// Create or update what `properties` name (the API's PUT), skipped when the stored settings
+/// already are the requested ones; only what this resource owns is touched.
 async fn put(
     app: &App,
     actor: &Actor<'_>,
     kind: Kind,
     properties: &Value,
-    previous: Option<&str>,
 ) -> Result<Done, Failure> {
     let (name, requested) = match kind {
         Kind::Integration => {
@@ -347,26 +352,23 @@ async fn put(
             (name, Spec::Flow(Box::new(spec)))
         }
     };
-    let stored = stored_spec(app, kind, &name).await?;
-    let same_resource = previous == Some(name.as_str());
-    if let Some(stored) = &stored {
-        if *stored == requested.to_json() {
+    if let Some((stored, owner)) = stored_spec(app, kind, &name).await? {
+        // Only what this resource created is its own, whatever its settings: taking over an
+        // equal one (made through the API or by another stack) would let this stack's Delete
+        // remove what its owner still declares.
+        actor
+            .require_owner(owner.as_deref(), kind.noun(), &name)
+            .map_err(|e| Failure {
+                code: "already_exists",
+                message: e.message,
+            })?;
+        if stored == requested.to_json() {
             // Nothing changed (an Update of other properties' formatting, a retried Create, the
             // rollback of a rename): no write, no audit event.
             return Ok(Done {
                 physical_id: name.clone(),
                 note: format!("{} {name:?} unchanged", kind.noun()),
                 name: Some(name),
-            });
-        }
-        if !same_resource {
-            return Err(Failure {
-                code: "already_exists",
-                message: format!(
-                    "{} {name:?} already exists with other settings and is not this resource's; \
-                     choose another Name, or delete it first",
-                    kind.noun()
-                ),
             });
         }
     }
@@ -426,6 +428,12 @@ async fn delete(
         Ok(()) => Ok(done(format!("{} {physical_id:?} deleted", kind.noun()))),
         Err(e) if e.status == 404 => Ok(done(format!(
             "{} {physical_id:?} was already deleted",
+            kind.noun()
+        ))),
+        // Not this resource's (made through the API, by another stack, or again after this one
+        // was deleted): it stays, and the stack's deletion is not held up by it.
+        Err(e) if e.code == NOT_MANAGED_BY_STACK => Ok(done(format!(
+            "{} {physical_id:?} left alone: it is not this resource's to delete",
             kind.noun()
         ))),
         Err(e) => Err(e.into()),

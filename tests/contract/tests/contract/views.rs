@@ -144,6 +144,7 @@ fn integrations() -> [Integration; 2] {
             next_attempt_at: at(9),
             last_error: "target answered 503".into(),
         }],
+        managed_by: None,
     };
     let bare = Integration {
         name: "cloud".into(),
@@ -157,6 +158,7 @@ fn integrations() -> [Integration; 2] {
         last_discovery_at: None,
         last_discovery_error: None,
         pending_retires: vec![],
+        managed_by: None,
     };
     [full, bare]
 }
@@ -186,6 +188,7 @@ fn flows() -> [AccessFlow; 2] {
         version: 2,
         created_at: at(0),
         updated_at: at(1),
+        managed_by: None,
     };
     let bare = AccessFlow {
         name: "cloud-view".into(),
@@ -197,6 +200,7 @@ fn flows() -> [AccessFlow; 2] {
         version: 0,
         created_at: at(0),
         updated_at: at(0),
+        managed_by: None,
     };
     [full, bare]
 }

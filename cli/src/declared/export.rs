@@ -10,22 +10,57 @@ use serde_yaml_ng::Value as YamlValue;
 use super::files::{Document, Named, to_yaml};
 use super::state::Deployed;
 use crate::error::{CliError, Result};
+use shared::model::{AccessFlowSpec, IntegrationSpec};
 use shared::validation::{ValidationErrors, check_name};
 
 pub type Doc = Document<YamlValue, YamlValue>;
 
+/// What export leaves out, one line each: what a CloudFormation stack manages is declared in
+/// its template, and a second declaration in files would have two tools fight over it (`plan`
+/// leaves undeclared stack records alone, so the export still plans as no change).
+pub fn left_out(d: &Deployed) -> Vec<String> {
+    let line = |kind: &str, (name, by): (&String, &String)| {
+        format!("left out {kind} {name}: {by} manages it")
+    };
+    d.stack_integrations
+        .iter()
+        .map(|e| line("integration", e))
+        .chain(d.stack_flows.iter().map(|e| line("flow", e)))
+        .collect()
+}
+
+/// The integrations and flows export writes: those no stack manages.
+fn exported(
+    d: &Deployed,
+) -> (
+    Vec<(&String, &IntegrationSpec)>,
+    Vec<(&String, &AccessFlowSpec)>,
+) {
+    (
+        d.integrations
+            .iter()
+            .filter(|(n, _)| !d.stack_integrations.contains_key(*n))
+            .collect(),
+        d.flows
+            .iter()
+            .filter(|(n, _)| !d.stack_flows.contains_key(*n))
+            .collect(),
+    )
+}
+
 /// Everything in one document, each spec without the fields that only repeat a default.
 pub fn document(d: &Deployed) -> Doc {
+    let (integrations, flows) = exported(d);
     Document {
         integrations: Named(
-            d.integrations
-                .iter()
+            integrations
+                .into_iter()
                 .map(|(n, s)| (n.clone(), without_defaults(s)))
                 .collect(),
         ),
         flows: Named(
-            d.flows
-                .iter()
+            flows
+                .into_iter()
                 .map(|(n, s)| (n.clone(), without_defaults(s)))
                 .collect(),
         ),
@@ -35,9 +70,9 @@ pub fn document(d: &Deployed) -> Doc {
 /// One document per integration, named after it, holding the flows that name it first (a
 /// bundle goes with its first item's integration), so every flow is in exactly one file.
 pub fn per_integration(d: &Deployed) -> Vec<(String, Doc)> {
-    let mut files: Vec<(String, Doc)> = d
-        .integrations
-        .iter()
+    let (integrations, flows) = exported(d);
+    let mut files: Vec<(String, Doc)> = integrations
+        .into_iter()
         .map(|(n, s)| {
             (
                 n.clone(),
@@ -48,7 +83,7 @@ pub fn per_integration(d: &Deployed) -> Vec<(String, Doc)> {
             )
         })
         .collect();
-    for (n, s) in &d.flows {
+    for (n, s) in flows {
         let home = s
             .integrations()
             .first()
@@ -205,11 +240,10 @@ fn write_file(path: &Path, text: &str, force: bool) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::super::files::parse;
-    use super::super::plan::build;
+    use super::super::plan::{StackManaged, build};
     use super::super::state::normalize_flow;
     use super::*;
     use crate::declared::files::{Declared, Item};
-    use shared::model::{AccessFlowSpec, IntegrationSpec};
 
     #[test]
     fn an_export_repeats_no_default_and_reads_back_as_no_change() {
@@ -253,7 +287,12 @@ mod tests {
                 );
             }
         }
-        assert!(build(&back, &d, true).unwrap().changes.is_empty());
+        assert!(
+            build(&back, &d, true, StackManaged::Refuse)
+                .unwrap()
+                .changes
+                .is_empty()
+        );
         let split = per_integration(&d);
         assert_eq!(split.len(), 1);
         assert_eq!(split[0].1.flows.0[0].0, "logs");
@@ -276,6 +315,60 @@ mod tests {
         .unwrap();
         d.integrations.insert(name.into(), i);
         d
+    }
+
+    /// What a stack manages is its template's to declare: export leaves it out and says so,
+    /// and the export still plans as no change (a flow may name the stack's integration).
+    #[test]
+    fn an_export_leaves_out_what_a_stack_manages_and_still_plans_as_no_change() {
+        let by = "cloudformation:arn:aws:cloudformation:eu-west-1:1:stack/s/1/Search";
+        let mut d = one_integration("search");
+        d.integrations
+            .insert("stacked".into(), d.integrations["search"].clone());
+        d.stack_integrations.insert("stacked".into(), by.into());
+        let f: AccessFlowSpec = serde_json::from_value(serde_json::json!({
+            "integration": "stacked", "requesters": []}))
+        .unwrap();
+        d.flows.insert("api-flow".into(), normalize_flow(f.clone()));
+        d.flows.insert("stack-flow".into(), normalize_flow(f));
+        d.stack_flows.insert("stack-flow".into(), by.into());
+        assert_eq!(
+            left_out(&d),
+            [
+                format!("left out integration stacked: {by} manages it"),
+                format!("left out flow stack-flow: {by} manages it"),
+            ]
+        );
+        let text = to_yaml(&document(&d)).unwrap();
+        assert!(
+            !text.contains("stacked:") && !text.contains("stack-flow"),
+            "{text}"
+        );
+        assert!(
+            text.contains("api-flow:") && text.contains("search:"),
+            "{text}"
+        );
+        let mut back = Declared::default();
+        for doc in parse("e.yaml", &text).unwrap() {
+            for (n, spec) in doc.integrations.0 {
+                let file = "e.yaml".into();
+                back.integrations.insert(n, Item { spec, file });
+            }
+            for (n, spec) in doc.flows.0 {
+                let file = "e.yaml".into();
+                back.flows.insert(n, Item { spec, file });
+            }
+        }
+        let p = build(&back, &d, true, StackManaged::Refuse).unwrap();
+        assert!(p.changes.is_empty(), "{}", p.render());
+        assert_eq!(p.left_to_stack.len(), 2);
+        // Per integration: the API's flow goes to a file of the stack's integration's name,
+        // holding only that flow.
+        let split = per_integration(&d);
+        let names: Vec<&str> = split.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["search", "stacked"]);
+        assert!(split[1].1.integrations.0.is_empty());
+        assert_eq!(split[1].1.flows.0.len(), 1);
     }
 
     /// In a shared folder someone else may have put `search.yaml` there as a symlink: export

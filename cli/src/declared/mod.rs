@@ -17,7 +17,7 @@ use crate::api::Api;
 use crate::args::Output;
 use crate::error::{CliError, Result};
 use crate::output::print_json;
-use plan::{Action, Plan};
+use plan::{Action, Plan, StackManaged};
 
 /// `plan --exit-code` when the plan has changes.
 pub const EXIT_CHANGES: i32 = 7;
@@ -44,9 +44,14 @@ pub struct FilesArgs {
     /// fields), or directories of *.yaml files; several may follow one -f.
     #[arg(short = 'f', long = "file", value_name = "FILE|DIR", required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
-    /// Also delete the integrations and flows that no file declares.
+    /// Also delete the integrations and flows that no file declares (never those a
+    /// CloudFormation stack manages: those are left to their stack).
     #[arg(long)]
     pub prune: bool,
+    /// Also change the integrations and flows a CloudFormation stack manages where the files
+    /// differ (refused otherwise: the stack's template says what they should be).
+    #[arg(long)]
+    pub include_stack_managed: bool,
 }
 
 #[derive(Debug, Args)]
@@ -98,7 +103,12 @@ pub struct ExportArgs {
 async fn make_plan(api: &Api, a: &FilesArgs) -> Result<Plan> {
     let declared = files::load(&a.files)?;
     let deployed = state::fetch(api).await?;
-    plan::build(&declared, &deployed, a.prune)
+    let stack = if a.include_stack_managed {
+        StackManaged::Include
+    } else {
+        StackManaged::Refuse
+    };
+    plan::build(&declared, &deployed, a.prune, stack)
 }
 
 fn show(out: Output, p: &Plan) {
@@ -212,6 +222,9 @@ fn confirm(yes: bool, p: &Plan) -> Result<()> {
 
 pub async fn export(api: &Api, out: Output, a: ExportArgs) -> Result<()> {
     let deployed = state::fetch(api).await?;
+    for line in export::left_out(&deployed) {
+        eprintln!("{line}");
+    }
     match a.to {
         None => match out {
             Output::Json => {

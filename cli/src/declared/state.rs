@@ -18,6 +18,10 @@ use crate::error::{CliError, Result};
 pub struct Deployed {
     pub integrations: BTreeMap<String, IntegrationSpec>,
     pub flows: BTreeMap<String, AccessFlowSpec>,
+    /// Those a CloudFormation stack manages: name → its custom resource
+    /// (`cloudformation:<stack id>/<logical id>`).
+    pub stack_integrations: BTreeMap<String, String>,
+    pub stack_flows: BTreeMap<String, String>,
 }
 
 /// What the admin views add beside the spec (functions/discover/src/views.rs).
@@ -29,13 +33,29 @@ const INTEGRATION_META: &[&str] = &[
     "last_discovery_at",
     "last_discovery_error",
     "pending_retires",
+    "managed_by",
 ];
-const FLOW_META: &[&str] = &["name", "version", "created_at", "updated_at"];
+const FLOW_META: &[&str] = &["name", "version", "created_at", "updated_at", "managed_by"];
 
 pub async fn fetch(api: &Api) -> Result<Deployed> {
+    require_admin(api).await?;
     let integrations = api.get("/integrations").await?;
     let flows = api.get("/flows").await?;
     from_listings(&integrations, &flows)
+}
+
+/// The listings answer a non-administrator too (what they may request, often nothing), so an
+/// empty listing does not tell a developer from an administrator of an empty stack, and a plan
+/// of creates would fail at its first PUT. The API decides who is an administrator (its
+/// configured group, in the verified token: shared::api::identity), and the CLI knows neither
+/// that group nor the claim it is read from, so it asks the API: `GET /failed-revocations` is
+/// administrators-only for every caller (403 `forbidden` before anything is read) and reads at
+/// most one record here.
+async fn require_admin(api: &Api) -> Result<()> {
+    match api.get("/failed-revocations?limit=1").await {
+        Err(CliError::Api { status: 403, .. }) => Err(not_admin()),
+        other => other.map(drop),
+    }
 }
 
 /// The API shows a non-administrator only what a requester needs (no `version`, no
@@ -53,31 +73,39 @@ fn not_admin() -> CliError {
 
 pub fn from_listings(integrations: &Value, flows: &Value) -> Result<Deployed> {
     let mut out = Deployed::default();
-    for (name, body) in items(&integrations["integrations"], INTEGRATION_META)? {
+    for (name, body, stack) in items(&integrations["integrations"], INTEGRATION_META)? {
         let spec = from_api("integration", &name, body)?;
-        out.integrations.insert(name, spec);
+        out.integrations.insert(name.clone(), spec);
+        if let Some(s) = stack {
+            out.stack_integrations.insert(name, s);
+        }
     }
-    for (name, body) in items(&flows["flows"], FLOW_META)? {
+    for (name, body, stack) in items(&flows["flows"], FLOW_META)? {
         let spec: AccessFlowSpec = from_api("flow", &name, body)?;
-        out.flows.insert(name, normalize_flow(spec));
+        out.flows.insert(name.clone(), normalize_flow(spec));
+        if let Some(s) = stack {
+            out.stack_flows.insert(name, s);
+        }
     }
     Ok(out)
 }
 
-fn items(list: &Value, meta: &[&str]) -> Result<Vec<(String, Value)>> {
+/// Each item's name, its spec (the view without `meta`) and the stack that manages it.
+fn items(list: &Value, meta: &[&str]) -> Result<Vec<(String, Value, Option<String>)>> {
     let mut out = Vec::new();
     for item in list.as_array().into_iter().flatten() {
         if item.get("version").is_none() {
             return Err(not_admin());
         }
         let name = item["name"].as_str().unwrap_or_default().to_string();
+        let stack = item["managed_by"].as_str().map(str::to_string);
         let mut body = item.clone();
         if let Some(m) = body.as_object_mut() {
             for k in meta {
                 m.remove(*k);
             }
         }
-        out.push((name, body));
+        out.push((name, body, stack));
     }
     Ok(out)
 }
@@ -162,14 +190,21 @@ mod tests {
             "secret_arn": "arn:x", "tls": {}, "integration_owners": [],
             "discovery": {"include": ["*"], "exclude": []}, "version": 3,
             "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
-            "last_discovery_at": null, "last_discovery_error": null}]});
+            "last_discovery_at": null, "last_discovery_error": null, "managed_by": null}]});
         let flows = json!({"flows": [{"name": "f", "integration": "s", "requesters": [],
             "max_duration": "8h", "approval_window": "1day", "schedule_horizon": "14days",
             "version": 1, "created_at": "2026-01-01T00:00:00Z",
-            "updated_at": "2026-01-01T00:00:00Z"}]});
+            "updated_at": "2026-01-01T00:00:00Z",
+            "managed_by": "cloudformation:arn:aws:cloudformation:eu-west-1:1:stack/s/1/Logs"}]});
         let d = from_listings(&listed, &flows).unwrap();
         assert_eq!(d.integrations["s"].url.as_deref(), Some("https://es:9200"));
         assert_eq!(d.flows["f"].max_duration, None);
+        // `managed_by` is metadata: not in the spec, remembered beside it.
+        assert!(d.stack_integrations.is_empty());
+        assert_eq!(
+            d.stack_flows["f"],
+            "cloudformation:arn:aws:cloudformation:eu-west-1:1:stack/s/1/Logs"
+        );
         let requester = json!({"integrations": [{"name": "s", "kind": "elasticsearch"}]});
         let e = from_listings(&requester, &json!({"flows": []})).unwrap_err();
         assert_eq!(e.exit_code(), 1);

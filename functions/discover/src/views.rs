@@ -13,6 +13,9 @@ pub fn integration(i: &Integration) -> Value {
     v["updated_at"] = json!(i.updated_at);
     v["last_discovery_at"] = json!(i.last_discovery_at);
     v["last_discovery_error"] = json!(i.last_discovery_error);
+    // Which CloudFormation resource owns it (null: the API's): `elastic-jit apply` and other
+    // tools leave a stack's records to the stack.
+    v["managed_by"] = json!(i.managed_by);
     v
 }
 
@@ -66,6 +69,7 @@ pub fn flow(f: &AccessFlow) -> Value {
     v["version"] = json!(f.version);
     v["created_at"] = json!(f.created_at);
     v["updated_at"] = json!(f.updated_at);
+    v["managed_by"] = json!(f.managed_by);
     v
 }
 
@@ -83,6 +87,8 @@ pub fn flow_for_requester(f: &AccessFlow) -> Value {
             "version",
             "created_at",
             "updated_at",
+            // Which stack (account, region, name) manages it is the administrators' business.
+            "managed_by",
         ] {
             map.remove(field);
         }

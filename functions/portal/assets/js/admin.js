@@ -310,7 +310,7 @@ export async function failedRevocations(main) {
 
 /** The flow view's fields that are not settings (the API sets them), and settings the view
  * always fills with their defaults (sent back only as the form shows them). */
-const FLOW_VIEW_ONLY = ['name', 'version', 'created_at', 'updated_at'];
+const FLOW_VIEW_ONLY = ['name', 'version', 'created_at', 'updated_at', 'managed_by'];
 
 /** Bundle items as the form shows them: `integration | resources, … | permission`, one a line. */
 function bundleText(items) {

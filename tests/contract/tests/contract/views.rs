@@ -125,7 +125,11 @@ fn full_spec(kind: IntegrationKind) -> IntegrationSpec {
     }
 }
 
-/// Every optional field set (and old connector credentials pending retirement), and none.
+/// The stack of the records a CloudFormation custom resource made.
+const STACK: &str = "arn:aws:cloudformation:eu-west-1:111122223333:stack/search-access/5b3f1c20-c8a7-11f0-9b1a-0a1b2c3d4e5f";
+
+/// Every optional field set (and old connector credentials pending retirement; made by a
+/// stack), and none.
 fn integrations() -> [Integration; 2] {
     let full = Integration {
         name: "prod-search".into(),
@@ -144,7 +148,7 @@ fn integrations() -> [Integration; 2] {
             next_attempt_at: at(9),
             last_error: "target answered 503".into(),
         }],
-        managed_by: None,
+        managed_by: Some(format!("cloudformation:{STACK}/SearchIntegration")),
     };
     let bare = Integration {
         name: "cloud".into(),
@@ -188,7 +192,7 @@ fn flows() -> [AccessFlow; 2] {
         version: 2,
         created_at: at(0),
         updated_at: at(1),
-        managed_by: None,
+        managed_by: Some(format!("cloudformation:{STACK}/LogsFlow")),
     };
     let bare = AccessFlow {
         name: "cloud-view".into(),
@@ -786,6 +790,16 @@ fn undescribed_or_leaked_fields_are_refused() {
     assert!(!mismatches(&doc, "get", get, "200", &leaked).is_empty());
     let mut leaked = discover::views::flow_for_requester(&flows[0]);
     leaked["approvers"] = json!(flows[0].spec.approvers);
+    assert!(!mismatches(&doc, "get", "/flows/{name}", "200", &leaked).is_empty());
+    // Which stack manages a flow is the administrators' business too.
+    assert!(flows[0].managed_by.is_some());
+    assert!(
+        discover::views::flow_for_requester(&flows[0])
+            .get("managed_by")
+            .is_none()
+    );
+    let mut leaked = discover::views::flow_for_requester(&flows[0]);
+    leaked["managed_by"] = json!(flows[0].managed_by);
     assert!(!mismatches(&doc, "get", "/flows/{name}", "200", &leaked).is_empty());
     let mut leaked = discover::views::resource_for_requester(&resources()[0]);
     leaked["targets"] = json!(["logs-2026.11"]);

@@ -231,19 +231,14 @@ pub async fn browser_login(settings: &Settings, b: Browser) -> Result<Tokens> {
         "To sign in, open this address in a browser (waiting {}s):\n  {url}",
         b.timeout.as_secs()
     );
+    // Answer the redirect before any browser opens, and never wait for the browser: a text
+    // browser (lynx, w3m, ... through $BROWSER) runs in the foreground until it exits, which
+    // would leave the redirect unanswered and --timeout not yet counting.
+    let serving = listener.serve(state.secret(), &settings.issuer);
     if b.open {
-        let target = url.to_string();
-        // A text-mode browser would hold this thread until it exits: open from the blocking pool
-        // so the listener keeps serving meanwhile.
-        let opened = tokio::task::spawn_blocking(move || webbrowser::open(&target)).await;
-        if !matches!(opened, Ok(Ok(()))) {
-            eprintln!("(no browser could be opened: open the address yourself)");
-        }
+        open_in_background(url.to_string());
     }
-    let code = match listener
-        .wait(state.secret(), &settings.issuer, b.timeout)
-        .await?
-    {
+    let code = match serving.outcome(b.timeout).await? {
         Outcome::Code(c) => c,
         Outcome::Refused(why) => {
             return Err(CliError::NotSignedIn(format!("sign-in refused: {why}")));
@@ -262,6 +257,22 @@ pub async fn browser_login(settings: &Settings, b: Browser) -> Result<Tokens> {
             ))
         })?;
     Ok(tokens_from(&token, None))
+}
+
+/// Open `url` on a thread of its own, detached: not tokio's blocking pool, whose threads the
+/// runtime waits for when it shuts down (a browser still open would hold the command after the
+/// sign-in ended); the process's exit ends this thread, never the browser it started.
+fn open_in_background(url: String) {
+    let spawned = std::thread::Builder::new()
+        .name("open-browser".into())
+        .spawn(move || {
+            if webbrowser::open(&url).is_err() {
+                eprintln!("(no browser could be opened: open the address yourself)");
+            }
+        });
+    if spawned.is_err() {
+        eprintln!("(no browser could be opened: open the address yourself)");
+    }
 }
 
 /// A new access token from the refresh token (providers may rotate the refresh token too).

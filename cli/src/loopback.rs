@@ -78,13 +78,9 @@ impl Loopback {
         format!("http://{}{CALLBACK_PATH}", self.addr)
     }
 
-    /// Serve until the response for `expected_state` arrives or `timeout` passes.
-    pub async fn wait(
-        self,
-        expected_state: &str,
-        issuer: &str,
-        timeout: Duration,
-    ) -> Result<Outcome> {
+    /// Start answering now (before a browser is opened, so a browser that never returns cannot
+    /// keep the redirect unanswered): the response for `expected_state` ends it.
+    pub fn serve(self, expected_state: &str, issuer: &str) -> Serving {
         let (tx, rx) = oneshot::channel();
         let shared = Arc::new(Shared {
             expected_state: expected_state.to_string(),
@@ -96,7 +92,7 @@ impl Loopback {
             .route(CALLBACK_PATH, get(callback))
             .fallback(|| async { page(StatusCode::NOT_FOUND, "Not found", "Nothing here.") })
             .with_state(shared);
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let (stop, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let _ = axum::serve(self.listener, app)
                 .with_graceful_shutdown(async {
@@ -104,11 +100,30 @@ impl Loopback {
                 })
                 .await;
         });
-        let outcome = tokio::time::timeout(timeout, rx).await;
+        Serving {
+            outcome: rx,
+            stop,
+            server,
+        }
+    }
+}
+
+/// A listener answering the redirect, until its outcome is taken.
+pub struct Serving {
+    outcome: oneshot::Receiver<Outcome>,
+    stop: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Serving {
+    /// The response for this login, or an error once `timeout` has passed; the listener is
+    /// closed either way.
+    pub async fn outcome(self, timeout: Duration) -> Result<Outcome> {
+        let outcome = tokio::time::timeout(timeout, self.outcome).await;
         // Stop accepting; let the page that answered the response reach the browser.
-        let _ = stop_tx.send(());
-        let abort = server.abort_handle();
-        if tokio::time::timeout(DRAIN, server).await.is_err() {
+        let _ = self.stop.send(());
+        let abort = self.server.abort_handle();
+        if tokio::time::timeout(DRAIN, self.server).await.is_err() {
             abort.abort();
         }
         match outcome {

@@ -59,9 +59,23 @@ struct Login {
 
 impl Login {
     fn start(folder: &Folder, issuer: &str, extra: &[&str]) -> Res<Self> {
+        Self::start_opening(folder, issuer, None, extra)
+    }
+
+    /// With `browser` (as $BROWSER) opened on the address; printing it only without one.
+    fn start_opening(
+        folder: &Folder,
+        issuer: &str,
+        browser: Option<&std::path::Path>,
+        extra: &[&str],
+    ) -> Res<Self> {
         let mut args = vec![
             "login",
-            "--no-open",
+            if browser.is_some() {
+                "--browser"
+            } else {
+                "--no-open"
+            },
             "--api",
             "http://127.0.0.1:9",
             "--issuer",
@@ -70,8 +84,11 @@ impl Login {
             CLIENT_ID,
         ];
         args.extend_from_slice(extra);
-        let mut child = folder
-            .command(&args)
+        let mut command = folder.command(&args);
+        if let Some(b) = browser {
+            command.env("BROWSER", b);
+        }
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -410,6 +427,144 @@ async fn refusals(idp: &RunningIdp) -> Res<()> {
         }
     }
     Ok(())
+}
+
+/// A text-mode browser as `$BROWSER`, which runs in the foreground until it exits (this one
+/// never does on its own): each start records its pid, and every one still running is killed
+/// when this is dropped.
+#[cfg(target_os = "linux")]
+struct TextBrowser {
+    folder: Folder,
+}
+
+#[cfg(target_os = "linux")]
+impl TextBrowser {
+    fn new() -> Res<Self> {
+        let folder = Folder::new("text-browser");
+        std::fs::create_dir_all(&folder.0).map_err(|e| e.to_string())?;
+        let b = Self { folder };
+        // Named like w3m, so the opener waits for it as for any text browser.
+        let script = format!(
+            "#!/bin/sh\necho \"$$\" >> '{}'\nexec sleep 120 </dev/null >/dev/null 2>&1\n",
+            b.pids_file().display()
+        );
+        std::fs::write(b.path(), script).map_err(|e| e.to_string())?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(b.path(), std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| e.to_string())?;
+        Ok(b)
+    }
+
+    fn path(&self) -> PathBuf {
+        self.folder.0.join("w3m")
+    }
+
+    fn pids_file(&self) -> PathBuf {
+        self.folder.0.join("pids")
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        std::fs::read_to_string(self.pids_file())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
+    /// The pid of the browser the login started, once it has.
+    async fn started(&self, n: usize) -> Res<u32> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(pid) = self.pids().get(n) {
+                return Ok(*pid);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err("the login never opened the browser".into())
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn running(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for TextBrowser {
+    fn drop(&mut self) {
+        for pid in self.pids() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}
+
+/// The browser is opened without waiting for it: the redirect is answered and the login ends
+/// while a text browser still holds on, and `--timeout` counts from the start even when the
+/// browser never returns.
+#[cfg(target_os = "linux")]
+async fn blocking_browser(idp: &RunningIdp) -> Res<()> {
+    let http = http();
+    let browser = TextBrowser::new()?;
+    let dev = Folder::new("dev-text-browser");
+    let mut login = Login::start_opening(
+        &dev,
+        idp.issuer(),
+        Some(&browser.path()),
+        &["--timeout", "60"],
+    )?;
+    let authorize = login.address()?;
+    let pid = browser.started(0).await?;
+    let back = pick(&http, &authorize, "dev").await?;
+    let page = http
+        .get(back)
+        .send()
+        .await
+        .map_err(|e| format!("the listener did not answer while the browser was open: {e}"))?;
+    if page.status() != 200 {
+        return Err(format!("the listener answered {}", page.status()));
+    }
+    let (code, said) = login.finish().await?;
+    if code != 0 || !said.contains("signed in as dev@example.com") {
+        return Err(format!("login exited {code}: {said}"));
+    }
+    if !running(pid) {
+        return Err("the browser had exited: the test proves nothing".into());
+    }
+    // Unanswered with the browser still open: the timeout ends it all the same.
+    let quiet = Folder::new("quiet-text-browser");
+    let started = Instant::now();
+    let mut login = Login::start_opening(
+        &quiet,
+        idp.issuer(),
+        Some(&browser.path()),
+        &["--timeout", "1"],
+    )?;
+    login.address()?;
+    let pid = browser.started(1).await?;
+    let (code, said) = login.finish().await?;
+    if code != 3 || !said.contains("not completed within 1s") || !running(pid) {
+        return Err(format!(
+            "timeout with the browser open: exit {code}: {said}"
+        ));
+    }
+    if started.elapsed() > Duration::from_secs(15) {
+        return Err(format!(
+            "the timeout waited for the browser: {:?}",
+            started.elapsed()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_that_never_returns_neither_blocks_nor_outlasts_the_sign_in() {
+    let idp = RunningIdp::start(IdpConfig::default())
+        .await
+        .expect("identity provider");
+    if let Err(e) = blocking_browser(&idp).await {
+        panic!("{e}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,8 @@
 //! `plan`, `apply` and `export` against the whole local stack: an administrator declares an
 //! integration and flows in YAML, sees the plan, applies it, applies it again (nothing is
-//! written), changes a field, exports and plans the export (no change), prunes; bad files and
-//! a developer's apply are refused in one line with their code and apply nothing.
+//! written), changes a field, exports and plans the export (no change), prunes; bad files, a
+//! developer's apply and the plan of someone who sees nothing at all are refused in one line
+//! with their code and apply nothing.
 
 mod common;
 
@@ -303,6 +304,28 @@ async fn story(stack: &Stack) -> Res<()> {
     refused(&r, 1, "forbidden", "a developer's apply")?;
     if versions(stack, &admin_api).await? != left {
         return Err("a developer's apply changed something".into());
+    }
+    // Someone who may request through none of these flows sees no integration and no flow:
+    // not an empty stack to fill, but refused up front with the API's code by every command.
+    let alice = Person::new(&root, "alice");
+    alice.login(stack, "alice").await?;
+    let (_, seen) = call(stack, &admin_api, reqwest::Method::GET, "/flows", None).await?;
+    if seen["flows"].as_array().is_none_or(Vec::is_empty) {
+        return Err("nothing deployed for alice not to see".into());
+    }
+    for args in [
+        &["plan", "-f", dir][..],
+        &["apply", "-f", dir, "--yes"],
+        &["export"],
+    ] {
+        let r = alice.run(args)?;
+        refused(&r, 1, "forbidden", &format!("alice's {}", args[0]))?;
+        if r.stdout.contains("create") {
+            return Err(format!("alice got a plan: {}", r.stdout));
+        }
+    }
+    if versions(stack, &admin_api).await? != left {
+        return Err("a non-administrator's apply changed something".into());
     }
     Ok(())
 }

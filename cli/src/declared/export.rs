@@ -29,13 +29,11 @@ pub fn left_out(d: &Deployed) -> Vec<String> {
         .collect()
 }
 
+/// Export writes, by name, what no stack manages.
+type Exported<'a, T> = Vec<(&'a String, &'a T)>;
+
 /// The integrations and flows export writes: those no stack manages.
-fn exported(
-    d: &Deployed,
-) -> (
-    Vec<(&String, &IntegrationSpec)>,
-    Vec<(&String, &AccessFlowSpec)>,
-) {
+fn exported(d: &Deployed) -> (Exported<'_, IntegrationSpec>, Exported<'_, AccessFlowSpec>) {
     (
         d.integrations
             .iter()

@@ -69,12 +69,27 @@ pub async fn cancel(
         )
         .with_integration(&next.integration)
         .with_details(json!({ "reason": reason, "was": current.status }));
-        match app
+        let event_id = audit.id.clone();
+        let saved = match app
             .services
             .store
             .update_request(&next, current.version, &[audit])
             .await
         {
+            // The write may have landed with its answer lost (the SDK's retry then meets it):
+            // then this cancel is done.
+            Err(StoreError::Conflict { .. }) => app
+                .services
+                .grants()
+                .applied(id, current.version, RequestStatus::Cancelled, &event_id)
+                .await
+                .ok_or(StoreError::Conflict {
+                    entity: "request",
+                    id: id.to_string(),
+                }),
+            other => other,
+        };
+        match saved {
             Ok(stored) => {
                 if current.status == RequestStatus::Scheduled
                     && let Err(e) = app.services.starts.cancel_start(id).await

@@ -153,12 +153,27 @@ pub async fn record(
         )
         .with_integration(&next.integration)
         .with_details(json!({ "outcome": outcome, "note": note }));
-        match app
+        let event_id = audit.id.clone();
+        let saved = match app
             .services
             .store
             .record_review(&next, current.version, &[audit])
             .await
         {
+            // The write may have landed with its answer lost (the SDK's retry then meets it):
+            // then this review is recorded.
+            Err(StoreError::Conflict { .. }) => app
+                .services
+                .grants()
+                .applied(id, current.version, next.status, &event_id)
+                .await
+                .ok_or(StoreError::Conflict {
+                    entity: "request",
+                    id: id.to_string(),
+                }),
+            other => other,
+        };
+        match saved {
             Ok(stored) => {
                 return Ok(json_response(
                     200,

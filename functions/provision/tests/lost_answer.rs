@@ -2,11 +2,13 @@
 //! after the commit; the SDK retries and its retry finds the request already moved, by this
 //! very decision) is done: the approver gets 200 and the grant is provisioned once, not
 //! `409 not_pending` with nothing provisioned (a CI run on a loaded machine hit exactly this on
-//! a bundle's approval).
+//! a bundle's approval). A cancel and a break-glass review likewise.
 
 use fixtures::aws_faults::{AwsFault, AwsFaultProxy, AwsKind};
-use fixtures::flows::{approve, ask, discover_app, flows, get_request, provision_app, register};
-use fixtures::{CAROL, DEV, Env, es_seed};
+use fixtures::flows::{
+    approve, ask, call, discover_app, flows, get_request, provision_app, put_flow, register,
+};
+use fixtures::{ALICE, CAROL, DEV, Env, es_seed, event, http};
 use reqwest::Method;
 use serde_json::json;
 use shared::store::RequestStore;
@@ -78,4 +80,108 @@ async fn an_approval_whose_answer_is_lost_still_provisions_once() {
     // Approving again is what it always was: already decided.
     let (s, b) = approve(&p, CAROL, &id).await;
     assert_eq!(s, 409, "{b}");
+}
+
+#[tokio::test]
+async fn a_cancel_whose_answer_is_lost_is_done() {
+    let proxy = AwsFaultProxy::start(&test_harness::aws_endpoint()).await;
+    let env = Env::start_via(es_seed(), proxy.url()).await;
+    let d = discover_app(&env);
+    let p = provision_app(&env);
+    register(&env, &d, json!({})).await;
+    flows(&d, &["logs-leads"]).await;
+    let (s, asked) = ask(
+        &p,
+        DEV,
+        json!({"integration": "prod-search", "resources": ["logs-2026.10"], "permission": "read",
+               "duration": "1h", "flow": "logs-leads"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{asked}");
+    let id = asked["id"].as_str().expect("id").to_string();
+
+    // The first DynamoDB write that records the cancel lands, and its answer is lost.
+    proxy.arm(
+        AwsFault::new("DynamoDB_20120810.", AwsKind::AnswerLostOnce).with_body("request.cancelled"),
+    );
+    let (s, b) = call(
+        &p,
+        http(
+            event("provision/cancel.json"),
+            &format!("/requests/{id}/cancel"),
+            DEV,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(proxy.clear(), 1, "the cancel's write lost its answer once");
+    assert_eq!((s, b["status"].as_str()), (200, Some("cancelled")), "{b}");
+    let stored = env
+        .store
+        .get_request(&id)
+        .await
+        .expect("read")
+        .expect("request");
+    let cancels = stored
+        .history
+        .iter()
+        .filter(|e| e.action == "request.cancelled")
+        .count();
+    assert_eq!(cancels, 1, "{:?}", stored.history);
+}
+
+#[tokio::test]
+async fn a_break_glass_review_whose_answer_is_lost_is_recorded_once() {
+    let proxy = AwsFaultProxy::start(&test_harness::aws_endpoint()).await;
+    let env = Env::start_via(es_seed(), proxy.url()).await;
+    let d = discover_app(&env);
+    let p = provision_app(&env);
+    register(&env, &d, json!({})).await;
+    let (s, b) = put_flow(
+        &d,
+        "emergency",
+        json!({"integration": "prod-search", "requesters": [{"type": "group", "value": "developers"}],
+               "resources": ["logs-*"], "permissions": ["read"], "break_glass": true}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, r) = ask(
+        &p,
+        DEV,
+        json!({"integration": "prod-search", "resources": ["logs-2026.11"], "permission": "read",
+               "duration": "30m", "flow": "emergency", "justification": "INC-9 prod down"}),
+    )
+    .await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("active")), "{r}");
+    let id = r["id"].as_str().expect("id").to_string();
+
+    // Alice owns the integration; the write that records her review lands, its answer lost.
+    proxy.arm(
+        AwsFault::new("DynamoDB_20120810.", AwsKind::AnswerLostOnce).with_body("request.reviewed"),
+    );
+    let (s, b) = call(
+        &p,
+        http(
+            event("provision/approve.json"),
+            &format!("/requests/{id}/review"),
+            ALICE,
+            Some(json!({"outcome": "justified"})),
+        ),
+    )
+    .await;
+    assert_eq!(proxy.clear(), 1, "the review's write lost its answer once");
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["break_glass"]["review"]["outcome"], "justified", "{b}");
+    let stored = env
+        .store
+        .get_request(&id)
+        .await
+        .expect("read")
+        .expect("request");
+    let reviews = stored
+        .history
+        .iter()
+        .filter(|e| e.action == "request.reviewed")
+        .count();
+    assert_eq!(reviews, 1, "{:?}", stored.history);
 }

@@ -619,3 +619,48 @@ fn the_proxy_reads_only_grant_and_integration_items() {
         serde_json::json!(["INTEGRATION", "REQUEST#*"])
     );
 }
+
+/// Invoking discover directly is administering elastic-jit (a CloudFormation custom resource
+/// event saves integrations and flows as a stack, README "Integrations and flows as code"): the
+/// template lets only what SAM wires for its events call it (the HTTP API's routes, the hourly
+/// schedule), and no policy or permission of its own names it.
+#[test]
+fn nothing_in_the_template_may_invoke_the_discover_function_directly() {
+    let t = template();
+    let names_discover = |v: &Value| v.to_string().contains("DiscoverFunction");
+    for (id, p) in resources_of(&t, "AWS::Lambda::Permission") {
+        assert!(
+            !names_discover(&p["Properties"]["FunctionName"]),
+            "{id} lets someone invoke the discover function"
+        );
+    }
+    for (at, s) in statements(&t) {
+        let invokes = actions(s)
+            .iter()
+            .any(|a| matches!(*a, "lambda:InvokeFunction" | "lambda:*" | "*"));
+        if invokes && s["Effect"] == "Allow" {
+            assert!(
+                !names_discover(&s["Resource"]) && s["Resource"] != "*",
+                "{at} may invoke the discover function"
+            );
+        }
+    }
+    // SAM's policy templates grant invocation too (LambdaInvokePolicy).
+    for (id, f) in resources_of(&t, "AWS::Serverless::Function") {
+        let policies = f["Properties"]["Policies"].to_string();
+        assert!(
+            !(policies.contains("LambdaInvokePolicy") && policies.contains("DiscoverFunction")),
+            "{id} may invoke the discover function"
+        );
+    }
+    let events = t["Resources"]["DiscoverFunction"]["Properties"]["Events"]
+        .as_object()
+        .expect("discover's events");
+    for (name, e) in events {
+        assert!(
+            matches!(e["Type"].as_str(), Some("HttpApi" | "Schedule")),
+            "discover event {name} is a {}: only the HTTP API and its schedule call it",
+            e["Type"]
+        );
+    }
+}

@@ -855,3 +855,61 @@ async fn other_functions_refuse_custom_resource_requests() {
             .is_none()
     );
 }
+
+/// A request that cannot finish before the invocation's deadline is still answered, in time
+/// for CloudFormation: FAILED with `timeout`, under a physical id the rollback's Delete leaves
+/// alone, and nothing half-stored. With time enough, the same Create then succeeds.
+#[tokio::test]
+async fn a_create_that_outruns_the_invocation_is_answered_failed_in_time() {
+    let env = Env::start().await;
+    let arn = env
+        .secret("prod-search", "connector", CONNECTOR_PASSWORD)
+        .await;
+    let ev = env.event(
+        "custom-resource-create-integration.json",
+        Some(&arn),
+        json!({}),
+    );
+    // A deadline nearer than the 3 seconds kept back to answer: the work gets no time at all.
+    let before = env.recorder.all().len();
+    let out = env
+        .app
+        .handle_within(
+            ev.clone(),
+            std::time::Instant::now() + std::time::Duration::from_secs(1),
+        )
+        .await
+        .expect("answered");
+    let all = env.recorder.all();
+    assert_eq!(all.len(), before + 1, "answered once, in time");
+    let answered = &all.last().unwrap().body;
+    assert_eq!(out["Status"], answered["Status"]);
+    assert_failed(answered, "timeout");
+    let physical = answered["PhysicalResourceId"].as_str().unwrap().to_string();
+    assert!(
+        physical.starts_with("elastic-jit:not-created:"),
+        "{physical}"
+    );
+    assert!(
+        env.store
+            .get_integration("prod-search")
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing stored"
+    );
+
+    // CloudFormation's rollback deletes the physical id it was given: nothing is touched.
+    let mut delete = env.event(
+        "custom-resource-delete-integration.json",
+        Some(&arn),
+        json!({}),
+    );
+    delete["PhysicalResourceId"] = json!(physical);
+    assert_eq!(env.invoke(delete).await["Status"], "SUCCESS");
+
+    // The next attempt, with the usual time, creates it.
+    let created = env.invoke(ev).await;
+    assert_eq!(created["Status"], "SUCCESS", "{created}");
+    assert_eq!(created["PhysicalResourceId"], "prod-search");
+}

@@ -7,7 +7,6 @@
 mod common;
 
 use std::path::Path;
-use std::time::Instant;
 
 use common::{Person, Ran, Res, admin_token, call, connector_secret};
 use local_stack::stack::Stack;
@@ -332,22 +331,10 @@ async fn story(stack: &Stack) -> Res<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn administrators_plan_apply_and_export_access_as_code() {
-    let started = Instant::now();
-    let mut out = Vec::new();
-    let result = async {
-        let stack = local_stack::start_stack(&mut out)
-            .await
-            .map_err(|e| e.to_string())?;
-        let r = story(&stack).await;
-        if r.is_err() {
-            out.extend_from_slice(stack.logs(40).as_bytes());
-        }
-        r
-    }
+    local_stack::run_on_stack(
+        "apply story",
+        local_stack::idp::IdpConfig::from_env(),
+        |stack| Box::pin(story(stack)),
+    )
     .await;
-    println!("{}", String::from_utf8_lossy(&out));
-    println!("apply story: {:.1?}", started.elapsed());
-    if let Err(e) = result {
-        panic!("{e}");
-    }
 }

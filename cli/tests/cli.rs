@@ -169,22 +169,10 @@ async fn story(stack: &Stack) -> Res<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engineer_requests_uses_and_revokes_access_from_the_terminal() {
-    let started = Instant::now();
-    let mut out = Vec::new();
-    let result = async {
-        let stack = local_stack::start_stack(&mut out)
-            .await
-            .map_err(|e| e.to_string())?;
-        let r = story(&stack).await;
-        if r.is_err() {
-            out.extend_from_slice(stack.logs(40).as_bytes());
-        }
-        r
-    }
+    local_stack::run_on_stack(
+        "command line story",
+        local_stack::idp::IdpConfig::from_env(),
+        |stack| Box::pin(story(stack)),
+    )
     .await;
-    println!("{}", String::from_utf8_lossy(&out));
-    println!("command line story: {:.1?}", started.elapsed());
-    if let Err(e) = result {
-        panic!("{e}");
-    }
 }

@@ -13,25 +13,35 @@ use reqwest::Method;
 use serde_json::json;
 use shared::store::RequestStore;
 
-#[tokio::test]
-async fn an_approval_whose_answer_is_lost_still_provisions_once() {
+/// An environment whose AWS calls go through the fault proxy, `prod-search` registered.
+async fn proxied() -> (AwsFaultProxy, Env, discover::App, provision::App) {
     let proxy = AwsFaultProxy::start(&test_harness::aws_endpoint()).await;
     let env = Env::start_via(es_seed(), proxy.url()).await;
     let d = discover_app(&env);
     let p = provision_app(&env);
     register(&env, &d, json!({})).await;
     flows(&d, &["logs-leads"]).await;
+    (proxy, env, d, p)
+}
 
-    // A new account: the approval takes its lease in the same commit.
+/// Dev's request through the one-approver flow, pending; its id.
+async fn pending(p: &provision::App) -> String {
     let (s, asked) = ask(
-        &p,
+        p,
         DEV,
         json!({"integration": "prod-search", "resources": ["logs-2026.10"], "permission": "read",
                "duration": "1h", "flow": "logs-leads"}),
     )
     .await;
     assert_eq!(s, 201, "{asked}");
-    let id = asked["id"].as_str().expect("id").to_string();
+    asked["id"].as_str().expect("id").to_string()
+}
+
+#[tokio::test]
+async fn an_approval_whose_answer_is_lost_still_provisions_once() {
+    let (proxy, env, _d, p) = proxied().await;
+    // A new account: the approval takes its lease in the same commit.
+    let id = pending(&p).await;
 
     // The approval commits the decision with the account's lease in one transaction; its answer
     // is lost once.
@@ -84,21 +94,8 @@ async fn an_approval_whose_answer_is_lost_still_provisions_once() {
 
 #[tokio::test]
 async fn a_cancel_whose_answer_is_lost_is_done() {
-    let proxy = AwsFaultProxy::start(&test_harness::aws_endpoint()).await;
-    let env = Env::start_via(es_seed(), proxy.url()).await;
-    let d = discover_app(&env);
-    let p = provision_app(&env);
-    register(&env, &d, json!({})).await;
-    flows(&d, &["logs-leads"]).await;
-    let (s, asked) = ask(
-        &p,
-        DEV,
-        json!({"integration": "prod-search", "resources": ["logs-2026.10"], "permission": "read",
-               "duration": "1h", "flow": "logs-leads"}),
-    )
-    .await;
-    assert_eq!(s, 201, "{asked}");
-    let id = asked["id"].as_str().expect("id").to_string();
+    let (proxy, env, _d, p) = proxied().await;
+    let id = pending(&p).await;
 
     // The first DynamoDB write that records the cancel lands, and its answer is lost.
     proxy.arm(
@@ -132,11 +129,7 @@ async fn a_cancel_whose_answer_is_lost_is_done() {
 
 #[tokio::test]
 async fn a_break_glass_review_whose_answer_is_lost_is_recorded_once() {
-    let proxy = AwsFaultProxy::start(&test_harness::aws_endpoint()).await;
-    let env = Env::start_via(es_seed(), proxy.url()).await;
-    let d = discover_app(&env);
-    let p = provision_app(&env);
-    register(&env, &d, json!({})).await;
+    let (proxy, env, d, p) = proxied().await;
     let (s, b) = put_flow(
         &d,
         "emergency",

@@ -126,6 +126,37 @@ pub async fn start_stack_with(
     }
 }
 
+/// What a test does on a started stack: it borrows the stack for as long as its future runs.
+pub type StackStory<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + 'a>>;
+
+/// A test's whole run on its own stack: start it, run `story`, then print the stack's progress,
+/// the last lines of each process when the story failed, and how long `name` took; a failure
+/// (the stack's or the story's) panics with its message, as a test expects.
+pub async fn run_on_stack<F>(name: &str, idp: idp::IdpConfig, story: F)
+where
+    F: for<'a> FnOnce(&'a Stack) -> StackStory<'a>,
+{
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let result = async {
+        let stack = start_stack_with(&mut out, idp)
+            .await
+            .map_err(|e| e.to_string())?;
+        let r = story(&stack).await;
+        if r.is_err() {
+            out.extend_from_slice(stack.logs(40).as_bytes());
+        }
+        r
+    }
+    .await;
+    println!("{}", String::from_utf8_lossy(&out));
+    println!("{name}: {:.1?}", started.elapsed());
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
 /// Walk the story on a started stack; on failure the child processes' output follows.
 pub async fn story_on(stack: &mut Stack, out: &mut impl Write) -> Result<(), StoryError> {
     let result = story::run(stack, out).await;

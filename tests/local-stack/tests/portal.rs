@@ -800,30 +800,19 @@ async fn story(stack: &Stack, driver: &str, profiles: &std::path::Path) -> Res<(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_requester_an_owner_and_an_admin_do_the_story_in_chromium() {
-    let started = Instant::now();
-    let mut out = Vec::new();
-    let result = async {
-        let stack = local_stack::start_stack(&mut out)
-            .await
-            .map_err(|e| e.to_string())?;
-        let r = async {
-            set_up(&stack).await?;
-            let (_driver, url) = chromedriver(stack.log_dir()).await?;
-            let profiles: PathBuf = stack.log_dir().join("chromium-profiles");
-            story(&stack, &url, &profiles).await
-        }
-        .await;
-        if r.is_err() {
-            out.extend_from_slice(stack.logs(40).as_bytes());
-        }
-        r
-    }
+    local_stack::run_on_stack(
+        "portal browser story",
+        local_stack::idp::IdpConfig::from_env(),
+        |stack| {
+            Box::pin(async move {
+                set_up(stack).await?;
+                let (_driver, url) = chromedriver(stack.log_dir()).await?;
+                let profiles: PathBuf = stack.log_dir().join("chromium-profiles");
+                story(stack, &url, &profiles).await
+            })
+        },
+    )
     .await;
-    println!("{}", String::from_utf8_lossy(&out));
-    println!("portal browser story: {:.1?}", started.elapsed());
-    if let Err(e) = result {
-        panic!("{e}");
-    }
 }
 
 /// A session that really ends: access tokens that live 40 seconds and a refresh token that is
@@ -838,12 +827,8 @@ async fn an_expired_session_sends_the_user_to_log_in_again_and_keeps_the_form() 
         refresh_token_ttl: Duration::from_secs(5),
         ..Default::default()
     };
-    let mut out = Vec::new();
-    let result = async {
-        let stack = local_stack::start_stack_with(&mut out, idp)
-            .await
-            .map_err(|e| e.to_string())?;
-        let r = async {
+    local_stack::run_on_stack("portal session expiry", idp, |stack| {
+        Box::pin(async move {
             set_up(&stack).await?;
             let (_driver, url) = chromedriver(stack.log_dir()).await?;
             let dev = browser(&url, &stack.log_dir().join("chromium-expiry")).await?;
@@ -887,16 +872,7 @@ async fn an_expired_session_sends_the_user_to_log_in_again_and_keeps_the_form() 
             no_token_stored(&dev).await?;
             let _ = dev.close().await;
             Ok(())
-        }
-        .await;
-        if r.is_err() {
-            out.extend_from_slice(stack.logs(40).as_bytes());
-        }
-        r
-    }
+        })
+    })
     .await;
-    println!("{}", String::from_utf8_lossy(&out));
-    if let Err(e) = result {
-        panic!("{e}");
-    }
 }

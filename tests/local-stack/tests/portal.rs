@@ -829,7 +829,7 @@ async fn an_expired_session_sends_the_user_to_log_in_again_and_keeps_the_form() 
     };
     local_stack::run_on_stack("portal session expiry", idp, |stack| {
         Box::pin(async move {
-            set_up(&stack).await?;
+            set_up(stack).await?;
             let (_driver, url) = chromedriver(stack.log_dir()).await?;
             let dev = browser(&url, &stack.log_dir().join("chromium-expiry")).await?;
             let portal = format!("{}/portal", stack.api_url);

@@ -209,6 +209,21 @@ impl Env {
         ev
     }
 
+    /// Invoke with the sample `name` (see [`Self::event`]); the response CloudFormation got.
+    async fn send(&self, name: &str, secret_arn: Option<&str>, patch: Value) -> Value {
+        self.invoke(self.event(name, secret_arn, patch)).await
+    }
+
+    /// The stored integration `name`, if any.
+    async fn integration(&self, name: &str) -> Option<shared::model::Integration> {
+        self.store.get_integration(name).await.unwrap()
+    }
+
+    /// The stored flow `name`, if any.
+    async fn flow(&self, name: &str) -> Option<shared::model::AccessFlow> {
+        self.store.get_flow(name).await.unwrap()
+    }
+
     /// Invoke with `ev`; the response the recorder received for it.
     async fn invoke(&self, ev: Value) -> Value {
         let id = ev["RequestId"].as_str().unwrap().to_string();
@@ -264,11 +279,11 @@ async fn a_stack_creates_updates_renames_and_deletes_integrations_and_flows() {
 
     // Create: every number and boolean arrives as a string.
     let created = env
-        .invoke(env.event(
+        .send(
             "custom-resource-create-integration.json",
             Some(&arn),
             json!({}),
-        ))
+        )
         .await;
     assert_eq!(created["Status"], "SUCCESS", "{created}");
     assert_eq!(created["PhysicalResourceId"], "prod-search");
@@ -307,12 +322,7 @@ async fn a_stack_creates_updates_renames_and_deletes_integrations_and_flows() {
     assert_eq!(answered["PhysicalResourceId"], "prod-search");
     assert_eq!(answered["Reason"], "integration \"prod-search\" unchanged");
     assert_eq!(
-        env.store
-            .get_integration("prod-search")
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
+        env.integration("prod-search").await.unwrap().version,
         1,
         "an unchanged Update wrote the integration"
     );
@@ -325,11 +335,11 @@ async fn a_stack_creates_updates_renames_and_deletes_integrations_and_flows() {
 
     // Update with a change: the API's PUT.
     let changed = env
-        .invoke(env.event(
+        .send(
             "custom-resource-update-integration.json",
             Some(&arn),
             json!({}),
-        ))
+        )
         .await;
     assert_eq!(changed["Status"], "SUCCESS", "{changed}");
     assert_eq!(changed["PhysicalResourceId"], "prod-search");
@@ -365,21 +375,21 @@ async fn a_stack_creates_updates_renames_and_deletes_integrations_and_flows() {
 
     // A flow, booleans as strings.
     let flow = env
-        .invoke(env.event("custom-resource-create-flow.json", None, json!({})))
+        .send("custom-resource-create-flow.json", None, json!({}))
         .await;
     assert_eq!(flow["Status"], "SUCCESS", "{flow}");
-    let stored = env.store.get_flow("prod-logs-read").await.unwrap().unwrap();
+    let stored = env.flow("prod-logs-read").await.unwrap();
     assert!(stored.spec.require_justification);
     assert!(!stored.spec.auto_approve);
     assert_eq!(stored.spec.max_duration.as_deref(), Some("8h"));
 
     // The integration is in use by the flow: Delete fails with the API's reason.
     let in_use = env
-        .invoke(env.event(
+        .send(
             "custom-resource-delete-integration.json",
             Some(&arn),
             json!({}),
-        ))
+        )
         .await;
     assert_failed(&in_use, "integration_in_use");
     assert!(
@@ -388,13 +398,7 @@ async fn a_stack_creates_updates_renames_and_deletes_integrations_and_flows() {
             .unwrap()
             .contains("prod-logs-read")
     );
-    assert!(
-        env.store
-            .get_integration("prod-search")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(env.integration("prod-search").await.is_some());
 
     // Rename the flow: Update answers the new physical id; the old one stays until
     // CloudFormation deletes it.
@@ -410,32 +414,14 @@ async fn a_stack_creates_updates_renames_and_deletes_integrations_and_flows() {
     let renamed = env.invoke(rename).await;
     assert_eq!(renamed["Status"], "SUCCESS", "{renamed}");
     assert_eq!(renamed["PhysicalResourceId"], "prod-logs-read-2");
-    assert!(
-        env.store
-            .get_flow("prod-logs-read-2")
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        env.store
-            .get_flow("prod-logs-read")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(env.flow("prod-logs-read-2").await.is_some());
+    assert!(env.flow("prod-logs-read").await.is_some());
     let old_gone = env
-        .invoke(env.event("custom-resource-delete-flow.json", None, json!({})))
+        .send("custom-resource-delete-flow.json", None, json!({}))
         .await;
     assert_eq!(old_gone["Status"], "SUCCESS", "{old_gone}");
     assert_eq!(old_gone["PhysicalResourceId"], "prod-logs-read");
-    assert!(
-        env.store
-            .get_flow("prod-logs-read")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(env.flow("prod-logs-read").await.is_none());
     assert_eq!(
         env.actions(AuditSubject::Flow("prod-logs-read".into()))
             .await,
@@ -450,20 +436,14 @@ async fn a_stack_creates_updates_renames_and_deletes_integrations_and_flows() {
     delete_new["PhysicalResourceId"] = json!("prod-logs-read-2");
     assert_eq!(env.invoke(delete_new).await["Status"], "SUCCESS");
     let deleted = env
-        .invoke(env.event(
+        .send(
             "custom-resource-delete-integration.json",
             Some(&arn),
             json!({}),
-        ))
+        )
         .await;
     assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
-    assert!(
-        env.store
-            .get_integration("prod-search")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(env.integration("prod-search").await.is_none());
     assert!(
         env.store
             .all_resources("prod-search")
@@ -473,11 +453,11 @@ async fn a_stack_creates_updates_renames_and_deletes_integrations_and_flows() {
     );
     // A Delete repeated (Lambda retries, a second stack operation) finds nothing and succeeds.
     let again = env
-        .invoke(env.event(
+        .send(
             "custom-resource-delete-integration.json",
             Some(&arn),
             json!({}),
-        ))
+        )
         .await;
     assert_eq!(again["Status"], "SUCCESS", "{again}");
     let trail = env
@@ -526,11 +506,11 @@ async fn a_failed_create_answers_failed_and_its_rollback_deletes_nothing() {
         ),
     ] {
         let answered = env
-            .invoke(env.event(
+            .send(
                 "custom-resource-create-integration.json",
                 Some(&arn),
                 patch.clone(),
-            ))
+            )
             .await;
         assert_failed(&answered, code);
         assert!(
@@ -557,11 +537,11 @@ async fn a_failed_create_answers_failed_and_its_rollback_deletes_nothing() {
     // The connector lacks privileges: the API's prerequisite refusal, without its password.
     let weak = env.secret("prod-search", "weak", "weak-pw-123").await;
     let answered = env
-        .invoke(env.event(
+        .send(
             "custom-resource-create-integration.json",
             Some(&weak),
             json!({}),
-        ))
+        )
         .await;
     assert_failed(&answered, "connector_missing_privileges");
     assert!(
@@ -573,13 +553,7 @@ async fn a_failed_create_answers_failed_and_its_rollback_deletes_nothing() {
     );
     assert!(!answered.to_string().contains("weak-pw-123"));
     let failed_id = answered["PhysicalResourceId"].as_str().unwrap().to_string();
-    assert!(
-        env.store
-            .get_integration("prod-search")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(env.integration("prod-search").await.is_none());
 
     // The rollback's Delete of the failed Create succeeds and touches nothing.
     let mut rollback = env.event(
@@ -593,11 +567,11 @@ async fn a_failed_create_answers_failed_and_its_rollback_deletes_nothing() {
     // A name that exists with other settings is not taken over by Create, and the rollback of
     // that failed Create leaves it alone.
     let ok = env
-        .invoke(env.event(
+        .send(
             "custom-resource-create-integration.json",
             Some(&arn),
             json!({}),
-        ))
+        )
         .await;
     assert_eq!(ok["Status"], "SUCCESS", "{ok}");
     let mut other = env.event(
@@ -616,31 +590,17 @@ async fn a_failed_create_answers_failed_and_its_rollback_deletes_nothing() {
     rollback["PhysicalResourceId"] = taken["PhysicalResourceId"].clone();
     rollback["LogicalResourceId"] = json!("SomeoneElse");
     assert_eq!(env.invoke(rollback).await["Status"], "SUCCESS");
-    assert!(
-        env.store
-            .get_integration("prod-search")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(env.integration("prod-search").await.is_some());
     // A Create retried with the same settings (Lambda's retry) takes the same resource back.
     let retried = env
-        .invoke(env.event(
+        .send(
             "custom-resource-create-integration.json",
             Some(&arn),
             json!({}),
-        ))
+        )
         .await;
     assert_eq!(retried["Status"], "SUCCESS", "{retried}");
-    assert_eq!(
-        env.store
-            .get_integration("prod-search")
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        1
-    );
+    assert_eq!(env.integration("prod-search").await.unwrap().version, 1);
 
     // A resource type this function does not serve.
     let mut odd = env.event("custom-resource-create-flow.json", None, json!({}));
@@ -654,13 +614,7 @@ async fn a_failed_create_answers_failed_and_its_rollback_deletes_nothing() {
     let mut forged = env.event("custom-resource-create-flow.json", None, json!({}));
     forged["LogicalResourceId"] = json!("Flow/../Other");
     assert_failed(&env.invoke(forged).await, "invalid_request");
-    assert!(
-        env.store
-            .get_flow("prod-logs-read")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(env.flow("prod-logs-read").await.is_none());
 }
 
 /// A stack owns only what it created: an integration or flow of the same name and the same
@@ -675,15 +629,15 @@ async fn a_stack_never_takes_over_or_deletes_what_it_did_not_create() {
         .secret("prod-search", "connector", CONNECTOR_PASSWORD)
         .await;
     let integration = env
-        .invoke(env.event(
+        .send(
             "custom-resource-create-integration.json",
             Some(&arn),
             json!({}),
-        ))
+        )
         .await;
     assert_eq!(integration["Status"], "SUCCESS", "{integration}");
     let flow = env
-        .invoke(env.event("custom-resource-create-flow.json", None, json!({})))
+        .send("custom-resource-create-flow.json", None, json!({}))
         .await;
     assert_eq!(flow["Status"], "SUCCESS", "{flow}");
 
@@ -715,17 +669,13 @@ async fn a_stack_never_takes_over_or_deletes_what_it_did_not_create() {
         "{left}"
     );
     assert!(
-        env.store
-            .get_flow("prod-logs-read")
-            .await
-            .unwrap()
-            .is_some(),
+        env.flow("prod-logs-read").await.is_some(),
         "another stack deleted this stack's flow"
     );
 
     // The flow deleted and made again through the API: no longer the stack's. Its Create (a
     // retry, say) does not take it back, its Update does not change it, its Delete keeps it.
-    let stored = env.store.get_flow("prod-logs-read").await.unwrap().unwrap();
+    let stored = env.flow("prod-logs-read").await.unwrap();
     env.store
         .delete_flow("prod-logs-read", stored.version, &[])
         .await
@@ -737,7 +687,7 @@ async fn a_stack_never_takes_over_or_deletes_what_it_did_not_create() {
     };
     env.store.save_flow(&by_api, None, &[]).await.unwrap();
     assert_failed(
-        &env.invoke(env.event("custom-resource-create-flow.json", None, json!({})))
+        &env.send("custom-resource-create-flow.json", None, json!({}))
             .await,
         "already_exists",
     );
@@ -754,10 +704,10 @@ async fn a_stack_never_takes_over_or_deletes_what_it_did_not_create() {
     assert_failed(&refused, "already_exists");
     assert_eq!(refused["PhysicalResourceId"], "prod-logs-read");
     let left = env
-        .invoke(env.event("custom-resource-delete-flow.json", None, json!({})))
+        .send("custom-resource-delete-flow.json", None, json!({}))
         .await;
     assert_eq!(left["Status"], "SUCCESS", "{left}");
-    let kept = env.store.get_flow("prod-logs-read").await.unwrap().unwrap();
+    let kept = env.flow("prod-logs-read").await.unwrap();
     assert_eq!(
         kept.spec, by_api.spec,
         "the API's flow was changed or deleted"
@@ -770,20 +720,14 @@ async fn a_stack_never_takes_over_or_deletes_what_it_did_not_create() {
         .await
         .unwrap();
     let deleted = env
-        .invoke(env.event(
+        .send(
             "custom-resource-delete-integration.json",
             Some(&arn),
             json!({}),
-        ))
+        )
         .await;
     assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
-    assert!(
-        env.store
-            .get_integration("prod-search")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(env.integration("prod-search").await.is_none());
 }
 
 #[tokio::test]
@@ -814,13 +758,7 @@ async fn a_response_url_cloudformation_never_gives_is_never_contacted() {
     }
     assert!(env.recorder.all().is_empty(), "a refused URL was contacted");
     // Nothing was done either.
-    assert!(
-        env.store
-            .get_integration("prod-search")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(env.integration("prod-search").await.is_none());
 }
 
 #[tokio::test]
@@ -891,11 +829,7 @@ async fn a_create_that_outruns_the_invocation_is_answered_failed_in_time() {
         "{physical}"
     );
     assert!(
-        env.store
-            .get_integration("prod-search")
-            .await
-            .unwrap()
-            .is_none(),
+        env.integration("prod-search").await.is_none(),
         "nothing stored"
     );
 

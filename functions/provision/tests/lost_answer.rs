@@ -24,6 +24,17 @@ async fn proxied() -> (AwsFaultProxy, Env, discover::App, provision::App) {
     (proxy, env, d, p)
 }
 
+/// How many times the request's own history records `action`.
+async fn recorded(env: &Env, id: &str, action: &str) -> usize {
+    let stored = env
+        .store
+        .get_request(id)
+        .await
+        .expect("read")
+        .expect("request");
+    stored.history.iter().filter(|e| e.action == action).count()
+}
+
 /// Dev's request through the one-approver flow, pending; its id.
 async fn pending(p: &provision::App) -> String {
     let (s, asked) = ask(
@@ -75,15 +86,8 @@ async fn an_approval_whose_answer_is_lost_still_provisions_once() {
         json!([format!("ejit_grant_{id}")]),
         "{user}"
     );
-    let stored = env
-        .store
-        .get_request(&id)
-        .await
-        .expect("read")
-        .expect("request");
-    let count = |action: &str| stored.history.iter().filter(|e| e.action == action).count();
-    assert_eq!(count("request.approved"), 1, "{:?}", stored.history);
-    assert_eq!(count("grant.provisioned"), 1, "{:?}", stored.history);
+    assert_eq!(recorded(&env, &id, "request.approved").await, 1);
+    assert_eq!(recorded(&env, &id, "grant.provisioned").await, 1);
     let (s, r) = get_request(&p, DEV, &id).await;
     assert_eq!((s, r["status"].as_str()), (200, Some("active")), "{r}");
 
@@ -113,18 +117,7 @@ async fn a_cancel_whose_answer_is_lost_is_done() {
     .await;
     assert_eq!(proxy.clear(), 1, "the cancel's write lost its answer once");
     assert_eq!((s, b["status"].as_str()), (200, Some("cancelled")), "{b}");
-    let stored = env
-        .store
-        .get_request(&id)
-        .await
-        .expect("read")
-        .expect("request");
-    let cancels = stored
-        .history
-        .iter()
-        .filter(|e| e.action == "request.cancelled")
-        .count();
-    assert_eq!(cancels, 1, "{:?}", stored.history);
+    assert_eq!(recorded(&env, &id, "request.cancelled").await, 1);
 }
 
 #[tokio::test]
@@ -165,16 +158,5 @@ async fn a_break_glass_review_whose_answer_is_lost_is_recorded_once() {
     assert_eq!(proxy.clear(), 1, "the review's write lost its answer once");
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["break_glass"]["review"]["outcome"], "justified", "{b}");
-    let stored = env
-        .store
-        .get_request(&id)
-        .await
-        .expect("read")
-        .expect("request");
-    let reviews = stored
-        .history
-        .iter()
-        .filter(|e| e.action == "request.reviewed")
-        .count();
-    assert_eq!(reviews, 1, "{:?}", stored.history);
+    assert_eq!(recorded(&env, &id, "request.reviewed").await, 1);
 }
